@@ -1,0 +1,3 @@
+from yurt.cli import main
+
+main()

@@ -1,0 +1,135 @@
+"""Blocking queries, shared by the Consul-compatible and Nomad-compatible APIs.
+
+A read with `?index=N` returns as soon as its answer's index is above N, or after `?wait=`
+(default 5 minutes, at most 10, plus up to wait/16 of jitter, as both products do). Writers
+call `WatchHub.notify(topic, ...)`; a waiting reader holds a future per topic and costs no CPU
+until one of its topics is notified. Nothing polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from yurt.api.durations import SECOND, parse_go_duration
+from yurt.api.errors import APIError
+
+T = TypeVar("T")
+
+DEFAULT_WAIT_S = 300.0
+MAX_WAIT_S = 600.0
+
+
+class WatchHub:
+    """Wakes the readers waiting on a topic (a table, a key prefix, a job...) when it changes."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+
+    def notify(self, *topics: str) -> None:
+        for topic in topics:
+            waiters = self._waiters.pop(topic, None)
+            if not waiters:
+                continue
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def wait(self, topics: Iterable[str], timeout: float) -> bool:
+        """Wait until any of `topics` is notified (True) or `timeout` passes (False)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        names = list(topics)
+        for topic in names:
+            self._waiters.setdefault(topic, set()).add(fut)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            for topic in names:
+                waiters = self._waiters.get(topic)
+                if waiters is not None:
+                    waiters.discard(fut)
+                    if not waiters:
+                        del self._waiters[topic]
+
+    def waiting(self) -> int:
+        """How many (reader, topic) pairs are parked; for metrics and tests."""
+        return sum(len(w) for w in self._waiters.values())
+
+
+@dataclass(frozen=True)
+class BlockingQuery:
+    """The `index` and `wait` of a read; `wait_s` already includes the jitter."""
+
+    index: int = 0
+    wait_s: float = DEFAULT_WAIT_S
+
+    @classmethod
+    def from_query(
+        cls,
+        query: Mapping[str, str],
+        *,
+        jitter: Callable[[float], float] | None = None,
+    ) -> BlockingQuery:
+        raw_index = query.get("index", "")
+        index = 0
+        if raw_index:
+            try:
+                index = int(raw_index)
+            except ValueError:
+                raise APIError.bad_request(
+                    f"Invalid index: {raw_index!r} is not a non-negative integer"
+                ) from None
+            if index < 0:
+                raise APIError.bad_request(f"Invalid index: {raw_index!r} is negative")
+        wait_s = DEFAULT_WAIT_S
+        raw_wait = query.get("wait", "")
+        if raw_wait:
+            try:
+                wait_ns = parse_go_duration(raw_wait)
+            except ValueError as exc:
+                raise APIError.bad_request(f"Invalid wait time: {exc}") from None
+            if wait_ns < 0:
+                raise APIError.bad_request(f"Invalid wait time: {raw_wait!r} is negative")
+            wait_s = wait_ns / SECOND
+        wait_s = min(wait_s, MAX_WAIT_S)
+        spread = jitter if jitter is not None else _jitter
+        return cls(index=index, wait_s=wait_s + spread(wait_s))
+
+
+def _jitter(wait_s: float) -> float:
+    return random.uniform(0, wait_s / 16)
+
+
+async def blocking_query(
+    hub: WatchHub,
+    topics: Iterable[str],
+    query: BlockingQuery,
+    run: Callable[[], tuple[T, int]],
+) -> tuple[T, int]:
+    """Run `run` (which returns the answer and its index) until the index moves past
+    `query.index` or the wait runs out. The index answered is never below 1.
+
+    `run` is synchronous, so no write can slip in between running it and parking on the
+    hub: a wake-up is never lost.
+    """
+    topic_list = list(topics)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + query.wait_s
+    while True:
+        result, index = run()
+        index = max(index, 1)
+        if query.index == 0 or index != query.index:
+            # An index below the one asked for means the store was reset: answer at once so
+            # the caller starts over, as Consul's clients expect.
+            return result, index
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return result, index
+        await hub.wait(topic_list, remaining)
