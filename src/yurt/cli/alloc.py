@@ -1,0 +1,132 @@
+"""`yurt alloc status|logs|stop`, formatted like `nomad alloc ...`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from yurt.cli.common import address_option, client, fail, nomad_command, resolve_one
+from yurt.cli.nomad_format import alloc_status
+from yurt.cli.nomad_http import NomadError
+
+
+@click.group()
+def alloc() -> None:
+    """Interact with allocations (as `nomad alloc`)."""
+
+
+@alloc.command("status")
+@address_option
+@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs and times.")
+@click.option("-json", "--json", "as_json", is_flag=True, help="The allocation as JSON.")
+@click.argument("alloc_id")
+@nomad_command
+def status(address: str | None, verbose: bool, as_json: bool, alloc_id: str) -> None:
+    """Show an allocation's status, addresses, tasks and recent events."""
+    api = client(address)
+    full = resolve_one(api, "allocations", "allocation", alloc_id)
+    allocation = api.get(f"/v1/allocation/{full}")
+    if as_json:
+        import json
+
+        click.echo(json.dumps(allocation, indent=4))
+        return
+    stats: dict[str, Any] | None = None
+    if allocation.get("ClientStatus") == "running":
+        try:
+            stats = api.get(f"/v1/client/allocation/{full}/stats")
+        except NomadError as exc:
+            click.echo(f"Couldn't retrieve stats: {exc}", err=True)
+    click.echo(alloc_status(allocation, stats, verbose=verbose))
+
+
+def _only_task(allocation: dict[str, Any], task: str | None) -> str:
+    if task:
+        return task
+    names = sorted((allocation.get("TaskStates") or {}).keys())
+    if not names:
+        names = [
+            t["Name"]
+            for g in (allocation.get("Job") or {}).get("TaskGroups") or []
+            if g.get("Name") == allocation.get("TaskGroup")
+            for t in g.get("Tasks") or []
+        ]
+    if len(names) == 1:
+        return str(names[0])
+    fail(
+        "Allocation has more than one task: pass one of "
+        + ", ".join(names)
+        + " (as `-task NAME` or a second argument)"
+    )
+    return ""
+
+
+@alloc.command("logs")
+@address_option
+@click.option("-stderr", "--stderr", "stderr", is_flag=True, help="Show stderr instead of stdout.")
+@click.option("-f", "-follow", "--follow", "follow", is_flag=True, help="Stream the logs.")
+@click.option("-tail", "--tail", "tail", is_flag=True, help="Show the end of the logs.")
+@click.option("-n", "lines", type=int, default=-1, help="With -tail, how many lines.")
+@click.option("-task", "--task", "task_flag", default=None, help="The task to show.")
+@click.argument("alloc_id")
+@click.argument("task", required=False)
+@nomad_command
+def logs(
+    address: str | None,
+    stderr: bool,
+    follow: bool,
+    tail: bool,
+    lines: int,
+    task_flag: str | None,
+    alloc_id: str,
+    task: str | None,
+) -> None:
+    """Print (or follow) a task's stdout or stderr."""
+    api = client(address)
+    full = resolve_one(api, "allocations", "allocation", alloc_id)
+    allocation = api.get(f"/v1/allocation/{full}")
+    name = _only_task(allocation, task_flag or task)
+    params: dict[str, str | int | bool] = {
+        "task": name,
+        "type": "stderr" if stderr else "stdout",
+        "plain": True,
+        "follow": follow,
+        "origin": "end" if tail else "start",
+        "offset": 0,
+    }
+    if tail and lines < 0:
+        params["offset"] = 10 * 1024
+    out = sys.stdout.buffer
+    if tail and lines >= 0:
+        data = b"".join(api.stream(f"/v1/client/fs/logs/{full}", **{**params, "follow": False}))
+        out.write(b"".join(data.splitlines(keepends=True)[-lines:]) if lines else b"")
+        out.flush()
+        if not follow:
+            return
+        params["origin"] = "end"
+        params["offset"] = 0
+    try:
+        for chunk in api.stream(f"/v1/client/fs/logs/{full}", **params):
+            out.write(chunk)
+            out.flush()
+    except KeyboardInterrupt:
+        return
+
+
+@alloc.command("stop")
+@address_option
+@click.option("-detach", "--detach", is_flag=True, help="Return at once with the eval ID.")
+@click.argument("alloc_id")
+@nomad_command
+def stop(address: str | None, detach: bool, alloc_id: str) -> None:
+    """Stop an allocation; the scheduler places a replacement."""
+    api = client(address)
+    full = resolve_one(api, "allocations", "allocation", alloc_id)
+    result = api.post(f"/v1/allocation/{full}/stop") or {}
+    click.echo(f'==> Monitoring evaluation "{str(result.get("EvalID", ""))[:8]}"')
+    if not detach:
+        from yurt.cli.monitor import monitor_evaluation
+
+        sys.exit(monitor_evaluation(api, str(result.get("EvalID", ""))))
