@@ -4,7 +4,8 @@ import time
 
 from yurt.cli import nomad_format
 
-NOW_NS = int(time.time() * 1e9)
+NOW = float(int(time.time()))
+NOW_NS = int(NOW * 1e9)
 
 
 def _alloc(i: int, status: str = "running") -> dict:
@@ -23,7 +24,7 @@ def _alloc(i: int, status: str = "running") -> dict:
 
 
 def test_alloc_list_is_grep_and_awk_friendly() -> None:
-    text = nomad_format.alloc_list([_alloc(1, "complete"), _alloc(2)])
+    text = nomad_format.alloc_list([_alloc(1, "complete"), _alloc(2)], now=NOW)
     lines = text.splitlines()
     assert lines[0].split() == [
         "ID",

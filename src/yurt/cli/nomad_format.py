@@ -91,7 +91,9 @@ def job_summary(summary: Json | None) -> str:
     return format_list(rows)
 
 
-def alloc_list(allocs: list[Json], *, verbose: bool = False, length: int = 8) -> str:
+def alloc_list(
+    allocs: list[Json], *, verbose: bool = False, length: int = 8, now: float | None = None
+) -> str:
     if not allocs:
         return "No allocations placed"
     ordered = sorted(allocs, key=lambda a: -int(a.get("CreateIndex") or 0))
@@ -123,8 +125,8 @@ def alloc_list(allocs: list[Json], *, verbose: bool = False, length: int = 8) ->
                 str(_alloc_version(a)),
                 str(a.get("DesiredStatus", "")),
                 str(a.get("ClientStatus", "")),
-                pretty_time_diff(a.get("CreateTime")),
-                pretty_time_diff(a.get("ModifyTime")),
+                pretty_time_diff(a.get("CreateTime"), now),
+                pretty_time_diff(a.get("ModifyTime"), now),
             ]
         )
     return format_list(rows)
