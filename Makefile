@@ -1,18 +1,28 @@
-# yurt: the seed's workflow (make up, make job-run, ...) and the developer targets.
+#!make
+# yurt: the seed project's workflow (make up, make job-run, ...) with the same target names
+# and variables, plus the developer targets (make test).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 YURT := $(BIN)/yurt
 STAMP := $(VENV)/.installed
+RUN_DIR := .run
+PID_FILE := $(RUN_DIR)/yurt.pid
+LOG_FILE := $(RUN_DIR)/yurt.log
+# The agent config, shaped like the seed's server.hcl.
+CONFIG ?= config/agent.hcl
+NOMAD_ADDRESS = -address=http://127.0.0.1:4646
 
-.PHONY: venv deps test lint typecheck up stop
+.PHONY: venv deps test lint typecheck up stop status restart logs node-status \
+        job-validate job-run job-status job-stop job-allocs job-last-alloc-id \
+        job-last-alloc-status job-run-redis
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install -q --upgrade pip >/dev/null
-	@$(BIN)/pip install -q -e '.[test]'
-	@touch $(STAMP)
+	@$(BIN)/pip install -q --upgrade pip 2>/dev/null >/dev/null
+	@$(BIN)/pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import yurt" && touch $(STAMP)
 
 venv: $(STAMP)
 
@@ -20,8 +30,8 @@ deps:
 	@bash scripts/system-deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/
@@ -29,5 +39,73 @@ typecheck: $(STAMP)
 test: $(STAMP) deps lint typecheck
 	$(BIN)/pytest -q
 
+# --- the stack (the seed's docker-compose targets) ---
+
 up: $(STAMP) deps
-	$(YURT) catalog -data-dir .yurt/catalog
+	@mkdir -p $(RUN_DIR)
+	@if [ -f $(PID_FILE) ] && kill -0 $$(cat $(PID_FILE)) 2>/dev/null; then \
+	  echo "yurt is already running (pid $$(cat $(PID_FILE)))"; \
+	else \
+	  setsid nohup $(YURT) up -config $(CONFIG) >> $(LOG_FILE) 2>&1 < /dev/null & echo $$! > $(PID_FILE); \
+	  echo "yurt up started (pid $$(cat $(PID_FILE)), log $(LOG_FILE))"; \
+	fi
+	@$(BIN)/python scripts/wait-ready.py --pid-file $(PID_FILE) --log $(LOG_FILE)
+	@$(MAKE) --no-print-directory status
+
+stop:
+	@if [ -f $(PID_FILE) ] && kill -0 $$(cat $(PID_FILE)) 2>/dev/null; then \
+	  pid=$$(cat $(PID_FILE)); kill -TERM $$pid; \
+	  for i in $$(seq 1 150); do kill -0 $$pid 2>/dev/null || break; sleep 0.2; done; \
+	  if kill -0 $$pid 2>/dev/null; then echo "yurt did not stop in 30s; killing it"; kill -KILL $$pid; fi; \
+	  echo "yurt stopped"; \
+	else echo "yurt is not running"; fi
+	@rm -f $(PID_FILE)
+
+status:
+	@if [ -f $(PID_FILE) ] && kill -0 $$(cat $(PID_FILE)) 2>/dev/null; then \
+	  echo "yurt is running (pid $$(cat $(PID_FILE)))"; \
+	  $(YURT) catalog services -health 2>/dev/null || true; \
+	else echo "yurt is not running"; fi
+
+restart: stop up
+
+logs:
+	@tail -n 100 -f $(LOG_FILE)
+
+node-status: $(STAMP)
+	$(YURT) node status $(NOMAD_ADDRESS)
+
+# --- the job sandbox (the seed's targets; pick a demo job with JOB_POSTFIX) ---
+## JOB_POSTFIX: nginx, redis, sleep (docker / raw_exec as in the seed), or the variants for
+## machines without Docker: nginx-raw, redis-raw
+JOB_POSTFIX ?= nginx
+JOB_NAME = job-$(JOB_POSTFIX)
+JOB_PATH = jobs/job.$(JOB_POSTFIX).nomad
+
+# validate the job file
+job-validate: $(STAMP)
+	$(YURT) job validate $(JOB_PATH)
+# run (or update) the job
+job-run: $(STAMP)
+	@$(BIN)/python scripts/check-driver.py $(JOB_PATH) $(NOMAD_ADDRESS)
+	$(YURT) job run $(NOMAD_ADDRESS) $(JOB_PATH)
+# the jobs
+job-status: $(STAMP)
+	$(YURT) job status $(NOMAD_ADDRESS)
+# stop the job by name
+job-stop: $(STAMP)
+	$(YURT) job stop $(NOMAD_ADDRESS) $(JOB_NAME)
+# the job's allocations (an allocation is one placement of a task group)
+job-allocs: $(STAMP)
+	$(YURT) job allocs $(NOMAD_ADDRESS) $(JOB_NAME)
+# the ID of the job's running allocation
+FIND_ALLOC_ID_QUERY = $(YURT) job allocs $(NOMAD_ADDRESS) $(JOB_NAME) | grep running | awk '{print $$1}'
+ALLOC_ID ?= $(shell $(FIND_ALLOC_ID_QUERY))
+job-last-alloc-id: $(STAMP)
+	@echo $(ALLOC_ID)
+# the status of that allocation
+job-last-alloc-status: $(STAMP)
+	$(YURT) alloc status $(NOMAD_ADDRESS) $(ALLOC_ID)
+
+job-run-redis: $(STAMP)
+	@$(MAKE) --no-print-directory job-run JOB_POSTFIX=redis
