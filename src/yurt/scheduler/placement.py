@@ -1,0 +1,520 @@
+"""Where a task group can run and where it runs best.
+
+Feasibility (node status, pool, datacenter, drivers, constraints, CPU, memory, ports), then
+Nomad's ranking: shuffle, check a limited candidate set, score each by bin-packing (or
+spread), job anti-affinity, reschedule penalty and affinities, keep the best.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from yurt.scheduler import constraints
+from yurt.scheduler.model import NODE_READY, alloc_uses_resources
+
+Obj = dict[str, Any]
+
+MIN_DYNAMIC_PORT = 20000
+MAX_DYNAMIC_PORT = 32000
+
+
+def computed_class(node: Obj) -> str:
+    """Nodes alike in everything constraints can see share one feasibility answer."""
+    key = {
+        "dc": node.get("Datacenter"),
+        "class": node.get("NodeClass"),
+        "pool": node.get("NodePool"),
+        "attrs": {k: v for k, v in (node.get("Attributes") or {}).items() if "unique." not in k},
+        "meta": node.get("Meta"),
+        "drivers": {
+            k: bool(v.get("Detected") and v.get("Healthy"))
+            for k, v in (node.get("Drivers") or {}).items()
+        },
+    }
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return "v1:" + str(int(digest[:15], 16))
+
+
+def parse_port_list(text: str) -> set[int]:
+    """ "22,80,8000-8010" -> the set of ports."""
+    ports: set[int] = set()
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            ports.update(range(int(lo), int(hi) + 1))
+        else:
+            ports.add(int(part))
+    return ports
+
+
+@dataclass
+class NodeUsage:
+    """What is taken on a node: by running allocations plus those placed in this plan."""
+
+    cpu: int = 0
+    memory: int = 0
+    ports: set[int] = field(default_factory=set)
+    job_tg_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    job_counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, alloc: Obj) -> None:
+        res = alloc.get("AllocatedResources") or {}
+        for task in (res.get("Tasks") or {}).values():
+            self.cpu += int(((task.get("Cpu") or {}).get("CpuShares")) or 0)
+            self.memory += int(((task.get("Memory") or {}).get("MemoryMB")) or 0)
+        for port in (res.get("Shared") or {}).get("Ports") or []:
+            self.ports.add(int(port.get("Value") or 0))
+        key = (alloc["JobID"], alloc["TaskGroup"])
+        self.job_tg_counts[key] = self.job_tg_counts.get(key, 0) + 1
+        self.job_counts[alloc["JobID"]] = self.job_counts.get(alloc["JobID"], 0) + 1
+
+    def remove(self, alloc: Obj) -> None:
+        res = alloc.get("AllocatedResources") or {}
+        for task in (res.get("Tasks") or {}).values():
+            self.cpu -= int(((task.get("Cpu") or {}).get("CpuShares")) or 0)
+            self.memory -= int(((task.get("Memory") or {}).get("MemoryMB")) or 0)
+        for port in (res.get("Shared") or {}).get("Ports") or []:
+            self.ports.discard(int(port.get("Value") or 0))
+        key = (alloc["JobID"], alloc["TaskGroup"])
+        self.job_tg_counts[key] = self.job_tg_counts.get(key, 1) - 1
+        self.job_counts[alloc["JobID"]] = self.job_counts.get(alloc["JobID"], 1) - 1
+
+
+def node_capacity(node: Obj) -> tuple[int, int]:
+    res = node.get("NodeResources") or {}
+    reserved = node.get("ReservedResources") or {}
+    cpu = int((res.get("Cpu") or {}).get("CpuShares") or 0) - int(
+        (reserved.get("Cpu") or {}).get("CpuShares") or 0
+    )
+    mem = int((res.get("Memory") or {}).get("MemoryMB") or 0) - int(
+        (reserved.get("Memory") or {}).get("MemoryMB") or 0
+    )
+    return max(cpu, 0), max(mem, 0)
+
+
+def reserved_ports(node: Obj) -> set[int]:
+    nets = (node.get("ReservedResources") or {}).get("Networks") or {}
+    return parse_port_list(str(nets.get("ReservedHostPorts") or ""))
+
+
+def tg_ask(tg: Obj) -> tuple[int, int]:
+    cpu = mem = 0
+    for task in tg.get("Tasks") or []:
+        res = task.get("Resources") or {}
+        cpu += int(res.get("CPU") or 0)
+        mem += int(res.get("MemoryMB") or 0)
+    return cpu, mem
+
+
+def tg_networks(tg: Obj) -> list[Obj]:
+    nets = list(tg.get("Networks") or [])
+    for task in tg.get("Tasks") or []:
+        nets.extend((task.get("Resources") or {}).get("Networks") or [])
+    return nets
+
+
+def new_metrics(nodes_in_pool: int) -> Obj:
+    return {
+        "NodesEvaluated": 0,
+        "NodesFiltered": 0,
+        "NodesInPool": nodes_in_pool,
+        "NodesAvailable": {},
+        "ClassFiltered": None,
+        "ConstraintFiltered": None,
+        "NodesExhausted": 0,
+        "ClassExhausted": None,
+        "DimensionExhausted": None,
+        "QuotaExhausted": None,
+        "ResourcesExhausted": None,
+        "Scores": None,
+        "ScoreMetaData": None,
+        "AllocationTime": 0,
+        "CoalescedFailures": 0,
+    }
+
+
+def _bump(metrics: Obj, field_name: str, key: str) -> None:
+    table = metrics.get(field_name) or {}
+    table[key] = table.get(key, 0) + 1
+    metrics[field_name] = table
+
+
+def constraint_string(c: Obj) -> str:
+    return f"{c.get('LTarget', '')} {c.get('Operand', '=')} {c.get('RTarget', '')}".strip()
+
+
+@dataclass
+class Placement:
+    node: Obj
+    ports: list[Obj]
+    networks: list[Obj]
+    metrics: Obj
+
+
+class Placer:
+    """Places the task groups of one evaluation, remembering what it placed so far."""
+
+    def __init__(
+        self,
+        nodes: list[Obj],
+        allocs_by_node: dict[str, list[Obj]],
+        *,
+        algorithm: str = "binpack",
+        rng: random.Random | None = None,
+    ) -> None:
+        self.nodes = nodes
+        self.algorithm = algorithm
+        self.rng = rng or random.Random()
+        self.usage: dict[str, NodeUsage] = {}
+        self._allocs_by_node = allocs_by_node
+        self._class_cache: dict[tuple[int, str], str | None] = {}
+        self._ready: dict[str, tuple[list[Obj], dict[str, int]]] = {}
+        self._offsets: dict[str, int] = {}
+
+    def _shuffled(self, job: Obj) -> tuple[list[Obj], dict[str, int]]:
+        """The job's ready nodes, shuffled once per evaluation, and how many per DC."""
+        cached = self._ready.get(job["ID"])
+        if cached is None:
+            nodes = list(self.ready_nodes(job))
+            self.rng.shuffle(nodes)
+            available: dict[str, int] = {}
+            for node in nodes:
+                dc = node.get("Datacenter", "")
+                available[dc] = available.get(dc, 0) + 1
+            cached = (nodes, available)
+            self._ready[job["ID"]] = cached
+        return cached
+
+    def usage_of(self, node_id: str) -> NodeUsage:
+        usage = self.usage.get(node_id)
+        if usage is None:
+            usage = NodeUsage()
+            for alloc in self._allocs_by_node.get(node_id, []):
+                if alloc_uses_resources(alloc):
+                    usage.add(alloc)
+            self.usage[node_id] = usage
+        return usage
+
+    def ready_nodes(self, job: Obj) -> list[Obj]:
+        dcs = job.get("Datacenters") or ["*"]
+        pool = job.get("NodePool") or "default"
+        out = []
+        for node in self.nodes:
+            if node.get("Status") != NODE_READY:
+                continue
+            if node.get("SchedulingEligibility", "eligible") != "eligible":
+                continue
+            if node.get("DrainStrategy") is not None:
+                continue
+            if pool != "all" and (node.get("NodePool") or "default") != pool:
+                continue
+            if not any(fnmatch.fnmatchcase(node.get("Datacenter", ""), dc) for dc in dcs):
+                continue
+            out.append(node)
+        return out
+
+    def _static_feasible(self, job: Obj, tg: Obj, node: Obj, metrics: Obj) -> bool:
+        """Drivers and constraints: the same for every node of a computed class."""
+        cls = node.get("ComputedClass") or computed_class(node)
+        key = (id(tg), cls)
+        has_unique = _mentions_unique(job, tg)
+        if not has_unique and key in self._class_cache:
+            reason = self._class_cache[key]
+        else:
+            reason = self._check_static(job, tg, node)
+            if not has_unique:
+                self._class_cache[key] = reason
+        if reason is not None:
+            metrics["NodesFiltered"] += 1
+            _bump(metrics, "ConstraintFiltered", reason)
+            if node.get("NodeClass"):
+                _bump(metrics, "ClassFiltered", node["NodeClass"])
+            return False
+        return True
+
+    def _check_static(self, job: Obj, tg: Obj, node: Obj) -> str | None:
+        drivers = node.get("Drivers") or {}
+        attrs = node.get("Attributes") or {}
+        for task in tg.get("Tasks") or []:
+            name = task.get("Driver", "")
+            info = drivers.get(name)
+            if info is not None:
+                if not (info.get("Detected") and info.get("Healthy")):
+                    return "missing drivers"
+            elif str(attrs.get(f"driver.{name}", "")).lower() not in ("1", "true"):
+                return "missing drivers"
+        for c in _all_constraints(job, tg):
+            if not constraints.check(c, node):
+                return constraint_string(c)
+        return None
+
+    def _distinct_ok(self, job: Obj, tg: Obj, node: Obj, metrics: Obj) -> bool:
+        usage = self.usage_of(node["ID"])
+        for c in _all_constraints(job, tg):
+            op = c.get("Operand")
+            if op == "distinct_hosts" and str(c.get("RTarget", "true")).lower() != "false":
+                job_level = c in (job.get("Constraints") or [])
+                taken = (
+                    usage.job_counts.get(job["ID"], 0)
+                    if job_level
+                    else usage.job_tg_counts.get((job["ID"], tg["Name"]), 0)
+                )
+                if taken > 0:
+                    metrics["NodesFiltered"] += 1
+                    _bump(metrics, "ConstraintFiltered", "distinct_hosts")
+                    return False
+            elif op == "distinct_property":
+                value, ok = constraints.resolve_target(c.get("LTarget", ""), node)
+                if not ok:
+                    return False
+                limit = int(c.get("RTarget") or 1)
+                used = 0
+                for other in self.nodes:
+                    ov, ook = constraints.resolve_target(c.get("LTarget", ""), other)
+                    if ook and ov == value:
+                        used += self.usage_of(other["ID"]).job_tg_counts.get(
+                            (job["ID"], tg["Name"]), 0
+                        )
+                if used >= limit:
+                    metrics["NodesFiltered"] += 1
+                    _bump(metrics, "ConstraintFiltered", "distinct_property")
+                    return False
+        return True
+
+    def _fit(self, tg: Obj, node: Obj, metrics: Obj) -> tuple[list[Obj], list[Obj]] | None:
+        """Resources and ports: the ports and networks it would get, or None if it does
+        not fit (the exhausted dimension is counted in `metrics`)."""
+        usage = self.usage_of(node["ID"])
+        cap_cpu, cap_mem = node_capacity(node)
+        cpu, mem = tg_ask(tg)
+        if usage.cpu + cpu > cap_cpu:
+            metrics["NodesExhausted"] += 1
+            _bump(metrics, "DimensionExhausted", "cpu")
+            return None
+        if usage.memory + mem > cap_mem:
+            metrics["NodesExhausted"] += 1
+            _bump(metrics, "DimensionExhausted", "memory")
+            return None
+        taken = usage.ports | reserved_ports(node)
+        res = node.get("NodeResources") or {}
+        lo = int(res.get("MinDynamicPort") or MIN_DYNAMIC_PORT)
+        hi = int(res.get("MaxDynamicPort") or MAX_DYNAMIC_PORT)
+        host_ip = _node_ip(node)
+        ports: list[Obj] = []
+        networks: list[Obj] = []
+        chosen: set[int] = set()
+        for net in tg_networks(tg):
+            reserved_out = []
+            for p in net.get("ReservedPorts") or []:
+                value = int(p.get("Value") or 0)
+                if value in taken or value in chosen:
+                    metrics["NodesExhausted"] += 1
+                    _bump(
+                        metrics,
+                        "DimensionExhausted",
+                        f"network: reserved port collision {p.get('Label')}={value}",
+                    )
+                    return None
+                chosen.add(value)
+                reserved_out.append(_port(p, value))
+                ports.append(_shared_port(p, value, host_ip))
+            dynamic_out = []
+            for p in net.get("DynamicPorts") or []:
+                picked = self._dynamic_port(taken | chosen, lo, hi)
+                if picked is None:
+                    metrics["NodesExhausted"] += 1
+                    _bump(metrics, "DimensionExhausted", "network: dynamic port selection failed")
+                    return None
+                chosen.add(picked)
+                dynamic_out.append(_port(p, picked))
+                ports.append(_shared_port(p, picked, host_ip))
+            networks.append(
+                {
+                    "Mode": net.get("Mode") or "host",
+                    "Device": _node_device(node),
+                    "CIDR": "",
+                    "IP": host_ip,
+                    "Hostname": net.get("Hostname", ""),
+                    "MBits": int(net.get("MBits") or 0),
+                    "DNS": net.get("DNS"),
+                    "ReservedPorts": reserved_out or None,
+                    "DynamicPorts": dynamic_out or None,
+                }
+            )
+        return ports, networks
+
+    def _dynamic_port(self, taken: set[int], lo: int, hi: int) -> int | None:
+        for _ in range(20):
+            value = self.rng.randint(lo, hi)
+            if value not in taken:
+                return value
+        for value in range(lo, hi + 1):
+            if value not in taken:
+                return value
+        return None
+
+    def place(
+        self,
+        job: Obj,
+        tg: Obj,
+        *,
+        penalty_nodes: set[str] | None = None,
+        only_node: Obj | None = None,
+    ) -> tuple[Placement | None, Obj]:
+        """Pick the best node for one instance of `tg` (or check `only_node`, for system
+        jobs). Returns the placement (None if nothing fits) and Nomad's AllocMetric."""
+        started = time.perf_counter_ns()
+        metrics = new_metrics(len(self.nodes))
+        if only_node is not None:
+            candidates = [only_node]
+            metrics["NodesAvailable"] = {only_node.get("Datacenter", ""): 1}
+        else:
+            candidates, available = self._shuffled(job)
+            metrics["NodesAvailable"] = dict(available)
+            # Like Nomad's iterator, each placement goes on from where the last one stopped,
+            # so one shuffle serves the whole evaluation.
+            offset = self._offsets.get(job["ID"], 0) % max(len(candidates), 1)
+            candidates = candidates[offset:] + candidates[:offset]
+        affinities = _all_affinities(job, tg)
+        if affinities or tg.get("Spreads") or job.get("Spreads"):
+            limit = 100
+        elif job.get("Type") == "batch":
+            limit = 2
+        else:
+            limit = max(2, math.ceil(math.log2(max(len(candidates), 1))))
+        best: tuple[float, Obj, list[Obj], list[Obj], Obj] | None = None
+        scored = 0
+        score_meta: list[Obj] = []
+        for node in candidates:
+            metrics["NodesEvaluated"] += 1
+            if not self._static_feasible(job, tg, node, metrics):
+                continue
+            if not self._distinct_ok(job, tg, node, metrics):
+                continue
+            fit = self._fit(tg, node, metrics)
+            if fit is None:
+                continue
+            scores = self._score(job, tg, node, affinities, penalty_nodes or set())
+            norm = sum(scores.values()) / len(scores)
+            score_meta.append({"NodeID": node["ID"], "Scores": scores, "NormScore": norm})
+            scored += 1
+            if best is None or norm > best[0]:
+                best = (norm, node, fit[0], fit[1], scores)
+            if scored >= limit:
+                break
+        if only_node is None:
+            self._offsets[job["ID"]] = self._offsets.get(job["ID"], 0) + metrics["NodesEvaluated"]
+        score_meta.sort(key=lambda s: -float(s["NormScore"]))
+        metrics["ScoreMetaData"] = score_meta[:5] or None
+        metrics["AllocationTime"] = time.perf_counter_ns() - started
+        if best is None:
+            return None, metrics
+        _, node, ports, networks, _scores = best
+        return Placement(node=node, ports=ports, networks=networks, metrics=metrics), metrics
+
+    def _score(
+        self, job: Obj, tg: Obj, node: Obj, affinities: list[Obj], penalty_nodes: set[str]
+    ) -> dict[str, float]:
+        usage = self.usage_of(node["ID"])
+        cap_cpu, cap_mem = node_capacity(node)
+        cpu, mem = tg_ask(tg)
+        free_cpu = 1 - (usage.cpu + cpu) / cap_cpu if cap_cpu else 0.0
+        free_mem = 1 - (usage.memory + mem) / cap_mem if cap_mem else 0.0
+        total = 10**free_cpu + 10**free_mem
+        raw = total - 2 if self.algorithm == "spread" else 20 - total
+        scores: dict[str, float] = {"binpack": min(max(raw, 0.0), 18.0) / 18.0}
+        collisions = usage.job_tg_counts.get((job["ID"], tg["Name"]), 0)
+        if collisions > 0:
+            count = max(int(tg.get("Count") or 1), 1)
+            scores["job-anti-affinity"] = -1.0 * (collisions + 1) / count
+        if node["ID"] in penalty_nodes:
+            scores["node-reschedule-penalty"] = -1.0
+        if affinities:
+            total_weight = sum(abs(int(a.get("Weight") or 50)) for a in affinities)
+            matched = sum(
+                int(a.get("Weight") or 50)
+                for a in affinities
+                if constraints.check(
+                    {
+                        "LTarget": a.get("LTarget"),
+                        "RTarget": a.get("RTarget"),
+                        "Operand": a.get("Operand"),
+                    },
+                    node,
+                )
+            )
+            if total_weight and matched:
+                scores["node-affinity"] = matched / total_weight
+        return scores
+
+    def commit(self, node_id: str, alloc: Obj) -> None:
+        self.usage_of(node_id).add(alloc)
+
+    def release(self, node_id: str, alloc: Obj) -> None:
+        self.usage_of(node_id).remove(alloc)
+
+
+def _all_constraints(job: Obj, tg: Obj) -> list[Obj]:
+    out = list(job.get("Constraints") or []) + list(tg.get("Constraints") or [])
+    for task in tg.get("Tasks") or []:
+        out.extend(task.get("Constraints") or [])
+    return out
+
+
+def _all_affinities(job: Obj, tg: Obj) -> list[Obj]:
+    out = list(job.get("Affinities") or []) + list(tg.get("Affinities") or [])
+    for task in tg.get("Tasks") or []:
+        out.extend(task.get("Affinities") or [])
+    return out
+
+
+def _mentions_unique(job: Obj, tg: Obj) -> bool:
+    for c in _all_constraints(job, tg):
+        if "unique." in str(c.get("LTarget", "")) + str(c.get("RTarget", "")):
+            return True
+    return False
+
+
+def _node_ip(node: Obj) -> str:
+    nets = (node.get("NodeResources") or {}).get("Networks") or []
+    for net in nets:
+        if net.get("IP"):
+            return str(net["IP"])
+    attrs = node.get("Attributes") or {}
+    return str(attrs.get("unique.network.ip-address", "127.0.0.1"))
+
+
+def _node_device(node: Obj) -> str:
+    nets = (node.get("NodeResources") or {}).get("Networks") or []
+    for net in nets:
+        if net.get("Device"):
+            return str(net["Device"])
+    return ""
+
+
+def _port(p: Obj, value: int) -> Obj:
+    return {
+        "Label": p.get("Label", ""),
+        "Value": value,
+        "To": int(p.get("To") or 0),
+        "HostNetwork": p.get("HostNetwork") or "default",
+    }
+
+
+def _shared_port(p: Obj, value: int, host_ip: str) -> Obj:
+    return {
+        "Label": p.get("Label", ""),
+        "Value": value,
+        "To": int(p.get("To") or 0),
+        "HostIP": host_ip,
+    }
