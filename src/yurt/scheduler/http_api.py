@@ -825,7 +825,9 @@ class _API:
             raise APIError.bad_request(
                 f'invalid scheduler algorithm "{algorithm}": expected "binpack" or "spread"'
             )
-        index = self.server.set_scheduler_algorithm(str(algorithm))
+        index = self.server.set_scheduler_config(
+            str(algorithm), bool(get_field(body, "PauseEvalBroker"))
+        )
         return json_response({"Updated": True, "Index": index}, headers=_headers(index))
 
     # the internal client protocol ----------------------------------------------------

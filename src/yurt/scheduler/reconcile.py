@@ -353,7 +353,16 @@ class _Run:
                 self._fail(tg, metrics, 1)
                 continue
             live.append(self._new_alloc(job, tg, alloc["Name"], placement, previous=alloc))
-        # Replace lost and migrating allocations, and reschedule failed ones.
+        # Replace lost and migrating allocations (also those an earlier evaluation could not
+        # replace for want of room), and reschedule failed ones.
+        seen = {id(a) for a in replace}
+        for alloc in all_tg:
+            if id(alloc) in seen or alloc.get("NextAllocation") or alloc in live:
+                continue
+            if alloc.get("ClientStatus") == m.ALLOC_LOST or (
+                alloc.get("DesiredDescription") == DESC_MIGRATING
+            ):
+                replace.append(alloc)
         for alloc in replace:
             if len(live) + len(done) >= count:
                 break

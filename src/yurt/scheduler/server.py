@@ -57,6 +57,7 @@ class SchedulerServer:
         self._session: aiohttp.ClientSession | None = None
         self._consul: ConsulRegistration | None = None
         self._stopped = False
+        self._unpaused = asyncio.Event()
 
     @property
     def rpc_addr(self) -> str:
@@ -93,12 +94,12 @@ class SchedulerServer:
             },
             "MemoryOversubscriptionEnabled": False,
             "RejectJobRegistration": False,
-            "PauseEvalBroker": False,
+            "PauseEvalBroker": bool(conf.get("PauseEvalBroker", False)),
             "CreateIndex": conf.get("CreateIndex", 1),
             "ModifyIndex": conf.get("ModifyIndex", 1),
         }
 
-    def set_scheduler_algorithm(self, algorithm: str) -> int:
+    def set_scheduler_config(self, algorithm: str, pause_broker: bool) -> int:
         old = self.store.tables[s.CONFIG].get("scheduler") or {}
         with self.store.write() as txn:
             txn.put(
@@ -106,12 +107,21 @@ class SchedulerServer:
                 "scheduler",
                 {
                     "SchedulerAlgorithm": algorithm,
+                    "PauseEvalBroker": pause_broker,
                     "CreateIndex": old.get("CreateIndex", txn.index),
                     "ModifyIndex": txn.index,
                 },
             )
         self.scheduler.algorithm = algorithm
+        self._apply_pause()
         return txn.index
+
+    def _apply_pause(self) -> None:
+        conf = self.store.tables[s.CONFIG].get("scheduler") or {}
+        if conf.get("PauseEvalBroker"):
+            self._unpaused.clear()
+        else:
+            self._unpaused.set()
 
     def http_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -139,6 +149,7 @@ class SchedulerServer:
             if node.get("Status") == m.NODE_READY:
                 self.heartbeats.reset(node["ID"])
         self.ops.restore()
+        self._apply_pause()
         self._tasks.append(asyncio.create_task(self._worker(), name="scheduler-worker"))
         self._tasks.append(asyncio.create_task(self._periodic(), name="periodic-launcher"))
         if self.config.consul_addr:
@@ -153,7 +164,13 @@ class SchedulerServer:
 
     async def _worker(self) -> None:
         while True:
+            # `PauseEvalBroker` in the scheduler configuration holds evaluations pending.
+            await self._unpaused.wait()
             eval_id = await self.broker.dequeue()
+            if not self._unpaused.is_set():
+                self.broker.enqueue(self.store.tables[s.EVAL].get(eval_id) or {"ID": eval_id,
+                                    "CreateIndex": 0})
+                continue
             try:
                 self.ops.process_eval(eval_id)
             except Exception:
