@@ -341,3 +341,111 @@ SERVER_COMMANDS: tuple[click.Command, ...] = (
     periodic,
     deployments,
 )
+
+
+def submit_job(
+    api: NomadHTTP,
+    job: dict[str, Any],
+    *,
+    source: str,
+    variable_flags: dict[str, str],
+    check_index: int | None,
+    detach: bool,
+    verbose: bool,
+) -> int:
+    """Register `job` as `nomad job run` does and follow it; the exit code to return."""
+    body: dict[str, Any] = {
+        "Job": job,
+        "Submission": {"Source": source, "Format": "hcl2", "VariableFlags": variable_flags},
+    }
+    if check_index is not None:
+        body["EnforceIndex"] = True
+        body["JobModifyIndex"] = check_index
+    try:
+        result = api.put("/v1/jobs", body) or {}
+    except NomadError as exc:
+        if check_index is not None and "modify index" in str(exc).lower():
+            click.echo(f"Error submitting job: {exc}", err=True)
+            return 1
+        raise
+    warnings = result.get("Warnings")
+    if warnings:
+        click.echo(f"Job Warnings:\n{warnings}\n")
+    eval_id = str(result.get("EvalID") or "")
+    periodic = bool(job.get("Periodic")) and not job.get("ParameterizedJob")
+    if detach or periodic or job.get("ParameterizedJob") or not eval_id:
+        click.echo("Job registration successful")
+        if eval_id:
+            click.echo(f"Evaluation ID: {eval_id}")
+        return 0
+    job_id = job.get("ID", "")
+    namespace = job.get("Namespace") or "default"
+    click.echo(f"==> View this job in the Web UI: {api.address}/ui/jobs/{job_id}@{namespace}\n")
+    return monitor_evaluation(api, eval_id, length=0 if verbose else 8)
+
+
+def plan_job(api: NomadHTTP, job: dict[str, Any], path: str, *, verbose: bool) -> int:
+    """Dry-run `job` as `nomad job plan` does. Exit 0: no change to allocations; 1: some."""
+    job_id = str(job.get("ID", ""))
+    result = api.post(f"/v1/job/{job_id}/plan", {"Job": job, "Diff": True}) or {}
+    diff = result.get("Diff") or {}
+    if diff:
+        click.echo(_render_plan_diff(diff, result.get("Annotations") or {}))
+    click.echo("Scheduler dry-run:")
+    failed = result.get("FailedTGAllocs") or {}
+    if not failed:
+        click.echo("- All tasks successfully allocated.")
+    else:
+        from yurt.cli.nomad_format import alloc_metrics
+
+        for tg, metrics in sorted(failed.items()):
+            click.echo(f'- WARNING: Failed to place all allocations.\n  Task Group "{tg}":')
+            click.echo(alloc_metrics(metrics, "    "))
+    index = result.get("JobModifyIndex", 0)
+    click.echo(
+        f"\nJob Modify Index: {index}\n"
+        "To submit the job with version verification run:\n\n"
+        f"yurt job run -check-index {index} {path}\n\n"
+        "When running the job with the check-index flag, the job will only be run if the\n"
+        "job modify index given matches the server-side version. If the index has\n"
+        "changed, another user has modified the job and the plan's results are\n"
+        "potentially invalid."
+    )
+    updates = (result.get("Annotations") or {}).get("DesiredTGUpdates") or {}
+    changes = any(
+        (u or {}).get(k)
+        for u in updates.values()
+        for k in ("Place", "Stop", "Migrate", "DestructiveUpdate", "Canary")
+    )
+    return 1 if changes else 0
+
+
+_PLAN_MARKS = {"Added": "+", "Deleted": "-", "Edited": "+/-", "None": ""}
+
+
+def _render_plan_diff(diff: dict[str, Any], annotations: dict[str, Any]) -> str:
+    mark = _PLAN_MARKS.get(str(diff.get("Type")), "")
+    lines = [f'{mark} Job: "{diff.get("ID")}"'.strip()]
+    updates = annotations.get("DesiredTGUpdates") or {}
+    for tg in diff.get("TaskGroups") or []:
+        tmark = _PLAN_MARKS.get(str(tg.get("Type")), "")
+        counts = updates.get(tg.get("Name")) or {}
+        parts = [
+            f"{counts[k]} {label}"
+            for k, label in (
+                ("Place", "create"),
+                ("Stop", "destroy"),
+                ("InPlaceUpdate", "in-place update"),
+                ("DestructiveUpdate", "create/destroy update"),
+                ("Canary", "canary"),
+                ("Ignore", "ignore"),
+            )
+            if counts.get(k)
+        ]
+        suffix = f" ({', '.join(parts)})" if parts else ""
+        lines.append(f'{tmark} Task Group: "{tg.get("Name")}"{suffix}'.strip())
+        for task in tg.get("Tasks") or []:
+            kmark = _PLAN_MARKS.get(str(task.get("Type")), "")
+            ann = ", ".join(task.get("Annotations") or [])
+            lines.append(f'  {kmark} Task: "{task.get("Name")}"' + (f" ({ann})" if ann else ""))
+    return "\n".join(lines) + "\n"

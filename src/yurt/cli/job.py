@@ -1,0 +1,133 @@
+"""`yurt job ...`: Nomad's job commands.
+
+`validate` and `run -output` read job files locally. Commands that talk to a scheduler
+(`run` without -output, `status`, `stop`, ...) are added to this group by the scheduler's
+CLI work; `_job_group` is the one group they all hang from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from yurt.jobspec import JobspecError, canonicalize, load_job, validate
+from yurt.jobspec.diagnostics import Diagnostic
+
+_CONTEXT = {"help_option_names": ["-h", "-help", "--help"]}
+
+
+@click.group("job", context_settings=_CONTEXT)
+def job() -> None:
+    """Work with Nomad job files and jobs."""
+
+
+def _parse_vars(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f'"{item}": expected name=value', param_hint="-var")
+        name, value = item.split("=", 1)
+        out[name.strip()] = value
+    return out
+
+
+def _read(path: str) -> tuple[str, str]:
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        return Path(path).read_text(), path
+    except OSError as exc:
+        raise click.ClickException(f"Error reading job file {path}: {exc.strerror}") from None
+
+
+def _var_options(func: Any) -> Any:
+    func = click.option(
+        "-var",
+        "--var",
+        "var",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A variable for the job file (repeatable).",
+    )(func)
+    return click.option(
+        "-var-file",
+        "--var-file",
+        "var_file",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
+        metavar="FILE",
+        help="An HCL or JSON file of variable values (repeatable).",
+    )(func)
+
+
+def _load(path: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> Any:
+    text, name = _read(path)
+    return load_job(
+        text,
+        name,
+        variables=_parse_vars(var),
+        var_files=[Path(f) for f in var_file],
+        environ=os.environ,
+        allow_fs=True,
+    )
+
+
+def _fail(lines: list[str]) -> None:
+    click.echo("Error validating job:" if lines else "", err=True)
+    for line in lines:
+        click.echo(f"  {line}", err=True)
+    sys.exit(1)
+
+
+@job.command("validate", context_settings=_CONTEXT)
+@_var_options
+@click.argument("path", metavar="FILE")
+def validate_cmd(path: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None:
+    """Check a job file without submitting it; errors point at file:line:column."""
+    try:
+        parsed = _load(path, var, var_file)
+    except JobspecError as exc:
+        _fail([str(d) for d in exc.diagnostics])
+        return
+    result = validate(canonicalize(parsed.job))
+    if result.errors:
+        diags = []
+        for e in result.errors:
+            pos = parsed.position("Job." + e.path if e.path else "Job")
+            diags.append(Diagnostic(parsed.filename, pos.line, pos.column, e.message))
+        diags.sort(key=lambda d: (d.line, d.column))
+        _fail([str(d) for d in diags])
+        return
+    for w in result.warnings:
+        click.echo(f"Job Warnings:\n  * {w}\n")
+    click.echo("Job validation successful")
+
+
+@job.command("run", context_settings=_CONTEXT)
+@click.option(
+    "-output",
+    "--output",
+    "output",
+    is_flag=True,
+    help="Print the JSON job instead of submitting it.",
+)
+@_var_options
+@click.argument("path", metavar="FILE")
+def run_cmd(path: str, output: bool, var: tuple[str, ...], var_file: tuple[str, ...]) -> None:
+    """Submit a job file (with -output: print its JSON form, as `nomad job run -output`)."""
+    if not output:
+        raise click.UsageError(
+            "submitting a job needs the scheduler, which arrives with its own command set; "
+            "use -output to print the JSON job"
+        )
+    try:
+        parsed = _load(path, var, var_file)
+    except JobspecError as exc:
+        _fail([str(d) for d in exc.diagnostics])
+        return
+    click.echo(json.dumps({"Job": parsed.job}, indent=4))

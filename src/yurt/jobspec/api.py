@@ -1,0 +1,72 @@
+"""The bodies of Nomad's `POST /v1/jobs/parse` and `PUT /v1/validate/job` answers.
+
+The scheduler wires these to its routes; bad input raises APIError(400) with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yurt.api.errors import APIError
+from yurt.jobspec.canonical import canonicalize
+from yurt.jobspec.diagnostics import JobspecError
+from yurt.jobspec.parse import parse_job
+from yurt.jobspec.validate import validate
+
+
+def parse_request(body: dict[str, Any]) -> dict[str, Any]:
+    """`POST /v1/jobs/parse` {"JobHCL": ..., "Canonicalize": bool, "Variables": ...} -> job."""
+    if not isinstance(body, dict):
+        raise APIError.bad_request("request body must be a JSON object")
+    hcl = body.get("JobHCL")
+    if not isinstance(hcl, str) or not hcl.strip():
+        raise APIError.bad_request("Job HCL must be provided in JobHCL")
+    variables = body.get("Variables") or ""
+    if not isinstance(variables, str):
+        raise APIError.bad_request("Variables must be a string of HCL var-file content")
+    flags = body.get("VariableFlags") or {}
+    if not isinstance(flags, dict):
+        raise APIError.bad_request("VariableFlags must be an object of name to value")
+    var_files = []
+    tmp = None
+    if variables.strip():
+        import tempfile
+        from pathlib import Path
+
+        tmp = tempfile.NamedTemporaryFile("w", suffix=".hcl", delete=False)  # noqa: SIM115
+        tmp.write(variables)
+        tmp.close()
+        var_files.append(Path(tmp.name))
+    try:
+        job = parse_job(
+            hcl,
+            "input.hcl",
+            variables={str(k): str(v) for k, v in flags.items()},
+            var_files=var_files,
+        )
+    except JobspecError as exc:
+        raise APIError.bad_request(str(exc)) from None
+    finally:
+        if tmp is not None:
+            import os
+
+            os.unlink(tmp.name)
+    if body.get("Canonicalize"):
+        job = canonicalize(job)
+    return job
+
+
+def validate_request(body: dict[str, Any]) -> dict[str, Any]:
+    """`PUT /v1/validate/job` {"Job": {...}} -> JobValidateResponse."""
+    if not isinstance(body, dict):
+        raise APIError.bad_request("request body must be a JSON object")
+    job = body.get("Job")
+    if not isinstance(job, dict):
+        raise APIError.bad_request("Job must be specified")
+    result = validate(job)
+    return {
+        "DriverConfigValidated": False,
+        "ValidationErrors": [e.message for e in result.errors] or None,
+        "Error": result.error_text(),
+        "Warnings": "\n".join(result.warnings),
+    }
