@@ -189,7 +189,7 @@ class SimNode:
             upd["DeploymentStatus"] = {"Healthy": healthy, "Timestamp": now, "Canary": False}
         return upd
 
-    def act(self, *, healthy: bool | None = None) -> list[Obj]:
+    def act(self, *, healthy: bool | None = True) -> list[Obj]:
         """Do what a client does once: run what should run, stop what should stop."""
         allocs, _ = self.allocs(wait="10ms")
         updates = []

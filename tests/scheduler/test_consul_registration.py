@@ -19,7 +19,7 @@ from tests.support.process import free_port
 class _Recorder(BaseHTTPRequestHandler):
     calls: list[tuple[str, str, dict]] = []
 
-    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+    def do_PUT(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         self.calls.append(("PUT", self.path, json.loads(raw) if raw else {}))
@@ -34,8 +34,11 @@ class _Recorder(BaseHTTPRequestHandler):
 def test_registers_with_retry_and_deregisters(tmp_path: Path) -> None:
     consul_port = free_port()
     sched = SchedulerProcess(
-        tmp_path, "-consul-addr", f"127.0.0.1:{consul_port}",
-        "-server-service-name", "nomad-1-server",
+        tmp_path,
+        "-consul-addr",
+        f"127.0.0.1:{consul_port}",
+        "-server-service-name",
+        "nomad-1-server",
     ).start()
     httpd = None
     try:

@@ -43,7 +43,8 @@ def rolling_job(args: list[str]) -> dict:
 
 def versions_running(api: nomad.Nomad) -> list[int]:
     return sorted(
-        a["JobVersion"] for a in api.job.get_allocations("roll")
+        a["JobVersion"]
+        for a in api.job.get_allocations("roll")
         if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")
     )
 
@@ -55,23 +56,34 @@ def test_rolling_update_one_at_a_time(api: nomad.Nomad, node: SimNode) -> None:
     assert dep0["TaskGroups"]["web"]["DesiredTotal"] == 3
     wait_for(lambda: len(versions_running(api)) == 3, what="3 placed")
     node.act(healthy=True)
-    dep0 = wait_for(lambda: (d := api.deployment.get_deployment(dep0["ID"]))["Status"]
-                    == "successful" and d, what="deployment successful")
+    dep0 = wait_for(
+        lambda: (d := api.deployment.get_deployment(dep0["ID"]))["Status"] == "successful" and d,
+        what="deployment successful",
+    )
     assert dep0["StatusDescription"] == "Deployment completed successfully"
     assert dep0["TaskGroups"]["web"]["HealthyAllocs"] == 3
     assert api.job.get_job("roll")["Stable"] is True
 
     api.job.register_job("roll", {"Job": rolling_job(["2"])})
-    dep1 = wait_for(lambda: (d := api.job.get_deployment("roll"))["JobVersion"] == 1 and d,
-                    what="second deployment")
+    dep1 = wait_for(
+        lambda: (d := api.job.get_deployment("roll"))["JobVersion"] == 1 and d,
+        what="second deployment",
+    )
     wait_for(lambda: versions_running(api) == [0, 0, 1], what="one replaced")
     seen = [versions_running(api)]
     for _ in range(3):
         node.act(healthy=True)
-        wait_for(lambda: api.deployment.get_deployment(dep1["ID"])["TaskGroups"]["web"][
-            "PlacedAllocs"] > 0, what="progress")
-    wait_for(lambda: api.deployment.get_deployment(dep1["ID"])["Status"] == "successful",
-             what="rolled out", timeout=15)
+        wait_for(
+            lambda: (
+                api.deployment.get_deployment(dep1["ID"])["TaskGroups"]["web"]["PlacedAllocs"] > 0
+            ),
+            what="progress",
+        )
+    wait_for(
+        lambda: api.deployment.get_deployment(dep1["ID"])["Status"] == "successful",
+        what="rolled out",
+        timeout=15,
+    )
     seen.append(versions_running(api))
     assert seen == [[0, 0, 1], [1, 1, 1]]
     deps = api.job.get_deployments("roll")
@@ -80,12 +92,16 @@ def test_rolling_update_one_at_a_time(api: nomad.Nomad, node: SimNode) -> None:
 
 def test_unhealthy_deployment_fails_and_reverts(api: nomad.Nomad, node: SimNode) -> None:
     api.job.register_job("roll", {"Job": rolling_job(["3"])})
-    dep = wait_for(lambda: (d := api.job.get_deployment("roll"))["JobVersion"] == 2 and d,
-                   what="third deployment")
+    dep = wait_for(
+        lambda: (d := api.job.get_deployment("roll"))["JobVersion"] == 2 and d,
+        what="third deployment",
+    )
     wait_for(lambda: 2 in versions_running(api), what="a v2 alloc")
     node.act(healthy=False)
-    dep = wait_for(lambda: (d := api.deployment.get_deployment(dep["ID"]))["Status"]
-                   == "failed" and d, what="failed")
+    dep = wait_for(
+        lambda: (d := api.deployment.get_deployment(dep["ID"]))["Status"] == "failed" and d,
+        what="failed",
+    )
     assert dep["StatusDescription"] == (
         "Failed due to unhealthy allocations - rolling back to job version 1"
     )

@@ -27,8 +27,7 @@ def test_kill_9_keeps_state_and_resumes_pending_evals(tmp_path: Path) -> None:
         r = api.job.register_job("later", {"Job": J.job("later")})
         pending_eval = r["EvalID"]
         assert api.evaluation.get_evaluation(pending_eval)["Status"] == "pending"
-        index_before = int(requests.get(f"{sched.url}/v1/jobs", timeout=5).headers[
-            "X-Nomad-Index"])
+        index_before = int(requests.get(f"{sched.url}/v1/jobs", timeout=5).headers["X-Nomad-Index"])
         sched.proc.kill()
         node.stop_heartbeats()
 
@@ -46,8 +45,10 @@ def test_kill_9_keeps_state_and_resumes_pending_evals(tmp_path: Path) -> None:
         assert api.evaluation.get_evaluation(pending_eval)["Status"] == "pending"
         conf["PauseEvalBroker"] = False
         requests.put(f"{sched.url}/v1/operator/scheduler/configuration", json=conf, timeout=5)
-        wait_for(lambda: api.evaluation.get_evaluation(pending_eval)["Status"] == "complete",
-                 what="pending eval resumed after restart")
+        wait_for(
+            lambda: api.evaluation.get_evaluation(pending_eval)["Status"] == "complete",
+            what="pending eval resumed after restart",
+        )
         assert len(api.job.get_allocations("later")) == 1
         # the node kept heartbeating through the restart: still ready, nothing lost
         assert all(a["ClientStatus"] != "lost" for a in api.job.get_allocations("kept"))

@@ -159,12 +159,22 @@ def test_update_in_place_and_destructive(api: nomad.Nomad, nodes: list[SimNode])
     after = live_allocs(api, "upd")
     assert {a["ID"] for a in after} == before
     assert all(a["JobVersion"] == 1 for a in after)
-    # a driver config change is destructive: new allocations replace the old
+    # a driver config change is destructive: new allocations replace the old ones, one at a
+    # time (the default update block has max_parallel 1) as the clients report them healthy
     job["TaskGroups"][0]["Tasks"][0]["Config"]["args"] = ["2000"]
     ev = eval_done(api, api.job.register_job("upd", {"Job": job})["EvalID"])
     assert ev["Status"] == "complete"
+    assert sorted(a["JobVersion"] for a in live_allocs(api, "upd")) == [1, 2]
+
+    def rolled() -> bool:
+        for n in nodes:
+            n.act()
+        after = live_allocs(api, "upd")
+        return len(after) == 2 and all(a["JobVersion"] == 2 for a in after)
+
+    wait_for(rolled, what="rolling update done")
     after = live_allocs(api, "upd")
-    assert len(after) == 2 and not ({a["ID"] for a in after} & before)
+    assert not ({a["ID"] for a in after} & before)
     old = [a for a in api.job.get_allocations("upd") if a["ID"] in before]
     assert all(a["DesiredStatus"] == "stop" for a in old)
     assert all(a["DesiredDescription"] == "alloc is being updated due to job update" for a in old)
@@ -235,8 +245,12 @@ def test_errors_are_plain_text(sched: SchedulerProcess) -> None:
     assert r.status_code == 400 and "task groups" in r.text
     r = requests.post(f"{sched.url}/v1/job/a", json={"Job": J.job("b")}, timeout=5)
     assert (r.status_code, r.text) == (400, "Job ID does not match name")
-    r = requests.get(f"{sched.url}/v1/job/web/deployment", timeout=5)
+    requests.put(
+        f"{sched.url}/v1/jobs", json={"Job": J.job("nodep", job_type="batch")}, timeout=5
+    ).raise_for_status()
+    r = requests.get(f"{sched.url}/v1/job/nodep/deployment", timeout=5)
     assert r.status_code == 200 and r.json() is None
+    requests.delete(f"{sched.url}/v1/job/nodep?purge=true", timeout=5).raise_for_status()
 
 
 def test_enforce_index(sched: SchedulerProcess) -> None:

@@ -28,7 +28,8 @@ def eval_done(api: nomad.Nomad, eval_id: str) -> dict:
 
 def live(api: nomad.Nomad, job_id: str) -> list[dict]:
     return [
-        a for a in api.job.get_allocations(job_id)
+        a
+        for a in api.job.get_allocations(job_id)
         if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")
     ]
 
@@ -40,8 +41,7 @@ PAIR = [{"LTarget": "${meta.set}", "RTarget": "pair", "Operand": "="}]
 def pair(sched: SchedulerProcess) -> Iterator[list[SimNode]]:
     """Two nodes that jobs constrained with PAIR land on (other tests' nodes linger)."""
     made = [
-        SimNode(sched.url, f"pair-{i}", meta={"set": "pair"}).start_heartbeats()
-        for i in range(2)
+        SimNode(sched.url, f"pair-{i}", meta={"set": "pair"}).start_heartbeats() for i in range(2)
     ]
     for n in made:
         n.register()
@@ -56,15 +56,21 @@ def pair(sched: SchedulerProcess) -> Iterator[list[SimNode]]:
 
 def test_protocol_errors(sched: SchedulerProcess) -> None:
     node = SimNode(sched.url, "proto")
-    r = requests.put(f"{sched.url}/v1/internal/node/register",
-                     json={"ProtocolVersion": 2, "Node": node.node_json()}, timeout=5)
+    r = requests.put(
+        f"{sched.url}/v1/internal/node/register",
+        json={"ProtocolVersion": 2, "Node": node.node_json()},
+        timeout=5,
+    )
     assert (r.status_code, r.text) == (400, "unsupported protocol version 2; this server speaks 1")
     r = node.heartbeat()
     assert (r.status_code, r.text) == (404, "node not found")
     body = node.register()
     assert body["NodeID"] == node.id and body["HeartbeatTTL"] == SECOND and body["Index"] > 0
-    r = requests.put(f"{sched.url}/v1/internal/node/{node.id}/heartbeat",
-                     headers={"X-Yurt-Node-Secret": "wrong"}, timeout=5)
+    r = requests.put(
+        f"{sched.url}/v1/internal/node/{node.id}/heartbeat",
+        headers={"X-Yurt-Node-Secret": "wrong"},
+        timeout=5,
+    )
     assert (r.status_code, r.text) == (403, "node secret does not match")
     assert node.heartbeat().json() == {"HeartbeatTTL": SECOND}
     r = node.update([{"ID": "not-mine", "ClientStatus": "running"}])
@@ -84,8 +90,15 @@ def test_blocking_alloc_fetch_wakes_on_placement(api: nomad.Nomad, pair: list[Si
 
     t = threading.Thread(target=fetch)
     t.start()
-    job = J.job("wake", groups=[J.group(count=2, constraints=[
-        {"LTarget": "${node.unique.id}", "RTarget": node.id, "Operand": "="}])])
+    job = J.job(
+        "wake",
+        groups=[
+            J.group(
+                count=2,
+                constraints=[{"LTarget": "${node.unique.id}", "RTarget": node.id, "Operand": "="}],
+            )
+        ],
+    )
     api.job.register_job("wake", {"Job": job})
     t.join(20)
     assert result["index"] > index
@@ -96,34 +109,52 @@ def test_blocking_alloc_fetch_wakes_on_placement(api: nomad.Nomad, pair: list[Si
 
 
 def test_node_loss_marks_lost_and_replaces(sched: SchedulerProcess, api: nomad.Nomad) -> None:
-    group = [SimNode(sched.url, f"surv-{i}", meta={"set": "surv"}).start_heartbeats()
-             for i in range(3)]
+    group = [
+        SimNode(sched.url, f"surv-{i}", meta={"set": "surv"}).start_heartbeats() for i in range(3)
+    ]
     for n in group:
         n.register()
     doomed = group[0]
-    job = J.job("survivor", groups=[J.group(count=3, constraints=[
-        {"Operand": "distinct_hosts", "RTarget": "true"},
-        {"LTarget": "${meta.set}", "RTarget": "surv", "Operand": "="}])])
+    job = J.job(
+        "survivor",
+        groups=[
+            J.group(
+                count=3,
+                constraints=[
+                    {"Operand": "distinct_hosts", "RTarget": "true"},
+                    {"LTarget": "${meta.set}", "RTarget": "surv", "Operand": "="},
+                ],
+            )
+        ],
+    )
     eval_done(api, api.job.register_job("survivor", {"Job": job})["EvalID"])
     on_doomed = [a for a in live(api, "survivor") if a["NodeID"] == doomed.id]
     assert len(on_doomed) == 1
     doomed.stop_heartbeats()
     wait_for(lambda: api.node.get_node(doomed.id)["Status"] == "down", what="node down")
-    lost = wait_for(lambda: (a := api.allocation.get_allocation(on_doomed[0]["ID"]))[
-        "ClientStatus"] == "lost" and a, what="alloc lost")
+    lost = wait_for(
+        lambda: (
+            (a := api.allocation.get_allocation(on_doomed[0]["ID"]))["ClientStatus"] == "lost" and a
+        ),
+        what="alloc lost",
+    )
     assert lost["DesiredStatus"] == "stop"
     assert lost["DesiredDescription"] == "alloc is lost since its node is down"
     evals = api.job.get_evaluations("survivor")
     assert any(e["TriggeredBy"] == "node-update" and e["NodeID"] == doomed.id for e in evals)
     # three distinct hosts are needed but only two are left: one stays queued
-    summary = wait_for(lambda: (s := api.job.get_summary("survivor")["Summary"]["web"])[
-        "Lost"] == 1 and s, what="summary lost")
+    summary = wait_for(
+        lambda: (s := api.job.get_summary("survivor")["Summary"]["web"])["Lost"] == 1 and s,
+        what="summary lost",
+    )
     assert summary["Queued"] == 1
     # the node comes back (as a client does after a 404 / on restart): the blocked eval runs
     doomed.register()
     doomed.start_heartbeats()
-    replacement = wait_for(lambda: [a for a in live(api, "survivor") if a["NodeID"] == doomed.id],
-                           what="replacement on returned node")
+    replacement = wait_for(
+        lambda: [a for a in live(api, "survivor") if a["NodeID"] == doomed.id],
+        what="replacement on returned node",
+    )
     full = api.allocation.get_allocation(replacement[0]["ID"])
     assert full["PreviousAllocation"] == lost["ID"]
     assert api.allocation.get_allocation(lost["ID"])["NextAllocation"] == full["ID"]
@@ -137,8 +168,14 @@ def test_node_loss_marks_lost_and_replaces(sched: SchedulerProcess, api: nomad.N
 
 
 def test_failed_alloc_is_rescheduled_per_policy(api: nomad.Nomad, pair: list[SimNode]) -> None:
-    policy = {"Attempts": 1, "Interval": 3600 * SECOND, "Delay": SECOND // 2,
-              "DelayFunction": "constant", "MaxDelay": 0, "Unlimited": False}
+    policy = {
+        "Attempts": 1,
+        "Interval": 3600 * SECOND,
+        "Delay": SECOND // 2,
+        "DelayFunction": "constant",
+        "MaxDelay": 0,
+        "Unlimited": False,
+    }
     job = J.job("flaky", groups=[J.group(count=1, reschedule=policy, constraints=PAIR)])
     eval_done(api, api.job.register_job("flaky", {"Job": job})["EvalID"])
     (first,) = live(api, "flaky")
@@ -157,8 +194,10 @@ def test_failed_alloc_is_rescheduled_per_policy(api: nomad.Nomad, pair: list[Sim
     # the second failure exhausts the single attempt: no more replacements
     node2 = next(n for n in pair if n.id == second["NodeID"])
     node2.update([SimNode.status_update(second, "failed")]).raise_for_status()
-    wait_for(lambda: all(e["Status"] != "pending" for e in api.job.get_evaluations("flaky")),
-             what="evals settle")
+    wait_for(
+        lambda: all(e["Status"] != "pending" for e in api.job.get_evaluations("flaky")),
+        what="evals settle",
+    )
     assert live(api, "flaky") == []
     assert api.job.get_summary("flaky")["Summary"]["web"]["Failed"] == 2
     api.job.deregister_job("flaky", purge=True)
@@ -174,11 +213,17 @@ def test_drain_migrates_and_eligibility(api: nomad.Nomad, pair: list[SimNode]) -
     api.node.drain_node_with_spec(a.id, {"Deadline": 60 * SECOND, "IgnoreSystemJobs": False})
     node = api.node.get_node(a.id)
     assert node["SchedulingEligibility"] == "ineligible"
-    wait_for(lambda: all(x["NodeID"] == b.id for x in live(api, "drainme"))
-             and len(live(api, "drainme")) == 2, what="migrated off the drained node")
+    wait_for(
+        lambda: (
+            all(x["NodeID"] == b.id for x in live(api, "drainme"))
+            and len(live(api, "drainme")) == 2
+        ),
+        what="migrated off the drained node",
+    )
     for old in before_on_a:
         assert api.allocation.get_allocation(old["ID"])["DesiredDescription"] == (
-            "alloc is being migrated")
+            "alloc is being migrated"
+        )
     a.act()
     wait_for(lambda: api.node.get_node(a.id)["DrainStrategy"] is None, what="drain complete")
     assert api.node.get_node(a.id)["LastDrain"]["Status"] == "complete"
@@ -196,7 +241,9 @@ def test_drain_migrates_and_eligibility(api: nomad.Nomad, pair: list[SimNode]) -
 
 
 def test_alloc_stop_replaces(api: nomad.Nomad, pair: list[SimNode]) -> None:
-    eval_done(api, api.job.register_job("stopme", {"Job": J.job("stopme", constraints=PAIR)})["EvalID"])
+    eval_done(
+        api, api.job.register_job("stopme", {"Job": J.job("stopme", constraints=PAIR)})["EvalID"]
+    )
     (first,) = live(api, "stopme")
     r = api.allocation.stop_allocation(first["ID"])
     ev = eval_done(api, r["EvalID"])
@@ -208,7 +255,7 @@ def test_alloc_stop_replaces(api: nomad.Nomad, pair: list[SimNode]) -> None:
 
 
 class _FakeClientAPI(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         body = f"logs of {self.path}".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
@@ -227,12 +274,23 @@ def test_client_endpoints_are_forwarded(sched: SchedulerProcess, api: nomad.Noma
     node = SimNode(sched.url, "fwd", http_addr=f"127.0.0.1:{port}").start_heartbeats()
     try:
         node.register()
-        job = J.job("fwd", groups=[J.group(constraints=[
-            {"LTarget": "${node.unique.id}", "RTarget": node.id, "Operand": "="}])])
+        job = J.job(
+            "fwd",
+            groups=[
+                J.group(
+                    constraints=[
+                        {"LTarget": "${node.unique.id}", "RTarget": node.id, "Operand": "="}
+                    ]
+                )
+            ],
+        )
         eval_done(api, api.job.register_job("fwd", {"Job": job})["EvalID"])
         (alloc,) = live(api, "fwd")
-        r = requests.get(f"{sched.url}/v1/client/fs/logs/{alloc['ID']}",
-                         params={"task": "web", "type": "stdout"}, timeout=5)
+        r = requests.get(
+            f"{sched.url}/v1/client/fs/logs/{alloc['ID']}",
+            params={"task": "web", "type": "stdout"},
+            timeout=5,
+        )
         assert r.status_code == 200
         assert r.text == f"logs of /v1/client/fs/logs/{alloc['ID']}?task=web&type=stdout"
         node.stop_heartbeats()

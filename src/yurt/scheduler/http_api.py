@@ -223,10 +223,7 @@ class _API:
         job = jobspec_bridge.canonicalize(json.loads(json.dumps(job)))
         errors, warnings = jobspec_bridge.validate(job)
         if errors:
-            lines = "\n".join(f"\t* {e}" for e in errors)
-            raise APIError.bad_request(
-                f"{len(errors)} error{'s' if len(errors) != 1 else ''} occurred:\n{lines}\n"
-            )
+            raise APIError.bad_request(errors)
         submission = get_field(body, "Submission")
         result = self.ops.register_job(
             job,
@@ -244,27 +241,11 @@ class _API:
 
     async def parse_job(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        try:
-            result = jobspec_bridge.parse_request(body)
-        except NotImplementedError as exc:
-            raise APIError(501, str(exc)) from None
-        return json_response(result)
+        return json_response(jobspec_bridge.parse_request(body))
 
     async def validate_job(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        try:
-            result = jobspec_bridge.validate_request(body)
-        except NotImplementedError:
-            body = expect_object(body, "body")
-            job = expect_object(get_field(body, "Job"), "Job")
-            errors, warnings = jobspec_bridge.validate(job)
-            result = {
-                "DriverConfigValidated": False,
-                "ValidationErrors": errors or None,
-                "Error": "\n".join(errors),
-                "Warnings": "\n".join(warnings),
-            }
-        return json_response(result)
+        return json_response(jobspec_bridge.validate_request(body))
 
     async def job_dispatch(self, request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path[len("/v1/job/") :]
@@ -437,7 +418,7 @@ class _API:
         job = jobspec_bridge.canonicalize(json.loads(json.dumps(job)))
         errors, warnings = jobspec_bridge.validate(job)
         if errors:
-            raise APIError.bad_request("\n".join(errors))
+            raise APIError.bad_request(errors)
         job.setdefault("Namespace", ns)
         existing = self.store.job(job["Namespace"], job_id)
         _, plan = self.ops.plan_job(job)

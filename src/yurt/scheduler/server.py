@@ -168,8 +168,9 @@ class SchedulerServer:
             await self._unpaused.wait()
             eval_id = await self.broker.dequeue()
             if not self._unpaused.is_set():
-                self.broker.enqueue(self.store.tables[s.EVAL].get(eval_id) or {"ID": eval_id,
-                                    "CreateIndex": 0})
+                self.broker.enqueue(
+                    self.store.tables[s.EVAL].get(eval_id) or {"ID": eval_id, "CreateIndex": 0}
+                )
                 continue
             try:
                 self.ops.process_eval(eval_id)
