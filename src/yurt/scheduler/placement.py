@@ -13,11 +13,12 @@ import json
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from yurt.scheduler import constraints
-from yurt.scheduler.model import NODE_READY, alloc_uses_resources
+from yurt.scheduler.model import NODE_READY
+from yurt.scheduler.usage import NodeUsage
 
 Obj = dict[str, Any]
 
@@ -55,39 +56,6 @@ def parse_port_list(text: str) -> set[int]:
         else:
             ports.add(int(part))
     return ports
-
-
-@dataclass
-class NodeUsage:
-    """What is taken on a node: by running allocations plus those placed in this plan."""
-
-    cpu: int = 0
-    memory: int = 0
-    ports: set[int] = field(default_factory=set)
-    job_tg_counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    job_counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, alloc: Obj) -> None:
-        res = alloc.get("AllocatedResources") or {}
-        for task in (res.get("Tasks") or {}).values():
-            self.cpu += int(((task.get("Cpu") or {}).get("CpuShares")) or 0)
-            self.memory += int(((task.get("Memory") or {}).get("MemoryMB")) or 0)
-        for port in (res.get("Shared") or {}).get("Ports") or []:
-            self.ports.add(int(port.get("Value") or 0))
-        key = (alloc["JobID"], alloc["TaskGroup"])
-        self.job_tg_counts[key] = self.job_tg_counts.get(key, 0) + 1
-        self.job_counts[alloc["JobID"]] = self.job_counts.get(alloc["JobID"], 0) + 1
-
-    def remove(self, alloc: Obj) -> None:
-        res = alloc.get("AllocatedResources") or {}
-        for task in (res.get("Tasks") or {}).values():
-            self.cpu -= int(((task.get("Cpu") or {}).get("CpuShares")) or 0)
-            self.memory -= int(((task.get("Memory") or {}).get("MemoryMB")) or 0)
-        for port in (res.get("Shared") or {}).get("Ports") or []:
-            self.ports.discard(int(port.get("Value") or 0))
-        key = (alloc["JobID"], alloc["TaskGroup"])
-        self.job_tg_counts[key] = self.job_tg_counts.get(key, 1) - 1
-        self.job_counts[alloc["JobID"]] = self.job_counts.get(alloc["JobID"], 1) - 1
 
 
 def node_capacity(node: Obj) -> tuple[int, int]:
@@ -167,7 +135,7 @@ class Placer:
     def __init__(
         self,
         nodes: list[Obj],
-        allocs_by_node: dict[str, list[Obj]],
+        base_usage: dict[str, NodeUsage],
         *,
         algorithm: str = "binpack",
         rng: random.Random | None = None,
@@ -176,9 +144,12 @@ class Placer:
         self.algorithm = algorithm
         self.rng = rng or random.Random()
         self.usage: dict[str, NodeUsage] = {}
-        self._allocs_by_node = allocs_by_node
+        self._base_usage = base_usage
         self._class_cache: dict[tuple[int, str], str | None] = {}
         self._ready: dict[str, tuple[list[Obj], dict[str, int]]] = {}
+        self._static: dict[str, tuple[int, int, set[int], int, int, str, str]] = {}
+        self._tgs: dict[int, tuple[int, int, list[Obj], list[int], int]] = {}
+        self._distinct: dict[int, list[Obj]] = {}
         self._offsets: dict[str, int] = {}
 
     def _shuffled(self, job: Obj) -> tuple[list[Obj], dict[str, int]]:
@@ -196,12 +167,12 @@ class Placer:
         return cached
 
     def usage_of(self, node_id: str) -> NodeUsage:
+        """The node's usage as this plan sees it: the store's, plus what the plan changed
+        (copied on first touch so that the store's stays as committed)."""
         usage = self.usage.get(node_id)
         if usage is None:
-            usage = NodeUsage()
-            for alloc in self._allocs_by_node.get(node_id, []):
-                if alloc_uses_resources(alloc):
-                    usage.add(alloc)
+            base = self._base_usage.get(node_id)
+            usage = base.copy() if base is not None else NodeUsage()
             self.usage[node_id] = usage
         return usage
 
@@ -259,8 +230,19 @@ class Placer:
         return None
 
     def _distinct_ok(self, job: Obj, tg: Obj, node: Obj, metrics: Obj) -> bool:
+        key = id(tg)
+        distinct = self._distinct.get(key)
+        if distinct is None:
+            distinct = [
+                c
+                for c in _all_constraints(job, tg)
+                if c.get("Operand") in ("distinct_hosts", "distinct_property")
+            ]
+            self._distinct[key] = distinct
+        if not distinct:
+            return True
         usage = self.usage_of(node["ID"])
-        for c in _all_constraints(job, tg):
+        for c in distinct:
             op = c.get("Operand")
             if op == "distinct_hosts" and str(c.get("RTarget", "true")).lower() != "false":
                 job_level = c in (job.get("Constraints") or [])
@@ -291,57 +273,95 @@ class Placer:
                     return False
         return True
 
-    def _fit(self, tg: Obj, node: Obj, metrics: Obj) -> tuple[list[Obj], list[Obj]] | None:
-        """Resources and ports: the ports and networks it would get, or None if it does
-        not fit (the exhausted dimension is counted in `metrics`)."""
+    def _node_static(self, node: Obj) -> tuple[int, int, set[int], int, int, str, str]:
+        """What never changes during an evaluation: capacity, reserved ports, port range."""
+        cached = self._static.get(node["ID"])
+        if cached is None:
+            cap_cpu, cap_mem = node_capacity(node)
+            res = node.get("NodeResources") or {}
+            cached = (
+                cap_cpu,
+                cap_mem,
+                reserved_ports(node),
+                int(res.get("MinDynamicPort") or MIN_DYNAMIC_PORT),
+                int(res.get("MaxDynamicPort") or MAX_DYNAMIC_PORT),
+                _node_ip(node),
+                _node_device(node),
+            )
+            self._static[node["ID"]] = cached
+        return cached
+
+    def _tg_static(self, tg: Obj) -> tuple[int, int, list[Obj], list[int], int]:
+        cached = self._tgs.get(id(tg))
+        if cached is None:
+            cpu, mem = tg_ask(tg)
+            nets = tg_networks(tg)
+            static = [int(p.get("Value") or 0) for n in nets for p in n.get("ReservedPorts") or []]
+            dynamic = sum(len(n.get("DynamicPorts") or []) for n in nets)
+            cached = (cpu, mem, nets, static, dynamic)
+            self._tgs[id(tg)] = cached
+        return cached
+
+    def _fits(self, tg: Obj, node: Obj, metrics: Obj) -> bool:
+        """CPU, memory and ports are free on the node (exhaustion counted in `metrics`)."""
         usage = self.usage_of(node["ID"])
-        cap_cpu, cap_mem = node_capacity(node)
-        cpu, mem = tg_ask(tg)
+        cap_cpu, cap_mem, reserved, lo, hi, _, _ = self._node_static(node)
+        cpu, mem, nets, _static, dynamic = self._tg_static(tg)
         if usage.cpu + cpu > cap_cpu:
             metrics["NodesExhausted"] += 1
             _bump(metrics, "DimensionExhausted", "cpu")
-            return None
+            return False
         if usage.memory + mem > cap_mem:
             metrics["NodesExhausted"] += 1
             _bump(metrics, "DimensionExhausted", "memory")
-            return None
-        taken = usage.ports | reserved_ports(node)
-        res = node.get("NodeResources") or {}
-        lo = int(res.get("MinDynamicPort") or MIN_DYNAMIC_PORT)
-        hi = int(res.get("MaxDynamicPort") or MAX_DYNAMIC_PORT)
-        host_ip = _node_ip(node)
-        ports: list[Obj] = []
-        networks: list[Obj] = []
-        chosen: set[int] = set()
-        for net in tg_networks(tg):
-            reserved_out = []
+            return False
+        seen: set[int] = set()
+        for net in nets:
             for p in net.get("ReservedPorts") or []:
                 value = int(p.get("Value") or 0)
-                if value in taken or value in chosen:
+                if value in usage.ports or value in reserved or value in seen:
                     metrics["NodesExhausted"] += 1
                     _bump(
                         metrics,
                         "DimensionExhausted",
                         f"network: reserved port collision {p.get('Label')}={value}",
                     )
-                    return None
-                chosen.add(value)
+                    return False
+                seen.add(value)
+        if dynamic:
+            taken = sum(1 for port in usage.ports | reserved | seen if lo <= port <= hi)
+            if (hi - lo + 1) - taken < dynamic:
+                metrics["NodesExhausted"] += 1
+                _bump(metrics, "DimensionExhausted", "network: dynamic port selection failed")
+                return False
+        return True
+
+    def _assign_ports(self, tg: Obj, node: Obj) -> tuple[list[Obj], list[Obj]]:
+        """The ports and networks the chosen node gives the task group."""
+        usage = self.usage_of(node["ID"])
+        _, _, reserved, lo, hi, host_ip, device = self._node_static(node)
+        _, _, nets, _, _ = self._tg_static(tg)
+        taken = usage.ports | reserved
+        ports: list[Obj] = []
+        networks: list[Obj] = []
+        for net in nets:
+            reserved_out = []
+            for p in net.get("ReservedPorts") or []:
+                value = int(p.get("Value") or 0)
+                taken.add(value)
                 reserved_out.append(_port(p, value))
                 ports.append(_shared_port(p, value, host_ip))
             dynamic_out = []
             for p in net.get("DynamicPorts") or []:
-                picked = self._dynamic_port(taken | chosen, lo, hi)
-                if picked is None:
-                    metrics["NodesExhausted"] += 1
-                    _bump(metrics, "DimensionExhausted", "network: dynamic port selection failed")
-                    return None
-                chosen.add(picked)
+                picked = self._dynamic_port(taken, lo, hi)
+                assert picked is not None  # _fits counted the free ports
+                taken.add(picked)
                 dynamic_out.append(_port(p, picked))
                 ports.append(_shared_port(p, picked, host_ip))
             networks.append(
                 {
                     "Mode": net.get("Mode") or "host",
-                    "Device": _node_device(node),
+                    "Device": device,
                     "CIDR": "",
                     "IP": host_ip,
                     "Hostname": net.get("Hostname", ""),
@@ -392,7 +412,7 @@ class Placer:
             limit = 2
         else:
             limit = max(2, math.ceil(math.log2(max(len(candidates), 1))))
-        best: tuple[float, Obj, list[Obj], list[Obj], Obj] | None = None
+        best: tuple[float, Obj, Obj] | None = None
         scored = 0
         score_meta: list[Obj] = []
         for node in candidates:
@@ -401,15 +421,14 @@ class Placer:
                 continue
             if not self._distinct_ok(job, tg, node, metrics):
                 continue
-            fit = self._fit(tg, node, metrics)
-            if fit is None:
+            if not self._fits(tg, node, metrics):
                 continue
             scores = self._score(job, tg, node, affinities, penalty_nodes or set())
             norm = sum(scores.values()) / len(scores)
             score_meta.append({"NodeID": node["ID"], "Scores": scores, "NormScore": norm})
             scored += 1
             if best is None or norm > best[0]:
-                best = (norm, node, fit[0], fit[1], scores)
+                best = (norm, node, scores)
             if scored >= limit:
                 break
         if only_node is None:
@@ -419,15 +438,16 @@ class Placer:
         metrics["AllocationTime"] = time.perf_counter_ns() - started
         if best is None:
             return None, metrics
-        _, node, ports, networks, _scores = best
+        _, node, _scores = best
+        ports, networks = self._assign_ports(tg, node)
         return Placement(node=node, ports=ports, networks=networks, metrics=metrics), metrics
 
     def _score(
         self, job: Obj, tg: Obj, node: Obj, affinities: list[Obj], penalty_nodes: set[str]
     ) -> dict[str, float]:
         usage = self.usage_of(node["ID"])
-        cap_cpu, cap_mem = node_capacity(node)
-        cpu, mem = tg_ask(tg)
+        cap_cpu, cap_mem = self._node_static(node)[:2]
+        cpu, mem = self._tg_static(tg)[:2]
         free_cpu = 1 - (usage.cpu + cpu) / cap_cpu if cap_cpu else 0.0
         free_mem = 1 - (usage.memory + mem) / cap_mem if cap_mem else 0.0
         total = 10**free_cpu + 10**free_mem

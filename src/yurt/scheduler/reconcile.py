@@ -78,8 +78,7 @@ class Scheduler:
     def plan(self, ev: Obj, now_ns: int, *, job_override: Obj | None = None) -> Plan:
         job = job_override or self.store.job(ev["Namespace"], ev["JobID"])
         nodes = list(self.store.tables["node"].values())
-        allocs_by_node = {n["ID"]: self.store.allocs_for_node(n["ID"]) for n in nodes}
-        placer = Placer(nodes, allocs_by_node, algorithm=self.algorithm)
+        placer = Placer(nodes, self.store.usage, algorithm=self.algorithm)
         run = _Run(self.store, ev, job, placer, now_ns)
         if job is not None and job.get("Type") in ("system", "sysbatch"):
             run.system()

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from yurt.api.blocking import WatchHub
+from yurt.scheduler.model import alloc_uses_resources
+from yurt.scheduler.usage import NodeUsage
 from yurt.storage.sqlite import Database
 
 JOB = "job"
@@ -73,6 +75,9 @@ class Store:
         self.table_index: dict[str, int] = dict.fromkeys(KINDS, 1)
         self.allocs_by_node: dict[str, set[str]] = {}
         self.allocs_by_job: dict[str, set[str]] = {}
+        # What running allocations take on each node, kept as allocations change so that
+        # placement does not recount it for every evaluation.
+        self.usage: dict[str, NodeUsage] = {}
         self._load()
 
     def _load(self) -> None:
@@ -123,6 +128,10 @@ class Store:
     def _reindex(self, kind: str, key: str, old: Obj | None, new: Obj | None) -> None:
         if kind != ALLOC:
             return
+        if old is not None and alloc_uses_resources(old):
+            self.usage[old.get("NodeID", "")].remove(old)
+        if new is not None and alloc_uses_resources(new):
+            self.usage.setdefault(new.get("NodeID", ""), NodeUsage()).add(new)
         if old is not None:
             self.allocs_by_node.get(old.get("NodeID", ""), set()).discard(key)
             self.allocs_by_job.get(job_key(old["Namespace"], old["JobID"]), set()).discard(key)
