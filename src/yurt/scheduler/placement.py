@@ -406,7 +406,9 @@ class Placer:
             offset = self._offsets.get(job["ID"], 0) % max(len(candidates), 1)
             candidates = candidates[offset:] + candidates[:offset]
         affinities = _all_affinities(job, tg)
-        if affinities or tg.get("Spreads") or job.get("Spreads"):
+        spreads = list(job.get("Spreads") or []) + list(tg.get("Spreads") or [])
+        spread_counts = self._spread_counts(job, tg, spreads) if spreads else []
+        if affinities or spreads:
             limit = 100
         elif job.get("Type") == "batch":
             limit = 2
@@ -424,6 +426,8 @@ class Placer:
             if not self._fits(tg, node, metrics):
                 continue
             scores = self._score(job, tg, node, affinities, penalty_nodes or set())
+            if spreads:
+                scores["allocation-spread"] = _spread_score(spreads, spread_counts, tg, node)
             norm = sum(scores.values()) / len(scores)
             score_meta.append({"NodeID": node["ID"], "Scores": scores, "NormScore": norm})
             scored += 1
@@ -476,6 +480,24 @@ class Placer:
             if total_weight and matched:
                 scores["node-affinity"] = matched / total_weight
         return scores
+
+    def _spread_counts(self, job: Obj, tg: Obj, spreads: list[Obj]) -> list[dict[str, int]]:
+        """For each spread, how many of the group's allocations each attribute value has
+        (every value a ready node has is listed, with 0 when it has none)."""
+        key = (job["ID"], tg["Name"])
+        out: list[dict[str, int]] = []
+        ready = self._shuffled(job)[0]
+        for spread in spreads:
+            counts: dict[str, int] = {}
+            for node in ready:
+                value, ok = constraints.resolve_target(spread.get("Attribute", ""), node)
+                if not ok or value is None:
+                    continue
+                counts[value] = counts.get(value, 0) + self.usage_of(node["ID"]).job_tg_counts.get(
+                    key, 0
+                )
+            out.append(counts)
+        return out
 
     def commit(self, node_id: str, alloc: Obj) -> None:
         self.usage_of(node_id).add(alloc)
@@ -538,3 +560,33 @@ def _shared_port(p: Obj, value: int, host_ip: str) -> Obj:
         "To": int(p.get("To") or 0),
         "HostIP": host_ip,
     }
+
+
+def _spread_score(spreads: list[Obj], counts: list[dict[str, int]], tg: Obj, node: Obj) -> float:
+    """Nomad's spread boost: towards each target's share of the group's count, or towards
+    an even spread over the attribute's values when no targets are given; weighted."""
+    total_weight = sum(abs(int(s.get("Weight") or 50)) for s in spreads) or 1
+    desired_total = max(int(tg.get("Count") or 1), 1)
+    score = 0.0
+    for spread, per_value in zip(spreads, counts, strict=True):
+        weight = int(spread.get("Weight") or 50) / total_weight
+        value, ok = constraints.resolve_target(spread.get("Attribute", ""), node)
+        if not ok or value is None:
+            score -= weight
+            continue
+        used = per_value.get(value, 0)
+        targets = spread.get("SpreadTarget") or []
+        if targets:
+            percent = next(
+                (float(t.get("Percent") or 0) for t in targets if t.get("Value") == value), None
+            )
+            if percent is None:
+                named = sum(float(t.get("Percent") or 0) for t in targets)
+                percent = max(100.0 - named, 0.0)
+            desired = percent / 100.0 * desired_total
+            boost = -1.0 if desired <= 0 else (desired - used) / desired
+        else:
+            low, high = min(per_value.values()), max(per_value.values())
+            boost = 0.0 if high == low else ((high - used) / (high - low)) * 2 - 1
+        score += max(min(boost, 1.0), -1.0) * weight
+    return score
