@@ -108,3 +108,106 @@ def test_unhealthy_deployment_fails_and_reverts(api: nomad.Nomad, node: SimNode)
     job = wait_for(lambda: (j := api.job.get_job("roll"))["Version"] == 3 and j, what="revert")
     assert job["TaskGroups"][0]["Tasks"][0]["Config"]["args"] == ["2"]
     api.job.deregister_job("roll", purge=True)
+
+
+def canary_job(args: list[str], *, auto_promote: bool = False, deadline: int = 0) -> dict:
+    update = dict(UPDATE, Canary=1, AutoPromote=auto_promote, AutoRevert=False)
+    if deadline:
+        update.update(
+            ProgressDeadline=deadline, HealthyDeadline=deadline // 2, MinHealthyTime=deadline // 10
+        )
+    job = J.job("canary", groups=[J.group(count=2, update=update)])
+    job["TaskGroups"][0]["Tasks"][0]["Config"]["args"] = args
+    return job
+
+
+def canary_versions(api: nomad.Nomad) -> list[int]:
+    return sorted(
+        a["JobVersion"]
+        for a in api.job.get_allocations("canary")
+        if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")
+    )
+
+
+def test_canary_waits_for_promotion(api: nomad.Nomad, node: SimNode) -> None:
+    api.job.register_job("canary", {"Job": canary_job(["1"])})
+    first = wait_for(lambda: api.job.get_deployment("canary"), what="deployment")
+    assert first["TaskGroups"]["web"]["DesiredCanaries"] == 0
+    wait_for(lambda: len(canary_versions(api)) == 2, what="placed")
+    node.act()
+    wait_for(
+        lambda: api.deployment.get_deployment(first["ID"])["Status"] == "successful",
+        what="first deployment done",
+    )
+    plan = api.job.plan_job("canary", {"Job": canary_job(["2"])})
+    assert plan["Annotations"]["DesiredTGUpdates"]["web"]["Canary"] == 1
+    api.job.register_job("canary", {"Job": canary_job(["2"])})
+    dep = wait_for(
+        lambda: (d := api.job.get_deployment("canary"))["JobVersion"] == 1 and d,
+        what="canary deployment",
+    )
+    assert dep["TaskGroups"]["web"]["DesiredCanaries"] == 1
+    wait_for(lambda: canary_versions(api) == [0, 0, 1], what="one canary beside the old")
+    node.act()
+    dep = wait_for(
+        lambda: (
+            (d := api.deployment.get_deployment(dep["ID"]))["StatusDescription"]
+            == "Deployment is running but requires manual promotion"
+            and d
+        ),
+        what="needs promotion",
+    )
+    assert len(dep["TaskGroups"]["web"]["PlacedCanaries"]) == 1
+    assert canary_versions(api) == [0, 0, 1]
+    r = api.deployment.promote_deployment_all(dep["ID"])
+    assert r["EvalID"]
+    for _ in range(3):
+        node.act()
+        if canary_versions(api) == [1, 1]:
+            break
+        wait_for(lambda: True)
+    wait_for(
+        lambda: (node.act() or True) and canary_versions(api) == [1, 1],
+        what="rolled after promotion",
+    )
+    wait_for(
+        lambda: api.deployment.get_deployment(dep["ID"])["Status"] == "successful",
+        what="canary deployment done",
+    )
+
+
+def test_pause_holds_the_rollout(api: nomad.Nomad, node: SimNode) -> None:
+    api.job.register_job("canary", {"Job": canary_job(["3"], auto_promote=True)})
+    dep = wait_for(
+        lambda: (d := api.job.get_deployment("canary"))["JobVersion"] == 2 and d, what="deployment"
+    )
+    wait_for(lambda: canary_versions(api) == [1, 1, 2], what="canary placed")
+    api.deployment.pause_deployment(dep["ID"], pause=True)
+    assert api.deployment.get_deployment(dep["ID"])["Status"] == "paused"
+    node.act()
+    # auto-promotion and the rollout wait while paused
+    assert canary_versions(api) == [1, 1, 2]
+    api.deployment.pause_deployment(dep["ID"], pause=False)
+    node.act()
+    wait_for(
+        lambda: (node.act() or True) and canary_versions(api) == [2, 2],
+        what="resumed and auto-promoted",
+    )
+    wait_for(
+        lambda: api.deployment.get_deployment(dep["ID"])["Status"] == "successful", what="done"
+    )
+
+
+def test_progress_deadline_fails_the_deployment(api: nomad.Nomad, node: SimNode) -> None:
+    api.job.register_job("canary", {"Job": canary_job(["4"], deadline=SECOND)})
+    dep = wait_for(
+        lambda: (d := api.job.get_deployment("canary"))["JobVersion"] == 3 and d, what="deployment"
+    )
+    # nobody reports health: the deadline passes
+    dep = wait_for(
+        lambda: (d := api.deployment.get_deployment(dep["ID"]))["Status"] == "failed" and d,
+        what="failed by deadline",
+        timeout=10,
+    )
+    assert dep["StatusDescription"] == "Failed due to progress deadline"
+    api.job.deregister_job("canary", purge=True)

@@ -462,3 +462,14 @@ def test_agent_status_and_metrics(sched: SchedulerProcess, api: nomad.Nomad) -> 
     assert "nomad.nomad.broker.total_ready" in names
     text = requests.get(f"{sched.url}/v1/metrics?format=prometheus", timeout=5).text
     assert "# TYPE nomad_nomad_worker_evals_processed counter" in text
+
+
+def test_prefix_search(sched: SchedulerProcess, api: nomad.Nomad) -> None:
+    alloc = api.job.get_allocations("web")[0]
+    r = requests.post(
+        f"{sched.url}/v1/search", json={"Prefix": alloc["ID"][:8], "Context": "allocs"}, timeout=5
+    )
+    assert r.json()["Matches"] == {"allocs": [alloc["ID"]]}
+    r = requests.post(f"{sched.url}/v1/search", json={"Prefix": "we", "Context": "all"}, timeout=5)
+    assert r.json()["Matches"]["jobs"] == ["web"]
+    assert r.json()["Truncations"]["jobs"] is False

@@ -74,6 +74,10 @@ def build_app(server: SchedulerServer) -> web.Application:
     r.add_get("/v1/deployment/allocations/{id}", api.deployment_allocs)
     r.add_route("POST", "/v1/deployment/fail/{id}", api.fail_deployment)
     r.add_route("PUT", "/v1/deployment/fail/{id}", api.fail_deployment)
+    r.add_route("POST", "/v1/deployment/promote/{id}", api.promote_deployment)
+    r.add_route("PUT", "/v1/deployment/promote/{id}", api.promote_deployment)
+    r.add_route("POST", "/v1/deployment/pause/{id}", api.pause_deployment)
+    r.add_route("PUT", "/v1/deployment/pause/{id}", api.pause_deployment)
     r.add_get("/v1/nodes", api.list_nodes)
     r.add_get("/v1/node/{id}", api.get_node)
     r.add_get("/v1/node/{id}/allocations", api.node_allocs)
@@ -98,6 +102,8 @@ def build_app(server: SchedulerServer) -> web.Application:
     r.add_route("PUT", "/v1/internal/node/{id}/heartbeat", api.internal_heartbeat)
     r.add_get("/v1/internal/node/{id}/allocations", api.internal_allocs)
     r.add_route("PUT", "/v1/internal/node/{id}/allocations", api.internal_update_allocs)
+    r.add_route("POST", "/v1/search", api.search)
+    r.add_route("PUT", "/v1/search", api.search)
     r.add_route("*", "/v1/client/{tail:.*}", api.forward_client)
     app[SERVER_KEY] = server
     return app
@@ -600,6 +606,23 @@ class _API:
         result = self.ops.set_deployment_status(dep, m.DEPLOY_FAILED, "Deployment marked as failed")
         return json_response(result, headers=_headers(result["Index"]))
 
+    async def promote_deployment(self, request: web.Request) -> web.Response:
+        dep = self._lookup(s.DEPLOYMENT, request.match_info["id"], "deployment")
+        body = expect_object(await read_json(request) or {}, "body")
+        groups = get_field(body, "Groups")
+        if get_field(body, "All") or not groups:
+            groups = None
+        elif not isinstance(groups, list):
+            raise APIError.bad_request("Groups: expected an array of task group names")
+        result = self.ops.promote_deployment(dep, groups)
+        return json_response(result, headers=_headers(result["Index"]))
+
+    async def pause_deployment(self, request: web.Request) -> web.Response:
+        dep = self._lookup(s.DEPLOYMENT, request.match_info["id"], "deployment")
+        body = expect_object(await read_json(request) or {}, "body")
+        result = self.ops.pause_deployment(dep, bool(get_field(body, "Pause")))
+        return json_response(result, headers=_headers(result["Index"]))
+
     # nodes ----------------------------------------------------------------------------
 
     async def list_nodes(self, request: web.Request) -> web.Response:
@@ -810,6 +833,38 @@ class _API:
             str(algorithm), bool(get_field(body, "PauseEvalBroker"))
         )
         return json_response({"Updated": True, "Index": index}, headers=_headers(index))
+
+    async def search(self, request: web.Request) -> web.Response:
+        body = expect_object(await read_json(request), "body")
+        prefix = get_field(body, "Prefix")
+        context = get_field(body, "Context") or "all"
+        if not isinstance(prefix, str):
+            raise APIError.bad_request("Prefix: expected a string")
+        sources = {
+            "jobs": [j["ID"] for j in self.store.jobs() if _matches_ns(request, j)],
+            "evals": list(self.store.tables[s.EVAL]),
+            "allocs": list(self.store.tables[s.ALLOC]),
+            "nodes": list(self.store.tables[s.NODE]),
+            "deployment": list(self.store.tables[s.DEPLOYMENT]),
+        }
+        if context != "all" and context not in sources:
+            raise APIError.bad_request(f'Invalid context "{context}"')
+        matches: Obj = {}
+        truncations: Obj = {}
+        for name, ids in sources.items():
+            if context not in ("all", name):
+                continue
+            found = sorted(i for i in ids if i.startswith(prefix))
+            matches[name] = found[:20]
+            truncations[name] = len(found) > 20
+        out = {
+            "Matches": matches,
+            "Truncations": truncations,
+            "Index": self.store.index,
+            "KnownLeader": True,
+            "LastContact": 0,
+        }
+        return json_response(out, headers=_headers(self.store.index))
 
     # the internal client protocol ----------------------------------------------------
 

@@ -52,6 +52,7 @@ DEPLOY_RUNNING = "running"
 DEPLOY_SUCCESSFUL = "successful"
 DEPLOY_FAILED = "failed"
 DEPLOY_CANCELLED = "cancelled"
+DEPLOY_PAUSED = "paused"
 
 JOB_PENDING = "pending"
 JOB_RUNNING = "running"
@@ -238,8 +239,7 @@ def job_summary(job: Obj, allocs: list[Obj], evals: list[Obj], children: list[Ob
         s = groups.setdefault(alloc["TaskGroup"], _empty_tg_summary())
         status = alloc.get("ClientStatus")
         if status == ALLOC_PENDING:
-            if alloc.get("DesiredStatus") == ALLOC_DESIRED_RUN:
-                s["Starting"] += 1
+            s["Starting"] += 1
         elif status == ALLOC_RUNNING:
             s["Running"] += 1
         elif status == ALLOC_COMPLETE:

@@ -423,7 +423,13 @@ class Operations:
                         if key in upd:
                             new[key] = upd[key]
                 if upd.get("DeploymentStatus") is not None:
-                    new["DeploymentStatus"] = upd["DeploymentStatus"]
+                    # Whether it is a canary is the server's to say; the client reports health.
+                    was_canary = bool((alloc.get("DeploymentStatus") or {}).get("Canary"))
+                    new["DeploymentStatus"] = {
+                        **upd["DeploymentStatus"],
+                        "Canary": was_canary,
+                        "ModifyIndex": txn.index,
+                    }
                     if new.get("DeploymentID"):
                         touched_deployments.add(new["DeploymentID"])
                 new["ModifyIndex"] = txn.index
@@ -449,7 +455,10 @@ class Operations:
 
     # deployments -----------------------------------------------------------------------
 
-    def _watch_deployment(self, dep_id: str) -> None:
+    def _watch_deployment(self, dep_id: str, *, check_deadline: bool = False) -> None:
+        """Nomad's deployment watcher: count healthy allocations, promote canaries when
+        `auto_promote`, finish, fail (unhealthy allocation or progress deadline) and
+        auto-revert, or let the rolling update go on."""
         dep = self.store.tables[s.DEPLOYMENT].get(dep_id)
         if dep is None or dep["Status"] != m.DEPLOY_RUNNING:
             return
@@ -459,28 +468,58 @@ class Operations:
             if a.get("DeploymentID") == dep_id
         ]
         new = json.loads(json.dumps(dep))
+        now = m.now_ns()
         done = True
-        unhealthy = False
+        failure = ""
+        needs_promotion = False
+        promoted_now = False
+        progressed = False
         for name, tg in new["TaskGroups"].items():
             mine = [a for a in allocs if a["TaskGroup"] == name]
+            live = [a for a in mine if not m.alloc_is_terminal(a)]
+            healthy = sum(1 for a in live if (a.get("DeploymentStatus") or {}).get("Healthy"))
+            if healthy > int(tg.get("HealthyAllocs") or 0):
+                progressed = True
+                if tg.get("ProgressDeadline"):
+                    tg["RequireProgressBy"] = m.rfc3339(now + int(tg["ProgressDeadline"]))
             tg["PlacedAllocs"] = len(mine)
-            tg["HealthyAllocs"] = sum(
-                1 for a in mine if (a.get("DeploymentStatus") or {}).get("Healthy") is True
-            )
+            tg["HealthyAllocs"] = healthy
             tg["UnhealthyAllocs"] = sum(
                 1 for a in mine if (a.get("DeploymentStatus") or {}).get("Healthy") is False
             )
+            tg["PlacedCanaries"] = [
+                a["ID"] for a in mine if (a.get("DeploymentStatus") or {}).get("Canary")
+            ] or None
             if tg["UnhealthyAllocs"]:
-                unhealthy = True
-            if tg["HealthyAllocs"] < tg["DesiredTotal"]:
+                failure = "Failed due to unhealthy allocations"
+            if int(tg.get("DesiredCanaries") or 0) and not tg.get("Promoted"):
                 done = False
+                healthy_canaries = sum(
+                    1
+                    for a in live
+                    if (a.get("DeploymentStatus") or {}).get("Canary")
+                    and (a.get("DeploymentStatus") or {}).get("Healthy")
+                )
+                if healthy_canaries >= int(tg["DesiredCanaries"]):
+                    if tg.get("AutoPromote"):
+                        tg["Promoted"] = True
+                        promoted_now = True
+                    else:
+                        needs_promotion = True
+            elif healthy < int(tg["DesiredTotal"]):
+                done = False
+            deadline = m.parse_rfc3339_ns(tg.get("RequireProgressBy"))
+            if check_deadline and not done and deadline and deadline < now and not failure:
+                failure = "Failed due to progress deadline"
+        if check_deadline and not failure:
+            return
         job = self.store.job(dep["Namespace"], dep["JobID"])
         evals: list[Obj] = []
         revert_to: Obj | None = None
         with self.store.write() as txn:
-            if unhealthy:
+            if failure:
                 new["Status"] = m.DEPLOY_FAILED
-                new["StatusDescription"] = "Failed due to unhealthy allocations"
+                new["StatusDescription"] = failure
                 if any(tg.get("AutoRevert") for tg in new["TaskGroups"].values()) and job:
                     stable = [
                         v
@@ -495,36 +534,139 @@ class Operations:
             elif done:
                 new["Status"] = m.DEPLOY_SUCCESSFUL
                 new["StatusDescription"] = "Deployment completed successfully"
-                ver = self.store.job_version(dep["Namespace"], dep["JobID"], dep["JobVersion"])
-                if ver is not None:
-                    ver = dict(ver)
-                    ver["Stable"] = True
-                    txn.put(
-                        s.JOB_VERSION,
-                        s.version_key(dep["Namespace"], dep["JobID"], int(dep["JobVersion"])),
-                        ver,
-                    )
-                    if job is not None and int(job["Version"]) == int(dep["JobVersion"]):
-                        cur = dict(job)
-                        cur["Stable"] = True
-                        cur["ModifyIndex"] = txn.index
-                        txn.put(s.JOB, s.job_key(dep["Namespace"], dep["JobID"]), cur)
-            elif job is not None:
-                # More healthy allocations: let the rolling update continue.
-                evals.append(
-                    self._put_eval(
-                        txn,
-                        m.new_eval(
-                            job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep_id
-                        ),
-                    )
+                self._mark_stable(txn, dep, job)
+            else:
+                new["StatusDescription"] = (
+                    "Deployment is running but requires manual promotion"
+                    if needs_promotion
+                    else "Deployment is running"
                 )
+                if job is not None and (progressed or promoted_now):
+                    # More healthy allocations: let the rolling update go on.
+                    evals.append(
+                        self._put_eval(
+                            txn,
+                            m.new_eval(
+                                job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep_id
+                            ),
+                        )
+                    )
             new["ModifyIndex"] = txn.index
             new["ModifyTime"] = m.now_ns()
             txn.put(s.DEPLOYMENT, dep_id, new)
         self._enqueue(evals)
         if revert_to is not None:
             self.register_job(json.loads(json.dumps(revert_to)))
+
+    def _mark_stable(self, txn: s.Txn, dep: Obj, job: Obj | None) -> None:
+        ver = self.store.job_version(dep["Namespace"], dep["JobID"], dep["JobVersion"])
+        if ver is None:
+            return
+        ver = dict(ver)
+        ver["Stable"] = True
+        txn.put(
+            s.JOB_VERSION,
+            s.version_key(dep["Namespace"], dep["JobID"], int(dep["JobVersion"])),
+            ver,
+        )
+        if job is not None and int(job["Version"]) == int(dep["JobVersion"]):
+            cur = dict(job)
+            cur["Stable"] = True
+            cur["ModifyIndex"] = txn.index
+            txn.put(s.JOB, s.job_key(dep["Namespace"], dep["JobID"]), cur)
+
+    def check_deployment_deadlines(self) -> None:
+        for dep in list(self.store.tables[s.DEPLOYMENT].values()):
+            if dep["Status"] == m.DEPLOY_RUNNING:
+                self._watch_deployment(dep["ID"], check_deadline=True)
+
+    def promote_deployment(self, dep: Obj, groups: list[str] | None) -> Obj:
+        if dep["Status"] != m.DEPLOY_RUNNING:
+            raise APIError.bad_request(
+                f"can't promote terminal deployment (status {dep['Status']})"
+            )
+        new = json.loads(json.dumps(dep))
+        allocs = [
+            a
+            for a in self.store.allocs_for_job(dep["Namespace"], dep["JobID"])
+            if a.get("DeploymentID") == dep["ID"] and not m.alloc_is_terminal(a)
+        ]
+        targets = [
+            name
+            for name, tg in new["TaskGroups"].items()
+            if int(tg.get("DesiredCanaries") or 0) and (groups is None or name in groups)
+        ]
+        if not targets:
+            raise APIError.bad_request("no canaries to promote")
+        for name in targets:
+            tg = new["TaskGroups"][name]
+            healthy = sum(
+                1
+                for a in allocs
+                if a["TaskGroup"] == name
+                and (a.get("DeploymentStatus") or {}).get("Canary")
+                and (a.get("DeploymentStatus") or {}).get("Healthy")
+            )
+            if healthy < int(tg["DesiredCanaries"]):
+                raise APIError.bad_request(
+                    f'Task group "{name}" has {healthy}/{tg["DesiredCanaries"]} healthy allocations'
+                )
+            tg["Promoted"] = True
+        job = self.store.job(dep["Namespace"], dep["JobID"]) or {
+            "ID": dep["JobID"],
+            "Namespace": dep["Namespace"],
+        }
+        with self.store.write() as txn:
+            new["StatusDescription"] = "Deployment is running"
+            new["ModifyIndex"] = txn.index
+            txn.put(s.DEPLOYMENT, dep["ID"], new)
+            ev = self._put_eval(
+                txn,
+                m.new_eval(job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"]),
+            )
+        self._enqueue([ev])
+        return {
+            "EvalID": ev["ID"],
+            "EvalCreateIndex": ev["CreateIndex"],
+            "DeploymentModifyIndex": txn.index,
+            "Index": txn.index,
+        }
+
+    def pause_deployment(self, dep: Obj, pause: bool) -> Obj:
+        if dep["Status"] not in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
+            raise APIError.bad_request(
+                f"can't {'pause' if pause else 'resume'} terminal deployment "
+                f"(status {dep['Status']})"
+            )
+        status = m.DEPLOY_PAUSED if pause else m.DEPLOY_RUNNING
+        desc = "Deployment is paused" if pause else "Deployment is running"
+        job = self.store.job(dep["Namespace"], dep["JobID"])
+        with self.store.write() as txn:
+            new = dict(dep)
+            new["Status"] = status
+            new["StatusDescription"] = desc
+            new["ModifyIndex"] = txn.index
+            txn.put(s.DEPLOYMENT, dep["ID"], new)
+            evals = []
+            if not pause and job is not None:
+                evals.append(
+                    self._put_eval(
+                        txn,
+                        m.new_eval(
+                            job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"]
+                        ),
+                    )
+                )
+        self._enqueue(evals)
+        if not pause:
+            # Health reported while paused counts now (and may auto-promote).
+            self._watch_deployment(dep["ID"])
+        return {
+            "EvalID": evals[0]["ID"] if evals else "",
+            "EvalCreateIndex": evals[0]["CreateIndex"] if evals else 0,
+            "DeploymentModifyIndex": txn.index,
+            "Index": txn.index,
+        }
 
     def set_deployment_status(self, dep: Obj, status: str, desc: str) -> Obj:
         with self.store.write() as txn:

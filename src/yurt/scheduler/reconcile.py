@@ -145,6 +145,7 @@ class _Run:
         *,
         previous: Obj | None = None,
         reschedule: bool = False,
+        canary: bool = False,
     ) -> Obj:
         now = m.now_ns()
         node = placement.node
@@ -234,7 +235,11 @@ class _Run:
             "ClientDescription": "",
             "TaskStates": None,
             "DeploymentID": self.deployment["ID"] if self.deployment else "",
-            "DeploymentStatus": None,
+            "DeploymentStatus": (
+                {"Healthy": None, "Timestamp": m.rfc3339(now), "Canary": True, "ModifyIndex": 0}
+                if canary
+                else None
+            ),
             "FollowupEvalID": "",
             "RescheduleTracker": tracker,
             "NetworkStatus": None,
@@ -249,7 +254,9 @@ class _Run:
             "ModifyTime": now,
         }
         self.placer.commit(node["ID"], alloc)
-        if previous is None or previous.get("DesiredDescription") == DESC_LOST or reschedule:
+        if canary:
+            self.plan.note(tg["Name"], "Canary")
+        elif previous is None or previous.get("DesiredDescription") == DESC_LOST or reschedule:
             self.plan.note(tg["Name"], "Place")
         if previous is not None:
             previous["NextAllocation"] = alloc["ID"]
@@ -319,6 +326,36 @@ class _Run:
                 reschedule_now.append(alloc)
             elif decision == "never" and batch:
                 done.append(alloc)
+        # Canaries: extra allocations of the new version beside the old ones until the
+        # deployment is promoted; then each takes the place of an old allocation.
+        version = int(job.get("Version") or 0)
+        dep_state = ((self.deployment or {}).get("TaskGroups") or {}).get(tg["Name"]) or {}
+        want_canaries = int(dep_state.get("DesiredCanaries") or 0)
+        canary_phase = want_canaries > 0 and not dep_state.get("Promoted")
+        canaries = [
+            a
+            for a in live
+            if self.deployment
+            and a.get("DeploymentID") == self.deployment["ID"]
+            and (a.get("DeploymentStatus") or {}).get("Canary")
+        ]
+        if canary_phase:
+            live = [a for a in live if a not in canaries]
+        elif canaries:
+            took_over = {a.get("NextAllocation") for a in all_tg}
+            for canary in canaries:
+                if canary["ID"] in took_over:
+                    continue
+                old_ones = [
+                    a for a in live if a not in canaries and int(a.get("JobVersion", 0)) != version
+                ]
+                victim = next((a for a in old_ones if a["Name"] == canary["Name"]), None) or (
+                    old_ones[0] if old_ones else None
+                )
+                if victim is not None:
+                    self._stop(victim, DESC_UPDATING)
+                    victim["NextAllocation"] = canary["ID"]
+                    live.remove(victim)
         # Scale down: stop the highest-indexed instances beyond Count.
         live.sort(key=alloc_index)
         satisfied = len(live) + len(done)
@@ -329,6 +366,7 @@ class _Run:
         # Updates to a new job version: in place, or stop and replace (rolling).
         stale = [a for a in live if int(a.get("JobVersion", 0)) != int(job.get("Version") or 0)]
         destructive_budget = self._destructive_budget(job, tg)
+        needs_canary: list[Obj] = []
         for alloc in stale:
             old = self.store.job_version(alloc["Namespace"], alloc["JobID"], alloc["JobVersion"])
             old_tg = _find_tg(old, tg["Name"]) if old else None
@@ -339,6 +377,10 @@ class _Run:
                     alloc["DeploymentID"] = self.deployment["ID"]
                 self.plan.upsert(alloc)
                 self.plan.note(tg["Name"], "InPlaceUpdate")
+                continue
+            if canary_phase:
+                needs_canary.append(alloc)
+                self.plan.note(tg["Name"], "Ignore")
                 continue
             if destructive_budget is not None:
                 if destructive_budget <= 0:
@@ -352,6 +394,14 @@ class _Run:
                 self._fail(tg, metrics, 1)
                 continue
             live.append(self._new_alloc(job, tg, alloc["Name"], placement, previous=alloc))
+        if needs_canary and len(canaries) < want_canaries:
+            needs_canary.sort(key=alloc_index)
+            for alloc in needs_canary[: want_canaries - len(canaries)]:
+                placement, metrics = self.placer.place(job, tg)
+                if placement is None:
+                    self._fail(tg, metrics, 1)
+                    continue
+                self._new_alloc(job, tg, alloc["Name"], placement, canary=True)
         # Replace lost and migrating allocations (also those an earlier evaluation could not
         # replace for want of room), and reschedule failed ones.
         seen = {id(a) for a in replace}
@@ -446,6 +496,8 @@ class _Run:
         max_parallel = int(update.get("MaxParallel") or 0)
         if job.get("Type") != "service" or max_parallel <= 0 or self.deployment is None:
             return None
+        if self.deployment.get("Status") == m.DEPLOY_PAUSED:
+            return 0
         version = int(job.get("Version") or 0)
         in_flight = 0
         for alloc in self.allocs:
@@ -475,7 +527,10 @@ class _Run:
             d for d in self.store.deployments_for_job(job.get("Namespace", "default"), job["ID"])
         ]
         for d in existing:
-            if d["Status"] == m.DEPLOY_RUNNING and int(d["JobVersion"]) != version:
+            if (
+                d["Status"] in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED)
+                and int(d["JobVersion"]) != version
+            ):
                 d = dict(d)
                 d["Status"] = m.DEPLOY_CANCELLED
                 d["StatusDescription"] = "Cancelled due to newer version of job"
@@ -483,7 +538,7 @@ class _Run:
         current = [d for d in existing if int(d["JobVersion"]) == version]
         if current:
             latest = max(current, key=lambda d: d["CreateIndex"])
-            if latest["Status"] == m.DEPLOY_RUNNING:
+            if latest["Status"] in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
                 self.deployment = json.loads(json.dumps(latest))
             return
         # Nothing to roll out when every live allocation already runs this version and the
@@ -502,7 +557,10 @@ class _Run:
                 "RequireProgressBy": m.rfc3339(now + deadline) if deadline else None,
                 "Promoted": False,
                 "PlacedCanaries": None,
-                "DesiredCanaries": int(update.get("Canary") or 0),
+                # Canaries test an update; a group's first placement needs none.
+                "DesiredCanaries": int(update.get("Canary") or 0)
+                if any(a["TaskGroup"] == name for a in live)
+                else 0,
                 "DesiredTotal": int(tg.get("Count") if tg.get("Count") is not None else 1),
                 "PlacedAllocs": 0,
                 "HealthyAllocs": 0,
@@ -530,7 +588,7 @@ class _Run:
 
     def _cancel_deployments(self, why: str) -> None:
         for d in self.store.deployments_for_job(self.ev["Namespace"], self.ev["JobID"]):
-            if d["Status"] == m.DEPLOY_RUNNING:
+            if d["Status"] in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
                 d = dict(d)
                 d["Status"] = m.DEPLOY_CANCELLED
                 d["StatusDescription"] = why

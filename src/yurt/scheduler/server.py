@@ -182,6 +182,10 @@ class SchedulerServer:
     async def _periodic(self) -> None:
         while True:
             now = datetime.now(UTC)
+            try:
+                self.ops.check_deployment_deadlines()
+            except Exception:
+                log.exception("checking deployment progress deadlines")
             due = self.ops.periodic_due(now)
             if not due:
                 await asyncio.sleep(1.0)
