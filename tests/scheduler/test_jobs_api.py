@@ -473,3 +473,37 @@ def test_prefix_search(sched: SchedulerProcess, api: nomad.Nomad) -> None:
     r = requests.post(f"{sched.url}/v1/search", json={"Prefix": "we", "Context": "all"}, timeout=5)
     assert r.json()["Matches"]["jobs"] == ["web"]
     assert r.json()["Truncations"]["jobs"] is False
+
+
+def test_job_body_field_names_fold_like_go(
+    sched: SchedulerProcess, api: nomad.Nomad, nodes: list[SimNode]
+) -> None:
+    job = {
+        "id": "lower",
+        "name": "lower",
+        "type": "batch",
+        "datacenters": ["dc1"],
+        "task_groups": [
+            {
+                "name": "g",
+                "count": 1,
+                "tasks": [
+                    {
+                        "name": "t",
+                        "driver": "raw_exec",
+                        "config": {"command": "/bin/true", "Some_Key": 1},
+                        "env": {"lower_case": "kept"},
+                        "resources": {"cpu": 120, "memory_mb": 32},
+                    }
+                ],
+            }
+        ],
+    }
+    r = requests.put(f"{sched.url}/v1/jobs", json={"job": job}, timeout=5)
+    assert r.status_code == 200, r.text
+    got = api.job.get_job("lower")
+    task = got["TaskGroups"][0]["Tasks"][0]
+    assert task["Resources"]["CPU"] == 120 and task["Resources"]["MemoryMB"] == 32
+    assert task["Config"] == {"command": "/bin/true", "Some_Key": 1}
+    assert task["Env"] == {"lower_case": "kept"}
+    api.job.deregister_job("lower", purge=True)

@@ -5,7 +5,6 @@ The aiohttp Application is built here and only here; `/ui/` is left free for the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -21,6 +20,7 @@ from yurt.api.http import error_middleware, expect_object, flag, json_response, 
 from yurt.scheduler import jobspec_bridge
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
+from yurt.scheduler.job_keys import normalize_job_keys
 from yurt.scheduler.jobdiff import job_diff
 from yurt.scheduler.metrics import metrics_json, metrics_prometheus
 
@@ -223,10 +223,10 @@ class _API:
         job = get_field(body, "Job")
         if job is None:
             raise APIError.bad_request("Job must be specified")
-        job = expect_object(job, "Job")
+        job = normalize_job_keys(expect_object(job, "Job"))
         if path_id is not None and job.get("ID") != path_id:
             raise APIError.bad_request("Job ID does not match name")
-        job = jobspec_bridge.canonicalize(json.loads(json.dumps(job)))
+        job = jobspec_bridge.canonicalize(job)
         errors, warnings = jobspec_bridge.validate(job)
         if errors:
             raise APIError.bad_request(errors)
@@ -418,10 +418,10 @@ class _API:
 
     async def job_plan(self, request: web.Request, ns: str, job_id: str) -> web.Response:
         body = expect_object(await read_json(request), "body")
-        job = expect_object(get_field(body, "Job"), "Job")
+        job = normalize_job_keys(expect_object(get_field(body, "Job"), "Job"))
         if job.get("ID") != job_id:
             raise APIError.bad_request("Job ID does not match")
-        job = jobspec_bridge.canonicalize(json.loads(json.dumps(job)))
+        job = jobspec_bridge.canonicalize(job)
         errors, warnings = jobspec_bridge.validate(job)
         if errors:
             raise APIError.bad_request(errors)
