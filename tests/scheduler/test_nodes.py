@@ -200,6 +200,16 @@ def test_failed_alloc_is_rescheduled_per_policy(api: nomad.Nomad, pair: list[Sim
     )
     assert live(api, "flaky") == []
     assert api.job.get_summary("flaky")["Summary"]["web"]["Failed"] == 2
+    # `nomad job eval -force-reschedule` replaces it anyway
+    r = api.job.request(
+        "flaky",
+        "evaluate",
+        method="post",
+        json={"JobID": "flaky", "EvalOptions": {"ForceReschedule": True}},
+    )
+    eval_done(api, r.json()["EvalID"])
+    (third,) = live(api, "flaky")
+    assert api.allocation.get_allocation(third["ID"])["PreviousAllocation"] == second["ID"]
     api.job.deregister_job("flaky", purge=True)
 
 

@@ -457,7 +457,10 @@ class _API:
         return json_response(out, headers=_headers(self.store.index))
 
     async def job_evaluate(self, request: web.Request, ns: str, job_id: str) -> web.Response:
-        result = self.ops.evaluate_job(ns, job_id)
+        body = await read_json(request) or {}
+        options = get_field(expect_object(body, "body"), "EvalOptions") or {}
+        force = bool(get_field(expect_object(options, "EvalOptions"), "ForceReschedule"))
+        result = self.ops.evaluate_job(ns, job_id, force_reschedule=force)
         return json_response(result, headers=_headers(result["Index"]))
 
     async def job_scale(self, request: web.Request, ns: str, job_id: str) -> web.Response:

@@ -201,11 +201,28 @@ class Operations:
             "KnownLeader": True,
         }
 
-    def evaluate_job(self, namespace: str, job_id: str) -> Obj:
+    def evaluate_job(self, namespace: str, job_id: str, *, force_reschedule: bool = False) -> Obj:
         job = self.job_or_404(namespace, job_id)
         if job.get("Periodic") or job.get("ParameterizedJob"):
             raise APIError.bad_request("can't evaluate periodic or parameterized job")
         with self.store.write() as txn:
+            if force_reschedule:
+                # `nomad job eval -force-reschedule`: failed allocations are replaced now,
+                # whatever their reschedule policy says.
+                for alloc in self.store.allocs_for_job(namespace, job_id):
+                    if (
+                        alloc.get("ClientStatus") == m.ALLOC_FAILED
+                        and not alloc.get("NextAllocation")
+                        and alloc.get("DesiredStatus") == m.ALLOC_DESIRED_RUN
+                    ):
+                        upd = dict(alloc)
+                        upd["DesiredTransition"] = {
+                            **(alloc.get("DesiredTransition") or {}),
+                            "ForceReschedule": True,
+                        }
+                        upd["ModifyIndex"] = txn.index
+                        upd["AllocModifyIndex"] = txn.index
+                        txn.put(s.ALLOC, upd["ID"], upd)
             ev = self._put_eval(txn, m.new_eval(job, m.TRIGGER_JOB_REGISTER, txn.index))
         self._enqueue([ev])
         return {
@@ -576,8 +593,15 @@ class Operations:
             txn.put(s.JOB, s.job_key(dep["Namespace"], dep["JobID"]), cur)
 
     def check_deployment_deadlines(self) -> None:
+        now = m.now_ns()
         for dep in list(self.store.tables[s.DEPLOYMENT].values()):
-            if dep["Status"] == m.DEPLOY_RUNNING:
+            if dep["Status"] != m.DEPLOY_RUNNING:
+                continue
+            deadlines = [
+                m.parse_rfc3339_ns(tg.get("RequireProgressBy"))
+                for tg in (dep.get("TaskGroups") or {}).values()
+            ]
+            if any(d and d < now for d in deadlines):
                 self._watch_deployment(dep["ID"], check_deadline=True)
 
     def promote_deployment(self, dep: Obj, groups: list[str] | None) -> Obj:

@@ -460,6 +460,8 @@ class _Run:
             live.append(self._new_alloc(job, tg, alloc_name(job["ID"], tg["Name"], idx), placement))
 
     def _reschedule_decision(self, tg: Obj, alloc: Obj) -> str:
+        if (alloc.get("DesiredTransition") or {}).get("ForceReschedule"):
+            return "now"
         policy = tg.get("ReschedulePolicy")
         if not policy:
             return "never"
