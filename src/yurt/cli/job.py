@@ -15,8 +15,7 @@ from typing import Any
 
 import click
 
-from yurt.jobspec import JobspecError, canonicalize, load_job, validate
-from yurt.jobspec.diagnostics import Diagnostic
+from yurt.jobspec import JobspecError, check_job, load_job
 
 _CONTEXT = {"help_option_names": ["-h", "-help", "--help"]}
 
@@ -65,16 +64,17 @@ def _var_options(func: Any) -> Any:
     )(func)
 
 
-def _load(path: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> Any:
+def _load(path: str, var: tuple[str, ...], var_file: tuple[str, ...], *, check: bool) -> Any:
     text, name = _read(path)
-    return load_job(
-        text,
-        name,
-        variables=_parse_vars(var),
-        var_files=[Path(f) for f in var_file],
-        environ=os.environ,
-        allow_fs=True,
-    )
+    kwargs: dict[str, Any] = {
+        "variables": _parse_vars(var),
+        "var_files": [Path(f) for f in var_file],
+        "environ": os.environ,
+        "allow_fs": True,
+    }
+    if check:
+        return check_job(text, name, **kwargs)
+    return load_job(text, name, **kwargs)
 
 
 def _fail(lines: list[str]) -> None:
@@ -90,21 +90,15 @@ def _fail(lines: list[str]) -> None:
 def validate_cmd(path: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None:
     """Check a job file without submitting it; errors point at file:line:column."""
     try:
-        parsed = _load(path, var, var_file)
+        _parsed, warnings = _load(path, var, var_file, check=True)
     except JobspecError as exc:
         _fail([str(d) for d in exc.diagnostics])
         return
-    result = validate(canonicalize(parsed.job))
-    if result.errors:
-        diags = []
-        for e in result.errors:
-            pos = parsed.position("Job." + e.path if e.path else "Job")
-            diags.append(Diagnostic(parsed.filename, pos.line, pos.column, e.message))
-        diags.sort(key=lambda d: (d.line, d.column))
-        _fail([str(d) for d in diags])
-        return
-    for w in result.warnings:
-        click.echo(f"Job Warnings:\n  * {w}\n")
+    if warnings:
+        click.echo("Job Warnings:")
+        for w in warnings:
+            click.echo(f"  * {w}")
+        click.echo()
     click.echo("Job validation successful")
 
 
@@ -126,7 +120,7 @@ def run_cmd(path: str, output: bool, var: tuple[str, ...], var_file: tuple[str, 
             "use -output to print the JSON job"
         )
     try:
-        parsed = _load(path, var, var_file)
+        parsed = _load(path, var, var_file, check=False)
     except JobspecError as exc:
         _fail([str(d) for d in exc.diagnostics])
         return

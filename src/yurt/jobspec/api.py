@@ -52,8 +52,19 @@ def parse_request(body: dict[str, Any]) -> dict[str, Any]:
 
             os.unlink(tmp.name)
     if body.get("Canonicalize"):
-        job = canonicalize(job)
+        job = _client_canonical(job)
     return job
+
+
+def _client_canonical(job: dict[str, Any]) -> dict[str, Any]:
+    """The parse endpoint canonicalizes with the API library's rules only: the server's
+    own defaults (node pool, the "*" datacenter, submit time) come later, on register."""
+    full = canonicalize(job)
+    full["NodePool"] = job.get("NodePool") or ""
+    full["Datacenters"] = job.get("Datacenters")
+    full["SubmitTime"] = job.get("SubmitTime")
+    full["DispatchIdempotencyToken"] = job.get("DispatchIdempotencyToken")
+    return full
 
 
 def validate_request(body: dict[str, Any]) -> dict[str, Any]:

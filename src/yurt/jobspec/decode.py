@@ -10,7 +10,7 @@ from yurt.api.durations import parse_go_duration
 from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate, type_name
 from yurt.jobspec.schema import SPECS, Blk, Spec
-from yurt.jobspec.syntax import Attribute, Block, Body
+from yurt.jobspec.syntax import Attribute, Block, Body, pos_of
 
 Positions = dict[str, Pos]
 
@@ -175,12 +175,16 @@ class Decoder:
             dynamic = [p for p in ports if p["Value"] <= 0]
             # Keep each port's position under its final list, as normalizeNetworkPorts moves it.
             old = {id(p): i for i, p in enumerate(ports)}
+            moved: Positions = {}
             for new_list, name in ((reserved, "ReservedPorts"), (dynamic, "DynamicPorts")):
                 for j, p in enumerate(new_list):
-                    src = self.positions.get(f"{path}.DynamicPorts[{old[id(p)]}]")
-                    if src is not None:
-                        self.positions[f"{path}.{name}[{j}]"] = src
-                        self.positions[f"{path}.Port:{p['Label']}"] = src
+                    prefix = f"{path}.DynamicPorts[{old[id(p)]}]"
+                    for key, pos in self.positions.items():
+                        if key == prefix or key.startswith(prefix + "."):
+                            moved[f"{path}.{name}[{j}]{key[len(prefix) :]}"] = pos
+            for key in [k for k in self.positions if k.startswith(f"{path}.DynamicPorts[")]:
+                del self.positions[key]
+            self.positions.update(moved)
             out["DynamicPorts"] = dynamic or None
             out["ReservedPorts"] = reserved or None
         elif spec.name == "vault":
@@ -204,7 +208,7 @@ class Decoder:
         try:
             return convert_value(raw, kind)
         except ValueError as exc:
-            self.collector.error(attr.pos, f'"{attr.name}": {exc}')
+            self.collector.error(pos_of(attr.expr), f'"{attr.name}": {exc}')
             return _ERROR
 
     def string_map(self, body: Body, what: str) -> dict[str, str]:

@@ -404,8 +404,13 @@ def _function_call(node: Tree[Any], scope: Scope) -> Any:
         return func(*args)
     except EvalError:
         raise
-    except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise EvalError(pos, f"{name}(): {exc}") from None
+    except TypeError:
+        raise EvalError(
+            pos, f"{name}(): wrong number or type of arguments (got {len(args)})"
+        ) from None
+    except (ValueError, KeyError, IndexError) as exc:
+        detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise EvalError(pos, f"{name}(): {detail}") from None
 
 
 def _conditional(node: Tree[Any], scope: Scope) -> Any:

@@ -184,3 +184,37 @@ def parse_job(
     """HCL2 job file -> Nomad API job JSON (what `nomad job run -output` prints inside
     "Job"); raises JobspecError holding every diagnostic."""
     return load_job(text, filename, variables=variables, var_files=var_files, environ=environ).job
+
+
+def check_job(
+    text: str,
+    filename: str,
+    *,
+    variables: Mapping[str, str] | None = None,
+    var_files: Sequence[Path] = (),
+    environ: Mapping[str, str] | None = None,
+    allow_fs: bool = False,
+) -> tuple[ParsedJob, list[str]]:
+    """What `nomad job validate FILE` does: parse, canonicalize and validate, with every
+    problem (syntax, decoding, or the server's checks) as a diagnostic at file:line:col.
+    Returns the parsed job and the warnings; raises JobspecError."""
+    from yurt.jobspec.canonical import canonicalize
+    from yurt.jobspec.diagnostics import Diagnostic, JobspecError
+    from yurt.jobspec.validate import validate
+
+    parsed = load_job(
+        text,
+        filename,
+        variables=variables,
+        var_files=var_files,
+        environ=environ,
+        allow_fs=allow_fs,
+    )
+    result = validate(canonicalize(parsed.job))
+    if result.errors:
+        diagnostics = []
+        for error in result.errors:
+            pos = parsed.position(f"Job.{error.path}" if error.path else "Job")
+            diagnostics.append(Diagnostic(filename, pos.line, pos.column, error.message))
+        raise JobspecError(diagnostics)
+    return parsed, result.warnings

@@ -158,6 +158,16 @@ _FRIENDLY = {
 }
 
 
+def _end_of_previous(text: str, offset: int) -> tuple[int, int]:
+    """Line and column just after the last non-blank character before `offset`."""
+    i = offset - 1
+    while i >= 0 and text[i] in " \t\r\n":
+        i -= 1
+    line = text.count("\n", 0, i + 1) + 1
+    column = i + 1 - (text.rfind("\n", 0, i + 1) + 1) + 1
+    return line, column
+
+
 def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Any:
     from yurt.jobspec.diagnostics import Diagnostic
 
@@ -169,7 +179,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Any:
     ):
         expected = set(getattr(exc, "expected", set()) or set())
         if "DBLQUOTE" in expected or "STRING_CHARS" in expected:
-            message = "unterminated string: a quote is not closed before the end of the file"
+            message = "unterminated string: this quoted string is never closed"
         elif "RBRACE" in expected:
             message = 'unbalanced braces: the file ends before a block is closed with "}"'
         else:
@@ -181,6 +191,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Any:
         value = str(tok).split("\n")[0]
         if tok.type == "STRING_CHARS" and "\n" in str(tok):
             message = "unterminated string: a quoted string must end on the same line"
+        elif "LBRACE" in exc.expected and "EQ" not in exc.expected and tok.type != "LBRACE":
+            line, column = _end_of_previous(text, exc.token.start_pos or 0)
+            message = 'expected "{" to open a block, or "=" to set an attribute'
         elif tok.type == "RBRACE" and not (exc.expected & {"RBRACE"}):
             message = 'unbalanced braces: unexpected "}"'
         elif tok.type in ("NL_OR_COMMENT",) and "EQ" in exc.expected:

@@ -92,7 +92,11 @@ def validate(job: dict[str, Any]) -> ValidationResult:
     except (TypeError, AttributeError, KeyError, ValueError) as exc:
         c.err("", f"malformed job: {exc}")
         return c.result
-    _job(c, j)
+    try:
+        _job(c, j)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        # A field of the wrong JSON type (e.g. "Count": "two") stops the checks here.
+        c.err("", f"malformed job: a field has the wrong type ({exc})")
     return c.result
 
 

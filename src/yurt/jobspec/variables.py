@@ -185,12 +185,15 @@ def resolve(
 ) -> dict[str, Any]:
     """The value of every declared variable, or diagnostics saying what is missing."""
     values: dict[str, Any] = {n: v.default for n, v in declared.items() if v.has_default}
+    # A value that was given but is wrong is reported once, not again as missing.
+    bad: set[str] = set()
     for key, text in environ.items():
         if key.startswith("NOMAD_VAR_") and key[10:] in declared:
             name = key[10:]
             try:
                 values[name] = _parse_text_value(text, declared[name].type)
             except (ValueError, EvalError) as exc:
+                bad.add(name)
                 collector.error(declared[name].pos, f"{key}: {exc}")
     for path in var_files:
         _read_var_file(path, declared, values, collector)
@@ -203,9 +206,10 @@ def resolve(
         try:
             values[name] = _parse_text_value(text, declared[name].type)
         except (ValueError, EvalError) as exc:
+            bad.add(name)
             collector.error(declared[name].pos, f"-var {name}: {exc}")
     for name, var in declared.items():
-        if name not in values:
+        if name not in values and name not in bad:
             collector.error(
                 var.pos,
                 f'variable "{name}" has no value: give it a default, -var {name}=..., '
