@@ -88,3 +88,26 @@ def test_heredoc_template_keeps_consul_template_syntax() -> None:
     assert tmpl["EmbeddedTmpl"] == (
         'listen = "0.0.0.0:{{ env "NOMAD_PORT_http" }}"\nalloc  = "{{ env "NOMAD_ALLOC_ID" }}"\n'
     )
+
+
+def test_dynamic_blocks_expand_groups_and_driver_config() -> None:
+    groups = _parse("dynamic")["TaskGroups"]
+    assert [g["Name"] for g in groups] == ["web", "api"]
+    config = groups[1]["Tasks"][0]["Config"]
+    assert config["mount"] == [
+        {"type": "volume", "source": "api-cache", "target": "/cache"},
+        {"type": "volume", "source": "api-data", "target": "/data"},
+    ]
+    assert [g["Tasks"][0]["Env"]["PORT"] for g in groups] == ["low", "high"]
+
+
+def test_template_directives_in_heredocs() -> None:
+    tmpl = _parse("directives")["TaskGroups"][0]["Tasks"][0]["Templates"][0]
+    assert tmpl["EmbeddedTmpl"] == (
+        "frontend web\n"
+        '  bind *:{{ env "NOMAD_PORT_http" }}\n'
+        "  default_backend app\n"
+        "backend app\n"
+        "  server s0 10.0.0.1:80 check\n"
+        "  server s1 10.0.0.2:80 check\n"
+    )

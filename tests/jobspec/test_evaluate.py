@@ -136,3 +136,22 @@ def test_meta_keys_with_dots_via_attribute_syntax() -> None:
     job = parse_job(text, "m.nomad")
     assert job["Meta"] == {"a.b": "c"}
     assert job["TaskGroups"][0]["Tasks"][0]["Env"] == {"X.Y": "1"}
+
+
+@pytest.mark.parametrize(
+    ("expr", "value"),
+    [
+        ('"%{ if true }yes%{ else }no%{ endif }"', "yes"),
+        ('"%{ for x in ["a", "b"] }${x};%{ endfor }"', "a;b;"),
+        ('"a %{~ if false ~} b %{~ endif ~} c"', "ac"),
+        ('"${1e3}"', "1000"),
+        ('"%{ for k, v in { p = 1, q = 2 } }${k}${v}%{ endfor }"', "p1q2"),
+    ],
+)
+def test_string_template_directives(expr: str, value: str) -> None:
+    assert _meta(f"    a = {expr}") == {"a": value}
+
+
+def test_unclosed_directive_is_an_error() -> None:
+    with pytest.raises(JobspecError, match=r"has no %\{endif\}"):
+        _meta('    a = "%{ if true }yes"')

@@ -7,8 +7,9 @@ import copy
 from typing import Any
 
 from yurt.api.durations import parse_go_duration
+from yurt.jobspec import dynamic
 from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
-from yurt.jobspec.evaluate import EvalError, Scope, evaluate, type_name
+from yurt.jobspec.evaluate import EvalError, Scope, type_name
 from yurt.jobspec.schema import SPECS, Blk, Spec
 from yurt.jobspec.syntax import Attribute, Block, Body, pos_of
 
@@ -36,6 +37,7 @@ class Decoder:
 
     def decode(self, block: Block, spec_name: str, path: str, where: str) -> dict[str, Any]:
         spec = SPECS[spec_name]
+        block = Block(block.type, block.labels, self.expand(block.body), block.pos)
         out: dict[str, Any] = {k: copy.copy(v) for k, v in spec.fields}
         self.positions[path] = block.pos
         if len(block.labels) != spec.labels:
@@ -199,9 +201,12 @@ class Decoder:
 
     # -- values -------------------------------------------------------------------------
 
+    def expand(self, body: Body) -> Body:
+        return dynamic.expand(body, self.scope, self.collector)
+
     def value(self, attr: Attribute, kind: str) -> Any:
         try:
-            raw = evaluate(attr.expr, self.scope)
+            raw = dynamic.evaluate_in(attr.expr, attr.frames, self.scope)
         except EvalError as exc:
             self.collector.error(exc.pos, exc.message)
             return _ERROR
@@ -233,9 +238,10 @@ class Decoder:
         """Driver config and other free-form blocks: nested blocks become lists of maps,
         as Nomad decodes them (`port_map { http = 80 }` -> "port_map": [{"http": 80}])."""
         out: dict[str, Any] = {}
+        body = self.expand(body)
         for attr in body.attributes.values():
             try:
-                out[attr.name] = evaluate(attr.expr, self.scope)
+                out[attr.name] = dynamic.evaluate_in(attr.expr, attr.frames, self.scope)
             except EvalError as exc:
                 self.collector.error(exc.pos, exc.message)
         for child in body.blocks:

@@ -12,7 +12,7 @@ from yurt.jobspec.decode import Decoder, Positions
 from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
 from yurt.jobspec.functions import functions
-from yurt.jobspec.syntax import Expr, parse_body
+from yurt.jobspec.syntax import Block, Expr, parse_body
 from yurt.jobspec.variables import declare, resolve
 
 _TOP_LEVEL = ("job", "variable", "variables", "locals")
@@ -108,6 +108,7 @@ def load_job(
 
     block = jobs[0]
     decoder = Decoder(scope, collector)
+    block = Block(block.type, block.labels, decoder.expand(block.body), block.pos)
     job = decoder.decode(block, "job", "Job", "")
     if block.labels:
         if job["ID"] is None:

@@ -20,11 +20,16 @@ from yurt.jobspec.diagnostics import Collector, JobspecError, Pos
 Expr = Tree[Any] | Token
 
 
+Frame = dict[str, Any]
+
+
 @dataclass
 class Attribute:
     name: str
     expr: Expr
     pos: Pos
+    # Iterator bindings of the `dynamic` blocks this attribute was expanded from.
+    frames: tuple[Frame, ...] = ()
 
 
 @dataclass
