@@ -222,7 +222,6 @@ _add(
                 "Templates",
                 "DispatchPayload",
                 "VolumeMounts",
-                "CSIPluginConfig",
             ),
             ("Leader", False),
             ("ShutdownDelay", 0),
@@ -641,10 +640,18 @@ _add(
 _add(
     Spec(
         "artifact",
-        _nulls("GetterSource", "GetterOptions", "GetterHeaders", "GetterMode", "RelativeDest"),
+        _nulls(
+            "GetterSource",
+            "GetterOptions",
+            "GetterHeaders",
+            "GetterMode",
+            "GetterInsecure",
+            "RelativeDest",
+        ),
         attrs={
             "source": Attr("GetterSource", "str"),
             "mode": Attr("GetterMode", "str"),
+            "insecure": Attr("GetterInsecure", "bool"),
             "destination": Attr("RelativeDest", "str"),
             "options": Attr("GetterOptions", "map"),
             "headers": Attr("GetterHeaders", "map"),
@@ -659,10 +666,11 @@ _add(
 _add(
     Spec(
         "logs",
-        _nulls("MaxFiles", "MaxFileSizeMB", "Disabled"),
+        _nulls("MaxFiles", "MaxFileSizeMB", "Enabled", "Disabled"),
         attrs={
             "max_files": Attr("MaxFiles", "int"),
             "max_file_size": Attr("MaxFileSizeMB", "int"),
+            "enabled": Attr("Enabled", "bool"),
             "disabled": Attr("Disabled", "bool"),
         },
     )
@@ -813,16 +821,12 @@ _add(
 _add(
     Spec(
         "vault",
-        _nulls(
-            "Policies",
-            "Role",
-            "Namespace",
-            "Cluster",
-            "Env",
-            "DisableFile",
-            "ChangeMode",
-            "ChangeSignal",
-            "AllowTokenExpiration",
+        (
+            ("Policies", None),
+            ("Role", ""),
+            ("Namespace", None),
+            ("Cluster", ""),
+            *_nulls("Env", "DisableFile", "ChangeMode", "ChangeSignal", "AllowTokenExpiration"),
         ),
         attrs={
             "policies": Attr("Policies", "strs"),
