@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from yurt.jobspec import JobspecError, check_job, load_job
+from yurt.jobspec import JobspecError, check_job, load_job, validate
 
 _CONTEXT = {"help_option_names": ["-h", "-help", "--help"]}
 
@@ -84,11 +84,37 @@ def _fail(lines: list[str]) -> None:
     sys.exit(1)
 
 
+def _read_json_job(path: str) -> tuple[dict[str, Any], str]:
+    text, name = _read(path)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail([f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"])
+        raise AssertionError from None  # _fail exits
+    if isinstance(doc, dict) and isinstance(doc.get("Job"), dict):
+        doc = doc["Job"]
+    if not isinstance(doc, dict):
+        _fail([f"{name}: expected a JSON job object"])
+    return doc, name
+
+
 @job.command("validate", context_settings=_CONTEXT)
 @_var_options
+@click.option(
+    "-json", "--json", "as_json", is_flag=True, help="FILE is a JSON job (the API form), not HCL."
+)
 @click.argument("path", metavar="FILE")
-def validate_cmd(path: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None:
+def validate_cmd(path: str, var: tuple[str, ...], var_file: tuple[str, ...], as_json: bool) -> None:
     """Check a job file without submitting it; errors point at file:line:column."""
+    if as_json:
+        doc, name = _read_json_job(path)
+        result = validate(doc)
+        if result.errors:
+            _fail([f"{name}: {e}" for e in result.errors])
+        for w in result.warnings:
+            click.echo(f"Job Warnings:\n  * {w}\n")
+        click.echo("Job validation successful")
+        return
     try:
         _parsed, warnings = _load(path, var, var_file, check=True)
     except JobspecError as exc:
