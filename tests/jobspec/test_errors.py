@@ -21,11 +21,12 @@ def _errors(name: str, **kwargs: object) -> list[str]:
 def test_typos_wrong_types_and_bad_durations_are_all_reported() -> None:
     assert _errors("typo.nomad") == [
         'typo.nomad:3:3: unknown attribute "tpye" in job "job-nginx"; did you mean "type"?',
-        'typo.nomad:5:13: "count": expected a number, got string "three"',
+        'typo.nomad:5:13: "count" in group "group-webs": expected a number, got string "three"',
         'typo.nomad:6:5: unknown block "netwrok" in group "group-webs"; did you mean "network"?',
-        'typo.nomad:13:22: "kill_timeout": invalid duration "5 seconds": missing unit '
-        "(use one of ns, us, ms, s, m, h)",
-        'typo.nomad:19:9: unknown attribute "memroy" in resources block; did you mean "memory"?',
+        'typo.nomad:13:22: "kill_timeout" in task "web": invalid duration "5 seconds": '
+        "missing unit (use one of ns, us, ms, s, m, h)",
+        'typo.nomad:19:9: unknown attribute "memroy" in resources of task "web"; '
+        'did you mean "memory"?',
     ]
 
 
@@ -44,11 +45,11 @@ def test_server_checks_point_at_the_offending_block_or_field() -> None:
 
 def test_type_errors_undeclared_variables_and_functions() -> None:
     assert _errors("types.nomad") == [
-        'types.nomad:2:17: "datacenters": expected a list of strings such as ["a"], '
-        'got string "dc1"',
-        'types.nomad:3:14: "priority": expected a number, got bool',
+        'types.nomad:2:17: "datacenters" in job "x": expected a list of strings such as '
+        '["a"], got string "dc1"',
+        'types.nomad:3:14: "priority" in job "x": expected a number, got bool',
         'types.nomad:5:17: undeclared variable "n": declare it with a variable "n" block',
-        'types.nomad:8:13: "env": expected a map of strings, got list',
+        'types.nomad:8:13: "env" in task "t": expected a map of strings, got list',
         "types.nomad:10:13: upper(): wrong number or type of arguments (got 2)",
         'types.nomad:11:13: unknown function "nosuch"',
     ]

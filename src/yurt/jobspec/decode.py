@@ -46,7 +46,7 @@ class Decoder:
             self.collector.error(
                 block.pos, f"a {block.type} block takes {want} (got {got}) {where}".rstrip()
             )
-        inner_where = _describe(block)
+        inner_where = _describe(block, where)
         known = list(spec.attrs) + list(spec.blocks)
         values: dict[str, Any] = {}
         for attr in block.body.attributes.values():
@@ -62,7 +62,7 @@ class Decoder:
                     f'unknown attribute "{attr.name}" {inner_where}{hint}',
                 )
                 continue
-            value = self.value(attr, a.kind)
+            value = self.value(attr, a.kind, inner_where)
             if value is _ERROR:
                 continue
             values[attr.name] = value
@@ -204,7 +204,7 @@ class Decoder:
     def expand(self, body: Body) -> Body:
         return dynamic.expand(body, self.scope, self.collector)
 
-    def value(self, attr: Attribute, kind: str) -> Any:
+    def value(self, attr: Attribute, kind: str, where: str = "") -> Any:
         try:
             raw = dynamic.evaluate_in(attr.expr, attr.frames, self.scope)
         except EvalError as exc:
@@ -213,7 +213,8 @@ class Decoder:
         try:
             return convert_value(raw, kind)
         except ValueError as exc:
-            self.collector.error(pos_of(attr.expr), f'"{attr.name}": {exc}')
+            context = f" {where}" if where else ""
+            self.collector.error(pos_of(attr.expr), f'"{attr.name}"{context}: {exc}')
             return _ERROR
 
     def string_map(self, body: Body, what: str) -> dict[str, str]:
@@ -319,7 +320,10 @@ def convert_value(raw: Any, kind: str) -> Any:
     raise ValueError(f"unknown kind {kind}")
 
 
-def _describe(block: Block) -> str:
-    if block.type in ("job", "group", "task", "volume", "port") and block.labels:
+def _describe(block: Block, parent: str) -> str:
+    """'in group "web"', or for an unnamed block 'in resources of task "web"'."""
+    if block.type in ("job", "group", "task", "volume", "port", "device") and block.labels:
         return f'in {block.type} "{block.labels[0]}"'
+    if parent.startswith("in "):
+        return f"in {block.type} of {parent[3:]}"
     return f"in {block.type} block"
