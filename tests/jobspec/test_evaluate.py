@@ -155,3 +155,9 @@ def test_string_template_directives(expr: str, value: str) -> None:
 def test_unclosed_directive_is_an_error() -> None:
     with pytest.raises(JobspecError, match=r"has no %\{endif\}"):
         _meta('    a = "%{ if true }yes"')
+
+
+def test_variables_block_shorthand() -> None:
+    prelude = 'variables {\n  region = "eu"\n  replicas = 2\n}\n'
+    assert _meta("    r = var.region\n    n = var.replicas", prelude) == {"r": "eu", "n": "2"}
+    assert _meta("    r = var.region", prelude, variables={"region": "us"}) == {"r": "us"}

@@ -13,7 +13,7 @@ from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
 from yurt.jobspec.functions import functions
 from yurt.jobspec.syntax import Block, Expr, parse_body
-from yurt.jobspec.variables import declare, resolve
+from yurt.jobspec.variables import declare, declare_shorthand, resolve
 
 _TOP_LEVEL = ("job", "variable", "variables", "locals")
 
@@ -60,6 +60,7 @@ def load_job(
         )
     jobs = []
     variable_blocks = []
+    shorthand_blocks = []
     locals_exprs: dict[str, Expr] = {}
     for block in body.blocks:
         if block.type == "job":
@@ -67,7 +68,7 @@ def load_job(
         elif block.type == "variable":
             variable_blocks.append(block)
         elif block.type == "variables":
-            collector.error(block.pos, 'use variable "name" { default = ... } blocks instead')
+            shorthand_blocks.append(block)
         elif block.type == "locals":
             for attr in block.body.attributes.values():
                 if attr.name in locals_exprs:
@@ -82,6 +83,7 @@ def load_job(
 
     # Variable defaults may not refer to anything, as in Nomad.
     declared = declare(variable_blocks, Scope({}, {}, funcs), collector)
+    declare_shorthand(shorthand_blocks, declared, Scope({}, {}, funcs), collector)
     values = resolve(
         declared,
         filename=filename,

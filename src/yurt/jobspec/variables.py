@@ -158,16 +158,36 @@ def declare(blocks: Sequence[Block], scope: Scope, collector: Collector) -> dict
     return declared
 
 
+def declare_shorthand(
+    blocks: Sequence[Block], declared: dict[str, Variable], scope: Scope, collector: Collector
+) -> None:
+    """`variables { name = default }`: each attribute is a variable of any type."""
+    for block in blocks:
+        if block.labels:
+            collector.error(block.pos, "a variables block takes no label")
+        for inner in block.body.blocks:
+            collector.error(inner.pos, "a variables block holds only name = default lines")
+        for attr in block.body.attributes.values():
+            if attr.name in declared:
+                collector.error(attr.pos, f'variable "{attr.name}" is declared twice')
+                continue
+            try:
+                default = evaluate(attr.expr, scope)
+            except EvalError as exc:
+                collector.error(exc.pos, exc.message)
+                continue
+            declared[attr.name] = Variable(attr.name, "any", default, True, attr.pos)
+
+
 def _parse_text_value(text: str, t: VarType) -> Any:
-    if t == "string":
+    if t in ("string", "any"):
+        # Without a type constraint a text value stays text, as in Terraform and Nomad.
         return text
     if t in ("number", "bool"):
         return convert(text, t)
     try:
         tree = parses_to_tree(f"v = {text}\n")
     except UnexpectedInput:
-        if t == "any":
-            return text
         raise ValueError(f"cannot read {text!r} as {describe(t)}") from None
     expr = tree.children[0].children[0].children[2]
     value = evaluate(expr, Scope({}, {}, {}))
