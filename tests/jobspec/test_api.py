@@ -81,8 +81,41 @@ def test_validate_needs_a_job() -> None:
     assert info.value.status == 400 and info.value.message == "Job must be specified"
 
 
-def test_validate_a_job_with_wrongly_typed_fields() -> None:
-    job = parse_job(NGINX, "job.nginx.nomad")
-    job["TaskGroups"][0]["Count"] = "two"
+def test_validate_names_fields_of_the_wrong_json_type() -> None:
+    job = {
+        "ID": "x",
+        "TaskGroups": [
+            {
+                "Name": "g",
+                "Count": "two",
+                "Tasks": [{"Name": "t", "Driver": "exec", "Resources": {"CPU": "a"}}],
+            }
+        ],
+    }
     answer = validate_request({"Job": job})
-    assert answer["ValidationErrors"][0].startswith("malformed job: a field has the wrong type")
+    assert answer["ValidationErrors"] == [
+        "TaskGroups[0].Count: expected a number, got a string",
+        "TaskGroups[0].Tasks[0].Resources.CPU: expected a number, got a string",
+    ]
+
+
+def test_task_service_port_must_be_declared_in_the_group() -> None:
+    job = {
+        "ID": "x",
+        "TaskGroups": [
+            {
+                "Name": "g",
+                "Tasks": [
+                    {
+                        "Name": "t",
+                        "Driver": "exec",
+                        "Services": [{"Name": "s", "PortLabel": "http"}],
+                    }
+                ],
+            }
+        ],
+    }
+    answer = validate_request({"Job": job})
+    assert answer["ValidationErrors"] == [
+        'port "http" is used by service "s" but not declared in the group\'s network block'
+    ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yurt.jobspec.canonical import canonicalize
+from yurt.jobspec.typecheck import type_errors
 
 JOB_TYPES = ("service", "batch", "system", "sysbatch")
 CHECK_TYPES = ("http", "tcp", "script", "grpc")
@@ -84,8 +85,10 @@ class _Checker:
 def validate(job: dict[str, Any]) -> ValidationResult:
     """Check a job (canonicalized first, as the server does) and return every problem."""
     c = _Checker()
-    if not isinstance(job, dict):
-        c.err("", "the job must be a JSON object")
+    problems = type_errors(job)
+    if problems:
+        for path, message in problems:
+            c.err(path, f"{path}: {message}" if path else message)
         return c.result
     try:
         j = canonicalize(job)
@@ -541,7 +544,7 @@ def _service(
     if label and not label.isdigit() and "${" not in label and label not in ports:
         c.err(
             f"{path}.PortLabel",
-            f'port "{label}" is used by service "{name}" but not declared in the {where.split()[0]}\'s network block',
+            f'port "{label}" is used by service "{name}" but not declared in the group\'s network block',
         )
     if s.get("Address") and s["AddressMode"] not in ("auto",):
         c.err(
@@ -600,7 +603,7 @@ def _service(
         if plabel and not plabel.isdigit() and plabel not in ports:
             c.err(
                 f"{cp}.PortLabel",
-                f'port "{plabel}" is used by the check "{cname}" of service "{name}" but not declared in the {where.split()[0]}\'s network block',
+                f'port "{plabel}" is used by the check "{cname}" of service "{name}" but not declared in the group\'s network block',
             )
         if (
             ctype in ("http", "tcp", "grpc")
