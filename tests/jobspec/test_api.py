@@ -44,6 +44,7 @@ def test_parse_with_variables_and_flags() -> None:
         ({"JobHCL": 3}, "Job HCL must be provided in JobHCL"),
         ({"JobHCL": 'job "x" {'}, "input.hcl:1:10: unbalanced braces"),
         ({"JobHCL": 'job "x" {}', "Variables": 5}, "Variables must be a string"),
+        ({"JobHCL": 'job "x" {}', "HCLv1": True}, "HCL1 job files are not supported"),
     ],
 )
 def test_parse_bad_input_is_a_400(body: dict[str, object], message: str) -> None:

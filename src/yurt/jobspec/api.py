@@ -21,6 +21,8 @@ def parse_request(body: dict[str, Any]) -> dict[str, Any]:
     hcl = body.get("JobHCL")
     if not isinstance(hcl, str) or not hcl.strip():
         raise APIError.bad_request("Job HCL must be provided in JobHCL")
+    if body.get("HCLv1"):
+        raise APIError.bad_request("HCL1 job files are not supported; use HCL2")
     variables = body.get("Variables") or ""
     if not isinstance(variables, str):
         raise APIError.bad_request("Variables must be a string of HCL var-file content")
