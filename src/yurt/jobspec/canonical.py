@@ -147,8 +147,7 @@ def canonicalize(job: Job) -> Job:
     if j.get("Periodic") is not None:
         p = _fill(j["Periodic"], "periodic")
         _default(p, "Enabled", True)
-        if p.get("Spec") in (None, "", []):
-            p["Spec"] = ""
+        _default(p, "Spec", "")
         _default(p, "SpecType", "cron")
         _default(p, "ProhibitOverlap", False)
         if not p.get("TimeZone"):

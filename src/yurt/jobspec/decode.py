@@ -152,7 +152,7 @@ class Decoder:
             if not out["Operand"]:
                 out["Operand"] = "="
         elif spec.name == "periodic":
-            if out["Spec"] is not None:
+            if out["Spec"] is not None or out["Specs"] is not None:
                 out["SpecType"] = "cron"
         elif spec.name == "template":
             if out["ChangeMode"] is None:

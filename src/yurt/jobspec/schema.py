@@ -783,11 +783,17 @@ _add(
 _add(
     Spec(
         "periodic",
-        _nulls("Enabled", "Spec", "SpecType", "ProhibitOverlap", "TimeZone"),
+        (
+            ("Enabled", None),
+            ("Spec", None),
+            ("Specs", None),
+            ("SpecType", None),
+            *_nulls("ProhibitOverlap", "TimeZone"),
+        ),
         attrs={
             "enabled": Attr("Enabled", "bool"),
             "cron": Attr("Spec", "str"),
-            "crons": Attr("Spec", "strs"),
+            "crons": Attr("Specs", "strs"),
             "prohibit_overlap": Attr("ProhibitOverlap", "bool"),
             "time_zone": Attr("TimeZone", "str"),
         },

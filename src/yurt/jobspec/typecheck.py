@@ -91,8 +91,6 @@ def type_errors(job: Any) -> list[tuple[str, str]]:
 
 def _check(obj: dict[str, Any], spec: Spec, path: str, errors: list[tuple[str, str]]) -> None:
     kinds: dict[str, str] = {a.json: a.kind for a in spec.attrs.values() if a.json}
-    if spec.name == "periodic":
-        kinds.pop("Spec", None)  # a string or a list of strings
     kinds.update(_EXTRA.get(spec.name, {}))
     blocks = {b.json: b for b in spec.blocks.values() if b.json}
     for key, value in obj.items():

@@ -149,11 +149,16 @@ def _job(c: _Checker, j: dict[str, Any]) -> None:
     if periodic is not None and periodic.get("Enabled"):
         if job_type != "batch":
             c.err("Periodic", f'Periodic can only be used with "batch" scheduler, not "{job_type}"')
-        specs = periodic["Spec"] if isinstance(periodic["Spec"], list) else [periodic["Spec"]]
-        for spec in specs:
+        specs = [("Periodic.Spec", periodic["Spec"])] if periodic["Spec"] else []
+        specs += [(f"Periodic.Specs[{i}]", s) for i, s in enumerate(periodic.get("Specs") or [])]
+        if not specs:
+            c.err("Periodic", "Periodic job needs a cron spec (cron or crons)")
+        if periodic["Spec"] and periodic.get("Specs"):
+            c.err("Periodic.Specs", "Only one of cron or crons may be set")
+        for path, spec in specs:
             problem = _cron_problem(spec)
             if problem:
-                c.err("Periodic.Spec", f'Invalid cron spec "{spec}": {problem}')
+                c.err(path, f'Invalid cron spec "{spec}": {problem}')
     if j.get("ParameterizedJob") is not None:
         if job_type != "batch":
             c.err(
