@@ -108,6 +108,11 @@ def test_error_holds_structured_diagnostics() -> None:
             'x.nomad:2:3: Periodic can only be used with "batch"',
         ),
         (
+            'job "x" {\n  type = "batch"\n  periodic {\n    crons = ["* * *"]\n  }\n'
+            '  group "g" {\n    task "t" { driver = "exec" }\n  }\n}\n',
+            'x.nomad:4:5: Invalid cron spec "* * *": expected 5 to 7 fields, got 3',
+        ),
+        (
             'job "x" {\n  group "g" {\n    task "t" {\n      driver = "exec"\n      resources '
             "{\n        memory = 5\n      }\n    }\n  }\n}\n",
             'x.nomad:6:9: task "t": minimum MemoryMB value is 10; got 5',
