@@ -170,3 +170,17 @@ def test_several_job_blocks_and_stray_top_level_attributes() -> None:
     lines = str(info.value).splitlines()
     assert lines[0].startswith('two.nomad:1:1: unexpected attribute "name" at the top level')
     assert lines[1] == "two.nomad:7:1: only one job block is allowed in a file"
+
+
+def test_duplicate_blocks() -> None:
+    text = (
+        'job "x" {\n  group "g" {\n    volume "d" {\n      type = "host"\n    }\n'
+        '    volume "d" {\n      type = "host"\n    }\n    restart {}\n    restart {}\n'
+        '    task "t" { driver = "exec" }\n  }\n}\n'
+    )
+    with pytest.raises(JobspecError) as info:
+        parse_job(text, "x.nomad")
+    assert str(info.value).splitlines() == [
+        'x.nomad:6:5: volume "d" is declared twice in group "g"',
+        'x.nomad:10:5: only one "restart" block is allowed in group "g"',
+    ]

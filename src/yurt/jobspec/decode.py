@@ -114,6 +114,11 @@ class Decoder:
             items: Any = out[b.json] if out[b.json] is not None else ({} if b.keyed else [])
             if b.keyed:
                 key = child.labels[0] if child.labels else ""
+                if key in items:
+                    self.collector.error(
+                        child.pos, f'{child.type} "{key}" is declared twice {where}'.rstrip()
+                    )
+                    return
                 sub_path = f'{path}.{b.json}["{key}"]'
             else:
                 sub_path = f"{path}.{b.json}[{len(items)}]"
