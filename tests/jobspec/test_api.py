@@ -120,3 +120,8 @@ def test_task_service_port_must_be_declared_in_the_group() -> None:
     assert answer["ValidationErrors"] == [
         'port "http" is used by service "s" but not declared in the group\'s network block'
     ]
+
+
+def test_parse_canonicalize_keeps_a_batch_job_without_update() -> None:
+    hcl = 'job "b" {\n  type = "batch"\n  group "g" {\n    task "t" { driver = "exec" }\n  }\n}\n'
+    assert parse_request({"JobHCL": hcl, "Canonicalize": True})["Update"] is None

@@ -73,7 +73,18 @@ def test_service_group_defaults() -> None:
 
 def test_batch_group_defaults() -> None:
     j = _job("batch")
-    assert j["Update"] is None
+    # Job.Update is a plain struct on the server: zero for a job without update strategy.
+    assert j["Update"] == {
+        "Stagger": 0,
+        "MaxParallel": 0,
+        "HealthCheck": "",
+        "MinHealthyTime": 0,
+        "HealthyDeadline": 0,
+        "ProgressDeadline": 0,
+        "Canary": 0,
+        "AutoRevert": False,
+        "AutoPromote": False,
+    }
     g = j["TaskGroups"][0]
     assert g["RestartPolicy"]["Attempts"] == 3 and g["RestartPolicy"]["Interval"] == 86400 * S
     assert g["ReschedulePolicy"] == {

@@ -66,6 +66,8 @@ def _client_canonical(job: dict[str, Any]) -> dict[str, Any]:
     full["Datacenters"] = job.get("Datacenters")
     full["SubmitTime"] = job.get("SubmitTime")
     full["DispatchIdempotencyToken"] = job.get("DispatchIdempotencyToken")
+    if job.get("Update") is None and full["Type"] != "service":
+        full["Update"] = None
     return full
 
 

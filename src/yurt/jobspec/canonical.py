@@ -29,6 +29,9 @@ def _default(obj: dict[str, Any], key: str, value: Any) -> None:
         obj[key] = copy.deepcopy(value)
 
 
+_BOOLS = ("AutoRevert", "AutoPromote")
+
+
 def default_update() -> dict[str, Any]:
     return {
         "Stagger": 30 * SECOND,
@@ -167,6 +170,12 @@ def canonicalize(job: Job) -> Job:
         _constraint(c)
 
     j["TaskGroups"] = [_group(_fill(g, "group"), j) for g in j.get("TaskGroups") or []]
+    if j["Update"] is None:
+        # The server's Job.Update is a plain struct, not a pointer: a job without an
+        # update strategy (batch, system) reads back with its zero value.
+        j["Update"] = {
+            k: ("" if k == "HealthCheck" else False if k in _BOOLS else 0) for k in default_update()
+        }
     return j
 
 
