@@ -12,6 +12,7 @@ from yurt.jobspec.decode import Decoder, Positions
 from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
 from yurt.jobspec.functions import functions
+from yurt.jobspec.hcljson import looks_like_json, parse_json_body
 from yurt.jobspec.syntax import Block, Expr, parse_body
 from yurt.jobspec.variables import declare, declare_shorthand, resolve
 
@@ -47,7 +48,7 @@ def load_job(
     allow_fs: bool = False,
 ) -> ParsedJob:
     """Parse, evaluate and decode a job file; raise JobspecError with every diagnostic."""
-    body = parse_body(text, filename)
+    body = parse_json_body(text, filename) if looks_like_json(text) else parse_body(text, filename)
     collector = Collector(filename)
     base_dir = Path(filename).resolve().parent if allow_fs else None
     funcs = functions(base_dir)

@@ -96,7 +96,7 @@ def segments_from_text(text: str, start: Pos) -> list[Segment]:
             out.append(Segment("lit", here, text=tag[1:]))
             i = m.end()
             continue
-        end = _matching_brace(text, m.end())
+        end = matching_brace(text, m.end())
         if end < 0:
             raise EvalError(here, f'"{tag}" is not closed with "}}"')
         inner = text[m.end() : end]
@@ -150,7 +150,7 @@ def _parse_expr(source: str, pos: Pos) -> Expr:
     return expr
 
 
-def _matching_brace(text: str, start: int) -> int:
+def matching_brace(text: str, start: int) -> int:
     depth = 0
     quote = False
     i = start
