@@ -102,11 +102,6 @@ def _template(parts: list[Tree[Any]], scope: Scope) -> Any:
     return render(segments_from_string(parts), scope)
 
 
-def _interp_value(node: Tree[Any], scope: Scope) -> Any:
-    inner = [c for c in node.children if isinstance(c, Tree)]
-    return evaluate(inner[0], scope)
-
-
 def to_string(value: Any, pos: Pos) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -10,7 +10,7 @@ from typing import Any
 
 from yurt.jobspec.decode import Decoder, Positions
 from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
-from yurt.jobspec.evaluate import EvalError, Scope, evaluate
+from yurt.jobspec.evaluate import EvalError, Scope
 from yurt.jobspec.functions import functions
 from yurt.jobspec.hcljson import looks_like_json, parse_json_body
 from yurt.jobspec.syntax import Block, Expr, parse_body
@@ -171,10 +171,6 @@ def _empty_group() -> dict[str, Any]:
     from yurt.jobspec.schema import SPECS
 
     return dict(SPECS["group"].fields)
-
-
-def evaluate_expression(expr: Expr, scope: Scope) -> Any:
-    return evaluate(expr, scope)
 
 
 def parse_job(

@@ -15,7 +15,7 @@ from hcl2.api import parses_to_tree
 from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from yurt.jobspec.diagnostics import Collector, JobspecError, Pos
+from yurt.jobspec.diagnostics import Collector, Diagnostic, JobspecError, Pos
 
 Expr = Tree[Any] | Token
 
@@ -173,9 +173,7 @@ def _end_of_previous(text: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
-def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Any:
-    from yurt.jobspec.diagnostics import Diagnostic
-
+def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagnostic:
     line = getattr(exc, "line", None) or 1
     column = getattr(exc, "column", None) or 1
     lines = text.split("\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hcl2.api import parses_to_tree
-from lark import Token, Tree
+from lark import Tree
 from lark.exceptions import UnexpectedInput
 
 from yurt.jobspec.diagnostics import Collector, Pos
@@ -281,7 +281,3 @@ def _read_var_file(
         except ValueError as exc:
             file_collector.error(pos, f'variable "{key}": {exc}')
     collector.diagnostics.extend(file_collector.diagnostics)
-
-
-def is_token(node: Expr) -> bool:
-    return isinstance(node, Token)
