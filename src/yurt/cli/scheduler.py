@@ -1,0 +1,112 @@
+"""`yurt scheduler`: run the Nomad server role alone."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from yurt.api.durations import parse_go_duration
+from yurt.api.http import split_host_port
+
+
+@click.command(context_settings={"help_option_names": ["-h", "-help", "--help"]})
+@click.option(
+    "-http-addr",
+    "--http-addr",
+    "http_addr",
+    default="127.0.0.1:4646",
+    show_default=True,
+    help="Address to serve Nomad's HTTP API on (port 0: any).",
+)
+@click.option(
+    "-data-dir",
+    "--data-dir",
+    "data_dir",
+    default=None,
+    help="Where the state lives (default .yurt/scheduler; a temporary one with -dev).",
+)
+@click.option("-region", "--region", default="global", show_default=True)
+@click.option("-datacenter", "-dc", "--datacenter", "datacenter", default="dc1", show_default=True)
+@click.option("-dev", "--dev", is_flag=True, help="Throw-away state in a temporary directory.")
+@click.option(
+    "-consul-addr",
+    "--consul-addr",
+    "consul_addr",
+    default=None,
+    help="Register this server in the Consul catalog at this address.",
+)
+@click.option(
+    "-server-service-name",
+    "--server-service-name",
+    "server_service_name",
+    default="nomad",
+    show_default=True,
+    help="Service name to register in Consul.",
+)
+@click.option(
+    "-heartbeat-ttl",
+    "--heartbeat-ttl",
+    "heartbeat_ttl",
+    default="10s",
+    show_default=True,
+    help="Heartbeat TTL given to client nodes.",
+)
+@click.option(
+    "-heartbeat-grace",
+    "--heartbeat-grace",
+    "heartbeat_grace",
+    default="10s",
+    show_default=True,
+    help="Extra time past the TTL before a node is marked down.",
+)
+def scheduler(
+    http_addr: str,
+    data_dir: str | None,
+    region: str,
+    datacenter: str,
+    dev: bool,
+    consul_addr: str | None,
+    server_service_name: str,
+    heartbeat_ttl: str,
+    heartbeat_grace: str,
+) -> None:
+    """Run the scheduler (a Nomad server) on its own."""
+    from yurt.runtime import run, serve_until_signal
+    from yurt.scheduler import SchedulerConfig, SchedulerServer
+
+    try:
+        host, port = split_host_port(http_addr, 4646)
+        ttl = parse_go_duration(heartbeat_ttl)
+        grace = parse_go_duration(heartbeat_grace)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    temp: str | None = None
+    if data_dir is None:
+        if dev:
+            temp = tempfile.mkdtemp(prefix="yurt-scheduler-")
+            data_dir = temp
+        else:
+            data_dir = ".yurt/scheduler"
+    config = SchedulerConfig(
+        http_host=host,
+        http_port=port,
+        data_dir=Path(data_dir),
+        region=region,
+        datacenter=datacenter,
+        consul_addr=consul_addr,
+        server_service_name=server_service_name,
+        heartbeat_ttl=ttl,
+        heartbeat_grace=grace,
+    )
+
+    async def main() -> None:
+        await serve_until_signal([SchedulerServer(config)])
+
+    try:
+        run(main)
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)

@@ -1,0 +1,35 @@
+"""The scheduler server's configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from yurt.api.durations import SECOND
+
+
+@dataclass
+class SchedulerConfig:
+    """How a `SchedulerServer` listens, where it keeps state, and how it advertises itself.
+
+    `http_port=0` binds a free port; `start()` records the bound port back here.
+    """
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 4646
+    data_dir: Path | str = field(default_factory=lambda: Path(".yurt/scheduler"))
+    region: str = "global"
+    datacenter: str = "dc1"
+    consul_addr: str | None = None
+    server_service_name: str = "nomad"
+    # How long a node may go without a heartbeat before it is marked down (Nomad's
+    # min_heartbeat_ttl is 10s; a grace period is added on top).
+    heartbeat_ttl: int = 10 * SECOND
+    heartbeat_grace: int = 10 * SECOND
+    # "binpack" (Nomad's default) or "spread", as `nomad operator scheduler set-config`.
+    scheduler_algorithm: str = "binpack"
+    node_name: str = "yurt-scheduler"
+
+    @property
+    def address(self) -> str:
+        return f"{self.http_host}:{self.http_port}"

@@ -1,0 +1,223 @@
+"""`SchedulerServer`: the Nomad server role as a yurt component."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from yurt.api.blocking import WatchHub
+from yurt.api.durations import SECOND
+from yurt.api.http import start_site
+from yurt.scheduler import model as m
+from yurt.scheduler import store as s
+from yurt.scheduler.broker import EvalBroker
+from yurt.scheduler.config import SchedulerConfig
+from yurt.scheduler.consul import ConsulRegistration
+from yurt.scheduler.heartbeat import Heartbeats
+from yurt.scheduler.http_api import build_app
+from yurt.scheduler.operations import Operations
+from yurt.scheduler.reconcile import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerServer:
+    name = "scheduler"
+
+    def __init__(self, config: SchedulerConfig | None = None) -> None:
+        self.config = config or SchedulerConfig()
+        self.hub = WatchHub()
+        self.store = s.Store(Path(self.config.data_dir), self.hub)
+        self.broker = EvalBroker()
+        self.scheduler = Scheduler(self.store, algorithm=self._stored_algorithm())
+        self.heartbeats = Heartbeats(
+            self.config.heartbeat_ttl / SECOND,
+            self.config.heartbeat_grace / SECOND,
+            self._node_expired,
+        )
+        self.ops = Operations(
+            self.store,
+            self.broker,
+            self.scheduler,
+            heartbeat_ttl=self.config.heartbeat_ttl,
+            on_node_alive=self.heartbeats.reset,
+        )
+        self.server_id = self._server_id()
+        self.app: web.Application | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._consul: ConsulRegistration | None = None
+        self._stopped = False
+        self._unpaused = asyncio.Event()
+
+    @property
+    def rpc_addr(self) -> str:
+        return f"{self.config.http_host}:{self.config.http_port + 1}"
+
+    @property
+    def address(self) -> str:
+        return f"http://{self.config.http_host}:{self.config.http_port}"
+
+    def _server_id(self) -> str:
+        conf = self.store.tables[s.CONFIG].get("server-id")
+        if conf is not None:
+            return str(conf["ID"])
+        ident = str(uuid.uuid4())
+        with self.store.write() as txn:
+            txn.put(s.CONFIG, "server-id", {"ID": ident})
+        return ident
+
+    def _stored_algorithm(self) -> str:
+        conf = self.store.tables[s.CONFIG].get("scheduler")
+        if conf is not None:
+            return str(conf["SchedulerAlgorithm"])
+        return self.config.scheduler_algorithm
+
+    def scheduler_config(self) -> dict[str, Any]:
+        conf = self.store.tables[s.CONFIG].get("scheduler") or {}
+        return {
+            "SchedulerAlgorithm": self.scheduler.algorithm,
+            "PreemptionConfig": {
+                "SystemSchedulerEnabled": True,
+                "SysBatchSchedulerEnabled": False,
+                "BatchSchedulerEnabled": False,
+                "ServiceSchedulerEnabled": False,
+            },
+            "MemoryOversubscriptionEnabled": False,
+            "RejectJobRegistration": False,
+            "PauseEvalBroker": bool(conf.get("PauseEvalBroker", False)),
+            "CreateIndex": conf.get("CreateIndex", 1),
+            "ModifyIndex": conf.get("ModifyIndex", 1),
+        }
+
+    def set_scheduler_config(self, algorithm: str, pause_broker: bool) -> int:
+        old = self.store.tables[s.CONFIG].get("scheduler") or {}
+        with self.store.write() as txn:
+            txn.put(
+                s.CONFIG,
+                "scheduler",
+                {
+                    "SchedulerAlgorithm": algorithm,
+                    "PauseEvalBroker": pause_broker,
+                    "CreateIndex": old.get("CreateIndex", txn.index),
+                    "ModifyIndex": txn.index,
+                },
+            )
+        self.scheduler.algorithm = algorithm
+        self._apply_pause()
+        return txn.index
+
+    def _apply_pause(self) -> None:
+        conf = self.store.tables[s.CONFIG].get("scheduler") or {}
+        if conf.get("PauseEvalBroker"):
+            self._unpaused.clear()
+        else:
+            self._unpaused.set()
+
+    def http_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    def _node_expired(self, node_id: str) -> None:
+        try:
+            self.ops.node_down(node_id)
+        except Exception:
+            log.exception("marking node %s down failed", node_id)
+
+    async def start(self) -> None:
+        self.app = build_app(self)
+        self._runner = await start_site(self.app, self.config.http_host, self.config.http_port)
+        if self.config.http_port == 0:
+            for site in self._runner.sites:
+                server = getattr(site, "_server", None)
+                if server is not None and server.sockets:
+                    self.config.http_port = int(server.sockets[0].getsockname()[1])
+                    break
+        # After a restart, nodes get a fresh TTL (as Nomad's new leader does) and every
+        # pending evaluation goes back to the broker.
+        for node in self.store.tables[s.NODE].values():
+            if node.get("Status") == m.NODE_READY:
+                self.heartbeats.reset(node["ID"])
+        self.ops.restore()
+        self._apply_pause()
+        self._tasks.append(asyncio.create_task(self._worker(), name="scheduler-worker"))
+        self._tasks.append(asyncio.create_task(self._periodic(), name="periodic-launcher"))
+        if self.config.consul_addr:
+            self._consul = ConsulRegistration(
+                self.config.consul_addr,
+                self.config.server_service_name,
+                self.config.http_host,
+                self.config.http_port,
+            )
+            self._consul.start()
+        log.info("scheduler serving Nomad's API on %s", self.address)
+
+    async def _worker(self) -> None:
+        while True:
+            # `PauseEvalBroker` in the scheduler configuration holds evaluations pending.
+            await self._unpaused.wait()
+            eval_id = await self.broker.dequeue()
+            if not self._unpaused.is_set():
+                self.broker.enqueue(
+                    self.store.tables[s.EVAL].get(eval_id) or {"ID": eval_id, "CreateIndex": 0}
+                )
+                continue
+            try:
+                self.ops.process_eval(eval_id)
+            except Exception:
+                log.exception("processing evaluation %s", eval_id)
+            # Let the HTTP server breathe between evaluations.
+            await asyncio.sleep(0)
+
+    async def _periodic(self) -> None:
+        while True:
+            now = datetime.now(UTC)
+            try:
+                self.ops.check_deployment_deadlines()
+            except Exception:
+                log.exception("checking deployment progress deadlines")
+            due = self.ops.periodic_due(now)
+            if not due:
+                await asyncio.sleep(1.0)
+                continue
+            soonest = min(when for _, when in due)
+            delay = (soonest - datetime.now(UTC)).total_seconds()
+            await asyncio.sleep(max(min(delay, 1.0), 0.0))
+            now = datetime.now(UTC)
+            for job, when in due:
+                if when <= now:
+                    try:
+                        self.ops.launch_periodic(job, when)
+                    except Exception:
+                        log.exception("launching periodic job %s", job["ID"])
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._consul is not None:
+            await self._consul.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self.heartbeats.close()
+        self.broker.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+        self.store.close()

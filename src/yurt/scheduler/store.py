@@ -1,0 +1,181 @@
+"""The scheduler's state: jobs and their versions, evaluations, allocations, nodes and
+deployments, in SQLite (WAL) with one modify index.
+
+Every object is kept as the JSON Nomad's API answers with, in one table, and mirrored in
+memory for reads. A write runs in one SQLite transaction that takes the next index; memory
+and the blocking-query waiters are updated only after the commit, so nothing is ever
+answered that a `kill -9` could lose.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from yurt.api.blocking import WatchHub
+from yurt.scheduler.model import alloc_uses_resources
+from yurt.scheduler.usage import NodeUsage
+from yurt.storage.sqlite import Database
+
+JOB = "job"
+JOB_VERSION = "job_version"
+EVAL = "eval"
+ALLOC = "alloc"
+NODE = "node"
+DEPLOYMENT = "deployment"
+SUBMISSION = "submission"
+CONFIG = "config"
+KINDS = (JOB, JOB_VERSION, EVAL, ALLOC, NODE, DEPLOYMENT, SUBMISSION, CONFIG)
+
+Obj = dict[str, Any]
+
+
+def job_key(namespace: str, job_id: str) -> str:
+    return f"{namespace}\x00{job_id}"
+
+
+def version_key(namespace: str, job_id: str, version: int) -> str:
+    return f"{namespace}\x00{job_id}\x00{version:010d}"
+
+
+class Txn:
+    """The writes of one transaction; `index` is the modify index they all get."""
+
+    def __init__(self, store: Store, index: int) -> None:
+        self._store = store
+        self.index = index
+        self.puts: list[tuple[str, str, Obj | None]] = []
+
+    def put(self, kind: str, key: str, obj: Obj) -> None:
+        self._store.db.conn.execute(
+            "INSERT INTO objects(kind, key, body) VALUES(?, ?, ?) "
+            "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body",
+            (kind, key, json.dumps(obj, separators=(",", ":"))),
+        )
+        self.puts.append((kind, key, obj))
+
+    def delete(self, kind: str, key: str) -> None:
+        self._store.db.conn.execute("DELETE FROM objects WHERE kind=? AND key=?", (kind, key))
+        self.puts.append((kind, key, None))
+
+
+class Store:
+    def __init__(self, data_dir: Path | str, hub: WatchHub | None = None) -> None:
+        self.db = Database(Path(data_dir) / "scheduler.db")
+        self.hub = hub if hub is not None else WatchHub()
+        self.db.conn.execute(
+            "CREATE TABLE IF NOT EXISTS objects ("
+            " kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,"
+            " PRIMARY KEY(kind, key))"
+        )
+        self.tables: dict[str, dict[str, Obj]] = {k: {} for k in KINDS}
+        self.table_index: dict[str, int] = dict.fromkeys(KINDS, 1)
+        self.allocs_by_node: dict[str, set[str]] = {}
+        self.allocs_by_job: dict[str, set[str]] = {}
+        # What running allocations take on each node, kept as allocations change so that
+        # placement does not recount it for every evaluation.
+        self.usage: dict[str, NodeUsage] = {}
+        self._load()
+
+    def _load(self) -> None:
+        for row in self.db.conn.execute("SELECT kind, key, body FROM objects"):
+            kind, key, body = row[0], row[1], row[2]
+            if kind == "_index":
+                self.table_index[key] = int(body)
+                continue
+            obj = json.loads(body)
+            self.tables.setdefault(kind, {})[key] = obj
+            self._reindex(kind, key, None, obj)
+
+    @property
+    def index(self) -> int:
+        return self.db.index
+
+    @contextmanager
+    def write(self) -> Iterator[Txn]:
+        """One atomic change. The caller stamps objects with `txn.index`."""
+        with self.db.transaction():
+            txn = Txn(self, self.db.next_index())
+            yield txn
+            kinds = {kind for kind, _, _ in txn.puts}
+            for kind in kinds:
+                self.db.conn.execute(
+                    "INSERT INTO objects(kind, key, body) VALUES('_index', ?, ?) "
+                    "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body",
+                    (kind, str(txn.index)),
+                )
+        topics: set[str] = set()
+        for kind, key, obj in txn.puts:
+            table = self.tables[kind]
+            old = table.get(key)
+            if obj is None:
+                table.pop(key, None)
+            else:
+                table[key] = obj
+            self._reindex(kind, key, old, obj)
+            self.table_index[kind] = txn.index
+            topics.add(kind)
+            topics.add(f"{kind}:{key}")
+            if kind == ALLOC:
+                for o in (old, obj):
+                    if o is not None:
+                        topics.add(f"node-allocs:{o.get('NodeID', '')}")
+        self.hub.notify(*topics)
+
+    def _reindex(self, kind: str, key: str, old: Obj | None, new: Obj | None) -> None:
+        if kind != ALLOC:
+            return
+        if old is not None and alloc_uses_resources(old):
+            self.usage[old.get("NodeID", "")].remove(old)
+        if new is not None and alloc_uses_resources(new):
+            self.usage.setdefault(new.get("NodeID", ""), NodeUsage()).add(new)
+        if old is not None:
+            self.allocs_by_node.get(old.get("NodeID", ""), set()).discard(key)
+            self.allocs_by_job.get(job_key(old["Namespace"], old["JobID"]), set()).discard(key)
+        if new is not None:
+            self.allocs_by_node.setdefault(new.get("NodeID", ""), set()).add(key)
+            self.allocs_by_job.setdefault(job_key(new["Namespace"], new["JobID"]), set()).add(key)
+
+    # reads -----------------------------------------------------------------------------
+
+    def job(self, namespace: str, job_id: str) -> Obj | None:
+        return self.tables[JOB].get(job_key(namespace, job_id))
+
+    def jobs(self) -> list[Obj]:
+        return list(self.tables[JOB].values())
+
+    def job_versions(self, namespace: str, job_id: str) -> list[Obj]:
+        prefix = job_key(namespace, job_id) + "\x00"
+        found = [v for k, v in self.tables[JOB_VERSION].items() if k.startswith(prefix)]
+        return sorted(found, key=lambda j: -int(j.get("Version", 0)))
+
+    def job_version(self, namespace: str, job_id: str, version: int) -> Obj | None:
+        return self.tables[JOB_VERSION].get(version_key(namespace, job_id, version))
+
+    def allocs_for_job(self, namespace: str, job_id: str) -> list[Obj]:
+        keys = self.allocs_by_job.get(job_key(namespace, job_id), set())
+        return [self.tables[ALLOC][k] for k in keys]
+
+    def allocs_for_node(self, node_id: str) -> list[Obj]:
+        keys = self.allocs_by_node.get(node_id, set())
+        return [self.tables[ALLOC][k] for k in keys]
+
+    def evals_for_job(self, namespace: str, job_id: str) -> list[Obj]:
+        return [
+            e
+            for e in self.tables[EVAL].values()
+            if e["JobID"] == job_id and e["Namespace"] == namespace
+        ]
+
+    def deployments_for_job(self, namespace: str, job_id: str) -> list[Obj]:
+        return [
+            d
+            for d in self.tables[DEPLOYMENT].values()
+            if d["JobID"] == job_id and d["Namespace"] == namespace
+        ]
+
+    def close(self) -> None:
+        self.db.close()
