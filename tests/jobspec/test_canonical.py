@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from yurt.jobspec import canonicalize, parse_job
 
 S = 1_000_000_000
@@ -189,3 +191,19 @@ def test_canonicalize_returns_a_new_dict_and_is_idempotent() -> None:
     full = canonicalize(job)
     assert repr(job) == before
     assert canonicalize(full) == full
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        {"ID": "x", "TaskGroups": {"g": {}}},
+        {"ID": "x", "TaskGroups": ["g"]},
+        {"ID": "x", "Update": "fast", "TaskGroups": []},
+        {"ID": "x", "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Resources": 5}]}]},
+    ],
+)
+def test_malformed_jobs_come_back_unchanged_for_validate_to_report(job: dict[str, Any]) -> None:
+    from yurt.jobspec import validate
+
+    assert canonicalize(job) == job
+    assert validate(job).errors

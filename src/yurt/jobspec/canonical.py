@@ -13,6 +13,7 @@ from typing import Any
 
 from yurt.api.durations import HOUR, MINUTE, SECOND
 from yurt.jobspec.schema import SPECS
+from yurt.jobspec.typecheck import type_errors
 
 Job = dict[str, Any]
 
@@ -116,7 +117,12 @@ def _update_empty(u: dict[str, Any]) -> bool:
 
 
 def canonicalize(job: Job) -> Job:
-    """A new job dict with Nomad's defaults applied; applying it twice changes nothing."""
+    """A new job dict with Nomad's defaults applied; applying it twice changes nothing.
+
+    A job with fields of the wrong JSON type comes back as an unchanged copy, so that
+    `validate` can name those fields instead of this failing halfway."""
+    if type_errors(job):
+        return copy.deepcopy(job) if isinstance(job, dict) else job
     j = _fill(copy.deepcopy(job), "job")
     _default(j, "ID", "")
     _default(j, "Name", j["ID"])
