@@ -79,3 +79,37 @@ def test_the_installed_command_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Job validation successful" in proc.stdout
+
+
+def test_validate_json_job_reports_field_paths(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = runner.invoke(main, ["job", "run", "-output", str(ROOT / "jobs/job.redis.nomad")])
+    doc = json.loads(out.output)
+    good = tmp_path / "redis.json"
+    good.write_text(json.dumps(doc))
+    result = runner.invoke(main, ["job", "validate", "-json", str(good)])
+    assert result.exit_code == 0 and "Job validation successful" in result.output
+    doc["Job"]["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMB"] = 4
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    result = runner.invoke(main, ["job", "validate", "-json", str(bad)])
+    assert result.exit_code == 1
+    assert (
+        f'{bad}: TaskGroups[0].Tasks[0].Resources.MemoryMB: task "redis": minimum MemoryMB '
+        "value is 10; got 4" in result.output
+    )
+
+
+def test_var_file_flag(tmp_path: Path) -> None:
+    job = tmp_path / "v.nomad"
+    job.write_text(
+        'variable "n" {\n  type = number\n}\njob "v" {\n  group "g" {\n    count = var.n\n'
+        '    task "t" {\n      driver = "exec"\n    }\n  }\n}\n'
+    )
+    vars_file = tmp_path / "prod.vars.hcl"
+    vars_file.write_text("n = 4\n")
+    result = CliRunner().invoke(
+        main, ["job", "run", "-output", "-var-file", str(vars_file), str(job)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["Job"]["TaskGroups"][0]["Count"] == 4

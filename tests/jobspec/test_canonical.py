@@ -75,7 +75,18 @@ def test_service_group_defaults() -> None:
 
 def test_batch_group_defaults() -> None:
     j = _job("batch")
-    assert j["Update"] is None
+    # Job.Update is a plain struct on the server: zero for a job without update strategy.
+    assert j["Update"] == {
+        "Stagger": 0,
+        "MaxParallel": 0,
+        "HealthCheck": "",
+        "MinHealthyTime": 0,
+        "HealthyDeadline": 0,
+        "ProgressDeadline": 0,
+        "Canary": 0,
+        "AutoRevert": False,
+        "AutoPromote": False,
+    }
     g = j["TaskGroups"][0]
     assert g["RestartPolicy"]["Attempts"] == 3 and g["RestartPolicy"]["Interval"] == 86400 * S
     assert g["ReschedulePolicy"] == {
@@ -89,12 +100,24 @@ def test_batch_group_defaults() -> None:
     assert g["Migrate"] is None and g["Update"] is None
 
 
-@pytest.mark.parametrize("job_type", ["system", "sysbatch"])
-def test_system_jobs_have_no_reschedule_policy(job_type: str) -> None:
-    g = _job(job_type)["TaskGroups"][0]
+def test_system_jobs_have_no_reschedule_policy() -> None:
+    g = _job("system")["TaskGroups"][0]
     assert g["ReschedulePolicy"] is None
-    expected_attempts = 2 if job_type == "system" else 3
-    assert g["RestartPolicy"]["Attempts"] == expected_attempts
+    assert g["RestartPolicy"]["Attempts"] == 2
+
+
+def test_sysbatch_jobs_get_the_zero_reschedule_policy() -> None:
+    # api.TaskGroup.Canonicalize skips only "system"; sysbatch gets the all-zero policy.
+    g = _job("sysbatch")["TaskGroups"][0]
+    assert g["ReschedulePolicy"] == {
+        "Attempts": 0,
+        "Interval": 0,
+        "Delay": 0,
+        "DelayFunction": "",
+        "MaxDelay": 0,
+        "Unlimited": False,
+    }
+    assert g["RestartPolicy"]["Attempts"] == 3
 
 
 def test_job_update_is_merged_into_groups() -> None:
@@ -168,3 +191,19 @@ def test_canonicalize_returns_a_new_dict_and_is_idempotent() -> None:
     full = canonicalize(job)
     assert repr(job) == before
     assert canonicalize(full) == full
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        {"ID": "x", "TaskGroups": {"g": {}}},
+        {"ID": "x", "TaskGroups": ["g"]},
+        {"ID": "x", "Update": "fast", "TaskGroups": []},
+        {"ID": "x", "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Resources": 5}]}]},
+    ],
+)
+def test_malformed_jobs_come_back_unchanged_for_validate_to_report(job: dict[str, Any]) -> None:
+    from yurt.jobspec import validate
+
+    assert canonicalize(job) == job
+    assert validate(job).errors

@@ -15,8 +15,7 @@ from typing import Any
 
 import click
 
-from yurt.jobspec import JobspecError, canonicalize, load_job, validate
-from yurt.jobspec.diagnostics import Diagnostic
+from yurt.jobspec import JobspecError, check_job, load_job, validate
 
 _CONTEXT = {"help_option_names": ["-h", "-help", "--help"]}
 
@@ -65,16 +64,17 @@ def _var_options(func: Any) -> Any:
     )(func)
 
 
-def _load(path: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> Any:
+def _load(path: str, var: tuple[str, ...], var_file: tuple[str, ...], *, check: bool) -> Any:
     text, name = _read(path)
-    return load_job(
-        text,
-        name,
-        variables=_parse_vars(var),
-        var_files=[Path(f) for f in var_file],
-        environ=os.environ,
-        allow_fs=True,
-    )
+    kwargs: dict[str, Any] = {
+        "variables": _parse_vars(var),
+        "var_files": [Path(f) for f in var_file],
+        "environ": os.environ,
+        "allow_fs": True,
+    }
+    if check:
+        return check_job(text, name, **kwargs)
+    return load_job(text, name, **kwargs)
 
 
 def _fail(lines: list[str]) -> None:
@@ -84,27 +84,47 @@ def _fail(lines: list[str]) -> None:
     sys.exit(1)
 
 
+def _read_json_job(path: str) -> tuple[dict[str, Any], str]:
+    text, name = _read(path)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail([f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"])
+        raise AssertionError from None  # _fail exits
+    if isinstance(doc, dict) and isinstance(doc.get("Job"), dict):
+        doc = doc["Job"]
+    if not isinstance(doc, dict):
+        _fail([f"{name}: expected a JSON job object"])
+    return doc, name
+
+
 @job.command("validate", context_settings=_CONTEXT)
 @_var_options
+@click.option(
+    "-json", "--json", "as_json", is_flag=True, help="FILE is a JSON job (the API form), not HCL."
+)
 @click.argument("path", metavar="FILE")
-def validate_cmd(path: str, var: tuple[str, ...], var_file: tuple[str, ...]) -> None:
+def validate_cmd(path: str, var: tuple[str, ...], var_file: tuple[str, ...], as_json: bool) -> None:
     """Check a job file without submitting it; errors point at file:line:column."""
+    if as_json:
+        doc, name = _read_json_job(path)
+        result = validate(doc)
+        if result.errors:
+            _fail([f"{name}: {e}" for e in result.errors])
+        for w in result.warnings:
+            click.echo(f"Job Warnings:\n  * {w}\n")
+        click.echo("Job validation successful")
+        return
     try:
-        parsed = _load(path, var, var_file)
+        _parsed, warnings = _load(path, var, var_file, check=True)
     except JobspecError as exc:
         _fail([str(d) for d in exc.diagnostics])
         return
-    result = validate(canonicalize(parsed.job))
-    if result.errors:
-        diags = []
-        for e in result.errors:
-            pos = parsed.position("Job." + e.path if e.path else "Job")
-            diags.append(Diagnostic(parsed.filename, pos.line, pos.column, e.message))
-        diags.sort(key=lambda d: (d.line, d.column))
-        _fail([str(d) for d in diags])
-        return
-    for w in result.warnings:
-        click.echo(f"Job Warnings:\n  * {w}\n")
+    if warnings:
+        click.echo("Job Warnings:")
+        for w in warnings:
+            click.echo(f"  * {w}")
+        click.echo()
     click.echo("Job validation successful")
 
 
@@ -126,7 +146,7 @@ def run_cmd(path: str, output: bool, var: tuple[str, ...], var_file: tuple[str, 
             "use -output to print the JSON job"
         )
     try:
-        parsed = _load(path, var, var_file)
+        parsed = _load(path, var, var_file, check=False)
     except JobspecError as exc:
         _fail([str(d) for d in exc.diagnostics])
         return

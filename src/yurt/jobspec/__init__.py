@@ -7,7 +7,7 @@ result = validate(full)                       # the server-side checks
 
 from yurt.jobspec.canonical import canonicalize
 from yurt.jobspec.diagnostics import Diagnostic, JobspecError
-from yurt.jobspec.parse import ParsedJob, load_job, parse_job
+from yurt.jobspec.parse import ParsedJob, check_job, load_job, parse_job
 from yurt.jobspec.validate import ValidationError, ValidationResult, validate
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "ValidationError",
     "ValidationResult",
     "canonicalize",
+    "check_job",
     "load_job",
     "parse_job",
     "validate",

@@ -21,6 +21,8 @@ def parse_request(body: dict[str, Any]) -> dict[str, Any]:
     hcl = body.get("JobHCL")
     if not isinstance(hcl, str) or not hcl.strip():
         raise APIError.bad_request("Job HCL must be provided in JobHCL")
+    if body.get("HCLv1"):
+        raise APIError.bad_request("HCL1 job files are not supported; use HCL2")
     variables = body.get("Variables") or ""
     if not isinstance(variables, str):
         raise APIError.bad_request("Variables must be a string of HCL var-file content")
@@ -52,8 +54,21 @@ def parse_request(body: dict[str, Any]) -> dict[str, Any]:
 
             os.unlink(tmp.name)
     if body.get("Canonicalize"):
-        job = canonicalize(job)
+        job = _client_canonical(job)
     return job
+
+
+def _client_canonical(job: dict[str, Any]) -> dict[str, Any]:
+    """The parse endpoint canonicalizes with the API library's rules only: the server's
+    own defaults (node pool, the "*" datacenter, submit time) come later, on register."""
+    full = canonicalize(job)
+    full["NodePool"] = job.get("NodePool") or ""
+    full["Datacenters"] = job.get("Datacenters")
+    full["SubmitTime"] = job.get("SubmitTime")
+    full["DispatchIdempotencyToken"] = job.get("DispatchIdempotencyToken")
+    if job.get("Update") is None and full["Type"] != "service":
+        full["Update"] = None
+    return full
 
 
 def validate_request(body: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from yurt.api.durations import HOUR, MINUTE, SECOND
 from yurt.jobspec.schema import SPECS
+from yurt.jobspec.typecheck import type_errors
 
 Job = dict[str, Any]
 
@@ -27,6 +28,9 @@ def _fill(obj: dict[str, Any], spec: str) -> dict[str, Any]:
 def _default(obj: dict[str, Any], key: str, value: Any) -> None:
     if obj.get(key) is None:
         obj[key] = copy.deepcopy(value)
+
+
+_BOOLS = ("AutoRevert", "AutoPromote")
 
 
 def default_update() -> dict[str, Any]:
@@ -113,7 +117,12 @@ def _update_empty(u: dict[str, Any]) -> bool:
 
 
 def canonicalize(job: Job) -> Job:
-    """A new job dict with Nomad's defaults applied; applying it twice changes nothing."""
+    """A new job dict with Nomad's defaults applied; applying it twice changes nothing.
+
+    A job with fields of the wrong JSON type comes back as an unchanged copy, so that
+    `validate` can name those fields instead of this failing halfway."""
+    if type_errors(job):
+        return copy.deepcopy(job) if isinstance(job, dict) else job
     j = _fill(copy.deepcopy(job), "job")
     _default(j, "ID", "")
     _default(j, "Name", j["ID"])
@@ -147,8 +156,7 @@ def canonicalize(job: Job) -> Job:
     if j.get("Periodic") is not None:
         p = _fill(j["Periodic"], "periodic")
         _default(p, "Enabled", True)
-        if p.get("Spec") in (None, "", []):
-            p["Spec"] = ""
+        _default(p, "Spec", "")
         _default(p, "SpecType", "cron")
         _default(p, "ProhibitOverlap", False)
         if not p.get("TimeZone"):
@@ -168,6 +176,12 @@ def canonicalize(job: Job) -> Job:
         _constraint(c)
 
     j["TaskGroups"] = [_group(_fill(g, "group"), j) for g in j.get("TaskGroups") or []]
+    if j["Update"] is None:
+        # The server's Job.Update is a plain struct, not a pointer: a job without an
+        # update strategy (batch, system) reads back with its zero value.
+        j["Update"] = {
+            k: ("" if k == "HealthCheck" else False if k in _BOOLS else 0) for k in default_update()
+        }
     return j
 
 
@@ -196,6 +210,8 @@ def _group(g: dict[str, Any], job: Job) -> dict[str, Any]:
         _default(d, "SizeMB", 300)
         g["EphemeralDisk"] = d
     consul = _fill(g.get("Consul") or {}, "consul")
+    if not consul["Namespace"] and job.get("ConsulNamespace"):
+        consul["Namespace"] = job["ConsulNamespace"]
     if not consul["Cluster"]:
         consul["Cluster"] = "default"
     g["Consul"] = consul
@@ -213,7 +229,7 @@ def _group(g: dict[str, Any], job: Job) -> dict[str, Any]:
         g["ReschedulePolicy"] = _merge(jr, gr)
     elif jr is not None:
         g["ReschedulePolicy"] = copy.deepcopy(jr)
-    if g.get("ReschedulePolicy") is None and job_type not in ("system", "sysbatch"):
+    if g.get("ReschedulePolicy") is None and job_type != "system":
         g["ReschedulePolicy"] = default_reschedule(job_type)
     if g.get("ReschedulePolicy") is not None:
         g["ReschedulePolicy"] = _merge(default_reschedule(job_type), g["ReschedulePolicy"])
@@ -281,6 +297,8 @@ def _task(t: dict[str, Any], g: dict[str, Any], job: Job) -> dict[str, Any]:
     _default(logs, "MaxFiles", 10)
     _default(logs, "MaxFileSizeMB", 10)
     _default(logs, "Disabled", False)
+    # The server's LogConfig has no "Enabled" (an API-only compatibility field).
+    logs.pop("Enabled", None)
     t["LogConfig"] = logs
     t["Artifacts"] = [_artifact(a) for a in t.get("Artifacts") or []] or None
     if t.get("Vault") is not None:
@@ -288,14 +306,24 @@ def _task(t: dict[str, Any], g: dict[str, Any], job: Job) -> dict[str, Any]:
         _default(v, "Env", True)
         _default(v, "DisableFile", False)
         _default(v, "Namespace", "")
-        _default(v, "Cluster", "default")
+        if not v["Cluster"]:
+            v["Cluster"] = "default"
         _default(v, "Role", "")
         _default(v, "ChangeMode", "restart")
-        if v["ChangeMode"] == "signal" and v.get("ChangeSignal"):
-            v["ChangeSignal"] = v["ChangeSignal"].upper()
-        _default(v, "ChangeSignal", "SIGHUP" if v["ChangeMode"] == "signal" else "")
+        # The server upper-cases the signal (structs.Vault.Canonicalize).
+        v["ChangeSignal"] = (v.get("ChangeSignal") or "SIGHUP").upper()
         _default(v, "AllowTokenExpiration", False)
         t["Vault"] = v
+    if t.get("Consul") is not None:
+        consul = _fill(t["Consul"], "consul")
+        if not consul["Cluster"]:
+            consul["Cluster"] = "default"
+        t["Consul"] = consul
+    if t.get("CSIPluginConfig") is not None:
+        csi = t["CSIPluginConfig"]
+        csi.setdefault("MountDir", "/csi")
+        csi.setdefault("StagePublishBaseDir", "/local/csi")
+        csi.setdefault("HealthTimeout", 30 * SECOND)
     t["Templates"] = [_template(x) for x in t.get("Templates") or []] or None
     t["Services"] = [_service(s, t, g, job) for s in t.get("Services") or []] or None
     for aff in t.get("Affinities") or []:
@@ -322,6 +350,7 @@ def _artifact(a: dict[str, Any]) -> dict[str, Any]:
     _default(a, "GetterSource", "")
     if not a.get("GetterMode"):
         a["GetterMode"] = "any"
+    _default(a, "GetterInsecure", False)
     if a.get("RelativeDest") is None:
         if a["GetterMode"] == "file":
             a["RelativeDest"] = "local/" + posixpath.basename(a["GetterSource"].split("?")[0])
@@ -340,9 +369,16 @@ def _template(t: dict[str, Any]) -> dict[str, Any]:
     _default(t, "DestPath", "")
     _default(t, "EmbeddedTmpl", "")
     _default(t, "ChangeMode", "restart")
-    if t["ChangeMode"] == "signal" and t.get("ChangeSignal"):
+    if t.get("ChangeSignal") is None:
+        t["ChangeSignal"] = "SIGHUP" if t["ChangeMode"] == "signal" else ""
+    else:
         t["ChangeSignal"] = t["ChangeSignal"].upper()
-    _default(t, "ChangeSignal", "")
+    if t.get("ChangeScript") is not None:
+        cs = t["ChangeScript"]
+        _default(cs, "Command", "")
+        _default(cs, "Args", [])
+        _default(cs, "Timeout", 5 * SECOND)
+        _default(cs, "FailOnError", False)
     _default(t, "Splay", 5 * SECOND)
     _default(t, "Perms", "0644")
     _default(t, "LeftDelim", "{{")
@@ -376,17 +412,33 @@ def _service(
     checks = []
     for c in s.get("Checks") or []:
         c = _fill(c, "check")
-        merged = None
-        if s.get("CheckRestart") is not None or c.get("CheckRestart") is not None:
-            merged = _merge(
-                _fill(s.get("CheckRestart") or {}, "check_restart"), c.get("CheckRestart")
-            )
+        merged = _merge_check_restart(s.get("CheckRestart"), c.get("CheckRestart"))
+        if merged is not None:
             _default(merged, "Grace", SECOND)
         c["CheckRestart"] = merged
-        c["SuccessBeforePassing"] = max(0, c.get("SuccessBeforePassing") or 0)
-        c["FailuresBeforeCritical"] = max(0, c.get("FailuresBeforeCritical") or 0)
+        for key in ("SuccessBeforePassing", "FailuresBeforeCritical", "FailuresBeforeWarning"):
+            c[key] = max(0, c.get(key) or 0)
         if not c["OnUpdate"]:
             c["OnUpdate"] = s["OnUpdate"]
         checks.append(c)
     s["Checks"] = checks or None
     return s
+
+
+def _merge_check_restart(
+    service: dict[str, Any] | None, check: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """CheckRestart.Merge: the check's own limit (> 0), grace (set) and ignore_warnings
+    (true) override the service's."""
+    if service is None:
+        return copy.deepcopy(check)
+    merged = _fill(copy.deepcopy(service), "check_restart")
+    if check is None:
+        return merged
+    if (check.get("Limit") or 0) > 0:
+        merged["Limit"] = check["Limit"]
+    if check.get("Grace") is not None:
+        merged["Grace"] = check["Grace"]
+    if check.get("IgnoreWarnings"):
+        merged["IgnoreWarnings"] = True
+    return merged

@@ -7,10 +7,11 @@ import copy
 from typing import Any
 
 from yurt.api.durations import parse_go_duration
+from yurt.jobspec import dynamic
 from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
-from yurt.jobspec.evaluate import EvalError, Scope, evaluate, type_name
+from yurt.jobspec.evaluate import EvalError, Scope, type_name
 from yurt.jobspec.schema import SPECS, Blk, Spec
-from yurt.jobspec.syntax import Attribute, Block, Body
+from yurt.jobspec.syntax import Attribute, Block, Body, pos_of
 
 Positions = dict[str, Pos]
 
@@ -36,6 +37,7 @@ class Decoder:
 
     def decode(self, block: Block, spec_name: str, path: str, where: str) -> dict[str, Any]:
         spec = SPECS[spec_name]
+        block = Block(block.type, block.labels, self.expand(block.body), block.pos)
         out: dict[str, Any] = {k: copy.copy(v) for k, v in spec.fields}
         self.positions[path] = block.pos
         if len(block.labels) != spec.labels:
@@ -44,7 +46,7 @@ class Decoder:
             self.collector.error(
                 block.pos, f"a {block.type} block takes {want} (got {got}) {where}".rstrip()
             )
-        inner_where = _describe(block)
+        inner_where = _describe(block, where)
         known = list(spec.attrs) + list(spec.blocks)
         values: dict[str, Any] = {}
         for attr in block.body.attributes.values():
@@ -60,7 +62,7 @@ class Decoder:
                     f'unknown attribute "{attr.name}" {inner_where}{hint}',
                 )
                 continue
-            value = self.value(attr, a.kind)
+            value = self.value(attr, a.kind, inner_where)
             if value is _ERROR:
                 continue
             values[attr.name] = value
@@ -112,6 +114,11 @@ class Decoder:
             items: Any = out[b.json] if out[b.json] is not None else ({} if b.keyed else [])
             if b.keyed:
                 key = child.labels[0] if child.labels else ""
+                if key in items:
+                    self.collector.error(
+                        child.pos, f'{child.type} "{key}" is declared twice {where}'.rstrip()
+                    )
+                    return
                 sub_path = f'{path}.{b.json}["{key}"]'
             else:
                 sub_path = f"{path}.{b.json}[{len(items)}]"
@@ -150,7 +157,7 @@ class Decoder:
             if not out["Operand"]:
                 out["Operand"] = "="
         elif spec.name == "periodic":
-            if out["Spec"] is not None:
+            if out["Spec"] is not None or out["Specs"] is not None:
                 out["SpecType"] = "cron"
         elif spec.name == "template":
             if out["ChangeMode"] is None:
@@ -175,12 +182,16 @@ class Decoder:
             dynamic = [p for p in ports if p["Value"] <= 0]
             # Keep each port's position under its final list, as normalizeNetworkPorts moves it.
             old = {id(p): i for i, p in enumerate(ports)}
+            moved: Positions = {}
             for new_list, name in ((reserved, "ReservedPorts"), (dynamic, "DynamicPorts")):
                 for j, p in enumerate(new_list):
-                    src = self.positions.get(f"{path}.DynamicPorts[{old[id(p)]}]")
-                    if src is not None:
-                        self.positions[f"{path}.{name}[{j}]"] = src
-                        self.positions[f"{path}.Port:{p['Label']}"] = src
+                    prefix = f"{path}.DynamicPorts[{old[id(p)]}]"
+                    for key, pos in self.positions.items():
+                        if key == prefix or key.startswith(prefix + "."):
+                            moved[f"{path}.{name}[{j}]{key[len(prefix) :]}"] = pos
+            for key in [k for k in self.positions if k.startswith(f"{path}.DynamicPorts[")]:
+                del self.positions[key]
+            self.positions.update(moved)
             out["DynamicPorts"] = dynamic or None
             out["ReservedPorts"] = reserved or None
         elif spec.name == "vault":
@@ -195,16 +206,20 @@ class Decoder:
 
     # -- values -------------------------------------------------------------------------
 
-    def value(self, attr: Attribute, kind: str) -> Any:
+    def expand(self, body: Body) -> Body:
+        return dynamic.expand(body, self.scope, self.collector)
+
+    def value(self, attr: Attribute, kind: str, where: str = "") -> Any:
         try:
-            raw = evaluate(attr.expr, self.scope)
+            raw = dynamic.evaluate_in(attr.expr, attr.frames, self.scope)
         except EvalError as exc:
             self.collector.error(exc.pos, exc.message)
             return _ERROR
         try:
             return convert_value(raw, kind)
         except ValueError as exc:
-            self.collector.error(attr.pos, f'"{attr.name}": {exc}')
+            context = f" {where}" if where else ""
+            self.collector.error(pos_of(attr.expr), f'"{attr.name}"{context}: {exc}')
             return _ERROR
 
     def string_map(self, body: Body, what: str) -> dict[str, str]:
@@ -229,9 +244,10 @@ class Decoder:
         """Driver config and other free-form blocks: nested blocks become lists of maps,
         as Nomad decodes them (`port_map { http = 80 }` -> "port_map": [{"http": 80}])."""
         out: dict[str, Any] = {}
+        body = self.expand(body)
         for attr in body.attributes.values():
             try:
-                out[attr.name] = evaluate(attr.expr, self.scope)
+                out[attr.name] = dynamic.evaluate_in(attr.expr, attr.frames, self.scope)
             except EvalError as exc:
                 self.collector.error(exc.pos, exc.message)
         for child in body.blocks:
@@ -309,7 +325,10 @@ def convert_value(raw: Any, kind: str) -> Any:
     raise ValueError(f"unknown kind {kind}")
 
 
-def _describe(block: Block) -> str:
-    if block.type in ("job", "group", "task", "volume", "port") and block.labels:
+def _describe(block: Block, parent: str) -> str:
+    """'in group "web"', or for an unnamed block 'in resources of task "web"'."""
+    if block.type in ("job", "group", "task", "volume", "port", "device") and block.labels:
         return f'in {block.type} "{block.labels[0]}"'
+    if parent.startswith("in "):
+        return f"in {block.type} of {parent[3:]}"
     return f"in {block.type} block"

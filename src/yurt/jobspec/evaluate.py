@@ -8,13 +8,10 @@ hook does. Values are plain Python: str, int, float, bool, None, list, dict.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hcl2.api import parses_to_tree
 from lark import Token, Tree
-from lark.exceptions import UnexpectedInput
 
 from yurt.jobspec.diagnostics import Pos
 from yurt.jobspec.syntax import Expr, pos_of, unescape
@@ -87,7 +84,7 @@ def _int(node: Tree[Any], scope: Scope) -> Any:
 
 def _float(node: Tree[Any], scope: Scope) -> Any:
     value = float(str(node.children[0]))
-    return int(value) if value.is_integer() and "e" not in str(node.children[0]).lower() else value
+    return int(value) if value.is_integer() else value
 
 
 def _literal(node: Tree[Any], scope: Scope) -> Any:
@@ -100,26 +97,9 @@ def _string(node: Tree[Any], scope: Scope) -> Any:
 
 
 def _template(parts: list[Tree[Any]], scope: Scope) -> Any:
-    pieces: list[Any] = []
-    for part in parts:
-        inner = part.children[0]
-        if isinstance(inner, Token):
-            pieces.append(unescape(str(inner)))
-        elif inner.data == "interpolation":
-            pieces.append(_interp_value(inner, scope))
-        else:
-            raise EvalError(
-                pos_of(inner), "template directives (%{if}, %{for}) are not supported here"
-            )
-    if len(pieces) == 1 and not isinstance(parts[0].children[0], Token):
-        # "${expr}" alone keeps the expression's type, as HCL does.
-        return pieces[0]
-    return "".join(to_string(p, pos_of(parts[0]) if parts else Pos(1, 1)) for p in pieces)
+    from yurt.jobspec.template import render, segments_from_string
 
-
-def _interp_value(node: Tree[Any], scope: Scope) -> Any:
-    inner = [c for c in node.children if isinstance(c, Tree)]
-    return evaluate(inner[0], scope)
+    return render(segments_from_string(parts), scope)
 
 
 def to_string(value: Any, pos: Pos) -> str:
@@ -164,68 +144,11 @@ def _heredoc(node: Tree[Any], scope: Scope) -> Any:
         content_lines = [ln[cut:] for ln in content_lines]
     text = "".join(ln + "\n" for ln in content_lines)
     line = token.line if isinstance(token, Token) and token.line else 1
-    return interpolate_text(text, scope, Pos(line + 1, 1))
+    from yurt.jobspec.template import render, segments_from_text
 
-
-_INTERP = re.compile(r"\$\$\{|%%\{|\$\{|%\{")
-
-
-def interpolate_text(text: str, scope: Scope, pos: Pos) -> str:
-    """Expand `${...}` in heredoc text; `$${` and `%%{` stand for themselves."""
-    if "${" not in text and "%{" not in text:
-        return text
-    out: list[str] = []
-    i = 0
-    while True:
-        m = _INTERP.search(text, i)
-        if m is None:
-            out.append(text[i:])
-            break
-        out.append(text[i : m.start()])
-        tag = m.group(0)
-        if tag in ("$${", "%%{"):
-            out.append(tag[1:])
-            i = m.end()
-            continue
-        end = _matching_brace(text, m.end())
-        line = pos.line + text.count("\n", 0, m.start())
-        here = Pos(line, m.start() - text.rfind("\n", 0, m.start()))
-        if end < 0:
-            raise EvalError(here, f'"{tag}" is not closed with "}}"')
-        if tag == "%{":
-            raise EvalError(here, "template directives (%{if}, %{for}) are not supported here")
-        source = text[m.end() : end].strip().strip("~").strip()
-        try:
-            tree = parses_to_tree(f"x = {source}\n")
-        except UnexpectedInput:
-            raise EvalError(here, f'invalid expression "${{{source}}}"') from None
-        expr = tree.children[0].children[0].children[2]
-        out.append(to_string(evaluate(expr, scope), here))
-        i = end + 1
-    return "".join(out)
-
-
-def _matching_brace(text: str, start: int) -> int:
-    depth = 0
-    quote = False
-    i = start
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                quote = False
-        elif c == '"':
-            quote = True
-        elif c == "{":
-            depth += 1
-        elif c == "}":
-            if depth == 0:
-                return i
-            depth -= 1
-        i += 1
-    return -1
+    # Heredoc text always ends with a newline, so it is a string even when it holds
+    # nothing but one interpolation.
+    return render(segments_from_text(text, Pos(line + 1, 1)), scope)
 
 
 def _tuple(node: Tree[Any], scope: Scope) -> Any:
@@ -404,17 +327,22 @@ def _function_call(node: Tree[Any], scope: Scope) -> Any:
         return func(*args)
     except EvalError:
         raise
-    except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise EvalError(pos, f"{name}(): {exc}") from None
+    except TypeError:
+        raise EvalError(
+            pos, f"{name}(): wrong number or type of arguments (got {len(args)})"
+        ) from None
+    except (ValueError, KeyError, IndexError) as exc:
+        detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise EvalError(pos, f"{name}(): {detail}") from None
 
 
 def _conditional(node: Tree[Any], scope: Scope) -> Any:
     parts = [c for c in node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
     cond = evaluate(parts[0], scope)
-    return evaluate(parts[1] if _truthy(cond, pos_of(parts[0])) else parts[2], scope)
+    return evaluate(parts[1] if truthy(cond, pos_of(parts[0])) else parts[2], scope)
 
 
-def _truthy(value: Any, pos: Pos) -> bool:
+def truthy(value: Any, pos: Pos) -> bool:
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):
@@ -442,7 +370,7 @@ def _unary(node: Tree[Any], scope: Scope) -> Any:
     op = str(node.children[0])
     value = evaluate(node.children[1], scope)
     if op == "!":
-        return not _truthy(value, pos_of(node))
+        return not truthy(value, pos_of(node))
     return -_number(value, pos_of(node))
 
 
@@ -453,9 +381,9 @@ def _binary(node: Tree[Any], scope: Scope) -> Any:
     right_node = [c for c in term.children[1:] if isinstance(c, Tree)][-1]
     pos = pos_of(node)
     if op == "&&":
-        return _truthy(left, pos) and _truthy(evaluate(right_node, scope), pos)
+        return truthy(left, pos) and truthy(evaluate(right_node, scope), pos)
     if op == "||":
-        return _truthy(left, pos) or _truthy(evaluate(right_node, scope), pos)
+        return truthy(left, pos) or truthy(evaluate(right_node, scope), pos)
     right = evaluate(right_node, scope)
     if op == "==":
         return left == right
@@ -515,7 +443,7 @@ def _for(node: Tree[Any], scope: Scope, *, as_object: bool) -> Any:
                     for c in cond.children
                     if isinstance(c, Tree) and c.data != "new_line_or_comment"
                 )
-                if not _truthy(evaluate(cexpr, scope), pos_of(cond)):
+                if not truthy(evaluate(cexpr, scope), pos_of(cond)):
                     continue
             if as_object:
                 key = to_string(evaluate(exprs[0], scope), pos_of(exprs[0]))

@@ -10,10 +10,11 @@ from typing import Any
 
 from yurt.jobspec.decode import Decoder, Positions
 from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
-from yurt.jobspec.evaluate import EvalError, Scope, evaluate
+from yurt.jobspec.evaluate import EvalError, Scope
 from yurt.jobspec.functions import functions
-from yurt.jobspec.syntax import Expr, parse_body
-from yurt.jobspec.variables import declare, resolve
+from yurt.jobspec.hcljson import looks_like_json, parse_json_body
+from yurt.jobspec.syntax import Block, Expr, parse_body
+from yurt.jobspec.variables import declare, declare_shorthand, resolve
 
 _TOP_LEVEL = ("job", "variable", "variables", "locals")
 
@@ -47,7 +48,7 @@ def load_job(
     allow_fs: bool = False,
 ) -> ParsedJob:
     """Parse, evaluate and decode a job file; raise JobspecError with every diagnostic."""
-    body = parse_body(text, filename)
+    body = parse_json_body(text, filename) if looks_like_json(text) else parse_body(text, filename)
     collector = Collector(filename)
     base_dir = Path(filename).resolve().parent if allow_fs else None
     funcs = functions(base_dir)
@@ -60,6 +61,7 @@ def load_job(
         )
     jobs = []
     variable_blocks = []
+    shorthand_blocks = []
     locals_exprs: dict[str, Expr] = {}
     for block in body.blocks:
         if block.type == "job":
@@ -67,7 +69,7 @@ def load_job(
         elif block.type == "variable":
             variable_blocks.append(block)
         elif block.type == "variables":
-            collector.error(block.pos, 'use variable "name" { default = ... } blocks instead')
+            shorthand_blocks.append(block)
         elif block.type == "locals":
             for attr in block.body.attributes.values():
                 if attr.name in locals_exprs:
@@ -82,6 +84,7 @@ def load_job(
 
     # Variable defaults may not refer to anything, as in Nomad.
     declared = declare(variable_blocks, Scope({}, {}, funcs), collector)
+    declare_shorthand(shorthand_blocks, declared, Scope({}, {}, funcs), collector)
     values = resolve(
         declared,
         filename=filename,
@@ -108,6 +111,7 @@ def load_job(
 
     block = jobs[0]
     decoder = Decoder(scope, collector)
+    block = Block(block.type, block.labels, decoder.expand(block.body), block.pos)
     job = decoder.decode(block, "job", "Job", "")
     if block.labels:
         if job["ID"] is None:
@@ -169,10 +173,6 @@ def _empty_group() -> dict[str, Any]:
     return dict(SPECS["group"].fields)
 
 
-def evaluate_expression(expr: Expr, scope: Scope) -> Any:
-    return evaluate(expr, scope)
-
-
 def parse_job(
     text: str,
     filename: str,
@@ -184,3 +184,37 @@ def parse_job(
     """HCL2 job file -> Nomad API job JSON (what `nomad job run -output` prints inside
     "Job"); raises JobspecError holding every diagnostic."""
     return load_job(text, filename, variables=variables, var_files=var_files, environ=environ).job
+
+
+def check_job(
+    text: str,
+    filename: str,
+    *,
+    variables: Mapping[str, str] | None = None,
+    var_files: Sequence[Path] = (),
+    environ: Mapping[str, str] | None = None,
+    allow_fs: bool = False,
+) -> tuple[ParsedJob, list[str]]:
+    """What `nomad job validate FILE` does: parse, canonicalize and validate, with every
+    problem (syntax, decoding, or the server's checks) as a diagnostic at file:line:col.
+    Returns the parsed job and the warnings; raises JobspecError."""
+    from yurt.jobspec.canonical import canonicalize
+    from yurt.jobspec.diagnostics import Diagnostic, JobspecError
+    from yurt.jobspec.validate import validate
+
+    parsed = load_job(
+        text,
+        filename,
+        variables=variables,
+        var_files=var_files,
+        environ=environ,
+        allow_fs=allow_fs,
+    )
+    result = validate(canonicalize(parsed.job))
+    if result.errors:
+        diagnostics = []
+        for error in result.errors:
+            pos = parsed.position(f"Job.{error.path}" if error.path else "Job")
+            diagnostics.append(Diagnostic(filename, pos.line, pos.column, error.message))
+        raise JobspecError(diagnostics)
+    return parsed, result.warnings

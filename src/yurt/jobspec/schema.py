@@ -222,7 +222,6 @@ _add(
                 "Templates",
                 "DispatchPayload",
                 "VolumeMounts",
-                "CSIPluginConfig",
             ),
             ("Leader", False),
             ("ShutdownDelay", 0),
@@ -641,10 +640,18 @@ _add(
 _add(
     Spec(
         "artifact",
-        _nulls("GetterSource", "GetterOptions", "GetterHeaders", "GetterMode", "RelativeDest"),
+        _nulls(
+            "GetterSource",
+            "GetterOptions",
+            "GetterHeaders",
+            "GetterMode",
+            "GetterInsecure",
+            "RelativeDest",
+        ),
         attrs={
             "source": Attr("GetterSource", "str"),
             "mode": Attr("GetterMode", "str"),
+            "insecure": Attr("GetterInsecure", "bool"),
             "destination": Attr("RelativeDest", "str"),
             "options": Attr("GetterOptions", "map"),
             "headers": Attr("GetterHeaders", "map"),
@@ -659,10 +666,11 @@ _add(
 _add(
     Spec(
         "logs",
-        _nulls("MaxFiles", "MaxFileSizeMB", "Disabled"),
+        _nulls("MaxFiles", "MaxFileSizeMB", "Enabled", "Disabled"),
         attrs={
             "max_files": Attr("MaxFiles", "int"),
             "max_file_size": Attr("MaxFileSizeMB", "int"),
+            "enabled": Attr("Enabled", "bool"),
             "disabled": Attr("Disabled", "bool"),
         },
     )
@@ -775,11 +783,17 @@ _add(
 _add(
     Spec(
         "periodic",
-        _nulls("Enabled", "Spec", "SpecType", "ProhibitOverlap", "TimeZone"),
+        (
+            ("Enabled", None),
+            ("Spec", None),
+            ("Specs", None),
+            ("SpecType", None),
+            *_nulls("ProhibitOverlap", "TimeZone"),
+        ),
         attrs={
             "enabled": Attr("Enabled", "bool"),
             "cron": Attr("Spec", "str"),
-            "crons": Attr("Spec", "strs"),
+            "crons": Attr("Specs", "strs"),
             "prohibit_overlap": Attr("ProhibitOverlap", "bool"),
             "time_zone": Attr("TimeZone", "str"),
         },
@@ -813,16 +827,12 @@ _add(
 _add(
     Spec(
         "vault",
-        _nulls(
-            "Policies",
-            "Role",
-            "Namespace",
-            "Cluster",
-            "Env",
-            "DisableFile",
-            "ChangeMode",
-            "ChangeSignal",
-            "AllowTokenExpiration",
+        (
+            ("Policies", None),
+            ("Role", ""),
+            ("Namespace", None),
+            ("Cluster", ""),
+            *_nulls("Env", "DisableFile", "ChangeMode", "ChangeSignal", "AllowTokenExpiration"),
         ),
         attrs={
             "policies": Attr("Policies", "strs"),

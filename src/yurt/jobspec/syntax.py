@@ -15,9 +15,12 @@ from hcl2.api import parses_to_tree
 from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from yurt.jobspec.diagnostics import Collector, JobspecError, Pos
+from yurt.jobspec.diagnostics import Collector, Diagnostic, JobspecError, Pos
 
 Expr = Tree[Any] | Token
+
+
+Frame = dict[str, Any]
 
 
 @dataclass
@@ -25,6 +28,8 @@ class Attribute:
     name: str
     expr: Expr
     pos: Pos
+    # Iterator bindings of the `dynamic` blocks this attribute was expanded from.
+    frames: tuple[Frame, ...] = ()
 
 
 @dataclass
@@ -158,9 +163,17 @@ _FRIENDLY = {
 }
 
 
-def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Any:
-    from yurt.jobspec.diagnostics import Diagnostic
+def _end_of_previous(text: str, offset: int) -> tuple[int, int]:
+    """Line and column just after the last non-blank character before `offset`."""
+    i = offset - 1
+    while i >= 0 and text[i] in " \t\r\n":
+        i -= 1
+    line = text.count("\n", 0, i + 1) + 1
+    column = i + 1 - (text.rfind("\n", 0, i + 1) + 1) + 1
+    return line, column
 
+
+def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagnostic:
     line = getattr(exc, "line", None) or 1
     column = getattr(exc, "column", None) or 1
     lines = text.split("\n")
@@ -169,7 +182,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Any:
     ):
         expected = set(getattr(exc, "expected", set()) or set())
         if "DBLQUOTE" in expected or "STRING_CHARS" in expected:
-            message = "unterminated string: a quote is not closed before the end of the file"
+            message = "unterminated string: this quoted string is never closed"
         elif "RBRACE" in expected:
             message = 'unbalanced braces: the file ends before a block is closed with "}"'
         else:
@@ -181,6 +194,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Any:
         value = str(tok).split("\n")[0]
         if tok.type == "STRING_CHARS" and "\n" in str(tok):
             message = "unterminated string: a quoted string must end on the same line"
+        elif "LBRACE" in exc.expected and "EQ" not in exc.expected and tok.type != "LBRACE":
+            line, column = _end_of_previous(text, exc.token.start_pos or 0)
+            message = 'expected "{" to open a block, or "=" to set an attribute'
         elif tok.type == "RBRACE" and not (exc.expected & {"RBRACE"}):
             message = 'unbalanced braces: unexpected "}"'
         elif tok.type in ("NL_OR_COMMENT",) and "EQ" in exc.expected:

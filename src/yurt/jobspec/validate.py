@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yurt.jobspec.canonical import canonicalize
+from yurt.jobspec.typecheck import type_errors
 
 JOB_TYPES = ("service", "batch", "system", "sysbatch")
 CHECK_TYPES = ("http", "tcp", "script", "grpc")
@@ -84,15 +85,21 @@ class _Checker:
 def validate(job: dict[str, Any]) -> ValidationResult:
     """Check a job (canonicalized first, as the server does) and return every problem."""
     c = _Checker()
-    if not isinstance(job, dict):
-        c.err("", "the job must be a JSON object")
+    problems = type_errors(job)
+    if problems:
+        for path, message in problems:
+            c.err(path, f"{path}: {message}" if path else message)
         return c.result
     try:
         j = canonicalize(job)
     except (TypeError, AttributeError, KeyError, ValueError) as exc:
         c.err("", f"malformed job: {exc}")
         return c.result
-    _job(c, j)
+    try:
+        _job(c, j)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        # A field of the wrong JSON type (e.g. "Count": "two") stops the checks here.
+        c.err("", f"malformed job: a field has the wrong type ({exc})")
     return c.result
 
 
@@ -142,11 +149,16 @@ def _job(c: _Checker, j: dict[str, Any]) -> None:
     if periodic is not None and periodic.get("Enabled"):
         if job_type != "batch":
             c.err("Periodic", f'Periodic can only be used with "batch" scheduler, not "{job_type}"')
-        specs = periodic["Spec"] if isinstance(periodic["Spec"], list) else [periodic["Spec"]]
-        for spec in specs:
+        specs = [("Periodic.Spec", periodic["Spec"])] if periodic["Spec"] else []
+        specs += [(f"Periodic.Specs[{i}]", s) for i, s in enumerate(periodic.get("Specs") or [])]
+        if not specs:
+            c.err("Periodic", "Periodic job needs a cron spec (cron or crons)")
+        if periodic["Spec"] and periodic.get("Specs"):
+            c.err("Periodic.Specs", "Only one of cron or crons may be set")
+        for path, spec in specs:
             problem = _cron_problem(spec)
             if problem:
-                c.err("Periodic.Spec", f'Invalid cron spec "{spec}": {problem}')
+                c.err(path, f'Invalid cron spec "{spec}": {problem}')
     if j.get("ParameterizedJob") is not None:
         if job_type != "batch":
             c.err(
@@ -537,7 +549,7 @@ def _service(
     if label and not label.isdigit() and "${" not in label and label not in ports:
         c.err(
             f"{path}.PortLabel",
-            f'port "{label}" is used by service "{name}" but not declared in the {where.split()[0]}\'s network block',
+            f'port "{label}" is used by service "{name}" but not declared in the group\'s network block',
         )
     if s.get("Address") and s["AddressMode"] not in ("auto",):
         c.err(
@@ -596,7 +608,7 @@ def _service(
         if plabel and not plabel.isdigit() and plabel not in ports:
             c.err(
                 f"{cp}.PortLabel",
-                f'port "{plabel}" is used by the check "{cname}" of service "{name}" but not declared in the {where.split()[0]}\'s network block',
+                f'port "{plabel}" is used by the check "{cname}" of service "{name}" but not declared in the group\'s network block',
             )
         if (
             ctype in ("http", "tcp", "grpc")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hcl2.api import parses_to_tree
-from lark import Token, Tree
+from lark import Tree
 from lark.exceptions import UnexpectedInput
 
 from yurt.jobspec.diagnostics import Collector, Pos
@@ -158,16 +158,36 @@ def declare(blocks: Sequence[Block], scope: Scope, collector: Collector) -> dict
     return declared
 
 
+def declare_shorthand(
+    blocks: Sequence[Block], declared: dict[str, Variable], scope: Scope, collector: Collector
+) -> None:
+    """`variables { name = default }`: each attribute is a variable of any type."""
+    for block in blocks:
+        if block.labels:
+            collector.error(block.pos, "a variables block takes no label")
+        for inner in block.body.blocks:
+            collector.error(inner.pos, "a variables block holds only name = default lines")
+        for attr in block.body.attributes.values():
+            if attr.name in declared:
+                collector.error(attr.pos, f'variable "{attr.name}" is declared twice')
+                continue
+            try:
+                default = evaluate(attr.expr, scope)
+            except EvalError as exc:
+                collector.error(exc.pos, exc.message)
+                continue
+            declared[attr.name] = Variable(attr.name, "any", default, True, attr.pos)
+
+
 def _parse_text_value(text: str, t: VarType) -> Any:
-    if t == "string":
+    if t in ("string", "any"):
+        # Without a type constraint a text value stays text, as in Terraform and Nomad.
         return text
     if t in ("number", "bool"):
         return convert(text, t)
     try:
         tree = parses_to_tree(f"v = {text}\n")
     except UnexpectedInput:
-        if t == "any":
-            return text
         raise ValueError(f"cannot read {text!r} as {describe(t)}") from None
     expr = tree.children[0].children[0].children[2]
     value = evaluate(expr, Scope({}, {}, {}))
@@ -185,12 +205,15 @@ def resolve(
 ) -> dict[str, Any]:
     """The value of every declared variable, or diagnostics saying what is missing."""
     values: dict[str, Any] = {n: v.default for n, v in declared.items() if v.has_default}
+    # A value that was given but is wrong is reported once, not again as missing.
+    bad: set[str] = set()
     for key, text in environ.items():
         if key.startswith("NOMAD_VAR_") and key[10:] in declared:
             name = key[10:]
             try:
                 values[name] = _parse_text_value(text, declared[name].type)
             except (ValueError, EvalError) as exc:
+                bad.add(name)
                 collector.error(declared[name].pos, f"{key}: {exc}")
     for path in var_files:
         _read_var_file(path, declared, values, collector)
@@ -203,9 +226,10 @@ def resolve(
         try:
             values[name] = _parse_text_value(text, declared[name].type)
         except (ValueError, EvalError) as exc:
+            bad.add(name)
             collector.error(declared[name].pos, f"-var {name}: {exc}")
     for name, var in declared.items():
-        if name not in values:
+        if name not in values and name not in bad:
             collector.error(
                 var.pos,
                 f'variable "{name}" has no value: give it a default, -var {name}=..., '
@@ -257,7 +281,3 @@ def _read_var_file(
         except ValueError as exc:
             file_collector.error(pos, f'variable "{key}": {exc}')
     collector.diagnostics.extend(file_collector.diagnostics)
-
-
-def is_token(node: Expr) -> bool:
-    return isinstance(node, Token)

@@ -1,0 +1,6 @@
+job "x" {
+  group "g" {
+    task "t" {
+      driver = "exec"
+    }
+  }

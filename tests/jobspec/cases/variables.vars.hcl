@@ -1,0 +1,5 @@
+datacenters = ["dc1", "dc3"]
+labels = {
+  team = "payments"
+  tier = "gold"
+}
