@@ -150,3 +150,55 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "Error: " in proc.stderr and "127.0.0.1:1" in proc.stderr
+
+
+def test_run_on_a_terminal_shows_the_deployment_live(
+    sched: SchedulerProcess, node: SimNode, tmp_path: Path
+) -> None:
+    import pty
+    import select
+    import threading
+
+    job = tmp_path / "web.nomad"
+    job.write_text(
+        'job "web-live" {\n  update {\n    min_healthy_time = "1s"\n  }\n'
+        '  group "web" {\n    count = 2\n    task "t" {\n      driver = "raw_exec"\n'
+        '      config { command = "/bin/sleep" }\n    }\n  }\n}\n'
+    )
+    stop = threading.Event()
+
+    def healthy_node() -> None:
+        while not stop.is_set():
+            node.act(healthy=True)
+            stop.wait(0.3)
+
+    acting = threading.Thread(target=healthy_node, daemon=True)
+    acting.start()
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child execs at once
+        os.chdir(REPO)
+        os.environ["NOMAD_ADDR"] = sched.url
+        os.execv(sys.executable, [sys.executable, "-m", "yurt", "job", "run", str(job)])
+    chunks: list[bytes] = []
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 60)
+            assert ready, b"".join(chunks).decode(errors="replace")
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        stop.set()
+        acting.join()
+    screen = b"".join(chunks).decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, screen
+    assert "in progress" in screen  # the live view, redrawn while the deployment runs
+    assert 'Deployment "' in screen and "successful" in screen
+    final = screen[screen.rindex("Deployed") :].splitlines()
+    assert final[1].split()[:5] == ["Task", "Group", "Desired", "Placed", "Healthy"]
+    assert final[2].split()[:4] == ["web", "2", "2", "2"]
