@@ -15,8 +15,9 @@ from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
     "--config",
     "configs",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Agent config in HCL, shaped like Nomad's (repeatable; later files win).",
+    type=click.Path(exists=True, path_type=Path),
+    help="Agent config in HCL, shaped like Nomad's: a file or a directory of *.hcl "
+    "(repeatable; later ones win).",
 )
 @click.option("-dev", "--dev", is_flag=True, help="Keep state in a temporary directory.")
 @click.option(
