@@ -96,11 +96,24 @@ async def kv_put(request: web.Request) -> web.Response:
     cas = _uint(request, "cas")
     if request.content_length is not None and request.content_length > MAX_VALUE_SIZE:
         raise _too_large(request.content_length)
-    value = await request.content.read(MAX_VALUE_SIZE + 1)
-    if len(value) > MAX_VALUE_SIZE:
-        raise _too_large(len(value) + len(await request.content.read()))
+    value = await _read_value(request)
     ok = server.store.kv_put(key, value, flags, cas)
     return answer(request, ok)
+
+
+async def _read_value(request: web.Request) -> bytes:
+    """The whole body, refused as soon as it passes the limit (chunked bodies included)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_VALUE_SIZE:
+            # a chunked body has no length to name; what was read so far already says enough
+            raise _too_large(size)
+        chunks.append(chunk)
 
 
 def _too_large(size: int) -> APIError:

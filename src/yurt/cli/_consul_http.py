@@ -67,6 +67,15 @@ def request(
         raise ConsulHTTPError(f"Error connecting to {base_url(http_addr)}: {exc}") from None
 
 
-def get_json(http_addr: str | None, path: str, query: dict[str, str] | None = None) -> Any:
-    _, data = request(http_addr, "GET", path, query=query)
+def get_json(
+    http_addr: str | None,
+    path: str,
+    query: dict[str, str] | None = None,
+    *,
+    allow_404: bool = False,
+) -> Any:
+    """The JSON answer of a GET; None for a 404 when `allow_404`."""
+    status, data = request(http_addr, "GET", path, query=query, allow_404=allow_404)
+    if status == 404:
+        return None
     return json.loads(data)

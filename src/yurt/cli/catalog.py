@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from yurt.cli._consul_http import get_json, http_addr_option
+from yurt.cli.output import format_list
 
 _SERVER_DEFAULT_ADDR = "127.0.0.1:8500"
 
@@ -113,13 +114,21 @@ def _addr(ctx: click.Context, own: str | None) -> str | None:
 @http_addr_option
 @click.option("-tags", "--tags", "show_tags", is_flag=True, help="Show each service's tags.")
 @click.option("-node", "--node", "node", default=None, help="Only the services of this node.")
+@click.option(
+    "-health", "--health", "health", is_flag=True, help="One line per instance with its health."
+)
 @click.pass_context
-def services(ctx: click.Context, http_addr: str | None, show_tags: bool, node: str | None) -> None:
+def services(
+    ctx: click.Context, http_addr: str | None, show_tags: bool, node: str | None, health: bool
+) -> None:
     """List the services in the catalog, as `consul catalog services` does."""
-    addr = _addr(ctx, http_addr)
+    list_services(_addr(ctx, http_addr), show_tags=show_tags, node=node, health=health)
+
+
+def list_services(addr: str | None, *, show_tags: bool, node: str | None, health: bool) -> None:
     data: dict[str, list[str]]
     if node:
-        found: Any = get_json(addr, f"/v1/catalog/node/{node}")
+        found: Any = get_json(addr, f"/v1/catalog/node/{node}", allow_404=True)
         if found is None:
             raise click.ClickException(f"No node found with name {node!r}")
         data = {}
@@ -129,13 +138,39 @@ def services(ctx: click.Context, http_addr: str | None, show_tags: bool, node: s
     else:
         data = get_json(addr, "/v1/catalog/services")
     names = sorted(data)
+    if health:
+        _print_health(addr, names, node)
+        return
     if not show_tags:
         for name in names:
             click.echo(name)
         return
-    width = max((len(n) for n in names), default=0)
+    click.echo(format_list([(name, ",".join(sorted(data[name]))) for name in names]))
+
+
+def _print_health(addr: str | None, names: list[str], node: str | None) -> None:
+    rows = [("Service", "ID", "Node", "Address", "Health", "Tags")]
     for name in names:
-        click.echo(f"{name:<{width}}  {','.join(sorted(data[name]))}".rstrip())
+        for entry in get_json(addr, f"/v1/health/service/{name}"):
+            if node and entry["Node"]["Node"] != node:
+                continue
+            svc = entry["Service"]
+            address = svc["Address"] or entry["Node"]["Address"]
+            statuses = {c["Status"] for c in entry["Checks"]}
+            status = next(
+                (s for s in ("critical", "warning", "maintenance") if s in statuses), "passing"
+            )
+            rows.append(
+                (
+                    name,
+                    svc["ID"],
+                    entry["Node"]["Node"],
+                    f"{address}:{svc['Port']}",
+                    status,
+                    ",".join(svc["Tags"] or []),
+                )
+            )
+    click.echo(format_list(rows))
 
 
 @catalog.command("nodes")
@@ -160,6 +195,4 @@ def nodes(ctx: click.Context, http_addr: str | None, service: str | None, detail
         table.append(
             (r["Node"], node_id if detailed else node_id[:8], r["Address"], r["Datacenter"])
         )
-    widths = [max(len(row[i]) for row in table) for i in range(4)]
-    for row in table:
-        click.echo("  ".join(f"{c:<{w}}" for c, w in zip(row, widths, strict=True)).rstrip())
+    click.echo(format_list(table))
