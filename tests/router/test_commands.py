@@ -83,8 +83,14 @@ def test_parse_line(line: str, want: RouteDef) -> None:
         ("route del", "syntax error: 'route del' invalid"),
         ("route weight svc /foo", "syntax error: 'route weight' invalid"),
         ("route weight /foo weight 0.1", "syntax error: 'route weight' invalid"),
-        ("rout add svc /foo http://x/", "syntax error: 'route' expected"),
-        ("add svc /foo http://x/", "syntax error: 'route' expected"),
+        (
+            "rout add svc /foo http://x/",
+            "syntax error: expected 'route add', 'route del' or 'route weight'",
+        ),
+        (
+            "add svc /foo http://x/",
+            "syntax error: expected 'route add', 'route del' or 'route weight'",
+        ),
     ],
 )
 def test_parse_line_errors(line: str, message: str) -> None:

@@ -2,14 +2,13 @@
 
 `/api/routes` (one object per target, `null` for an empty table; `?raw` for route commands),
 `/api/manual[/key]` (GET value and version; PUT with compare-and-set, 409 when stale),
-`/api/paths`, `/api/config`, `/api/version`, `/health`; `/` redirects to `/routes`.
+`/api/paths`, `/api/config`, `/api/version`, `/health`. The HTML pages live in
+`yurt.router.ui`.
 """
 
 from __future__ import annotations
 
-import html
 import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -23,6 +22,16 @@ if TYPE_CHECKING:
 
 FABIO_COMPAT_VERSION = "1.7.0"
 
+_INDEX_TEXT = (
+    "yurt router (Fabio-compatible)\n"
+    "  /api/routes   the routing table (JSON; ?raw for route commands)\n"
+    "  /api/manual   the manual routes in the catalog's KV (GET; PUT with version)\n"
+    "  /api/paths    the manual route keys\n"
+    "  /api/config   the effective configuration\n"
+    "  /api/version  the version\n"
+    "  /health       OK when running\n"
+)
+
 
 def _json(request: web.Request, data: Any, status: int = 200) -> web.Response:
     pretty = "pretty" in request.query
@@ -31,6 +40,7 @@ def _json(request: web.Request, data: Any, status: int = 200) -> web.Response:
 
 
 def build_app(router: Router) -> web.Application:
+    """The admin application: every route of the UI address is added here."""
     app = web.Application()
     cfg = router.config
 
@@ -38,8 +48,9 @@ def build_app(router: Router) -> web.Application:
         sub = request.match_info.get("key", "")
         return cfg.kv_path + ("/" + sub.strip("/") if sub.strip("/") else "")
 
-    async def index(request: web.Request) -> web.StreamResponse:
-        raise web.HTTPSeeOther("/routes")
+    async def index(request: web.Request) -> web.Response:
+        # A pointer until the UI pages (src/yurt/router/ui/) are mounted in their place.
+        return web.Response(text=_INDEX_TEXT)
 
     async def health(request: web.Request) -> web.Response:
         return web.Response(text="OK")
@@ -110,21 +121,7 @@ def build_app(router: Router) -> web.Application:
             return web.Response(status=409, text="version mismatch\n")
         return web.Response(status=200)
 
-    async def routes_page(request: web.Request) -> web.Response:
-        return web.Response(
-            text=_routes_html(router, request.query.get("filter", "")), content_type="text/html"
-        )
-
-    async def manual_page(request: web.Request) -> web.Response:
-        return web.Response(
-            text=_manual_html(router, request.match_info.get("key", "")), content_type="text/html"
-        )
-
-    app.router.add_get("/", index)
     app.router.add_get("/health", health)
-    app.router.add_get("/routes", routes_page)
-    app.router.add_get("/manual", manual_page)
-    app.router.add_get("/manual/{key:.*}", manual_page)
     app.router.add_get("/api/routes", api_routes)
     app.router.add_get("/api/version", api_version)
     app.router.add_get("/api/config", api_config)
@@ -132,89 +129,6 @@ def build_app(router: Router) -> web.Application:
     for path in ("/api/manual", "/api/manual/{key:.*}"):
         app.router.add_get(path, api_manual_get)
         app.router.add_put(path, api_manual_put)
+    # The HTML pages (/, /routes, /manual) belong to src/yurt/router/ui/ and are mounted here.
+    app.router.add_get("/", index)
     return app
-
-
-_STYLE = """
-body{font-family:system-ui,sans-serif;margin:0;color:#222}
-header{background:#7cb342;color:#fff;padding:.6em 1em;display:flex;gap:1.5em;align-items:center}
-header a{color:#fff;text-decoration:none}
-main{padding:1em}
-table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #ddd;font-size:.9em}
-input,textarea{font:inherit;padding:.3em}
-textarea{width:100%;font-family:monospace}
-.err{background:#fdecea;color:#8a1c12;padding:.5em;margin:.5em 0}
-"""
-
-
-def _page(router: Router, title: str, body: str) -> str:
-    name = html.escape(router.config.ui_title or "yurt router")
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)} - {name}"
-        f"</title><style>{_STYLE}</style></head><body><header><strong>{name}</strong>"
-        "<a href='/routes'>Routes</a><a href='/manual'>Manual overrides</a></header>"
-        f"<main>{body}</main></body></html>"
-    )
-
-
-def _routes_html(router: Router, filt: str) -> str:
-    rows: list[str] = []
-    routes = router.settings.table.api_routes() or []
-    words = filt.lower().split()
-    n = 0
-    for r in routes:
-        text = " ".join(str(r[k]) for k in ("service", "src", "dst", "opts")).lower()
-        if words and not all(w in text for w in words):
-            continue
-        n += 1
-        rows.append(
-            "<tr>"
-            + "".join(
-                f"<td>{html.escape(str(v))}</td>"
-                for v in (n, r["service"], r["src"], r["dst"], r["opts"])
-            )
-            + f"<td>{r['weight'] * 100:.2f}%</td></tr>"
-        )
-    errors = "".join(f"<div class='err'>{html.escape(e)}</div>" for e in router.errors)
-    script = (
-        "<script>const f=document.getElementById('filter');f.addEventListener('input',()=>{"
-        "const w=f.value.toLowerCase().split(/\\s+/).filter(x=>x);"
-        "document.querySelectorAll('tbody tr').forEach(tr=>{const t=tr.textContent.toLowerCase();"
-        "tr.style.display=w.every(x=>t.includes(x))?'':'none'});});</script>"
-    )
-    body = (
-        f"<h1>Routing table</h1>{errors}<form method='get'><input id='filter' name='filter' "
-        f"placeholder='filter routes' value='{html.escape(filt)}'></form>"
-        "<table><thead><tr><th>#</th><th>Service</th><th>Source</th><th>Dest</th>"
-        f"<th>Options</th><th>Weight</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        + script
-    )
-    return _page(router, "Routes", body)
-
-
-def _manual_html(router: Router, key: str) -> str:
-    api = "/api/manual" + ("/" + key if key else "")
-    ro = router.config.ui_access != "rw"
-    body = (
-        f"<h1>Manual overrides{(' : ' + html.escape(key)) if key else ''}</h1>"
-        "<div id='msg'></div><textarea id='value' rows='20'"
-        + (" readonly" if ro else "")
-        + "></textarea><p>"
-        + ("" if ro else "<button id='save'>Save</button>")
-        + "</p><script>"
-        f"const api={json.dumps(api)};let version='0';"
-        "const msg=(t,e)=>{const m=document.getElementById('msg');m.textContent=t;"
-        "m.className=e?'err':''};"
-        "async function load(){const r=await fetch(api);const j=await r.json();"
-        "document.getElementById('value').value=j.value;version=j.version;}"
-        "const b=document.getElementById('save');if(b)b.onclick=async()=>{"
-        "const r=await fetch(api,{method:'PUT',headers:{'Content-Type':'application/json'},"
-        "body:JSON.stringify({value:document.getElementById('value').value,version:version})});"
-        "if(r.ok){msg('saved');load();}else{msg(r.status+': '+await r.text(),true);}};"
-        "load();</script>"
-    )
-    return _page(router, "Manual", body)
-
-
-Factory = Callable[[], web.Application]

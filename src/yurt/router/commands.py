@@ -103,7 +103,9 @@ def parse_line(line: str) -> RouteDef:
         if m := _WEIGHT_SRC.match(line):
             return RouteDef(Cmd.WEIGHT, src=m[1], weight=_weight(m[2]), tags=parse_tags(m[3]))
         raise ValueError("syntax error: 'route weight' invalid")
-    raise ValueError("syntax error: 'route' expected")
+    raise ValueError(
+        f"syntax error: expected 'route add', 'route del' or 'route weight', got {line!r}"
+    )
 
 
 def _weight(text: str | None) -> float:
