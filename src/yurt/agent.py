@@ -24,6 +24,10 @@ from yurt.component import Component
 log = logging.getLogger(__name__)
 
 
+class AgentStartError(Exception):
+    """A component could not start (most often: its address is in use)."""
+
+
 @dataclass(frozen=True)
 class AgentAddresses:
     catalog: str
@@ -134,7 +138,10 @@ class Agent:
         started: list[Component] = []
         try:
             for component in self.components:
-                await component.start()
+                try:
+                    await component.start()
+                except OSError as exc:
+                    raise AgentStartError(f"the {component.name} could not start: {exc}") from exc
                 started.append(component)
         except BaseException:
             for component in reversed(started):

@@ -38,7 +38,7 @@ from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
 )
 def up(configs: tuple[Path, ...], dev: bool, data_dir: Path | None, ready_timeout: float) -> None:
     """Start the catalog, the scheduler with one client node, and the router."""
-    from yurt.agent import Agent
+    from yurt.agent import Agent, AgentStartError
     from yurt.runtime import run, serve_until_signal
 
     try:
@@ -79,4 +79,7 @@ def up(configs: tuple[Path, ...], dev: bool, data_dir: Path | None, ready_timeou
         finally:
             await agent.cleanup()
 
-    run(main)
+    try:
+        run(main)
+    except AgentStartError as exc:
+        raise click.ClickException(str(exc)) from None
