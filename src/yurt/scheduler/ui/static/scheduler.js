@@ -166,6 +166,8 @@
     ]);
     let job = null;
     const onJob = [];
+    // A missing job is said once, in the header; the sections stay empty.
+    const jobErr = (el, err) => (err.status === 404 ? Y.fill(el) : Y.fill(el, errorBox(err)));
     ctx.watch("/v1/job/" + enc(id), (data, err) => {
       if (err) {
         Y.fill(head, h("h1", null, id), errorBox(err.status === 404 ? new Error("Job " + id + " not found") : err));
@@ -226,7 +228,7 @@
         ], tgs, { empty: "No task groups" }));
       };
       ctx.watch("/v1/job/" + enc(id) + "/summary", (data, err) => {
-        if (err) return Y.fill(sum, errorBox(err));
+        if (err) return jobErr(sum, err);
         summary = data;
         const total = sumSummary(data);
         Y.fill(sum, summaryBar(total), h("div.legend", null, describeCounts(total) || "no allocations"), legend());
@@ -234,11 +236,11 @@
       });
       onJob.push(drawGroups);
       ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
-        if (err) return Y.fill(allocs, errorBox(err));
+        if (err) return jobErr(allocs, err);
         Y.fill(allocs, allocTable(data));
       });
       ctx.watch("/v1/job/" + enc(id) + "/deployment", (data, err) => {
-        if (err) return Y.fill(dep, errorBox(err));
+        if (err) return jobErr(dep, err);
         Y.fill(dep, data ? section("Latest deployment", deploymentPanel(data)) : null);
       });
     }
@@ -301,7 +303,7 @@
       const list = h("div");
       body.appendChild(list);
       ctx.watch("/v1/job/" + enc(id) + "/versions?diffs=true", (data, err) => {
-        if (err) return Y.fill(list, errorBox(err));
+        if (err) return jobErr(list, err);
         const vs = data.Versions || [];
         const diffs = data.Diffs || [];
         Y.fill(list, vs.map((v, i) => {
@@ -324,7 +326,7 @@
       const list = h("div");
       body.appendChild(list);
       ctx.watch("/v1/job/" + enc(id) + "/deployments", (data, err) => {
-        if (err) return Y.fill(list, errorBox(err));
+        if (err) return jobErr(list, err);
         Y.fill(list, data.length ? data.map(deploymentPanel) : h("p.muted", null, "No deployments (only service jobs with an update strategy have them)."));
       });
     }
@@ -336,7 +338,7 @@
       const draw = () => allocs && Y.fill(list, allocTable(allocs.filter((a) => Y.matches(filter, a.ID, a.TaskGroup, a.NodeName, a.ClientStatus))));
       Y.append(body, [h("div.toolbar", null, Y.filterBox(ctx, "Filter by id, group, client or status", (v) => { filter = v; draw(); })), list]);
       ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
-        if (err) return Y.fill(list, errorBox(err));
+        if (err) return jobErr(list, err);
         allocs = data;
         draw();
       });
@@ -346,7 +348,7 @@
       const list = h("div");
       body.appendChild(list);
       ctx.watch("/v1/job/" + enc(id) + "/evaluations", (data, err) => {
-        if (err) return Y.fill(list, errorBox(err));
+        if (err) return jobErr(list, err);
         Y.fill(list, Y.table([
           ["ID", (e) => h("span.mono", { title: e.ID }, fmt.short(e.ID))],
           ["Triggered by", (e) => e.TriggeredBy],
