@@ -170,6 +170,19 @@
         const u = first ? url : url + sep + "index=" + index + "&wait=" + wait;
         try {
           const resp = await fetch(u, { signal });
+          const next = Y.indexOf(resp);
+          if (resp.status === 404 && next) {
+            // Consul answers a missing key or node with 404 and an index: still a blocking
+            // query, so keep waiting for it to appear.
+            const err = new Error((await resp.text()).trim() || "Not found");
+            err.status = 404;
+            setLive(true);
+            backoff = 0;
+            if (first || next !== index) cb(null, err, next);
+            first = false;
+            index = next < index ? 0 : Math.max(next, 1);
+            continue;
+          }
           if (!resp.ok) {
             const text = (await resp.text()).trim();
             const err = new Error(text || resp.status + " " + resp.statusText);
@@ -180,7 +193,6 @@
             await sleep(backoff, signal);
             continue;
           }
-          const next = Y.indexOf(resp);
           const data = await resp.json();
           setLive(true);
           backoff = 0;
