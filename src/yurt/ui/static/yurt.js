@@ -151,6 +151,7 @@
     el.classList.toggle("down", !ok);
     el.textContent = ok ? "live" : "reconnecting…";
   }
+  Y.setLive = setLive;
   const sleep = (ms, signal) =>
     new Promise((res) => {
       const t = setTimeout(res, ms);
