@@ -1,0 +1,121 @@
+"""What every catalog handler shares: the server, Consul's headers, blocking reads, filters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from yurt.api.blocking import BlockingQuery, blocking_query
+from yurt.api.errors import APIError
+from yurt.api.http import flag, json_response
+from yurt.catalog.filter import compile_filter
+
+if TYPE_CHECKING:
+    from yurt.catalog.server import CatalogServer
+
+SERVER_KEY: web.AppKey[CatalogServer] = web.AppKey("yurt.catalog.server")
+
+
+def server_of(request: web.Request) -> CatalogServer:
+    return request.app[SERVER_KEY]
+
+
+def consul_headers(index: int) -> dict[str, str]:
+    return {
+        "X-Consul-Index": str(max(index, 1)),
+        "X-Consul-KnownLeader": "true",
+        "X-Consul-LastContact": "0",
+        "X-Consul-Effective-Consistency": "leader",
+        "X-Consul-Default-Acl-Policy": "allow",
+    }
+
+
+def answer(
+    request: web.Request, data: Any, *, index: int | None = None, status: int = 200
+) -> web.Response:
+    headers = consul_headers(index) if index is not None else None
+    return json_response(data, status=status, headers=headers, pretty=flag(request, "pretty"))
+
+
+def check_datacenter(request: web.Request) -> None:
+    dc = request.query.get("dc", "")
+    if dc and dc != server_of(request).config.datacenter:
+        raise APIError(500, f"No path to datacenter: {dc!r} is not known to this catalog")
+
+
+def filtered(request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    text = request.query.get("filter", "")
+    if not text:
+        return items
+    pred = compile_filter(text)
+    return [item for item in items if pred(item)]
+
+
+class AnswerCache:
+    """Encoded answers of reads, kept while the store's generation stays the same.
+
+    One write can wake a thousand watchers of the same path (every Fabio and client watches
+    `/v1/health/state/any`); the first one to run builds and encodes the answer, the others
+    send the same bytes. Any change to the store, output-only check updates included, bumps
+    the generation and so drops every entry.
+    """
+
+    MAX_ENTRIES = 1024
+
+    def __init__(self, generation: Callable[[], int]) -> None:
+        self._generation = generation
+        self._seen = -1
+        self._entries: dict[tuple[Any, ...], tuple[bytes, int]] = {}
+
+    def get(
+        self, key: tuple[Any, ...], run: Callable[[], tuple[Any, int]], pretty: bool
+    ) -> tuple[bytes, int]:
+        generation = self._generation()
+        if generation != self._seen or len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+            self._seen = generation
+        hit = self._entries.get(key)
+        if hit is not None:
+            return hit
+        result, index = run()
+        encoded = (json.dumps(result, indent=4 if pretty else None).encode(), index)
+        self._entries[key] = encoded
+        return encoded
+
+
+def _cache_key(request: web.Request) -> tuple[Any, ...]:
+    params = sorted((k, v) for k, v in request.query.items() if k not in ("index", "wait"))
+    return (request.path, *params)
+
+
+async def blocking_answer(
+    request: web.Request,
+    topics: Iterable[str],
+    run: Callable[[], tuple[Any, int]],
+) -> web.Response:
+    """A read that Consul blocks on: answers with the index, waits when `?index=` asks."""
+    check_datacenter(request)
+    if "filter" in request.query:
+        compile_filter(request.query["filter"])  # a bad filter is a 400 before waiting
+    query = BlockingQuery.from_query(request.query)
+    server = server_of(request)
+    key = _cache_key(request)
+    pretty = flag(request, "pretty")
+
+    def cached() -> tuple[bytes, int]:
+        return server.answers.get(key, run, pretty)
+
+    body, index = await blocking_query(server.hub, topics, query, cached)
+    return web.Response(body=body, headers=consul_headers(index), content_type="application/json")
+
+
+def require_json_object(value: Any, where: str = "request body") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        kind = "null" if value is None else type(value).__name__
+        raise APIError.bad_request(
+            f"Request decode failed: {where}: expected a JSON object, got {kind}"
+        )
+    return value
