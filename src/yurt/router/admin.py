@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from yurt import __version__
+from yurt.router import ui as router_ui
 from yurt.router.commands import RouteSyntaxError, parse
 from yurt.router.consul import ConsulError
 
@@ -130,5 +131,5 @@ def build_app(router: Router) -> web.Application:
         app.router.add_get(path, api_manual_get)
         app.router.add_put(path, api_manual_put)
     # The HTML pages (/, /routes, /manual) belong to src/yurt/router/ui/ and are mounted here.
-    app.router.add_get("/", index)
+    router_ui.add_routes(app)
     return app

@@ -21,6 +21,7 @@ from yurt.api.http import error_middleware, expect_object, flag, json_response, 
 from yurt.scheduler import jobspec_bridge
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
+from yurt.scheduler import ui as scheduler_ui
 from yurt.scheduler.job_keys import normalize_job_keys
 from yurt.scheduler.jobdiff import job_diff
 from yurt.scheduler.metrics import metrics_json, metrics_prometheus
@@ -107,6 +108,7 @@ def build_app(server: SchedulerServer) -> web.Application:
     r.add_route("PUT", "/v1/search", api.search)
     r.add_route("*", "/v1/client/{tail:.*}", api.forward_client)
     app[SERVER_KEY] = server
+    scheduler_ui.add_routes(app)
     return app
 
 
