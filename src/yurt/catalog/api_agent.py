@@ -1,0 +1,289 @@
+"""`/v1/agent/*`: the local node's services and checks, maintenance, self and members."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aiohttp import web
+
+from yurt import CONSUL_VERSION, __version__
+from yurt.api.casing import get_field
+from yurt.api.errors import APIError
+from yurt.api.http import flag, read_json
+from yurt.catalog.api_common import (
+    answer,
+    filtered,
+    require_json_object,
+    server_of,
+)
+from yurt.catalog.definitions import DefinitionError, parse_check, parse_service
+from yurt.catalog.model import CRITICAL, PASSING, STATUSES, WARNING
+
+OUTPUT_MAX = 4096
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_put("/v1/agent/service/register", register_service)
+    router.add_put("/v1/agent/service/deregister/{id:.+}", deregister_service)
+    router.add_put("/v1/agent/service/maintenance/{id:.+}", service_maintenance)
+    router.add_get("/v1/agent/services", list_services)
+    router.add_get("/v1/agent/service/{id:.+}", get_service)
+    router.add_get("/v1/agent/checks", list_checks)
+    router.add_put("/v1/agent/check/register", register_check)
+    router.add_put("/v1/agent/check/deregister/{id:.+}", deregister_check)
+    router.add_put("/v1/agent/check/pass/{id:.+}", check_pass)
+    router.add_put("/v1/agent/check/warn/{id:.+}", check_warn)
+    router.add_put("/v1/agent/check/fail/{id:.+}", check_fail)
+    router.add_put("/v1/agent/check/update/{id:.+}", check_update)
+    router.add_put("/v1/agent/maintenance", node_maintenance)
+    router.add_get("/v1/agent/self", agent_self)
+    router.add_get("/v1/agent/members", members)
+
+
+def _empty() -> web.Response:
+    return web.Response(status=200)
+
+
+# -- services ------------------------------------------------------------------------
+
+
+async def register_service(request: web.Request) -> web.Response:
+    server = server_of(request)
+    body = require_json_object(await read_json(request))
+    try:
+        definition = parse_service(body, node=server.node_name)
+    except DefinitionError as exc:
+        raise APIError.bad_request(str(exc)) from None
+    if definition.service.id == "consul":
+        raise APIError.bad_request('Service ID "consul" is reserved for the catalog itself')
+    replace = flag(request, "replace-existing-checks") or flag(request, "replace_existing_checks")
+    server.register_service(definition, replace_checks=replace)
+    return _empty()
+
+
+async def deregister_service(request: web.Request) -> web.Response:
+    server = server_of(request)
+    sid = request.match_info["id"]
+    if sid == "consul" or not server.deregister_service(sid):
+        raise APIError.not_found(
+            f'Unknown service ID "{sid}". '
+            "Ensure that the service ID is passed, not the service name."
+        )
+    return _empty()
+
+
+async def list_services(request: web.Request) -> web.Response:
+    server = server_of(request)
+    dc = server.config.datacenter
+    items = [s.agent_json(dc) for s in server.local_services()]
+    return answer(request, {s["ID"]: s for s in filtered(request, items)})
+
+
+async def get_service(request: web.Request) -> web.Response:
+    server = server_of(request)
+    sid = request.match_info["id"]
+    for svc in server.local_services():
+        if svc.id == sid:
+            data = svc.agent_json(server.config.datacenter)
+            digest = hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=8)
+            data["ContentHash"] = digest.hexdigest()
+            resp = answer(request, data)
+            resp.headers["X-Consul-ContentHash"] = data["ContentHash"]
+            return resp
+    raise APIError.not_found(f"unknown service ID: {sid}")
+
+
+async def service_maintenance(request: web.Request) -> web.Response:
+    server = server_of(request)
+    sid = request.match_info["id"]
+    enable = _enable_param(request)
+    if not server.service_maintenance(sid, enable, request.query.get("reason", "")):
+        raise APIError.not_found(f'Unknown service ID "{sid}"')
+    return _empty()
+
+
+async def node_maintenance(request: web.Request) -> web.Response:
+    enable = _enable_param(request)
+    server_of(request).node_maintenance(enable, request.query.get("reason", ""))
+    return _empty()
+
+
+def _enable_param(request: web.Request) -> bool:
+    raw = request.query.get("enable")
+    if raw is None:
+        raise APIError.bad_request("Missing value for enable")
+    if raw.lower() not in ("true", "false"):
+        raise APIError.bad_request(f"Invalid value for enable: {raw!r} (expected true or false)")
+    return raw.lower() == "true"
+
+
+# -- checks ------------------------------------------------------------------------------
+
+
+async def list_checks(request: web.Request) -> web.Response:
+    server = server_of(request)
+    items = [c.to_json() for c in server.local_checks()]
+    return answer(request, {c["CheckID"]: c for c in filtered(request, items)})
+
+
+async def register_check(request: web.Request) -> web.Response:
+    server = server_of(request)
+    body = require_json_object(await read_json(request))
+    service = None
+    sid = get_field(body, "ServiceID")
+    if sid:
+        if not isinstance(sid, str):
+            raise APIError.bad_request("ServiceID: expected a string")
+        service = server.store.services.get((server.node_name, sid))
+        if service is None or sid == "consul":
+            raise APIError.not_found(f'ServiceID "{sid}" does not exist')
+    try:
+        check = parse_check(body, node=server.node_name, service=service)
+    except DefinitionError as exc:
+        raise APIError.bad_request(str(exc)) from None
+    if check.check_id == "serfHealth":
+        raise APIError.bad_request('Check ID "serfHealth" is reserved for the catalog itself')
+    server.register_check(check)
+    return _empty()
+
+
+async def deregister_check(request: web.Request) -> web.Response:
+    cid = request.match_info["id"]
+    if cid == "serfHealth" or not server_of(request).deregister_check(cid):
+        raise APIError.not_found(
+            f'Unknown check ID "{cid}". Ensure that the check ID is passed, not the check name.'
+        )
+    return _empty()
+
+
+def _truncate(output: str) -> str:
+    data = output.encode()
+    if len(data) <= OUTPUT_MAX:
+        return output
+    kept = data[:OUTPUT_MAX].decode("utf-8", errors="ignore")
+    return f"{kept} ...\n(Output truncated from {len(data)} to {OUTPUT_MAX} bytes)"
+
+
+def _update(request: web.Request, status: str, output: str) -> web.Response:
+    cid = request.match_info["id"]
+    try:
+        server_of(request).update_ttl(cid, status, _truncate(output))
+    except KeyError:
+        raise APIError.not_found(f'Unknown check ID "{cid}"') from None
+    except ValueError as exc:
+        raise APIError.bad_request(str(exc)) from None
+    return _empty()
+
+
+async def check_pass(request: web.Request) -> web.Response:
+    return _update(request, PASSING, request.query.get("note", ""))
+
+
+async def check_warn(request: web.Request) -> web.Response:
+    return _update(request, WARNING, request.query.get("note", ""))
+
+
+async def check_fail(request: web.Request) -> web.Response:
+    return _update(request, CRITICAL, request.query.get("note", ""))
+
+
+async def check_update(request: web.Request) -> web.Response:
+    body = require_json_object(await read_json(request))
+    status = get_field(body, "Status", "")
+    output = get_field(body, "Output", "")
+    if not isinstance(status, str) or status not in STATUSES:
+        raise APIError.bad_request(
+            f"Invalid check status: {status!r} (expected passing, warning or critical)"
+        )
+    if not isinstance(output, str):
+        raise APIError.bad_request("Output: expected a string")
+    return _update(request, status, output)
+
+
+# -- self and members -------------------------------------------------------------------
+
+
+def _member(request: web.Request) -> dict[str, Any]:
+    server = server_of(request)
+    cfg = server.config
+    return {
+        "Name": cfg.node_name,
+        "Addr": cfg.advertise_addr,
+        "Port": 8301,
+        "Tags": {
+            "acls": "0",
+            "build": f"{CONSUL_VERSION}:yurt-{__version__}",
+            "dc": cfg.datacenter,
+            "expect": "1",
+            "ft_fs": "1",
+            "ft_si": "1",
+            "id": server.node_id,
+            "port": str(cfg.server_port),
+            "raft_vsn": "3",
+            "role": "consul",
+            "segment": "",
+            "vsn": "2",
+            "vsn_max": "3",
+            "vsn_min": "2",
+            "wan_join_port": "8302",
+        },
+        "Status": 1,
+        "ProtocolMin": 1,
+        "ProtocolMax": 5,
+        "ProtocolCur": 2,
+        "DelegateMin": 2,
+        "DelegateMax": 5,
+        "DelegateCur": 4,
+    }
+
+
+async def members(request: web.Request) -> web.Response:
+    return answer(request, [_member(request)])
+
+
+async def agent_self(request: web.Request) -> web.Response:
+    server = server_of(request)
+    cfg = server.config
+    data = {
+        "Config": {
+            "Datacenter": cfg.datacenter,
+            "PrimaryDatacenter": cfg.datacenter,
+            "NodeName": cfg.node_name,
+            "NodeID": server.node_id,
+            "Revision": f"yurt-{__version__}",
+            "Server": True,
+            "Version": CONSUL_VERSION,
+            "BuildDate": "2023-11-03T00:00:00Z",
+        },
+        "DebugConfig": {
+            "Datacenter": cfg.datacenter,
+            "NodeName": cfg.node_name,
+            "NodeID": server.node_id,
+            "DataDir": str(cfg.data_dir),
+            "AdvertiseAddrLAN": cfg.advertise_addr,
+            "ClientAddrs": [cfg.http_host],
+            "HTTPPort": cfg.http_port,
+            "ServerMode": True,
+            "DevMode": cfg.dev,
+        },
+        "Coord": {"Vec": [0.0] * 8, "Error": 1.5, "Adjustment": 0.0, "Height": 1e-05},
+        "Member": _member(request),
+        "Stats": {
+            "agent": {
+                "check_monitors": "0",
+                "check_ttls": str(
+                    sum(1 for c in server.local_checks() if c.definition.kind == "ttl")
+                ),
+                "checks": str(len(server.local_checks())),
+                "services": str(len(server.local_services())),
+            },
+            "build": {"version": CONSUL_VERSION, "revision": f"yurt-{__version__}"},
+            "consul": {"server": "true", "leader": "true", "known_datacenters": "1"},
+            "raft": {"state": "Leader", "last_log_index": str(server.store.index)},
+        },
+        "Meta": {"consul-network-segment": ""},
+        "xDS": None,
+    }
+    return answer(request, data)

@@ -1,0 +1,362 @@
+"""`/v1/catalog/*`, `/v1/health/*` and `/v1/status/*`: reads that block, and the catalog's
+direct register/deregister endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from yurt.api.casing import get_field
+from yurt.api.errors import APIError
+from yurt.api.http import flag, read_json
+from yurt.catalog.api_common import (
+    answer,
+    blocking_answer,
+    check_datacenter,
+    filtered,
+    require_json_object,
+    server_of,
+)
+from yurt.catalog.definitions import DefinitionError, parse_service
+from yurt.catalog.model import (
+    CRITICAL,
+    PASSING,
+    STATUSES,
+    WARNING,
+    Check,
+    CheckDefinition,
+    Node,
+    Service,
+)
+from yurt.catalog.store import CatalogStore
+
+HEALTH_STATES = ("any", PASSING, WARNING, CRITICAL)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/v1/catalog/services", catalog_services)
+    router.add_get("/v1/catalog/service/{name}", catalog_service)
+    router.add_get("/v1/catalog/nodes", catalog_nodes)
+    router.add_get("/v1/catalog/node/{node}", catalog_node)
+    router.add_get("/v1/catalog/datacenters", catalog_datacenters)
+    router.add_put("/v1/catalog/register", catalog_register)
+    router.add_put("/v1/catalog/deregister", catalog_deregister)
+    router.add_get("/v1/health/service/{name}", health_service)
+    router.add_get("/v1/health/checks/{name}", health_checks)
+    router.add_get("/v1/health/state/{state}", health_state)
+    router.add_get("/v1/health/node/{node}", health_node)
+    router.add_get("/v1/status/leader", status_leader)
+    router.add_get("/v1/status/peers", status_peers)
+
+
+def _instances(store: CatalogStore, name: str, tags: list[str]) -> list[Service]:
+    found = [
+        s for s in store.services.values() if s.name == name and all(t in s.tags for t in tags)
+    ]
+    found.sort(key=lambda s: (s.node, s.id))
+    return found
+
+
+def _node_of(store: CatalogStore, svc: Service) -> Node:
+    return store.nodes[svc.node]
+
+
+# -- catalog ------------------------------------------------------------------------------
+
+
+async def catalog_services(request: web.Request) -> web.Response:
+    store = server_of(request).store
+
+    def run() -> tuple[Any, int]:
+        out: dict[str, list[str]] = {}
+        if "filter" in request.query:
+            rows = [s.catalog_json(_node_of(store, s)) for s in store.services.values()]
+            names = {r["ServiceID"] + "\0" + r["Node"] for r in filtered(request, rows)}
+            services = [s for s in store.services.values() if s.id + "\0" + s.node in names]
+        else:
+            services = list(store.services.values())
+        for svc in sorted(services, key=lambda s: (s.name, s.node, s.id)):
+            tags = out.setdefault(svc.name, [])
+            tags.extend(t for t in svc.tags if t not in tags)
+        return out, store.topic_index("services")
+
+    return await blocking_answer(request, ["services"], run)
+
+
+async def catalog_service(request: web.Request) -> web.Response:
+    store = server_of(request).store
+    name = request.match_info["name"]
+    tags = request.query.getall("tag", [])
+
+    def run() -> tuple[Any, int]:
+        rows = [s.catalog_json(_node_of(store, s)) for s in _instances(store, name, tags)]
+        return filtered(request, rows), store.topic_index(f"svc:{name}", "services")
+
+    return await blocking_answer(request, [f"svc:{name}"], run)
+
+
+async def catalog_nodes(request: web.Request) -> web.Response:
+    store = server_of(request).store
+
+    def run() -> tuple[Any, int]:
+        rows = [n.to_json() for n in sorted(store.nodes.values(), key=lambda n: n.name)]
+        return filtered(request, rows), store.topic_index("nodes")
+
+    return await blocking_answer(request, ["nodes"], run)
+
+
+async def catalog_node(request: web.Request) -> web.Response:
+    store = server_of(request).store
+    name = request.match_info["node"]
+
+    def run() -> tuple[Any, int]:
+        node = store.nodes.get(name)
+        index = store.topic_index(f"node:{name}", "nodes")
+        if node is None:
+            return None, index
+        services = sorted(
+            (s for s in store.services.values() if s.node == name), key=lambda s: s.id
+        )
+        rows = filtered(request, [s.health_json() for s in services])
+        return {"Node": node.to_json(), "Services": {r["ID"]: r for r in rows}}, index
+
+    return await blocking_answer(request, [f"node:{name}"], run)
+
+
+async def catalog_datacenters(request: web.Request) -> web.Response:
+    return answer(request, [server_of(request).config.datacenter])
+
+
+async def catalog_register(request: web.Request) -> web.Response:
+    server = server_of(request)
+    store = server.store
+    check_datacenter(request)
+    body = require_json_object(await read_json(request))
+    node_name = _string(body, "Node")
+    if not node_name:
+        raise APIError.bad_request("Must provide node")
+    dc = _string(body, "Datacenter")
+    if dc and dc != server.config.datacenter:
+        raise APIError(500, f"No path to datacenter: {dc!r} is not known to this catalog")
+    existing = store.nodes.get(node_name)
+    skip_node_update = bool(get_field(body, "SkipNodeUpdate", False))
+    address = _string(body, "Address")
+    if not address and existing is None:
+        raise APIError.bad_request("Must provide address")
+    tagged = get_field(body, "TaggedAddresses")
+    meta = get_field(body, "NodeMeta")
+    for field_name, value in (("TaggedAddresses", tagged), ("NodeMeta", meta)):
+        if value is not None and not (
+            isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        ):
+            raise APIError.bad_request(f"{field_name}: expected an object of string values")
+    node = Node(
+        name=node_name,
+        node_id=_string(body, "ID") or (existing.node_id if existing else ""),
+        address=address or (existing.address if existing else ""),
+        datacenter=server.config.datacenter,
+        tagged_addresses=dict(tagged)
+        if tagged is not None
+        else (dict(existing.tagged_addresses) if existing else {}),
+        meta=dict(meta) if meta is not None else (dict(existing.meta) if existing else {}),
+    )
+    service: Service | None = None
+    raw_service = get_field(body, "Service")
+    if raw_service is not None:
+        svc_obj = dict(require_json_object(raw_service, "Service"))
+        if get_field(svc_obj, "Name") is None and isinstance(get_field(svc_obj, "Service"), str):
+            svc_obj["Name"] = get_field(svc_obj, "Service")
+            svc_obj = {k: v for k, v in svc_obj.items() if k.lower() != "service"}
+        try:
+            service = parse_service(svc_obj, node=node_name, where="Service.").service
+        except DefinitionError as exc:
+            raise APIError.bad_request(str(exc)) from None
+    checks: list[Check] = []
+    raw_checks: list[Any] = []
+    if get_field(body, "Check") is not None:
+        raw_checks.append(get_field(body, "Check"))
+    many = get_field(body, "Checks")
+    if many is not None:
+        if not isinstance(many, list):
+            raise APIError.bad_request("Checks: expected an array")
+        raw_checks.extend(many)
+    for i, raw in enumerate(raw_checks):
+        checks.append(_catalog_check(store, node_name, service, raw, i))
+    if existing is None or not skip_node_update:
+        store.upsert_node(node)
+    if service is not None:
+        store.register_service(service, [])
+    for check in checks:
+        store.register_check(check)
+    return answer(request, True)
+
+
+def _string(body: dict[str, Any], name: str) -> str:
+    value = get_field(body, name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise APIError.bad_request(f"{name}: expected a string")
+    return value
+
+
+def _catalog_check(
+    store: CatalogStore, node: str, service: Service | None, raw: Any, i: int
+) -> Check:
+    obj = require_json_object(raw, f"Checks[{i}]")
+    status = _string(obj, "Status") or CRITICAL
+    if status not in STATUSES:
+        raise APIError.bad_request(
+            f"Checks[{i}].Status: must be one of passing, warning or critical, got {status!r}"
+        )
+    cid = _string(obj, "CheckID") or _string(obj, "ID")
+    name = _string(obj, "Name")
+    if not cid:
+        cid = name
+    if not cid:
+        raise APIError.bad_request(f"Checks[{i}]: missing CheckID")
+    sid = _string(obj, "ServiceID")
+    target = service if service is not None and sid in ("", service.id) else None
+    if sid and target is None:
+        target = store.services.get((node, sid))
+        if target is None:
+            raise APIError.bad_request(f"Checks[{i}].ServiceID: no service {sid!r} on {node}")
+    return Check(
+        node=node,
+        check_id=cid,
+        name=name or cid,
+        status=status,
+        notes=_string(obj, "Notes"),
+        output=_string(obj, "Output"),
+        service_id=target.id if target and sid else "",
+        service_name=target.name if target and sid else "",
+        service_tags=list(target.tags) if target and sid else [],
+        definition=CheckDefinition(),
+    )
+
+
+async def catalog_deregister(request: web.Request) -> web.Response:
+    server = server_of(request)
+    store = server.store
+    check_datacenter(request)
+    body = require_json_object(await read_json(request))
+    node = _string(body, "Node")
+    if not node:
+        raise APIError.bad_request("Must provide node")
+    sid = _string(body, "ServiceID")
+    cid = _string(body, "CheckID")
+    local = node == server.node_name
+    if sid:
+        if local:
+            server.deregister_service(sid)
+        else:
+            store.deregister_service(node, sid)
+    if cid:
+        if local:
+            server.deregister_check(cid)
+        else:
+            store.deregister_check(node, cid)
+    if not sid and not cid:
+        if local:
+            raise APIError.bad_request(
+                f"Node {node!r} is the catalog's own node and cannot be deregistered"
+            )
+        store.deregister_node(node)
+    return answer(request, True)
+
+
+# -- health -------------------------------------------------------------------------------
+
+
+def _service_checks(store: CatalogStore, svc: Service) -> list[Check]:
+    out = [
+        c
+        for c in store.checks.values()
+        if c.node == svc.node and (c.service_id == "" or c.service_id == svc.id)
+    ]
+    # node checks first, then the service's, as Consul lists them
+    out.sort(key=lambda c: (c.service_id != "", c.check_id))
+    return out
+
+
+async def health_service(request: web.Request) -> web.Response:
+    store = server_of(request).store
+    name = request.match_info["name"]
+    tags = request.query.getall("tag", [])
+    passing = flag(request, "passing")
+
+    def run() -> tuple[Any, int]:
+        rows = []
+        for svc in _instances(store, name, tags):
+            checks = _service_checks(store, svc)
+            if passing and any(c.status != PASSING for c in checks):
+                continue
+            rows.append(
+                {
+                    "Node": _node_of(store, svc).to_json(),
+                    "Service": svc.health_json(),
+                    "Checks": [c.to_json() for c in checks],
+                }
+            )
+        return filtered(request, rows), store.topic_index(f"svc:{name}", "services")
+
+    return await blocking_answer(request, [f"svc:{name}"], run)
+
+
+async def health_checks(request: web.Request) -> web.Response:
+    store = server_of(request).store
+    name = request.match_info["name"]
+
+    def run() -> tuple[Any, int]:
+        rows = [c.to_json() for c in _sorted(store.checks.values()) if c.service_name == name]
+        return filtered(request, rows), store.topic_index(f"svc:{name}", "services")
+
+    return await blocking_answer(request, [f"svc:{name}"], run)
+
+
+async def health_state(request: web.Request) -> web.Response:
+    store = server_of(request).store
+    state = request.match_info["state"]
+    if state not in HEALTH_STATES:
+        raise APIError.bad_request(
+            f"Bad check state: {state!r} (expected any, passing, warning or critical)"
+        )
+
+    def run() -> tuple[Any, int]:
+        rows = [
+            c.to_json()
+            for c in _sorted(store.checks.values())
+            if state == "any" or c.status == state
+        ]
+        return filtered(request, rows), store.topic_index("checks")
+
+    return await blocking_answer(request, ["checks"], run)
+
+
+async def health_node(request: web.Request) -> web.Response:
+    store = server_of(request).store
+    name = request.match_info["node"]
+
+    def run() -> tuple[Any, int]:
+        rows = [c.to_json() for c in _sorted(store.checks.values()) if c.node == name]
+        return filtered(request, rows), store.topic_index(f"node:{name}", "nodes")
+
+    return await blocking_answer(request, [f"node:{name}"], run)
+
+
+def _sorted(checks: Any) -> list[Check]:
+    return sorted(checks, key=lambda c: (c.node, c.check_id))
+
+
+# -- status -----------------------------------------------------------------------------
+
+
+async def status_leader(request: web.Request) -> web.Response:
+    cfg = server_of(request).config
+    return answer(request, f"{cfg.advertise_addr}:{cfg.server_port}")
+
+
+async def status_peers(request: web.Request) -> web.Response:
+    cfg = server_of(request).config
+    return answer(request, [f"{cfg.advertise_addr}:{cfg.server_port}"])

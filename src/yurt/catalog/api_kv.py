@@ -1,0 +1,138 @@
+"""`/v1/kv/*`: Consul's key/value store, with blocking reads, CAS and prefixes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from yurt.api.blocking import BlockingQuery, blocking_query
+from yurt.api.errors import APIError
+from yurt.api.http import flag
+from yurt.catalog.api_common import answer, check_datacenter, consul_headers, server_of
+
+# Consul's kv_max_value_size default.
+MAX_VALUE_SIZE = 512 * 1024
+_MAX_UINT64 = 2**64 - 1
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/v1/kv/{key:.*}", kv_get)
+    router.add_put("/v1/kv/{key:.*}", kv_put)
+    router.add_delete("/v1/kv/{key:.*}", kv_delete)
+
+
+def _uint(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= _MAX_UINT64:
+        raise APIError.bad_request(f"Invalid {name} value: {raw!r} is not an unsigned integer")
+    return value
+
+
+async def kv_get(request: web.Request) -> web.Response:
+    server = server_of(request)
+    store = server.store
+    check_datacenter(request)
+    key = request.match_info["key"]
+    keys_mode = "keys" in request.query
+    recurse = flag(request, "recurse")
+    if not key and not (keys_mode or recurse):
+        raise APIError.bad_request("Missing key name")
+    separator = request.query.get("separator", "")
+
+    def run() -> tuple[Any, int]:
+        if keys_mode:
+            out: list[str] = []
+            for entry in store.kv_prefix(key):
+                name = entry.key
+                if separator:
+                    cut = name.find(separator, len(key))
+                    if cut >= 0:
+                        name = name[: cut + len(separator)]
+                if not out or out[-1] != name:
+                    out.append(name)
+            return (out or None), store.kv_index(key, exact=False)
+        if recurse:
+            entries = [e.to_json() for e in store.kv_prefix(key)]
+            return (entries or None), store.kv_index(key, exact=False)
+        return store.kv_get(key), store.kv_index(key, exact=True)
+
+    query = BlockingQuery.from_query(request.query)
+    result, index = await blocking_query(server.hub, ["kvs"], query, run)
+    if result is None:
+        return web.Response(status=404, headers=consul_headers(index))
+    if keys_mode or recurse:
+        return answer(request, result, index=index)
+    if flag(request, "raw"):
+        return web.Response(
+            body=result.value or b"",
+            headers={
+                **consul_headers(index),
+                "Content-Type": "text/plain; charset=utf-8",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+    return answer(request, [result.to_json()], index=index)
+
+
+async def kv_put(request: web.Request) -> web.Response:
+    server = server_of(request)
+    check_datacenter(request)
+    key = request.match_info["key"]
+    if not key:
+        raise APIError.bad_request("Missing key name")
+    for unsupported in ("acquire", "release"):
+        if unsupported in request.query:
+            raise APIError.bad_request(
+                f"?{unsupported}= needs sessions, which yurt's catalog does not implement yet"
+            )
+    flags = _uint(request, "flags") or 0
+    cas = _uint(request, "cas")
+    if request.content_length is not None and request.content_length > MAX_VALUE_SIZE:
+        raise _too_large(request.content_length)
+    value = await _read_value(request)
+    ok = server.store.kv_put(key, value, flags, cas)
+    return answer(request, ok)
+
+
+async def _read_value(request: web.Request) -> bytes:
+    """The whole body, refused as soon as it passes the limit (chunked bodies included)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_VALUE_SIZE:
+            # a chunked body has no length to name; what was read so far already says enough
+            raise _too_large(size)
+        chunks.append(chunk)
+
+
+def _too_large(size: int) -> APIError:
+    return APIError.too_large(
+        f"Request body({size} bytes) too large, max size: {MAX_VALUE_SIZE} bytes. "
+        "See https://developer.hashicorp.com/consul/docs/agent/config/config-files"
+        "#kv_max_value_size."
+    )
+
+
+async def kv_delete(request: web.Request) -> web.Response:
+    server = server_of(request)
+    check_datacenter(request)
+    key = request.match_info["key"]
+    recurse = flag(request, "recurse")
+    if not key and not recurse:
+        raise APIError.bad_request("Missing key name")
+    cas = _uint(request, "cas")
+    if recurse and cas is not None:
+        raise APIError.bad_request("Conflicting flags: cas and recurse cannot be used together")
+    ok = server.store.kv_delete(key, recurse=recurse, cas=cas)
+    return answer(request, ok)

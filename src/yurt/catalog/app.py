@@ -1,0 +1,30 @@
+"""The catalog's aiohttp Application, built in one place.
+
+Consul's API lives under /v1/; /ui/ is left free for the web UI, which mounts there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from yurt.api.http import error_middleware
+from yurt.catalog import api_agent, api_catalog, api_kv
+from yurt.catalog.api_common import SERVER_KEY
+
+if TYPE_CHECKING:
+    from yurt.catalog.server import CatalogServer
+
+# Consul's largest accepted request body (its http_max_conns aside): KV values are checked
+# separately against kv_max_value_size.
+MAX_BODY = 16 * 1024 * 1024
+
+
+def build_app(server: CatalogServer) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    app[SERVER_KEY] = server
+    api_agent.add_routes(app.router)
+    api_catalog.add_routes(app.router)
+    api_kv.add_routes(app.router)
+    return app

@@ -1,0 +1,33 @@
+"""The catalog's configuration."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _hostname() -> str:
+    return socket.gethostname().split(".")[0] or "yurt"
+
+
+@dataclass
+class CatalogConfig:
+    """What `yurt catalog` and `yurt up` set; `http_port=0` binds a free port, which
+    `CatalogServer.start()` writes back here."""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8500
+    data_dir: Path = field(default_factory=lambda: Path(".yurt/catalog"))
+    node_name: str = field(default_factory=_hostname)
+    datacenter: str = "dc1"
+    config_dirs: list[Path] = field(default_factory=list)
+    advertise_addr: str = "127.0.0.1"
+    # Consul's server RPC port, advertised in the `consul` service and /v1/status/leader.
+    server_port: int = 8300
+    # `-dev`: keep state in memory, as `consul agent -dev` does.
+    dev: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.http_host}:{self.http_port}"

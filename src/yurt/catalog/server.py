@@ -1,0 +1,276 @@
+"""The catalog server: its store, its node's check runners and its HTTP API."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+from aiohttp import web
+
+from yurt import CONSUL_VERSION
+from yurt.api.blocking import WatchHub
+from yurt.api.http import start_site
+from yurt.catalog.checks import CheckRunners
+from yurt.catalog.config import CatalogConfig
+from yurt.catalog.configdir import load_services
+from yurt.catalog.definitions import ServiceDefinition
+from yurt.catalog.model import (
+    CRITICAL,
+    NODE_MAINT_CHECK_ID,
+    PASSING,
+    SERF_CHECK_ID,
+    SERVICE_MAINT_PREFIX,
+    Check,
+    CheckDefinition,
+    Node,
+    Service,
+)
+from yurt.catalog.store import CatalogStore
+
+log = logging.getLogger(__name__)
+
+CONSUL_SERVICE = "consul"
+# Registered by Consul's leader, not by the local agent: absent from /v1/agent/* answers.
+LEADER_MANAGED_SERVICES = frozenset({CONSUL_SERVICE})
+LEADER_MANAGED_CHECKS = frozenset({SERF_CHECK_ID})
+
+SERVICE_MAINT_DEFAULT = (
+    "Maintenance mode is enabled for this service, but no reason was provided. "
+    "This is a default message."
+)
+NODE_MAINT_DEFAULT = (
+    "Maintenance mode is enabled for this node, but no reason was provided. "
+    "This is a default message."
+)
+
+
+class CatalogServer:
+    """A Consul agent in server mode, for one node and one datacenter."""
+
+    name = "catalog"
+
+    def __init__(self, config: CatalogConfig) -> None:
+        from yurt.catalog.app import build_app
+
+        self.config = config
+        self.hub = WatchHub()
+        self._store: CatalogStore | None = None
+        self._runners: CheckRunners | None = None
+        self._site: web.AppRunner | None = None
+        self.node_id = ""
+        self.app = build_app(self)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> CatalogStore:
+        if self._store is None:
+            raise RuntimeError("the catalog is not started")
+        return self._store
+
+    @property
+    def runners(self) -> CheckRunners:
+        if self._runners is None:
+            raise RuntimeError("the catalog is not started")
+        return self._runners
+
+    @property
+    def node_name(self) -> str:
+        return self.config.node_name
+
+    async def start(self) -> None:
+        cfg = self.config
+        definitions = load_services(cfg.config_dirs, cfg.node_name)
+        if cfg.dev:
+            db_path: Path | str = ":memory:"
+            self.node_id = str(uuid.uuid4())
+        else:
+            cfg.data_dir.mkdir(parents=True, exist_ok=True)
+            db_path = cfg.data_dir / "catalog.db"
+            self.node_id = self._node_id(cfg.data_dir)
+        self._store = CatalogStore(db_path, self.hub)
+        self._runners = CheckRunners(self._store, cfg.node_name, self._deregister_from_runner)
+        self._register_self()
+        for check in list(self._store.checks.values()):
+            if check.node == cfg.node_name and check.definition.kind:
+                self._runners.start(check)
+        for definition in definitions:
+            self.register_service(definition)
+        self._site = await start_site(self.app, cfg.http_host, cfg.http_port)
+        if cfg.http_port == 0:
+            for site in self._site.sites:
+                server = getattr(site, "_server", None)
+                if server is not None and server.sockets:
+                    cfg.http_port = int(server.sockets[0].getsockname()[1])
+                    break
+        log.info(
+            "catalog: node %s in %s, HTTP API on http://%s:%s",
+            cfg.node_name,
+            cfg.datacenter,
+            cfg.http_host,
+            cfg.http_port,
+        )
+
+    async def stop(self) -> None:
+        if self._site is not None:
+            await self._site.cleanup()
+            self._site = None
+        if self._runners is not None:
+            await self._runners.close()
+            self._runners = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    @staticmethod
+    def _node_id(data_dir: Path) -> str:
+        path = data_dir / "node-id"
+        if path.exists():
+            text = path.read_text().strip()
+            if text:
+                return text
+        node_id = str(uuid.uuid4())
+        path.write_text(node_id)
+        return node_id
+
+    def _register_self(self) -> None:
+        """The node, its serfHealth check and the `consul` service, as Consul's leader
+        registers them."""
+        cfg = self.config
+        addr = cfg.advertise_addr
+        self.store.upsert_node(
+            Node(
+                name=cfg.node_name,
+                node_id=self.node_id,
+                address=addr,
+                datacenter=cfg.datacenter,
+                tagged_addresses={"lan": addr, "lan_ipv4": addr, "wan": addr, "wan_ipv4": addr},
+                meta={"consul-network-segment": ""},
+            )
+        )
+        consul = Service(
+            node=cfg.node_name,
+            id=CONSUL_SERVICE,
+            name=CONSUL_SERVICE,
+            port=cfg.server_port,
+            meta={
+                "non_voter": "false",
+                "raft_version": "3",
+                "read_replica": "false",
+                "serf_protocol_current": "2",
+                "serf_protocol_max": "5",
+                "serf_protocol_min": "1",
+                "version": CONSUL_VERSION,
+            },
+        )
+        serf = Check(
+            node=cfg.node_name,
+            check_id=SERF_CHECK_ID,
+            name="Serf Health Status",
+            status=PASSING,
+            output="Agent alive and reachable",
+            definition=CheckDefinition(),
+        )
+        self.store.register_service(consul, [])
+        stored = self.store.register_check(serf)
+        self.store.update_check(cfg.node_name, stored.check_id, PASSING, serf.output)
+
+    # -- agent operations (the local node) ---------------------------------------------
+
+    def local_services(self) -> list[Service]:
+        return [
+            s
+            for (node, sid), s in self.store.services.items()
+            if node == self.node_name and sid not in LEADER_MANAGED_SERVICES
+        ]
+
+    def local_checks(self) -> list[Check]:
+        return [
+            c
+            for (node, cid), c in self.store.checks.items()
+            if node == self.node_name and cid not in LEADER_MANAGED_CHECKS
+        ]
+
+    def register_service(
+        self, definition: ServiceDefinition, *, replace_checks: bool = False
+    ) -> None:
+        before = {
+            c.check_id
+            for c in self.store.checks.values()
+            if c.node == self.node_name and c.service_id == definition.service.id
+        }
+        stored = self.store.register_service(
+            definition.service, definition.checks, replace_checks=replace_checks
+        )
+        for check in stored:
+            self.runners.start(check)
+        if replace_checks:
+            for cid in before - {c.check_id for c in stored}:
+                self.runners.stop(cid)
+
+    def deregister_service(self, service_id: str) -> bool:
+        svc = self.store.deregister_service(self.node_name, service_id)
+        if svc is None:
+            return False
+        for cid in list(self.runners.running()):
+            if (self.node_name, cid) not in self.store.checks:
+                self.runners.stop(cid)
+        return True
+
+    def _deregister_from_runner(self, service_id: str) -> None:
+        self.deregister_service(service_id)
+
+    def register_check(self, check: Check) -> Check:
+        stored = self.store.register_check(check)
+        self.runners.start(stored)
+        return stored
+
+    def deregister_check(self, check_id: str) -> bool:
+        self.runners.stop(check_id)
+        return self.store.deregister_check(self.node_name, check_id) is not None
+
+    def update_ttl(self, check_id: str, status: str, output: str) -> None:
+        """Raises KeyError for an unknown check, ValueError for one that is not a TTL check."""
+        check = self.store.checks.get((self.node_name, check_id))
+        if check is None or check_id in LEADER_MANAGED_CHECKS:
+            raise KeyError(check_id)
+        if check.definition.kind != "ttl":
+            raise ValueError(f"CheckID {check_id!r} does not have associated TTL")
+        self.runners.update_ttl(check_id, status, output)
+
+    def service_maintenance(self, service_id: str, enable: bool, reason: str) -> bool:
+        svc = self.store.services.get((self.node_name, service_id))
+        if svc is None:
+            return False
+        cid = SERVICE_MAINT_PREFIX + service_id
+        if enable:
+            self.store.register_check(
+                Check(
+                    node=self.node_name,
+                    check_id=cid,
+                    name="Service Maintenance Mode",
+                    status=CRITICAL,
+                    notes=reason or SERVICE_MAINT_DEFAULT,
+                    service_id=svc.id,
+                    service_name=svc.name,
+                    service_tags=list(svc.tags),
+                )
+            )
+        else:
+            self.store.deregister_check(self.node_name, cid)
+        return True
+
+    def node_maintenance(self, enable: bool, reason: str) -> None:
+        if enable:
+            self.store.register_check(
+                Check(
+                    node=self.node_name,
+                    check_id=NODE_MAINT_CHECK_ID,
+                    name="Node Maintenance Mode",
+                    status=CRITICAL,
+                    notes=reason or NODE_MAINT_DEFAULT,
+                )
+            )
+        else:
+            self.store.deregister_check(self.node_name, NODE_MAINT_CHECK_ID)

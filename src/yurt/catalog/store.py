@@ -1,0 +1,411 @@
+"""The catalog's state: SQLite for durability, an in-memory copy for reads.
+
+Every change runs in one SQLite transaction that takes the next index, so a restart (even
+after `kill -9`) finds every acknowledged write and an index that never goes backwards.
+
+Blocking queries wait on topics, each with its own index, as Consul's state store keeps an
+index per table and per service name:
+
+- `nodes`, `services`, `checks`, `kvs`: the tables;
+- `svc:<name>`: anything that changes the answer of `/v1/health/service/<name>`;
+- `node:<name>`: anything on that node.
+
+A write notifies only the topics it touched, so a KV write does not wake health watchers.
+A check whose output changes but whose status does not is saved without taking an index
+and wakes nobody, as Consul defers output-only updates.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from yurt.api.blocking import WatchHub
+from yurt.catalog.model import Check, KVEntry, Node, Service
+from yurt.storage.sqlite import Database
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS services (
+    node TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (node, id));
+CREATE TABLE IF NOT EXISTS checks (
+    node TEXT NOT NULL, check_id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (node, check_id));
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY, value BLOB, flags INTEGER NOT NULL, lock_index INTEGER NOT NULL,
+    session TEXT NOT NULL, create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kv_tombstones (key TEXT PRIMARY KEY, idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS topic_index (topic TEXT PRIMARY KEY, idx INTEGER NOT NULL);
+"""
+
+
+class CatalogStore:
+    def __init__(self, path: Path | str, hub: WatchHub) -> None:
+        self.db = Database(path)
+        self.hub = hub
+        self.db.conn.executescript(_SCHEMA)
+        self.nodes: dict[str, Node] = {}
+        self.services: dict[tuple[str, str], Service] = {}
+        self.checks: dict[tuple[str, str], Check] = {}
+        self.kv: dict[str, KVEntry] = {}
+        self._kv_keys: list[str] = []
+        self._tombstones: dict[str, int] = {}
+        self._topics: dict[str, int] = {}
+        self._pending: set[str] = set()
+        self._load()
+
+    # -- loading and bookkeeping ------------------------------------------------------
+
+    def _load(self) -> None:
+        conn = self.db.conn
+        for row in conn.execute("SELECT data FROM nodes"):
+            node = Node.from_record(json.loads(row[0]))
+            self.nodes[node.name] = node
+        for row in conn.execute("SELECT data FROM services"):
+            svc = Service.from_record(json.loads(row[0]))
+            self.services[(svc.node, svc.id)] = svc
+        for row in conn.execute("SELECT data FROM checks"):
+            chk = Check.from_record(json.loads(row[0]))
+            self.checks[(chk.node, chk.check_id)] = chk
+        for row in conn.execute(
+            "SELECT key, value, flags, lock_index, session, create_index, modify_index FROM kv"
+        ):
+            self.kv[row[0]] = KVEntry(row[0], None if row[1] is None else bytes(row[1]), *row[2:])
+        self._kv_keys = sorted(self.kv)
+        for row in conn.execute("SELECT key, idx FROM kv_tombstones"):
+            self._tombstones[row[0]] = int(row[1])
+        for row in conn.execute("SELECT topic, idx FROM topic_index"):
+            self._topics[row[0]] = int(row[1])
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def index(self) -> int:
+        return self.db.index
+
+    def topic_index(self, topic: str, fallback: str | None = None) -> int:
+        idx = self._topics.get(topic)
+        if idx is None and fallback is not None:
+            idx = self._topics.get(fallback)
+        return max(idx or 1, 1)
+
+    class _Write:
+        """One write: a transaction, its index, the topics it touches."""
+
+        def __init__(self, store: CatalogStore, conn: sqlite3.Connection) -> None:
+            self.store = store
+            self.conn = conn
+            self._index = 0
+            self.topics: set[str] = set()
+
+        @property
+        def index(self) -> int:
+            if not self._index:
+                self._index = self.store.db.next_index()
+            return self._index
+
+        def touch(self, *topics: str) -> None:
+            self.topics.update(topics)
+
+    def _write(self) -> _WriteContext:
+        return _WriteContext(self)
+
+    def _finish(self, write: CatalogStore._Write) -> None:
+        if not write.topics:
+            return
+        idx = write.index
+        for topic in write.topics:
+            self._topics[topic] = idx
+            write.conn.execute(
+                "INSERT INTO topic_index(topic, idx) VALUES(?, ?) "
+                "ON CONFLICT(topic) DO UPDATE SET idx=excluded.idx",
+                (topic, idx),
+            )
+
+    def _service_topics(self, node: str) -> Iterator[str]:
+        for (n, _), svc in self.services.items():
+            if n == node:
+                yield f"svc:{svc.name}"
+
+    def _check_topics(self, check: Check) -> list[str]:
+        topics = ["checks", f"node:{check.node}"]
+        if check.service_name:
+            topics.append(f"svc:{check.service_name}")
+        else:
+            topics.extend(self._service_topics(check.node))
+        return topics
+
+    # -- persistence of single records --------------------------------------------------
+
+    @staticmethod
+    def _save_node(conn: sqlite3.Connection, node: Node) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO nodes(name, data) VALUES(?, ?)",
+            (node.name, json.dumps(node.to_record())),
+        )
+
+    @staticmethod
+    def _save_service(conn: sqlite3.Connection, svc: Service) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO services(node, id, data) VALUES(?, ?, ?)",
+            (svc.node, svc.id, json.dumps(svc.to_record())),
+        )
+
+    @staticmethod
+    def _save_check(conn: sqlite3.Connection, chk: Check) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO checks(node, check_id, data) VALUES(?, ?, ?)",
+            (chk.node, chk.check_id, json.dumps(chk.to_record())),
+        )
+
+    # -- nodes ----------------------------------------------------------------------------
+
+    def upsert_node(self, node: Node) -> bool:
+        old = self.nodes.get(node.name)
+        if old is not None and old.same_content(node):
+            return False
+        with self._write() as w:
+            node.create_index = old.create_index if old else w.index
+            node.modify_index = w.index
+            self._save_node(w.conn, node)
+            self.nodes[node.name] = node
+            w.touch("nodes", f"node:{node.name}", *self._service_topics(node.name))
+        return True
+
+    def deregister_node(self, name: str) -> bool:
+        if name not in self.nodes:
+            return False
+        with self._write() as w:
+            topics = ["nodes", "services", "checks", f"node:{name}"]
+            topics.extend(self._service_topics(name))
+            for key in [k for k in self.services if k[0] == name]:
+                del self.services[key]
+            for key in [k for k in self.checks if k[0] == name]:
+                del self.checks[key]
+            del self.nodes[name]
+            w.conn.execute("DELETE FROM services WHERE node=?", (name,))
+            w.conn.execute("DELETE FROM checks WHERE node=?", (name,))
+            w.conn.execute("DELETE FROM nodes WHERE name=?", (name,))
+            w.touch(*topics)
+        return True
+
+    # -- services ---------------------------------------------------------------------------
+
+    def register_service(
+        self, service: Service, checks: Iterable[Check], *, replace_checks: bool = False
+    ) -> list[Check]:
+        """Add or update a service and its checks; returns the checks as stored.
+
+        A check re-registered with the same definition keeps its status and output, so a
+        client that re-registers what is already there changes nothing and wakes nobody.
+        """
+        new_checks = list(checks)
+        with self._write() as w:
+            key = (service.node, service.id)
+            old = self.services.get(key)
+            if old is None or not old.same_content(service):
+                service.create_index = old.create_index if old else w.index
+                service.modify_index = w.index
+                self._save_service(w.conn, service)
+                self.services[key] = service
+                w.touch("services", f"svc:{service.name}", f"node:{service.node}")
+                if old is not None and old.name != service.name:
+                    w.touch(f"svc:{old.name}")
+                if old is not None and (old.tags != service.tags or old.name != service.name):
+                    # the service's checks carry its name and tags
+                    for chk in self.checks.values():
+                        if chk.node == service.node and chk.service_id == service.id:
+                            chk.service_tags = list(service.tags)
+                            chk.service_name = service.name
+                            chk.modify_index = w.index
+                            self._save_check(w.conn, chk)
+                            w.touch(*self._check_topics(chk))
+            wanted = {c.check_id for c in new_checks}
+            if replace_checks:
+                for (node, cid), chk in list(self.checks.items()):
+                    if node == service.node and chk.service_id == service.id and cid not in wanted:
+                        self._delete_check(w, chk)
+            stored = [self._put_check(w, chk) for chk in new_checks]
+        return stored
+
+    def deregister_service(self, node: str, service_id: str) -> Service | None:
+        svc = self.services.get((node, service_id))
+        if svc is None:
+            return None
+        with self._write() as w:
+            for chk in list(self.checks.values()):
+                if chk.node == node and chk.service_id == service_id:
+                    self._delete_check(w, chk)
+            del self.services[(node, service_id)]
+            w.conn.execute("DELETE FROM services WHERE node=? AND id=?", (node, service_id))
+            w.touch("services", f"svc:{svc.name}", f"node:{node}")
+        return svc
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def _put_check(self, w: CatalogStore._Write, check: Check) -> Check:
+        key = (check.node, check.check_id)
+        old = self.checks.get(key)
+        if old is not None and old.same_definition(check):
+            return old
+        if old is not None and old.definition == check.definition:
+            check.status, check.output = old.status, old.output
+        check.create_index = old.create_index if old else w.index
+        check.modify_index = w.index
+        self._save_check(w.conn, check)
+        self.checks[key] = check
+        w.touch(*self._check_topics(check))
+        if old is not None and old.service_name != check.service_name:
+            w.touch(*self._check_topics(old))
+        return check
+
+    def _delete_check(self, w: CatalogStore._Write, check: Check) -> None:
+        del self.checks[(check.node, check.check_id)]
+        w.conn.execute(
+            "DELETE FROM checks WHERE node=? AND check_id=?", (check.node, check.check_id)
+        )
+        w.touch(*self._check_topics(check))
+
+    def register_check(self, check: Check) -> Check:
+        with self._write() as w:
+            return self._put_check(w, check)
+
+    def deregister_check(self, node: str, check_id: str) -> Check | None:
+        chk = self.checks.get((node, check_id))
+        if chk is None:
+            return None
+        with self._write() as w:
+            self._delete_check(w, chk)
+        return chk
+
+    def update_check(self, node: str, check_id: str, status: str, output: str) -> bool:
+        """Record a check result; True when the status changed (and watchers were woken)."""
+        chk = self.checks.get((node, check_id))
+        if chk is None:
+            return False
+        if chk.status == status and chk.output == output:
+            return False
+        with self._write() as w:
+            changed = chk.status != status
+            chk.status, chk.output = status, output
+            if changed:
+                chk.modify_index = w.index
+                w.touch(*self._check_topics(chk))
+            self._save_check(w.conn, chk)
+        return changed
+
+    # -- KV -----------------------------------------------------------------------------------
+
+    def kv_get(self, key: str) -> KVEntry | None:
+        return self.kv.get(key)
+
+    def kv_prefix(self, prefix: str) -> list[KVEntry]:
+        start = bisect.bisect_left(self._kv_keys, prefix)
+        out = []
+        for key in self._kv_keys[start:]:
+            if not key.startswith(prefix):
+                break
+            out.append(self.kv[key])
+        return out
+
+    def kv_index(self, prefix: str, *, exact: bool) -> int:
+        """The index a KV read answers with: the highest ModifyIndex under the key or
+        prefix, deletions included, else the KV table's index (as Consul answers)."""
+        best = 0
+        if exact:
+            entry = self.kv.get(prefix)
+            best = max(entry.modify_index if entry else 0, self._tombstones.get(prefix, 0))
+        else:
+            for entry in self.kv_prefix(prefix):
+                best = max(best, entry.modify_index)
+            for key, idx in self._tombstones.items():
+                if key.startswith(prefix):
+                    best = max(best, idx)
+        return best or self.topic_index("kvs")
+
+    def kv_put(self, key: str, value: bytes, flags: int, cas: int | None) -> bool:
+        old = self.kv.get(key)
+        if cas is not None:
+            if cas == 0 and old is not None:
+                return False
+            if cas != 0 and (old is None or old.modify_index != cas):
+                return False
+        if old is not None and old.value == value and old.flags == flags and cas is None:
+            return True
+        with self._write() as w:
+            entry = KVEntry(
+                key=key,
+                value=value,
+                flags=flags,
+                lock_index=old.lock_index if old else 0,
+                session=old.session if old else "",
+                create_index=old.create_index if old else w.index,
+                modify_index=w.index,
+            )
+            w.conn.execute(
+                "INSERT OR REPLACE INTO kv(key, value, flags, lock_index, session, create_index,"
+                " modify_index) VALUES(?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    value,
+                    flags,
+                    entry.lock_index,
+                    entry.session,
+                    entry.create_index,
+                    entry.modify_index,
+                ),
+            )
+            w.conn.execute("DELETE FROM kv_tombstones WHERE key=?", (key,))
+            self._tombstones.pop(key, None)
+            if old is None:
+                bisect.insort(self._kv_keys, key)
+            self.kv[key] = entry
+            w.touch("kvs")
+        return True
+
+    def kv_delete(self, key: str, *, recurse: bool, cas: int | None) -> bool:
+        if recurse:
+            entries = self.kv_prefix(key)
+        else:
+            one = self.kv.get(key)
+            if cas is not None and (one is None or one.modify_index != cas):
+                return False
+            entries = [one] if one is not None else []
+        if not entries:
+            return True
+        with self._write() as w:
+            for entry in entries:
+                del self.kv[entry.key]
+                self._kv_keys.pop(bisect.bisect_left(self._kv_keys, entry.key))
+                self._tombstones[entry.key] = w.index
+                w.conn.execute("DELETE FROM kv WHERE key=?", (entry.key,))
+                w.conn.execute(
+                    "INSERT OR REPLACE INTO kv_tombstones(key, idx) VALUES(?, ?)",
+                    (entry.key, w.index),
+                )
+            w.touch("kvs")
+        return True
+
+
+class _WriteContext:
+    def __init__(self, store: CatalogStore) -> None:
+        self.store = store
+        self._tx = store.db.transaction()
+        self.write: CatalogStore._Write | None = None
+
+    def __enter__(self) -> CatalogStore._Write:
+        conn = self._tx.__enter__()
+        self.write = CatalogStore._Write(self.store, conn)
+        return self.write
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        assert self.write is not None
+        if exc is None:
+            self.store._finish(self.write)
+            self._tx.__exit__(None, None, None)
+            self.store.hub.notify(*self.write.topics)
+        else:
+            self._tx.__exit__(type(exc), exc, tb)  # type: ignore[arg-type]

@@ -1,0 +1,198 @@
+"""`yurt catalog`: run the catalog server, or (`yurt catalog services|nodes`) list it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from yurt.cli._consul_http import get_json, http_addr_option
+from yurt.cli.output import format_list
+
+_SERVER_DEFAULT_ADDR = "127.0.0.1:8500"
+
+
+@click.group(
+    "catalog",
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "-help", "--help"]},
+)
+@click.option(
+    "-http-addr",
+    "--http-addr",
+    "http_addr",
+    default=None,
+    help="Serve the HTTP API on HOST:PORT (default 127.0.0.1:8500; port 0 picks a free one).",
+)
+@click.option(
+    "-data-dir",
+    "--data-dir",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".yurt/catalog"),
+    show_default=True,
+    help="Where the catalog keeps its SQLite state.",
+)
+@click.option("-node", "--node", "node", default=None, help="Node name (default: hostname).")
+@click.option("-datacenter", "--datacenter", "datacenter", default="dc1", show_default=True)
+@click.option(
+    "-config-dir",
+    "--config-dir",
+    "config_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help='Directory of JSON service definitions ({"service": {...}}); repeatable.',
+)
+@click.option(
+    "-advertise",
+    "--advertise",
+    "advertise",
+    default=None,
+    help="Address advertised for this node (default 127.0.0.1).",
+)
+@click.option("-dev", "--dev", "dev", is_flag=True, help="Keep all state in memory.")
+@click.pass_context
+def catalog(
+    ctx: click.Context,
+    http_addr: str | None,
+    data_dir: Path,
+    node: str | None,
+    datacenter: str,
+    config_dirs: tuple[Path, ...],
+    advertise: str | None,
+    dev: bool,
+) -> None:
+    """Run the Consul-compatible catalog (or list it: `services`, `nodes`)."""
+    ctx.ensure_object(dict)
+    ctx.obj["http_addr"] = http_addr
+    if ctx.invoked_subcommand is not None:
+        return
+    from yurt.api.http import split_host_port
+    from yurt.catalog import CatalogConfig, CatalogServer
+    from yurt.runtime import run, serve_until_signal
+
+    try:
+        host, port = split_host_port(http_addr or _SERVER_DEFAULT_ADDR, 8500)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="-http-addr") from None
+    config = CatalogConfig(
+        http_host=host,
+        http_port=port,
+        data_dir=data_dir,
+        datacenter=datacenter,
+        config_dirs=list(config_dirs),
+        dev=dev,
+    )
+    if node:
+        config.node_name = node
+    if advertise:
+        config.advertise_addr = advertise
+    server = CatalogServer(config)
+
+    async def main() -> None:
+        await serve_until_signal([server])
+
+    from yurt.catalog.configdir import ConfigDirError
+
+    try:
+        run(main)
+    except ConfigDirError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None
+
+
+def _addr(ctx: click.Context, own: str | None) -> str | None:
+    if own:
+        return own
+    parent = ctx.obj.get("http_addr") if isinstance(ctx.obj, dict) else None
+    return parent if isinstance(parent, str) else None
+
+
+@catalog.command("services")
+@http_addr_option
+@click.option("-tags", "--tags", "show_tags", is_flag=True, help="Show each service's tags.")
+@click.option("-node", "--node", "node", default=None, help="Only the services of this node.")
+@click.option(
+    "-health", "--health", "health", is_flag=True, help="One line per instance with its health."
+)
+@click.pass_context
+def services(
+    ctx: click.Context, http_addr: str | None, show_tags: bool, node: str | None, health: bool
+) -> None:
+    """List the services in the catalog, as `consul catalog services` does."""
+    list_services(_addr(ctx, http_addr), show_tags=show_tags, node=node, health=health)
+
+
+def list_services(addr: str | None, *, show_tags: bool, node: str | None, health: bool) -> None:
+    data: dict[str, list[str]]
+    if node:
+        found: Any = get_json(addr, f"/v1/catalog/node/{node}", allow_404=True)
+        if found is None:
+            raise click.ClickException(f"No node found with name {node!r}")
+        data = {}
+        for svc in found["Services"].values():
+            tags = data.setdefault(svc["Service"], [])
+            tags.extend(t for t in svc["Tags"] or [] if t not in tags)
+    else:
+        data = get_json(addr, "/v1/catalog/services")
+    names = sorted(data)
+    if health:
+        _print_health(addr, names, node)
+        return
+    if not show_tags:
+        for name in names:
+            click.echo(name)
+        return
+    click.echo(format_list([(name, ",".join(sorted(data[name]))) for name in names]))
+
+
+def _print_health(addr: str | None, names: list[str], node: str | None) -> None:
+    rows = [("Service", "ID", "Node", "Address", "Health", "Tags")]
+    for name in names:
+        for entry in get_json(addr, f"/v1/health/service/{name}"):
+            if node and entry["Node"]["Node"] != node:
+                continue
+            svc = entry["Service"]
+            address = svc["Address"] or entry["Node"]["Address"]
+            statuses = {c["Status"] for c in entry["Checks"]}
+            status = next(
+                (s for s in ("critical", "warning", "maintenance") if s in statuses), "passing"
+            )
+            rows.append(
+                (
+                    name,
+                    svc["ID"],
+                    entry["Node"]["Node"],
+                    f"{address}:{svc['Port']}",
+                    status,
+                    ",".join(svc["Tags"] or []),
+                )
+            )
+    click.echo(format_list(rows))
+
+
+@catalog.command("nodes")
+@http_addr_option
+@click.option("-service", "--service", "service", default=None, help="Only nodes running it.")
+@click.option("-detailed", "--detailed", "detailed", is_flag=True, help="Show full node IDs.")
+@click.pass_context
+def nodes(ctx: click.Context, http_addr: str | None, service: str | None, detailed: bool) -> None:
+    """List the nodes in the catalog, as `consul catalog nodes` does."""
+    addr = _addr(ctx, http_addr)
+    rows: list[dict[str, Any]] = get_json(addr, "/v1/catalog/nodes")
+    if service:
+        instances = get_json(addr, f"/v1/catalog/service/{service}")
+        wanted = {i["Node"] for i in instances}
+        rows = [r for r in rows if r["Node"] in wanted]
+    if not rows:
+        click.echo("No nodes match the given query.", err=True)
+        return
+    table = [("Node", "ID", "Address", "DC")]
+    for r in rows:
+        node_id = r.get("ID") or ""
+        table.append(
+            (r["Node"], node_id if detailed else node_id[:8], r["Address"], r["Datacenter"])
+        )
+    click.echo(format_list(table))

@@ -1,0 +1,71 @@
+"""State survives a restart, even after kill -9; the index never goes backwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import consul
+import pytest
+
+from tests.catalog.conftest import CatalogProcess, wait_for
+
+
+@pytest.fixture
+def proc(tmp_path: Path) -> Iterator[CatalogProcess]:
+    p = CatalogProcess(tmp_path).start()
+    try:
+        yield p
+    finally:
+        p.proc.stop()
+
+
+def test_kill9_keeps_everything(proc: CatalogProcess) -> None:
+    c = proc.client()
+    c.agent.service.register("keep", service_id="keep-1", port=80, tags=["x"], check={"TTL": "2s"})
+    c.agent.check.ttl_pass("service:keep-1", "fine")
+    c.kv.put("durable/key", "value")
+    index_before = int(c.kv.get("durable/key")[0])
+    proc.proc.kill()
+    proc.start()
+    c = proc.client()
+    svc = c.agent.services()["keep-1"]
+    assert svc["Tags"] == ["x"] and svc["Port"] == 80
+    _, entry = c.kv.get("durable/key")
+    assert entry["Value"] == b"value"
+    assert int(c.kv.get("durable/key")[0]) >= index_before
+    # the TTL runner resumed: without a heartbeat the check expires
+    wait_for(
+        lambda: c.agent.checks()["service:keep-1"]["Status"] == "critical",
+        timeout=6,
+        what="TTL expiry after restart",
+    )
+    c.kv.put("durable/after", "1")
+    _, after = c.kv.get("durable/after")
+    assert after["ModifyIndex"] > index_before
+
+
+def test_config_dir_services(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "web.json").write_text(
+        '{"service": {"name": "fromfile", "port": 8080, "tags": ["urlprefix-/f"],'
+        ' "check": {"ttl": "30s"}}}'
+    )
+    p = CatalogProcess(tmp_path, "-config-dir", str(conf)).start()
+    try:
+        c: consul.Consul = p.client()
+        assert c.agent.services()["fromfile"]["Tags"] == ["urlprefix-/f"]
+        assert c.agent.checks()["service:fromfile"]["Status"] == "critical"
+    finally:
+        p.proc.stop()
+
+
+def test_bad_config_dir_names_the_file(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "bad.json").write_text('{"service": {"name": "x",\n "port": }}')
+    p = CatalogProcess(tmp_path, "-config-dir", str(conf))
+    with pytest.raises(RuntimeError) as err:
+        p.start()
+    assert "bad.json:2" in str(err.value)
