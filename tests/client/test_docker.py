@@ -1,5 +1,7 @@
 """The docker driver against Podman's Docker-compatible service, with images built locally
-(no registry is reachable here): the seed's redis job unchanged, and nginx:alpine."""
+(no registry is reachable here): the seed's redis job unchanged, and the seed's nginx job
+with a dynamic port mapped to 80 (static 80 may be taken on a shared test machine) and a
+1s check interval."""
 
 from __future__ import annotations
 
@@ -78,7 +80,7 @@ job "job-nginx" {
         type = "tcp"
         name = "service group-webs-nginx check"
         path = "/"
-        interval = "10s"
+        interval = "1s"
         timeout = "2s"
       }
     }

@@ -123,7 +123,7 @@ class AllocRunner:
             task,
             self.env.node,
             self.alloc_dir,
-            in_container=driver == "docker",
+            in_container=driver in ("docker", "exec"),
             host_env=driver == "raw_exec",
         )
         env.update(self.extra_env.get(str(task["Name"]), {}))
