@@ -142,6 +142,60 @@ job "chatty" {
     assert len(body) == sum(sizes.values())
 
 
+def test_templates_render_and_restart_on_change(cluster: Cluster) -> None:
+    cluster.consul.kv.put("app/color", "blue")
+    cluster.consul.agent.service.register("tmpl-db", address="10.0.0.9", port=5432)
+    cluster.run(
+        """
+job "tmpl" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      template {
+        data        = <<EOT
+color={{ key "app/color" }}
+{{ range service "tmpl-db" }}db={{ .Address }}:{{ .Port }}{{ end }}
+index={{ env "NOMAD_ALLOC_INDEX" }}
+EOT
+        destination = "local/app.conf"
+        change_mode = "restart"
+      }
+      template {
+        data        = "COLOR={{ key \\"app/color\\" | toUpper }}"
+        destination = "secrets/app.env"
+        env         = true
+        change_mode = "noop"
+      }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "cat local/app.conf; echo env=$COLOR; exec sleep 1000"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("tmpl", "running")
+    logs = f"/v1/client/fs/logs/{alloc['ID']}"
+
+    def stdout() -> str:
+        return cluster.get(logs, params={"task": "t", "type": "stdout", "plain": "1"}).text
+
+    first = wait_for(lambda: "env=" in stdout() and stdout(), what="the task printed")
+    assert first == "color=blue\ndb=10.0.0.9:5432\nindex=0\nenv=BLUE\n"
+    cluster.consul.kv.put("app/color", "green")
+    wait_for(lambda: stdout().count("env=") == 2, what="a restart with the new data")
+    assert stdout().endswith("color=green\ndb=10.0.0.9:5432\nindex=0\nenv=GREEN\n")
+    state = wait_for(
+        lambda: (st := cluster.alloc(alloc["ID"])["TaskStates"]["t"])["Restarts"] == 1 and st
+    )
+    restart = next(e for e in state["Events"] if e["Type"] == "Restart Signal")
+    assert restart["RestartReason"] == "Template with change_mode restart re-rendered"
+    cluster.stop_job("tmpl")
+    cluster.wait_alloc("tmpl", "complete")
+
+
 def test_reregisters_with_a_scheduler_that_lost_its_state(cluster: Cluster) -> None:
     node_id = wait_for(lambda: cluster.api.nodes.get_nodes())[0]["ID"]
     cluster.sched.proc.kill()

@@ -140,7 +140,7 @@ class TaskRunner:
             if self._restart:
                 self._restart = False
                 self._count_restart()
-                self.emit(ev.RESTARTING, RestartReason="User requested restart")
+                self.emit(ev.RESTARTING, RestartReason="Restart requested")
                 continue
             decision = self.tracker.next(successful=result.successful)
             if not decision.restart:
@@ -251,19 +251,23 @@ class TaskRunner:
                 log.warning("task %s: stop failed: %s", self.name, exc)
         await self.done.wait()
 
-    async def restart(self) -> None:
+    async def wait_killed(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True when the task is being killed."""
+        return await self._sleep(seconds)
+
+    async def restart(self, reason: str = "User requested restart") -> None:
         """`nomad alloc restart`: stop the running task and start it again right away."""
         handle = self.handle
         if handle is None or self.done.is_set():
             return
         self._restart = True
-        self.emit(ev.RESTART_SIGNAL, RestartReason="User requested restart")
+        self.emit(ev.RESTART_SIGNAL, RestartReason=reason)
         await handle.stop(self.kill_signal, self.kill_timeout)
 
-    async def signal(self, sig: int, name: str) -> None:
+    async def signal(self, sig: int, name: str, reason: str = "User requested signal") -> None:
         if self.handle is None:
             raise DriverError(f"task {self.name} is not running")
-        self.emit(ev.SIGNALING, TaskSignal=name, TaskSignalReason="User requested signal")
+        self.emit(ev.SIGNALING, TaskSignal=name, TaskSignalReason=reason)
         await self.handle.signal(sig)
 
     async def wait_done(self) -> None:
