@@ -246,7 +246,7 @@ class CatalogServer:
         if check is None or check_id in LEADER_MANAGED_CHECKS:
             raise KeyError(check_id)
         if check.definition.kind != "ttl":
-            raise ValueError(f"CheckID {check_id!r} does not have associated TTL")
+            raise ValueError(f'CheckID "{check_id}" does not have associated TTL')
         self.runners.update_ttl(check_id, status, output)
 
     def service_maintenance(self, service_id: str, enable: bool, reason: str) -> bool:
