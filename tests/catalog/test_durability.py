@@ -8,7 +8,7 @@ from pathlib import Path
 import consul
 import pytest
 
-from tests.catalog.conftest import CatalogProcess, wait_for
+from tests.catalog.conftest import CatalogProcess, Target, wait_for
 
 
 @pytest.fixture
@@ -52,9 +52,11 @@ def test_config_dir_services(tmp_path: Path) -> None:
         '{"service": {"name": "fromfile", "port": 8080, "tags": ["urlprefix-/f"],'
         ' "check": {"ttl": "30s"}}}'
     )
-    p = CatalogProcess(tmp_path, "-config-dir", str(conf)).start()
+    p = CatalogProcess(tmp_path, "-config-dir", str(conf), "-datacenter", "east").start()
     try:
         c: consul.Consul = p.client()
+        assert c.agent.self()["Config"]["Datacenter"] == "east"
+        assert c.catalog.datacenters() == ["east"]
         assert c.agent.services()["fromfile"]["Tags"] == ["urlprefix-/f"]
         assert c.agent.checks()["service:fromfile"]["Status"] == "critical"
     finally:
@@ -69,3 +71,24 @@ def test_bad_config_dir_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError) as err:
         p.start()
     assert "bad.json:2" in str(err.value)
+
+
+def test_http_runner_resumes_after_restart(proc: CatalogProcess, target: Target) -> None:
+    target.status = 200
+    c = proc.client()
+    c.agent.service.register(
+        "resumed", check={"HTTP": target.url, "Interval": "200ms", "Timeout": "1s"}
+    )
+    wait_for(lambda: c.agent.checks()["service:resumed"]["Status"] == "passing", what="passing")
+    proc.proc.stop()
+    proc.start()
+    c = proc.client()
+    assert c.agent.checks()["service:resumed"]["Status"] == "passing"
+    target.status = 503
+    try:
+        wait_for(
+            lambda: c.agent.checks()["service:resumed"]["Status"] == "critical",
+            what="the resumed runner to see the 503",
+        )
+    finally:
+        target.status = 200
