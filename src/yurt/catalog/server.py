@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -58,6 +59,7 @@ class CatalogServer:
         self.hub = WatchHub()
         self._store: CatalogStore | None = None
         self._answers: AnswerCache | None = None
+        self._closing: asyncio.Future[None] | None = None
         self._runners: CheckRunners | None = None
         self._site: web.AppRunner | None = None
         self.node_id = ""
@@ -70,6 +72,13 @@ class CatalogServer:
         if self._store is None:
             raise RuntimeError("the catalog is not started")
         return self._store
+
+    @property
+    def closing(self) -> asyncio.Future[None]:
+        """Done once `stop()` begins: parked blocking reads answer at once."""
+        if self._closing is None:
+            raise RuntimeError("the catalog is not started")
+        return self._closing
 
     @property
     def answers(self) -> AnswerCache:
@@ -89,6 +98,7 @@ class CatalogServer:
 
     async def start(self) -> None:
         cfg = self.config
+        self._closing = asyncio.get_running_loop().create_future()
         definitions = load_services(cfg.config_dirs, cfg.node_name)
         if cfg.dev:
             db_path: Path | str = ":memory:"
@@ -122,6 +132,8 @@ class CatalogServer:
         )
 
     async def stop(self) -> None:
+        if self._closing is not None and not self._closing.done():
+            self._closing.set_result(None)
         if self._site is not None:
             await self._site.cleanup()
             self._site = None
