@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +93,46 @@ def test_http_runner_resumes_after_restart(proc: CatalogProcess, target: Target)
         )
     finally:
         target.status = 200
+
+
+def test_reload_follows_the_config_dir(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "a.json").write_text(
+        '{"service": {"name": "a", "port": 1, "check": {"id": "a-ttl", "ttl": "60s"}}}'
+    )
+    (conf / "b.json").write_text('{"service": {"name": "b", "port": 2}}')
+    p = CatalogProcess(tmp_path, "-config-dir", str(conf)).start()
+    try:
+        c: consul.Consul = p.client()
+        c.agent.service.register("api-made", port=3)
+        assert {"a", "b", "api-made"} <= set(c.agent.services())
+        (conf / "b.json").unlink()
+        (conf / "a.json").write_text('{"service": {"name": "a", "port": 10}}')
+        # SIGHUP, as `consul reload` sends
+        assert p.proc.proc is not None
+        p.proc.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "b" not in c.agent.services(), what="b removed on SIGHUP")
+        services = c.agent.services()
+        assert services["a"]["Port"] == 10
+        assert "api-made" in services
+        assert "a-ttl" not in c.agent.checks()
+        (conf / "c.json").write_text('{"service": {"name": "c"}}')
+        assert p.put("/v1/agent/reload").status_code == 200
+        assert "c" in c.agent.services()
+        (conf / "c.json").write_text('{"service": {"name": ')
+        r = p.put("/v1/agent/reload")
+        assert r.status_code == 500
+        assert "c.json:1" in r.text
+        assert "c" in c.agent.services()
+    finally:
+        p.proc.stop()
+    # the services of the files survive a restart; those of deleted files stay gone
+    (conf / "c.json").unlink()
+    p.start()
+    try:
+        services = p.client().agent.services()
+        assert "a" in services and "api-made" in services
+        assert "b" not in services and "c" not in services
+    finally:
+        p.proc.stop()

@@ -18,6 +18,7 @@ from yurt.catalog.api_common import (
     require_json_object,
     server_of,
 )
+from yurt.catalog.configdir import ConfigDirError
 from yurt.catalog.definitions import DefinitionError, parse_check, parse_service
 from yurt.catalog.model import (
     CRITICAL,
@@ -54,6 +55,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_put("/v1/agent/check/update/{id:.+}", check_update)
     router.add_put("/v1/agent/maintenance", node_maintenance)
     router.add_get("/v1/agent/self", agent_self)
+    router.add_put("/v1/agent/reload", reload)
     router.add_get("/v1/agent/members", members)
 
 
@@ -270,6 +272,17 @@ async def check_update(request: web.Request) -> web.Response:
     if not isinstance(output, str):
         raise APIError.bad_request("Output: expected a string")
     return _update(request, status, output)
+
+
+# -- reload ---------------------------------------------------------------------------------
+
+
+async def reload(request: web.Request) -> web.Response:
+    try:
+        server_of(request).reload()
+    except ConfigDirError as exc:
+        raise APIError(500, f"Failed reloading services: {exc}") from None
+    return _empty()
 
 
 # -- self and members -------------------------------------------------------------------

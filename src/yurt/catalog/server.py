@@ -15,7 +15,7 @@ from yurt.api.http import start_site
 from yurt.catalog.api_common import AnswerCache
 from yurt.catalog.checks import CheckRunners
 from yurt.catalog.config import CatalogConfig
-from yurt.catalog.configdir import load_services
+from yurt.catalog.configdir import CONFIG_SOURCE, load_services
 from yurt.catalog.definitions import ServiceDefinition
 from yurt.catalog.model import (
     CRITICAL,
@@ -114,8 +114,7 @@ class CatalogServer:
         for check in list(self._store.checks.values()):
             if check.node == cfg.node_name and check.definition.kind:
                 self._runners.start(check)
-        for definition in definitions:
-            self.register_service(definition)
+        self._sync_config_services(definitions)
         self._site = await start_site(self.app, cfg.http_host, cfg.http_port)
         if cfg.http_port == 0:
             for site in self._site.sites:
@@ -239,6 +238,24 @@ class CatalogServer:
             if (self.node_name, cid) not in self.store.checks:
                 self.runners.stop(cid)
         return True
+
+    def reload(self) -> list[str]:
+        """Read the config directories again, as `consul reload` does: services defined in
+        files are added or updated (with exactly the checks of their file), and those whose
+        definition is gone are deregistered. Raises ConfigDirError, changing nothing, when a
+        file is invalid. Returns the IDs of the services defined in files."""
+        definitions = load_services(self.config.config_dirs, self.node_name)
+        self._sync_config_services(definitions)
+        return [d.service.id for d in definitions]
+
+    def _sync_config_services(self, definitions: list[ServiceDefinition]) -> None:
+        wanted = {d.service.id for d in definitions}
+        for svc in self.local_services():
+            if svc.source == CONFIG_SOURCE and svc.id not in wanted:
+                log.info("service %s: its definition left the config directory", svc.id)
+                self.deregister_service(svc.id)
+        for definition in definitions:
+            self.register_service(definition, replace_checks=True)
 
     def _deregister_from_runner(self, service_id: str) -> None:
         self.deregister_service(service_id)
