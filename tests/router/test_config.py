@@ -72,6 +72,9 @@ def test_precedence(tmp_path: Path) -> None:
         (["-proxy.addr", "nohostport"], "proxy.addr: expected host:port"),
         (["-registry.backend", "file"], "only consul is supported"),
         (["stray"], "unexpected argument"),
+        (["-proxy.addr", ":1;proto=https"], "proto='https' .* is not supported"),
+        (["-log.access.format", "$nope"], r"log.access.format: unknown field \$nope"),
+        (["-log.access.target", "file"], "log.access.target: expected stdout"),
     ],
 )
 def test_errors(args: list[str], message: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from yurt.api.durations import SECOND, parse_go_duration
+from yurt.router.access_log import AccessLog, AccessLogError
 
 
 class ConfigError(ValueError):
@@ -116,9 +117,12 @@ def parse_listeners(text: str) -> list[Listener]:
         for opt in opts:
             k, _, v = opt.strip().partition("=")
             if k == "proto":
-                if v not in ("http", "tcp", "tcp-dynamic"):
-                    raise ConfigError(f"proxy.addr: unsupported proto={v!r} in {item!r}")
-                proto = "tcp" if v.startswith("tcp") else v
+                if v not in ("http", "tcp"):
+                    raise ConfigError(
+                        f"proxy.addr: proto={v!r} in {item!r} is not supported "
+                        "(yurt serves proto=http and proto=tcp listeners)"
+                    )
+                proto = v
         host, port = split_addr("proxy.addr", addr)
         out.append(Listener(host, port, proto))
     if not out:
@@ -252,6 +256,14 @@ class RouterConfig:
         p = {k: v for k, (v, _) in PROPERTIES.items()}
         for key, value in props.items():
             p[canonical_key(key)] = value
+        try:
+            AccessLog(p["log.access.format"])
+        except AccessLogError as exc:
+            raise ConfigError(str(exc)) from None
+        if p["log.access.target"] not in ("", "stdout"):
+            raise ConfigError(
+                f"log.access.target: expected stdout or empty, got {p['log.access.target']!r}"
+            )
         if p["registry.backend"] != "consul":
             raise ConfigError(
                 f"registry.backend: only consul is supported, got {p['registry.backend']!r}"
