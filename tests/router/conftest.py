@@ -63,8 +63,8 @@ class Catalog:
         return dict(self.client.agent.checks())
 
 
-def start_catalog(tmp: Path) -> YurtProcess:
-    port = free_port()
+def start_catalog(tmp: Path, port: int = 0) -> YurtProcess:
+    port = port or free_port()
     return YurtProcess(
         ["catalog", "-dev", "-http-addr", f"127.0.0.1:{port}", "-data-dir", str(tmp / "data")],
         ready_url=f"http://127.0.0.1:{port}/v1/status/leader",

@@ -9,13 +9,15 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from tests.router.conftest import Catalog
+from tests.router.conftest import Catalog, start_catalog
+from tests.support.process import free_port
 from yurt.router import Router, RouterConfig
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -394,3 +396,39 @@ async def test_route_change_under_load_fails_no_request(env: Env) -> None:
     env.consul.deregister("load-b")
     env.consul.deregister("load-c")
     await until(lambda: env.routed_to("/load", None))
+
+
+async def test_router_started_before_the_catalog_catches_up(env: Env, tmp_path: Path) -> None:
+    port = free_port()
+    router = Router(
+        RouterConfig(
+            proxy_addr="127.0.0.1:0",
+            ui_addr="127.0.0.1:0",
+            consul_addr=f"127.0.0.1:{port}",
+            check_ttl=1.5,
+            registry_retry=0.1,
+        )
+    )
+    await router.start()  # no catalog yet: starts anyway, serving 404s
+    try:
+        url = "http://" + router.config.proxy_address
+        async with env.session.get(url + "/late") as r:
+            assert r.status == 404
+        proc = await asyncio.to_thread(start_catalog, tmp_path, port)
+        try:
+            late = Catalog(f"127.0.0.1:{port}")
+            late.register("late-a", "late", env.ups["a"].port, ["urlprefix-/late"])
+
+            async def routed() -> bool:
+                async with env.session.get(url + "/late") as r:
+                    return r.status == 200
+
+            await until(routed, timeout=15)
+            await until(lambda: router.service_id in late.services(), timeout=15)
+            await router.stop()
+            assert router.service_id == ""
+            assert not any(s["Service"] == "fabio" for s in late.services().values())
+        finally:
+            await asyncio.to_thread(proc.stop, 3)
+    finally:
+        await router.stop()
