@@ -129,6 +129,7 @@ def build_app(router: Router) -> web.Application:
     for path in ("/api/manual", "/api/manual/{key:.*}"):
         app.router.add_get(path, api_manual_get)
         app.router.add_put(path, api_manual_put)
-    # The HTML pages (/, /routes, /manual) belong to src/yurt/router/ui/ and are mounted here.
+    # The HTML pages (/, /routes, /manual) belong to src/yurt/router/ui/: mounting them with
+    # `yurt.router.ui.add_routes(app)` replaces the next line (the plain-text pointer at /).
     app.router.add_get("/", index)
     return app

@@ -326,15 +326,38 @@ class RouterConfig:
         )
 
     def api_config(self) -> dict[str, Any]:
-        """/api/config: the effective configuration in Fabio's property names."""
-        out = dict(self.properties) if self.properties else {}
-        out["proxy.addr"] = self.proxy_addr
-        out["ui.addr"] = self.ui_addr
-        out["registry.consul.register.name"] = self.service_name
-        out["registry.consul.addr"] = self.consul_addr
-        out["proxy.strategy"] = self.strategy
-        out["proxy.matcher"] = self.matcher
-        out["registry.consul.tagprefix"] = self.tag_prefix
+        """/api/config: the effective configuration in Fabio's property names (the token
+        left out), from the fields whether the config came from properties or from code."""
+        out = {k: v for k, (v, _) in PROPERTIES.items()}
+        out.update(self.properties)
+        out.update(
+            {
+                "proxy.addr": self.proxy_addr,
+                "proxy.strategy": self.strategy,
+                "proxy.matcher": self.matcher,
+                "proxy.noroutestatus": str(self.noroute_status),
+                "proxy.localip": self.local_ip,
+                "proxy.header.clientip": self.client_ip_header,
+                "proxy.header.requestid": self.request_id_header,
+                "ui.addr": self.ui_addr,
+                "ui.access": self.ui_access,
+                "ui.title": self.ui_title,
+                "registry.consul.addr": self.consul_addr,
+                "registry.consul.scheme": self.consul_scheme,
+                "registry.consul.kvpath": "/" + self.kv_path,
+                "registry.consul.noroutehtmlpath": "/" + self.noroute_html_path,
+                "registry.consul.tagprefix": self.tag_prefix,
+                "registry.consul.service.status": ",".join(self.service_status),
+                "registry.consul.checksRequired": self.checks_required,
+                "registry.consul.routeUnchecked": str(self.route_unchecked).lower(),
+                "registry.consul.register.enabled": str(self.register).lower(),
+                "registry.consul.register.name": self.service_name,
+                "registry.consul.register.tags": ",".join(self.register_tags),
+                "glob.matching.disabled": str(self.glob_disabled).lower(),
+                "log.access.target": self.access_log_target,
+                "log.access.format": self.access_log_format,
+            }
+        )
         out.pop("registry.consul.token", None)
         return out
 
