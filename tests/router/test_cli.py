@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.router.conftest import ConsulAPI
+from tests.router.conftest import Catalog
 from tests.support.process import YurtProcess, free_port, wait_http
 
 
@@ -53,7 +53,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         proc.wait(10)
 
 
-def test_router_process_end_to_end(consul: ConsulAPI, files: int, tmp_path: Path) -> None:
+def test_router_process_end_to_end(consul: Catalog, files: int, tmp_path: Path) -> None:
     consul.register("files-1", "files", files, ["urlprefix-/files strip=/files"])
     proxy, ui = free_port(), free_port()
     args = [
@@ -87,8 +87,7 @@ def test_router_process_end_to_end(consul: ConsulAPI, files: int, tmp_path: Path
 
         def registered() -> bool:
             return any(
-                s["ServiceName"] == "fabio" and s["ServicePort"] == ui
-                for s in consul.snapshot().services.values()
+                s["Service"] == "fabio" and s["Port"] == ui for s in consul.services().values()
             )
 
         wait(registered)

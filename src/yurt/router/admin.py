@@ -49,10 +49,6 @@ def build_app(router: Router) -> web.Application:
         sub = request.match_info.get("key", "")
         return cfg.kv_path + ("/" + sub.strip("/") if sub.strip("/") else "")
 
-    async def index(request: web.Request) -> web.Response:
-        # A pointer until the UI pages (src/yurt/router/ui/) are mounted in their place.
-        return web.Response(text=_INDEX_TEXT)
-
     async def health(request: web.Request) -> web.Response:
         return web.Response(text="OK")
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -639,7 +639,7 @@ class _ClientProtocol(asyncio.Protocol):
         if cip:
             add(s.client_ip_header.encode() + b": " + remote + b"\r\n")
         if rid:
-            add(s.request_id_header.encode() + b": " + str(uuid.uuid4()).encode() + b"\r\n")
+            add(s.request_id_header.encode() + b": " + _uuid4() + b"\r\n")
         if not xfproto:
             xp = (
                 b"http"
@@ -969,6 +969,15 @@ class _ClientProtocol(asyncio.Protocol):
             upstream=f"{t.host}:{t.port}" if t else "",
             service=t.service if t else "",
         )
+
+
+def _uuid4() -> bytes:
+    """A random (version 4) UUID in its text form: uuid.uuid4() costs three times as much."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex().encode()
+    return b"%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
 def _html_escape(s: str) -> str:
