@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 class FakeClientAPI:
     def __init__(self) -> None:
-        self.logs: dict[tuple[str, str, str], str] = defaultdict(str)
+        self.logs: dict[tuple[str, str, str], str] = {}
         self.changed = threading.Condition()
         self.closing = False
         api = self
@@ -70,7 +69,8 @@ class FakeClientAPI:
 
     def write(self, alloc_id: str, task: str, stream: str, text: str) -> None:
         with self.changed:
-            self.logs[(alloc_id, task, stream)] += text
+            key = (alloc_id, task, stream)
+            self.logs[key] = self.logs.get(key, "") + text
             self.changed.notify_all()
 
     def _serve_logs(
@@ -78,6 +78,12 @@ class FakeClientAPI:
     ) -> None:
         key = (alloc_id, q.get("task", ""), q.get("type", "stdout"))
         follow = q.get("follow") == "true"
+        with self.changed:
+            started = any(k[:2] == key[:2] for k in self.logs)
+        if not started:
+            # As a Nomad client answers for a task it is not running (yet).
+            handler.send_error(400, f'unknown task name "{key[1]}"')
+            return
         handler.send_response(200)
         handler.send_header("Content-Type", "text/plain; charset=utf-8")
         handler.end_headers()
@@ -85,10 +91,10 @@ class FakeClientAPI:
         try:
             while True:
                 with self.changed:
-                    text = self.logs[key]
+                    text = self.logs.get(key, "")
                     if len(text) == sent and follow and not self.closing:
                         self.changed.wait(1.0)
-                        text = self.logs[key]
+                        text = self.logs.get(key, "")
                 if len(text) > sent:
                     handler.wfile.write(text[sent:].encode())
                     handler.wfile.flush()

@@ -227,17 +227,29 @@
           ["Summary", (tg) => summaryCell((summary && summary.Summary && summary.Summary[tg.Name]) || {})],
         ], tgs, { empty: "No task groups" }));
       };
-      ctx.watch("/v1/job/" + enc(id) + "/summary", (data, err) => {
-        if (err) return jobErr(sum, err);
+      // The summary changes when the job's allocations or the job do: it is re-read then,
+      // rather than held open as one more blocking query (browsers allow 6 per host).
+      let summarySeq = 0;
+      const readSummary = async () => {
+        const seq = ++summarySeq;
+        let data;
+        try {
+          data = await Y.api("GET", "/v1/job/" + enc(id) + "/summary", undefined, { signal: ctx.signal });
+        } catch (err) {
+          if (!ctx.signal.aborted) jobErr(sum, err);
+          return;
+        }
+        if (seq !== summarySeq || ctx.signal.aborted) return;
         summary = data;
         const total = sumSummary(data);
         Y.fill(sum, summaryBar(total), h("div.legend", null, describeCounts(total) || "no allocations"), legend());
         drawGroups();
-      });
-      onJob.push(drawGroups);
+      };
+      onJob.push(drawGroups, readSummary);
       ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
         if (err) return jobErr(allocs, err);
         Y.fill(allocs, allocTable(data));
+        readSummary();
       });
       ctx.watch("/v1/job/" + enc(id) + "/deployment", (data, err) => {
         if (err) return jobErr(dep, err);
@@ -375,7 +387,7 @@
     const tasks = h("div");
     const logs = h("div");
     Y.append(ctx.el, [h("div.crumbs", null, Y.link("/ui/jobs", "Jobs"), " / ", h("span.job-crumb"), "allocation ", fmt.short(id)), head, info, tasks, logs]);
-    let logsReady = false;
+    let logsReady = null;
     let usage = null;
     ctx.watch("/v1/allocation/" + id, (a, err) => {
       if (err) return Y.fill(head, h("h1", null, "Allocation " + fmt.short(id)), errorBox(err.status === 404 ? new Error("Allocation " + id + " not found") : err));
@@ -389,7 +401,8 @@
         h("p.sub", null, a.Name));
       drawInfo(a);
       drawTasks(a);
-      if (!logsReady) { logsReady = true; logViewer(ctx, logs, a); }
+      if (!logsReady) logsReady = logViewer(ctx, logs, a);
+      else logsReady.retry();
     });
     function drawInfo(a) {
       const res = allocResources(a);
@@ -468,7 +481,11 @@
   // scheduler; the response stays open and grows as the task writes.
   function logViewer(ctx, el, alloc) {
     const taskNames = Object.keys((alloc.AllocatedResources && alloc.AllocatedResources.Tasks) || alloc.TaskStates || {});
-    if (!taskNames.length) return;
+    let failed = false;
+    // A viewer whose stream could not open (the task had not started yet, say) tries again
+    // when the allocation changes.
+    const viewer = { retry: () => { if (failed) restart(); } };
+    if (!taskNames.length) return viewer;
     let task = taskNames[0];
     let type = "stdout";
     let stream = null;
@@ -503,8 +520,10 @@
         if (!resp.ok) {
           status.textContent = "";
           pre.textContent = "Logs unavailable: " + (await resp.text()).trim();
+          failed = true;
           return;
         }
+        failed = false;
         status.textContent = follow.checked ? "following" : "";
         const reader = resp.body.getReader();
         const dec = new TextDecoder();
@@ -517,10 +536,11 @@
         }
         if (stream === ctrl) status.textContent = "end of log";
       } catch (e) {
-        if (!ctrl.signal.aborted) status.textContent = "log stream closed: " + e.message;
+        if (!ctrl.signal.aborted) { status.textContent = "log stream closed: " + e.message; failed = true; }
       }
     }
     restart();
+    return viewer;
   }
 
   // --- clients -------------------------------------------------------------------------
