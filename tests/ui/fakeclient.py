@@ -16,6 +16,7 @@ class FakeClientAPI:
         self.logs: dict[tuple[str, str, str], str] = {}
         self.changed = threading.Condition()
         self.closing = False
+        self.restarts: list[tuple[str, Any]] = []
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,6 +47,21 @@ class FakeClientAPI:
                     self.wfile.write(body)
                 else:
                     self.send_error(404, "no such client endpoint")
+
+            def do_POST(self) -> None:
+                parts = urlsplit(self.path).path.strip("/").split("/")
+                if parts[:3] == ["v1", "client", "allocation"] and parts[-1] == "restart":
+                    length = int(self.headers.get("Content-Length") or 0)
+                    api.restarts.append((parts[3], json.loads(self.rfile.read(length) or b"{}")))
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                else:
+                    self.send_error(404, "no such client endpoint")
+
+            do_PUT = do_POST
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

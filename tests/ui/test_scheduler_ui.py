@@ -224,6 +224,10 @@ def test_allocation_page_with_task_events_addresses_and_live_logs(
     ui.shot("scheduler-allocation")
     page.get_by_role("button", name="stderr").click()
     expect(log).to_have_text("a warning on stderr\n")
+    page.get_by_role("button", name="Restart").click()
+    page.get_by_role("button", name="Yes, restart tasks").click()
+    wait_for(lambda: cluster.client_api.restarts, what="the restart to reach the client")
+    assert cluster.client_api.restarts[0][0] == alloc_id
 
 
 def test_clients_list_and_client_page(ui: UIPage, cluster: Cluster) -> None:

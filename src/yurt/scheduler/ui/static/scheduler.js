@@ -395,6 +395,10 @@
       Y.fill(crumb, Y.link(jobHref(a.JobID), a.JobID), " / ");
       Y.fill(head,
         h("h1", null, "Allocation ", h("span.mono", { title: a.ID }, fmt.short(a.ID)), Y.badge(a.ClientStatus, a.ClientStatus + " alloc-status"),
+          h("span.grow"),
+          a.ClientStatus === "running" ? Y.confirmButton("Restart", "Yes, restart tasks", async () => {
+            try { await Y.api("POST", "/v1/client/allocation/" + a.ID + "/restart", { TaskName: "", AllTasks: true }); } catch (e) { head.appendChild(errorBox(e)); }
+          }, "") : null,
           isTerminal(a) ? null : Y.confirmButton("Stop", "Yes, stop allocation", async () => {
             try { await Y.api("POST", "/v1/allocation/" + a.ID + "/stop"); } catch (e) { head.appendChild(errorBox(e)); }
           })),
