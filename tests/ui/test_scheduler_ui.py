@@ -307,7 +307,7 @@ def test_log_viewer_starts_once_the_task_does(ui: UIPage, cluster: Cluster) -> N
 
 def test_pages_fit_a_narrow_window(browser: Browser, cluster: Cluster) -> None:
     ui = new_ui_page(browser, cluster.sched.url, NARROW)
-    ui.allow(r"/submission")
+    ui.allow(r"/submission", r"400.*/v1/client/fs/logs/")
     try:
         alloc_id = str(cluster.allocs()[0]["ID"])
         for path, shot in (

@@ -68,47 +68,58 @@
     return Y.table(cols, allocs, { empty: empty || "No allocations", rowAttrs: (a) => ({ "data-alloc": a.ID, "data-status": a.ClientStatus }) });
   }
 
-  // Nomad's job diff (plan and versions): fields and objects, task groups and tasks.
+  // Nomad's job diff (plan and versions): fields and objects, task groups and tasks. What is
+  // wholly added or deleted is one line, with its fields folded under it.
   function renderDiff(diff) {
-    const out = h("div.diff");
     const sign = { Added: "+", Deleted: "-", Edited: "+/-", None: " " };
-    const line = (depth, type, text) =>
-      out.appendChild(h("div." + type.toLowerCase(), { style: { paddingLeft: depth * 16 + "px" } }, (sign[type] || " ") + " " + text));
     const q = (v) => JSON.stringify(v ?? "");
-    function fields(list, depth) {
+    const line = (depth, type, text) =>
+      h("div." + type.toLowerCase(), { style: { paddingLeft: depth * 16 + "px" } }, (sign[type] || " ") + " " + text);
+    function fields(out, list, depth) {
       for (const f of list || []) {
         if (f.Type === "None") continue;
         const text = f.Type === "Added" ? f.Name + ": " + q(f.New) : f.Type === "Deleted" ? f.Name + ": " + q(f.Old) : f.Name + ": " + q(f.Old) + " => " + q(f.New);
-        line(depth, f.Type, text);
+        out.push(line(depth, f.Type, text));
       }
     }
-    function objects(list, depth) {
+    function objects(out, list, depth) {
       for (const o of list || []) {
         if (o.Type === "None") continue;
-        line(depth, o.Type, o.Name + " {");
-        fields(o.Fields, depth + 1);
-        objects(o.Objects, depth + 1);
-        line(depth, o.Type === "Edited" ? "None" : o.Type, "}");
+        out.push(line(depth, o.Type, o.Name + " {"));
+        fields(out, o.Fields, depth + 1);
+        objects(out, o.Objects, depth + 1);
+        out.push(line(depth, o.Type === "Edited" ? "None" : o.Type, "}"));
+      }
+    }
+    // The fields and objects of one job, group or task: folded when all of it is new or gone.
+    function body(out, d, depth) {
+      const inner = [];
+      fields(inner, d.Fields, depth);
+      objects(inner, d.Objects, depth);
+      if (!inner.length) return;
+      if (d.Type === "Added" || d.Type === "Deleted") {
+        out.push(h("details", null, h("summary.muted", { style: { paddingLeft: depth * 16 + "px", cursor: "pointer" } }, inner.length + " fields"), inner));
+      } else {
+        out.push(...inner);
       }
     }
     if (!diff) return h("p.muted", null, "No changes.");
-    fields(diff.Fields, 0);
-    objects(diff.Objects, 0);
+    const out = [];
+    if (diff.Type === "Added" || diff.Type === "Deleted") out.push(line(0, diff.Type, 'Job: "' + diff.ID + '"'));
+    body(out, diff, diff.Type === "Added" || diff.Type === "Deleted" ? 1 : 0);
     for (const tg of diff.TaskGroups || []) {
-      if (tg.Type === "None" && !(tg.Updates && Object.keys(tg.Updates).length)) continue;
       const updates = Object.entries(tg.Updates || {}).map(([k, n]) => n + " " + k).join(", ");
-      line(0, tg.Type, 'Task Group: "' + tg.Name + '"' + (updates ? " (" + updates + ")" : ""));
-      fields(tg.Fields, 1);
-      objects(tg.Objects, 1);
+      if (tg.Type === "None" && !updates) continue;
+      out.push(line(0, tg.Type, 'Task Group: "' + tg.Name + '"' + (updates ? " (" + updates + ")" : "")));
+      body(out, tg, 1);
       for (const t of tg.Tasks || []) {
         if (t.Type === "None") continue;
-        line(1, t.Type, 'Task: "' + t.Name + '"' + (t.Annotations && t.Annotations.length ? " (" + t.Annotations.join(", ") + ")" : ""));
-        fields(t.Fields, 2);
-        objects(t.Objects, 2);
+        out.push(line(1, t.Type, 'Task: "' + t.Name + '"' + (t.Annotations && t.Annotations.length ? " (" + t.Annotations.join(", ") + ")" : "")));
+        body(out, t, 2);
       }
     }
-    if (!out.childNodes.length) return h("p.muted", null, "No changes.");
-    return out;
+    if (!out.length) return h("p.muted", null, "No changes.");
+    return h("div.diff", null, out);
   }
 
   // --- jobs list -----------------------------------------------------------------------
