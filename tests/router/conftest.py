@@ -79,7 +79,8 @@ class ConsulAPI:
         app.router.add_get("/v1/agent/self", self._agent_self)
         app.router.add_put("/v1/agent/service/register", self._register)
         app.router.add_put("/v1/agent/service/deregister/{id}", self._deregister)
-        app.router.add_put("/v1/agent/check/pass/{id}", self._check_pass)
+        for verb in ("pass", "warn", "fail"):
+            app.router.add_put(f"/v1/agent/check/{verb}/{{id}}", self._check_update)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -306,15 +307,17 @@ class ConsulAPI:
             self._changed.notify_all()
         return web.Response()
 
-    async def _check_pass(self, request: web.Request) -> web.Response:
+    async def _check_update(self, request: web.Request) -> web.Response:
         cid = request.match_info["id"]
+        verb = request.path.split("/")[-2]
+        new = {"pass": "passing", "warn": "warning", "fail": "critical"}[verb]
         c = self.state.checks.get(cid)
         if c is None:
             return web.Response(status=404, text=f'Unknown check ID "{cid}"')
         assert self._changed is not None
         async with self._changed:
-            if c["Status"] != "passing":
-                c["Status"] = "passing"
+            if c["Status"] != new:
+                c["Status"] = new
                 self.state.index += 1
                 self._changed.notify_all()
         return web.Response()

@@ -51,11 +51,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 
 def _instances(store: CatalogStore, name: str, tags: list[str]) -> list[Service]:
-    found = [
-        s for s in store.services.values() if s.name == name and all(t in s.tags for t in tags)
-    ]
-    found.sort(key=lambda s: (s.node, s.id))
-    return found
+    return [s for s in store.instances(name) if all(t in s.tags for t in tags)]
 
 
 def _node_of(store: CatalogStore, svc: Service) -> Node:
@@ -70,13 +66,12 @@ async def catalog_services(request: web.Request) -> web.Response:
 
     def run() -> tuple[Any, int]:
         out: dict[str, list[str]] = {}
+        services = [svc for name in store.service_names() for svc in store.instances(name)]
         if "filter" in request.query:
-            rows = [s.catalog_json(_node_of(store, s)) for s in store.services.values()]
-            names = {r["ServiceID"] + "\0" + r["Node"] for r in filtered(request, rows)}
-            services = [s for s in store.services.values() if s.id + "\0" + s.node in names]
-        else:
-            services = list(store.services.values())
-        for svc in sorted(services, key=lambda s: (s.name, s.node, s.id)):
+            rows = [s.catalog_json(_node_of(store, s)) for s in services]
+            keep = {(r["Node"], r["ServiceID"]) for r in filtered(request, rows)}
+            services = [s for s in services if (s.node, s.id) in keep]
+        for svc in services:
             tags = out.setdefault(svc.name, [])
             tags.extend(t for t in svc.tags if t not in tags)
         return out, store.topic_index("services")
@@ -115,9 +110,7 @@ async def catalog_node(request: web.Request) -> web.Response:
         index = store.topic_index(f"node:{name}", "nodes")
         if node is None:
             return None, index
-        services = sorted(
-            (s for s in store.services.values() if s.node == name), key=lambda s: s.id
-        )
+        services = store.node_services(name)
         rows = filtered(request, [s.health_json() for s in services])
         return {"Node": node.to_json(), "Services": {r["ID"]: r for r in rows}}, index
 
@@ -270,14 +263,8 @@ async def catalog_deregister(request: web.Request) -> web.Response:
 
 
 def _service_checks(store: CatalogStore, svc: Service) -> list[Check]:
-    out = [
-        c
-        for c in store.checks.values()
-        if c.node == svc.node and (c.service_id == "" or c.service_id == svc.id)
-    ]
     # node checks first, then the service's, as Consul lists them
-    out.sort(key=lambda c: (c.service_id != "", c.check_id))
-    return out
+    return store.checks_of(svc.node, "") + store.checks_of(svc.node, svc.id)
 
 
 async def health_service(request: web.Request) -> web.Response:
@@ -309,7 +296,7 @@ async def health_checks(request: web.Request) -> web.Response:
     name = request.match_info["name"]
 
     def run() -> tuple[Any, int]:
-        rows = [c.to_json() for c in _sorted(store.checks.values()) if c.service_name == name]
+        rows = [c.to_json() for s in store.instances(name) for c in store.checks_of(s.node, s.id)]
         return filtered(request, rows), store.topic_index(f"svc:{name}", "services")
 
     return await blocking_answer(request, [f"svc:{name}"], run)
@@ -339,7 +326,7 @@ async def health_node(request: web.Request) -> web.Response:
     name = request.match_info["node"]
 
     def run() -> tuple[Any, int]:
-        rows = [c.to_json() for c in _sorted(store.checks.values()) if c.node == name]
+        rows = [c.to_json() for c in store.node_checks(name)]
         return filtered(request, rows), store.topic_index(f"node:{name}", "nodes")
 
     return await blocking_answer(request, [f"node:{name}"], run)

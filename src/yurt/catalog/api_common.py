@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,43 @@ def filtered(request: web.Request, items: list[dict[str, Any]]) -> list[dict[str
     return [item for item in items if pred(item)]
 
 
+class AnswerCache:
+    """Encoded answers of reads, kept while the store's generation stays the same.
+
+    One write can wake a thousand watchers of the same path (every Fabio and client watches
+    `/v1/health/state/any`); the first one to run builds and encodes the answer, the others
+    send the same bytes. Any change to the store, output-only check updates included, bumps
+    the generation and so drops every entry.
+    """
+
+    MAX_ENTRIES = 1024
+
+    def __init__(self, generation: Callable[[], int]) -> None:
+        self._generation = generation
+        self._seen = -1
+        self._entries: dict[tuple[Any, ...], tuple[bytes, int]] = {}
+
+    def get(
+        self, key: tuple[Any, ...], run: Callable[[], tuple[Any, int]], pretty: bool
+    ) -> tuple[bytes, int]:
+        generation = self._generation()
+        if generation != self._seen or len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+            self._seen = generation
+        hit = self._entries.get(key)
+        if hit is not None:
+            return hit
+        result, index = run()
+        encoded = (json.dumps(result, indent=4 if pretty else None).encode(), index)
+        self._entries[key] = encoded
+        return encoded
+
+
+def _cache_key(request: web.Request) -> tuple[Any, ...]:
+    params = sorted((k, v) for k, v in request.query.items() if k not in ("index", "wait"))
+    return (request.path, *params)
+
+
 async def blocking_answer(
     request: web.Request,
     topics: Iterable[str],
@@ -63,8 +101,15 @@ async def blocking_answer(
     if "filter" in request.query:
         compile_filter(request.query["filter"])  # a bad filter is a 400 before waiting
     query = BlockingQuery.from_query(request.query)
-    result, index = await blocking_query(server_of(request).hub, topics, query, run)
-    return answer(request, result, index=index)
+    server = server_of(request)
+    key = _cache_key(request)
+    pretty = flag(request, "pretty")
+
+    def cached() -> tuple[bytes, int]:
+        return server.answers.get(key, run, pretty)
+
+    body, index = await blocking_query(server.hub, topics, query, cached)
+    return web.Response(body=body, headers=consul_headers(index), content_type="application/json")
 
 
 def require_json_object(value: Any, where: str = "request body") -> dict[str, Any]:

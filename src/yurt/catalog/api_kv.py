@@ -64,7 +64,9 @@ async def kv_get(request: web.Request) -> web.Response:
         return store.kv_get(key), store.kv_index(key, exact=True)
 
     query = BlockingQuery.from_query(request.query)
-    result, index = await blocking_query(server.hub, ["kvs"], query, run)
+    # a single key's readers wake only for that key; prefix readers for any KV write
+    topics = ["kvs"] if keys_mode or recurse else [f"kv:{key}"]
+    result, index = await blocking_query(server.hub, topics, query, run)
     if result is None:
         return web.Response(status=404, headers=consul_headers(index))
     if keys_mode or recurse:

@@ -36,6 +36,8 @@ class _State:
     reap_timer: asyncio.TimerHandle | None = None
     successes: int = 0
     failures: int = 0
+    # a TTL check's last reported output, quoted when the TTL expires
+    last_output: str = ""
 
 
 class CheckRunners:
@@ -81,7 +83,11 @@ class CheckRunners:
             self._arm_reaper(old)
             return
         self.stop(check.check_id)
-        state = _State(check)
+        state = _State(
+            check,
+            successes=check.definition.success_before_passing,
+            failures=check.definition.failures_before_critical,
+        )
         self._states[check.check_id] = state
         d = check.definition
         if d.kind in ("http", "tcp"):
@@ -121,7 +127,10 @@ class CheckRunners:
             return
         state.ttl_timer = None
         log.info("check %s: TTL expired", check_id)
-        self._set(state, CRITICAL, "TTL expired")
+        output = "TTL expired"
+        if state.last_output:
+            output += f" (last output before timeout follows): {state.last_output}"
+        self._set(state, CRITICAL, output)
 
     def update_ttl(self, check_id: str, status: str, output: str) -> None:
         """`/v1/agent/check/pass|warn|fail|update`: set the status and restart the TTL."""
@@ -129,6 +138,7 @@ class CheckRunners:
         if state is None:
             raise KeyError(check_id)
         self._arm_ttl(state)
+        state.last_output = output
         self._set(state, status, output)
 
     # -- interval checks ---------------------------------------------------------------
@@ -151,19 +161,22 @@ class CheckRunners:
             await asyncio.sleep(interval)
 
     def _report(self, state: _State, status: str, output: str) -> None:
-        """Apply SuccessBeforePassing / FailuresBeforeCritical, as Consul's StatusHandler."""
+        """Apply SuccessBeforePassing / FailuresBeforeWarning / FailuresBeforeCritical as
+        Consul's StatusHandler does: a warning counts as a success, and the counters start
+        at their thresholds so that the first result after registration applies at once."""
         d = state.check.definition
-        if status == PASSING:
+        if status in (PASSING, WARNING):
             state.successes += 1
             state.failures = 0
-            if state.successes < d.success_before_passing:
-                return
-        else:
-            state.failures += 1
-            state.successes = 0
-            if state.failures < d.failures_before_critical:
-                return
-        self._set(state, status, output)
+            if state.successes >= d.success_before_passing:
+                self._set(state, status, output)
+            return
+        state.failures += 1
+        state.successes = 0
+        if state.failures >= d.failures_before_critical:
+            self._set(state, status, output)
+        elif state.failures >= (d.failures_before_warning or d.failures_before_critical):
+            self._set(state, WARNING, output)
 
     def _set(self, state: _State, status: str, output: str) -> None:
         cid = state.check.check_id

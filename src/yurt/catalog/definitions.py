@@ -186,6 +186,7 @@ def parse_check(
         ttl_ns=ttl_ns,
         deregister_after_ns=_duration(data, "DeregisterCriticalServiceAfter", where),
         success_before_passing=_int(data, "SuccessBeforePassing", where),
+        failures_before_warning=_int(data, "FailuresBeforeWarning", where),
         failures_before_critical=_int(data, "FailuresBeforeCritical", where),
     )
     check_id = _str(data, "CheckID", where) or _str(data, "ID", where) or default_id

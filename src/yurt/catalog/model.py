@@ -178,6 +178,7 @@ class CheckDefinition:
     ttl_ns: int = 0
     deregister_after_ns: int = 0
     success_before_passing: int = 0
+    failures_before_warning: int = 0
     failures_before_critical: int = 0
 
     def to_record(self) -> dict[str, Any]:

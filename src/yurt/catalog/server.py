@@ -11,6 +11,7 @@ from aiohttp import web
 from yurt import CONSUL_VERSION
 from yurt.api.blocking import WatchHub
 from yurt.api.http import start_site
+from yurt.catalog.api_common import AnswerCache
 from yurt.catalog.checks import CheckRunners
 from yurt.catalog.config import CatalogConfig
 from yurt.catalog.configdir import load_services
@@ -56,6 +57,7 @@ class CatalogServer:
         self.config = config
         self.hub = WatchHub()
         self._store: CatalogStore | None = None
+        self._answers: AnswerCache | None = None
         self._runners: CheckRunners | None = None
         self._site: web.AppRunner | None = None
         self.node_id = ""
@@ -68,6 +70,12 @@ class CatalogServer:
         if self._store is None:
             raise RuntimeError("the catalog is not started")
         return self._store
+
+    @property
+    def answers(self) -> AnswerCache:
+        if self._answers is None:
+            raise RuntimeError("the catalog is not started")
+        return self._answers
 
     @property
     def runners(self) -> CheckRunners:
@@ -89,7 +97,8 @@ class CatalogServer:
             cfg.data_dir.mkdir(parents=True, exist_ok=True)
             db_path = cfg.data_dir / "catalog.db"
             self.node_id = self._node_id(cfg.data_dir)
-        self._store = CatalogStore(db_path, self.hub)
+        store = self._store = CatalogStore(db_path, self.hub)
+        self._answers = AnswerCache(lambda: store.generation)
         self._runners = CheckRunners(self._store, cfg.node_name, self._deregister_from_runner)
         self._register_self()
         for check in list(self._store.checks.values()):
@@ -122,6 +131,7 @@ class CatalogServer:
         if self._store is not None:
             self._store.close()
             self._store = None
+            self._answers = None
 
     @staticmethod
     def _node_id(data_dir: Path) -> str:

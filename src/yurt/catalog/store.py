@@ -8,7 +8,8 @@ index per table and per service name:
 
 - `nodes`, `services`, `checks`, `kvs`: the tables;
 - `svc:<name>`: anything that changes the answer of `/v1/health/service/<name>`;
-- `node:<name>`: anything on that node.
+- `node:<name>`: anything on that node;
+- `kv:<key>`: that one key (prefix readers wait on `kvs`).
 
 A write notifies only the topics it touched, so a KV write does not wake health watchers.
 A check whose output changes but whose status does not is saved without taking an index
@@ -52,8 +53,15 @@ class CatalogStore:
         self.kv: dict[str, KVEntry] = {}
         self._kv_keys: list[str] = []
         self._tombstones: dict[str, int] = {}
+        self._tombstone_keys: list[str] = []
         self._topics: dict[str, int] = {}
-        self._pending: set[str] = set()
+        # secondary indexes, so that a read touches only what it answers with
+        self._by_name: dict[str, dict[tuple[str, str], Service]] = {}
+        self._by_node: dict[str, dict[str, Service]] = {}
+        self._checks_of: dict[tuple[str, str], dict[str, Check]] = {}
+        # Bumped by every in-memory change, output-only check updates included (which take
+        # no index): answers cached under one generation are still exact.
+        self.generation = 0
         self._load()
 
     # -- loading and bookkeeping ------------------------------------------------------
@@ -64,11 +72,9 @@ class CatalogStore:
             node = Node.from_record(json.loads(row[0]))
             self.nodes[node.name] = node
         for row in conn.execute("SELECT data FROM services"):
-            svc = Service.from_record(json.loads(row[0]))
-            self.services[(svc.node, svc.id)] = svc
+            self._add_service(Service.from_record(json.loads(row[0])))
         for row in conn.execute("SELECT data FROM checks"):
-            chk = Check.from_record(json.loads(row[0]))
-            self.checks[(chk.node, chk.check_id)] = chk
+            self._add_check(Check.from_record(json.loads(row[0])))
         for row in conn.execute(
             "SELECT key, value, flags, lock_index, session, create_index, modify_index FROM kv"
         ):
@@ -76,6 +82,7 @@ class CatalogStore:
         self._kv_keys = sorted(self.kv)
         for row in conn.execute("SELECT key, idx FROM kv_tombstones"):
             self._tombstones[row[0]] = int(row[1])
+        self._tombstone_keys = sorted(self._tombstones)
         for row in conn.execute("SELECT topic, idx FROM topic_index"):
             self._topics[row[0]] = int(row[1])
 
@@ -85,6 +92,70 @@ class CatalogStore:
     @property
     def index(self) -> int:
         return self.db.index
+
+    # -- the in-memory indexes ---------------------------------------------------------------
+
+    def _add_service(self, svc: Service) -> None:
+        old = self.services.get((svc.node, svc.id))
+        if old is not None:
+            self._drop_service(old)
+        self.services[(svc.node, svc.id)] = svc
+        self._by_name.setdefault(svc.name, {})[(svc.node, svc.id)] = svc
+        self._by_node.setdefault(svc.node, {})[svc.id] = svc
+
+    def _drop_service(self, svc: Service) -> None:
+        self.services.pop((svc.node, svc.id), None)
+        named = self._by_name.get(svc.name, {})
+        named.pop((svc.node, svc.id), None)
+        if not named:
+            self._by_name.pop(svc.name, None)
+        on_node = self._by_node.get(svc.node, {})
+        on_node.pop(svc.id, None)
+        if not on_node:
+            self._by_node.pop(svc.node, None)
+
+    def _add_check(self, chk: Check) -> None:
+        old = self.checks.get((chk.node, chk.check_id))
+        if old is not None:
+            self._drop_check(old)
+        self.checks[(chk.node, chk.check_id)] = chk
+        self._checks_of.setdefault((chk.node, chk.service_id), {})[chk.check_id] = chk
+
+    def _drop_check(self, chk: Check) -> None:
+        self.checks.pop((chk.node, chk.check_id), None)
+        group = self._checks_of.get((chk.node, chk.service_id), {})
+        group.pop(chk.check_id, None)
+        if not group:
+            self._checks_of.pop((chk.node, chk.service_id), None)
+
+    def instances(self, name: str) -> list[Service]:
+        """The instances of service `name`, by node then ID."""
+        found = self._by_name.get(name)
+        if not found:
+            return []
+        return [found[k] for k in sorted(found)]
+
+    def service_names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def node_services(self, node: str) -> list[Service]:
+        found = self._by_node.get(node, {})
+        return [found[k] for k in sorted(found)]
+
+    def checks_of(self, node: str, service_id: str) -> list[Check]:
+        """The checks of one service (`service_id=""`: the node's own checks), by ID."""
+        group = self._checks_of.get((node, service_id), {})
+        return [group[k] for k in sorted(group)]
+
+    def node_checks(self, node: str) -> list[Check]:
+        """Every check on `node`, node checks included, by ID."""
+        out = self.checks_of(node, "")
+        for sid in self._by_node.get(node, {}):
+            out.extend(self.checks_of(node, sid))
+        for (n, sid), group in self._checks_of.items():
+            if n == node and sid and sid not in self._by_node.get(node, {}):
+                out.extend(group.values())  # checks of a service since removed by hand
+        return sorted(out, key=lambda c: c.check_id)
 
     def topic_index(self, topic: str, fallback: str | None = None) -> int:
         idx = self._topics.get(topic)
@@ -100,6 +171,8 @@ class CatalogStore:
             self.conn = conn
             self._index = 0
             self.topics: set[str] = set()
+            # woken but not given an index of their own (one KV key's readers)
+            self.wakes: set[str] = set()
 
         @property
         def index(self) -> int:
@@ -114,6 +187,7 @@ class CatalogStore:
         return _WriteContext(self)
 
     def _finish(self, write: CatalogStore._Write) -> None:
+        self.generation += 1
         if not write.topics:
             return
         idx = write.index
@@ -126,9 +200,8 @@ class CatalogStore:
             )
 
     def _service_topics(self, node: str) -> Iterator[str]:
-        for (n, _), svc in self.services.items():
-            if n == node:
-                yield f"svc:{svc.name}"
+        for svc in self._by_node.get(node, {}).values():
+            yield f"svc:{svc.name}"
 
     def _check_topics(self, check: Check) -> list[str]:
         topics = ["checks", f"node:{check.node}"]
@@ -181,10 +254,10 @@ class CatalogStore:
         with self._write() as w:
             topics = ["nodes", "services", "checks", f"node:{name}"]
             topics.extend(self._service_topics(name))
-            for key in [k for k in self.services if k[0] == name]:
-                del self.services[key]
-            for key in [k for k in self.checks if k[0] == name]:
-                del self.checks[key]
+            for svc in self.node_services(name):
+                self._drop_service(svc)
+            for chk in [c for c in self.checks.values() if c.node == name]:
+                self._drop_check(chk)
             del self.nodes[name]
             w.conn.execute("DELETE FROM services WHERE node=?", (name,))
             w.conn.execute("DELETE FROM checks WHERE node=?", (name,))
@@ -210,23 +283,22 @@ class CatalogStore:
                 service.create_index = old.create_index if old else w.index
                 service.modify_index = w.index
                 self._save_service(w.conn, service)
-                self.services[key] = service
+                self._add_service(service)
                 w.touch("services", f"svc:{service.name}", f"node:{service.node}")
                 if old is not None and old.name != service.name:
                     w.touch(f"svc:{old.name}")
                 if old is not None and (old.tags != service.tags or old.name != service.name):
                     # the service's checks carry its name and tags
-                    for chk in self.checks.values():
-                        if chk.node == service.node and chk.service_id == service.id:
-                            chk.service_tags = list(service.tags)
-                            chk.service_name = service.name
-                            chk.modify_index = w.index
-                            self._save_check(w.conn, chk)
-                            w.touch(*self._check_topics(chk))
+                    for chk in self.checks_of(service.node, service.id):
+                        chk.service_tags = list(service.tags)
+                        chk.service_name = service.name
+                        chk.modify_index = w.index
+                        self._save_check(w.conn, chk)
+                        w.touch(*self._check_topics(chk))
             wanted = {c.check_id for c in new_checks}
             if replace_checks:
-                for (node, cid), chk in list(self.checks.items()):
-                    if node == service.node and chk.service_id == service.id and cid not in wanted:
+                for chk in self.checks_of(service.node, service.id):
+                    if chk.check_id not in wanted:
                         self._delete_check(w, chk)
             stored = [self._put_check(w, chk) for chk in new_checks]
         return stored
@@ -236,10 +308,9 @@ class CatalogStore:
         if svc is None:
             return None
         with self._write() as w:
-            for chk in list(self.checks.values()):
-                if chk.node == node and chk.service_id == service_id:
-                    self._delete_check(w, chk)
-            del self.services[(node, service_id)]
+            for chk in self.checks_of(node, service_id):
+                self._delete_check(w, chk)
+            self._drop_service(svc)
             w.conn.execute("DELETE FROM services WHERE node=? AND id=?", (node, service_id))
             w.touch("services", f"svc:{svc.name}", f"node:{node}")
         return svc
@@ -256,14 +327,14 @@ class CatalogStore:
         check.create_index = old.create_index if old else w.index
         check.modify_index = w.index
         self._save_check(w.conn, check)
-        self.checks[key] = check
+        self._add_check(check)
         w.touch(*self._check_topics(check))
         if old is not None and old.service_name != check.service_name:
             w.touch(*self._check_topics(old))
         return check
 
     def _delete_check(self, w: CatalogStore._Write, check: Check) -> None:
-        del self.checks[(check.node, check.check_id)]
+        self._drop_check(check)
         w.conn.execute(
             "DELETE FROM checks WHERE node=? AND check_id=?", (check.node, check.check_id)
         )
@@ -321,9 +392,11 @@ class CatalogStore:
         else:
             for entry in self.kv_prefix(prefix):
                 best = max(best, entry.modify_index)
-            for key, idx in self._tombstones.items():
-                if key.startswith(prefix):
-                    best = max(best, idx)
+            start = bisect.bisect_left(self._tombstone_keys, prefix)
+            for key in self._tombstone_keys[start:]:
+                if not key.startswith(prefix):
+                    break
+                best = max(best, self._tombstones[key])
         return best or self.topic_index("kvs")
 
     def kv_put(self, key: str, value: bytes, flags: int, cas: int | None) -> bool:
@@ -358,12 +431,14 @@ class CatalogStore:
                     entry.modify_index,
                 ),
             )
-            w.conn.execute("DELETE FROM kv_tombstones WHERE key=?", (key,))
-            self._tombstones.pop(key, None)
+            if self._tombstones.pop(key, None) is not None:
+                w.conn.execute("DELETE FROM kv_tombstones WHERE key=?", (key,))
+                self._tombstone_keys.pop(bisect.bisect_left(self._tombstone_keys, key))
             if old is None:
                 bisect.insort(self._kv_keys, key)
             self.kv[key] = entry
             w.touch("kvs")
+            w.wakes.add(f"kv:{key}")
         return True
 
     def kv_delete(self, key: str, *, recurse: bool, cas: int | None) -> bool:
@@ -380,7 +455,10 @@ class CatalogStore:
             for entry in entries:
                 del self.kv[entry.key]
                 self._kv_keys.pop(bisect.bisect_left(self._kv_keys, entry.key))
+                if entry.key not in self._tombstones:
+                    bisect.insort(self._tombstone_keys, entry.key)
                 self._tombstones[entry.key] = w.index
+                w.wakes.add(f"kv:{entry.key}")
                 w.conn.execute("DELETE FROM kv WHERE key=?", (entry.key,))
                 w.conn.execute(
                     "INSERT OR REPLACE INTO kv_tombstones(key, idx) VALUES(?, ?)",
@@ -406,6 +484,6 @@ class _WriteContext:
         if exc is None:
             self.store._finish(self.write)
             self._tx.__exit__(None, None, None)
-            self.store.hub.notify(*self.write.topics)
+            self.store.hub.notify(*self.write.topics, *self.write.wakes)
         else:
             self._tx.__exit__(type(exc), exc, tb)  # type: ignore[arg-type]
