@@ -98,11 +98,17 @@ class Agent:
                         data_dir=data / "client",
                         node_name=cfg.name,
                         datacenter=cfg.datacenter,
+                        region=cfg.region,
                         node_class=cfg.node_class,
                         meta=dict(cfg.client_meta),
                         raw_exec_enabled=cfg.raw_exec_enabled,
                         docker_endpoint=cfg.docker_endpoint,
-                        consul_addr=consul_addr if cfg.auto_advertise else None,
+                        docker_allow_privileged=cfg.docker_allow_privileged,
+                        docker_volumes_enabled=cfg.docker_volumes_enabled,
+                        # Task services go to the catalog whatever auto_advertise says: it
+                        # only decides whether the client registers itself.
+                        consul_addr=consul_addr,
+                        auto_advertise=cfg.auto_advertise,
                         client_service_name=cfg.client_service_name,
                         http_host=cfg.bind_addr,
                         http_port=0,

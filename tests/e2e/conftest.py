@@ -48,6 +48,7 @@ def copy_checkout(dest: Path) -> Path:
 class Checkout:
     path: Path
     env: dict[str, str]
+    venv: Path = REPO / ".venv"
 
     def make(self, *args: str, timeout: float = 240, check: bool = True) -> str:
         # The venv of the repository under test is reused (VENV=...) so that the test does

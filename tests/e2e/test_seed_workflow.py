@@ -44,6 +44,17 @@ def passing(service: str) -> list[dict[str, Any]]:
     return list(entries)
 
 
+def yurt(checkout: Checkout, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(checkout.venv / "bin" / "yurt"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**checkout.env, "NOMAD_ADDR": "http://127.0.0.1:4646"},
+        timeout=60,
+    )
+
+
 def yurt_pids() -> set[int]:
     out = subprocess.run(["pgrep", "-f", "yurt up"], capture_output=True, text=True).stdout
     return {int(p) for p in out.split()}
@@ -82,6 +93,14 @@ def test_make_up_runs_the_nginx_job_through_the_router_and_stops_clean(
     assert len(alloc_id) == 8 and alloc_id in allocs
     alloc = checkout.make("job-last-alloc-status", "JOB_POSTFIX=nginx-raw")
     assert "Client Status       = running" in alloc
+    logs = yurt(checkout, "alloc", "logs", alloc_id)
+    assert "GET / HTTP/1.1" in logs.stdout  # nginx's access log: the check and our curl
+    inside = yurt(checkout, "alloc", "exec", alloc_id, "/bin/sh", "-c", "cat local/www/index.html")
+    assert "Welcome to yurt" in inside.stdout and alloc_id in inside.stdout
+    piped = yurt(
+        checkout, "alloc", "exec", alloc_id, "/bin/sh", "-c", "read x; exit $x", stdin="7\n"
+    )
+    assert piped.returncode == 7
 
     # 4. job-stop: the service leaves the catalog and the route goes with it
     checkout.make("job-stop", "JOB_POSTFIX=nginx-raw")
