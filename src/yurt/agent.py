@@ -52,7 +52,8 @@ class Agent:
 
     def _build(self) -> list[Component]:
         cfg = self.config
-        data = Path(cfg.data_dir)
+        # Absolute, as Nomad requires: tasks get paths under it in their environment.
+        data = Path(cfg.data_dir).resolve()
         consul_addr = cfg.consul_address
         components: list[Component] = []
         if cfg.catalog_enabled:

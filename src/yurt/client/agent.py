@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -52,6 +53,9 @@ class ClientAgent:
     name = "client"
 
     def __init__(self, config: ClientConfig) -> None:
+        # Tasks see paths under data_dir (NOMAD_TASK_DIR, ...): they must not depend on the
+        # working directory, so it is made absolute here as Nomad requires it to be.
+        config.data_dir = Path(config.data_dir).resolve()
         self.config = config
         self.runners: dict[str, AllocRunner] = {}
         self._finished: collections.OrderedDict[str, AllocRunner] = collections.OrderedDict()
