@@ -116,3 +116,36 @@ def test_make_up_runs_the_nginx_job_through_the_router_and_stops_clean(
         ["pgrep", "-f", str(checkout.path)], capture_output=True, text=True
     ).stdout
     assert not leftover.strip(), f"processes left behind: {leftover}"
+
+
+def test_the_seeds_docker_job_runs_on_podman(checkout: Checkout) -> None:
+    """The seed's own job.nginx.nomad (docker driver, nginx:alpine, static port 80), with
+    Podman's Docker-compatible service as the engine and the image built locally."""
+    out = checkout.make("podman", timeout=600)
+    docker_host = out.strip().splitlines()[-1].split("DOCKER_HOST=", 1)[1]
+    with_docker = Checkout(checkout.path, {**checkout.env, "DOCKER_HOST": docker_host})
+    try:
+        with_docker.make("up")
+        run = with_docker.make("job-run", timeout=180)  # JOB_POSTFIX=nginx, as in the seed
+        assert 'Deployment "' in run and "successful" in run, run
+        _status, body = eventually(
+            lambda: (r := get("http://127.0.0.1:9999/"))[0] == 200 and r, "nginx through :9999"
+        )
+        assert b"Welcome to nginx!" in body
+        alloc_id = with_docker.make("job-last-alloc-id").strip()
+        status = with_docker.make("job-last-alloc-status")
+        assert alloc_id in status and "Client Status       = running" in status
+        with_docker.make("job-stop")
+        eventually(lambda: get("http://127.0.0.1:9999/")[0] == 404, "404 after job-stop")
+    finally:
+        with_docker.make("stop", check=False)
+    containers = subprocess.run(
+        ["podman", "ps", "-a", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        env={
+            **checkout.env,
+            "CONTAINERS_CONF": str(checkout.path / "scripts/podman/containers.conf"),
+        },
+    ).stdout
+    assert alloc_id not in containers, f"containers left behind: {containers}"
