@@ -74,7 +74,11 @@ def test_make_up_runs_the_nginx_job_through_the_router_and_stops_clean(
     nodes = checkout.make("node-status")
     assert "ready" in nodes and "eligible" in nodes
 
-    # 2. make job-run: the job is placed, nginx runs, registers and is routed
+    # 2. make job-run: without a Docker engine, the seed's docker job is refused with a hint
+    refused = checkout.make("job-run", check=False)
+    assert 'No ready client node has a healthy "docker" driver' in refused, refused
+    assert "make job-run JOB_POSTFIX=nginx-raw" in refused
+    # the raw_exec variant is placed, nginx runs, registers and is routed
     checkout.make("job-validate", "JOB_POSTFIX=nginx-raw")
     run = checkout.make("job-run", "JOB_POSTFIX=nginx-raw", timeout=120)
     assert 'finished with status "complete"' in run, run
