@@ -313,6 +313,8 @@ async def test_admin_api(env: Env) -> None:
         conf = await r.json()
     assert conf["registry.consul.addr"] == env.consul.addr
     assert conf["ui.addr"] == env.router.config.ui_address
+    async with env.session.get(env.ui + "/", allow_redirects=False) as r:
+        assert r.status == 200 and "/api/routes" in await r.text()
     async with env.session.get(env.ui + "/api/version") as r:
         assert r.status == 200 and "1.7" in await r.text()
 
