@@ -118,7 +118,7 @@ class UpstreamPool:
 
     def __init__(self, settings: ProxySettings) -> None:
         self.settings = settings
-        self.idle: dict[tuple[str, int, bool], list[_UpstreamProtocol]] = {}
+        self.idle: dict[tuple[str, int, int], list[_UpstreamProtocol]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._ssl_verify: ssl.SSLContext | None = None
         self._ssl_noverify: ssl.SSLContext | None = None
@@ -134,7 +134,7 @@ class UpstreamPool:
                 c.close()
         self.idle.clear()
 
-    def get(self, key: tuple[str, int, bool]) -> _UpstreamProtocol | None:
+    def get(self, key: tuple[str, int, int]) -> _UpstreamProtocol | None:
         conns = self.idle.get(key)
         while conns:
             conn = conns.pop()
@@ -198,7 +198,7 @@ class _UpstreamProtocol(asyncio.Protocol):
         "tunnel",
     )
 
-    def __init__(self, pool: UpstreamPool, key: tuple[str, int, bool]) -> None:
+    def __init__(self, pool: UpstreamPool, key: tuple[str, int, int]) -> None:
         self.pool = pool
         self.key = key
         self.transport: asyncio.Transport | None = None
@@ -716,7 +716,7 @@ class _ClientProtocol(asyncio.Protocol):
             self._pending = [head]
             self._connect(target, pooled=False)
             return
-        up = self.pool.get((target.host, target.port, target.scheme == "https"))
+        up = self.pool.get(target.pool_key)
         self._retry_ok = up is not None and not has_body
         self._head_bytes = head if self._retry_ok else b""
         if up is not None:
@@ -745,9 +745,9 @@ class _ClientProtocol(asyncio.Protocol):
 
     async def _open(self, target: Target, pooled: bool) -> None:
         s = self.settings
-        key = (target.host, target.port, target.scheme == "https")
+        key = target.pool_key
         loop = asyncio.get_running_loop()
-        ssl_ctx = self.pool.ssl_context(not target.tls_skip_verify) if key[2] else None
+        ssl_ctx = self.pool.ssl_context(key[2] == 1) if key[2] else None
         try:
             async with asyncio.timeout(s.dial_timeout or None):
                 _, proto = await loop.create_connection(
