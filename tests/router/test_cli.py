@@ -84,6 +84,8 @@ def test_router_process_end_to_end(consul: Catalog, files: int, tmp_path: Path) 
             check=True,
         ).stdout
         assert out == f"route add files /files http://127.0.0.1:{files}/\n"
+        # log.routes.format=delta: every change of the table is logged as added/removed lines
+        assert f"+ route add files /files http://127.0.0.1:{files}/" in router.log()
 
         def registered() -> bool:
             return any(
