@@ -2,11 +2,11 @@
 
 It starts nginx (Debian's /usr/sbin/nginx) serving a 2 KB static page, `yurt catalog -dev`
 (or uses a running Consul-API catalog) and `yurt router`, each as its own process; registers
-nginx as a service tagged `urlprefix-/`; then runs `wrk` (2 threads) against nginx and
-through the router at 1, 16 and 128 connections and prints requests/s, p50 and p99 of both
-and their ratio. Then it measures how long a catalog change takes to reach the proxy: a new
-service registered (time until its route answers 200) and a check turning critical (time
-until the route answers 404).
+nginx as a service tagged `urlprefix-/`; then runs `wrk` (2 threads; 1 for 1 connection)
+against nginx and through the router at 1, 16 and 128 connections and prints requests/s, p50
+and p99 of both and their ratio. Then it measures how long a catalog change takes to reach
+the proxy: a new service registered (time until its route answers 200) and a check turning
+critical (time until the route answers 404).
 
     python bench/router.py                      # 10 s per wrk run
     python bench/router.py --duration 3         # quicker

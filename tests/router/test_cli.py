@@ -84,6 +84,8 @@ def test_router_process_end_to_end(consul: Catalog, files: int, tmp_path: Path) 
             check=True,
         ).stdout
         assert out == f"route add files /files http://127.0.0.1:{files}/\n"
+        # log.routes.format=delta: every change of the table is logged as added/removed lines
+        assert f"+ route add files /files http://127.0.0.1:{files}/" in router.log()
 
         def registered() -> bool:
             return any(
@@ -117,3 +119,16 @@ def test_routes_without_a_router_fails_clearly() -> None:
     )
     assert res.returncode == 1
     assert f"cannot read http://127.0.0.1:{port}/api/routes?raw" in res.stderr
+
+
+def test_help_lists_fabios_properties() -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "yurt", "router", "-help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert "  -registry.consul.addr\n" in res.stdout
+    assert '(default "localhost:8500")' in res.stdout
+    assert "yurt router routes" in res.stdout

@@ -313,6 +313,8 @@ async def test_admin_api(env: Env) -> None:
         conf = await r.json()
     assert conf["registry.consul.addr"] == env.consul.addr
     assert conf["ui.addr"] == env.router.config.ui_address
+    async with env.session.get(env.ui + "/", allow_redirects=False) as r:
+        assert r.status == 200 and "/api/routes" in await r.text()
     async with env.session.get(env.ui + "/api/version") as r:
         assert r.status == 200 and "1.7" in await r.text()
 
@@ -432,3 +434,41 @@ async def test_router_started_before_the_catalog_catches_up(env: Env, tmp_path: 
             await asyncio.to_thread(proc.stop, 3)
     finally:
         await router.stop()
+
+
+async def test_unchecked_instances_routed_when_configured(env: Env) -> None:
+    router = Router(
+        RouterConfig(
+            proxy_addr="127.0.0.1:0",
+            ui_addr="127.0.0.1:0",
+            consul_addr=env.consul.addr,
+            route_unchecked=True,
+            register=False,
+        )
+    )
+    await router.start()
+    try:
+        await router.wait_ready()
+        url = "http://" + router.config.proxy_address
+        env.consul.register("bare-b", "bare", env.ups["b"].port, ["urlprefix-/bare"], status=None)
+
+        async def routed() -> bool:
+            async with env.session.get(url + "/bare") as r:
+                return r.status == 200
+
+        await until(routed)
+        await env.settle()
+        assert await env.upstream_of("/bare") is None  # the default router does not
+        # Node maintenance stops them too.
+        env.consul.node_maintenance(True)
+        await until(lambda: not_(routed))
+        env.consul.node_maintenance(False)
+        await until(routed)
+        env.consul.deregister("bare-b")
+        await until(lambda: not_(routed))
+    finally:
+        await router.stop()
+
+
+async def not_(cond: Callable[[], Awaitable[bool]]) -> bool:
+    return not await cond()

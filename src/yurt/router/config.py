@@ -185,6 +185,7 @@ class RouterConfig:
     glob_disabled: bool = False
     access_log_target: str = ""
     access_log_format: str = "common"
+    routes_log_format: str = "delta"
     register: bool = True
     register_addr: str = ""
     register_tags: tuple[str, ...] = ()
@@ -264,6 +265,10 @@ class RouterConfig:
             raise ConfigError(
                 f"log.access.target: expected stdout or empty, got {p['log.access.target']!r}"
             )
+        if p["log.routes.format"] not in ("delta", "detail", "all"):
+            raise ConfigError(
+                f"log.routes.format: expected delta, detail or all, got {p['log.routes.format']!r}"
+            )
         if p["registry.backend"] != "consul":
             raise ConfigError(
                 f"registry.backend: only consul is supported, got {p['registry.backend']!r}"
@@ -304,6 +309,7 @@ class RouterConfig:
             glob_disabled=_bool("glob.matching.disabled", p["glob.matching.disabled"]),
             access_log_target=p["log.access.target"],
             access_log_format=p["log.access.format"],
+            routes_log_format=p["log.routes.format"],
             register=_bool(
                 "registry.consul.register.enabled", p["registry.consul.register.enabled"]
             ),
@@ -356,6 +362,7 @@ class RouterConfig:
                 "glob.matching.disabled": str(self.glob_disabled).lower(),
                 "log.access.target": self.access_log_target,
                 "log.access.format": self.access_log_format,
+                "log.routes.format": self.routes_log_format,
             }
         )
         out.pop("registry.consul.token", None)
