@@ -23,17 +23,6 @@ if TYPE_CHECKING:
 
 FABIO_COMPAT_VERSION = "1.7.0"
 
-_INDEX_TEXT = (
-    "yurt router (Fabio-compatible)\n"
-    "  /api/routes   the routing table (JSON; ?raw for route commands)\n"
-    "  /api/manual   the manual routes in the catalog's KV (GET; PUT with version)\n"
-    "  /api/paths    the manual route keys\n"
-    "  /api/config   the effective configuration\n"
-    "  /api/version  the version\n"
-    "  /health       OK when running\n"
-)
-
-
 def _json(request: web.Request, data: Any, status: int = 200) -> web.Response:
     pretty = "pretty" in request.query
     text = json.dumps(data, indent=4 if pretty else None)
