@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 FABIO_COMPAT_VERSION = "1.7.0"
 
+
 def _json(request: web.Request, data: Any, status: int = 200) -> web.Response:
     pretty = "pretty" in request.query
     text = json.dumps(data, indent=4 if pretty else None)
