@@ -18,11 +18,18 @@ NOMAD_ADDRESS = -address=http://127.0.0.1:4646
         job-validate job-run job-status job-stop job-allocs job-last-alloc-id \
         job-last-alloc-status job-run-redis podman
 
+ifdef VENV_EXTERNAL
+# A venv made elsewhere (the end-to-end tests reuse the repository's): use it, never reinstall
+# it from this checkout.
+$(STAMP):
+	@test -x $(BIN)/yurt || { echo "no yurt in $(VENV)" >&2; exit 1; }
+else
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --upgrade pip 2>/dev/null >/dev/null
 	@$(BIN)/pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
 	@$(BIN)/python -c "import yurt" && touch $(STAMP)
+endif
 
 venv: $(STAMP)
 
