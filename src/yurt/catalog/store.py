@@ -21,11 +21,13 @@ from __future__ import annotations
 import bisect
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from yurt.api.blocking import WatchHub
-from yurt.catalog.model import Check, KVEntry, Node, Service
+from yurt.api.durations import SECOND
+from yurt.catalog.model import CRITICAL, DELETE, Check, KVEntry, Node, Service, Session
 from yurt.storage.sqlite import Database
 
 _SCHEMA = """
@@ -39,7 +41,12 @@ CREATE TABLE IF NOT EXISTS kv (
     session TEXT NOT NULL, create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS kv_tombstones (key TEXT PRIMARY KEY, idx INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS topic_index (topic TEXT PRIMARY KEY, idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
+
+
+class SessionError(ValueError):
+    """A KV lock request naming a session that does not exist."""
 
 
 class CatalogStore:
@@ -55,6 +62,10 @@ class CatalogStore:
         self._tombstones: dict[str, int] = {}
         self._tombstone_keys: list[str] = []
         self._topics: dict[str, int] = {}
+        self.sessions: dict[str, Session] = {}
+        # keys released by an invalidated session cannot be acquired again before this
+        # (monotonic) time: Consul's lock-delay, kept in memory as Consul keeps it
+        self._lock_delays: dict[str, float] = {}
         # secondary indexes, so that a read touches only what it answers with
         self._by_name: dict[str, dict[tuple[str, str], Service]] = {}
         self._by_node: dict[str, dict[str, Service]] = {}
@@ -85,6 +96,9 @@ class CatalogStore:
         self._tombstone_keys = sorted(self._tombstones)
         for row in conn.execute("SELECT topic, idx FROM topic_index"):
             self._topics[row[0]] = int(row[1])
+        for row in conn.execute("SELECT data FROM sessions"):
+            session = Session.from_record(json.loads(row[0]))
+            self.sessions[session.id] = session
 
     def close(self) -> None:
         self.db.close()
@@ -254,6 +268,8 @@ class CatalogStore:
         with self._write() as w:
             topics = ["nodes", "services", "checks", f"node:{name}"]
             topics.extend(self._service_topics(name))
+            for session in [s for s in self.sessions.values() if s.node == name]:
+                self._invalidate(w, session)
             for svc in self.node_services(name):
                 self._drop_service(svc)
             for chk in [c for c in self.checks.values() if c.node == name]:
@@ -324,6 +340,8 @@ class CatalogStore:
             return old
         if old is not None and old.definition == check.definition:
             check.status, check.output = old.status, old.output
+        if old is not None and check.status == CRITICAL and old.status != CRITICAL:
+            self._invalidate_for_check(w, check.node, check.check_id)
         check.create_index = old.create_index if old else w.index
         check.modify_index = w.index
         self._save_check(w.conn, check)
@@ -334,6 +352,7 @@ class CatalogStore:
         return check
 
     def _delete_check(self, w: CatalogStore._Write, check: Check) -> None:
+        self._invalidate_for_check(w, check.node, check.check_id)
         self._drop_check(check)
         w.conn.execute(
             "DELETE FROM checks WHERE node=? AND check_id=?", (check.node, check.check_id)
@@ -365,6 +384,8 @@ class CatalogStore:
             if changed:
                 chk.modify_index = w.index
                 w.touch(*self._check_topics(chk))
+                if status == CRITICAL:
+                    self._invalidate_for_check(w, node, check_id)
             self._save_check(w.conn, chk)
         return changed
 
@@ -399,38 +420,61 @@ class CatalogStore:
                 best = max(best, self._tombstones[key])
         return best or self.topic_index("kvs")
 
-    def kv_put(self, key: str, value: bytes, flags: int, cas: int | None) -> bool:
+    def kv_put(
+        self,
+        key: str,
+        value: bytes,
+        flags: int,
+        cas: int | None,
+        *,
+        acquire: str = "",
+        release: str = "",
+    ) -> bool:
+        """Write a key; False when `cas`, `acquire` or `release` says no, as Consul answers.
+
+        `acquire` takes the key's lock for a session (LockIndex counts the acquisitions);
+        `release` gives it up. Raises SessionError when `acquire` names no session.
+        """
         old = self.kv.get(key)
         if cas is not None:
             if cas == 0 and old is not None:
                 return False
             if cas != 0 and (old is None or old.modify_index != cas):
                 return False
-        if old is not None and old.value == value and old.flags == flags and cas is None:
+        lock_index = old.lock_index if old else 0
+        session = old.session if old else ""
+        if acquire:
+            if acquire not in self.sessions:
+                raise SessionError(f'invalid session "{acquire}"')
+            if session and session != acquire:
+                return False
+            if not session:
+                if self._lock_delays.get(key, 0.0) > time.monotonic():
+                    return False
+                lock_index += 1
+            session = acquire
+        elif release:
+            if old is None or old.session != release:
+                return False
+            session = ""
+        if (
+            old is not None
+            and cas is None
+            and (old.value, old.flags, old.session, old.lock_index)
+            == (value, flags, session, lock_index)
+        ):
             return True
         with self._write() as w:
             entry = KVEntry(
                 key=key,
                 value=value,
                 flags=flags,
-                lock_index=old.lock_index if old else 0,
-                session=old.session if old else "",
+                lock_index=lock_index,
+                session=session,
                 create_index=old.create_index if old else w.index,
                 modify_index=w.index,
             )
-            w.conn.execute(
-                "INSERT OR REPLACE INTO kv(key, value, flags, lock_index, session, create_index,"
-                " modify_index) VALUES(?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    value,
-                    flags,
-                    entry.lock_index,
-                    entry.session,
-                    entry.create_index,
-                    entry.modify_index,
-                ),
-            )
+            self._save_kv(w.conn, entry)
             if self._tombstones.pop(key, None) is not None:
                 w.conn.execute("DELETE FROM kv_tombstones WHERE key=?", (key,))
                 self._tombstone_keys.pop(bisect.bisect_left(self._tombstone_keys, key))
@@ -440,6 +484,35 @@ class CatalogStore:
             w.touch("kvs")
             w.wakes.add(f"kv:{key}")
         return True
+
+    @staticmethod
+    def _save_kv(conn: sqlite3.Connection, entry: KVEntry) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO kv(key, value, flags, lock_index, session, create_index,"
+            " modify_index) VALUES(?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.key,
+                entry.value,
+                entry.flags,
+                entry.lock_index,
+                entry.session,
+                entry.create_index,
+                entry.modify_index,
+            ),
+        )
+
+    def _kv_remove(self, w: CatalogStore._Write, entry: KVEntry) -> None:
+        del self.kv[entry.key]
+        self._kv_keys.pop(bisect.bisect_left(self._kv_keys, entry.key))
+        if entry.key not in self._tombstones:
+            bisect.insort(self._tombstone_keys, entry.key)
+        self._tombstones[entry.key] = w.index
+        w.wakes.add(f"kv:{entry.key}")
+        w.conn.execute("DELETE FROM kv WHERE key=?", (entry.key,))
+        w.conn.execute(
+            "INSERT OR REPLACE INTO kv_tombstones(key, idx) VALUES(?, ?)", (entry.key, w.index)
+        )
+        w.touch("kvs")
 
     def kv_delete(self, key: str, *, recurse: bool, cas: int | None) -> bool:
         if recurse:
@@ -453,19 +526,56 @@ class CatalogStore:
             return True
         with self._write() as w:
             for entry in entries:
-                del self.kv[entry.key]
-                self._kv_keys.pop(bisect.bisect_left(self._kv_keys, entry.key))
-                if entry.key not in self._tombstones:
-                    bisect.insort(self._tombstone_keys, entry.key)
-                self._tombstones[entry.key] = w.index
-                w.wakes.add(f"kv:{entry.key}")
-                w.conn.execute("DELETE FROM kv WHERE key=?", (entry.key,))
-                w.conn.execute(
-                    "INSERT OR REPLACE INTO kv_tombstones(key, idx) VALUES(?, ?)",
-                    (entry.key, w.index),
-                )
-            w.touch("kvs")
+                self._kv_remove(w, entry)
         return True
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def session_create(self, session: Session) -> Session:
+        with self._write() as w:
+            session.create_index = session.modify_index = w.index
+            w.conn.execute(
+                "INSERT OR REPLACE INTO sessions(id, data) VALUES(?, ?)",
+                (session.id, json.dumps(session.to_record())),
+            )
+            self.sessions[session.id] = session
+            w.touch("sessions")
+        return session
+
+    def session_destroy(self, session_id: str) -> Session | None:
+        """Invalidate a session: its locks are released (or their keys deleted, for
+        `Behavior: delete`) and held back for its lock-delay."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return None
+        with self._write() as w:
+            self._invalidate(w, session)
+        return session
+
+    def _invalidate(self, w: CatalogStore._Write, session: Session) -> None:
+        del self.sessions[session.id]
+        w.conn.execute("DELETE FROM sessions WHERE id=?", (session.id,))
+        w.touch("sessions")
+        now = time.monotonic()
+        self._lock_delays = {k: t for k, t in self._lock_delays.items() if t > now}
+        deadline = now + session.lock_delay_ns / SECOND
+        for entry in [e for e in self.kv.values() if e.session == session.id]:
+            if session.lock_delay_ns > 0:
+                self._lock_delays[entry.key] = deadline
+            if session.behavior == DELETE:
+                self._kv_remove(w, entry)
+                continue
+            entry.session = ""
+            entry.modify_index = w.index
+            self._save_kv(w.conn, entry)
+            w.touch("kvs")
+            w.wakes.add(f"kv:{entry.key}")
+
+    def _invalidate_for_check(self, w: CatalogStore._Write, node: str, check_id: str) -> None:
+        """A session dies with any of its checks turning critical or going away."""
+        for session in list(self.sessions.values()):
+            if session.node == node and check_id in session.check_ids():
+                self._invalidate(w, session)
 
 
 class _WriteContext:
