@@ -65,6 +65,10 @@ def test_health_blocking_wakes_on_status_change_only(catalog: CatalogProcess) ->
     t.join(5)
     assert out["result"].headers["X-Consul-Index"] == index
     assert out["elapsed"] >= 0.9
+    # the new output is shown (no stale cached answer), under the same index
+    now = catalog.get("/v1/health/service/bq")
+    assert now.headers["X-Consul-Index"] == index
+    assert now.json()[0]["Checks"][-1]["Output"] == "still down again"
     # a status change wakes at once
     t, out = _in_background(lambda: blocked("20s"))
     catalog.put("/v1/agent/check/pass/service:bq")
