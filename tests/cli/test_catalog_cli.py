@@ -98,3 +98,19 @@ def test_unreachable_catalog_says_where() -> None:
     r = runner.invoke(main, ["kv", "get", "x"], env={"CONSUL_HTTP_ADDR": "127.0.0.1:1"})
     assert r.exit_code != 0
     assert "127.0.0.1:1" in r.output
+
+
+def test_kv_export_import(catalog: CatalogProcess, tmp_path: Path) -> None:
+    run(catalog, "kv", "put", "-flags", "3", "exp/a", "one")
+    run(catalog, "kv", "put", "exp/b/c", "two")
+    r = run(catalog, "kv", "export", "exp/")
+    assert r.exit_code == 0
+    dump = tmp_path / "dump.json"
+    dump.write_text(r.output)
+    r = run(catalog, "kv", "import", "-prefix", "copy/", f"@{dump}")
+    assert r.output == "Imported: copy/exp/a\nImported: copy/exp/b/c\n"
+    assert run(catalog, "kv", "get", "copy/exp/b/c").output == "two\n"
+    assert catalog.get("/v1/kv/copy/exp/a").json()[0]["Flags"] == 3
+    r = run(catalog, "kv", "import", "-", stdin="[{")
+    assert r.exit_code != 0
+    assert "Failed to decode data" in r.output
