@@ -54,6 +54,19 @@ class CatalogStore:
         self.db = Database(path)
         self.hub = hub
         self.db.conn.executescript(_SCHEMA)
+        # keys released by an invalidated session cannot be acquired again before this
+        # (monotonic) time: Consul's lock-delay, kept in memory as Consul keeps it
+        self._lock_delays: dict[str, float] = {}
+        # Bumped by every in-memory change, output-only check updates included (which take
+        # no index): answers cached under one generation are still exact.
+        self.generation = 0
+        self._load()
+
+    # -- loading and bookkeeping ------------------------------------------------------
+
+    def _load(self) -> None:
+        """(Re)build the in-memory copy from SQLite: at start, and after a failed write,
+        so that memory never keeps half of a change the database rolled back."""
         self.nodes: dict[str, Node] = {}
         self.services: dict[tuple[str, str], Service] = {}
         self.checks: dict[tuple[str, str], Check] = {}
@@ -63,21 +76,10 @@ class CatalogStore:
         self._tombstone_keys: list[str] = []
         self._topics: dict[str, int] = {}
         self.sessions: dict[str, Session] = {}
-        # keys released by an invalidated session cannot be acquired again before this
-        # (monotonic) time: Consul's lock-delay, kept in memory as Consul keeps it
-        self._lock_delays: dict[str, float] = {}
         # secondary indexes, so that a read touches only what it answers with
         self._by_name: dict[str, dict[tuple[str, str], Service]] = {}
         self._by_node: dict[str, dict[str, Service]] = {}
         self._checks_of: dict[tuple[str, str], dict[str, Check]] = {}
-        # Bumped by every in-memory change, output-only check updates included (which take
-        # no index): answers cached under one generation are still exact.
-        self.generation = 0
-        self._load()
-
-    # -- loading and bookkeeping ------------------------------------------------------
-
-    def _load(self) -> None:
         conn = self.db.conn
         for row in conn.execute("SELECT data FROM nodes"):
             node = Node.from_record(json.loads(row[0]))
@@ -597,3 +599,5 @@ class _WriteContext:
             self.store.hub.notify(*self.write.topics, *self.write.wakes)
         else:
             self._tx.__exit__(type(exc), exc, tb)  # type: ignore[arg-type]
+            self.store._load()
+            self.store.generation += 1
