@@ -23,7 +23,9 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from yurt.api.blocking import WatchHub
 from yurt.api.durations import SECOND
@@ -47,6 +49,41 @@ CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 
 class SessionError(ValueError):
     """A KV lock request naming a session that does not exist."""
+
+
+# what _kv_decide answers for a write that would change nothing
+_UNCHANGED = (-1, "")
+
+TXN_KV_VERBS = (
+    "set",
+    "cas",
+    "lock",
+    "unlock",
+    "get",
+    "get-tree",
+    "check-index",
+    "check-session",
+    "check-not-exists",
+    "delete",
+    "delete-tree",
+    "delete-cas",
+)
+
+
+@dataclass
+class KVOp:
+    """One KV operation of a `/v1/txn` transaction."""
+
+    verb: str
+    key: str
+    value: bytes = b""
+    flags: int = 0
+    index: int = 0
+    session: str = ""
+
+
+class _TxnFailed(Exception):
+    pass
 
 
 class CatalogStore:
@@ -437,27 +474,46 @@ class CatalogStore:
         `acquire` takes the key's lock for a session (LockIndex counts the acquisitions);
         `release` gives it up. Raises SessionError when `acquire` names no session.
         """
+        decision = self._kv_decide(key, value, flags, cas, acquire, release)
+        if decision is None:
+            return False
+        if decision != _UNCHANGED:
+            with self._write() as w:
+                self._kv_store(w, key, value, flags, *decision)
+        return True
+
+    def _kv_decide(
+        self,
+        key: str,
+        value: bytes,
+        flags: int,
+        cas: int | None,
+        acquire: str,
+        release: str,
+    ) -> tuple[int, str] | None:
+        """What a write of `key` would store: (LockIndex, Session); `_UNCHANGED` when it
+        changes nothing, None when it is refused."""
         old = self.kv.get(key)
         if cas is not None:
             if cas == 0 and old is not None:
-                return False
+                return None
             if cas != 0 and (old is None or old.modify_index != cas):
-                return False
+                return None
         lock_index = old.lock_index if old else 0
         session = old.session if old else ""
         if acquire:
             if acquire not in self.sessions:
                 raise SessionError(f'invalid session "{acquire}"')
             if session and session != acquire:
-                return False
+                return None
             if not session:
                 if self._lock_delays.get(key, 0.0) > time.monotonic():
-                    return False
+                    return None
                 lock_index += 1
             session = acquire
         elif release:
             if old is None or old.session != release:
-                return False
+                return None
             session = ""
         if (
             old is not None
@@ -465,27 +521,38 @@ class CatalogStore:
             and (old.value, old.flags, old.session, old.lock_index)
             == (value, flags, session, lock_index)
         ):
-            return True
-        with self._write() as w:
-            entry = KVEntry(
-                key=key,
-                value=value,
-                flags=flags,
-                lock_index=lock_index,
-                session=session,
-                create_index=old.create_index if old else w.index,
-                modify_index=w.index,
-            )
-            self._save_kv(w.conn, entry)
-            if self._tombstones.pop(key, None) is not None:
-                w.conn.execute("DELETE FROM kv_tombstones WHERE key=?", (key,))
-                self._tombstone_keys.pop(bisect.bisect_left(self._tombstone_keys, key))
-            if old is None:
-                bisect.insort(self._kv_keys, key)
-            self.kv[key] = entry
-            w.touch("kvs")
-            w.wakes.add(f"kv:{key}")
-        return True
+            return _UNCHANGED
+        return lock_index, session
+
+    def _kv_store(
+        self,
+        w: CatalogStore._Write,
+        key: str,
+        value: bytes,
+        flags: int,
+        lock_index: int,
+        session: str,
+    ) -> KVEntry:
+        old = self.kv.get(key)
+        entry = KVEntry(
+            key=key,
+            value=value,
+            flags=flags,
+            lock_index=lock_index,
+            session=session,
+            create_index=old.create_index if old else w.index,
+            modify_index=w.index,
+        )
+        self._save_kv(w.conn, entry)
+        if self._tombstones.pop(key, None) is not None:
+            w.conn.execute("DELETE FROM kv_tombstones WHERE key=?", (key,))
+            self._tombstone_keys.pop(bisect.bisect_left(self._tombstone_keys, key))
+        if old is None:
+            bisect.insort(self._kv_keys, key)
+        self.kv[key] = entry
+        w.touch("kvs")
+        w.wakes.add(f"kv:{key}")
+        return entry
 
     @staticmethod
     def _save_kv(conn: sqlite3.Connection, entry: KVEntry) -> None:
@@ -530,6 +597,96 @@ class CatalogStore:
             for entry in entries:
                 self._kv_remove(w, entry)
         return True
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    def kv_txn(self, ops: list[KVOp]) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+        """Run KV operations all or nothing, under one index, as Consul's `/v1/txn`.
+
+        Returns the results (KV entries as Consul writes them; `Value` only for reads) and
+        no errors, or no results and every failed operation's (position, reason): then the
+        whole transaction is rolled back.
+        """
+        results: list[dict[str, Any]] = []
+        errors: list[tuple[int, str]] = []
+        try:
+            with self._write() as w:
+                for i, op in enumerate(ops):
+                    what = self._txn_op(w, op, results)
+                    if what is not None:
+                        errors.append((i, what))
+                if errors:
+                    raise _TxnFailed
+        except _TxnFailed:
+            return [], errors
+        return results, []
+
+    def _txn_op(
+        self, w: CatalogStore._Write, op: KVOp, results: list[dict[str, Any]]
+    ) -> str | None:
+        key, verb = op.key, op.verb
+        entry = self.kv.get(key)
+
+        def found(e: KVEntry, with_value: bool) -> None:
+            data = e.to_json()
+            if not with_value:
+                data["Value"] = None
+            results.append(data)
+
+        if verb in ("set", "cas", "lock", "unlock"):
+            try:
+                decision = self._kv_decide(
+                    key,
+                    op.value,
+                    op.flags,
+                    op.index if verb == "cas" else None,
+                    op.session if verb == "lock" else "",
+                    op.session if verb == "unlock" else "",
+                )
+            except SessionError as exc:
+                return str(exc)
+            if decision is None:
+                return {
+                    "cas": f'failed to set key "{key}", index is stale',
+                    "lock": f'failed to lock key "{key}", lock is already held',
+                    "unlock": f'failed to unlock key "{key}", lock isn\'t held, or is held by '
+                    "another session",
+                }.get(verb, f'failed to set key "{key}"')
+            if decision == _UNCHANGED:
+                found(self.kv[key], False)
+            else:
+                found(self._kv_store(w, key, op.value, op.flags, *decision), False)
+            return None
+        if verb in ("get", "check-index", "check-session"):
+            if entry is None:
+                return f'key "{key}" doesn\'t exist'
+            if verb == "check-index" and entry.modify_index != op.index:
+                return f"current modify index {entry.modify_index} != {op.index}"
+            if verb == "check-session" and entry.session != op.session:
+                return f"current session {entry.session!r} != {op.session!r}"
+            found(entry, verb == "get")
+            return None
+        if verb == "get-tree":
+            for e in self.kv_prefix(key):
+                found(e, True)
+            return None
+        if verb == "check-not-exists":
+            return f'key "{key}" exists' if entry is not None else None
+        if verb == "delete":
+            if entry is not None:
+                self._kv_remove(w, entry)
+            return None
+        if verb == "delete-tree":
+            for e in self.kv_prefix(key):
+                self._kv_remove(w, e)
+            return None
+        if verb == "delete-cas":
+            if entry is not None and entry.modify_index != op.index:
+                return f'failed to delete key "{key}", index is stale'
+            if entry is not None:
+                self._kv_remove(w, entry)
+            return None
+        return f"unknown KV verb {verb!r}"
 
     # -- sessions -----------------------------------------------------------------------------
 
