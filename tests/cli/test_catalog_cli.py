@@ -86,6 +86,14 @@ def test_services_register_list_deregister(catalog: CatalogProcess, tmp_path: Pa
     r = run(catalog, "catalog", "nodes")
     assert r.output.splitlines()[0].split() == ["Node", "ID", "Address", "DC"]
     assert r.output.splitlines()[1].startswith("node1")
+    assert run(catalog, "catalog", "datacenters").output == "dc1\n"
+    r = run(catalog, "catalog", "nodes", "-service", "web")
+    assert [line.split()[0] for line in r.output.splitlines()] == ["Node", "node1"]
+    r = run(catalog, "catalog", "services", "-node", "node1")
+    assert r.output == "consul\ndb\nweb\n"
+    r = run(catalog, "catalog", "services", "-node", "nowhere")
+    assert r.exit_code == 1
+    assert "No node found" in r.output
     r = run(catalog, "services", "deregister", "-id", "web")
     assert r.output == "Deregistered service: web\n"
     r = run(catalog, "services", "deregister", str(definition))

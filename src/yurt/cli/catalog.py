@@ -227,3 +227,12 @@ def nodes(ctx: click.Context, http_addr: str | None, service: str | None, detail
             (r["Node"], node_id if detailed else node_id[:8], r["Address"], r["Datacenter"])
         )
     click.echo(format_list(table))
+
+
+@catalog.command("datacenters")
+@http_addr_option
+@click.pass_context
+def datacenters(ctx: click.Context, http_addr: str | None) -> None:
+    """List the known datacenters, as `consul catalog datacenters` does."""
+    for name in get_json(_addr(ctx, http_addr), "/v1/catalog/datacenters"):
+        click.echo(name)
