@@ -103,3 +103,22 @@ def test_wait_as_go_duration(catalog: CatalogProcess) -> None:
     r = catalog.get(f"/v1/catalog/nodes?index={index}&wait=300ms")
     assert r.status_code == 200
     assert 0.25 <= time.monotonic() - start < 3
+
+
+def test_agent_service_hash_blocking(catalog: CatalogProcess) -> None:
+    catalog.put("/v1/agent/service/register", json={"Name": "hashed", "Port": 1})
+    first = catalog.get("/v1/agent/service/hashed")
+    digest = first.headers["X-Consul-ContentHash"]
+    assert first.json()["ContentHash"] == digest
+    # unchanged: waits out ?wait=
+    start = time.monotonic()
+    same = catalog.get(f"/v1/agent/service/hashed?hash={digest}&wait=300ms")
+    assert same.headers["X-Consul-ContentHash"] == digest
+    assert time.monotonic() - start >= 0.25
+    # a change answers at once with the new hash
+    t, out = _in_background(lambda: catalog.get(f"/v1/agent/service/hashed?hash={digest}&wait=20s"))
+    catalog.put("/v1/agent/service/register", json={"Name": "hashed", "Port": 2})
+    t.join(5)
+    assert not t.is_alive()
+    assert out["result"].json()["Port"] == 2
+    assert out["result"].headers["X-Consul-ContentHash"] != digest
