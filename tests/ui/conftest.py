@@ -8,9 +8,11 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.ui.browser import CHROMIUM_ARGS, ensure_chromium
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the whole session; each test opens its own context."""
+    """One headless Chromium per module (each test opens its own context in it). Not per
+    session: Playwright's sync API keeps an event loop running in the main thread while it
+    is open, which asyncio tests collected after it could not start their own."""
     executable = ensure_chromium()
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,9 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 
 class FakeClientAPI:
     def __init__(self) -> None:
-        self.logs: dict[tuple[str, str, str], str] = defaultdict(str)
+        self.logs: dict[tuple[str, str, str], str] = {}
         self.changed = threading.Condition()
         self.closing = False
+        self.restarts: list[tuple[str, Any]] = []
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +48,21 @@ class FakeClientAPI:
                 else:
                     self.send_error(404, "no such client endpoint")
 
+            def do_POST(self) -> None:
+                parts = urlsplit(self.path).path.strip("/").split("/")
+                if parts[:3] == ["v1", "client", "allocation"] and parts[-1] == "restart":
+                    length = int(self.headers.get("Content-Length") or 0)
+                    api.restarts.append((parts[3], json.loads(self.rfile.read(length) or b"{}")))
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                else:
+                    self.send_error(404, "no such client endpoint")
+
+            do_PUT = do_POST
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -70,7 +85,8 @@ class FakeClientAPI:
 
     def write(self, alloc_id: str, task: str, stream: str, text: str) -> None:
         with self.changed:
-            self.logs[(alloc_id, task, stream)] += text
+            key = (alloc_id, task, stream)
+            self.logs[key] = self.logs.get(key, "") + text
             self.changed.notify_all()
 
     def _serve_logs(
@@ -78,6 +94,12 @@ class FakeClientAPI:
     ) -> None:
         key = (alloc_id, q.get("task", ""), q.get("type", "stdout"))
         follow = q.get("follow") == "true"
+        with self.changed:
+            started = any(k[:2] == key[:2] for k in self.logs)
+        if not started:
+            # As a Nomad client answers for a task it is not running (yet).
+            handler.send_error(400, f'unknown task name "{key[1]}"')
+            return
         handler.send_response(200)
         handler.send_header("Content-Type", "text/plain; charset=utf-8")
         handler.end_headers()
@@ -85,10 +107,10 @@ class FakeClientAPI:
         try:
             while True:
                 with self.changed:
-                    text = self.logs[key]
+                    text = self.logs.get(key, "")
                     if len(text) == sent and follow and not self.closing:
                         self.changed.wait(1.0)
-                        text = self.logs[key]
+                        text = self.logs.get(key, "")
                 if len(text) > sent:
                     handler.wfile.write(text[sent:].encode())
                     handler.wfile.flush()

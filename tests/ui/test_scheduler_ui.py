@@ -224,6 +224,10 @@ def test_allocation_page_with_task_events_addresses_and_live_logs(
     ui.shot("scheduler-allocation")
     page.get_by_role("button", name="stderr").click()
     expect(log).to_have_text("a warning on stderr\n")
+    page.get_by_role("button", name="Restart").click()
+    page.get_by_role("button", name="Yes, restart tasks").click()
+    wait_for(lambda: cluster.client_api.restarts, what="the restart to reach the client")
+    assert cluster.client_api.restarts[0][0] == alloc_id
 
 
 def test_clients_list_and_client_page(ui: UIPage, cluster: Cluster) -> None:
@@ -278,9 +282,32 @@ def test_stop_the_job_from_the_ui(ui: UIPage, cluster: Cluster) -> None:
     assert cluster.api.job.get_job(JOB_ID)["Stop"] is True
 
 
+def test_log_viewer_starts_once_the_task_does(ui: UIPage, cluster: Cluster) -> None:
+    ui.allow(r"400.*/v1/client/fs/logs/")
+    page = ui.page
+    job = dict(cluster.api.job.get_job(JOB_ID))
+    for key in ("Status", "Version", "CreateIndex", "ModifyIndex", "JobModifyIndex", "SubmitTime"):
+        job.pop(key, None)
+    job.update(ID="late-logs", Name="late-logs", Stop=False)
+    job["TaskGroups"][0]["Count"] = 1
+    cluster.api.jobs.register_job({"Job": job})
+    alloc_id = str(wait_for(lambda: cluster.allocs("late-logs"), what="an allocation")[0]["ID"])
+    ui.goto(f"/ui/allocations/{alloc_id}")
+    log = page.locator("pre.log")
+    expect(log).to_contain_text('unknown task name "server"')
+    ui.mark()
+    cluster.client_api.write(alloc_id, "server", "stdout", "started at last\n")
+    cluster.act()
+    expect(page.locator('[data-task="server"]')).to_contain_text("running")
+    expect(log).to_have_text("started at last\n")
+    ui.assert_not_reloaded()
+    cluster.api.job.deregister_job("late-logs", purge=True)
+    cluster.act()
+
+
 def test_pages_fit_a_narrow_window(browser: Browser, cluster: Cluster) -> None:
     ui = new_ui_page(browser, cluster.sched.url, NARROW)
-    ui.allow(r"/submission")
+    ui.allow(r"/submission", r"400.*/v1/client/fs/logs/")
     try:
         alloc_id = str(cluster.allocs()[0]["ID"])
         for path, shot in (

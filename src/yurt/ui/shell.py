@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,18 @@ class Shell:
             assets=self.assets,
             app_js=self.app_js,
             nav=list(self.nav),
+            v={
+                "css": _version(STATIC_DIR / "yurt.css"),
+                "js": _version(STATIC_DIR / "yurt.js"),
+                "app": _version(self.static_dir / self.app_js),
+            },
         )
+
+
+def _version(path: Path) -> str:
+    """A digest of a static file for its URL, so a browser never runs a stale copy after an
+    upgrade while still caching it between pages."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def _page(html: str) -> Handler:

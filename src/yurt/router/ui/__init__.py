@@ -11,7 +11,7 @@ from yurt.ui import Shell, add_shell_routes
 
 SHELL = Shell(
     product="router",
-    home="/",
+    home="/routes",
     assets="/assets",
     static_dir=Path(__file__).parent / "static",
     app_js="router.js",
@@ -20,5 +20,11 @@ SHELL = Shell(
 
 
 def add_routes(app: web.Application) -> None:
-    """Serve `/` and `/routes` (the table) and `/manual[/path]` (the editor), as Fabio does."""
-    add_shell_routes(app, SHELL, pages=("/", "/routes", "/manual", "/manual/{path:.*}"))
+    """`/routes` (the table) and `/manual[/path]` (the editor); `/` redirects to `/routes`,
+    as Fabio's UI does."""
+    add_shell_routes(
+        app,
+        SHELL,
+        pages=("/routes", "/manual", "/manual/{path:.*}"),
+        redirects=(("/", "/routes"),),
+    )

@@ -68,47 +68,58 @@
     return Y.table(cols, allocs, { empty: empty || "No allocations", rowAttrs: (a) => ({ "data-alloc": a.ID, "data-status": a.ClientStatus }) });
   }
 
-  // Nomad's job diff (plan and versions): fields and objects, task groups and tasks.
+  // Nomad's job diff (plan and versions): fields and objects, task groups and tasks. What is
+  // wholly added or deleted is one line, with its fields folded under it.
   function renderDiff(diff) {
-    const out = h("div.diff");
     const sign = { Added: "+", Deleted: "-", Edited: "+/-", None: " " };
-    const line = (depth, type, text) =>
-      out.appendChild(h("div." + type.toLowerCase(), { style: { paddingLeft: depth * 16 + "px" } }, (sign[type] || " ") + " " + text));
     const q = (v) => JSON.stringify(v ?? "");
-    function fields(list, depth) {
+    const line = (depth, type, text) =>
+      h("div." + type.toLowerCase(), { style: { paddingLeft: depth * 16 + "px" } }, (sign[type] || " ") + " " + text);
+    function fields(out, list, depth) {
       for (const f of list || []) {
         if (f.Type === "None") continue;
         const text = f.Type === "Added" ? f.Name + ": " + q(f.New) : f.Type === "Deleted" ? f.Name + ": " + q(f.Old) : f.Name + ": " + q(f.Old) + " => " + q(f.New);
-        line(depth, f.Type, text);
+        out.push(line(depth, f.Type, text));
       }
     }
-    function objects(list, depth) {
+    function objects(out, list, depth) {
       for (const o of list || []) {
         if (o.Type === "None") continue;
-        line(depth, o.Type, o.Name + " {");
-        fields(o.Fields, depth + 1);
-        objects(o.Objects, depth + 1);
-        line(depth, o.Type === "Edited" ? "None" : o.Type, "}");
+        out.push(line(depth, o.Type, o.Name + " {"));
+        fields(out, o.Fields, depth + 1);
+        objects(out, o.Objects, depth + 1);
+        out.push(line(depth, o.Type === "Edited" ? "None" : o.Type, "}"));
+      }
+    }
+    // The fields and objects of one job, group or task: folded when all of it is new or gone.
+    function body(out, d, depth) {
+      const inner = [];
+      fields(inner, d.Fields, depth);
+      objects(inner, d.Objects, depth);
+      if (!inner.length) return;
+      if (d.Type === "Added" || d.Type === "Deleted") {
+        out.push(h("details", null, h("summary.muted", { style: { paddingLeft: depth * 16 + "px", cursor: "pointer" } }, inner.length + " fields"), inner));
+      } else {
+        out.push(...inner);
       }
     }
     if (!diff) return h("p.muted", null, "No changes.");
-    fields(diff.Fields, 0);
-    objects(diff.Objects, 0);
+    const out = [];
+    if (diff.Type === "Added" || diff.Type === "Deleted") out.push(line(0, diff.Type, 'Job: "' + diff.ID + '"'));
+    body(out, diff, diff.Type === "Added" || diff.Type === "Deleted" ? 1 : 0);
     for (const tg of diff.TaskGroups || []) {
-      if (tg.Type === "None" && !(tg.Updates && Object.keys(tg.Updates).length)) continue;
       const updates = Object.entries(tg.Updates || {}).map(([k, n]) => n + " " + k).join(", ");
-      line(0, tg.Type, 'Task Group: "' + tg.Name + '"' + (updates ? " (" + updates + ")" : ""));
-      fields(tg.Fields, 1);
-      objects(tg.Objects, 1);
+      if (tg.Type === "None" && !updates) continue;
+      out.push(line(0, tg.Type, 'Task Group: "' + tg.Name + '"' + (updates ? " (" + updates + ")" : "")));
+      body(out, tg, 1);
       for (const t of tg.Tasks || []) {
         if (t.Type === "None") continue;
-        line(1, t.Type, 'Task: "' + t.Name + '"' + (t.Annotations && t.Annotations.length ? " (" + t.Annotations.join(", ") + ")" : ""));
-        fields(t.Fields, 2);
-        objects(t.Objects, 2);
+        out.push(line(1, t.Type, 'Task: "' + t.Name + '"' + (t.Annotations && t.Annotations.length ? " (" + t.Annotations.join(", ") + ")" : "")));
+        body(out, t, 2);
       }
     }
-    if (!out.childNodes.length) return h("p.muted", null, "No changes.");
-    return out;
+    if (!out.length) return h("p.muted", null, "No changes.");
+    return h("div.diff", null, out);
   }
 
   // --- jobs list -----------------------------------------------------------------------
@@ -227,17 +238,29 @@
           ["Summary", (tg) => summaryCell((summary && summary.Summary && summary.Summary[tg.Name]) || {})],
         ], tgs, { empty: "No task groups" }));
       };
-      ctx.watch("/v1/job/" + enc(id) + "/summary", (data, err) => {
-        if (err) return jobErr(sum, err);
+      // The summary changes when the job's allocations or the job do: it is re-read then,
+      // rather than held open as one more blocking query (browsers allow 6 per host).
+      let summarySeq = 0;
+      const readSummary = async () => {
+        const seq = ++summarySeq;
+        let data;
+        try {
+          data = await Y.api("GET", "/v1/job/" + enc(id) + "/summary", undefined, { signal: ctx.signal });
+        } catch (err) {
+          if (!ctx.signal.aborted) jobErr(sum, err);
+          return;
+        }
+        if (seq !== summarySeq || ctx.signal.aborted) return;
         summary = data;
         const total = sumSummary(data);
         Y.fill(sum, summaryBar(total), h("div.legend", null, describeCounts(total) || "no allocations"), legend());
         drawGroups();
-      });
-      onJob.push(drawGroups);
+      };
+      onJob.push(drawGroups, readSummary);
       ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
         if (err) return jobErr(allocs, err);
         Y.fill(allocs, allocTable(data));
+        readSummary();
       });
       ctx.watch("/v1/job/" + enc(id) + "/deployment", (data, err) => {
         if (err) return jobErr(dep, err);
@@ -375,7 +398,7 @@
     const tasks = h("div");
     const logs = h("div");
     Y.append(ctx.el, [h("div.crumbs", null, Y.link("/ui/jobs", "Jobs"), " / ", h("span.job-crumb"), "allocation ", fmt.short(id)), head, info, tasks, logs]);
-    let logsReady = false;
+    let logsReady = null;
     let usage = null;
     ctx.watch("/v1/allocation/" + id, (a, err) => {
       if (err) return Y.fill(head, h("h1", null, "Allocation " + fmt.short(id)), errorBox(err.status === 404 ? new Error("Allocation " + id + " not found") : err));
@@ -383,13 +406,18 @@
       Y.fill(crumb, Y.link(jobHref(a.JobID), a.JobID), " / ");
       Y.fill(head,
         h("h1", null, "Allocation ", h("span.mono", { title: a.ID }, fmt.short(a.ID)), Y.badge(a.ClientStatus, a.ClientStatus + " alloc-status"),
+          h("span.grow"),
+          a.ClientStatus === "running" ? Y.confirmButton("Restart", "Yes, restart tasks", async () => {
+            try { await Y.api("POST", "/v1/client/allocation/" + a.ID + "/restart", { TaskName: "", AllTasks: true }); } catch (e) { head.appendChild(errorBox(e)); }
+          }, "") : null,
           isTerminal(a) ? null : Y.confirmButton("Stop", "Yes, stop allocation", async () => {
             try { await Y.api("POST", "/v1/allocation/" + a.ID + "/stop"); } catch (e) { head.appendChild(errorBox(e)); }
           })),
         h("p.sub", null, a.Name));
       drawInfo(a);
       drawTasks(a);
-      if (!logsReady) { logsReady = true; logViewer(ctx, logs, a); }
+      if (!logsReady) logsReady = logViewer(ctx, logs, a);
+      else logsReady.retry();
     });
     function drawInfo(a) {
       const res = allocResources(a);
@@ -468,7 +496,11 @@
   // scheduler; the response stays open and grows as the task writes.
   function logViewer(ctx, el, alloc) {
     const taskNames = Object.keys((alloc.AllocatedResources && alloc.AllocatedResources.Tasks) || alloc.TaskStates || {});
-    if (!taskNames.length) return;
+    let failed = false;
+    // A viewer whose stream could not open (the task had not started yet, say) tries again
+    // when the allocation changes.
+    const viewer = { retry: () => { if (failed) restart(); } };
+    if (!taskNames.length) return viewer;
     let task = taskNames[0];
     let type = "stdout";
     let stream = null;
@@ -503,8 +535,10 @@
         if (!resp.ok) {
           status.textContent = "";
           pre.textContent = "Logs unavailable: " + (await resp.text()).trim();
+          failed = true;
           return;
         }
+        failed = false;
         status.textContent = follow.checked ? "following" : "";
         const reader = resp.body.getReader();
         const dec = new TextDecoder();
@@ -517,10 +551,11 @@
         }
         if (stream === ctrl) status.textContent = "end of log";
       } catch (e) {
-        if (!ctrl.signal.aborted) status.textContent = "log stream closed: " + e.message;
+        if (!ctrl.signal.aborted) { status.textContent = "log stream closed: " + e.message; failed = true; }
       }
     }
     restart();
+    return viewer;
   }
 
   // --- clients -------------------------------------------------------------------------
