@@ -274,3 +274,32 @@ def test_agent_health_service_endpoints(catalog: CatalogProcess) -> None:
     assert (r.status_code, r.text) == (503, "maintenance")
     assert catalog.get("/v1/agent/health/service/id/nope").status_code == 404
     assert catalog.get("/v1/agent/health/service/name/nope").status_code == 404
+
+
+def test_check_register_through_py_consul(c: consul.Consul, target: Target) -> None:
+    assert c.agent.check.register("node-level", check=consul.Check.ttl("30s"), check_id="nl")
+    assert c.agent.checks()["nl"]["ServiceID"] == ""
+    assert c.agent.check.ttl_pass("nl", "fine")
+    assert c.agent.checks()["nl"]["Status"] == "passing"
+    c.agent.service.register("attached", service_id="attached-1", tags=["t1"])
+    assert c.agent.check.register(
+        "attached http",
+        check=consul.Check.http(target.url, "1h", timeout="1s"),
+        check_id="attached-http",
+        service_id="attached-1",
+    )
+    chk = wait_for(
+        lambda: (x := c.agent.checks()["attached-http"])["Status"] == "passing" and x,
+        what="attached check passing",
+    )
+    assert (chk["ServiceID"], chk["ServiceName"], chk["ServiceTags"]) == (
+        "attached-1",
+        "attached",
+        ["t1"],
+    )
+    # the node-level check counts for every service on the node
+    _, rows = c.health.service("attached")
+    assert {"nl", "attached-http", "serfHealth"} <= {x["CheckID"] for x in rows[0]["Checks"]}
+    assert c.agent.check.deregister("nl")
+    c.agent.service.deregister("attached-1")
+    assert "attached-http" not in c.agent.checks()

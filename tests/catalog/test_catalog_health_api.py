@@ -45,6 +45,9 @@ def test_catalog_service_tags_filter(c: consul.Consul, catalog: CatalogProcess) 
     assert r.status_code == 400
     _, node = c.catalog.node("node1")
     assert {"api-1", "api-2"} <= set(node["Services"])
+    listed = catalog.get("/v1/catalog/node-services/node1").json()
+    assert listed["Node"]["Node"] == "node1"
+    assert {"api-1", "api-2"} <= {s["ID"] for s in listed["Services"]}
 
 
 def test_health_service_passing_and_tag(c: consul.Consul) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
@@ -9,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from yurt import CONSUL_VERSION, __version__
+from yurt.api.blocking import BlockingQuery
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import flag, read_json
 from yurt.catalog.api_common import (
     answer,
     filtered,
+    park,
     require_json_object,
     server_of,
 )
@@ -31,6 +34,7 @@ from yurt.catalog.model import (
     Service,
     aggregate_status,
 )
+from yurt.catalog.server import LEADER_MANAGED_SERVICES
 
 if TYPE_CHECKING:
     from yurt.catalog.server import CatalogServer
@@ -98,18 +102,37 @@ async def list_services(request: web.Request) -> web.Response:
     return answer(request, {s["ID"]: s for s in filtered(request, items)})
 
 
+def _service_with_hash(server: CatalogServer, sid: str) -> dict[str, Any] | None:
+    svc = server.store.services.get((server.node_name, sid))
+    if svc is None or sid in LEADER_MANAGED_SERVICES:
+        return None
+    data = svc.agent_json(server.config.datacenter)
+    digest = hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=8)
+    data["ContentHash"] = digest.hexdigest()
+    return data
+
+
 async def get_service(request: web.Request) -> web.Response:
+    """One local service with its `ContentHash`; `?hash=` blocks until the hash differs
+    (or `?wait=` passes), as Consul's agent does for its caching clients."""
     server = server_of(request)
     sid = request.match_info["id"]
-    for svc in server.local_services():
-        if svc.id == sid:
-            data = svc.agent_json(server.config.datacenter)
-            digest = hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=8)
-            data["ContentHash"] = digest.hexdigest()
-            resp = answer(request, data)
-            resp.headers["X-Consul-ContentHash"] = data["ContentHash"]
-            return resp
-    raise APIError.not_found(f"unknown service ID: {sid}")
+    wanted = request.query.get("hash", "")
+    query = BlockingQuery.from_query(request.query)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + query.wait_s
+    while True:
+        data = _service_with_hash(server, sid)
+        if data is None:
+            raise APIError.not_found(f"unknown service ID: {sid}")
+        remaining = deadline - loop.time()
+        if not wanted or data["ContentHash"] != wanted or remaining <= 0:
+            break
+        if not await park(request, ["services", f"node:{server.node_name}"], remaining):
+            break
+    resp = answer(request, data)
+    resp.headers["X-Consul-ContentHash"] = data["ContentHash"]
+    return resp
 
 
 async def service_maintenance(request: web.Request) -> web.Response:

@@ -39,6 +39,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/catalog/service/{name}", catalog_service)
     router.add_get("/v1/catalog/nodes", catalog_nodes)
     router.add_get("/v1/catalog/node/{node}", catalog_node)
+    router.add_get("/v1/catalog/node-services/{node}", catalog_node_services)
     router.add_get("/v1/catalog/datacenters", catalog_datacenters)
     router.add_put("/v1/catalog/register", catalog_register)
     router.add_put("/v1/catalog/deregister", catalog_deregister)
@@ -143,6 +144,22 @@ async def catalog_node(request: web.Request) -> web.Response:
         services = store.node_services(name)
         rows = filtered(request, [s.health_json() for s in services])
         return {"Node": node.to_json(), "Services": {r["ID"]: r for r in rows}}, index
+
+    return await blocking_answer(request, [f"node:{name}"], run)
+
+
+async def catalog_node_services(request: web.Request) -> web.Response:
+    """Like /v1/catalog/node/:node, with `Services` as a list (Consul 1.7+)."""
+    store = server_of(request).store
+    name = request.match_info["node"]
+
+    def run() -> tuple[Any, int]:
+        node = store.nodes.get(name)
+        index = store.topic_index(f"node:{name}", "nodes")
+        if node is None:
+            return None, index
+        rows = filtered(request, [s.health_json() for s in store.node_services(name)])
+        return {"Node": node.to_json(), "Services": rows}, index
 
     return await blocking_answer(request, [f"node:{name}"], run)
 

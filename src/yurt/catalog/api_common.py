@@ -141,6 +141,22 @@ async def wait_for_change(
     return run()
 
 
+async def park(request: web.Request, topics: Iterable[str], timeout: float) -> bool:
+    """Wait until one of `topics` changes (True), or `timeout` passes or the server stops
+    (False)."""
+    server = server_of(request)
+    if server.closing.done():
+        return False
+    waiter = asyncio.ensure_future(server.hub.wait(topics, timeout))
+    try:
+        await asyncio.wait((waiter, server.closing), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        finished = waiter.done()
+        if not finished:
+            waiter.cancel()
+    return finished and waiter.result()
+
+
 def require_json_object(value: Any, where: str = "request body") -> dict[str, Any]:
     if not isinstance(value, dict):
         kind = "null" if value is None else type(value).__name__

@@ -27,7 +27,9 @@ from yurt.catalog.model import (
     CheckDefinition,
     Node,
     Service,
+    Session,
 )
+from yurt.catalog.sessions import SessionTimers
 from yurt.catalog.store import CatalogStore
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class CatalogServer:
         self._store: CatalogStore | None = None
         self._answers: AnswerCache | None = None
         self._closing: asyncio.Future[None] | None = None
+        self._session_timers: SessionTimers | None = None
         self._runners: CheckRunners | None = None
         self._site: web.AppRunner | None = None
         self.node_id = ""
@@ -111,6 +114,9 @@ class CatalogServer:
         self._answers = AnswerCache(lambda: store.generation)
         self._runners = CheckRunners(self._store, cfg.node_name, self._deregister_from_runner)
         self._register_self()
+        self._session_timers = SessionTimers(store)
+        for session in list(store.sessions.values()):
+            self._session_timers.arm(session)
         for check in list(self._store.checks.values()):
             if check.node == cfg.node_name and check.definition.kind:
                 self._runners.start(check)
@@ -139,6 +145,9 @@ class CatalogServer:
         if self._runners is not None:
             await self._runners.close()
             self._runners = None
+        if self._session_timers is not None:
+            self._session_timers.close()
+            self._session_timers = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -256,6 +265,29 @@ class CatalogServer:
                 self.deregister_service(svc.id)
         for definition in definitions:
             self.register_service(definition, replace_checks=True)
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    @property
+    def session_timers(self) -> SessionTimers:
+        if self._session_timers is None:
+            raise RuntimeError("the catalog is not started")
+        return self._session_timers
+
+    def create_session(self, session: Session) -> Session:
+        stored = self.store.session_create(session)
+        self.session_timers.arm(stored)
+        return stored
+
+    def destroy_session(self, session_id: str) -> bool:
+        self.session_timers.cancel(session_id)
+        return self.store.session_destroy(session_id) is not None
+
+    def renew_session(self, session_id: str) -> Session | None:
+        session = self.store.sessions.get(session_id)
+        if session is not None:
+            self.session_timers.arm(session)
+        return session
 
     def _deregister_from_runner(self, service_id: str) -> None:
         self.deregister_service(service_id)

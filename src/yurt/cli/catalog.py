@@ -57,6 +57,14 @@ log = logging.getLogger(__name__)
     help="Address advertised for this node (default 127.0.0.1).",
 )
 @click.option("-dev", "--dev", "dev", is_flag=True, help="Keep all state in memory.")
+@click.option(
+    "-session-ttl-min",
+    "--session-ttl-min",
+    "session_ttl_min",
+    default="10s",
+    show_default=True,
+    help="The shortest session TTL accepted (Consul's session_ttl_min).",
+)
 @click.pass_context
 def catalog(
     ctx: click.Context,
@@ -67,12 +75,14 @@ def catalog(
     config_dirs: tuple[Path, ...],
     advertise: str | None,
     dev: bool,
+    session_ttl_min: str,
 ) -> None:
     """Run the Consul-compatible catalog (or list it: `services`, `nodes`)."""
     ctx.ensure_object(dict)
     ctx.obj["http_addr"] = http_addr
     if ctx.invoked_subcommand is not None:
         return
+    from yurt.api.durations import SECOND, parse_go_duration
     from yurt.api.http import split_host_port
     from yurt.catalog import CatalogConfig, CatalogServer
     from yurt.catalog.configdir import ConfigDirError
@@ -82,6 +92,10 @@ def catalog(
         host, port = split_host_port(http_addr or _SERVER_DEFAULT_ADDR, 8500)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="-http-addr") from None
+    try:
+        ttl_min_s = parse_go_duration(session_ttl_min) / SECOND
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="-session-ttl-min") from None
     config = CatalogConfig(
         http_host=host,
         http_port=port,
@@ -89,6 +103,7 @@ def catalog(
         datacenter=datacenter,
         config_dirs=list(config_dirs),
         dev=dev,
+        session_ttl_min_s=ttl_min_s,
     )
     if node:
         config.node_name = node
@@ -212,3 +227,12 @@ def nodes(ctx: click.Context, http_addr: str | None, service: str | None, detail
             (r["Node"], node_id if detailed else node_id[:8], r["Address"], r["Datacenter"])
         )
     click.echo(format_list(table))
+
+
+@catalog.command("datacenters")
+@http_addr_option
+@click.pass_context
+def datacenters(ctx: click.Context, http_addr: str | None) -> None:
+    """List the known datacenters, as `consul catalog datacenters` does."""
+    for name in get_json(_addr(ctx, http_addr), "/v1/catalog/datacenters"):
+        click.echo(name)
