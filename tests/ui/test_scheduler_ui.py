@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.scheduler.conftest import SchedulerProcess
 from tests.scheduler.simnode import SimNode, wait_for
-from tests.ui.browser import NARROW, UIPage, close, new_ui_page
+from tests.ui.browser import NARROW, REPO, UIPage, close, new_ui_page
 from tests.ui.fakeclient import FakeClientAPI
 
 JOB_ID = "web-demo"
@@ -314,6 +314,32 @@ def test_log_viewer_starts_once_the_task_does(ui: UIPage, cluster: Cluster) -> N
     ui.assert_not_reloaded()
     cluster.api.job.deregister_job("late-logs", purge=True)
     cluster.act()
+
+
+def test_periodic_job_launches_listed_under_their_parent(ui: UIPage, cluster: Cluster) -> None:
+    page = ui.page
+    source = (REPO / "jobs" / "job.cron.nomad").read_text()
+    job = cluster.api.jobs.parse(source, canonicalize=True)
+    cluster.api.jobs.register_job({"Job": job})
+    ui.goto("/ui/jobs")
+    parent_row = page.locator('tr[data-job-row="job-cron"]')
+    expect(parent_row).to_contain_text("no children yet")
+    ui.mark()
+    parent_row.get_by_role("link", name="job-cron").click()
+    expect(page.locator("main")).to_contain_text("cron: */5 * * * *")
+    page.get_by_role("button", name="Force launch").click()
+    child = page.locator("tr[data-child]")
+    expect(child).to_have_count(1)
+    cluster.act()
+    expect(child).to_contain_text("1 running")
+    child.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/ui/jobs/job-cron%2Fperiodic-\d+$"))
+    expect(page.locator("h1")).to_contain_text("job-cron/periodic-")
+    expect(page.locator('tr[data-status="running"]')).to_have_count(1)
+    ui.goto("/ui/jobs")
+    expect(page.locator("tr[data-job-row]", has_text="periodic-")).to_have_count(0)
+    expect(parent_row).to_contain_text("children: 1 running")
+    cluster.api.job.deregister_job("job-cron", purge=True)
 
 
 def test_pages_fit_a_narrow_window(browser: Browser, cluster: Cluster) -> None:

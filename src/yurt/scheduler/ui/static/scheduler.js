@@ -33,6 +33,11 @@
   function summaryCell(counts) {
     return h("div.summary", null, summaryBar(counts), h("div.legend", null, describeCounts(counts) || "no allocations"));
   }
+  function childrenCell(summary) {
+    const c = (summary && summary.Children) || {};
+    const parts = [["Pending", "pending"], ["Running", "running"], ["Dead", "dead"]].filter(([k]) => c[k]).map(([k, l]) => c[k] + " " + l);
+    return h("div.summary", null, h("div.legend", null, parts.length ? "children: " + parts.join(", ") : "no children yet"));
+  }
   function legend() {
     return h("div.legend", null, STATES.map((s) => h("span", null, h("i." + s.toLowerCase()), s)));
   }
@@ -130,7 +135,8 @@
     let filter = ctx.query.get("filter") || "";
     const draw = () => {
       if (!jobs) return;
-      const rows = jobs.filter((j) => Y.matches(filter, j.ID, j.Name, j.Type, j.Status, j.Namespace));
+      // Periodic and dispatched children are listed on their parent's page, as in Nomad.
+      const rows = jobs.filter((j) => !j.ParentID && Y.matches(filter, j.ID, j.Name, j.Type, j.Status, j.Namespace));
       const many = new Set(jobs.map((j) => j.Namespace)).size > 1;
       const cols = [
         ["Name", (j) => h("a", { href: jobHref(j.ID), "data-job": j.ID }, j.Name || j.ID)],
@@ -141,7 +147,7 @@
         ["Type", (j) => j.Type + (j.Periodic ? " (periodic)" : j.ParameterizedJob ? " (parameterized)" : "")],
         ["Priority", (j) => String(j.Priority), { cls: "hide-narrow" }],
         ["Groups", (j) => String(Object.keys((j.JobSummary && j.JobSummary.Summary) || {}).length), { cls: "hide-narrow" }],
-        ["Summary", (j) => summaryCell(sumSummary(j.JobSummary))],
+        ["Summary", (j) => (j.Periodic || j.ParameterizedJob ? childrenCell(j.JobSummary) : summaryCell(sumSummary(j.JobSummary)))],
         ["Submitted", (j) => fmt.ago(j.SubmitTime), { cls: "hide-narrow" }],
       );
       Y.fill(list, Y.table(cols, rows, { empty: jobs.length ? "No job matches the filter" : "No jobs yet: run one", rowAttrs: (j) => ({ "data-job-row": j.ID }) }));
@@ -164,7 +170,7 @@
   const JOB_TABS = [["", "Overview"], ["definition", "Definition"], ["versions", "Versions"], ["deployments", "Deployments"], ["allocations", "Allocations"], ["evaluations", "Evaluations"]];
 
   function jobPage(ctx, rawId, tab) {
-    const id = rawId;
+    const id = decodeURIComponent(rawId); // child jobs' IDs hold a "/" (parent/periodic-…)
     tab = tab || "";
     ctx.title("Job " + id);
     const head = h("div");
@@ -225,7 +231,28 @@
       const dep = h("div");
       const groups = h("div");
       const allocs = h("div");
-      Y.append(body, [section("Allocations by status", sum), dep, section("Task groups", groups), section("Allocations", allocs)]);
+      const children = h("div");
+      Y.append(body, [section("Allocations by status", sum), dep, children, section("Task groups", groups), section("Allocations", allocs)]);
+      let childrenWatched = false;
+      const watchChildren = () => {
+        if (childrenWatched || !job || !(job.Periodic || job.ParameterizedJob)) return;
+        childrenWatched = true;
+        const list = h("div");
+        const msg = h("div");
+        const launch = job.Periodic
+          ? h("button", { type: "button", onclick: () => Y.api("POST", "/v1/job/" + enc(id) + "/periodic/force").catch((e) => Y.fill(msg, errorBox(e))) }, "Force launch")
+          : h("button", { type: "button", onclick: () => Y.api("POST", "/v1/job/" + enc(id) + "/dispatch", { Payload: "", Meta: {} }).catch((e) => Y.fill(msg, errorBox(e))) }, "Dispatch");
+        Y.fill(children, section(job.Periodic ? "Launches" : "Dispatched jobs", h("div.toolbar", null, h("span.muted", null, job.Periodic ? "cron: " + ((job.Periodic.Specs || []).join("; ") || job.Periodic.Spec || "") : "parameterized"), h("span.grow"), launch), msg, list));
+        ctx.watch("/v1/jobs?prefix=" + enc(id + "/"), (data, err) => {
+          if (err) return jobErr(list, err);
+          Y.fill(list, Y.table([
+            ["Job", (j) => Y.link(jobHref(j.ID), j.ID.slice(id.length + 1))],
+            ["Status", (j) => Y.badge(j.Status)],
+            ["Summary", (j) => summaryCell(sumSummary(j.JobSummary))],
+            ["Submitted", (j) => fmt.ago(j.SubmitTime)],
+          ], data.filter((j) => j.ParentID === id).sort((a, b) => (b.SubmitTime || 0) - (a.SubmitTime || 0)), { empty: "None yet", rowAttrs: (j) => ({ "data-child": j.ID }) }));
+        });
+      };
       let summary = null;
       const drawGroups = () => {
         if (!job) return;
@@ -256,7 +283,7 @@
         Y.fill(sum, summaryBar(total), h("div.legend", null, describeCounts(total) || "no allocations"), legend());
         drawGroups();
       };
-      onJob.push(drawGroups, readSummary);
+      onJob.push(drawGroups, readSummary, watchChildren);
       ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
         if (err) return jobErr(allocs, err);
         Y.fill(allocs, allocTable(data));
