@@ -342,6 +342,76 @@ def test_periodic_job_launches_listed_under_their_parent(ui: UIPage, cluster: Cl
     cluster.api.job.deregister_job("job-cron", purge=True)
 
 
+CANARY_HCL = """
+job "canary-demo" {
+  datacenters = ["dc1"]
+
+  group "web" {
+    count = 1
+
+    update {
+      canary       = 1
+      max_parallel = 1
+    }
+
+    task "server" {
+      driver = "raw_exec"
+
+      config {
+        command = "/bin/sleep"
+        args    = ["%s"]
+      }
+
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+"""
+
+
+def test_scale_a_group_and_promote_a_canary_deployment(ui: UIPage, cluster: Cluster) -> None:
+    page = ui.page
+    cluster.api.jobs.register_job({"Job": cluster.api.jobs.parse(CANARY_HCL % "600", True)})
+    wait_for(lambda: cluster.allocs("canary-demo"), what="the first allocation")
+    cluster.act()
+    ui.goto("/ui/jobs/canary-demo")
+    deployment = page.locator("[data-deployment]")
+    expect(deployment).to_contain_text("successful")
+    ui.mark()
+    page.get_by_role("button", name="scale web up").click()
+    expect(page.locator('[data-group="web"] strong')).to_have_text("2")
+    expect(page.locator("tr[data-alloc]")).to_have_count(2)
+    cluster.act()
+    expect(page.locator('tr[data-status="running"]')).to_have_count(2)
+    assert cluster.api.job.get_job("canary-demo")["TaskGroups"][0]["Count"] == 2
+
+    cluster.api.jobs.register_job(
+        {"Job": cluster.api.jobs.parse(CANARY_HCL % "601", True), "PreserveCounts": True}
+    )
+    expect(deployment).to_contain_text("version 2")
+    cluster.act()  # the canary reports healthy: the deployment waits for a promotion
+    promote = page.get_by_role("button", name="Promote canaries")
+    expect(promote).to_be_visible()
+    ui.shot("scheduler-job-deployment")
+    promote.click()
+    expect(deployment).to_contain_text("(promoted)")
+    wait_for(
+        lambda: (
+            (cluster.act() or True)
+            and cluster.api.job.get_deployment("canary-demo")["Status"] == "successful"
+        ),
+        timeout=20,
+        what="the promoted deployment to finish",
+    )
+    expect(deployment.locator(".badge")).to_have_text("successful")
+    ui.assert_not_reloaded()
+    cluster.api.job.deregister_job("canary-demo", purge=True)
+    cluster.act()
+
+
 def test_pages_fit_a_narrow_window(browser: Browser, cluster: Cluster) -> None:
     ui = new_ui_page(browser, cluster.sched.url, NARROW)
     ui.allow(r"/submission", r"400.*/v1/client/fs/logs/")

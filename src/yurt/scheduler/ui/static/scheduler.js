@@ -232,7 +232,14 @@
       const groups = h("div");
       const allocs = h("div");
       const children = h("div");
-      Y.append(body, [section("Allocations by status", sum), dep, children, section("Task groups", groups), section("Allocations", allocs)]);
+      async function scale(tg, count) {
+        try {
+          await Y.api("POST", "/v1/job/" + enc(id) + "/scale", { Count: count, Target: { Group: tg.Name }, Message: "scaled from the web UI" });
+          Y.fill(groupsMsg);
+        } catch (e) { Y.fill(groupsMsg, errorBox(e)); }
+      }
+      const groupsMsg = h("div");
+      Y.append(body, [section("Allocations by status", sum), dep, children, section("Task groups", groupsMsg, groups), section("Allocations", allocs)]);
       let childrenWatched = false;
       const watchChildren = () => {
         if (childrenWatched || !job || !(job.Periodic || job.ParameterizedJob)) return;
@@ -259,7 +266,10 @@
         const tgs = job.TaskGroups || [];
         Y.fill(groups, Y.table([
           ["Name", (tg) => h("strong", null, tg.Name)],
-          ["Count", (tg) => String(tg.Count)],
+          ["Count", (tg) => (job.Stop || job.Periodic || job.ParameterizedJob ? String(tg.Count) : h("span.nowrap.scale", { "data-group": tg.Name },
+            h("button", { type: "button", title: "one fewer", "aria-label": "scale " + tg.Name + " down", disabled: tg.Count <= 0, onclick: () => scale(tg, tg.Count - 1) }, "\u2212"),
+            h("strong", { style: { margin: "0 8px" } }, String(tg.Count)),
+            h("button", { type: "button", title: "one more", "aria-label": "scale " + tg.Name + " up", onclick: () => scale(tg, tg.Count + 1) }, "+")))],
           ["Tasks", (tg) => (tg.Tasks || []).map((t) => h("div", null, t.Name, h("span.muted", null, " (" + t.Driver + ")")))],
           ["Reserved", (tg) => { const r = taskResources(tg.Tasks); return fmt.mhz(r.cpu) + " / " + fmt.mb(r.mem); }, { cls: "hide-narrow" }],
           ["Summary", (tg) => summaryCell((summary && summary.Summary && summary.Summary[tg.Name]) || {})],
