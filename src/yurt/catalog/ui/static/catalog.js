@@ -244,7 +244,7 @@
     const folder = key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : "";
     const value = h("textarea", { "aria-label": "value", spellcheck: "false" });
     const msg = h("div");
-    const meta = h("div.muted");
+    const meta = h("div.muted", { style: { marginBottom: "12px" } });
     let loaded = null; // the entry the editor started from: its ModifyIndex is the CAS index
     let latest = null;
     let dirty = false;
