@@ -286,6 +286,14 @@ def test_stop_the_job_from_the_ui(ui: UIPage, cluster: Cluster) -> None:
     expect(page.get_by_role("button", name="Start")).to_be_visible()
     ui.assert_not_reloaded()
     assert cluster.api.job.get_job(JOB_ID)["Stop"] is True
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator('tr[data-alloc][data-status="pending"]')).to_have_count(2)
+    cluster.act()
+    expect(page.locator("h1 .badge")).to_have_text("running")
+    assert cluster.api.job.get_job(JOB_ID)["Stop"] is False
+    cluster.api.job.deregister_job(JOB_ID)
+    cluster.act()
+    expect(page.locator("h1 .badge")).to_have_text("dead")
 
 
 def test_log_viewer_starts_once_the_task_does(ui: UIPage, cluster: Cluster) -> None:
