@@ -16,7 +16,7 @@ NOMAD_ADDRESS = -address=http://127.0.0.1:4646
 
 .PHONY: venv deps test lint typecheck up stop status restart logs node-status \
         job-validate job-run job-status job-stop job-allocs job-last-alloc-id \
-        job-last-alloc-status job-run-redis
+        job-last-alloc-status job-run-redis podman
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,13 @@ status:
 	else echo "yurt is not running"; fi
 
 restart: stop up
+
+# Podman's Docker-compatible API as the docker driver's engine, with the demo images
+# (nginx:alpine, redis:7) built locally: no registry is needed.
+podman:
+	@DOCKER_HOST=$$(bash scripts/podman-service.sh $(RUN_DIR)) && bash scripts/build-images.sh && \
+	  echo "podman is serving the Docker API; before make up run:" && \
+	  echo "  export DOCKER_HOST=$$DOCKER_HOST"
 
 logs:
 	@tail -n 100 -f $(LOG_FILE)

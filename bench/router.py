@@ -1,18 +1,16 @@
 """Router benchmark: proxy throughput against nginx direct, and catalog-to-proxy latency.
 
-It starts nginx (Debian's /usr/sbin/nginx) serving a 2 KB static page, a catalog speaking
-Consul's HTTP API, and `yurt router` as its own process; registers nginx as a service tagged
-`urlprefix-/`; then runs `wrk` (2 threads) against nginx and through the router at 1, 16 and
-128 connections and prints requests/s, p50 and p99 of both and their ratio. Then it measures
-how long a catalog change takes to reach the proxy: a new service registered (time until its
-route answers 200) and a check turning critical (time until the route answers 404).
+It starts nginx (Debian's /usr/sbin/nginx) serving a 2 KB static page, `yurt catalog -dev`
+(or uses a running Consul-API catalog) and `yurt router`, each as its own process; registers
+nginx as a service tagged `urlprefix-/`; then runs `wrk` (2 threads; 1 for 1 connection)
+against nginx and through the router at 1, 16 and 128 connections and prints requests/s, p50
+and p99 of both and their ratio. Then it measures how long a catalog change takes to reach
+the proxy: a new service registered (time until its route answers 200) and a check turning
+critical (time until the route answers 404).
 
     python bench/router.py                      # 10 s per wrk run
     python bench/router.py --duration 3         # quicker
     python bench/router.py --consul 127.0.0.1:8500   # a running catalog (yurt's or Consul)
-
-Without `--consul` it uses the Consul-API server of the router's tests (in-memory, in this
-process), since the router only ever speaks Consul's HTTP API.
 """
 
 from __future__ import annotations
@@ -132,8 +130,8 @@ def wrk(url: str, connections: int, duration: float) -> tuple[float, float, floa
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out)[1])  # type: ignore[index]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out)[1])  # type: ignore[index]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M)[1])  # type: ignore[index]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M)[1])  # type: ignore[index]
     bad = 0
     if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
         bad += int(m[1])
@@ -156,17 +154,19 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="yurt-bench-router-"))
     work.chmod(0o755)  # nginx's workers run as www-data
-    consul_double = None
+    catalog_proc: YurtProcess | None = None
     procs: list[subprocess.Popen[bytes]] = []
     router: YurtProcess | None = None
     try:
         if args.consul:
             consul_addr = args.consul
         else:
-            from tests.router.conftest import ConsulAPI
-
-            consul_double = ConsulAPI().start()
-            consul_addr = consul_double.addr
+            consul_addr = f"127.0.0.1:{free_port()}"
+            catalog_proc = YurtProcess(
+                ["catalog", "-dev", "-http-addr", consul_addr, "-data-dir", str(work / "catalog")],
+                ready_url=f"http://{consul_addr}/v1/status/leader",
+                log_path=work / "catalog.log",
+            ).start()
         catalog = Catalog(consul_addr)
 
         (work / "www").mkdir()
@@ -249,8 +249,8 @@ def main() -> None:
         for p in procs:
             p.terminate()
             p.wait(10)
-        if consul_double is not None:
-            consul_double.stop()
+        if catalog_proc is not None:
+            catalog_proc.stop(timeout=3)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -3,8 +3,10 @@ make targets, `make stop`. Uses the seed's fixed ports (8500, 4646, 9998, 9999).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -48,6 +50,7 @@ def copy_checkout(dest: Path) -> Path:
 class Checkout:
     path: Path
     env: dict[str, str]
+    venv: Path = REPO / ".venv"
 
     def make(self, *args: str, timeout: float = 240, check: bool = True) -> str:
         # The venv of the repository under test is reused (VENV=...) so that the test does
@@ -81,3 +84,7 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checkout]:
     co = Checkout(path, env)
     yield co
     co.make("stop", check=False)
+    podman = path / ".run" / "podman.pid"
+    if podman.exists():  # the service `make podman` started for the docker variant
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(podman.read_text().strip()), signal.SIGTERM)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.router.conftest import ConsulAPI
+from tests.router.conftest import Catalog
 from tests.support.process import YurtProcess, free_port, wait_http
 
 
@@ -53,7 +53,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         proc.wait(10)
 
 
-def test_router_process_end_to_end(consul: ConsulAPI, files: int, tmp_path: Path) -> None:
+def test_router_process_end_to_end(consul: Catalog, files: int, tmp_path: Path) -> None:
     consul.register("files-1", "files", files, ["urlprefix-/files strip=/files"])
     proxy, ui = free_port(), free_port()
     args = [
@@ -84,11 +84,12 @@ def test_router_process_end_to_end(consul: ConsulAPI, files: int, tmp_path: Path
             check=True,
         ).stdout
         assert out == f"route add files /files http://127.0.0.1:{files}/\n"
+        # log.routes.format=delta: every change of the table is logged as added/removed lines
+        assert f"+ route add files /files http://127.0.0.1:{files}/" in router.log()
 
         def registered() -> bool:
             return any(
-                s["ServiceName"] == "fabio" and s["ServicePort"] == ui
-                for s in consul.snapshot().services.values()
+                s["Service"] == "fabio" and s["Port"] == ui for s in consul.services().values()
             )
 
         wait(registered)
@@ -118,3 +119,16 @@ def test_routes_without_a_router_fails_clearly() -> None:
     )
     assert res.returncode == 1
     assert f"cannot read http://127.0.0.1:{port}/api/routes?raw" in res.stderr
+
+
+def test_help_lists_fabios_properties() -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "yurt", "router", "-help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert "  -registry.consul.addr\n" in res.stdout
+    assert '(default "localhost:8500")' in res.stdout
+    assert "yurt router routes" in res.stdout

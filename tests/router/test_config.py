@@ -72,6 +72,9 @@ def test_precedence(tmp_path: Path) -> None:
         (["-proxy.addr", "nohostport"], "proxy.addr: expected host:port"),
         (["-registry.backend", "file"], "only consul is supported"),
         (["stray"], "unexpected argument"),
+        (["-proxy.addr", ":1;proto=https"], "proto='https' .* is not supported"),
+        (["-log.access.format", "$nope"], r"log.access.format: unknown field \$nope"),
+        (["-log.access.target", "file"], "log.access.target: expected stdout"),
     ],
 )
 def test_errors(args: list[str], message: str) -> None:
@@ -103,3 +106,16 @@ def test_agent_fields_are_fabio_addresses() -> None:
     assert (cfg.http_host, cfg.http_port) == ("127.0.0.1", 0)
     with pytest.raises(ConfigError, match=r"ui\.addr"):
         RouterConfig(ui_addr="nonsense")
+
+
+def test_api_config_from_code_has_fabios_keys() -> None:
+    from yurt.router.config import RouterConfig
+
+    conf = RouterConfig(
+        proxy_addr="127.0.0.1:9999", ui_access="ro", consul_token="secret"
+    ).api_config()
+    assert conf["ui.access"] == "ro"
+    assert conf["registry.consul.kvpath"] == "/fabio/config"
+    assert conf["proxy.addr"] == "127.0.0.1:9999"
+    assert conf["registry.consul.register.name"] == "fabio"
+    assert "registry.consul.token" not in conf

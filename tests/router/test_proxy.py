@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -370,3 +372,42 @@ async def test_glob_host_routes(env: Env) -> None:
     env.routes("route add a *.example.com/ http://UP/\nroute add b / http://127.0.0.1:1/")
     status, _body = await get_json(env.url + "/", headers={"Host": "api.example.com"})
     assert status == 200
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = str(d / "cert.pem"), str(d / "key.pem")
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-keyout", key, "-out", cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_https_upstream(env: Env, self_signed: tuple[str, str]) -> None:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(*self_signed)
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        env.routes(
+            f'route add s /skip https://127.0.0.1:{port}/ opts "tlsskipverify=true"\n'
+            f"route add s /verify https://127.0.0.1:{port}/"
+        )
+        status, body = await get_json(env.url + "/skip/x")
+        assert status == 200 and body["path"] == "/skip/x"
+        # A certificate that does not verify is a failed upstream: 502.
+        async with aiohttp.ClientSession() as s, s.get(env.url + "/verify/x") as r:
+            assert r.status == 502
+    finally:
+        await runner.cleanup()

@@ -9,13 +9,15 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from tests.router.conftest import ConsulAPI
+from tests.router.conftest import Catalog, start_catalog
+from tests.support.process import free_port
 from yurt.router import Router, RouterConfig
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -67,7 +69,7 @@ _markers = itertools.count()
 
 @dataclass
 class Env:
-    consul: ConsulAPI
+    consul: Catalog
     router: Router
     ups: dict[str, Upstream]
     session: aiohttp.ClientSession
@@ -107,7 +109,7 @@ class Env:
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def env(consul: ConsulAPI) -> AsyncIterator[Env]:
+async def env(consul: Catalog) -> AsyncIterator[Env]:
     ups = {n: await start_upstream(n) for n in ("a", "b", "c")}
     config = RouterConfig(
         proxy_addr="127.0.0.1:0,127.0.0.1:0;proto=tcp",
@@ -136,16 +138,20 @@ async def test_bound_addresses_are_recorded(env: Env) -> None:
 
 async def test_registers_itself_with_ttl_and_http_checks(env: Env) -> None:
     cfg = env.router.config
-    reg = next(r for r in env.consul.snapshot().registrations if r["Name"] == "fabio")
-    assert reg["Port"] == cfg.ui_port
-    checks = {("TTL" in c, "HTTP" in c): c for c in reg["Checks"]}
-    assert checks[(False, True)]["HTTP"] == f"http://127.0.0.1:{cfg.ui_port}/health"
-    ttl = checks[(True, False)]["CheckID"]
+    sid = env.router.service_id
+    svc = env.consul.services()[sid]
+    assert (svc["Service"], svc["Port"]) == ("fabio", cfg.ui_port)
+    checks = [c for c in env.consul.checks().values() if c["ServiceID"] == sid]
+    assert sorted(c["Type"] for c in checks) == ["http", "ttl"]
+    http = next(c for c in checks if c["Type"] == "http")
+    assert http["Definition"]["HTTP"] == f"http://127.0.0.1:{cfg.ui_port}/health"
 
-    async def ttl_passing() -> bool:
-        return env.consul.snapshot().checks[ttl]["Status"] == "passing"
+    # The catalog runs the HTTP check against /health; the router passes its TTL check.
+    def all_passing() -> bool:
+        own = [c for c in env.consul.checks().values() if c["ServiceID"] == sid]
+        return all(c["Status"] == "passing" for c in own)
 
-    await until(ttl_passing)
+    await until(all_passing)
 
 
 async def test_service_routed_while_healthy(env: Env) -> None:
@@ -187,16 +193,16 @@ async def test_service_routed_while_healthy(env: Env) -> None:
     await until(lambda: env.routed_to("/web/x", None))
 
 
-async def test_node_failure_and_maintenance_stop_routing(env: Env) -> None:
+async def test_maintenance_stops_routing(env: Env) -> None:
     env.consul.register("maint-a", "maint", env.ups["a"].port, ["urlprefix-/maint"])
     await until(lambda: env.routed_to("/maint", "a"))
-    env.consul.set_check("_service_maintenance:maint-a", "critical", service_id="maint-a")
+    env.consul.service_maintenance("maint-a", True)
     await until(lambda: env.routed_to("/maint", None))
-    env.consul.remove_check("_service_maintenance:maint-a")
+    env.consul.service_maintenance("maint-a", False)
     await until(lambda: env.routed_to("/maint", "a"))
-    env.consul.set_check("serfHealth", "critical")
+    env.consul.node_maintenance(True)
     await until(lambda: env.routed_to("/maint", None))
-    env.consul.set_check("serfHealth", "passing")
+    env.consul.node_maintenance(False)
     await until(lambda: env.routed_to("/maint", "a"))
     env.consul.deregister("maint-a")
     await until(lambda: env.routed_to("/maint", None))
@@ -307,6 +313,8 @@ async def test_admin_api(env: Env) -> None:
         conf = await r.json()
     assert conf["registry.consul.addr"] == env.consul.addr
     assert conf["ui.addr"] == env.router.config.ui_address
+    async with env.session.get(env.ui + "/", allow_redirects=False) as r:
+        assert r.status == 200 and "/api/routes" in await r.text()
     async with env.session.get(env.ui + "/api/version") as r:
         assert r.status == 200 and "1.7" in await r.text()
 
@@ -390,3 +398,77 @@ async def test_route_change_under_load_fails_no_request(env: Env) -> None:
     env.consul.deregister("load-b")
     env.consul.deregister("load-c")
     await until(lambda: env.routed_to("/load", None))
+
+
+async def test_router_started_before_the_catalog_catches_up(env: Env, tmp_path: Path) -> None:
+    port = free_port()
+    router = Router(
+        RouterConfig(
+            proxy_addr="127.0.0.1:0",
+            ui_addr="127.0.0.1:0",
+            consul_addr=f"127.0.0.1:{port}",
+            check_ttl=1.5,
+            registry_retry=0.1,
+        )
+    )
+    await router.start()  # no catalog yet: starts anyway, serving 404s
+    try:
+        url = "http://" + router.config.proxy_address
+        async with env.session.get(url + "/late") as r:
+            assert r.status == 404
+        proc = await asyncio.to_thread(start_catalog, tmp_path, port)
+        try:
+            late = Catalog(f"127.0.0.1:{port}")
+            late.register("late-a", "late", env.ups["a"].port, ["urlprefix-/late"])
+
+            async def routed() -> bool:
+                async with env.session.get(url + "/late") as r:
+                    return r.status == 200
+
+            await until(routed, timeout=15)
+            await until(lambda: router.service_id in late.services(), timeout=15)
+            await router.stop()
+            assert router.service_id == ""
+            assert not any(s["Service"] == "fabio" for s in late.services().values())
+        finally:
+            await asyncio.to_thread(proc.stop, 3)
+    finally:
+        await router.stop()
+
+
+async def test_unchecked_instances_routed_when_configured(env: Env) -> None:
+    router = Router(
+        RouterConfig(
+            proxy_addr="127.0.0.1:0",
+            ui_addr="127.0.0.1:0",
+            consul_addr=env.consul.addr,
+            route_unchecked=True,
+            register=False,
+        )
+    )
+    await router.start()
+    try:
+        await router.wait_ready()
+        url = "http://" + router.config.proxy_address
+        env.consul.register("bare-b", "bare", env.ups["b"].port, ["urlprefix-/bare"], status=None)
+
+        async def routed() -> bool:
+            async with env.session.get(url + "/bare") as r:
+                return r.status == 200
+
+        await until(routed)
+        await env.settle()
+        assert await env.upstream_of("/bare") is None  # the default router does not
+        # Node maintenance stops them too.
+        env.consul.node_maintenance(True)
+        await until(lambda: not_(routed))
+        env.consul.node_maintenance(False)
+        await until(routed)
+        env.consul.deregister("bare-b")
+        await until(lambda: not_(routed))
+    finally:
+        await router.stop()
+
+
+async def not_(cond: Callable[[], Awaitable[bool]]) -> bool:
+    return not await cond()

@@ -50,8 +50,32 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/status/peers", status_peers)
 
 
-def _instances(store: CatalogStore, name: str, tags: list[str]) -> list[Service]:
-    return [s for s in store.instances(name) if all(t in s.tags for t in tags)]
+def _node_meta(request: web.Request) -> dict[str, str]:
+    """`?node-meta=key:value` (repeatable): only nodes carrying all of these."""
+    wanted: dict[str, str] = {}
+    for item in request.query.getall("node-meta", []):
+        key, sep, value = item.partition(":")
+        if not sep:
+            raise APIError.bad_request(f"Invalid node-meta {item!r}: expected key:value")
+        wanted[key] = value
+    return wanted
+
+
+def _node_matches(node: Node | None, wanted: dict[str, str]) -> bool:
+    if not wanted:
+        return True
+    return node is not None and all(node.meta.get(k) == v for k, v in wanted.items())
+
+
+def _instances(
+    store: CatalogStore, name: str, tags: list[str], node_meta: dict[str, str] | None = None
+) -> list[Service]:
+    return [
+        s
+        for s in store.instances(name)
+        if all(t in s.tags for t in tags)
+        and _node_matches(store.nodes.get(s.node), node_meta or {})
+    ]
 
 
 def _node_of(store: CatalogStore, svc: Service) -> Node:
@@ -63,10 +87,13 @@ def _node_of(store: CatalogStore, svc: Service) -> Node:
 
 async def catalog_services(request: web.Request) -> web.Response:
     store = server_of(request).store
+    meta = _node_meta(request)
 
     def run() -> tuple[Any, int]:
         out: dict[str, list[str]] = {}
-        services = [svc for name in store.service_names() for svc in store.instances(name)]
+        services = [
+            svc for name in store.service_names() for svc in _instances(store, name, [], meta)
+        ]
         if "filter" in request.query:
             rows = [s.catalog_json(_node_of(store, s)) for s in services]
             keep = {(r["Node"], r["ServiceID"]) for r in filtered(request, rows)}
@@ -83,9 +110,10 @@ async def catalog_service(request: web.Request) -> web.Response:
     store = server_of(request).store
     name = request.match_info["name"]
     tags = request.query.getall("tag", [])
+    meta = _node_meta(request)
 
     def run() -> tuple[Any, int]:
-        rows = [s.catalog_json(_node_of(store, s)) for s in _instances(store, name, tags)]
+        rows = [s.catalog_json(_node_of(store, s)) for s in _instances(store, name, tags, meta)]
         return filtered(request, rows), store.topic_index(f"svc:{name}", "services")
 
     return await blocking_answer(request, [f"svc:{name}"], run)
@@ -93,9 +121,11 @@ async def catalog_service(request: web.Request) -> web.Response:
 
 async def catalog_nodes(request: web.Request) -> web.Response:
     store = server_of(request).store
+    meta = _node_meta(request)
 
     def run() -> tuple[Any, int]:
-        rows = [n.to_json() for n in sorted(store.nodes.values(), key=lambda n: n.name)]
+        nodes = sorted(store.nodes.values(), key=lambda n: n.name)
+        rows = [n.to_json() for n in nodes if _node_matches(n, meta)]
         return filtered(request, rows), store.topic_index("nodes")
 
     return await blocking_answer(request, ["nodes"], run)
@@ -144,6 +174,9 @@ async def catalog_register(request: web.Request) -> web.Response:
             isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
         ):
             raise APIError.bad_request(f"{field_name}: expected an object of string values")
+    if meta is None and "node-meta" in request.query:
+        # py-consul's catalog.register(node_meta=...) sends the meta as ?node-meta=k:v
+        meta = _node_meta(request)
     node = Node(
         name=node_name,
         node_id=_string(body, "ID") or (existing.node_id if existing else ""),
@@ -272,10 +305,11 @@ async def health_service(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     tags = request.query.getall("tag", [])
     passing = flag(request, "passing")
+    meta = _node_meta(request)
 
     def run() -> tuple[Any, int]:
         rows = []
-        for svc in _instances(store, name, tags):
+        for svc in _instances(store, name, tags, meta):
             checks = _service_checks(store, svc)
             if passing and any(c.status != PASSING for c in checks):
                 continue

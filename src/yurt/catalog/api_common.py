@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from yurt.catalog.server import CatalogServer
 
 SERVER_KEY: web.AppKey[CatalogServer] = web.AppKey("yurt.catalog.server")
+
+T = TypeVar("T")
 
 
 def server_of(request: web.Request) -> CatalogServer:
@@ -108,8 +111,34 @@ async def blocking_answer(
     def cached() -> tuple[bytes, int]:
         return server.answers.get(key, run, pretty)
 
-    body, index = await blocking_query(server.hub, topics, query, cached)
+    body, index = await wait_for_change(request, topics, query, cached)
     return web.Response(body=body, headers=consul_headers(index), content_type="application/json")
+
+
+async def wait_for_change(
+    request: web.Request,
+    topics: Iterable[str],
+    query: BlockingQuery,
+    run: Callable[[], tuple[T, int]],
+) -> tuple[T, int]:
+    """`blocking_query`, cut short when the server stops: parked readers then get the current
+    answer at once, so that shutting down does not wait for their `?wait=` to run out."""
+    server = server_of(request)
+    if query.index == 0:
+        return run()
+    closing = server.closing
+    if closing.done():
+        return run()
+    waiter = asyncio.ensure_future(blocking_query(server.hub, topics, query, run))
+    try:
+        await asyncio.wait((waiter, closing), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        finished = waiter.done()
+        if not finished:
+            waiter.cancel()  # the server is stopping, or the reader went away
+    if finished:
+        return waiter.result()
+    return run()
 
 
 def require_json_object(value: Any, where: str = "request body") -> dict[str, Any]:

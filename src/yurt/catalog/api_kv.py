@@ -6,10 +6,16 @@ from typing import Any
 
 from aiohttp import web
 
-from yurt.api.blocking import BlockingQuery, blocking_query
+from yurt.api.blocking import BlockingQuery
 from yurt.api.errors import APIError
 from yurt.api.http import flag
-from yurt.catalog.api_common import answer, check_datacenter, consul_headers, server_of
+from yurt.catalog.api_common import (
+    answer,
+    check_datacenter,
+    consul_headers,
+    server_of,
+    wait_for_change,
+)
 
 # Consul's kv_max_value_size default.
 MAX_VALUE_SIZE = 512 * 1024
@@ -66,7 +72,7 @@ async def kv_get(request: web.Request) -> web.Response:
     query = BlockingQuery.from_query(request.query)
     # a single key's readers wake only for that key; prefix readers for any KV write
     topics = ["kvs"] if keys_mode or recurse else [f"kv:{key}"]
-    result, index = await blocking_query(server.hub, topics, query, run)
+    result, index = await wait_for_change(request, topics, query, run)
     if result is None:
         return web.Response(status=404, headers=consul_headers(index))
     if keys_mode or recurse:

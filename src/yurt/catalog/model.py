@@ -77,6 +77,9 @@ class Service:
     tagged_addresses: dict[str, Any] = field(default_factory=dict)
     enable_tag_override: bool = False
     kind: str = ""
+    # "config" for a service defined in a -config-dir file: a reload removes it once its
+    # file is gone, while services registered through the API stay until deregistered
+    source: str = ""
     create_index: int = 0
     modify_index: int = 0
 

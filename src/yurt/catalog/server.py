@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -14,7 +15,7 @@ from yurt.api.http import start_site
 from yurt.catalog.api_common import AnswerCache
 from yurt.catalog.checks import CheckRunners
 from yurt.catalog.config import CatalogConfig
-from yurt.catalog.configdir import load_services
+from yurt.catalog.configdir import CONFIG_SOURCE, load_services
 from yurt.catalog.definitions import ServiceDefinition
 from yurt.catalog.model import (
     CRITICAL,
@@ -58,6 +59,7 @@ class CatalogServer:
         self.hub = WatchHub()
         self._store: CatalogStore | None = None
         self._answers: AnswerCache | None = None
+        self._closing: asyncio.Future[None] | None = None
         self._runners: CheckRunners | None = None
         self._site: web.AppRunner | None = None
         self.node_id = ""
@@ -70,6 +72,13 @@ class CatalogServer:
         if self._store is None:
             raise RuntimeError("the catalog is not started")
         return self._store
+
+    @property
+    def closing(self) -> asyncio.Future[None]:
+        """Done once `stop()` begins: parked blocking reads answer at once."""
+        if self._closing is None:
+            raise RuntimeError("the catalog is not started")
+        return self._closing
 
     @property
     def answers(self) -> AnswerCache:
@@ -89,6 +98,7 @@ class CatalogServer:
 
     async def start(self) -> None:
         cfg = self.config
+        self._closing = asyncio.get_running_loop().create_future()
         definitions = load_services(cfg.config_dirs, cfg.node_name)
         if cfg.dev:
             db_path: Path | str = ":memory:"
@@ -104,8 +114,7 @@ class CatalogServer:
         for check in list(self._store.checks.values()):
             if check.node == cfg.node_name and check.definition.kind:
                 self._runners.start(check)
-        for definition in definitions:
-            self.register_service(definition)
+        self._sync_config_services(definitions)
         self._site = await start_site(self.app, cfg.http_host, cfg.http_port)
         if cfg.http_port == 0:
             for site in self._site.sites:
@@ -122,6 +131,8 @@ class CatalogServer:
         )
 
     async def stop(self) -> None:
+        if self._closing is not None and not self._closing.done():
+            self._closing.set_result(None)
         if self._site is not None:
             await self._site.cleanup()
             self._site = None
@@ -228,6 +239,24 @@ class CatalogServer:
                 self.runners.stop(cid)
         return True
 
+    def reload(self) -> list[str]:
+        """Read the config directories again, as `consul reload` does: services defined in
+        files are added or updated (with exactly the checks of their file), and those whose
+        definition is gone are deregistered. Raises ConfigDirError, changing nothing, when a
+        file is invalid. Returns the IDs of the services defined in files."""
+        definitions = load_services(self.config.config_dirs, self.node_name)
+        self._sync_config_services(definitions)
+        return [d.service.id for d in definitions]
+
+    def _sync_config_services(self, definitions: list[ServiceDefinition]) -> None:
+        wanted = {d.service.id for d in definitions}
+        for svc in self.local_services():
+            if svc.source == CONFIG_SOURCE and svc.id not in wanted:
+                log.info("service %s: its definition left the config directory", svc.id)
+                self.deregister_service(svc.id)
+        for definition in definitions:
+            self.register_service(definition, replace_checks=True)
+
     def _deregister_from_runner(self, service_id: str) -> None:
         self.deregister_service(service_id)
 
@@ -246,7 +275,7 @@ class CatalogServer:
         if check is None or check_id in LEADER_MANAGED_CHECKS:
             raise KeyError(check_id)
         if check.definition.kind != "ttl":
-            raise ValueError(f"CheckID {check_id!r} does not have associated TTL")
+            raise ValueError(f'CheckID "{check_id}" does not have associated TTL')
         self.runners.update_ttl(check_id, status, output)
 
     def service_maintenance(self, service_id: str, enable: bool, reason: str) -> bool:

@@ -446,8 +446,8 @@ class CatalogStore:
             entries = self.kv_prefix(key)
         else:
             one = self.kv.get(key)
-            if cas is not None and (one is None or one.modify_index != cas):
-                return False
+            if cas is not None and one is not None and one.modify_index != cas:
+                return False  # a CAS delete of a key that is already gone succeeds, as Consul's
             entries = [one] if one is not None else []
         if not entries:
             return True

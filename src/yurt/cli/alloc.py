@@ -42,17 +42,22 @@ def status(address: str | None, verbose: bool, as_json: bool, alloc_id: str) -> 
     click.echo(alloc_status(allocation, stats, verbose=verbose))
 
 
-def _only_task(allocation: dict[str, Any], task: str | None) -> str:
-    if task:
-        return task
+def _task_names(allocation: dict[str, Any]) -> list[str]:
     names = sorted((allocation.get("TaskStates") or {}).keys())
     if not names:
         names = [
-            t["Name"]
+            str(t["Name"])
             for g in (allocation.get("Job") or {}).get("TaskGroups") or []
             if g.get("Name") == allocation.get("TaskGroup")
             for t in g.get("Tasks") or []
         ]
+    return names
+
+
+def _only_task(allocation: dict[str, Any], task: str | None) -> str:
+    if task:
+        return task
+    names = _task_names(allocation)
     if len(names) == 1:
         return str(names[0])
     fail(
@@ -175,6 +180,9 @@ def exec_(
     if allocation.get("ClientStatus") != "running":
         fail(f"Allocation {full[:8]} is not running (it is {allocation.get('ClientStatus')})")
     name = _only_task(allocation, task)
+    known = _task_names(allocation)
+    if name not in known:
+        fail(f"Could not find task named: {name}; the allocation has {', '.join(known)}")
     if use_tty is None:
         use_tty = sys.stdin.isatty() and sys.stdout.isatty()
     query = urllib.parse.urlencode(

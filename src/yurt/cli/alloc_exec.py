@@ -82,8 +82,11 @@ async def run_exec(
         try:
             ws = await session.ws_connect(ws_url, headers=headers, heartbeat=30)
         except aiohttp.WSServerHandshakeError as exc:
+            # The refusal's reason is in the body, which the handshake error does not keep.
+            async with session.get(url, headers=headers) as resp:
+                reason = (await resp.text()).strip() or exc.message
             raise NomadError(
-                f"Unexpected response code: {exc.status} ({exc.message})", exc.status
+                f"Unexpected response code: {exc.status} ({reason})", exc.status
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise NomadError(f'Get "{url}": {exc}') from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,8 @@ from yurt.cli._consul_http import get_json, http_addr_option
 from yurt.cli.output import format_list
 
 _SERVER_DEFAULT_ADDR = "127.0.0.1:8500"
+
+log = logging.getLogger(__name__)
 
 
 @click.group(
@@ -70,6 +75,7 @@ def catalog(
         return
     from yurt.api.http import split_host_port
     from yurt.catalog import CatalogConfig, CatalogServer
+    from yurt.catalog.configdir import ConfigDirError
     from yurt.runtime import run, serve_until_signal
 
     try:
@@ -90,10 +96,20 @@ def catalog(
         config.advertise_addr = advertise
     server = CatalogServer(config)
 
-    async def main() -> None:
-        await serve_until_signal([server])
+    def reload() -> None:
+        try:
+            ids = server.reload()
+        except ConfigDirError as exc:
+            log.error("reload failed, keeping the services as they were: %s", exc)
+        else:
+            log.info("reloaded: %d service(s) from the config directories", len(ids))
 
-    from yurt.catalog.configdir import ConfigDirError
+    def on_ready() -> None:
+        # SIGHUP re-reads the config directories, as `consul reload` does
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+
+    async def main() -> None:
+        await serve_until_signal([server], on_ready=on_ready)
 
     try:
         run(main)

@@ -22,9 +22,10 @@ def _help() -> str:
         "flags > environment > file > defaults.",
         "",
     ]
-    width = max(len(k) for k in PROPERTIES) + 2
+    # Go's flag package layout, as `fabio -help` prints it.
     for key, (default, text) in PROPERTIES.items():
-        lines.append(f"  -{key.ljust(width)}{text} (default {default!r})")
+        lines.append(f"  -{key}")
+        lines.append(f"    \t{text}" + (f' (default "{default}")' if default else ""))
     return "\n".join(lines)
 
 

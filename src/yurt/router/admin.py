@@ -23,16 +23,6 @@ if TYPE_CHECKING:
 
 FABIO_COMPAT_VERSION = "1.7.0"
 
-_INDEX_TEXT = (
-    "yurt router (Fabio-compatible)\n"
-    "  /api/routes   the routing table (JSON; ?raw for route commands)\n"
-    "  /api/manual   the manual routes in the catalog's KV (GET; PUT with version)\n"
-    "  /api/paths    the manual route keys\n"
-    "  /api/config   the effective configuration\n"
-    "  /api/version  the version\n"
-    "  /health       OK when running\n"
-)
-
 
 def _json(request: web.Request, data: Any, status: int = 200) -> web.Response:
     pretty = "pretty" in request.query
@@ -48,10 +38,6 @@ def build_app(router: Router) -> web.Application:
     def manual_key(request: web.Request) -> str:
         sub = request.match_info.get("key", "")
         return cfg.kv_path + ("/" + sub.strip("/") if sub.strip("/") else "")
-
-    async def index(request: web.Request) -> web.Response:
-        # A pointer until the UI pages (src/yurt/router/ui/) are mounted in their place.
-        return web.Response(text=_INDEX_TEXT)
 
     async def health(request: web.Request) -> web.Response:
         return web.Response(text="OK")

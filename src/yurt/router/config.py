@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from yurt.api.durations import SECOND, parse_go_duration
+from yurt.router.access_log import AccessLog, AccessLogError
 
 
 class ConfigError(ValueError):
@@ -116,9 +117,12 @@ def parse_listeners(text: str) -> list[Listener]:
         for opt in opts:
             k, _, v = opt.strip().partition("=")
             if k == "proto":
-                if v not in ("http", "tcp", "tcp-dynamic"):
-                    raise ConfigError(f"proxy.addr: unsupported proto={v!r} in {item!r}")
-                proto = "tcp" if v.startswith("tcp") else v
+                if v not in ("http", "tcp"):
+                    raise ConfigError(
+                        f"proxy.addr: proto={v!r} in {item!r} is not supported "
+                        "(yurt serves proto=http and proto=tcp listeners)"
+                    )
+                proto = v
         host, port = split_addr("proxy.addr", addr)
         out.append(Listener(host, port, proto))
     if not out:
@@ -181,6 +185,7 @@ class RouterConfig:
     glob_disabled: bool = False
     access_log_target: str = ""
     access_log_format: str = "common"
+    routes_log_format: str = "delta"
     register: bool = True
     register_addr: str = ""
     register_tags: tuple[str, ...] = ()
@@ -252,6 +257,18 @@ class RouterConfig:
         p = {k: v for k, (v, _) in PROPERTIES.items()}
         for key, value in props.items():
             p[canonical_key(key)] = value
+        try:
+            AccessLog(p["log.access.format"])
+        except AccessLogError as exc:
+            raise ConfigError(str(exc)) from None
+        if p["log.access.target"] not in ("", "stdout"):
+            raise ConfigError(
+                f"log.access.target: expected stdout or empty, got {p['log.access.target']!r}"
+            )
+        if p["log.routes.format"] not in ("delta", "detail", "all"):
+            raise ConfigError(
+                f"log.routes.format: expected delta, detail or all, got {p['log.routes.format']!r}"
+            )
         if p["registry.backend"] != "consul":
             raise ConfigError(
                 f"registry.backend: only consul is supported, got {p['registry.backend']!r}"
@@ -292,6 +309,7 @@ class RouterConfig:
             glob_disabled=_bool("glob.matching.disabled", p["glob.matching.disabled"]),
             access_log_target=p["log.access.target"],
             access_log_format=p["log.access.format"],
+            routes_log_format=p["log.routes.format"],
             register=_bool(
                 "registry.consul.register.enabled", p["registry.consul.register.enabled"]
             ),
@@ -314,15 +332,39 @@ class RouterConfig:
         )
 
     def api_config(self) -> dict[str, Any]:
-        """/api/config: the effective configuration in Fabio's property names."""
-        out = dict(self.properties) if self.properties else {}
-        out["proxy.addr"] = self.proxy_addr
-        out["ui.addr"] = self.ui_addr
-        out["registry.consul.register.name"] = self.service_name
-        out["registry.consul.addr"] = self.consul_addr
-        out["proxy.strategy"] = self.strategy
-        out["proxy.matcher"] = self.matcher
-        out["registry.consul.tagprefix"] = self.tag_prefix
+        """/api/config: the effective configuration in Fabio's property names (the token
+        left out), from the fields whether the config came from properties or from code."""
+        out = {k: v for k, (v, _) in PROPERTIES.items()}
+        out.update(self.properties)
+        out.update(
+            {
+                "proxy.addr": self.proxy_addr,
+                "proxy.strategy": self.strategy,
+                "proxy.matcher": self.matcher,
+                "proxy.noroutestatus": str(self.noroute_status),
+                "proxy.localip": self.local_ip,
+                "proxy.header.clientip": self.client_ip_header,
+                "proxy.header.requestid": self.request_id_header,
+                "ui.addr": self.ui_addr,
+                "ui.access": self.ui_access,
+                "ui.title": self.ui_title,
+                "registry.consul.addr": self.consul_addr,
+                "registry.consul.scheme": self.consul_scheme,
+                "registry.consul.kvpath": "/" + self.kv_path,
+                "registry.consul.noroutehtmlpath": "/" + self.noroute_html_path,
+                "registry.consul.tagprefix": self.tag_prefix,
+                "registry.consul.service.status": ",".join(self.service_status),
+                "registry.consul.checksRequired": self.checks_required,
+                "registry.consul.routeUnchecked": str(self.route_unchecked).lower(),
+                "registry.consul.register.enabled": str(self.register).lower(),
+                "registry.consul.register.name": self.service_name,
+                "registry.consul.register.tags": ",".join(self.register_tags),
+                "glob.matching.disabled": str(self.glob_disabled).lower(),
+                "log.access.target": self.access_log_target,
+                "log.access.format": self.access_log_format,
+                "log.routes.format": self.routes_log_format,
+            }
+        )
         out.pop("registry.consul.token", None)
         return out
 

@@ -56,8 +56,9 @@ class Router:
         return self.watcher.errors
 
     def _set_table(self, table: Table) -> None:
-        self.settings.table = table
+        old, self.settings.table = self.settings.table, table
         self.table_version += 1
+        _log_table_change(old, table, self.config.routes_log_format)
 
     def _set_noroute(self, html: bytes) -> None:
         self.settings.noroute_html = html
@@ -183,3 +184,23 @@ def _bound_port(runner: web.AppRunner) -> int:
         if server is not None and server.sockets:
             return int(server.sockets[0].getsockname()[1])
     raise RuntimeError("admin site has no socket")
+
+
+def _log_table_change(old: Table, new: Table, fmt: str) -> None:
+    """Fabio's `log.routes.format`: `delta` logs the added and removed routes, `detail` and
+    `all` the whole new table (with weights for `detail`)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    if fmt == "delta":
+        before, after = set(old.config()), new.config()
+        added = [line for line in after if line not in before]
+        removed = sorted(before.difference(after))
+        if added or removed:
+            log.info(
+                "routing table updated:%s",
+                "".join(f"\n+ {line}" for line in added)
+                + "".join(f"\n- {line}" for line in removed),
+            )
+        return
+    lines = new.config(with_weight=fmt == "detail")
+    log.info("routing table:%s", "".join(f"\n{line}" for line in lines) or " (empty)")

@@ -56,6 +56,9 @@ class Target:
     # Where the proxy connects, and the Host value `host=dst` sends: computed once.
     addr: tuple[str, int] = ("", 0)
     netloc: str = ""
+    # Pooled upstream connections are shared by targets with the same key: host, port and
+    # TLS mode (0 plain, 1 verified, 2 unverified), so `tlsskipverify` never leaks.
+    pool_key: tuple[str, int, int] = ("", 0, 0)
 
     @property
     def has_access_rules(self) -> bool:
@@ -113,6 +116,8 @@ def _target(
         addr=(host, port),
         netloc=parts.netloc,
     )
+    tls = 0 if scheme != "https" else 2 if t.tls_skip_verify else 1
+    t.pool_key = (host, port, tls)
     if "redirect" in opts:
         code = opts["redirect"]
         if code.isdigit() and 300 <= int(code) <= 399:

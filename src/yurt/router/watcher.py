@@ -63,6 +63,7 @@ class CatalogWatcher:
         self._seen_services = False
         self._seen_manual = False
         self._env: dict[str, str] = {}
+        self._dc_done = False  # $DC is known (or known to be unknown): tags can be expanded
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -105,8 +106,9 @@ class CatalogWatcher:
                 log.info("catalog watch %s: connected again", name)
             failing = False
             delay = self.config.registry_retry or 0.5
-            # Consul's rule: an index that goes backwards resets the watch.
-            index = 0 if new_index < index else new_index
+            # Consul's rules: an index that goes backwards resets the watch; one that is 0
+            # would make the next query return at once, so it is taken as 1.
+            index = 0 if new_index < index else max(new_index, 1)
 
     async def _health(self, index: int) -> int:
         ans = await self.client.get("/v1/health/state/any", index=index)
@@ -133,10 +135,13 @@ class CatalogWatcher:
                 for e in entries
                 if str(e.get("Key", "")) == prefix or str(e.get("Key", "")).startswith(prefix + "/")
             )
+            first = not self._seen_manual
             self._seen_manual = True
             if manual != self.state.manual:
                 self.state.manual = manual
                 self._parse_manual()
+                self._dirty.set()
+            elif first:
                 self._dirty.set()
         return new_index
 
@@ -161,24 +166,40 @@ class CatalogWatcher:
         return new_index
 
     async def _datacenter(self) -> None:
-        try:
-            ans = await self.client.get("/v1/agent/self")
+        """`$DC` in tags: the agent's datacenter, asked until the catalog answers."""
+        if self.config.datacenter:
+            self._env = {"DC": self.config.datacenter}
+            self._dc_done = True
+            return
+        delay = self.config.registry_retry or 0.5
+        while True:
+            try:
+                ans = await self.client.get("/v1/agent/self")
+            except ConsulError as exc:
+                log.debug("datacenter from /v1/agent/self: %s; retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
             dc = ((ans.data or {}).get("Config") or {}).get("Datacenter")
             if dc:
                 self._env = {"DC": str(dc)}
-                self._dirty.set()
-        except ConsulError as exc:
-            log.info("no datacenter from /v1/agent/self (%s): $DC stays unexpanded", exc)
+            else:
+                log.info("no datacenter in /v1/agent/self: $DC stays unexpanded")
+            self._dc_done = True
+            self._dirty.set()
+            return
 
     # building -----------------------------------------------------------------
 
     async def _rebuilder(self) -> None:
         while True:
             await self._dirty.wait()
-            if not (self._seen_health and self._seen_services and self._seen_manual):
-                await asyncio.sleep(0.005)
-                continue
             self._dirty.clear()
+            # Each first answer sets `_dirty` again, so nothing is missed by waiting here.
+            if not (
+                self._seen_health and self._seen_services and self._seen_manual and self._dc_done
+            ):
+                continue
             try:
                 await self.rebuild()
             except asyncio.CancelledError:

@@ -1,0 +1,144 @@
+"""`yurt client`: run the Nomad client role (a node that runs tasks) alone."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from yurt.api.http import split_host_port
+
+
+@click.command(context_settings={"help_option_names": ["-h", "-help", "--help"]})
+@click.option(
+    "-config",
+    "--config",
+    "config_paths",
+    multiple=True,
+    help="Agent config file or directory of *.hcl (the seed's server.hcl shape); repeatable.",
+)
+@click.option(
+    "-servers",
+    "--servers",
+    "servers",
+    default=None,
+    help="Comma-separated scheduler addresses (default: client.servers, else 127.0.0.1:4646).",
+)
+@click.option("-data-dir", "--data-dir", "data_dir", default=None, help="State and alloc dirs.")
+@click.option("-node", "--node", "node_name", default=None, help="Node name (default: hostname).")
+@click.option("-dc", "-datacenter", "--dc", "datacenter", default=None, help="Datacenter.")
+@click.option("-node-class", "--node-class", "node_class", default=None)
+@click.option("-meta", "--meta", "meta", multiple=True, help="Node metadata key=value; repeatable.")
+@click.option(
+    "-http-addr",
+    "--http-addr",
+    "http_addr",
+    default="127.0.0.1:0",
+    show_default=True,
+    help="Address for the /v1/client API (port 0: any free port).",
+)
+@click.option(
+    "-consul-addr",
+    "--consul-addr",
+    "consul_addr",
+    default=None,
+    help="Catalog address for service registration (default: consul.address, 127.0.0.1:8500).",
+)
+@click.option("-no-consul", "--no-consul", "no_consul", is_flag=True, help="Run without a catalog.")
+@click.option(
+    "-network-ip",
+    "--network-ip",
+    "network_ip",
+    default="127.0.0.1",
+    show_default=True,
+    help="IP the node's ports are allocated on and its services advertise.",
+)
+@click.option("-raw-exec", "--raw-exec", "raw_exec", is_flag=True, help="Enable raw_exec.")
+@click.option(
+    "-docker-endpoint",
+    "--docker-endpoint",
+    "docker_endpoint",
+    default=None,
+    help="Docker Engine API endpoint (default: plugin config, else DOCKER_HOST).",
+)
+@click.option("-dev", "--dev", is_flag=True, help="Throw-away state, raw_exec enabled.")
+def client(
+    config_paths: tuple[str, ...],
+    servers: str | None,
+    data_dir: str | None,
+    node_name: str | None,
+    datacenter: str | None,
+    node_class: str | None,
+    meta: tuple[str, ...],
+    http_addr: str,
+    consul_addr: str | None,
+    no_consul: bool,
+    network_ip: str,
+    raw_exec: bool,
+    docker_endpoint: str | None,
+    dev: bool,
+) -> None:
+    """Run a client node (Nomad's client role) against one or more schedulers."""
+    from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
+    from yurt.client import ClientAgent, ClientConfig
+    from yurt.runtime import run, serve_until_signal
+
+    try:
+        agent = load_agent_config([Path(p) for p in config_paths]) if config_paths else None
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot read config: {exc}") from None
+    base = agent or AgentConfig()
+    try:
+        host, port = split_host_port(http_addr, 0)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="-http-addr") from None
+    node_meta = dict(base.client_meta)
+    for item in meta:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: expected key=value", param_hint="-meta")
+        node_meta[key] = value
+    temp: str | None = None
+    if data_dir is None:
+        if dev:
+            temp = tempfile.mkdtemp(prefix="yurt-client-")
+            data_dir = temp
+        else:
+            data_dir = str(base.data_dir / "client") if agent else ".yurt/client"
+    server_list = (
+        [s.strip() for s in servers.split(",") if s.strip()]
+        if servers
+        else (base.client_servers or ["127.0.0.1:4646"])
+    )
+    config = ClientConfig(
+        servers=server_list,
+        data_dir=Path(data_dir),
+        node_name=node_name or (base.name if agent else ClientConfig().node_name),
+        datacenter=datacenter or base.datacenter,
+        region=base.region,
+        node_class=node_class if node_class is not None else base.node_class,
+        meta=node_meta,
+        raw_exec_enabled=raw_exec or dev or base.raw_exec_enabled,
+        docker_endpoint=docker_endpoint or base.docker_endpoint,
+        docker_allow_privileged=base.docker_allow_privileged,
+        docker_volumes_enabled=base.docker_volumes_enabled or not agent,
+        consul_addr=None if no_consul else (consul_addr or base.consul_address),
+        client_service_name=base.client_service_name,
+        auto_advertise=base.auto_advertise,
+        http_host=host,
+        http_port=port,
+        network_ip=network_ip,
+    )
+
+    async def main() -> None:
+        await serve_until_signal([ClientAgent(config)])
+
+    try:
+        run(main)
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)

@@ -1,0 +1,46 @@
+"""The client's configuration: what `yurt client` flags and the agent HCL set."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ClientConfig:
+    """One Nomad-style client node.
+
+    `servers` are the schedulers' HTTP addresses (tried in order); `http_port` 0 binds a free
+    port and `start()` records the one it got. `consul_addr` None runs without a catalog: no
+    service registration, and checks count as passing for deployment health.
+    """
+
+    servers: list[str] = field(default_factory=lambda: ["127.0.0.1:4646"])
+    data_dir: Path = Path(".yurt/client")
+    node_name: str = field(default_factory=socket.gethostname)
+    datacenter: str = "dc1"
+    region: str = "global"
+    node_class: str = ""
+    node_pool: str = "default"
+    meta: dict[str, str] = field(default_factory=dict)
+    raw_exec_enabled: bool = False
+    docker_endpoint: str | None = None
+    docker_allow_privileged: bool = False
+    docker_volumes_enabled: bool = True
+    consul_addr: str | None = "127.0.0.1:8500"
+    client_service_name: str = "nomad-client"
+    auto_advertise: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    # The address the node's ports are allocated on and its services advertise.
+    network_ip: str = "127.0.0.1"
+    min_dynamic_port: int = 20000
+    max_dynamic_port: int = 32000
+    # Seconds between allocation-update batches sent to the scheduler.
+    update_interval: float = 0.1
+
+    @property
+    def address(self) -> str:
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "", "::") else self.http_host
+        return f"{host}:{self.http_port}"

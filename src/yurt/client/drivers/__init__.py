@@ -1,0 +1,1 @@
+"""Task drivers: raw_exec, exec and docker."""

@@ -1,0 +1,373 @@
+"""docker: tasks as containers through the Docker Engine API (the `docker` SDK), so any
+Docker-compatible engine works, Podman's service included."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests
+
+from yurt.client.drivers.base import (
+    Driver,
+    DriverError,
+    DriverHealth,
+    ExitResult,
+    Obj,
+    TaskContext,
+    TaskHandle,
+)
+from yurt.client.logfiles import RotatingLog
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
+    """Run a blocking call on its own thread: container waits and log streams block for the
+    task's lifetime and must not starve the loop's small default executor."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def work() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # handed to the awaiting coroutine
+            loop.call_soon_threadsafe(_set_exc, fut, exc)
+        else:
+            loop.call_soon_threadsafe(_set_result, fut, result)
+
+    threading.Thread(target=work, daemon=True, name="docker-call").start()
+    return fut
+
+
+def _set_result(fut: asyncio.Future[T], value: T) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _set_exc(fut: asyncio.Future[Any], exc: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(exc)
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """ "nginx:alpine" -> ("nginx", "alpine"); a registry port is not a tag."""
+    name, _, digest = image.partition("@")
+    if digest:
+        return name, "@" + digest
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1 :]
+    return name, "latest"
+
+
+class ContainerHandle(TaskHandle):
+    def __init__(self, api: Any, container_id: str, ctx: TaskContext, since: int = 0) -> None:
+        self.api = api
+        self.id = container_id
+        self._result: asyncio.Future[ExitResult] | None = None
+        self._loggers = [
+            threading.Thread(
+                target=self._stream, args=(ctx, kind, since), daemon=True, name=f"logs-{kind}"
+            )
+            for kind in ("stdout", "stderr")
+        ]
+        for t in self._loggers:
+            t.start()
+
+    def _stream(self, ctx: TaskContext, kind: str, since: int) -> None:
+        sink = RotatingLog(
+            ctx.log_dir, ctx.task_name, kind, ctx.log_max_files, ctx.log_max_file_size
+        )
+        try:
+            stream = self.api.logs(
+                self.id,
+                stdout=kind == "stdout",
+                stderr=kind == "stderr",
+                stream=True,
+                follow=True,
+                since=since or None,
+            )
+            for chunk in stream:
+                sink.write(chunk)
+        except Exception as exc:  # the container went away: the stream just ends
+            log.debug("log stream of %s ended: %s", self.id[:12], exc)
+        finally:
+            sink.close()
+
+    def _wait_blocking(self) -> ExitResult:
+        while True:
+            try:
+                status = self.api.wait(self.id, timeout=3600)
+                break
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                continue
+            except docker.errors.NotFound:
+                return ExitResult(0, message="container vanished")
+        code = int(status.get("StatusCode", 0))
+        oom = False
+        with contextlib.suppress(Exception):
+            oom = bool(self.api.inspect_container(self.id)["State"].get("OOMKilled"))
+        return ExitResult(code, 9 if code == 137 else 0, oom_killed=oom)
+
+    async def wait(self) -> ExitResult:
+        if self._result is None:
+            self._result = in_thread(self._wait_blocking)
+        return await asyncio.shield(self._result)
+
+    async def signal(self, sig: int) -> None:
+        try:
+            await asyncio.to_thread(self.api.kill, self.id, sig)
+        except docker.errors.APIError as exc:
+            raise DriverError(f"cannot signal container: {exc.explanation or exc}") from None
+
+    async def stop(self, sig: int, timeout: float) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            await asyncio.to_thread(self.api.kill, self.id, sig)
+        try:
+            await asyncio.wait_for(self.wait(), timeout)
+        except TimeoutError:
+            with contextlib.suppress(docker.errors.APIError):
+                await asyncio.to_thread(self.api.kill, self.id, "SIGKILL")
+            await self.wait()
+
+    async def cleanup(self) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            await asyncio.to_thread(self.api.remove_container, self.id, force=True)
+
+    def state(self) -> Obj:
+        return {"ContainerID": self.id}
+
+    def pids(self) -> list[int]:
+        try:
+            top = self.api.top(self.id)
+        except Exception:
+            return []
+        titles = [t.upper() for t in top.get("Titles") or []]
+        col = titles.index("PID") if "PID" in titles else 1
+        return [int(p[col]) for p in top.get("Processes") or [] if str(p[col]).isdigit()]
+
+
+class DockerDriver(Driver):
+    name = "docker"
+
+    def __init__(
+        self, endpoint: str | None, *, allow_privileged: bool = False, volumes_enabled: bool = True
+    ) -> None:
+        self.endpoint = endpoint
+        self.allow_privileged = allow_privileged
+        self.volumes_enabled = volumes_enabled
+        self._api: Any = None
+
+    def _client(self) -> Any:
+        if self._api is None:
+            if self.endpoint:
+                self._api = docker.APIClient(base_url=self.endpoint, timeout=120, version="auto")
+            else:
+                host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+                if host.startswith("unix://") and not Path(host[7:]).exists():
+                    raise DriverError(f"no Docker engine socket at {host[7:]}")
+                self._api = docker.APIClient(base_url=host, timeout=120, version="auto")
+        return self._api
+
+    def fingerprint(self) -> DriverHealth:
+        try:
+            api = self._client()
+            version = api.version()
+        except Exception as exc:
+            self._api = None
+            return DriverHealth(False, False, f"Failed to connect to docker daemon: {exc}")
+        return DriverHealth(
+            True,
+            True,
+            "Healthy",
+            {
+                "driver.docker": "1",
+                "driver.docker.version": str(version.get("Version", "")),
+                "driver.docker.os_type": str(version.get("Os", "linux")),
+                "driver.docker.runtimes": "runc",
+                "driver.docker.privileged.enabled": str(self.allow_privileged).lower(),
+                "driver.docker.volumes.enabled": str(self.volumes_enabled).lower(),
+            },
+        )
+
+    async def close(self) -> None:
+        if self._api is not None:
+            with contextlib.suppress(Exception):
+                self._api.close()
+
+    async def start(self, ctx: TaskContext) -> TaskHandle:
+        return await in_thread(lambda: self._start(ctx))
+
+    def _ensure_image(self, api: Any, image: str, force: bool) -> None:
+        if not force:
+            try:
+                api.inspect_image(image)
+                return
+            except docker.errors.ImageNotFound:
+                pass
+        repo, tag = split_image(image)
+        try:
+            api.pull(repo, tag=tag.lstrip("@") if not tag.startswith("@") else None)
+        except docker.errors.APIError as exc:
+            raise DriverError(f"Failed to pull `{image}`: {exc.explanation or exc}") from None
+
+    def _start(self, ctx: TaskContext) -> TaskHandle:
+        cfg = ctx.config
+        image = str(cfg.get("image") or "")
+        if not image:
+            raise DriverError('missing required config "image"', recoverable=False)
+        try:
+            api = self._client()
+        except DriverError:
+            raise
+        self._ensure_image(api, image, bool(cfg.get("force_pull")))
+        name = f"{ctx.task_name}-{ctx.alloc_id}"
+        with contextlib.suppress(docker.errors.NotFound):
+            api.remove_container(name, force=True)  # a leftover of an earlier attempt
+        host_config = api.create_host_config(**self._host_config(ctx))
+        create: Obj = {
+            "image": image,
+            "name": name,
+            "environment": ctx.env,
+            "labels": {
+                **ctx.labels,
+                **{str(k): str(v) for k, v in (cfg.get("labels") or {}).items()},
+            },
+            "host_config": host_config,
+            "ports": self._exposed(ctx),
+            "detach": True,
+        }
+        command = cfg.get("command")
+        args = [str(a) for a in cfg.get("args") or []]
+        if command:
+            create["command"] = [str(command), *args]
+        elif args:
+            create["command"] = args
+        if cfg.get("entrypoint"):
+            create["entrypoint"] = [str(e) for e in cfg["entrypoint"]]
+        if cfg.get("hostname"):
+            create["hostname"] = str(cfg["hostname"])
+        if cfg.get("work_dir"):
+            create["working_dir"] = str(cfg["work_dir"])
+        if ctx.user:
+            create["user"] = ctx.user
+        try:
+            container = api.create_container(**create)
+            api.start(container["Id"])
+        except docker.errors.APIError as exc:
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_container(name, force=True)
+            raise DriverError(
+                f"failed to start container {name}: {exc.explanation or exc}"
+            ) from None
+        return ContainerHandle(api, str(container["Id"]), ctx)
+
+    def _port_bindings(self, ctx: TaskContext) -> dict[str, tuple[str, int]]:
+        labels = ctx.config.get("ports") or []
+        if not isinstance(labels, list):
+            raise DriverError('config "ports" must be a list of port labels', recoverable=False)
+        by_label = {str(p.get("Label")): p for p in ctx.ports}
+        out: dict[str, tuple[str, int]] = {}
+        for label in labels:
+            port = by_label.get(str(label))
+            if port is None:
+                raise DriverError(
+                    f'port label "{label}" in config "ports" is not in the group network',
+                    recoverable=False,
+                )
+            host = int(port.get("Value") or 0)
+            inside = int(port.get("To") or 0) or host
+            host_ip = str(port.get("HostIP") or "0.0.0.0")
+            out[f"{inside}/tcp"] = (host_ip, host)
+            out[f"{inside}/udp"] = (host_ip, host)
+        return out
+
+    def _exposed(self, ctx: TaskContext) -> list[Any]:
+        out: list[Any] = []
+        for spec in self._port_bindings(ctx):
+            number, proto = spec.split("/")
+            out.append((int(number), proto) if proto == "udp" else int(number))
+        return out
+
+    def _host_config(self, ctx: TaskContext) -> Obj:
+        cfg = ctx.config
+        binds = [
+            f"{ctx.alloc_dir / 'alloc'}:/alloc",
+            f"{ctx.task_dir / 'local'}:/local",
+            f"{ctx.task_dir / 'secrets'}:/secrets",
+        ]
+        for vol in cfg.get("volumes") or []:
+            host, sep, rest = str(vol).partition(":")
+            if not sep:
+                raise DriverError(f'volume "{vol}" must be "host_path:container_path"')
+            if not host.startswith("/"):
+                host = str(ctx.task_dir / host)
+            elif not self.volumes_enabled:
+                raise DriverError(
+                    f'volume "{vol}": host paths outside the task dir need docker volumes enabled'
+                )
+            binds.append(f"{host}:{rest}")
+        hc: Obj = {
+            "binds": binds,
+            "port_bindings": self._port_bindings(ctx),
+            "extra_hosts": self._extra_hosts(cfg.get("extra_hosts") or []),
+        }
+        if cfg.get("network_mode"):
+            hc["network_mode"] = str(cfg["network_mode"])
+        if cfg.get("privileged"):
+            if not self.allow_privileged:
+                raise DriverError(
+                    "privileged containers are not allowed on this client "
+                    '(plugin "docker" { config { allow_privileged = true } })',
+                    recoverable=False,
+                )
+            hc["privileged"] = True
+        if cfg.get("dns_servers"):
+            hc["dns"] = [str(d) for d in cfg["dns_servers"]]
+        if cfg.get("cap_add"):
+            hc["cap_add"] = [str(c) for c in cfg["cap_add"]]
+        if cfg.get("cap_drop"):
+            hc["cap_drop"] = [str(c) for c in cfg["cap_drop"]]
+        if ctx.memory_mb:
+            hc["mem_limit"] = f"{ctx.memory_mb}m"
+        return hc
+
+    @staticmethod
+    def _extra_hosts(items: list[Any]) -> dict[str, str]:
+        out = {}
+        for item in items:
+            host, sep, ip = str(item).partition(":")
+            if not sep:
+                raise DriverError(
+                    f'extra_hosts entry "{item}" must be "host:ip"', recoverable=False
+                )
+            out[host] = ip
+        return out
+
+    async def recover(self, ctx: TaskContext, state: Obj) -> TaskHandle | None:
+        container_id = str(state.get("ContainerID") or "")
+        if not container_id:
+            return None
+
+        def inspect() -> bool:
+            try:
+                info = self._client().inspect_container(container_id)
+            except Exception:
+                return False
+            return bool(info["State"].get("Running"))
+
+        if not await in_thread(inspect):
+            return None
+        return ContainerHandle(self._client(), container_id, ctx, since=int(time.time()))

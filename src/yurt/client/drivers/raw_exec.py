@@ -1,0 +1,203 @@
+"""raw_exec: the task as a plain process in its own process group, logs via logmon."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from yurt.client import logfiles
+from yurt.client.drivers.base import (
+    Driver,
+    DriverError,
+    DriverHealth,
+    ExitResult,
+    Obj,
+    TaskContext,
+    TaskHandle,
+)
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """Field 22 of /proc/<pid>/stat: tells a re-used pid from the one we started."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[-1].split()
+    if len(fields) < 20 or fields[0] == "Z":
+        return None
+    return fields[19]
+
+
+def group_pids(pgid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[-1].split()
+        if len(fields) > 3 and fields[0] != "Z" and int(fields[2]) == pgid:
+            out.append(int(entry))
+    return out
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+class ProcessHandle(TaskHandle):
+    def __init__(
+        self,
+        pid: int,
+        start_time: str | None,
+        proc: asyncio.subprocess.Process | None,
+        logmon_pid: int | None,
+    ) -> None:
+        self.pid = pid
+        self.start_time = start_time
+        self.proc = proc
+        self.logmon_pid = logmon_pid
+        self._result: ExitResult | None = None
+        self._waiter: asyncio.Task[ExitResult] | None = None
+
+    def _alive(self) -> bool:
+        return self.start_time is not None and _proc_start_time(self.pid) == self.start_time
+
+    async def _wait(self) -> ExitResult:
+        if self.proc is not None:
+            rc = await self.proc.wait()
+            result = ExitResult(128 - rc, -rc) if rc < 0 else ExitResult(rc)
+        else:
+            # Re-attached: not our child any more, so its exit status is not ours to read.
+            while self._alive():
+                await asyncio.sleep(0.25)
+            result = ExitResult(0, message="exit status unknown (task re-attached)")
+        # The rest of the group goes with the task, as Nomad's executor does.
+        _killpg(self.pid, signal.SIGKILL)
+        return result
+
+    async def wait(self) -> ExitResult:
+        if self._waiter is None:
+            self._waiter = asyncio.ensure_future(self._wait())
+        return await asyncio.shield(self._waiter)
+
+    async def signal(self, sig: int) -> None:
+        _killpg(self.pid, sig)
+
+    async def stop(self, sig: int, timeout: float) -> None:
+        _killpg(self.pid, sig)
+        try:
+            await asyncio.wait_for(self.wait(), timeout)
+        except TimeoutError:
+            _killpg(self.pid, signal.SIGKILL)
+            await self.wait()
+
+    def state(self) -> Obj:
+        return {"Pid": self.pid, "StartTime": self.start_time, "LogmonPid": self.logmon_pid}
+
+    def pids(self) -> list[int]:
+        return group_pids(self.pid)
+
+
+def resolve_command(command: str, task_dir: Path, env: dict[str, str]) -> str:
+    if not command:
+        raise DriverError('missing required config "command"', recoverable=False)
+    if "/" in command:
+        path = Path(command)
+        if not path.is_absolute():
+            path = task_dir / command
+        if not path.exists():
+            raise DriverError(f"command {command!r} not found (looked at {path})")
+        return str(path)
+    found = shutil.which(command, path=env.get("PATH") or os.defpath)
+    if found is None:
+        raise DriverError(f'command "{command}" not found in PATH {env.get("PATH", "")!r}')
+    return found
+
+
+def _args(config: Obj) -> list[str]:
+    args = config.get("args") or []
+    if not isinstance(args, list) or not all(isinstance(a, str | int | float) for a in args):
+        raise DriverError('config "args" must be a list of strings', recoverable=False)
+    return [str(a) for a in args]
+
+
+async def spawn_with_logmon(
+    ctx: TaskContext, argv: list[str], *, cwd: Path, preexec: bool = True
+) -> ProcessHandle:
+    """Start `argv` in a new session with stdout/stderr piped to a logmon process."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        logmon = subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                logfiles.__file__,
+                str(ctx.log_dir),
+                ctx.task_name,
+                str(ctx.log_max_files),
+                str(ctx.log_max_file_size),
+                str(out_r),
+                str(err_r),
+            ],
+            pass_fds=(out_r, err_r),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                cwd=str(cwd),
+                env=ctx.env,
+                start_new_session=preexec,
+            )
+        except OSError as exc:
+            logmon.kill()
+            raise DriverError(f"failed to start {argv[0]}: {exc.strerror or exc}") from None
+    finally:
+        for fd in (out_r, out_w, err_r, err_w):
+            os.close(fd)
+    # logmon is reaped by a thread so that it never lingers as a zombie of the client.
+    asyncio.get_running_loop().run_in_executor(None, logmon.wait)
+    return ProcessHandle(proc.pid, _proc_start_time(proc.pid), proc, logmon.pid)
+
+
+class RawExecDriver(Driver):
+    name = "raw_exec"
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def fingerprint(self) -> DriverHealth:
+        if not self.enabled:
+            return DriverHealth(False, False, "disabled")
+        return DriverHealth(True, True, "Healthy", {"driver.raw_exec": "1"})
+
+    async def start(self, ctx: TaskContext) -> TaskHandle:
+        if not self.enabled:
+            raise DriverError("raw_exec is disabled on this client", recoverable=False)
+        command = resolve_command(str(ctx.config.get("command") or ""), ctx.task_dir, ctx.env)
+        return await spawn_with_logmon(ctx, [command, *_args(ctx.config)], cwd=ctx.task_dir)
+
+    async def recover(self, ctx: TaskContext, state: Obj) -> TaskHandle | None:
+        pid = int(state.get("Pid") or 0)
+        start_time = state.get("StartTime")
+        if not pid or _proc_start_time(pid) != start_time:
+            return None
+        return ProcessHandle(pid, start_time, None, state.get("LogmonPid"))

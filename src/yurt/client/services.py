@@ -1,0 +1,158 @@
+"""An allocation's `service` blocks as Consul agent service registrations, with Nomad's
+service and check IDs."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from yurt.api.durations import format_go_duration
+from yurt.client.taskenv import NodeView, alloc_ports, interpolate
+
+Obj = dict[str, Any]
+_DOCKER_HOST_NAMES = {"host.docker.internal", "host.containers.internal"}
+
+
+@functools.lru_cache(maxsize=64)
+def resolvable(name: str) -> bool:
+    try:
+        socket.getaddrinfo(name, None)
+    except (OSError, UnicodeError):
+        return False
+    return True
+
+
+def service_address(address: str, fallback_ip: str) -> str:
+    """The address to advertise. The seed's `host.docker.internal` names the host as seen
+    from a container; when this machine cannot resolve it, the node's IP reaches the task."""
+    if not address:
+        return fallback_ip
+    if address in _DOCKER_HOST_NAMES and not resolvable(address):
+        return fallback_ip
+    return address
+
+
+@dataclass(frozen=True)
+class Registration:
+    service_id: str
+    payload: Obj
+    check_ids: tuple[str, ...]
+
+
+def service_id(alloc_id: str, task: str | None, group: str, name: str, port: str) -> str:
+    if task is None:
+        return f"_nomad-task-{alloc_id}-group-{group}-{name}-{port}"
+    return f"_nomad-task-{alloc_id}-{task}-{name}-{port}"
+
+
+def _check_id(sid: str, check: Obj) -> str:
+    digest = hashlib.sha1(
+        (sid + json.dumps(check, sort_keys=True, default=str)).encode()
+    ).hexdigest()
+    return f"_nomad-check-{digest}"
+
+
+def _port_of(label: str, ports: list[Obj], *, driver_mode: bool) -> int:
+    if not label:
+        return 0
+    if label.isdigit():
+        return int(label)
+    for p in ports:
+        if p.get("Label") == label:
+            if driver_mode and int(p.get("To") or 0) > 0:
+                return int(p["To"])
+            return int(p.get("Value") or 0)
+    raise ValueError(f'port label "{label}" is not in the group network')
+
+
+def build_registrations(
+    alloc: Obj,
+    services: list[Obj],
+    *,
+    task: str | None,
+    env: dict[str, str],
+    node: NodeView,
+    node_ip: str,
+) -> list[Registration]:
+    """Consul registrations of a group's (task None) or a task's services."""
+    alloc_id = str(alloc["ID"])
+    group = str(alloc.get("TaskGroup") or "")
+    ports = alloc_ports(alloc)
+    out = []
+    for raw in services:
+        svc = interpolate(raw, env, node)
+        if (svc.get("Provider") or "consul") != "consul":
+            continue  # Nomad's own service discovery is not the catalog's business
+        name = str(svc.get("Name") or "")
+        label = str(svc.get("PortLabel") or "")
+        mode = str(svc.get("AddressMode") or "auto")
+        port = _port_of(label, ports, driver_mode=mode == "driver")
+        address = service_address(str(svc.get("Address") or ""), node_ip)
+        sid = service_id(alloc_id, task, group, name, label)
+        checks = []
+        check_ids = []
+        for check in svc.get("Checks") or []:
+            built = _check(check, sid, name, address, port, ports, node_ip)
+            if built is not None:
+                checks.append(built)
+                check_ids.append(str(built["CheckID"]))
+        meta = {str(k): str(v) for k, v in (svc.get("Meta") or {}).items()}
+        meta.setdefault("external-source", "nomad")
+        payload: Obj = {
+            "ID": sid,
+            "Name": name,
+            "Tags": list(svc.get("Tags") or []),
+            "Address": address,
+            "Port": port,
+            "Meta": meta,
+            "EnableTagOverride": bool(svc.get("EnableTagOverride")),
+            "Checks": checks,
+        }
+        out.append(Registration(sid, payload, tuple(check_ids)))
+    return out
+
+
+def _check(
+    check: Obj, sid: str, svc_name: str, address: str, port: int, ports: list[Obj], node_ip: str
+) -> Obj | None:
+    kind = str(check.get("Type") or "").lower()
+    if kind not in ("http", "tcp", "grpc"):
+        return None  # script checks run through the driver, not the catalog
+    if check.get("PortLabel"):
+        port = _port_of(str(check["PortLabel"]), ports, driver_mode=False)
+    if check.get("Address"):
+        address = service_address(str(check["Address"]), node_ip)
+    interval = int(check.get("Interval") or 10_000_000_000)
+    timeout = int(check.get("Timeout") or 2_000_000_000)
+    out: Obj = {
+        "CheckID": _check_id(sid, check),
+        "Name": str(check.get("Name") or f'service: "{svc_name}" check'),
+        "Interval": format_go_duration(interval),
+        "Timeout": format_go_duration(timeout),
+        "Status": str(check.get("InitialStatus") or "critical"),
+    }
+    if kind == "tcp":
+        out["TCP"] = f"{address}:{port}"
+    elif kind == "grpc":
+        out["GRPC"] = f"{address}:{port}"
+    else:
+        scheme = str(check.get("Protocol") or "http")
+        path = str(check.get("Path") or "/")
+        if not path.startswith("/"):
+            path = "/" + path
+        out["HTTP"] = f"{scheme}://{address}:{port}{path}"
+        if check.get("Method"):
+            out["Method"] = str(check["Method"])
+        if check.get("Header"):
+            out["Header"] = check["Header"]
+        if check.get("TLSSkipVerify"):
+            out["TLSSkipVerify"] = True
+    if int(check.get("SuccessBeforePassing") or 0):
+        out["SuccessBeforePassing"] = int(check["SuccessBeforePassing"])
+    if int(check.get("FailuresBeforeCritical") or 0):
+        out["FailuresBeforeCritical"] = int(check["FailuresBeforeCritical"])
+    return out

@@ -1,0 +1,226 @@
+"""The docker driver against Podman's Docker-compatible service, with images built locally
+(no registry is reachable here): the seed's redis job unchanged, and the seed's nginx job
+with a dynamic port mapped to 80 (static 80 may be taken on a shared test machine) and a
+1s check interval."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.catalog.conftest import CatalogProcess
+from tests.client.conftest import ClientProcess, Cluster, events, wait_for
+from tests.scheduler.conftest import SchedulerProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SEED_REDIS = """
+job "job-redis" {
+  datacenters = ["dc1"]
+  group "cache" {
+    network {
+      port "db" {
+        to = 6379
+      }
+    }
+    task "redis" {
+      driver = "docker"
+      config {
+        image = "redis:7"
+        ports = ["db"]
+      }
+      resources {
+        cpu    = 500 # 500 MHz
+        memory = 256 # 256MB
+      }
+      service {
+        name = "weave-redis"
+        port = "db"
+        address = "host.docker.internal"
+        check {
+          name     = "host-redis-check"
+          type     = "tcp"
+          port     = "db"
+          interval = "10s"
+          timeout  = "2s"
+        }
+      }
+    }
+  }
+}
+"""
+
+NGINX = """
+job "job-nginx" {
+  region = "global"
+  datacenters = ["dc1"]
+  type = "service"
+  group "group-webs" {
+    count = 1
+    network {
+      port "http" {
+        to = 80
+      }
+    }
+    service {
+      name = "service-nginx"
+      tags = ["nginx-tag", "urlprefix-/"]
+      address = "host.docker.internal"
+      port = "http"
+      check {
+        type = "tcp"
+        name = "service group-webs-nginx check"
+        path = "/"
+        interval = "1s"
+        timeout = "2s"
+      }
+    }
+    task "task-docker-nginx" {
+      driver = "docker"
+      config {
+        image = "nginx:alpine"
+        ports = ["http"]
+        labels = { team = "web" }
+        extra_hosts = ["example.internal:10.1.2.3"]
+      }
+      resources {
+        cpu    = 500 # MHz
+        memory = 128 # MB
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    run_dir = tmp_path_factory.mktemp("podman")
+    env = {**os.environ, "CONTAINERS_CONF": str(ROOT / "scripts/podman/containers.conf")}
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts/podman-service.sh"), str(run_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    endpoint = out.stdout.strip().splitlines()[-1]
+    built = subprocess.run(
+        ["bash", str(ROOT / "scripts/build-images.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    try:
+        yield endpoint
+    finally:
+        pid_file = run_dir / "podman.pid"
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def dcluster(tmp_path_factory: pytest.TempPathFactory, podman: str) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("dcluster")
+    catalog = CatalogProcess(tmp / "catalog", "-dev").start()
+    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "2s", "-heartbeat-grace", "2s")
+    sched.start()
+    client = ClientProcess(
+        tmp,
+        f"127.0.0.1:{sched.port}",
+        f"127.0.0.1:{catalog.port}",
+        "-docker-endpoint",
+        podman,
+    ).start()
+    try:
+        yield Cluster(sched, catalog, client)
+    finally:
+        client.proc.stop()
+        sched.proc.stop()
+        catalog.proc.stop()
+
+
+def test_docker_driver_fingerprinted(dcluster: Cluster) -> None:
+    node_id = wait_for(lambda: dcluster.api.nodes.get_nodes())[0]["ID"]
+    node = dcluster.api.node.get_node(node_id)
+    assert node["Drivers"]["docker"]["Healthy"] is True
+    assert node["Attributes"]["driver.docker"] == "1"
+    assert node["Attributes"]["driver.docker.version"]
+
+
+def test_seed_redis_job(dcluster: Cluster, podman: str) -> None:
+    dcluster.run(SEED_REDIS)
+    alloc = dcluster.wait_alloc("job-redis", "running", timeout=60)
+    port = alloc["AllocatedResources"]["Shared"]["Ports"][0]
+    assert port["To"] == 6379
+    api = docker.APIClient(base_url=podman)
+    info = api.inspect_container(f"redis-{alloc['ID']}")
+    assert info["State"]["Running"]
+    assert info["Config"]["Labels"]["com.hashicorp.nomad.alloc_id"] == alloc["ID"]
+    env = dict(e.split("=", 1) for e in info["Config"]["Env"])
+    assert env["NOMAD_PORT_db"] == "6379"
+    assert env["NOMAD_HOST_PORT_db"] == str(port["Value"])
+    assert env["NOMAD_TASK_DIR"] == "/local"
+
+    def pong() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port["Value"]), timeout=2) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64) == b"+PONG\r\n"
+        except OSError:
+            return False
+
+    wait_for(pong, 30, "redis answering on its published port")
+    svc = wait_for(lambda: dcluster.passing("weave-redis"), 30, "weave-redis passing")[0]
+    assert svc["Service"]["Port"] == port["Value"]
+    assert svc["Service"]["ID"] == f"_nomad-task-{alloc['ID']}-redis-weave-redis-db"
+    logs = dcluster.get(
+        f"/v1/client/fs/logs/{alloc['ID']}",
+        params={"task": "redis", "type": "stdout", "plain": "1"},
+    ).text
+    assert "Ready to accept connections" in logs
+    dcluster.stop_job("job-redis")
+    done = dcluster.wait_alloc("job-redis", "complete", timeout=30)
+    assert events(done, "redis")[-1] == "Killed"
+    wait_for(lambda: not api.containers(all=True, filters={"name": f"redis-{alloc['ID']}"}))
+    wait_for(lambda: not dcluster.consul.catalog.service("weave-redis")[1])
+
+
+def test_nginx_alpine_serves_http(dcluster: Cluster, podman: str) -> None:
+    dcluster.run(NGINX)
+    alloc = dcluster.wait_alloc("job-nginx", "running", timeout=60)
+    port = alloc["AllocatedResources"]["Shared"]["Ports"][0]["Value"]
+    api = docker.APIClient(base_url=podman)
+    info = api.inspect_container(f"task-docker-nginx-{alloc['ID']}")
+    assert info["Config"]["Labels"]["team"] == "web"
+
+    def page() -> bytes:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                return s.recv(4096)
+        except OSError:
+            return b""
+
+    assert b"Welcome to nginx!" in wait_for(page, 30, "nginx serving")
+    hosts = api.exec_start(api.exec_create(info["Id"], ["cat", "/etc/hosts"]))
+    assert b"example.internal" in hosts
+    wait_for(lambda: dcluster.passing("service-nginx"), 30, "service-nginx passing")
+    dcluster.stop_job("job-nginx")
+    dcluster.wait_alloc("job-nginx", "complete", timeout=30)

@@ -1,0 +1,260 @@
+"""The node's life around its tasks: deployment health, exec isolation, log rotation, a
+scheduler that lost its state, and a client stopped with SIGTERM leaving no orphans."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.catalog.conftest import CatalogProcess
+from tests.client.conftest import ClientProcess, Cluster, events, pid_alive, wait_for
+from tests.scheduler.conftest import SchedulerProcess
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("node")
+    catalog = CatalogProcess(tmp / "catalog", "-dev").start()
+    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "2s", "-heartbeat-grace", "2s")
+    sched.start()
+    client = ClientProcess(tmp, f"127.0.0.1:{sched.port}", f"127.0.0.1:{catalog.port}").start()
+    try:
+        yield Cluster(sched, catalog, client)
+    finally:
+        client.proc.stop()
+        sched.proc.stop()
+        catalog.proc.stop()
+
+
+def test_deployment_becomes_healthy_through_checks(cluster: Cluster) -> None:
+    cluster.run(
+        """
+job "dep" {
+  datacenters = ["dc1"]
+  update {
+    min_healthy_time  = "1s"
+    healthy_deadline  = "30s"
+    progress_deadline = "1m"
+  }
+  group "g" {
+    network {
+      port "http" {}
+    }
+    service {
+      name = "dep-web"
+      port = "http"
+      check {
+        type     = "tcp"
+        interval = "1s"
+        timeout  = "1s"
+      }
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "python3"
+        args    = ["-m", "http.server", "${NOMAD_PORT_http}", "--bind", "127.0.0.1"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("dep", "running")
+    healthy = wait_for(
+        lambda: (cluster.alloc(alloc["ID"]).get("DeploymentStatus") or {}).get("Healthy"),
+        30,
+        "the allocation healthy",
+    )
+    assert healthy is True
+    deployment = wait_for(
+        lambda: (d := cluster.api.job.get_deployment("dep")) and d["Status"] == "successful" and d,
+        30,
+        "a successful deployment",
+    )
+    assert deployment["TaskGroups"]["g"]["HealthyAllocs"] == 1
+    cluster.stop_job("dep")
+    cluster.wait_alloc("dep", "complete")
+
+
+def test_exec_driver_isolates_the_task(cluster: Cluster) -> None:
+    cluster.run(
+        """
+job "isolated" {
+  datacenters = ["dc1"]
+  type        = "batch"
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo pid=$$; ls /; echo $NOMAD_TASK_DIR; echo hi > /local/out.txt"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("isolated", "complete")
+    out = cluster.get(
+        f"/v1/client/fs/logs/{alloc['ID']}", params={"task": "t", "type": "stdout", "plain": "1"}
+    ).text
+    lines = out.split()
+    assert lines[0] == "pid=1"  # its own PID namespace
+    assert {"alloc", "local", "secrets", "bin", "usr"} <= set(lines)
+    assert "/local" in lines
+    assert "tmp" in lines and "pytest-of-root" not in out
+    written = cluster.get(f"/v1/client/fs/cat/{alloc['ID']}", params={"path": "t/local/out.txt"})
+    assert written.text == "hi\n"
+
+
+def test_logs_rotate(cluster: Cluster) -> None:
+    cluster.run(
+        """
+job "chatty" {
+  datacenters = ["dc1"]
+  type        = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      logs {
+        max_files     = 2
+        max_file_size = 1
+      }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "head -c 2621440 /dev/zero | tr '\\\\0' a; echo"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("chatty", "complete")
+    listing = cluster.get(f"/v1/client/fs/ls/{alloc['ID']}", params={"path": "alloc/logs"}).json()
+    sizes = {f["Name"]: f["Size"] for f in listing if f["Name"].startswith("t.stdout")}
+    assert sizes == {"t.stdout.1": 1024 * 1024, "t.stdout.2": 2621441 - 2 * 1024 * 1024}
+    body = cluster.get(
+        f"/v1/client/fs/logs/{alloc['ID']}", params={"task": "t", "type": "stdout", "plain": "1"}
+    ).content
+    assert len(body) == sum(sizes.values())
+
+
+def test_templates_render_and_restart_on_change(cluster: Cluster) -> None:
+    cluster.consul.kv.put("app/color", "blue")
+    cluster.consul.agent.service.register("tmpl-db", address="10.0.0.9", port=5432)
+    cluster.run(
+        """
+job "tmpl" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      template {
+        data        = <<EOT
+color={{ key "app/color" }}
+{{ range service "tmpl-db" }}db={{ .Address }}:{{ .Port }}{{ end }}
+index={{ env "NOMAD_ALLOC_INDEX" }}
+EOT
+        destination = "local/app.conf"
+        change_mode = "restart"
+      }
+      template {
+        data        = "COLOR={{ key \\"app/color\\" | toUpper }}"
+        destination = "secrets/app.env"
+        env         = true
+        change_mode = "noop"
+      }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "cat local/app.conf; echo env=$COLOR; exec sleep 1000"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("tmpl", "running")
+    logs = f"/v1/client/fs/logs/{alloc['ID']}"
+
+    def stdout() -> str:
+        return cluster.get(logs, params={"task": "t", "type": "stdout", "plain": "1"}).text
+
+    first = wait_for(lambda: "env=" in stdout() and stdout(), what="the task printed")
+    assert first == "color=blue\ndb=10.0.0.9:5432\nindex=0\nenv=BLUE\n"
+    cluster.consul.kv.put("app/color", "green")
+    wait_for(lambda: stdout().count("env=") == 2, what="a restart with the new data")
+    assert stdout().endswith("color=green\ndb=10.0.0.9:5432\nindex=0\nenv=GREEN\n")
+    state = wait_for(
+        lambda: (st := cluster.alloc(alloc["ID"])["TaskStates"]["t"])["Restarts"] == 1 and st
+    )
+    restart = next(e for e in state["Events"] if e["Type"] == "Restart Signal")
+    assert restart["RestartReason"] == "Template with change_mode restart re-rendered"
+    cluster.stop_job("tmpl")
+    cluster.wait_alloc("tmpl", "complete")
+
+
+def test_reregisters_with_a_scheduler_that_lost_its_state(cluster: Cluster) -> None:
+    node_id = wait_for(lambda: cluster.api.nodes.get_nodes())[0]["ID"]
+    cluster.sched.proc.kill()
+    shutil.rmtree(cluster.sched.data_dir)
+    cluster.sched.start()
+    nodes = wait_for(lambda: cluster.api.nodes.get_nodes(), 20, "the node registered again")
+    assert nodes[0]["ID"] == node_id
+    assert nodes[0]["Status"] == "ready"
+    # and it runs work from the new scheduler
+    cluster.run(
+        """
+job "after" {
+  datacenters = ["dc1"]
+  type        = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+"""
+    )
+    cluster.wait_alloc("after", "complete")
+
+
+def test_sigterm_stops_every_task_and_service(cluster: Cluster) -> None:
+    cluster.run(
+        """
+job "orphan-check" {
+  datacenters = ["dc1"]
+  group "g" {
+    network {
+      port "p" {}
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ > local/pid; exec /bin/sleep 1000"]
+      }
+      service {
+        name = "orphan-check"
+        port = "p"
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("orphan-check", "running")
+    pid_file = cluster.client.data_dir / "alloc" / alloc["ID"] / "t" / "local" / "pid"
+    pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip()))
+    wait_for(lambda: cluster.consul.catalog.service("orphan-check")[1], what="registered")
+    assert cluster.client.proc.stop() == 0
+    assert not pid_alive(pid)
+    assert not cluster.consul.catalog.service("orphan-check")[1]
+    assert not cluster.consul.catalog.service("nomad-1-client")[1]
+    final = cluster.alloc(alloc["ID"])
+    assert events(final, "t")[-1] == "Killed"
