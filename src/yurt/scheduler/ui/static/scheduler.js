@@ -195,6 +195,22 @@
       for (const f of onJob) f();
       if (tab === "definition") drawDefinition();
     });
+    // A job's status follows its allocations, but the job's own index moves only when the job
+    // is written: so the allocations are watched on every tab (the overview and allocations
+    // tabs draw them too) and the job re-read when they change.
+    const onAllocs = [];
+    let allocsSeen = false;
+    let statusSeq = 0;
+    ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
+      for (const f of onAllocs) f(data, err);
+      if (err || !allocsSeen) { allocsSeen = !err; return; }
+      const seq = ++statusSeq;
+      Y.api("GET", "/v1/job/" + enc(id), undefined, { signal: ctx.signal }).then((fresh) => {
+        if (seq !== statusSeq || !job || fresh.ModifyIndex < job.ModifyIndex) return;
+        job = fresh;
+        drawHead();
+      }).catch(() => {}); // the job watch reports errors
+    });
     function drawHead() {
       const stopped = job.Stop;
       const actions = stopped
@@ -294,7 +310,7 @@
         drawGroups();
       };
       onJob.push(drawGroups, readSummary, watchChildren);
-      ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
+      onAllocs.push((data, err) => {
         if (err) return jobErr(allocs, err);
         Y.fill(allocs, allocTable(data));
         readSummary();
@@ -397,7 +413,7 @@
       let filter = ctx.query.get("filter") || "";
       const draw = () => allocs && Y.fill(list, allocTable(allocs.filter((a) => Y.matches(filter, a.ID, a.TaskGroup, a.NodeName, a.ClientStatus))));
       Y.append(body, [h("div.toolbar", null, Y.filterBox(ctx, "Filter by id, group, client or status", (v) => { filter = v; draw(); })), list]);
-      ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
+      onAllocs.push((data, err) => {
         if (err) return jobErr(list, err);
         allocs = data;
         draw();
