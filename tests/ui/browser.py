@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,13 @@ from pathlib import Path
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Screenshots go to docs/screenshots/ when YURT_SCREENSHOTS=1 (the README shows them), and
+# to a scratch directory otherwise, so that an ordinary test run leaves the checkout clean.
+SCREENSHOTS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("YURT_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "yurt-screenshots"
+)
 CHROMIUM = Path("/usr/bin/chromium")
 WIDE = {"width": 1280, "height": 800}
 NARROW = {"width": 390, "height": 844}

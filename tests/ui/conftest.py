@@ -3,9 +3,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.ui.browser import CHROMIUM_ARGS, ensure_chromium
+
+# Updates travel through real processes on a machine shared with other test runs: give each
+# expectation room (it returns as soon as it holds).
+expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(scope="module")

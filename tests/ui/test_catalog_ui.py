@@ -171,6 +171,13 @@ def test_kv_create_browse_edit_with_cas_and_delete(ui: UIPage, c: consul.Consul)
     c.kv.delete("fabio/", recurse=True)
     expect(page.get_by_text("This folder is empty")).to_be_visible()
 
+    c.kv.put("blob", b"\xff\xfe\x00binary")
+    ui.goto("/ui/dc1/kv/blob/edit")
+    expect(editor).to_have_value("(binary value, 9 bytes: not editable here)")
+    expect(editor).not_to_be_editable()
+    expect(page.get_by_role("button", name="Save")).to_be_disabled()
+    c.kv.delete("blob")
+
 
 def test_pages_fit_a_narrow_window(browser: Browser, catalog: CatalogProcess) -> None:
     ui = new_ui_page(browser, catalog.url, NARROW)

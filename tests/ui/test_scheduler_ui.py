@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.scheduler.conftest import SchedulerProcess
 from tests.scheduler.simnode import SimNode, wait_for
-from tests.ui.browser import NARROW, UIPage, close, new_ui_page
+from tests.ui.browser import NARROW, REPO, UIPage, close, new_ui_page
 from tests.ui.fakeclient import FakeClientAPI
 
 JOB_ID = "web-demo"
@@ -188,6 +188,12 @@ def test_job_tabs_definition_versions_deployments_evaluations(ui: UIPage, cluste
     ui.assert_not_reloaded()
     ui.shot("scheduler-job-versions")
     cluster.act()
+    page.locator('[data-version="0"]').get_by_role("button", name="Revert to this version").click()
+    page.get_by_role("button", name="Yes, revert").click()
+    expect(page.locator("[data-version]")).to_have_count(3)
+    expect(page.locator('[data-version="2"]')).to_contain_text('release: "2"')
+    assert cluster.api.job.get_job(JOB_ID)["Meta"] in (None, {})
+    cluster.act()
 
     page.get_by_role("link", name="Deployments").click()
     expect(page.locator("[data-deployment]").first).to_contain_text("web")
@@ -280,6 +286,14 @@ def test_stop_the_job_from_the_ui(ui: UIPage, cluster: Cluster) -> None:
     expect(page.get_by_role("button", name="Start")).to_be_visible()
     ui.assert_not_reloaded()
     assert cluster.api.job.get_job(JOB_ID)["Stop"] is True
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator('tr[data-alloc][data-status="pending"]')).to_have_count(2)
+    cluster.act()
+    expect(page.locator("h1 .badge")).to_have_text("running")
+    assert cluster.api.job.get_job(JOB_ID)["Stop"] is False
+    cluster.api.job.deregister_job(JOB_ID)
+    cluster.act()
+    expect(page.locator("h1 .badge")).to_have_text("dead")
 
 
 def test_log_viewer_starts_once_the_task_does(ui: UIPage, cluster: Cluster) -> None:
@@ -300,8 +314,109 @@ def test_log_viewer_starts_once_the_task_does(ui: UIPage, cluster: Cluster) -> N
     cluster.act()
     expect(page.locator('[data-task="server"]')).to_contain_text("running")
     expect(log).to_have_text("started at last\n")
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.get_by_role("button", name="Yes, stop allocation").click()
+    expect(page.locator("main")).to_contain_text("Desiredstop")
+    cluster.act()
+    expect(page.locator("h1 .badge")).to_have_text("complete")
     ui.assert_not_reloaded()
     cluster.api.job.deregister_job("late-logs", purge=True)
+    cluster.act()
+
+
+def test_periodic_job_launches_listed_under_their_parent(ui: UIPage, cluster: Cluster) -> None:
+    page = ui.page
+    source = (REPO / "jobs" / "job.cron.nomad").read_text()
+    job = cluster.api.jobs.parse(source, canonicalize=True)
+    cluster.api.jobs.register_job({"Job": job})
+    ui.goto("/ui/jobs")
+    parent_row = page.locator('tr[data-job-row="job-cron"]')
+    expect(parent_row).to_contain_text("no children yet")
+    ui.mark()
+    parent_row.get_by_role("link", name="job-cron").click()
+    expect(page.locator("main")).to_contain_text("cron: */5 * * * *")
+    page.get_by_role("button", name="Force launch").click()
+    child = page.locator("tr[data-child]")
+    expect(child).to_have_count(1)
+    cluster.act()
+    expect(child).to_contain_text("1 running")
+    child.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/ui/jobs/job-cron%2Fperiodic-\d+$"))
+    expect(page.locator("h1")).to_contain_text("job-cron/periodic-")
+    expect(page.locator('tr[data-status="running"]')).to_have_count(1)
+    ui.goto("/ui/jobs")
+    expect(page.locator("tr[data-job-row]", has_text="periodic-")).to_have_count(0)
+    expect(parent_row).to_contain_text("children: 1 running")
+    cluster.api.job.deregister_job("job-cron", purge=True)
+
+
+CANARY_HCL = """
+job "canary-demo" {
+  datacenters = ["dc1"]
+
+  group "web" {
+    count = 1
+
+    update {
+      canary       = 1
+      max_parallel = 1
+    }
+
+    task "server" {
+      driver = "raw_exec"
+
+      config {
+        command = "/bin/sleep"
+        args    = ["%s"]
+      }
+
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+"""
+
+
+def test_scale_a_group_and_promote_a_canary_deployment(ui: UIPage, cluster: Cluster) -> None:
+    page = ui.page
+    cluster.api.jobs.register_job({"Job": cluster.api.jobs.parse(CANARY_HCL % "600", True)})
+    wait_for(lambda: cluster.allocs("canary-demo"), what="the first allocation")
+    cluster.act()
+    ui.goto("/ui/jobs/canary-demo")
+    deployment = page.locator("[data-deployment]")
+    expect(deployment).to_contain_text("successful")
+    ui.mark()
+    page.get_by_role("button", name="scale web up").click()
+    expect(page.locator('[data-group="web"] strong')).to_have_text("2")
+    expect(page.locator("tr[data-alloc]")).to_have_count(2)
+    cluster.act()
+    expect(page.locator('tr[data-status="running"]')).to_have_count(2)
+    assert cluster.api.job.get_job("canary-demo")["TaskGroups"][0]["Count"] == 2
+
+    cluster.api.jobs.register_job(
+        {"Job": cluster.api.jobs.parse(CANARY_HCL % "601", True), "PreserveCounts": True}
+    )
+    expect(deployment).to_contain_text("version 2")
+    cluster.act()  # the canary reports healthy: the deployment waits for a promotion
+    promote = page.get_by_role("button", name="Promote canaries")
+    expect(promote).to_be_visible()
+    ui.shot("scheduler-job-deployment")
+    promote.click()
+    expect(deployment).to_contain_text("(promoted)")
+    wait_for(
+        lambda: (
+            (cluster.act() or True)
+            and cluster.api.job.get_deployment("canary-demo")["Status"] == "successful"
+        ),
+        timeout=20,
+        what="the promoted deployment to finish",
+    )
+    expect(deployment.locator(".badge")).to_have_text("successful")
+    ui.assert_not_reloaded()
+    cluster.api.job.deregister_job("canary-demo", purge=True)
     cluster.act()
 
 

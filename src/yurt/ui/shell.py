@@ -31,6 +31,8 @@ class Shell:
     static_dir: Path
     app_js: str
     nav: Sequence[Nav] = field(default_factory=tuple)
+    # Shown without JavaScript: where the same data is in the API.
+    noscript: str = ""
 
     def render(self) -> str:
         return _TEMPLATES.get_template("shell.html").render(
@@ -39,6 +41,7 @@ class Shell:
             assets=self.assets,
             app_js=self.app_js,
             nav=list(self.nav),
+            noscript=self.noscript,
             v={
                 "css": _version(STATIC_DIR / "yurt.css"),
                 "js": _version(STATIC_DIR / "yurt.js"),

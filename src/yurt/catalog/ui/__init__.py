@@ -27,6 +27,7 @@ def shell(datacenter: str) -> Shell:
             (f"{base}/nodes", "Nodes"),
             (f"{base}/kv/", "Key/Value"),
         ),
+        noscript="Services: /v1/catalog/services, nodes: /v1/catalog/nodes, keys: /v1/kv/.",
     )
 
 

@@ -16,6 +16,10 @@ SHELL = Shell(
     static_dir=Path(__file__).parent / "static",
     app_js="router.js",
     nav=(("/routes", "Routes"), ("/manual", "Manual overrides")),
+    noscript=(
+        "The routing table is at /api/routes (JSON; /api/routes?raw for route commands), "
+        "the manual routes at /api/manual, the configuration at /api/config."
+    ),
 )
 
 

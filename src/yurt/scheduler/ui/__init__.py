@@ -16,6 +16,7 @@ SHELL = Shell(
     static_dir=Path(__file__).parent / "static",
     app_js="scheduler.js",
     nav=(("/ui/jobs", "Jobs"), ("/ui/clients", "Clients"), ("/ui/topology", "Topology")),
+    noscript="Jobs are at /v1/jobs, allocations at /v1/allocations, clients at /v1/nodes.",
 )
 
 

@@ -182,10 +182,15 @@
     });
     return h("div.crumbs.kv-path", null, out);
   }
+  function rawBytes(b64) {
+    return b64 ? Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)) : new Uint8Array();
+  }
   function decode(b64) {
-    if (!b64) return "";
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    return new TextDecoder().decode(bytes);
+    return new TextDecoder().decode(rawBytes(b64));
+  }
+  // Values that are not UTF-8 text are shown, not edited: saving the text would corrupt them.
+  function isText(b64) {
+    try { new TextDecoder("utf-8", { fatal: true }).decode(rawBytes(b64)); return true; } catch (e) { return false; }
   }
 
   function kvListPage(ctx, dc, folder) {
@@ -239,7 +244,7 @@
     const folder = key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : "";
     const value = h("textarea", { "aria-label": "value", spellcheck: "false" });
     const msg = h("div");
-    const meta = h("div.muted");
+    const meta = h("div.muted", { style: { marginBottom: "12px" } });
     let loaded = null; // the entry the editor started from: its ModifyIndex is the CAS index
     let latest = null;
     let dirty = false;
@@ -248,6 +253,10 @@
       const same = !dirty && loaded && decode(entry.Value) === value.value;
       loaded = entry;
       value.value = decode(entry.Value);
+      const binary = !isText(entry.Value);
+      value.readOnly = binary;
+      save.disabled = binary;
+      if (binary) value.value = "(binary value, " + rawBytes(entry.Value).length + " bytes: not editable here)";
       dirty = false;
       if (!same) Y.fill(msg); // our own save coming back keeps its "Saved." note
       Y.fill(meta, "Modify index " + entry.ModifyIndex + " · create index " + entry.CreateIndex + (entry.Flags ? " · flags " + entry.Flags : "") + (entry.Session ? " · locked by session " + entry.Session : ""));

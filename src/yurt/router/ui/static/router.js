@@ -61,7 +61,8 @@
         ["#", (r) => String(r.n), { cls: "hide-narrow" }],
         ["Service", (r) => h("strong", null, r.service)],
         ["Source", (r) => h("span.mono", null, r.src)],
-        ["Destination", (r) => h("a.mono", { href: r.dst, target: "_blank", rel: "noopener" }, r.dst)],
+        // Only web addresses become links: a manual route's text must never run as a URL.
+        ["Destination", (r) => (/^https?:\/\//.test(r.dst) ? h("a.mono", { href: r.dst, target: "_blank", rel: "noopener" }, r.dst) : h("span.mono", null, r.dst))],
         ["Options", (r) => (r.opts ? h("span.mono", null, r.opts) : h("span.muted", null, "-")), { cls: "hide-narrow" }],
         ["Weight", (r) => (Math.round((r.weight || 0) * 10000) / 100) + "%"],
         ["Tags", (r) => Y.tags(r.tags), { cls: "hide-narrow" }],

@@ -33,6 +33,11 @@
   function summaryCell(counts) {
     return h("div.summary", null, summaryBar(counts), h("div.legend", null, describeCounts(counts) || "no allocations"));
   }
+  function childrenCell(summary) {
+    const c = (summary && summary.Children) || {};
+    const parts = [["Pending", "pending"], ["Running", "running"], ["Dead", "dead"]].filter(([k]) => c[k]).map(([k, l]) => c[k] + " " + l);
+    return h("div.summary", null, h("div.legend", null, parts.length ? "children: " + parts.join(", ") : "no children yet"));
+  }
   function legend() {
     return h("div.legend", null, STATES.map((s) => h("span", null, h("i." + s.toLowerCase()), s)));
   }
@@ -130,7 +135,8 @@
     let filter = ctx.query.get("filter") || "";
     const draw = () => {
       if (!jobs) return;
-      const rows = jobs.filter((j) => Y.matches(filter, j.ID, j.Name, j.Type, j.Status, j.Namespace));
+      // Periodic and dispatched children are listed on their parent's page, as in Nomad.
+      const rows = jobs.filter((j) => !j.ParentID && Y.matches(filter, j.ID, j.Name, j.Type, j.Status, j.Namespace));
       const many = new Set(jobs.map((j) => j.Namespace)).size > 1;
       const cols = [
         ["Name", (j) => h("a", { href: jobHref(j.ID), "data-job": j.ID }, j.Name || j.ID)],
@@ -141,7 +147,7 @@
         ["Type", (j) => j.Type + (j.Periodic ? " (periodic)" : j.ParameterizedJob ? " (parameterized)" : "")],
         ["Priority", (j) => String(j.Priority), { cls: "hide-narrow" }],
         ["Groups", (j) => String(Object.keys((j.JobSummary && j.JobSummary.Summary) || {}).length), { cls: "hide-narrow" }],
-        ["Summary", (j) => summaryCell(sumSummary(j.JobSummary))],
+        ["Summary", (j) => (j.Periodic || j.ParameterizedJob ? childrenCell(j.JobSummary) : summaryCell(sumSummary(j.JobSummary)))],
         ["Submitted", (j) => fmt.ago(j.SubmitTime), { cls: "hide-narrow" }],
       );
       Y.fill(list, Y.table(cols, rows, { empty: jobs.length ? "No job matches the filter" : "No jobs yet: run one", rowAttrs: (j) => ({ "data-job-row": j.ID }) }));
@@ -164,7 +170,7 @@
   const JOB_TABS = [["", "Overview"], ["definition", "Definition"], ["versions", "Versions"], ["deployments", "Deployments"], ["allocations", "Allocations"], ["evaluations", "Evaluations"]];
 
   function jobPage(ctx, rawId, tab) {
-    const id = rawId;
+    const id = decodeURIComponent(rawId); // child jobs' IDs hold a "/" (parent/periodic-…)
     tab = tab || "";
     ctx.title("Job " + id);
     const head = h("div");
@@ -188,6 +194,22 @@
       drawHead();
       for (const f of onJob) f();
       if (tab === "definition") drawDefinition();
+    });
+    // A job's status follows its allocations, but the job's own index moves only when the job
+    // is written: so the allocations are watched on every tab (the overview and allocations
+    // tabs draw them too) and the job re-read when they change.
+    const onAllocs = [];
+    let allocsSeen = false;
+    let statusSeq = 0;
+    ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
+      for (const f of onAllocs) f(data, err);
+      if (err || !allocsSeen) { allocsSeen = !err; return; }
+      const seq = ++statusSeq;
+      Y.api("GET", "/v1/job/" + enc(id), undefined, { signal: ctx.signal }).then((fresh) => {
+        if (seq !== statusSeq || !job || fresh.ModifyIndex < job.ModifyIndex) return;
+        job = fresh;
+        drawHead();
+      }).catch(() => {}); // the job watch reports errors
     });
     function drawHead() {
       const stopped = job.Stop;
@@ -225,14 +247,45 @@
       const dep = h("div");
       const groups = h("div");
       const allocs = h("div");
-      Y.append(body, [section("Allocations by status", sum), dep, section("Task groups", groups), section("Allocations", allocs)]);
+      const children = h("div");
+      async function scale(tg, count) {
+        try {
+          await Y.api("POST", "/v1/job/" + enc(id) + "/scale", { Count: count, Target: { Group: tg.Name }, Message: "scaled from the web UI" });
+          Y.fill(groupsMsg);
+        } catch (e) { Y.fill(groupsMsg, errorBox(e)); }
+      }
+      const groupsMsg = h("div");
+      Y.append(body, [section("Allocations by status", sum), dep, children, section("Task groups", groupsMsg, groups), section("Allocations", allocs)]);
+      let childrenWatched = false;
+      const watchChildren = () => {
+        if (childrenWatched || !job || !(job.Periodic || job.ParameterizedJob)) return;
+        childrenWatched = true;
+        const list = h("div");
+        const msg = h("div");
+        const launch = job.Periodic
+          ? h("button", { type: "button", onclick: () => Y.api("POST", "/v1/job/" + enc(id) + "/periodic/force").catch((e) => Y.fill(msg, errorBox(e))) }, "Force launch")
+          : h("button", { type: "button", onclick: () => Y.api("POST", "/v1/job/" + enc(id) + "/dispatch", { Payload: "", Meta: {} }).catch((e) => Y.fill(msg, errorBox(e))) }, "Dispatch");
+        Y.fill(children, section(job.Periodic ? "Launches" : "Dispatched jobs", h("div.toolbar", null, h("span.muted", null, job.Periodic ? "cron: " + ((job.Periodic.Specs || []).join("; ") || job.Periodic.Spec || "") : "parameterized"), h("span.grow"), launch), msg, list));
+        ctx.watch("/v1/jobs?prefix=" + enc(id + "/"), (data, err) => {
+          if (err) return jobErr(list, err);
+          Y.fill(list, Y.table([
+            ["Job", (j) => Y.link(jobHref(j.ID), j.ID.slice(id.length + 1))],
+            ["Status", (j) => Y.badge(j.Status)],
+            ["Summary", (j) => summaryCell(sumSummary(j.JobSummary))],
+            ["Submitted", (j) => fmt.ago(j.SubmitTime)],
+          ], data.filter((j) => j.ParentID === id).sort((a, b) => (b.SubmitTime || 0) - (a.SubmitTime || 0)), { empty: "None yet", rowAttrs: (j) => ({ "data-child": j.ID }) }));
+        });
+      };
       let summary = null;
       const drawGroups = () => {
         if (!job) return;
         const tgs = job.TaskGroups || [];
         Y.fill(groups, Y.table([
           ["Name", (tg) => h("strong", null, tg.Name)],
-          ["Count", (tg) => String(tg.Count)],
+          ["Count", (tg) => (job.Stop || job.Periodic || job.ParameterizedJob ? String(tg.Count) : h("span.nowrap.scale", { "data-group": tg.Name },
+            h("button", { type: "button", title: "one fewer", "aria-label": "scale " + tg.Name + " down", disabled: tg.Count <= 0, onclick: () => scale(tg, tg.Count - 1) }, "\u2212"),
+            h("strong", { style: { margin: "0 8px" } }, String(tg.Count)),
+            h("button", { type: "button", title: "one more", "aria-label": "scale " + tg.Name + " up", onclick: () => scale(tg, tg.Count + 1) }, "+")))],
           ["Tasks", (tg) => (tg.Tasks || []).map((t) => h("div", null, t.Name, h("span.muted", null, " (" + t.Driver + ")")))],
           ["Reserved", (tg) => { const r = taskResources(tg.Tasks); return fmt.mhz(r.cpu) + " / " + fmt.mb(r.mem); }, { cls: "hide-narrow" }],
           ["Summary", (tg) => summaryCell((summary && summary.Summary && summary.Summary[tg.Name]) || {})],
@@ -256,8 +309,8 @@
         Y.fill(sum, summaryBar(total), h("div.legend", null, describeCounts(total) || "no allocations"), legend());
         drawGroups();
       };
-      onJob.push(drawGroups, readSummary);
-      ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
+      onJob.push(drawGroups, readSummary, watchChildren);
+      onAllocs.push((data, err) => {
         if (err) return jobErr(allocs, err);
         Y.fill(allocs, allocTable(data));
         readSummary();
@@ -360,7 +413,7 @@
       let filter = ctx.query.get("filter") || "";
       const draw = () => allocs && Y.fill(list, allocTable(allocs.filter((a) => Y.matches(filter, a.ID, a.TaskGroup, a.NodeName, a.ClientStatus))));
       Y.append(body, [h("div.toolbar", null, Y.filterBox(ctx, "Filter by id, group, client or status", (v) => { filter = v; draw(); })), list]);
-      ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
+      onAllocs.push((data, err) => {
         if (err) return jobErr(list, err);
         allocs = data;
         draw();
