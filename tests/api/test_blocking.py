@@ -92,3 +92,16 @@ async def test_a_thousand_waiters_wake_together() -> None:
     hub.notify("kv")
     results = await asyncio.wait_for(asyncio.gather(*tasks), 5)
     assert all(index == 2 for _, index in results)
+
+
+async def test_closing_the_hub_answers_parked_queries_at_once() -> None:
+    hub = WatchHub()
+    query = BlockingQuery(index=5, wait_s=300)
+    parked = asyncio.create_task(blocking_query(hub, ["jobs"], query, lambda: ("same", 5)))
+    await asyncio.sleep(0.05)
+    assert not parked.done()
+    hub.close()
+    assert await asyncio.wait_for(parked, 1) == ("same", 5)
+    # and a query that arrives after the close does not park at all
+    late = blocking_query(hub, ["jobs"], query, lambda: ("same", 5))
+    assert await asyncio.wait_for(late, 1) == ("same", 5)

@@ -28,6 +28,21 @@ class WatchHub:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Wake every parked reader now and from then on: the server is stopping, so
+        blocking queries answer with what they have instead of holding the shutdown."""
+        self._closed = True
+        for waiters in self._waiters.values():
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+        self._waiters.clear()
 
     def notify(self, *topics: str) -> None:
         for topic in topics:
@@ -40,6 +55,8 @@ class WatchHub:
 
     async def wait(self, topics: Iterable[str], timeout: float) -> bool:
         """Wait until any of `topics` is notified (True) or `timeout` passes (False)."""
+        if self._closed:
+            return True
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         names = list(topics)
@@ -130,6 +147,6 @@ async def blocking_query(
             # the caller starts over, as Consul's clients expect.
             return result, index
         remaining = deadline - loop.time()
-        if remaining <= 0:
+        if remaining <= 0 or hub.closed:
             return result, index
         await hub.wait(topic_list, remaining)

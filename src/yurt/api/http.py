@@ -90,9 +90,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.Response(status=500, text="internal error: see the server log")
 
 
+SHUTDOWN_GRACE = 2.0
+
+
 async def start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Serve `app` on host:port; the runner is returned for cleanup."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    """Serve `app` on host:port; the runner is returned for cleanup.
+
+    On cleanup, requests still in flight (parked blocking queries, followed log streams)
+    get `SHUTDOWN_GRACE` seconds and are then cancelled: stopping must not wait out a
+    five-minute `?wait=`."""
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()

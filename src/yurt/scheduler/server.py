@@ -205,6 +205,7 @@ class SchedulerServer:
         if self._stopped:
             return
         self._stopped = True
+        self.store.hub.close()
         if self._consul is not None:
             await self._consul.stop()
         for task in self._tasks:
