@@ -202,3 +202,85 @@ def test_run_on_a_terminal_shows_the_deployment_live(
     final = screen[screen.rindex("Deployed") :].splitlines()
     assert final[1].split()[:5] == ["Task", "Group", "Desired", "Placed", "Healthy"]
     assert final[2].split()[:4] == ["web", "2", "2", "2"]
+
+
+def _cmds_job(tmp_path: Path, seconds: str) -> Path:
+    path = tmp_path / f"cmds-{seconds}.nomad"
+    text = (REPO / "jobs/job.sleep.nomad").read_text()
+    path.write_text(text.replace('"job-sleep"', '"job-cmds"').replace("1000", seconds))
+    return path
+
+
+def test_plan_history_inspect_revert_scale_and_deployments(
+    sched: SchedulerProcess, node: SimNode, tmp_path: Path
+) -> None:
+    import json
+
+    yurt(sched, "job", "run", "-detach", str(_cmds_job(tmp_path, "1000")))
+    wait_for(lambda: node.act() or "running" in yurt(sched, "job", "allocs", "job-cmds").stdout)
+
+    changed = _cmds_job(tmp_path, "2000")
+    plan = yurt(sched, "job", "plan", str(changed), ok=False)
+    assert plan.returncode == 1, plan.stderr  # Nomad's: 1 when allocations change
+    assert '+/- Job: "job-cmds"' in plan.stdout
+    assert "forces create/destroy update" in plan.stdout
+    assert "-check-index" in plan.stdout
+
+    yurt(sched, "job", "run", "-detach", str(changed))
+    history = yurt(sched, "job", "history", "job-cmds").stdout
+    assert "Version     = 1" in history and "Version     = 0" in history
+    inspected = json.loads(yurt(sched, "job", "inspect", "job-cmds").stdout)["Job"]
+    assert inspected["TaskGroups"][0]["Tasks"][0]["Config"]["args"] == ["2000"]
+
+    yurt(sched, "job", "revert", "-detach", "job-cmds", "0")
+    inspected = json.loads(yurt(sched, "job", "inspect", "job-cmds").stdout)["Job"]
+    assert inspected["Version"] == 2
+    assert inspected["TaskGroups"][0]["Tasks"][0]["Config"]["args"] == ["1000"]
+
+    yurt(sched, "job", "scale", "-detach", "job-cmds", "2")
+    wait_for(
+        lambda: (
+            node.act() is not None
+            and yurt(sched, "job", "status", "job-cmds").stdout.count(" running ") >= 2
+        ),
+        what="two running allocations after scale",
+    )
+    summary = yurt(sched, "job", "status", "job-cmds").stdout
+    assert next(ln for ln in summary.splitlines() if ln.startswith("sleep ")).split()[3] == "2"
+    deployments = yurt(sched, "job", "deployments", "job-cmds").stdout.splitlines()
+    assert deployments[0].split() == ["ID", "Job", "ID", "Job", "Version", "Status", "Description"]
+    dep_id = deployments[1].split()[0]
+    dep = yurt(sched, "deployment", "status", dep_id).stdout
+    assert "Job ID      = job-cmds" in dep
+
+
+def test_eval_status_alloc_stop_and_purge(sched: SchedulerProcess, node: SimNode) -> None:
+    allocs = yurt(sched, "job", "allocs", "job-cmds").stdout.splitlines()
+    alloc_id = next(ln.split()[0] for ln in allocs[1:] if " running " in ln)
+    eval_id = yurt(sched, "alloc", "stop", "-detach", alloc_id).stdout.strip()
+    assert len(eval_id) == 36
+    status = yurt(sched, "eval", "status", eval_id[:8]).stdout
+    assert f"ID                 = {eval_id[:8]}" in status
+    assert "TriggeredBy        = alloc-stop" in status  # sic: Nomad's own label
+    out = yurt(sched, "job", "stop", "-purge", "-detach", "job-cmds").stdout
+    assert out.startswith("Evaluation ID: ")
+    gone = yurt(sched, "job", "status", "job-cmds", ok=False)
+    assert gone.returncode == 1 and 'No job(s) with prefix or id "job-cmds" found' in gone.stderr
+
+
+def test_node_eligibility_and_drain(sched: SchedulerProcess, node: SimNode) -> None:
+    short = node.id[:8]
+    out = yurt(sched, "node", "eligibility", "-disable", short).stdout
+    assert "ineligible for scheduling" in out
+    listing = yurt(sched, "node", "status").stdout
+    assert "ineligible" in listing
+    yurt(sched, "node", "eligibility", "-enable", short)
+    out = yurt(sched, "node", "drain", "-enable", "-yes", "-detach", short).stdout
+    assert "drain strategy enabled" in out
+    # No allocations to move: the drain is done at once, and leaves the node ineligible.
+    assert "ineligible" in yurt(sched, "node", "status").stdout
+    out = yurt(sched, "node", "drain", "-disable", "-yes", short).stdout
+    assert "drain strategy disabled" in out
+    yurt(sched, "node", "eligibility", "-enable", short)
+    verbose = yurt(sched, "node", "status", "-verbose", node.id).stdout
+    assert node.id in verbose and "eligible" in verbose

@@ -130,11 +130,13 @@ def stop(address: str | None, detach: bool, alloc_id: str) -> None:
     api = client(address)
     full = resolve_one(api, "allocations", "allocation", alloc_id)
     result = api.post(f"/v1/allocation/{full}/stop") or {}
-    click.echo(f'==> Monitoring evaluation "{str(result.get("EvalID", ""))[:8]}"')
-    if not detach:
-        from yurt.cli.monitor import monitor_evaluation
+    eval_id = str(result.get("EvalID", ""))
+    if detach:
+        click.echo(eval_id)
+        return
+    from yurt.cli.monitor import monitor_evaluation
 
-        sys.exit(monitor_evaluation(api, str(result.get("EvalID", ""))))
+    sys.exit(monitor_evaluation(api, eval_id))
 
 
 @alloc.command("exec", context_settings={"ignore_unknown_options": True})
