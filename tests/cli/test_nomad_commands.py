@@ -284,3 +284,27 @@ def test_node_eligibility_and_drain(sched: SchedulerProcess, node: SimNode) -> N
     yurt(sched, "node", "eligibility", "-enable", short)
     verbose = yurt(sched, "node", "status", "-verbose", node.id).stdout
     assert node.id in verbose and "eligible" in verbose
+
+
+def test_dispatch_and_periodic_force(
+    sched: SchedulerProcess, node: SimNode, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.nomad"
+    report.write_text(
+        'job "report" {\n  type = "batch"\n  parameterized {\n    meta_required = ["who"]\n  }\n'
+        '  group "g" {\n    task "t" {\n      driver = "raw_exec"\n'
+        '      config { command = "/bin/true" }\n    }\n  }\n}\n'
+    )
+    yurt(sched, "job", "run", "-detach", str(report))
+    missing = yurt(sched, "job", "dispatch", "report", ok=False)
+    assert missing.returncode == 1 and "who" in missing.stderr
+    out = yurt(sched, "job", "dispatch", "-detach", "-meta", "who=me", "report").stdout
+    assert "Dispatched Job ID = report/dispatch-" in out
+    child = out.split("Dispatched Job ID = ", 1)[1].split()[0]
+    assert "Meta" in yurt(sched, "job", "inspect", child).stdout
+
+    yurt(sched, "job", "run", "-detach", "jobs/job.cron.nomad")
+    forced = yurt(sched, "job", "periodic", "force", "-detach", "job-cron").stdout
+    assert "Force periodic successful" in forced
+    children = yurt(sched, "job", "status").stdout
+    assert "job-cron/periodic-" in children
