@@ -196,6 +196,57 @@ EOT
     cluster.wait_alloc("tmpl", "complete")
 
 
+def test_check_restart_restarts_then_fails_the_task(cluster: Cluster) -> None:
+    cluster.run(
+        """
+job "sick" {
+  datacenters = ["dc1"]
+  group "g" {
+    restart {
+      attempts = 1
+      delay    = "100ms"
+      interval = "5m"
+      mode     = "fail"
+    }
+    reschedule {
+      attempts  = 0
+      unlimited = false
+    }
+    network {
+      port "p" {}
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+      service {
+        name = "sick"
+        port = "p"
+        check {
+          type     = "tcp"
+          interval = "1s"
+          timeout  = "1s"
+          check_restart {
+            limit = 2
+            grace = "1s"
+          }
+        }
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("sick", "failed", timeout=30)
+    state = alloc["TaskStates"]["t"]
+    assert state["Restarts"] == 1
+    reasons = [e["RestartReason"] for e in state["Events"] if e["Type"] == "Restart Signal"]
+    assert reasons == ['healthcheck: check "service: \\"sick\\" check" unhealthy'] * 2
+    assert events(alloc, "t")[-1] == "Not Restarting"
+
+
 def test_reregisters_with_a_scheduler_that_lost_its_state(cluster: Cluster) -> None:
     node_id = wait_for(lambda: cluster.api.nodes.get_nodes())[0]["ID"]
     cluster.sched.proc.kill()

@@ -37,10 +37,23 @@ def service_address(address: str, fallback_ip: str) -> str:
 
 
 @dataclass(frozen=True)
+class CheckRestart:
+    """`check_restart`: restart the task once the check stayed unhealthy long enough."""
+
+    check_id: str
+    name: str
+    interval: float  # seconds
+    limit: int
+    grace: float  # seconds
+    ignore_warnings: bool
+
+
+@dataclass(frozen=True)
 class Registration:
     service_id: str
     payload: Obj
     check_ids: tuple[str, ...]
+    check_restarts: tuple[CheckRestart, ...] = ()
 
 
 def service_id(alloc_id: str, task: str | None, group: str, name: str, port: str) -> str:
@@ -95,11 +108,25 @@ def build_registrations(
         sid = service_id(alloc_id, task, group, name, label)
         checks = []
         check_ids = []
+        restarts = []
         for check in svc.get("Checks") or []:
             built = _check(check, sid, name, address, port, ports, node_ip)
-            if built is not None:
-                checks.append(built)
-                check_ids.append(str(built["CheckID"]))
+            if built is None:
+                continue
+            checks.append(built)
+            check_ids.append(str(built["CheckID"]))
+            policy = check.get("CheckRestart") or svc.get("CheckRestart") or {}
+            if int(policy.get("Limit") or 0) > 0:
+                restarts.append(
+                    CheckRestart(
+                        check_id=str(built["CheckID"]),
+                        name=str(built["Name"]),
+                        interval=int(check.get("Interval") or 10_000_000_000) / 1e9,
+                        limit=int(policy["Limit"]),
+                        grace=int(policy.get("Grace") or 0) / 1e9,
+                        ignore_warnings=bool(policy.get("IgnoreWarnings")),
+                    )
+                )
         meta = {str(k): str(v) for k, v in (svc.get("Meta") or {}).items()}
         meta.setdefault("external-source", "nomad")
         payload: Obj = {
@@ -112,7 +139,7 @@ def build_registrations(
             "EnableTagOverride": bool(svc.get("EnableTagOverride")),
             "Checks": checks,
         }
-        out.append(Registration(sid, payload, tuple(check_ids)))
+        out.append(Registration(sid, payload, tuple(check_ids), tuple(restarts)))
     return out
 
 

@@ -70,6 +70,7 @@ class TaskRunner:
         self.started = asyncio.Event()
         self._kill = asyncio.Event()
         self._restart = False
+        self._restart_failure = False
         self._task: asyncio.Task[None] | None = None
         lifecycle = task.get("Lifecycle") or {}
         self.hook = str(lifecycle.get("Hook") or "")
@@ -137,12 +138,15 @@ class TaskRunner:
             if self._kill.is_set():
                 self.emit(ev.KILLED)
                 return
-            if self._restart:
+            if self._restart and not self._restart_failure:
                 self._restart = False
                 self._count_restart()
                 self.emit(ev.RESTARTING, RestartReason="Restart requested")
                 continue
-            decision = self.tracker.next(successful=result.successful)
+            # A restart for a failing check counts against the restart policy, like a crash.
+            successful = result.successful and not self._restart
+            self._restart = self._restart_failure = False
+            decision = self.tracker.next(successful=successful)
             if not decision.restart:
                 if decision.fails_task:
                     self.state.failed = True
@@ -255,12 +259,16 @@ class TaskRunner:
         """Wait up to `seconds`; True when the task is being killed."""
         return await self._sleep(seconds)
 
-    async def restart(self, reason: str = "User requested restart") -> None:
-        """`nomad alloc restart`: stop the running task and start it again right away."""
+    async def restart(
+        self, reason: str = "User requested restart", *, failure: bool = False
+    ) -> None:
+        """`nomad alloc restart`: stop the running task and start it again right away.
+        With `failure` (check_restart) the restart policy decides, as for a crash."""
         handle = self.handle
         if handle is None or self.done.is_set():
             return
         self._restart = True
+        self._restart_failure = failure
         self.emit(ev.RESTART_SIGNAL, RestartReason=reason)
         await handle.stop(self.kill_signal, self.kill_timeout)
 

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from yurt.client import logfiles
@@ -173,8 +174,9 @@ async def spawn_with_logmon(
     finally:
         for fd in (out_r, out_w, err_r, err_w):
             os.close(fd)
-    # logmon is reaped by a thread so that it never lingers as a zombie of the client.
-    asyncio.get_running_loop().run_in_executor(None, logmon.wait)
+    # logmon lives as long as the task: a daemon thread of its own reaps it, so that it never
+    # lingers as a zombie and never holds one of the loop's few executor threads.
+    threading.Thread(target=logmon.wait, daemon=True, name=f"logmon-{logmon.pid}").start()
     return ProcessHandle(proc.pid, _proc_start_time(proc.pid), proc, logmon.pid)
 
 
