@@ -238,6 +238,14 @@ class TaskRunner:
 
     async def kill(self, reason: str = "", *, sibling: str = "", leader: bool = False) -> None:
         """Stop the task for good (alloc stopped, sibling failed, leader dead)."""
+        if self._task is None:
+            # Never started (its lifecycle stage never came): it is simply dead now.
+            self._kill.set()
+            if not self.done.is_set():
+                self.state.state = "dead"
+                self.on_change()
+                self.done.set()
+            return
         if self.done.is_set() or self._kill.is_set():
             await self.done.wait()
             return
