@@ -550,3 +550,39 @@ job "badinit" {
     assert alloc["TaskStates"]["init"]["Failed"] is True
     assert "Started" not in events(alloc, "main")
     assert alloc["TaskStates"]["main"]["State"] == "dead"
+
+
+def test_leader_death_stops_its_sidecar(cluster: Cluster) -> None:
+    cluster.run(
+        """
+job "led" {
+  datacenters = ["dc1"]
+  type        = "batch"
+  group "g" {
+    task "proxy" {
+      lifecycle {
+        hook    = "prestart"
+        sidecar = true
+      }
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+    task "main" {
+      leader = true
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["0.3"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("led", "complete")
+    assert events(alloc, "main")[-1] == "Terminated"
+    assert events(alloc, "proxy")[-4:] == ["Leader Task Dead", "Killing", "Terminated", "Killed"]
+    assert alloc["TaskStates"]["proxy"]["Failed"] is False
