@@ -152,7 +152,9 @@ def dcluster(tmp_path_factory: pytest.TempPathFactory, podman: str) -> Iterator[
         yield Cluster(sched, catalog, client)
     finally:
         client.proc.stop()
-        sched.proc.stop()
+        # The scheduler waits for in-flight blocking queries (the client's allocation watch)
+        # before it exits; a test does not need to wait that out.
+        sched.proc.stop(timeout=3)
         catalog.proc.stop()
 
 
