@@ -141,7 +141,7 @@ def events(alloc: Obj, task: str) -> list[str]:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("cluster")
     catalog = CatalogProcess(tmp / "catalog", "-dev").start()
-    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "2s", "-heartbeat-grace", "2s")
+    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "5s", "-heartbeat-grace", "15s")
     sched.start()
     client = ClientProcess(tmp, f"127.0.0.1:{sched.port}", f"127.0.0.1:{catalog.port}").start()
     try:

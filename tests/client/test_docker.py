@@ -139,7 +139,7 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def dcluster(tmp_path_factory: pytest.TempPathFactory, podman: str) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("dcluster")
     catalog = CatalogProcess(tmp / "catalog", "-dev").start()
-    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "2s", "-heartbeat-grace", "2s")
+    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "5s", "-heartbeat-grace", "15s")
     sched.start()
     client = ClientProcess(
         tmp,
