@@ -71,6 +71,7 @@ class TaskRunner:
         self._kill = asyncio.Event()
         self._restart = False
         self._restart_failure = False
+        self._kill_reason = ""
         self._task: asyncio.Task[None] | None = None
         lifecycle = task.get("Lifecycle") or {}
         self.hook = str(lifecycle.get("Hook") or "")
@@ -211,10 +212,23 @@ class TaskRunner:
             killer.cancel()
         if waiter.done():
             return waiter.result()
-        # kill() is stopping the handle; the exit it causes is reported here.
-        result = await waiter
+        # Killed: stop the task here, whether kill() came while it ran or while it started.
+        self.emit(
+            ev.KILLING, KillTimeout=int(self.kill_timeout * 1e9), KillReason=self._kill_reason
+        )
+        kill_error = ""
+        try:
+            await self.handle.stop(self.kill_signal, self.kill_timeout)
+            result = await waiter
+        except Exception as exc:
+            log.warning("task %s: stop failed: %s", self.name, exc)
+            kill_error = str(exc) or type(exc).__name__
+            try:
+                result = await asyncio.wait_for(waiter, self.kill_timeout + 10)
+            except Exception:
+                result = ExitResult(-1, message="the task did not stop")
         await self._exited(result)
-        self.emit(ev.KILLED)
+        self.emit(ev.KILLED, KillError=kill_error)
         return None
 
     async def _exited(self, result: ExitResult) -> None:
@@ -253,14 +267,8 @@ class TaskRunner:
             self.emit(ev.SIBLING_FAILED, FailedSibling=sibling)
         elif leader:
             self.emit(ev.LEADER_DEAD)
-        handle = self.handle
-        self._kill.set()
-        if handle is not None:
-            self.emit(ev.KILLING, KillTimeout=int(self.kill_timeout * 1e9), KillReason=reason)
-            try:
-                await handle.stop(self.kill_signal, self.kill_timeout)
-            except Exception as exc:
-                log.warning("task %s: stop failed: %s", self.name, exc)
+        self._kill_reason = reason
+        self._kill.set()  # the lifecycle loop stops the task and reports it
         await self.done.wait()
 
     async def wait_killed(self, seconds: float) -> bool:
