@@ -280,6 +280,15 @@ job "batchy" {{
         f"/v1/client/fs/logs/{alloc['ID']}", params={"task": "main", "type": "stdout", "plain": "1"}
     ).text
     assert out == "ready\nfrom an artifact\n"
+    base = f"/v1/client/fs/{{}}/{alloc['ID']}"
+    stat = cluster.get(base.format("stat"), params={"path": "main/local/greeting.txt"}).json()
+    assert stat["Name"] == "greeting.txt" and stat["Size"] == 17 and not stat["IsDir"]
+    assert stat["FileMode"] == "-rw-r--r--"
+    part = cluster.get(
+        base.format("readat"),
+        params={"path": "main/local/greeting.txt", "offset": "5", "limit": "2"},
+    )
+    assert part.text == "an"
 
 
 NGINX_REDIS = r"""
@@ -586,3 +595,11 @@ job "led" {
     assert events(alloc, "main")[-1] == "Terminated"
     assert events(alloc, "proxy")[-4:] == ["Leader Task Dead", "Killing", "Terminated", "Killed"]
     assert alloc["TaskStates"]["proxy"]["Failed"] is False
+
+
+def test_host_stats(cluster: Cluster) -> None:
+    stats = requests.get(f"{cluster.client.url}/v1/client/stats", timeout=10).json()
+    assert stats["Memory"]["Total"] > 0
+    assert stats["CPU"] and stats["CPU"][0]["CPU"] == "cpu0"
+    assert stats["Uptime"] > 0
+    assert stats["DiskStats"][0]["Size"] > 0
