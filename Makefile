@@ -16,13 +16,20 @@ NOMAD_ADDRESS = -address=http://127.0.0.1:4646
 
 .PHONY: venv deps test lint typecheck up stop status restart logs node-status \
         job-validate job-run job-status job-stop job-allocs job-last-alloc-id \
-        job-last-alloc-status job-run-redis
+        job-last-alloc-status job-run-redis podman
 
+ifdef VENV_EXTERNAL
+# A venv made elsewhere (the end-to-end tests reuse the repository's): use it, never reinstall
+# it from this checkout.
+$(STAMP):
+	@test -x $(BIN)/yurt || { echo "no yurt in $(VENV)" >&2; exit 1; }
+else
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --upgrade pip 2>/dev/null >/dev/null
 	@$(BIN)/pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
 	@$(BIN)/python -c "import yurt" && touch $(STAMP)
+endif
 
 venv: $(STAMP)
 
@@ -68,6 +75,13 @@ status:
 	else echo "yurt is not running"; fi
 
 restart: stop up
+
+# Podman's Docker-compatible API as the docker driver's engine, with the demo images
+# (nginx:alpine, redis:7) built locally: no registry is needed.
+podman:
+	@DOCKER_HOST=$$(bash scripts/podman-service.sh $(RUN_DIR)) && bash scripts/build-images.sh && \
+	  echo "podman is serving the Docker API; before make up run:" && \
+	  echo "  export DOCKER_HOST=$$DOCKER_HOST"
 
 logs:
 	@tail -n 100 -f $(LOG_FILE)

@@ -157,8 +157,11 @@ async def run(args: argparse.Namespace, base: str) -> None:
             async with http.put(f"{base}/v1/agent/check/{next(flip)}/watched") as r:
                 assert r.status == 200
 
+        async with http.get(f"{base}/v1/health/state/any") as r:
+            checks = len(await r.json())
         print()
         print(f"wake-up of {args.watchers} blocked watchers after one write")
+        print(f"(the catalog now holds {checks} checks, all in /v1/health/state/any's answer)")
         print(f"{'watched path':<36} {'median':>11} {'p99':>11} {'max':>11}")
         for label, path, write in [
             ("/v1/kv/bench/watched", "/v1/kv/bench/watched", kv_change),

@@ -98,7 +98,14 @@ def test_check_update_endpoint(catalog: CatalogProcess) -> None:
     assert (chk["Status"], chk["Output"]) == ("warning", "x")
     bad = catalog.put("/v1/agent/check/update/upd", json={"Status": "sideways"})
     assert bad.status_code == 400
-    assert catalog.put("/v1/agent/check/pass/none-such").status_code == 404
+    missing = catalog.put("/v1/agent/check/pass/none-such")
+    assert missing.status_code == 404
+    assert 'Unknown check ID "none-such"' in missing.text
+    body = {"Name": "nottl", "TCP": "127.0.0.1:1", "Interval": "1h"}
+    assert catalog.put("/v1/agent/check/register", json=body).status_code == 200
+    r = catalog.put("/v1/agent/check/pass/nottl")
+    assert (r.status_code, r.text) == (500, 'CheckID "nottl" does not have associated TTL')
+    catalog.put("/v1/agent/check/deregister/nottl")
     assert catalog.put("/v1/agent/check/deregister/upd").status_code == 200
     assert "upd" not in catalog.get("/v1/agent/checks").json()
 
@@ -246,3 +253,53 @@ def test_service_and_node_maintenance(c: consul.Consul, catalog: CatalogProcess)
     assert c.agent.maintenance(False)
     assert "_node_maintenance" not in c.agent.checks()
     assert catalog.put("/v1/agent/maintenance").status_code == 400
+
+
+def test_agent_health_service_endpoints(catalog: CatalogProcess) -> None:
+    body = {"Name": "lb", "ID": "lb-1", "Check": {"CheckID": "lb-ttl", "TTL": "60s"}}
+    assert catalog.put("/v1/agent/service/register", json=body).status_code == 200
+    r = catalog.get("/v1/agent/health/service/id/lb-1")
+    assert r.status_code == 503
+    assert r.json()["AggregatedStatus"] == "critical"
+    assert r.json()["Service"]["ID"] == "lb-1"
+    catalog.put("/v1/agent/check/warn/lb-ttl")
+    r = catalog.get("/v1/agent/health/service/name/lb?format=text")
+    assert (r.status_code, r.text) == (429, "warning")
+    catalog.put("/v1/agent/check/pass/lb-ttl")
+    r = catalog.get("/v1/agent/health/service/name/lb")
+    assert r.status_code == 200
+    assert [d["AggregatedStatus"] for d in r.json()] == ["passing"]
+    catalog.put("/v1/agent/service/maintenance/lb-1?enable=true")
+    r = catalog.get("/v1/agent/health/service/id/lb-1?format=text")
+    assert (r.status_code, r.text) == (503, "maintenance")
+    assert catalog.get("/v1/agent/health/service/id/nope").status_code == 404
+    assert catalog.get("/v1/agent/health/service/name/nope").status_code == 404
+
+
+def test_check_register_through_py_consul(c: consul.Consul, target: Target) -> None:
+    assert c.agent.check.register("node-level", check=consul.Check.ttl("30s"), check_id="nl")
+    assert c.agent.checks()["nl"]["ServiceID"] == ""
+    assert c.agent.check.ttl_pass("nl", "fine")
+    assert c.agent.checks()["nl"]["Status"] == "passing"
+    c.agent.service.register("attached", service_id="attached-1", tags=["t1"])
+    assert c.agent.check.register(
+        "attached http",
+        check=consul.Check.http(target.url, "1h", timeout="1s"),
+        check_id="attached-http",
+        service_id="attached-1",
+    )
+    chk = wait_for(
+        lambda: (x := c.agent.checks()["attached-http"])["Status"] == "passing" and x,
+        what="attached check passing",
+    )
+    assert (chk["ServiceID"], chk["ServiceName"], chk["ServiceTags"]) == (
+        "attached-1",
+        "attached",
+        ["t1"],
+    )
+    # the node-level check counts for every service on the node
+    _, rows = c.health.service("attached")
+    assert {"nl", "attached-http", "serfHealth"} <= {x["CheckID"] for x in rows[0]["Checks"]}
+    assert c.agent.check.deregister("nl")
+    c.agent.service.deregister("attached-1")
+    assert "attached-http" not in c.agent.checks()

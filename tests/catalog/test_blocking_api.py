@@ -65,6 +65,10 @@ def test_health_blocking_wakes_on_status_change_only(catalog: CatalogProcess) ->
     t.join(5)
     assert out["result"].headers["X-Consul-Index"] == index
     assert out["elapsed"] >= 0.9
+    # the new output is shown (no stale cached answer), under the same index
+    now = catalog.get("/v1/health/service/bq")
+    assert now.headers["X-Consul-Index"] == index
+    assert now.json()[0]["Checks"][-1]["Output"] == "still down again"
     # a status change wakes at once
     t, out = _in_background(lambda: blocked("20s"))
     catalog.put("/v1/agent/check/pass/service:bq")
@@ -99,3 +103,22 @@ def test_wait_as_go_duration(catalog: CatalogProcess) -> None:
     r = catalog.get(f"/v1/catalog/nodes?index={index}&wait=300ms")
     assert r.status_code == 200
     assert 0.25 <= time.monotonic() - start < 3
+
+
+def test_agent_service_hash_blocking(catalog: CatalogProcess) -> None:
+    catalog.put("/v1/agent/service/register", json={"Name": "hashed", "Port": 1})
+    first = catalog.get("/v1/agent/service/hashed")
+    digest = first.headers["X-Consul-ContentHash"]
+    assert first.json()["ContentHash"] == digest
+    # unchanged: waits out ?wait=
+    start = time.monotonic()
+    same = catalog.get(f"/v1/agent/service/hashed?hash={digest}&wait=300ms")
+    assert same.headers["X-Consul-ContentHash"] == digest
+    assert time.monotonic() - start >= 0.25
+    # a change answers at once with the new hash
+    t, out = _in_background(lambda: catalog.get(f"/v1/agent/service/hashed?hash={digest}&wait=20s"))
+    catalog.put("/v1/agent/service/register", json={"Name": "hashed", "Port": 2})
+    t.join(5)
+    assert not t.is_alive()
+    assert out["result"].json()["Port"] == 2
+    assert out["result"].headers["X-Consul-ContentHash"] != digest

@@ -45,6 +45,9 @@ def test_catalog_service_tags_filter(c: consul.Consul, catalog: CatalogProcess) 
     assert r.status_code == 400
     _, node = c.catalog.node("node1")
     assert {"api-1", "api-2"} <= set(node["Services"])
+    listed = catalog.get("/v1/catalog/node-services/node1").json()
+    assert listed["Node"]["Node"] == "node1"
+    assert {"api-1", "api-2"} <= {s["ID"] for s in listed["Services"]}
 
 
 def test_health_service_passing_and_tag(c: consul.Consul) -> None:
@@ -97,3 +100,18 @@ def test_unknown_datacenter(catalog: CatalogProcess) -> None:
     r = catalog.get("/v1/catalog/services?dc=mars")
     assert r.status_code == 500
     assert "mars" in r.text
+
+
+def test_node_meta_filter(c: consul.Consul, catalog: CatalogProcess) -> None:
+    c.catalog.register(
+        "metanode", "10.2.2.2", service={"Service": "metasvc", "Port": 1}, node_meta={"rack": "a"}
+    )
+    _, rows = c.catalog.service("metasvc", node_meta={"rack": "a"})
+    assert [r["Node"] for r in rows] == ["metanode"]
+    _, rows = c.catalog.service("metasvc", node_meta={"rack": "b"})
+    assert rows == []
+    _, nodes = c.catalog.nodes(node_meta={"rack": "a"})
+    assert [n["Node"] for n in nodes] == ["metanode"]
+    r = catalog.get("/v1/catalog/nodes?node-meta=nocolon")
+    assert r.status_code == 400
+    c.catalog.deregister("metanode")

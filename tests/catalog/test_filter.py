@@ -10,7 +10,7 @@ from yurt.catalog.filter import compile_filter
 ROW = {
     "ServiceName": "web",
     "ServiceTags": ["a", "urlprefix-/x"],
-    "ServiceMeta": {"version": "2", "env": "prod"},
+    "ServiceMeta": {"version": "2", "env": "prod", "team.name": "core"},
     "ServicePort": 8080,
     "Node": "n1",
     "Empty": [],
@@ -36,6 +36,9 @@ ROW = {
         ('ServiceName == "web" and (Node == "n2" or Node == "n1")', True),
         ('not ServiceName == "db"', True),
         ("ServiceMeta.env == `prod`", True),
+        ('ServiceMeta["team.name"] == "core"', True),
+        ('ServiceMeta["env"] != "prod"', False),
+        ('"core" in ServiceMeta["team.name"]', True),
     ],
 )
 def test_expressions(expr: str, expected: bool) -> None:
@@ -43,7 +46,15 @@ def test_expressions(expr: str, expected: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "expr", ["", "ServiceName ==", 'ServiceName = "x"', '(ServiceName == "x"', 'X matches "["']
+    "expr",
+    [
+        "",
+        "ServiceName ==",
+        'ServiceName = "x"',
+        '(ServiceName == "x"',
+        'X matches "["',
+        'ServiceMeta[env] == "x"',
+    ],
 )
 def test_syntax_errors_are_400(expr: str) -> None:
     with pytest.raises(APIError) as err:

@@ -65,6 +65,8 @@ def test_cas(c: consul.Consul) -> None:
     assert entry2["Value"] == b"c"
     assert c.kv.delete("lock", cas=entry["ModifyIndex"]) is False
     assert c.kv.delete("lock", cas=entry2["ModifyIndex"]) is True
+    # deleting what is already gone succeeds, CAS or not (as Consul answers)
+    assert c.kv.delete("lock", cas=entry2["ModifyIndex"]) is True
 
 
 def test_flags(c: consul.Consul) -> None:

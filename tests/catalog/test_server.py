@@ -43,3 +43,33 @@ async def test_dev_mode_keeps_nothing(tmp_path: Path) -> None:
     finally:
         await server.stop()
     assert not (tmp_path / "dev" / "catalog.db").exists()
+
+
+async def test_stop_answers_parked_blocking_reads(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    cfg = CatalogConfig(http_port=0, data_dir=tmp_path / "cat", node_name="n0")
+    server = CatalogServer(cfg)
+    await server.start()
+    base = f"http://127.0.0.1:{cfg.http_port}"
+    async with aiohttp.ClientSession() as http:
+
+        async def parked(path: str) -> int:
+            async with http.get(f"{base}{path}") as r:
+                index = r.headers["X-Consul-Index"]
+            async with http.get(f"{base}{path}?index={index}&wait=5m") as r:
+                await r.read()
+                return r.status
+
+        reads = [
+            asyncio.create_task(parked("/v1/health/state/any")),
+            asyncio.create_task(parked("/v1/kv/missing")),
+        ]
+        await asyncio.sleep(0.2)
+        assert not any(t.done() for t in reads)
+        start = time.monotonic()
+        await server.stop()
+        statuses = await asyncio.gather(*reads)
+        assert time.monotonic() - start < 5
+    assert statuses == [200, 404]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from yurt.api.blocking import WatchHub
 from yurt.catalog.model import CRITICAL, PASSING, Check, CheckDefinition, Node, Service
@@ -77,3 +80,24 @@ def test_deregister_service_removes_its_checks(tmp_path: Path) -> None:
     assert store.deregister_service("n", "web") is not None
     assert not store.checks
     assert store.deregister_service("n", "web") is None
+
+
+def test_failed_write_leaves_memory_as_the_database(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    # a real SQLite failure in the middle of a write (as a full disk would raise)
+    store.db.conn.execute(
+        "CREATE TRIGGER fail_boom BEFORE INSERT ON checks WHEN NEW.check_id = 'boom' "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    index, generation = store.index, store.generation
+    web = Service(node="n", id="web", name="web")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.register_service(web, [_ttl_check("ok", web), _ttl_check("boom", web)])
+    assert store.index == index
+    assert ("n", "web") not in store.services
+    assert not store.checks
+    assert store.instances("web") == []
+    assert store.generation > generation
+    # and the store goes on working
+    store.register_service(Service(node="n", id="web", name="web"), [_ttl_check("ok", web)])
+    assert store.index == index + 1

@@ -86,6 +86,14 @@ def test_services_register_list_deregister(catalog: CatalogProcess, tmp_path: Pa
     r = run(catalog, "catalog", "nodes")
     assert r.output.splitlines()[0].split() == ["Node", "ID", "Address", "DC"]
     assert r.output.splitlines()[1].startswith("node1")
+    assert run(catalog, "catalog", "datacenters").output == "dc1\n"
+    r = run(catalog, "catalog", "nodes", "-service", "web")
+    assert [line.split()[0] for line in r.output.splitlines()] == ["Node", "node1"]
+    r = run(catalog, "catalog", "services", "-node", "node1")
+    assert r.output == "consul\ndb\nweb\n"
+    r = run(catalog, "catalog", "services", "-node", "nowhere")
+    assert r.exit_code == 1
+    assert "No node found" in r.output
     r = run(catalog, "services", "deregister", "-id", "web")
     assert r.output == "Deregistered service: web\n"
     r = run(catalog, "services", "deregister", str(definition))
@@ -98,3 +106,19 @@ def test_unreachable_catalog_says_where() -> None:
     r = runner.invoke(main, ["kv", "get", "x"], env={"CONSUL_HTTP_ADDR": "127.0.0.1:1"})
     assert r.exit_code != 0
     assert "127.0.0.1:1" in r.output
+
+
+def test_kv_export_import(catalog: CatalogProcess, tmp_path: Path) -> None:
+    run(catalog, "kv", "put", "-flags", "3", "exp/a", "one")
+    run(catalog, "kv", "put", "exp/b/c", "two")
+    r = run(catalog, "kv", "export", "exp/")
+    assert r.exit_code == 0
+    dump = tmp_path / "dump.json"
+    dump.write_text(r.output)
+    r = run(catalog, "kv", "import", "-prefix", "copy/", f"@{dump}")
+    assert r.output == "Imported: copy/exp/a\nImported: copy/exp/b/c\n"
+    assert run(catalog, "kv", "get", "copy/exp/b/c").output == "two\n"
+    assert catalog.get("/v1/kv/copy/exp/a").json()[0]["Flags"] == 3
+    r = run(catalog, "kv", "import", "-", stdin="[{")
+    assert r.exit_code != 0
+    assert "Failed to decode data" in r.output

@@ -64,10 +64,13 @@ def test_run_output_prints_the_job_json_with_variables(tmp_path: Path) -> None:
     assert doc["Job"]["TaskGroups"][0]["Tasks"][0]["Config"] == {"image": "redis:7"}
 
 
-def test_run_without_output_is_a_usage_error() -> None:
-    result = CliRunner().invoke(main, ["job", "run", str(ROOT / "jobs/job.sleep.nomad")])
-    assert result.exit_code == 2
-    assert "scheduler" in result.output
+def test_run_with_no_scheduler_says_which_address_it_tried() -> None:
+    result = CliRunner().invoke(
+        main, ["job", "run", "-address", "http://127.0.0.1:9", str(ROOT / "jobs/job.sleep.nomad")]
+    )
+    assert result.exit_code == 1
+    assert 'Put "http://127.0.0.1:9/v1/jobs"' in result.output
+    assert "refused" in result.output
 
 
 def test_the_installed_command_runs() -> None:

@@ -3,10 +3,14 @@ make targets, `make stop`. Uses the seed's fixed ports (8500, 4646, 9998, 9999).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,12 +52,13 @@ def copy_checkout(dest: Path) -> Path:
 class Checkout:
     path: Path
     env: dict[str, str]
+    venv: Path = REPO / ".venv"
 
     def make(self, *args: str, timeout: float = 240, check: bool = True) -> str:
         # The venv of the repository under test is reused (VENV=...) so that the test does
         # not spend a minute installing the same packages again.
         proc = subprocess.run(
-            ["make", "--no-print-directory", f"VENV={REPO / '.venv'}", *args],
+            ["make", "--no-print-directory", f"VENV={self.venv}", "VENV_EXTERNAL=1", *args],
             cwd=self.path,
             env=self.env,
             capture_output=True,
@@ -70,9 +75,37 @@ class Checkout:
         return out
 
 
+@contextlib.contextmanager
+def _seed_ports_lock(timeout: float = 900) -> Iterator[None]:
+    """One end-to-end run at a time on this machine: they all need the seed's fixed ports
+    (several checkouts may run their suites at once on a developer's machine)."""
+    with open("/tmp/yurt-e2e-seed-ports.lock", "w") as lock:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail("another end-to-end run held the seed's ports for 15 minutes")
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="package")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checkout]:
-    busy = [p for p in SEED_PORTS if _port_busy(p)]
+def seed_ports() -> Iterator[None]:
+    with _seed_ports_lock():
+        yield
+
+
+@pytest.fixture(scope="package")
+def checkout(tmp_path_factory: pytest.TempPathFactory, seed_ports: None) -> Iterator[Checkout]:
+    deadline = time.monotonic() + 180
+    while (busy := [p for p in SEED_PORTS if _port_busy(p)]) and time.monotonic() < deadline:
+        time.sleep(1)
     if busy:
         pytest.fail(f"the seed's ports {busy} are in use: stop whatever listens there")
     path = copy_checkout(tmp_path_factory.mktemp("fresh") / "yurt")
@@ -81,3 +114,7 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checkout]:
     co = Checkout(path, env)
     yield co
     co.make("stop", check=False)
+    podman = path / ".run" / "podman.pid"
+    if podman.exists():  # the service `make podman` started for the docker variant
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(podman.read_text().strip()), signal.SIGTERM)

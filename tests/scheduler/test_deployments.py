@@ -211,3 +211,51 @@ def test_progress_deadline_fails_the_deployment(api: nomad.Nomad, node: SimNode)
     )
     assert dep["StatusDescription"] == "Failed due to progress deadline"
     api.job.deregister_job("canary", purge=True)
+
+
+def test_a_single_canary_promoted_completes_the_deployment(api: nomad.Nomad, node: SimNode) -> None:
+    def solo(args: list[str]) -> dict:
+        job = canary_job(args)
+        job["ID"] = job["Name"] = "solo"
+        job["TaskGroups"][0]["Count"] = 1
+        return job
+
+    def live() -> list[int]:
+        return sorted(
+            a["JobVersion"]
+            for a in api.job.get_allocations("solo")
+            if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")
+        )
+
+    api.job.register_job("solo", {"Job": solo(["1"])})
+    wait_for(lambda: live() == [0], what="placed")
+    node.act()
+    wait_for(
+        lambda: (api.job.get_deployment("solo") or {}).get("Status") == "successful",
+        what="first deployment",
+    )
+    api.job.register_job("solo", {"Job": solo(["2"])})
+    dep = wait_for(
+        lambda: (d := api.job.get_deployment("solo"))["JobVersion"] == 1 and d, what="deployment"
+    )
+    wait_for(lambda: live() == [0, 1], what="the canary beside the old one")
+    node.act()
+    wait_for(
+        lambda: (
+            api.deployment.get_deployment(dep["ID"])["StatusDescription"]
+            == "Deployment is running but requires manual promotion"
+        ),
+        what="needs promotion",
+    )
+    api.deployment.promote_deployment_all(dep["ID"])
+    done = wait_for(
+        lambda: (
+            (node.act() or True)
+            and (d := api.deployment.get_deployment(dep["ID"]))["Status"] == "successful"
+            and d
+        ),
+        what="successful after promotion",
+    )
+    assert done["StatusDescription"] == "Deployment completed successfully"
+    assert live() == [1]
+    api.job.deregister_job("solo", purge=True)

@@ -147,6 +147,38 @@ def test_blocking_query_wakes_on_change(
     api.job.deregister_job("blocker", purge=True)
 
 
+def test_a_blocking_read_of_a_job_wakes_when_its_status_moves(
+    sched: SchedulerProcess, api: nomad.Nomad, nodes: list[SimNode]
+) -> None:
+    job = J.job("oneshot", job_type="batch", groups=[J.group(count=1)])
+    eval_done(api, api.job.register_job("oneshot", {"Job": job})["EvalID"])
+    for n in nodes:
+        n.act()
+    first = requests.get(f"{sched.url}/v1/job/oneshot", timeout=5)
+    assert first.json()["Status"] == "running"
+    index = int(first.headers["X-Nomad-Index"])
+    result: dict = {}
+
+    def block() -> None:
+        r = requests.get(
+            f"{sched.url}/v1/job/oneshot", params={"index": index, "wait": "20s"}, timeout=30
+        )
+        result["status"] = r.json()["Status"]
+        result["index"] = int(r.headers["X-Nomad-Index"])
+
+    t = threading.Thread(target=block)
+    t.start()
+    time.sleep(0.3)
+    # Only the allocation changes (the batch task completes): the job's own record is not
+    # written by anyone, yet its status moves, and so must its index, as in Nomad.
+    for n in nodes:
+        for alloc in n.allocs(wait="10ms")[0]:
+            if alloc["JobID"] == "oneshot":
+                n.update([SimNode.status_update(alloc, "complete")])
+    t.join(30)
+    assert result == {"status": "dead", "index": result["index"]} and result["index"] > index
+
+
 def test_update_in_place_and_destructive(api: nomad.Nomad, nodes: list[SimNode]) -> None:
     job = J.job("upd", groups=[J.group(count=2)])
     eval_done(api, api.job.register_job("upd", {"Job": job})["EvalID"])

@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from yurt import CONSUL_VERSION, __version__
+from yurt.api.blocking import BlockingQuery
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import flag, read_json
 from yurt.catalog.api_common import (
     answer,
     filtered,
+    park,
     require_json_object,
     server_of,
 )
+from yurt.catalog.configdir import ConfigDirError
 from yurt.catalog.definitions import DefinitionError, parse_check, parse_service
-from yurt.catalog.model import CRITICAL, PASSING, STATUSES, WARNING
+from yurt.catalog.model import (
+    CRITICAL,
+    MAINT,
+    NODE_MAINT_CHECK_ID,
+    PASSING,
+    SERVICE_MAINT_PREFIX,
+    STATUSES,
+    WARNING,
+    Service,
+    aggregate_status,
+)
+from yurt.catalog.server import LEADER_MANAGED_SERVICES
+
+if TYPE_CHECKING:
+    from yurt.catalog.server import CatalogServer
 
 OUTPUT_MAX = 4096
 
@@ -30,6 +48,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_put("/v1/agent/service/maintenance/{id:.+}", service_maintenance)
     router.add_get("/v1/agent/services", list_services)
     router.add_get("/v1/agent/service/{id:.+}", get_service)
+    router.add_get("/v1/agent/health/service/id/{id:.+}", health_by_id)
+    router.add_get("/v1/agent/health/service/name/{name:.+}", health_by_name)
     router.add_get("/v1/agent/checks", list_checks)
     router.add_put("/v1/agent/check/register", register_check)
     router.add_put("/v1/agent/check/deregister/{id:.+}", deregister_check)
@@ -39,6 +59,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_put("/v1/agent/check/update/{id:.+}", check_update)
     router.add_put("/v1/agent/maintenance", node_maintenance)
     router.add_get("/v1/agent/self", agent_self)
+    router.add_put("/v1/agent/reload", reload)
     router.add_get("/v1/agent/members", members)
 
 
@@ -81,18 +102,37 @@ async def list_services(request: web.Request) -> web.Response:
     return answer(request, {s["ID"]: s for s in filtered(request, items)})
 
 
+def _service_with_hash(server: CatalogServer, sid: str) -> dict[str, Any] | None:
+    svc = server.store.services.get((server.node_name, sid))
+    if svc is None or sid in LEADER_MANAGED_SERVICES:
+        return None
+    data = svc.agent_json(server.config.datacenter)
+    digest = hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=8)
+    data["ContentHash"] = digest.hexdigest()
+    return data
+
+
 async def get_service(request: web.Request) -> web.Response:
+    """One local service with its `ContentHash`; `?hash=` blocks until the hash differs
+    (or `?wait=` passes), as Consul's agent does for its caching clients."""
     server = server_of(request)
     sid = request.match_info["id"]
-    for svc in server.local_services():
-        if svc.id == sid:
-            data = svc.agent_json(server.config.datacenter)
-            digest = hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=8)
-            data["ContentHash"] = digest.hexdigest()
-            resp = answer(request, data)
-            resp.headers["X-Consul-ContentHash"] = data["ContentHash"]
-            return resp
-    raise APIError.not_found(f"unknown service ID: {sid}")
+    wanted = request.query.get("hash", "")
+    query = BlockingQuery.from_query(request.query)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + query.wait_s
+    while True:
+        data = _service_with_hash(server, sid)
+        if data is None:
+            raise APIError.not_found(f"unknown service ID: {sid}")
+        remaining = deadline - loop.time()
+        if not wanted or data["ContentHash"] != wanted or remaining <= 0:
+            break
+        if not await park(request, ["services", f"node:{server.node_name}"], remaining):
+            break
+    resp = answer(request, data)
+    resp.headers["X-Consul-ContentHash"] = data["ContentHash"]
+    return resp
 
 
 async def service_maintenance(request: web.Request) -> web.Response:
@@ -119,6 +159,58 @@ def _enable_param(request: web.Request) -> bool:
     return raw.lower() == "true"
 
 
+# -- local health -------------------------------------------------------------------------
+
+# the status codes of /v1/agent/health/service/*, which load balancers read without the body
+_HEALTH_CODES = {PASSING: 200, WARNING: 429, CRITICAL: 503, MAINT: 503}
+
+
+def _local_health(server: CatalogServer, svc: Service) -> dict[str, Any]:
+    checks = [c for c in server.local_checks() if c.service_id in ("", svc.id)]
+    if any(c.check_id in (NODE_MAINT_CHECK_ID, SERVICE_MAINT_PREFIX + svc.id) for c in checks):
+        status = MAINT
+    else:
+        status = aggregate_status(checks)
+    return {
+        "AggregatedStatus": status,
+        "Service": svc.agent_json(server.config.datacenter),
+        "Checks": [c.to_json() for c in checks],
+    }
+
+
+def _worst(statuses: list[str]) -> str:
+    for status in (MAINT, CRITICAL, WARNING):
+        if status in statuses:
+            return status
+    return PASSING
+
+
+def _health_answer(request: web.Request, status: str, data: Any) -> web.Response:
+    code = _HEALTH_CODES[status]
+    if request.query.get("format") == "text":
+        return web.Response(text=status, status=code)
+    return answer(request, data, status=code)
+
+
+async def health_by_id(request: web.Request) -> web.Response:
+    server = server_of(request)
+    sid = request.match_info["id"]
+    for svc in server.local_services():
+        if svc.id == sid:
+            data = _local_health(server, svc)
+            return _health_answer(request, data["AggregatedStatus"], data)
+    raise APIError.not_found(f"ServiceId {sid} not found")
+
+
+async def health_by_name(request: web.Request) -> web.Response:
+    server = server_of(request)
+    name = request.match_info["name"]
+    found = [_local_health(server, s) for s in server.local_services() if s.name == name]
+    if not found:
+        raise APIError.not_found(f"ServiceName {name} Not Found")
+    return _health_answer(request, _worst([d["AggregatedStatus"] for d in found]), found)
+
+
 # -- checks ------------------------------------------------------------------------------
 
 
@@ -138,7 +230,7 @@ async def register_check(request: web.Request) -> web.Response:
             raise APIError.bad_request("ServiceID: expected a string")
         service = server.store.services.get((server.node_name, sid))
         if service is None or sid == "consul":
-            raise APIError.not_found(f'ServiceID "{sid}" does not exist')
+            raise APIError.bad_request(f'ServiceID "{sid}" does not exist')
     try:
         check = parse_check(body, node=server.node_name, service=service)
     except DefinitionError as exc:
@@ -171,9 +263,12 @@ def _update(request: web.Request, status: str, output: str) -> web.Response:
     try:
         server_of(request).update_ttl(cid, status, _truncate(output))
     except KeyError:
-        raise APIError.not_found(f'Unknown check ID "{cid}"') from None
+        raise APIError.not_found(
+            f'Unknown check ID "{cid}". Ensure that the check ID is passed, not the check name.'
+        ) from None
     except ValueError as exc:
-        raise APIError.bad_request(str(exc)) from None
+        # Consul answers 500 here; clients match the text to re-register their service
+        raise APIError(500, str(exc)) from None
     return _empty()
 
 
@@ -200,6 +295,17 @@ async def check_update(request: web.Request) -> web.Response:
     if not isinstance(output, str):
         raise APIError.bad_request("Output: expected a string")
     return _update(request, status, output)
+
+
+# -- reload ---------------------------------------------------------------------------------
+
+
+async def reload(request: web.Request) -> web.Response:
+    try:
+        server_of(request).reload()
+    except ConfigDirError as exc:
+        raise APIError(500, f"Failed reloading services: {exc}") from None
+    return _empty()
 
 
 # -- self and members -------------------------------------------------------------------

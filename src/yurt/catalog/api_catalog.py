@@ -39,6 +39,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/catalog/service/{name}", catalog_service)
     router.add_get("/v1/catalog/nodes", catalog_nodes)
     router.add_get("/v1/catalog/node/{node}", catalog_node)
+    router.add_get("/v1/catalog/node-services/{node}", catalog_node_services)
     router.add_get("/v1/catalog/datacenters", catalog_datacenters)
     router.add_put("/v1/catalog/register", catalog_register)
     router.add_put("/v1/catalog/deregister", catalog_deregister)
@@ -50,12 +51,32 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/status/peers", status_peers)
 
 
-def _instances(store: CatalogStore, name: str, tags: list[str]) -> list[Service]:
-    found = [
-        s for s in store.services.values() if s.name == name and all(t in s.tags for t in tags)
+def _node_meta(request: web.Request) -> dict[str, str]:
+    """`?node-meta=key:value` (repeatable): only nodes carrying all of these."""
+    wanted: dict[str, str] = {}
+    for item in request.query.getall("node-meta", []):
+        key, sep, value = item.partition(":")
+        if not sep:
+            raise APIError.bad_request(f"Invalid node-meta {item!r}: expected key:value")
+        wanted[key] = value
+    return wanted
+
+
+def _node_matches(node: Node | None, wanted: dict[str, str]) -> bool:
+    if not wanted:
+        return True
+    return node is not None and all(node.meta.get(k) == v for k, v in wanted.items())
+
+
+def _instances(
+    store: CatalogStore, name: str, tags: list[str], node_meta: dict[str, str] | None = None
+) -> list[Service]:
+    return [
+        s
+        for s in store.instances(name)
+        if all(t in s.tags for t in tags)
+        and _node_matches(store.nodes.get(s.node), node_meta or {})
     ]
-    found.sort(key=lambda s: (s.node, s.id))
-    return found
 
 
 def _node_of(store: CatalogStore, svc: Service) -> Node:
@@ -67,16 +88,18 @@ def _node_of(store: CatalogStore, svc: Service) -> Node:
 
 async def catalog_services(request: web.Request) -> web.Response:
     store = server_of(request).store
+    meta = _node_meta(request)
 
     def run() -> tuple[Any, int]:
         out: dict[str, list[str]] = {}
+        services = [
+            svc for name in store.service_names() for svc in _instances(store, name, [], meta)
+        ]
         if "filter" in request.query:
-            rows = [s.catalog_json(_node_of(store, s)) for s in store.services.values()]
-            names = {r["ServiceID"] + "\0" + r["Node"] for r in filtered(request, rows)}
-            services = [s for s in store.services.values() if s.id + "\0" + s.node in names]
-        else:
-            services = list(store.services.values())
-        for svc in sorted(services, key=lambda s: (s.name, s.node, s.id)):
+            rows = [s.catalog_json(_node_of(store, s)) for s in services]
+            keep = {(r["Node"], r["ServiceID"]) for r in filtered(request, rows)}
+            services = [s for s in services if (s.node, s.id) in keep]
+        for svc in services:
             tags = out.setdefault(svc.name, [])
             tags.extend(t for t in svc.tags if t not in tags)
         return out, store.topic_index("services")
@@ -88,9 +111,10 @@ async def catalog_service(request: web.Request) -> web.Response:
     store = server_of(request).store
     name = request.match_info["name"]
     tags = request.query.getall("tag", [])
+    meta = _node_meta(request)
 
     def run() -> tuple[Any, int]:
-        rows = [s.catalog_json(_node_of(store, s)) for s in _instances(store, name, tags)]
+        rows = [s.catalog_json(_node_of(store, s)) for s in _instances(store, name, tags, meta)]
         return filtered(request, rows), store.topic_index(f"svc:{name}", "services")
 
     return await blocking_answer(request, [f"svc:{name}"], run)
@@ -98,9 +122,11 @@ async def catalog_service(request: web.Request) -> web.Response:
 
 async def catalog_nodes(request: web.Request) -> web.Response:
     store = server_of(request).store
+    meta = _node_meta(request)
 
     def run() -> tuple[Any, int]:
-        rows = [n.to_json() for n in sorted(store.nodes.values(), key=lambda n: n.name)]
+        nodes = sorted(store.nodes.values(), key=lambda n: n.name)
+        rows = [n.to_json() for n in nodes if _node_matches(n, meta)]
         return filtered(request, rows), store.topic_index("nodes")
 
     return await blocking_answer(request, ["nodes"], run)
@@ -115,11 +141,25 @@ async def catalog_node(request: web.Request) -> web.Response:
         index = store.topic_index(f"node:{name}", "nodes")
         if node is None:
             return None, index
-        services = sorted(
-            (s for s in store.services.values() if s.node == name), key=lambda s: s.id
-        )
+        services = store.node_services(name)
         rows = filtered(request, [s.health_json() for s in services])
         return {"Node": node.to_json(), "Services": {r["ID"]: r for r in rows}}, index
+
+    return await blocking_answer(request, [f"node:{name}"], run)
+
+
+async def catalog_node_services(request: web.Request) -> web.Response:
+    """Like /v1/catalog/node/:node, with `Services` as a list (Consul 1.7+)."""
+    store = server_of(request).store
+    name = request.match_info["node"]
+
+    def run() -> tuple[Any, int]:
+        node = store.nodes.get(name)
+        index = store.topic_index(f"node:{name}", "nodes")
+        if node is None:
+            return None, index
+        rows = filtered(request, [s.health_json() for s in store.node_services(name)])
+        return {"Node": node.to_json(), "Services": rows}, index
 
     return await blocking_answer(request, [f"node:{name}"], run)
 
@@ -151,6 +191,9 @@ async def catalog_register(request: web.Request) -> web.Response:
             isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
         ):
             raise APIError.bad_request(f"{field_name}: expected an object of string values")
+    if meta is None and "node-meta" in request.query:
+        # py-consul's catalog.register(node_meta=...) sends the meta as ?node-meta=k:v
+        meta = _node_meta(request)
     node = Node(
         name=node_name,
         node_id=_string(body, "ID") or (existing.node_id if existing else ""),
@@ -270,14 +313,8 @@ async def catalog_deregister(request: web.Request) -> web.Response:
 
 
 def _service_checks(store: CatalogStore, svc: Service) -> list[Check]:
-    out = [
-        c
-        for c in store.checks.values()
-        if c.node == svc.node and (c.service_id == "" or c.service_id == svc.id)
-    ]
     # node checks first, then the service's, as Consul lists them
-    out.sort(key=lambda c: (c.service_id != "", c.check_id))
-    return out
+    return store.checks_of(svc.node, "") + store.checks_of(svc.node, svc.id)
 
 
 async def health_service(request: web.Request) -> web.Response:
@@ -285,10 +322,11 @@ async def health_service(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     tags = request.query.getall("tag", [])
     passing = flag(request, "passing")
+    meta = _node_meta(request)
 
     def run() -> tuple[Any, int]:
         rows = []
-        for svc in _instances(store, name, tags):
+        for svc in _instances(store, name, tags, meta):
             checks = _service_checks(store, svc)
             if passing and any(c.status != PASSING for c in checks):
                 continue
@@ -309,7 +347,7 @@ async def health_checks(request: web.Request) -> web.Response:
     name = request.match_info["name"]
 
     def run() -> tuple[Any, int]:
-        rows = [c.to_json() for c in _sorted(store.checks.values()) if c.service_name == name]
+        rows = [c.to_json() for s in store.instances(name) for c in store.checks_of(s.node, s.id)]
         return filtered(request, rows), store.topic_index(f"svc:{name}", "services")
 
     return await blocking_answer(request, [f"svc:{name}"], run)
@@ -339,7 +377,7 @@ async def health_node(request: web.Request) -> web.Response:
     name = request.match_info["node"]
 
     def run() -> tuple[Any, int]:
-        rows = [c.to_json() for c in _sorted(store.checks.values()) if c.node == name]
+        rows = [c.to_json() for c in store.node_checks(name)]
         return filtered(request, rows), store.topic_index(f"node:{name}", "nodes")
 
     return await blocking_answer(request, [f"node:{name}"], run)

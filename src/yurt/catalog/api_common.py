@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from yurt.catalog.server import CatalogServer
 
 SERVER_KEY: web.AppKey[CatalogServer] = web.AppKey("yurt.catalog.server")
+
+T = TypeVar("T")
 
 
 def server_of(request: web.Request) -> CatalogServer:
@@ -53,6 +57,43 @@ def filtered(request: web.Request, items: list[dict[str, Any]]) -> list[dict[str
     return [item for item in items if pred(item)]
 
 
+class AnswerCache:
+    """Encoded answers of reads, kept while the store's generation stays the same.
+
+    One write can wake a thousand watchers of the same path (every Fabio and client watches
+    `/v1/health/state/any`); the first one to run builds and encodes the answer, the others
+    send the same bytes. Any change to the store, output-only check updates included, bumps
+    the generation and so drops every entry.
+    """
+
+    MAX_ENTRIES = 1024
+
+    def __init__(self, generation: Callable[[], int]) -> None:
+        self._generation = generation
+        self._seen = -1
+        self._entries: dict[tuple[Any, ...], tuple[bytes, int]] = {}
+
+    def get(
+        self, key: tuple[Any, ...], run: Callable[[], tuple[Any, int]], pretty: bool
+    ) -> tuple[bytes, int]:
+        generation = self._generation()
+        if generation != self._seen or len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+            self._seen = generation
+        hit = self._entries.get(key)
+        if hit is not None:
+            return hit
+        result, index = run()
+        encoded = (json.dumps(result, indent=4 if pretty else None).encode(), index)
+        self._entries[key] = encoded
+        return encoded
+
+
+def _cache_key(request: web.Request) -> tuple[Any, ...]:
+    params = sorted((k, v) for k, v in request.query.items() if k not in ("index", "wait"))
+    return (request.path, *params)
+
+
 async def blocking_answer(
     request: web.Request,
     topics: Iterable[str],
@@ -63,8 +104,57 @@ async def blocking_answer(
     if "filter" in request.query:
         compile_filter(request.query["filter"])  # a bad filter is a 400 before waiting
     query = BlockingQuery.from_query(request.query)
-    result, index = await blocking_query(server_of(request).hub, topics, query, run)
-    return answer(request, result, index=index)
+    server = server_of(request)
+    key = _cache_key(request)
+    pretty = flag(request, "pretty")
+
+    def cached() -> tuple[bytes, int]:
+        return server.answers.get(key, run, pretty)
+
+    body, index = await wait_for_change(request, topics, query, cached)
+    return web.Response(body=body, headers=consul_headers(index), content_type="application/json")
+
+
+async def wait_for_change(
+    request: web.Request,
+    topics: Iterable[str],
+    query: BlockingQuery,
+    run: Callable[[], tuple[T, int]],
+) -> tuple[T, int]:
+    """`blocking_query`, cut short when the server stops: parked readers then get the current
+    answer at once, so that shutting down does not wait for their `?wait=` to run out."""
+    server = server_of(request)
+    if query.index == 0:
+        return run()
+    closing = server.closing
+    if closing.done():
+        return run()
+    waiter = asyncio.ensure_future(blocking_query(server.hub, topics, query, run))
+    try:
+        await asyncio.wait((waiter, closing), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        finished = waiter.done()
+        if not finished:
+            waiter.cancel()  # the server is stopping, or the reader went away
+    if finished:
+        return waiter.result()
+    return run()
+
+
+async def park(request: web.Request, topics: Iterable[str], timeout: float) -> bool:
+    """Wait until one of `topics` changes (True), or `timeout` passes or the server stops
+    (False)."""
+    server = server_of(request)
+    if server.closing.done():
+        return False
+    waiter = asyncio.ensure_future(server.hub.wait(topics, timeout))
+    try:
+        await asyncio.wait((waiter, server.closing), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        finished = waiter.done()
+        if not finished:
+            waiter.cancel()
+    return finished and waiter.result()
 
 
 def require_json_object(value: Any, where: str = "request body") -> dict[str, Any]:

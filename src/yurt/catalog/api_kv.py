@@ -6,10 +6,17 @@ from typing import Any
 
 from aiohttp import web
 
-from yurt.api.blocking import BlockingQuery, blocking_query
+from yurt.api.blocking import BlockingQuery
 from yurt.api.errors import APIError
 from yurt.api.http import flag
-from yurt.catalog.api_common import answer, check_datacenter, consul_headers, server_of
+from yurt.catalog.api_common import (
+    answer,
+    check_datacenter,
+    consul_headers,
+    server_of,
+    wait_for_change,
+)
+from yurt.catalog.store import SessionError
 
 # Consul's kv_max_value_size default.
 MAX_VALUE_SIZE = 512 * 1024
@@ -64,7 +71,9 @@ async def kv_get(request: web.Request) -> web.Response:
         return store.kv_get(key), store.kv_index(key, exact=True)
 
     query = BlockingQuery.from_query(request.query)
-    result, index = await blocking_query(server.hub, ["kvs"], query, run)
+    # a single key's readers wake only for that key; prefix readers for any KV write
+    topics = ["kvs"] if keys_mode or recurse else [f"kv:{key}"]
+    result, index = await wait_for_change(request, topics, query, run)
     if result is None:
         return web.Response(status=404, headers=consul_headers(index))
     if keys_mode or recurse:
@@ -87,17 +96,19 @@ async def kv_put(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     if not key:
         raise APIError.bad_request("Missing key name")
-    for unsupported in ("acquire", "release"):
-        if unsupported in request.query:
-            raise APIError.bad_request(
-                f"?{unsupported}= needs sessions, which yurt's catalog does not implement yet"
-            )
+    acquire = request.query.get("acquire", "")
+    release = request.query.get("release", "")
+    if acquire and release:
+        raise APIError.bad_request("Conflicting flags: acquire and release")
     flags = _uint(request, "flags") or 0
     cas = _uint(request, "cas")
     if request.content_length is not None and request.content_length > MAX_VALUE_SIZE:
         raise _too_large(request.content_length)
     value = await _read_value(request)
-    ok = server.store.kv_put(key, value, flags, cas)
+    try:
+        ok = server.store.kv_put(key, value, flags, cas, acquire=acquire, release=release)
+    except SessionError as exc:
+        raise APIError(500, str(exc)) from None
     return answer(request, ok)
 
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from yurt.api.http import error_middleware
-from yurt.catalog import api_agent, api_catalog, api_kv
+from yurt.catalog import api_agent, api_catalog, api_kv, api_session, api_txn
+from yurt.catalog import ui as catalog_ui
 from yurt.catalog.api_common import SERVER_KEY
 
 if TYPE_CHECKING:
@@ -27,4 +28,7 @@ def build_app(server: CatalogServer) -> web.Application:
     api_agent.add_routes(app.router)
     api_catalog.add_routes(app.router)
     api_kv.add_routes(app.router)
+    api_session.add_routes(app.router)
+    api_txn.add_routes(app.router)
+    catalog_ui.add_routes(app)
     return app

@@ -1,9 +1,12 @@
 """Health check runners: HTTP, TCP and TTL, run by the agent for the checks on its node.
 
 An interval check runs once at registration (so a healthy service is routable at once) and
-then every `Interval`. Results pass through Consul's thresholds (`SuccessBeforePassing`,
-`FailuresBeforeCritical`) before they change the status, and a check that stays critical
-for `DeregisterCriticalServiceAfter` removes its service. Output text is Consul's.
+then every `Interval`; until it has passed once, a failing check is retried sooner (from
+0.25 s, doubling up to the interval), where Consul waits a random part of the interval
+before the first run and then the whole interval. Results pass through Consul's thresholds
+(`SuccessBeforePassing`, `FailuresBeforeCritical`) before they change the status, and a
+check that stays critical for `DeregisterCriticalServiceAfter` removes its service. Output
+text is Consul's.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from yurt.catalog.model import CRITICAL, PASSING, WARNING, Check
 from yurt.catalog.store import CatalogStore
 
 log = logging.getLogger(__name__)
+_FIRST_RETRY = 0.25  # seconds: the first early retry of a check that has not passed yet
 
 HTTP_BODY_LIMIT = 4 * 1024
 USER_AGENT = "Consul Health Check"
@@ -146,6 +150,8 @@ class CheckRunners:
     async def _interval_loop(self, state: _State) -> None:
         d = state.check.definition
         interval = d.interval_ns / SECOND
+        retry = 0.0
+        ever_passed = False
         while True:
             try:
                 if d.kind == "http":
@@ -158,7 +164,15 @@ class CheckRunners:
                 log.exception("check %s failed to run", state.check.check_id)
                 status, output = CRITICAL, str(exc)
             self._report(state, status, output)
-            await asyncio.sleep(interval)
+            ever_passed = ever_passed or status == PASSING
+            if ever_passed:
+                await asyncio.sleep(interval)
+                continue
+            # Until it passes, retry sooner than the interval (0.25 s, doubling): a service
+            # registered while its task is still binding its port becomes routable as soon
+            # as it answers, not one interval later.
+            retry = min(interval, retry * 2 if retry else _FIRST_RETRY)
+            await asyncio.sleep(retry)
 
     def _report(self, state: _State, status: str, output: str) -> None:
         """Apply SuccessBeforePassing / FailuresBeforeWarning / FailuresBeforeCritical as

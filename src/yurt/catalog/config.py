@@ -27,6 +27,8 @@ class CatalogConfig:
     server_port: int = 8300
     # `-dev`: keep state in memory, as `consul agent -dev` does.
     dev: bool = False
+    # the shortest session TTL accepted (Consul's session_ttl_min)
+    session_ttl_min_s: float = 10.0
 
     @property
     def address(self) -> str:

@@ -18,6 +18,9 @@ from yurt.catalog.definitions import DefinitionError, ServiceDefinition, parse_s
 log = logging.getLogger(__name__)
 
 
+CONFIG_SOURCE = "config"
+
+
 class ConfigDirError(ValueError):
     pass
 
@@ -57,7 +60,9 @@ def _load_file(path: Path, node: str) -> list[ServiceDefinition]:
         if not isinstance(item, dict):
             raise ConfigDirError(f"{path}: {where}: expected an object")
         try:
-            out.append(parse_service(item, node=node, where=f"{where}."))
+            definition = parse_service(item, node=node, where=f"{where}.")
+            definition.service.source = CONFIG_SOURCE
+            out.append(definition)
         except DefinitionError as exc:
             raise ConfigDirError(f"{path}: {exc}") from None
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from yurt.api.casing import get_field, has_field
+from yurt.api.casing import get_field
 from yurt.api.durations import SECOND, duration_from_json
 from yurt.api.http import json_type_name
 from yurt.catalog.model import (
@@ -276,7 +276,3 @@ def parse_service(data: dict[str, Any], *, node: str, where: str = "") -> Servic
     if len(set(ids)) != len(ids):
         raise DefinitionError(f"{where}Checks: check IDs must be unique, got {ids}")
     return ServiceDefinition(service=service, checks=checks)
-
-
-def has_any(data: dict[str, Any], *names: str) -> bool:
-    return any(has_field(data, n) for n in names)

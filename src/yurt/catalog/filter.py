@@ -3,7 +3,8 @@
 Supported: `Sel == "v"`, `Sel != "v"`, `"v" in Sel`, `"v" not in Sel`, `Sel contains "v"`,
 `Sel not contains "v"`, `Sel matches "re"`, `Sel not matches "re"`, `Sel is empty`,
 `Sel is not empty`, combined with `and`, `or`, `not` and parentheses. A selector is a
-dotted path into the JSON answer (`ServiceMeta.version`, `Service.Tags`, `Node.Node`).
+dotted path into the JSON answer (`ServiceMeta.version`, `Service.Tags`, `Node.Node`), with
+`["key"]` for map keys that hold dots (`ServiceMeta["team.name"]`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ Predicate = Callable[[Any], bool]
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<str>"(?:[^"\\]|\\.)*"|`[^`]*`)
-      | (?P<op>==|!=|\(|\))
+      | (?P<op>==|!=|\(|\)|\[|\])
       | (?P<num>-?\d+(?:\.\d+)?)
       | (?P<word>[A-Za-z_][A-Za-z0-9_.\-/]*)
     )""",
@@ -62,8 +63,8 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
-def _select(obj: Any, path: str) -> Any:
-    for part in path.split("."):
+def _select(obj: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
         if isinstance(obj, dict) and part in obj:
             obj = obj[part]
         else:
@@ -156,14 +157,10 @@ class _Parser:
         if nxt == ("kw", "in") or (nxt == ("kw", "not") and self._peek(1) == ("kw", "in")):
             negate = self._accept_kw("not")
             self._accept_kw("in")
-            kind, sel = self._take()
-            if kind != "word":
-                raise _FilterSyntaxError(f"expected a selector after 'in', got {sel!r}")
+            sel = self._selector(self._take())
             value = first[1]
             return lambda o: _contains(_select(o, sel), value) != negate
-        if first[0] != "word":
-            raise _FilterSyntaxError(f"expected a selector, got {first[1]!r}")
-        sel = first[1]
+        sel = self._selector(first)
         tok = self._take()
         if tok == ("op", "=="):
             value = self._value()
@@ -190,4 +187,18 @@ class _Parser:
             if not self._accept_kw("empty"):
                 raise _FilterSyntaxError("expected 'empty' after 'is'")
             return lambda o: (not _select(o, sel)) != negate
-        raise _FilterSyntaxError(f"unexpected {tok[1]!r} after selector {sel!r}")
+        raise _FilterSyntaxError(f"unexpected {tok[1]!r} after selector {'.'.join(sel)!r}")
+
+    def _selector(self, first: tuple[str, str]) -> tuple[str, ...]:
+        """`Service.Meta.version` or `ServiceMeta["some.key"]`, as a path of names."""
+        kind, word = first
+        if kind != "word":
+            raise _FilterSyntaxError(f"expected a selector, got {word!r}")
+        path = word.split(".")
+        while self._peek() == ("op", "["):
+            self.pos += 1
+            kind, key = self._take()
+            if kind != "str" or self._take() != ("op", "]"):
+                raise _FilterSyntaxError(f'expected ["key"] after {".".join(path)!r}')
+            path.append(key)
+        return tuple(path)

@@ -77,6 +77,9 @@ class Service:
     tagged_addresses: dict[str, Any] = field(default_factory=dict)
     enable_tag_override: bool = False
     kind: str = ""
+    # "config" for a service defined in a -config-dir file: a reload removes it once its
+    # file is gone, while services registered through the API stay until deregistered
+    source: str = ""
     create_index: int = 0
     modify_index: int = 0
 
@@ -311,3 +314,52 @@ def aggregate_status(checks: list[Check]) -> str:
         if check.status == WARNING:
             worst = WARNING
     return worst
+
+
+RELEASE = "release"
+DELETE = "delete"
+DEFAULT_LOCK_DELAY_NS = 15 * 1_000_000_000
+
+
+@dataclass
+class Session:
+    """A Consul session: what holds KV locks, and what invalidates them.
+
+    `ttl` is kept as the client wrote it ("30s"), as Consul echoes it. `service_checks` are
+    check IDs of services on the session's node.
+    """
+
+    id: str
+    node: str
+    name: str = ""
+    lock_delay_ns: int = DEFAULT_LOCK_DELAY_NS
+    behavior: str = RELEASE
+    ttl: str = ""
+    node_checks: list[str] = field(default_factory=list)
+    service_checks: list[str] = field(default_factory=list)
+    create_index: int = 0
+    modify_index: int = 0
+
+    def check_ids(self) -> list[str]:
+        return [*self.node_checks, *self.service_checks]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ID": self.id,
+            "Name": self.name,
+            "Node": self.node,
+            "LockDelay": self.lock_delay_ns,
+            "Behavior": self.behavior,
+            "TTL": self.ttl,
+            "NodeChecks": list(self.node_checks) or None,
+            "ServiceChecks": [{"ID": c, "Namespace": ""} for c in self.service_checks] or None,
+            "CreateIndex": self.create_index,
+            "ModifyIndex": self.modify_index,
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> Session:
+        return cls(**data)

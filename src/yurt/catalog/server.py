@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -11,9 +12,10 @@ from aiohttp import web
 from yurt import CONSUL_VERSION
 from yurt.api.blocking import WatchHub
 from yurt.api.http import start_site
+from yurt.catalog.api_common import AnswerCache
 from yurt.catalog.checks import CheckRunners
 from yurt.catalog.config import CatalogConfig
-from yurt.catalog.configdir import load_services
+from yurt.catalog.configdir import CONFIG_SOURCE, load_services
 from yurt.catalog.definitions import ServiceDefinition
 from yurt.catalog.model import (
     CRITICAL,
@@ -25,7 +27,9 @@ from yurt.catalog.model import (
     CheckDefinition,
     Node,
     Service,
+    Session,
 )
+from yurt.catalog.sessions import SessionTimers
 from yurt.catalog.store import CatalogStore
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,9 @@ class CatalogServer:
         self.config = config
         self.hub = WatchHub()
         self._store: CatalogStore | None = None
+        self._answers: AnswerCache | None = None
+        self._closing: asyncio.Future[None] | None = None
+        self._session_timers: SessionTimers | None = None
         self._runners: CheckRunners | None = None
         self._site: web.AppRunner | None = None
         self.node_id = ""
@@ -70,6 +77,19 @@ class CatalogServer:
         return self._store
 
     @property
+    def closing(self) -> asyncio.Future[None]:
+        """Done once `stop()` begins: parked blocking reads answer at once."""
+        if self._closing is None:
+            raise RuntimeError("the catalog is not started")
+        return self._closing
+
+    @property
+    def answers(self) -> AnswerCache:
+        if self._answers is None:
+            raise RuntimeError("the catalog is not started")
+        return self._answers
+
+    @property
     def runners(self) -> CheckRunners:
         if self._runners is None:
             raise RuntimeError("the catalog is not started")
@@ -81,6 +101,7 @@ class CatalogServer:
 
     async def start(self) -> None:
         cfg = self.config
+        self._closing = asyncio.get_running_loop().create_future()
         definitions = load_services(cfg.config_dirs, cfg.node_name)
         if cfg.dev:
             db_path: Path | str = ":memory:"
@@ -89,14 +110,17 @@ class CatalogServer:
             cfg.data_dir.mkdir(parents=True, exist_ok=True)
             db_path = cfg.data_dir / "catalog.db"
             self.node_id = self._node_id(cfg.data_dir)
-        self._store = CatalogStore(db_path, self.hub)
+        store = self._store = CatalogStore(db_path, self.hub)
+        self._answers = AnswerCache(lambda: store.generation)
         self._runners = CheckRunners(self._store, cfg.node_name, self._deregister_from_runner)
         self._register_self()
+        self._session_timers = SessionTimers(store)
+        for session in list(store.sessions.values()):
+            self._session_timers.arm(session)
         for check in list(self._store.checks.values()):
             if check.node == cfg.node_name and check.definition.kind:
                 self._runners.start(check)
-        for definition in definitions:
-            self.register_service(definition)
+        self._sync_config_services(definitions)
         self._site = await start_site(self.app, cfg.http_host, cfg.http_port)
         if cfg.http_port == 0:
             for site in self._site.sites:
@@ -113,15 +137,21 @@ class CatalogServer:
         )
 
     async def stop(self) -> None:
+        if self._closing is not None and not self._closing.done():
+            self._closing.set_result(None)
         if self._site is not None:
             await self._site.cleanup()
             self._site = None
         if self._runners is not None:
             await self._runners.close()
             self._runners = None
+        if self._session_timers is not None:
+            self._session_timers.close()
+            self._session_timers = None
         if self._store is not None:
             self._store.close()
             self._store = None
+            self._answers = None
 
     @staticmethod
     def _node_id(data_dir: Path) -> str:
@@ -218,6 +248,47 @@ class CatalogServer:
                 self.runners.stop(cid)
         return True
 
+    def reload(self) -> list[str]:
+        """Read the config directories again, as `consul reload` does: services defined in
+        files are added or updated (with exactly the checks of their file), and those whose
+        definition is gone are deregistered. Raises ConfigDirError, changing nothing, when a
+        file is invalid. Returns the IDs of the services defined in files."""
+        definitions = load_services(self.config.config_dirs, self.node_name)
+        self._sync_config_services(definitions)
+        return [d.service.id for d in definitions]
+
+    def _sync_config_services(self, definitions: list[ServiceDefinition]) -> None:
+        wanted = {d.service.id for d in definitions}
+        for svc in self.local_services():
+            if svc.source == CONFIG_SOURCE and svc.id not in wanted:
+                log.info("service %s: its definition left the config directory", svc.id)
+                self.deregister_service(svc.id)
+        for definition in definitions:
+            self.register_service(definition, replace_checks=True)
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    @property
+    def session_timers(self) -> SessionTimers:
+        if self._session_timers is None:
+            raise RuntimeError("the catalog is not started")
+        return self._session_timers
+
+    def create_session(self, session: Session) -> Session:
+        stored = self.store.session_create(session)
+        self.session_timers.arm(stored)
+        return stored
+
+    def destroy_session(self, session_id: str) -> bool:
+        self.session_timers.cancel(session_id)
+        return self.store.session_destroy(session_id) is not None
+
+    def renew_session(self, session_id: str) -> Session | None:
+        session = self.store.sessions.get(session_id)
+        if session is not None:
+            self.session_timers.arm(session)
+        return session
+
     def _deregister_from_runner(self, service_id: str) -> None:
         self.deregister_service(service_id)
 
@@ -236,7 +307,7 @@ class CatalogServer:
         if check is None or check_id in LEADER_MANAGED_CHECKS:
             raise KeyError(check_id)
         if check.definition.kind != "ttl":
-            raise ValueError(f"CheckID {check_id!r} does not have associated TTL")
+            raise ValueError(f'CheckID "{check_id}" does not have associated TTL')
         self.runners.update_ttl(check_id, status, output)
 
     def service_maintenance(self, service_id: str, enable: bool, reason: str) -> bool:

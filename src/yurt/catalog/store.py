@@ -8,7 +8,8 @@ index per table and per service name:
 
 - `nodes`, `services`, `checks`, `kvs`: the tables;
 - `svc:<name>`: anything that changes the answer of `/v1/health/service/<name>`;
-- `node:<name>`: anything on that node.
+- `node:<name>`: anything on that node;
+- `kv:<key>`: that one key (prefix readers wait on `kvs`).
 
 A write notifies only the topics it touched, so a KV write does not wake health watchers.
 A check whose output changes but whose status does not is saved without taking an index
@@ -20,11 +21,15 @@ from __future__ import annotations
 import bisect
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from yurt.api.blocking import WatchHub
-from yurt.catalog.model import Check, KVEntry, Node, Service
+from yurt.api.durations import SECOND
+from yurt.catalog.model import CRITICAL, DELETE, Check, KVEntry, Node, Service, Session
 from yurt.storage.sqlite import Database
 
 _SCHEMA = """
@@ -38,7 +43,47 @@ CREATE TABLE IF NOT EXISTS kv (
     session TEXT NOT NULL, create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS kv_tombstones (key TEXT PRIMARY KEY, idx INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS topic_index (topic TEXT PRIMARY KEY, idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
+
+
+class SessionError(ValueError):
+    """A KV lock request naming a session that does not exist."""
+
+
+# what _kv_decide answers for a write that would change nothing
+_UNCHANGED = (-1, "")
+
+TXN_KV_VERBS = (
+    "set",
+    "cas",
+    "lock",
+    "unlock",
+    "get",
+    "get-tree",
+    "check-index",
+    "check-session",
+    "check-not-exists",
+    "delete",
+    "delete-tree",
+    "delete-cas",
+)
+
+
+@dataclass
+class KVOp:
+    """One KV operation of a `/v1/txn` transaction."""
+
+    verb: str
+    key: str
+    value: bytes = b""
+    flags: int = 0
+    index: int = 0
+    session: str = ""
+
+
+class _TxnFailed(Exception):
+    pass
 
 
 class CatalogStore:
@@ -46,29 +91,40 @@ class CatalogStore:
         self.db = Database(path)
         self.hub = hub
         self.db.conn.executescript(_SCHEMA)
+        # keys released by an invalidated session cannot be acquired again before this
+        # (monotonic) time: Consul's lock-delay, kept in memory as Consul keeps it
+        self._lock_delays: dict[str, float] = {}
+        # Bumped by every in-memory change, output-only check updates included (which take
+        # no index): answers cached under one generation are still exact.
+        self.generation = 0
+        self._load()
+
+    # -- loading and bookkeeping ------------------------------------------------------
+
+    def _load(self) -> None:
+        """(Re)build the in-memory copy from SQLite: at start, and after a failed write,
+        so that memory never keeps half of a change the database rolled back."""
         self.nodes: dict[str, Node] = {}
         self.services: dict[tuple[str, str], Service] = {}
         self.checks: dict[tuple[str, str], Check] = {}
         self.kv: dict[str, KVEntry] = {}
         self._kv_keys: list[str] = []
         self._tombstones: dict[str, int] = {}
+        self._tombstone_keys: list[str] = []
         self._topics: dict[str, int] = {}
-        self._pending: set[str] = set()
-        self._load()
-
-    # -- loading and bookkeeping ------------------------------------------------------
-
-    def _load(self) -> None:
+        self.sessions: dict[str, Session] = {}
+        # secondary indexes, so that a read touches only what it answers with
+        self._by_name: dict[str, dict[tuple[str, str], Service]] = {}
+        self._by_node: dict[str, dict[str, Service]] = {}
+        self._checks_of: dict[tuple[str, str], dict[str, Check]] = {}
         conn = self.db.conn
         for row in conn.execute("SELECT data FROM nodes"):
             node = Node.from_record(json.loads(row[0]))
             self.nodes[node.name] = node
         for row in conn.execute("SELECT data FROM services"):
-            svc = Service.from_record(json.loads(row[0]))
-            self.services[(svc.node, svc.id)] = svc
+            self._add_service(Service.from_record(json.loads(row[0])))
         for row in conn.execute("SELECT data FROM checks"):
-            chk = Check.from_record(json.loads(row[0]))
-            self.checks[(chk.node, chk.check_id)] = chk
+            self._add_check(Check.from_record(json.loads(row[0])))
         for row in conn.execute(
             "SELECT key, value, flags, lock_index, session, create_index, modify_index FROM kv"
         ):
@@ -76,8 +132,12 @@ class CatalogStore:
         self._kv_keys = sorted(self.kv)
         for row in conn.execute("SELECT key, idx FROM kv_tombstones"):
             self._tombstones[row[0]] = int(row[1])
+        self._tombstone_keys = sorted(self._tombstones)
         for row in conn.execute("SELECT topic, idx FROM topic_index"):
             self._topics[row[0]] = int(row[1])
+        for row in conn.execute("SELECT data FROM sessions"):
+            session = Session.from_record(json.loads(row[0]))
+            self.sessions[session.id] = session
 
     def close(self) -> None:
         self.db.close()
@@ -85,6 +145,70 @@ class CatalogStore:
     @property
     def index(self) -> int:
         return self.db.index
+
+    # -- the in-memory indexes ---------------------------------------------------------------
+
+    def _add_service(self, svc: Service) -> None:
+        old = self.services.get((svc.node, svc.id))
+        if old is not None:
+            self._drop_service(old)
+        self.services[(svc.node, svc.id)] = svc
+        self._by_name.setdefault(svc.name, {})[(svc.node, svc.id)] = svc
+        self._by_node.setdefault(svc.node, {})[svc.id] = svc
+
+    def _drop_service(self, svc: Service) -> None:
+        self.services.pop((svc.node, svc.id), None)
+        named = self._by_name.get(svc.name, {})
+        named.pop((svc.node, svc.id), None)
+        if not named:
+            self._by_name.pop(svc.name, None)
+        on_node = self._by_node.get(svc.node, {})
+        on_node.pop(svc.id, None)
+        if not on_node:
+            self._by_node.pop(svc.node, None)
+
+    def _add_check(self, chk: Check) -> None:
+        old = self.checks.get((chk.node, chk.check_id))
+        if old is not None:
+            self._drop_check(old)
+        self.checks[(chk.node, chk.check_id)] = chk
+        self._checks_of.setdefault((chk.node, chk.service_id), {})[chk.check_id] = chk
+
+    def _drop_check(self, chk: Check) -> None:
+        self.checks.pop((chk.node, chk.check_id), None)
+        group = self._checks_of.get((chk.node, chk.service_id), {})
+        group.pop(chk.check_id, None)
+        if not group:
+            self._checks_of.pop((chk.node, chk.service_id), None)
+
+    def instances(self, name: str) -> list[Service]:
+        """The instances of service `name`, by node then ID."""
+        found = self._by_name.get(name)
+        if not found:
+            return []
+        return [found[k] for k in sorted(found)]
+
+    def service_names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def node_services(self, node: str) -> list[Service]:
+        found = self._by_node.get(node, {})
+        return [found[k] for k in sorted(found)]
+
+    def checks_of(self, node: str, service_id: str) -> list[Check]:
+        """The checks of one service (`service_id=""`: the node's own checks), by ID."""
+        group = self._checks_of.get((node, service_id), {})
+        return [group[k] for k in sorted(group)]
+
+    def node_checks(self, node: str) -> list[Check]:
+        """Every check on `node`, node checks included, by ID."""
+        out = self.checks_of(node, "")
+        for sid in self._by_node.get(node, {}):
+            out.extend(self.checks_of(node, sid))
+        for (n, sid), group in self._checks_of.items():
+            if n == node and sid and sid not in self._by_node.get(node, {}):
+                out.extend(group.values())  # checks of a service since removed by hand
+        return sorted(out, key=lambda c: c.check_id)
 
     def topic_index(self, topic: str, fallback: str | None = None) -> int:
         idx = self._topics.get(topic)
@@ -100,6 +224,8 @@ class CatalogStore:
             self.conn = conn
             self._index = 0
             self.topics: set[str] = set()
+            # woken but not given an index of their own (one KV key's readers)
+            self.wakes: set[str] = set()
 
         @property
         def index(self) -> int:
@@ -114,6 +240,7 @@ class CatalogStore:
         return _WriteContext(self)
 
     def _finish(self, write: CatalogStore._Write) -> None:
+        self.generation += 1
         if not write.topics:
             return
         idx = write.index
@@ -126,9 +253,8 @@ class CatalogStore:
             )
 
     def _service_topics(self, node: str) -> Iterator[str]:
-        for (n, _), svc in self.services.items():
-            if n == node:
-                yield f"svc:{svc.name}"
+        for svc in self._by_node.get(node, {}).values():
+            yield f"svc:{svc.name}"
 
     def _check_topics(self, check: Check) -> list[str]:
         topics = ["checks", f"node:{check.node}"]
@@ -181,10 +307,12 @@ class CatalogStore:
         with self._write() as w:
             topics = ["nodes", "services", "checks", f"node:{name}"]
             topics.extend(self._service_topics(name))
-            for key in [k for k in self.services if k[0] == name]:
-                del self.services[key]
-            for key in [k for k in self.checks if k[0] == name]:
-                del self.checks[key]
+            for session in [s for s in self.sessions.values() if s.node == name]:
+                self._invalidate(w, session)
+            for svc in self.node_services(name):
+                self._drop_service(svc)
+            for chk in [c for c in self.checks.values() if c.node == name]:
+                self._drop_check(chk)
             del self.nodes[name]
             w.conn.execute("DELETE FROM services WHERE node=?", (name,))
             w.conn.execute("DELETE FROM checks WHERE node=?", (name,))
@@ -210,23 +338,22 @@ class CatalogStore:
                 service.create_index = old.create_index if old else w.index
                 service.modify_index = w.index
                 self._save_service(w.conn, service)
-                self.services[key] = service
+                self._add_service(service)
                 w.touch("services", f"svc:{service.name}", f"node:{service.node}")
                 if old is not None and old.name != service.name:
                     w.touch(f"svc:{old.name}")
                 if old is not None and (old.tags != service.tags or old.name != service.name):
                     # the service's checks carry its name and tags
-                    for chk in self.checks.values():
-                        if chk.node == service.node and chk.service_id == service.id:
-                            chk.service_tags = list(service.tags)
-                            chk.service_name = service.name
-                            chk.modify_index = w.index
-                            self._save_check(w.conn, chk)
-                            w.touch(*self._check_topics(chk))
+                    for chk in self.checks_of(service.node, service.id):
+                        chk.service_tags = list(service.tags)
+                        chk.service_name = service.name
+                        chk.modify_index = w.index
+                        self._save_check(w.conn, chk)
+                        w.touch(*self._check_topics(chk))
             wanted = {c.check_id for c in new_checks}
             if replace_checks:
-                for (node, cid), chk in list(self.checks.items()):
-                    if node == service.node and chk.service_id == service.id and cid not in wanted:
+                for chk in self.checks_of(service.node, service.id):
+                    if chk.check_id not in wanted:
                         self._delete_check(w, chk)
             stored = [self._put_check(w, chk) for chk in new_checks]
         return stored
@@ -236,10 +363,9 @@ class CatalogStore:
         if svc is None:
             return None
         with self._write() as w:
-            for chk in list(self.checks.values()):
-                if chk.node == node and chk.service_id == service_id:
-                    self._delete_check(w, chk)
-            del self.services[(node, service_id)]
+            for chk in self.checks_of(node, service_id):
+                self._delete_check(w, chk)
+            self._drop_service(svc)
             w.conn.execute("DELETE FROM services WHERE node=? AND id=?", (node, service_id))
             w.touch("services", f"svc:{svc.name}", f"node:{node}")
         return svc
@@ -253,17 +379,20 @@ class CatalogStore:
             return old
         if old is not None and old.definition == check.definition:
             check.status, check.output = old.status, old.output
+        if old is not None and check.status == CRITICAL and old.status != CRITICAL:
+            self._invalidate_for_check(w, check.node, check.check_id)
         check.create_index = old.create_index if old else w.index
         check.modify_index = w.index
         self._save_check(w.conn, check)
-        self.checks[key] = check
+        self._add_check(check)
         w.touch(*self._check_topics(check))
         if old is not None and old.service_name != check.service_name:
             w.touch(*self._check_topics(old))
         return check
 
     def _delete_check(self, w: CatalogStore._Write, check: Check) -> None:
-        del self.checks[(check.node, check.check_id)]
+        self._invalidate_for_check(w, check.node, check.check_id)
+        self._drop_check(check)
         w.conn.execute(
             "DELETE FROM checks WHERE node=? AND check_id=?", (check.node, check.check_id)
         )
@@ -294,6 +423,8 @@ class CatalogStore:
             if changed:
                 chk.modify_index = w.index
                 w.touch(*self._check_topics(chk))
+                if status == CRITICAL:
+                    self._invalidate_for_check(w, node, check_id)
             self._save_check(w.conn, chk)
         return changed
 
@@ -321,73 +452,289 @@ class CatalogStore:
         else:
             for entry in self.kv_prefix(prefix):
                 best = max(best, entry.modify_index)
-            for key, idx in self._tombstones.items():
-                if key.startswith(prefix):
-                    best = max(best, idx)
+            start = bisect.bisect_left(self._tombstone_keys, prefix)
+            for key in self._tombstone_keys[start:]:
+                if not key.startswith(prefix):
+                    break
+                best = max(best, self._tombstones[key])
         return best or self.topic_index("kvs")
 
-    def kv_put(self, key: str, value: bytes, flags: int, cas: int | None) -> bool:
+    def kv_put(
+        self,
+        key: str,
+        value: bytes,
+        flags: int,
+        cas: int | None,
+        *,
+        acquire: str = "",
+        release: str = "",
+    ) -> bool:
+        """Write a key; False when `cas`, `acquire` or `release` says no, as Consul answers.
+
+        `acquire` takes the key's lock for a session (LockIndex counts the acquisitions);
+        `release` gives it up. Raises SessionError when `acquire` names no session.
+        """
+        decision = self._kv_decide(key, value, flags, cas, acquire, release)
+        if decision is None:
+            return False
+        if decision != _UNCHANGED:
+            with self._write() as w:
+                self._kv_store(w, key, value, flags, *decision)
+        return True
+
+    def _kv_decide(
+        self,
+        key: str,
+        value: bytes,
+        flags: int,
+        cas: int | None,
+        acquire: str,
+        release: str,
+    ) -> tuple[int, str] | None:
+        """What a write of `key` would store: (LockIndex, Session); `_UNCHANGED` when it
+        changes nothing, None when it is refused."""
         old = self.kv.get(key)
         if cas is not None:
             if cas == 0 and old is not None:
-                return False
+                return None
             if cas != 0 and (old is None or old.modify_index != cas):
-                return False
-        if old is not None and old.value == value and old.flags == flags and cas is None:
-            return True
-        with self._write() as w:
-            entry = KVEntry(
-                key=key,
-                value=value,
-                flags=flags,
-                lock_index=old.lock_index if old else 0,
-                session=old.session if old else "",
-                create_index=old.create_index if old else w.index,
-                modify_index=w.index,
-            )
-            w.conn.execute(
-                "INSERT OR REPLACE INTO kv(key, value, flags, lock_index, session, create_index,"
-                " modify_index) VALUES(?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    value,
-                    flags,
-                    entry.lock_index,
-                    entry.session,
-                    entry.create_index,
-                    entry.modify_index,
-                ),
-            )
+                return None
+        lock_index = old.lock_index if old else 0
+        session = old.session if old else ""
+        if acquire:
+            if acquire not in self.sessions:
+                raise SessionError(f'invalid session "{acquire}"')
+            if session and session != acquire:
+                return None
+            if not session:
+                if self._lock_delays.get(key, 0.0) > time.monotonic():
+                    return None
+                lock_index += 1
+            session = acquire
+        elif release:
+            if old is None or old.session != release:
+                return None
+            session = ""
+        if (
+            old is not None
+            and cas is None
+            and (old.value, old.flags, old.session, old.lock_index)
+            == (value, flags, session, lock_index)
+        ):
+            return _UNCHANGED
+        return lock_index, session
+
+    def _kv_store(
+        self,
+        w: CatalogStore._Write,
+        key: str,
+        value: bytes,
+        flags: int,
+        lock_index: int,
+        session: str,
+    ) -> KVEntry:
+        old = self.kv.get(key)
+        entry = KVEntry(
+            key=key,
+            value=value,
+            flags=flags,
+            lock_index=lock_index,
+            session=session,
+            create_index=old.create_index if old else w.index,
+            modify_index=w.index,
+        )
+        self._save_kv(w.conn, entry)
+        if self._tombstones.pop(key, None) is not None:
             w.conn.execute("DELETE FROM kv_tombstones WHERE key=?", (key,))
-            self._tombstones.pop(key, None)
-            if old is None:
-                bisect.insort(self._kv_keys, key)
-            self.kv[key] = entry
-            w.touch("kvs")
-        return True
+            self._tombstone_keys.pop(bisect.bisect_left(self._tombstone_keys, key))
+        if old is None:
+            bisect.insort(self._kv_keys, key)
+        self.kv[key] = entry
+        w.touch("kvs")
+        w.wakes.add(f"kv:{key}")
+        return entry
+
+    @staticmethod
+    def _save_kv(conn: sqlite3.Connection, entry: KVEntry) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO kv(key, value, flags, lock_index, session, create_index,"
+            " modify_index) VALUES(?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.key,
+                entry.value,
+                entry.flags,
+                entry.lock_index,
+                entry.session,
+                entry.create_index,
+                entry.modify_index,
+            ),
+        )
+
+    def _kv_remove(self, w: CatalogStore._Write, entry: KVEntry) -> None:
+        del self.kv[entry.key]
+        self._kv_keys.pop(bisect.bisect_left(self._kv_keys, entry.key))
+        if entry.key not in self._tombstones:
+            bisect.insort(self._tombstone_keys, entry.key)
+        self._tombstones[entry.key] = w.index
+        w.wakes.add(f"kv:{entry.key}")
+        w.conn.execute("DELETE FROM kv WHERE key=?", (entry.key,))
+        w.conn.execute(
+            "INSERT OR REPLACE INTO kv_tombstones(key, idx) VALUES(?, ?)", (entry.key, w.index)
+        )
+        w.touch("kvs")
 
     def kv_delete(self, key: str, *, recurse: bool, cas: int | None) -> bool:
         if recurse:
             entries = self.kv_prefix(key)
         else:
             one = self.kv.get(key)
-            if cas is not None and (one is None or one.modify_index != cas):
-                return False
+            if cas is not None and one is not None and one.modify_index != cas:
+                return False  # a CAS delete of a key that is already gone succeeds, as Consul's
             entries = [one] if one is not None else []
         if not entries:
             return True
         with self._write() as w:
             for entry in entries:
-                del self.kv[entry.key]
-                self._kv_keys.pop(bisect.bisect_left(self._kv_keys, entry.key))
-                self._tombstones[entry.key] = w.index
-                w.conn.execute("DELETE FROM kv WHERE key=?", (entry.key,))
-                w.conn.execute(
-                    "INSERT OR REPLACE INTO kv_tombstones(key, idx) VALUES(?, ?)",
-                    (entry.key, w.index),
-                )
-            w.touch("kvs")
+                self._kv_remove(w, entry)
         return True
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    def kv_txn(self, ops: list[KVOp]) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+        """Run KV operations all or nothing, under one index, as Consul's `/v1/txn`.
+
+        Returns the results (KV entries as Consul writes them; `Value` only for reads) and
+        no errors, or no results and every failed operation's (position, reason): then the
+        whole transaction is rolled back.
+        """
+        results: list[dict[str, Any]] = []
+        errors: list[tuple[int, str]] = []
+        try:
+            with self._write() as w:
+                for i, op in enumerate(ops):
+                    what = self._txn_op(w, op, results)
+                    if what is not None:
+                        errors.append((i, what))
+                if errors:
+                    raise _TxnFailed
+        except _TxnFailed:
+            return [], errors
+        return results, []
+
+    def _txn_op(
+        self, w: CatalogStore._Write, op: KVOp, results: list[dict[str, Any]]
+    ) -> str | None:
+        key, verb = op.key, op.verb
+        entry = self.kv.get(key)
+
+        def found(e: KVEntry, with_value: bool) -> None:
+            data = e.to_json()
+            if not with_value:
+                data["Value"] = None
+            results.append(data)
+
+        if verb in ("set", "cas", "lock", "unlock"):
+            try:
+                decision = self._kv_decide(
+                    key,
+                    op.value,
+                    op.flags,
+                    op.index if verb == "cas" else None,
+                    op.session if verb == "lock" else "",
+                    op.session if verb == "unlock" else "",
+                )
+            except SessionError as exc:
+                return str(exc)
+            if decision is None:
+                return {
+                    "cas": f'failed to set key "{key}", index is stale',
+                    "lock": f'failed to lock key "{key}", lock is already held',
+                    "unlock": f'failed to unlock key "{key}", lock isn\'t held, or is held by '
+                    "another session",
+                }.get(verb, f'failed to set key "{key}"')
+            if decision == _UNCHANGED:
+                found(self.kv[key], False)
+            else:
+                found(self._kv_store(w, key, op.value, op.flags, *decision), False)
+            return None
+        if verb in ("get", "check-index", "check-session"):
+            if entry is None:
+                return f'key "{key}" doesn\'t exist'
+            if verb == "check-index" and entry.modify_index != op.index:
+                return f"current modify index {entry.modify_index} != {op.index}"
+            if verb == "check-session" and entry.session != op.session:
+                return f"current session {entry.session!r} != {op.session!r}"
+            found(entry, verb == "get")
+            return None
+        if verb == "get-tree":
+            for e in self.kv_prefix(key):
+                found(e, True)
+            return None
+        if verb == "check-not-exists":
+            return f'key "{key}" exists' if entry is not None else None
+        if verb == "delete":
+            if entry is not None:
+                self._kv_remove(w, entry)
+            return None
+        if verb == "delete-tree":
+            for e in self.kv_prefix(key):
+                self._kv_remove(w, e)
+            return None
+        if verb == "delete-cas":
+            if entry is not None and entry.modify_index != op.index:
+                return f'failed to delete key "{key}", index is stale'
+            if entry is not None:
+                self._kv_remove(w, entry)
+            return None
+        return f"unknown KV verb {verb!r}"
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def session_create(self, session: Session) -> Session:
+        with self._write() as w:
+            session.create_index = session.modify_index = w.index
+            w.conn.execute(
+                "INSERT OR REPLACE INTO sessions(id, data) VALUES(?, ?)",
+                (session.id, json.dumps(session.to_record())),
+            )
+            self.sessions[session.id] = session
+            w.touch("sessions")
+        return session
+
+    def session_destroy(self, session_id: str) -> Session | None:
+        """Invalidate a session: its locks are released (or their keys deleted, for
+        `Behavior: delete`) and held back for its lock-delay."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return None
+        with self._write() as w:
+            self._invalidate(w, session)
+        return session
+
+    def _invalidate(self, w: CatalogStore._Write, session: Session) -> None:
+        del self.sessions[session.id]
+        w.conn.execute("DELETE FROM sessions WHERE id=?", (session.id,))
+        w.touch("sessions")
+        now = time.monotonic()
+        self._lock_delays = {k: t for k, t in self._lock_delays.items() if t > now}
+        deadline = now + session.lock_delay_ns / SECOND
+        for entry in [e for e in self.kv.values() if e.session == session.id]:
+            if session.lock_delay_ns > 0:
+                self._lock_delays[entry.key] = deadline
+            if session.behavior == DELETE:
+                self._kv_remove(w, entry)
+                continue
+            entry.session = ""
+            entry.modify_index = w.index
+            self._save_kv(w.conn, entry)
+            w.touch("kvs")
+            w.wakes.add(f"kv:{entry.key}")
+
+    def _invalidate_for_check(self, w: CatalogStore._Write, node: str, check_id: str) -> None:
+        """A session dies with any of its checks turning critical or going away."""
+        for session in list(self.sessions.values()):
+            if session.node == node and check_id in session.check_ids():
+                self._invalidate(w, session)
 
 
 class _WriteContext:
@@ -406,6 +753,8 @@ class _WriteContext:
         if exc is None:
             self.store._finish(self.write)
             self._tx.__exit__(None, None, None)
-            self.store.hub.notify(*self.write.topics)
+            self.store.hub.notify(*self.write.topics, *self.write.wakes)
         else:
             self._tx.__exit__(type(exc), exc, tb)  # type: ignore[arg-type]
+            self.store._load()
+            self.store.generation += 1

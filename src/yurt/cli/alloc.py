@@ -1,4 +1,4 @@
-"""`yurt alloc status|logs|stop`, formatted like `nomad alloc ...`."""
+"""`yurt alloc status|logs|stop|exec`, formatted like `nomad alloc ...`."""
 
 from __future__ import annotations
 
@@ -42,17 +42,22 @@ def status(address: str | None, verbose: bool, as_json: bool, alloc_id: str) -> 
     click.echo(alloc_status(allocation, stats, verbose=verbose))
 
 
-def _only_task(allocation: dict[str, Any], task: str | None) -> str:
-    if task:
-        return task
+def _task_names(allocation: dict[str, Any]) -> list[str]:
     names = sorted((allocation.get("TaskStates") or {}).keys())
     if not names:
         names = [
-            t["Name"]
+            str(t["Name"])
             for g in (allocation.get("Job") or {}).get("TaskGroups") or []
             if g.get("Name") == allocation.get("TaskGroup")
             for t in g.get("Tasks") or []
         ]
+    return names
+
+
+def _only_task(allocation: dict[str, Any], task: str | None) -> str:
+    if task:
+        return task
+    names = _task_names(allocation)
     if len(names) == 1:
         return str(names[0])
     fail(
@@ -130,3 +135,58 @@ def stop(address: str | None, detach: bool, alloc_id: str) -> None:
         from yurt.cli.monitor import monitor_evaluation
 
         sys.exit(monitor_evaluation(api, str(result.get("EvalID", ""))))
+
+
+@alloc.command("exec", context_settings={"ignore_unknown_options": True})
+@address_option
+@click.option("-task", "--task", "task", default=None, help="The task to run the command in.")
+@click.option(
+    "-i",
+    "--interactive",
+    "interactive",
+    type=bool,
+    default=True,
+    show_default=True,
+    help="Pass stdin to the command.",
+)
+@click.option(
+    "-t",
+    "--tty",
+    "use_tty",
+    type=bool,
+    default=None,
+    help="Allocate a terminal (default: when stdin is one).",
+)
+@click.argument("alloc_id")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@nomad_command
+def exec_(
+    address: str | None,
+    task: str | None,
+    interactive: bool,
+    use_tty: bool | None,
+    alloc_id: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run a command inside a running allocation's task (as `nomad alloc exec`)."""
+    import json
+    import urllib.parse
+
+    from yurt.cli.alloc_exec import exec_session
+
+    api = client(address)
+    full = resolve_one(api, "allocations", "allocation", alloc_id)
+    allocation = api.get(f"/v1/allocation/{full}")
+    if allocation.get("ClientStatus") != "running":
+        fail(f"Allocation {full[:8]} is not running (it is {allocation.get('ClientStatus')})")
+    name = _only_task(allocation, task)
+    known = _task_names(allocation)
+    if name not in known:
+        fail(f"Could not find task named: {name}; the allocation has {', '.join(known)}")
+    if use_tty is None:
+        use_tty = sys.stdin.isatty() and sys.stdout.isatty()
+    query = urllib.parse.urlencode(
+        {"task": name, "command": json.dumps(list(command)), "tty": str(use_tty).lower()}
+    )
+    url = f"{api.address}/v1/client/allocation/{full}/exec?{query}"
+    sys.exit(exec_session(url, token=api.token, interactive=interactive, use_tty=use_tty))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,8 @@ from yurt.cli._consul_http import get_json, http_addr_option
 from yurt.cli.output import format_list
 
 _SERVER_DEFAULT_ADDR = "127.0.0.1:8500"
+
+log = logging.getLogger(__name__)
 
 
 @click.group(
@@ -52,6 +57,14 @@ _SERVER_DEFAULT_ADDR = "127.0.0.1:8500"
     help="Address advertised for this node (default 127.0.0.1).",
 )
 @click.option("-dev", "--dev", "dev", is_flag=True, help="Keep all state in memory.")
+@click.option(
+    "-session-ttl-min",
+    "--session-ttl-min",
+    "session_ttl_min",
+    default="10s",
+    show_default=True,
+    help="The shortest session TTL accepted (Consul's session_ttl_min).",
+)
 @click.pass_context
 def catalog(
     ctx: click.Context,
@@ -62,20 +75,27 @@ def catalog(
     config_dirs: tuple[Path, ...],
     advertise: str | None,
     dev: bool,
+    session_ttl_min: str,
 ) -> None:
     """Run the Consul-compatible catalog (or list it: `services`, `nodes`)."""
     ctx.ensure_object(dict)
     ctx.obj["http_addr"] = http_addr
     if ctx.invoked_subcommand is not None:
         return
+    from yurt.api.durations import SECOND, parse_go_duration
     from yurt.api.http import split_host_port
     from yurt.catalog import CatalogConfig, CatalogServer
+    from yurt.catalog.configdir import ConfigDirError
     from yurt.runtime import run, serve_until_signal
 
     try:
         host, port = split_host_port(http_addr or _SERVER_DEFAULT_ADDR, 8500)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="-http-addr") from None
+    try:
+        ttl_min_s = parse_go_duration(session_ttl_min) / SECOND
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="-session-ttl-min") from None
     config = CatalogConfig(
         http_host=host,
         http_port=port,
@@ -83,6 +103,7 @@ def catalog(
         datacenter=datacenter,
         config_dirs=list(config_dirs),
         dev=dev,
+        session_ttl_min_s=ttl_min_s,
     )
     if node:
         config.node_name = node
@@ -90,10 +111,20 @@ def catalog(
         config.advertise_addr = advertise
     server = CatalogServer(config)
 
-    async def main() -> None:
-        await serve_until_signal([server])
+    def reload() -> None:
+        try:
+            ids = server.reload()
+        except ConfigDirError as exc:
+            log.error("reload failed, keeping the services as they were: %s", exc)
+        else:
+            log.info("reloaded: %d service(s) from the config directories", len(ids))
 
-    from yurt.catalog.configdir import ConfigDirError
+    def on_ready() -> None:
+        # SIGHUP re-reads the config directories, as `consul reload` does
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+
+    async def main() -> None:
+        await serve_until_signal([server], on_ready=on_ready)
 
     try:
         run(main)
@@ -196,3 +227,12 @@ def nodes(ctx: click.Context, http_addr: str | None, service: str | None, detail
             (r["Node"], node_id if detailed else node_id[:8], r["Address"], r["Datacenter"])
         )
     click.echo(format_list(table))
+
+
+@catalog.command("datacenters")
+@http_addr_option
+@click.pass_context
+def datacenters(ctx: click.Context, http_addr: str | None) -> None:
+    """List the known datacenters, as `consul catalog datacenters` does."""
+    for name in get_json(_addr(ctx, http_addr), "/v1/catalog/datacenters"):
+        click.echo(name)

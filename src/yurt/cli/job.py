@@ -1,8 +1,8 @@
 """`yurt job ...`: Nomad's job commands.
 
-`validate` and `run -output` read job files locally. Commands that talk to a scheduler
-(`run` without -output, `status`, `stop`, ...) are added to this group by the scheduler's
-CLI work; `_job_group` is the one group they all hang from.
+`validate` and `run -output` read job files locally; `run` and `plan` parse the file here
+(as the nomad CLI does) and send the JSON job to the server. The commands that only talk to
+the server (`status`, `stop`, `allocs`, ...) live in `job_ops` and hang from this group.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from yurt.cli.common import address_option, client, nomad_command
+from yurt.cli.job_ops import SERVER_COMMANDS, plan_job, submit_job
 from yurt.jobspec import JobspecError, check_job, load_job, validate
 
 _CONTEXT = {"help_option_names": ["-h", "-help", "--help"]}
@@ -129,6 +131,7 @@ def validate_cmd(path: str, var: tuple[str, ...], var_file: tuple[str, ...], as_
 
 
 @job.command("run", context_settings=_CONTEXT)
+@address_option
 @click.option(
     "-output",
     "--output",
@@ -136,18 +139,68 @@ def validate_cmd(path: str, var: tuple[str, ...], var_file: tuple[str, ...], as_
     is_flag=True,
     help="Print the JSON job instead of submitting it.",
 )
+@click.option("-detach", "--detach", is_flag=True, help="Return at once with the eval ID.")
+@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs.")
+@click.option(
+    "-check-index",
+    "--check-index",
+    "check_index",
+    type=int,
+    default=None,
+    help="Register only if the job's modify index is this (0: only if it is new).",
+)
 @_var_options
 @click.argument("path", metavar="FILE")
-def run_cmd(path: str, output: bool, var: tuple[str, ...], var_file: tuple[str, ...]) -> None:
-    """Submit a job file (with -output: print its JSON form, as `nomad job run -output`)."""
-    if not output:
-        raise click.UsageError(
-            "submitting a job needs the scheduler, which arrives with its own command set; "
-            "use -output to print the JSON job"
-        )
+@nomad_command
+def run_cmd(
+    address: str | None,
+    path: str,
+    output: bool,
+    detach: bool,
+    verbose: bool,
+    check_index: int | None,
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+) -> None:
+    """Submit a job file and follow its evaluation and deployment (as `nomad job run`)."""
     try:
-        parsed = _load(path, var, var_file, check=False)
+        parsed, _warnings = _load(path, var, var_file, check=True)
     except JobspecError as exc:
         _fail([str(d) for d in exc.diagnostics])
         return
-    click.echo(json.dumps({"Job": parsed.job}, indent=4))
+    if output:
+        click.echo(json.dumps({"Job": parsed.job}, indent=4))
+        return
+    source, _ = _read(path) if path != "-" else ("", "")
+    code = submit_job(
+        client(address),
+        parsed.job,
+        source=source,
+        variable_flags=_parse_vars(var),
+        check_index=check_index,
+        detach=detach,
+        verbose=verbose,
+    )
+    sys.exit(code)
+
+
+@job.command("plan", context_settings=_CONTEXT)
+@address_option
+@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs.")
+@_var_options
+@click.argument("path", metavar="FILE")
+@nomad_command
+def plan_cmd(
+    address: str | None, verbose: bool, path: str, var: tuple[str, ...], var_file: tuple[str, ...]
+) -> None:
+    """Dry-run a job file: what would be placed, changed or stopped (as `nomad job plan`)."""
+    try:
+        parsed, _warnings = _load(path, var, var_file, check=True)
+    except JobspecError as exc:
+        _fail([str(d) for d in exc.diagnostics])
+        return
+    sys.exit(plan_job(client(address), parsed.job, path, verbose=verbose))
+
+
+for _command in SERVER_COMMANDS:
+    job.add_command(_command)

@@ -364,10 +364,8 @@ def submit_job(
     try:
         result = api.put("/v1/jobs", body) or {}
     except NomadError as exc:
-        if check_index is not None and "modify index" in str(exc).lower():
-            click.echo(f"Error submitting job: {exc}", err=True)
-            return 1
-        raise
+        click.echo(f"Error submitting job: {exc}", err=True)
+        return 1
     warnings = result.get("Warnings")
     if warnings:
         click.echo(f"Job Warnings:\n{warnings}\n")

@@ -183,3 +183,48 @@ def delete(http_addr: str | None, recurse: bool, cas: bool, modify_index: int, k
         click.echo(f"Success! Deleted keys with prefix: {key}")
     else:
         click.echo(f"Success! Deleted key: {key}")
+
+
+@kv.command("export")
+@http_addr_option
+@click.argument("prefix", required=False, default="")
+def export(http_addr: str | None, prefix: str) -> None:
+    """Print the keys under PREFIX as JSON, for `yurt kv import` (as `consul kv export`)."""
+    status, body = request(
+        http_addr, "GET", f"/v1/kv/{prefix.lstrip('/')}", query={"recurse": ""}, allow_404=True
+    )
+    entries = json.loads(body) if status == 200 else []
+    exported = [
+        {"key": e["Key"], "flags": e["Flags"], "value": e.get("Value") or ""} for e in entries
+    ]
+    click.echo(json.dumps(exported, indent="\t"))
+
+
+@kv.command("import")
+@http_addr_option
+@click.option("-prefix", "--prefix", default="", help="Prepended to every imported key.")
+@click.argument("data")
+def import_(http_addr: str | None, prefix: str, data: str) -> None:
+    """Write the keys of a `yurt kv export` document (DATA, `@file` or `-`)."""
+    raw = _read_value(data, False)
+    try:
+        entries: Any = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(
+            f"Failed to decode data: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(entries, list):
+        raise click.ClickException("Failed to decode data: expected a JSON array of entries")
+    pairs: list[tuple[str, int, bytes]] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+            raise click.ClickException(f'entry {i}: expected {{"key", "flags", "value"}}')
+        try:
+            value = base64.b64decode(entry.get("value") or "", validate=True)
+        except ValueError:
+            raise click.ClickException(f"entry {i} ({entry['key']}): value is not base64") from None
+        pairs.append((prefix + entry["key"], int(entry.get("flags") or 0), value))
+    for key, flags, value in pairs:
+        query = {"flags": str(flags)} if flags else None
+        request(http_addr, "PUT", f"/v1/kv/{key}", query=query, body=value)
+        click.echo(f"Imported: {key}")

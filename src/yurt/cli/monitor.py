@@ -87,26 +87,47 @@ def monitor_evaluation(
     return 0
 
 
+def _deployment_view(deployment: dict[str, Any], short: str, started: float, length: int) -> Any:
+    from rich.console import Group
+    from rich.spinner import Spinner
+    from rich.text import Text
+
+    elapsed = int(time.monotonic() - started)
+    description = str(deployment.get("StatusDescription", ""))
+    headline = Spinner(
+        "dots", text=Text(f'Deployment "{short}" in progress ({elapsed}s): {description}')
+    )
+    table = Text("    " + deployment_groups(deployment, length).replace("\n", "\n    "))
+    return Group(headline, Text(""), table)
+
+
 def monitor_deployment(api: NomadHTTP, deployment_id: str, *, length: int = 8) -> int:
+    """Follows a deployment to its end; on a terminal, as a live view that redraws in place."""
     short = limit(deployment_id, length)
     _say(f'Monitoring deployment "{short}"', top=True)
     index = 0
-    live = sys.stdout.isatty()
     deployment: dict[str, Any] = {}
-    last_render = ""
     started = time.monotonic()
-    while True:
-        deployment, index = api.get_with_index(
-            f"/v1/deployment/{deployment_id}", index=index, wait="30s"
-        )
-        status = str(deployment.get("Status", ""))
-        render = deployment_groups(deployment, length)
-        if live and render != last_render:
-            elapsed = int(time.monotonic() - started)
-            click.echo(f'  ⠿ Deployment "{short}" in progress ({elapsed}s)...')
-            last_render = render
-        if status in _TERMINAL_DEPLOYMENT:
-            break
+    status = ""
+    live: Any = None
+    if sys.stdout.isatty():
+        from rich.live import Live
+
+        live = Live(refresh_per_second=8, transient=True)
+        live.start()
+    try:
+        while status not in _TERMINAL_DEPLOYMENT:
+            # A short wait keeps the elapsed-time counter moving on a terminal.
+            wait = "1s" if live is not None else "30s"
+            deployment, index = api.get_with_index(
+                f"/v1/deployment/{deployment_id}", index=index, wait=wait
+            )
+            status = str(deployment.get("Status", ""))
+            if live is not None:
+                live.update(_deployment_view(deployment, short, started, length))
+    finally:
+        if live is not None:
+            live.stop()
     mark = "✓" if status == "successful" else "!"
     click.echo(f'  {mark} Deployment "{short}" {status}\n')
     click.echo(

@@ -98,7 +98,8 @@ class NomadHTTP:
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise NomadError(f"Get {self.url(path)}: {reason}") from None
+            verb = method.capitalize()
+            raise NomadError(f'{verb} "{self.url(path, params)}": {reason}') from None
 
     def get(self, path: str, **params: str | int | bool) -> Any:
         return self.request("GET", path, params=params or None)[0]
@@ -134,7 +135,8 @@ class NomadHTTP:
                 f"Unexpected response code: {exc.code} ({text})", status=exc.code
             ) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise NomadError(f"Get {self.url(path)}: {getattr(exc, 'reason', exc)}") from None
+            reason = getattr(exc, "reason", exc)
+            raise NomadError(f'Get "{self.url(path, params or None)}": {reason}') from None
 
     def lookup_prefix(self, kind: str, prefix: str) -> list[dict[str, Any]]:
         """`kind` is "allocations", "evaluations", "nodes", "deployments" or "jobs"."""

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -54,6 +55,9 @@ class ClientAgent:
     name = "client"
 
     def __init__(self, config: ClientConfig) -> None:
+        # Tasks see paths under data_dir (NOMAD_TASK_DIR, ...): they must not depend on the
+        # working directory, so it is made absolute here as Nomad requires it to be.
+        config.data_dir = Path(config.data_dir).resolve()
         self.config = config
         self.runners: dict[str, AllocRunner] = {}
         self._finished: collections.OrderedDict[str, AllocRunner] = collections.OrderedDict()

@@ -45,6 +45,7 @@ def build_app(agent: ClientAgent) -> web.Application:
     r.add_get("/v1/client/allocation/{alloc}/stats", api.alloc_stats)
     r.add_route("*", "/v1/client/allocation/{alloc}/restart", api.restart)
     r.add_route("*", "/v1/client/allocation/{alloc}/signal", api.signal)
+    r.add_get("/v1/client/allocation/{alloc}/exec", api.exec)
     return app
 
 
@@ -279,3 +280,9 @@ class ClientAPI:
         except (ValueError, DriverError) as exc:
             raise APIError.bad_request(str(exc)) from None
         return json_response({"Index": 0})
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        from yurt.client.exec import parse_exec_request, serve_exec
+
+        runner, command, tty = parse_exec_request(request, self._runner(request).tasks)
+        return await serve_exec(request, runner, command, tty)

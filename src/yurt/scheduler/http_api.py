@@ -5,6 +5,7 @@ The aiohttp Application is built here and only here; `/ui/` is left free for the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -20,6 +21,7 @@ from yurt.api.http import error_middleware, expect_object, flag, json_response, 
 from yurt.scheduler import jobspec_bridge
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
+from yurt.scheduler import ui as scheduler_ui
 from yurt.scheduler.job_keys import normalize_job_keys
 from yurt.scheduler.jobdiff import job_diff
 from yurt.scheduler.metrics import metrics_json, metrics_prometheus
@@ -106,6 +108,7 @@ def build_app(server: SchedulerServer) -> web.Application:
     r.add_route("PUT", "/v1/search", api.search)
     r.add_route("*", "/v1/client/{tail:.*}", api.forward_client)
     app[SERVER_KEY] = server
+    scheduler_ui.add_routes(app)
     return app
 
 
@@ -952,6 +955,8 @@ class _API:
         if not addr:
             raise APIError(500, f"node {node_id} has no HTTP address")
         url = f"http://{addr}{request.rel_url}"
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._forward_websocket(request, url, node_id, addr)
         headers = {
             k: v
             for k, v in request.headers.items()
@@ -977,6 +982,47 @@ class _API:
                 return resp
         except (aiohttp.ClientError, OSError) as exc:
             raise APIError(500, f"node {node_id} at {addr} is unreachable: {exc}") from None
+
+    async def _forward_websocket(
+        self, request: web.Request, url: str, node_id: str, addr: str
+    ) -> web.StreamResponse:
+        """`alloc exec` through the server: one WebSocket each way, frames relayed as they come."""
+        session = self.server.http_session()
+        try:
+            upstream = await session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5))
+        except aiohttp.WSServerHandshakeError as exc:
+            raise APIError(exc.status, exc.message) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise APIError(500, f"node {node_id} at {addr} is unreachable: {exc}") from None
+        downstream = web.WebSocketResponse()
+        await downstream.prepare(request)
+
+        async def relay(
+            src: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+            dst: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+        ) -> None:
+            async for msg in src:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    await dst.send_str(msg.data)
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    await dst.send_bytes(msg.data)
+                else:
+                    break
+            await dst.close()
+
+        async with upstream:
+            tasks = [
+                asyncio.create_task(relay(downstream, upstream)),
+                asyncio.create_task(relay(upstream, downstream)),
+            ]
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await downstream.close()
+        return downstream
 
 
 def _utcnow() -> Any:

@@ -649,6 +649,9 @@ class Operations:
                 m.new_eval(job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"]),
             )
         self._enqueue([ev])
+        # The promoted canaries may already be all the group wants (count = canary): then
+        # no allocation of this deployment changes again, and it is done now.
+        self._watch_deployment(dep["ID"])
         return {
             "EvalID": ev["ID"],
             "EvalCreateIndex": ev["CreateIndex"],

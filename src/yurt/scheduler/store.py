@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from yurt.api.blocking import WatchHub
-from yurt.scheduler.model import alloc_uses_resources
+from yurt.scheduler.model import alloc_uses_resources, job_status
 from yurt.scheduler.usage import NodeUsage
 from yurt.storage.sqlite import Database
 
@@ -124,6 +124,35 @@ class Store:
                     if o is not None:
                         topics.add(f"node-allocs:{o.get('NodeID', '')}")
         self.hub.notify(*topics)
+        self._settle_job_statuses(txn.puts)
+
+    def _settle_job_statuses(self, puts: list[tuple[str, str, Obj | None]]) -> None:
+        """Store the status of every job whose allocations or evaluations just changed, in a
+        write of its own when it moved, as Nomad's state store does: the job's ModifyIndex
+        then moves too, so blocking reads of the job see it turn running, complete or dead."""
+        touched: set[tuple[str, str]] = set()
+        for kind, _key, obj in puts:
+            if kind in (ALLOC, EVAL) and obj is not None and obj.get("JobID"):
+                touched.add((str(obj.get("Namespace") or "default"), str(obj["JobID"])))
+        changed: list[tuple[Obj, str]] = []
+        for namespace, job_id in touched:
+            job = self.job(namespace, job_id)
+            if job is None:
+                continue
+            status = job_status(
+                job, self.allocs_for_job(namespace, job_id), self.evals_for_job(namespace, job_id)
+            )
+            if job.get("Status") != status:
+                changed.append((job, status))
+        if not changed:
+            return
+        with self.write() as txn:
+            for job, status in changed:
+                txn.put(
+                    JOB,
+                    job_key(job["Namespace"], job["ID"]),
+                    {**job, "Status": status, "ModifyIndex": txn.index},
+                )
 
     def _reindex(self, kind: str, key: str, old: Obj | None, new: Obj | None) -> None:
         if kind != ALLOC:

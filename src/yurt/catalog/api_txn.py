@@ -1,0 +1,102 @@
+"""`PUT /v1/txn`: Consul's transactions, for KV operations: all of them apply, under one
+index, or none does."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from aiohttp import web
+
+from yurt.api.casing import get_field
+from yurt.api.errors import APIError
+from yurt.api.http import json_type_name, read_json
+from yurt.catalog.api_common import answer, check_datacenter, server_of
+from yurt.catalog.api_kv import MAX_VALUE_SIZE
+from yurt.catalog.store import TXN_KV_VERBS, KVOp
+
+# "up to 64 KV operations atomically", as Consul documents
+MAX_OPS = 64
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_put("/v1/txn", txn)
+
+
+def _op(i: int, item: Any) -> KVOp:
+    where = f"[{i}]"
+    if not isinstance(item, dict):
+        raise APIError.bad_request(
+            f"Failed to parse body: {where}: expected an object, got {json_type_name(item)}"
+        )
+    kv = get_field(item, "KV")
+    if kv is None:
+        kinds = ", ".join(sorted(item)) or "nothing"
+        raise APIError.bad_request(
+            f"Failed to parse body: {where}: only KV operations are supported, got {kinds}"
+        )
+    if not isinstance(kv, dict):
+        raise APIError.bad_request(f"Failed to parse body: {where}.KV: expected an object")
+    verb = get_field(kv, "Verb", "")
+    if verb not in TXN_KV_VERBS:
+        raise APIError.bad_request(
+            f"Failed to parse body: {where}.KV.Verb: unknown verb {verb!r} "
+            f"(expected one of {', '.join(TXN_KV_VERBS)})"
+        )
+    key = get_field(kv, "Key", "")
+    session = get_field(kv, "Session", "") or ""
+    if not isinstance(key, str) or not isinstance(session, str):
+        raise APIError.bad_request(f"Failed to parse body: {where}.KV: Key and Session are strings")
+    raw = get_field(kv, "Value") or ""
+    if not isinstance(raw, str):
+        raise APIError.bad_request(f"Failed to parse body: {where}.KV.Value: expected base64 text")
+    try:
+        value = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise APIError.bad_request(
+            f"Failed to parse body: {where}.KV.Value: not valid base64"
+        ) from None
+    if len(value) > MAX_VALUE_SIZE:
+        raise APIError.too_large(
+            f"Value for key {key!r} is too large ({len(value)} > {MAX_VALUE_SIZE} bytes)"
+        )
+    numbers = {}
+    for name in ("Flags", "Index"):
+        number = get_field(kv, name) or 0
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise APIError.bad_request(
+                f"Failed to parse body: {where}.KV.{name}: expected an unsigned integer"
+            )
+        numbers[name] = number
+    return KVOp(
+        verb=verb,
+        key=key,
+        value=value,
+        flags=numbers["Flags"],
+        index=numbers["Index"],
+        session=session,
+    )
+
+
+async def txn(request: web.Request) -> web.Response:
+    server = server_of(request)
+    check_datacenter(request)
+    body = await read_json(request)
+    if not isinstance(body, list):
+        raise APIError.bad_request(
+            f"Failed to parse body: expected an array of operations, got {json_type_name(body)}"
+        )
+    if len(body) > MAX_OPS:
+        raise APIError.too_large(
+            f"Transaction contains too many operations ({len(body)} > {MAX_OPS})"
+        )
+    ops = [_op(i, item) for i, item in enumerate(body)]
+    results, errors = server.store.kv_txn(ops)
+    if errors:
+        return answer(
+            request,
+            {"Results": None, "Errors": [{"OpIndex": i, "What": what} for i, what in errors]},
+            status=409,
+        )
+    return answer(request, {"Results": [{"KV": r} for r in results] or None, "Errors": None})

@@ -1,0 +1,85 @@
+"""`yurt up`: the dev agent, the whole stack in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
+
+
+@click.command(context_settings={"help_option_names": ["-h", "-help", "--help"]})
+@click.option(
+    "-config",
+    "--config",
+    "configs",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Agent config in HCL, shaped like Nomad's: a file or a directory of *.hcl "
+    "(repeatable; later ones win).",
+)
+@click.option("-dev", "--dev", is_flag=True, help="Keep state in a temporary directory.")
+@click.option(
+    "-data-dir",
+    "--data-dir",
+    "data_dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where state lives (default ./.yurt).",
+)
+@click.option(
+    "-ready-timeout",
+    "--ready-timeout",
+    "ready_timeout",
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for every agent to pass its checks.",
+)
+def up(configs: tuple[Path, ...], dev: bool, data_dir: Path | None, ready_timeout: float) -> None:
+    """Start the catalog, the scheduler with one client node, and the router."""
+    from yurt.agent import Agent, AgentStartError
+    from yurt.runtime import run, serve_until_signal
+
+    try:
+        config = load_agent_config(list(configs)) if configs else AgentConfig()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"reading the config: {exc}") from None
+    if not configs:
+        # Without a config file, `yurt up` is the seed's stack: raw_exec on, seed names.
+        config.raw_exec_enabled = True
+        config.server_service_name = "nomad-1-server"
+        config.client_service_name = "nomad-1-client"
+        config.name = "nomad-1-client"
+    if data_dir is not None:
+        config.data_dir = data_dir
+    agent = Agent(config, dev=dev)
+
+    async def ready() -> None:
+        try:
+            await agent.wait_until_healthy(ready_timeout)
+        except TimeoutError as exc:
+            click.echo(f"==> yurt is up, but some agents are not healthy yet ({exc})", err=True)
+        a = agent.addresses
+        click.echo(
+            "==> yurt is ready\n"
+            f"    catalog   (Consul)  {a.catalog}/ui/dc1/services\n"
+            f"    scheduler (Nomad)   {a.scheduler}/ui/jobs\n"
+            f"    router UI (Fabio)   {a.router_ui}\n"
+            f"    proxy     (Fabio)   {a.proxy}\n"
+            "==> next: yurt job run jobs/job.nginx-raw.nomad, then curl "
+            f"{a.proxy}/ (Ctrl-C stops everything)"
+        )
+
+    async def main() -> None:
+        try:
+            await serve_until_signal([agent], on_ready=ready)
+        finally:
+            await agent.cleanup()
+
+    try:
+        run(main)
+    except AgentStartError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,458 @@
+"""The router's configuration, read as Fabio reads its own.
+
+Fabio's properties (`proxy.addr`, `registry.consul.addr`, ...) come, lowest precedence first,
+from defaults, a properties file (`-cfg`), `FABIO_*` environment variables (`FABIO_proxy_addr`;
+the upper-case spelling is accepted too) and command-line flags (`-proxy.addr :9999`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from yurt.api.durations import SECOND, parse_go_duration
+from yurt.router.access_log import AccessLog, AccessLogError
+
+
+class ConfigError(ValueError):
+    """A bad setting: names the property (and file:line for the properties file)."""
+
+
+# property -> (default, help). The order is the order of `-help`.
+PROPERTIES: dict[str, tuple[str, str]] = {
+    "proxy.addr": (":9999", "listen addresses: ':9999', ':1234;proto=tcp', comma-separated"),
+    "proxy.strategy": ("rnd", "target selection: rnd or rr"),
+    "proxy.matcher": ("prefix", "path matching: prefix, iprefix or glob"),
+    "proxy.noroutestatus": ("404", "status code when no route matches"),
+    "proxy.dialtimeout": ("30s", "connect timeout for upstreams"),
+    "proxy.responseheadertimeout": ("0s", "max wait for an upstream's response headers (0: none)"),
+    "proxy.keepalivetimeout": ("0s", "idle time of a pooled upstream connection (0: 90s)"),
+    "proxy.maxconn": ("10000", "max idle pooled connections per upstream"),
+    "proxy.localip": ("", "the proxy's own address for 'Forwarded: by='"),
+    "proxy.header.clientip": ("", "extra header set to the client's IP"),
+    "proxy.header.requestid": ("", "header set to a fresh request id (empty: off)"),
+    "proxy.header.tls": ("", "header set on TLS connections"),
+    "proxy.header.tls.value": ("", "value of proxy.header.tls"),
+    "proxy.shutdownwait": ("0s", "time to keep serving after the deregistration on shutdown"),
+    "ui.addr": (":9998", "address of the UI and the API"),
+    "ui.access": ("rw", "ro or rw: whether /manual can be edited"),
+    "ui.title": ("", "title shown in the UI"),
+    "ui.color": ("light-green", "colour of the UI's title bar"),
+    "registry.backend": ("consul", "only consul is supported"),
+    "registry.timeout": ("10s", "how long to wait for the registry at startup"),
+    "registry.retry": ("500ms", "retry interval after a failed registry call"),
+    "registry.consul.addr": ("localhost:8500", "Consul's HTTP address (host:port or URL)"),
+    "registry.consul.scheme": ("http", "http or https"),
+    "registry.consul.token": ("", "ACL token"),
+    "registry.consul.kvpath": ("/fabio/config", "KV prefix holding manual routes"),
+    "registry.consul.noroutehtmlpath": ("/fabio/noroute.html", "KV key of the no-route page"),
+    "registry.consul.tagprefix": ("urlprefix-", "prefix of the tags that define routes"),
+    "registry.consul.service.status": ("passing", "accepted check states: passing[,warning]"),
+    "registry.consul.checksRequired": ("one", "one or all checks must pass"),
+    "registry.consul.routeUnchecked": ("false", "yurt: also route instances without checks"),
+    "registry.consul.register.enabled": ("true", "register the router as a service"),
+    "registry.consul.register.addr": (":9998", "address registered for the router"),
+    "registry.consul.register.name": ("fabio", "service name of the router"),
+    "registry.consul.register.tags": ("", "tags of the router's service"),
+    "registry.consul.register.checkInterval": ("1s", "interval of the router's HTTP check"),
+    "registry.consul.register.checkTimeout": ("3s", "timeout of the router's HTTP check"),
+    "registry.consul.register.checkTTL": ("15s", "TTL of the router's TTL check"),
+    "registry.consul.register.checkDeregisterCriticalServiceAfter": ("90m", "reap after"),
+    "glob.matching.disabled": ("false", "match hosts exactly instead of as globs"),
+    "log.access.target": ("", "'stdout' to write an access log"),
+    "log.access.format": ("common", "common, combined or a $field pattern"),
+    "log.routes.format": ("delta", "how table changes are logged: delta, detail or all"),
+}
+
+_LOWER_KEYS = {k.lower(): k for k in PROPERTIES}
+
+
+def _duration_seconds(key: str, text: str) -> float:
+    try:
+        return parse_go_duration(text) / SECOND
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _bool(key: str, text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("true", "1", "t", "yes"):
+        return True
+    if low in ("false", "0", "f", "no", ""):
+        return False
+    raise ConfigError(f"{key}: expected true or false, got {text!r}")
+
+
+def _int(key: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{key}: expected an integer, got {text!r}") from None
+
+
+@dataclass(slots=True)
+class Listener:
+    """One `proxy.addr` entry: `host:port[;proto=http|tcp]`."""
+
+    host: str
+    port: int
+    proto: str = "http"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_listeners(text: str) -> list[Listener]:
+    out: list[Listener] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        addr, *opts = item.split(";")
+        proto = "http"
+        for opt in opts:
+            k, _, v = opt.strip().partition("=")
+            if k == "proto":
+                if v not in ("http", "tcp"):
+                    raise ConfigError(
+                        f"proxy.addr: proto={v!r} in {item!r} is not supported "
+                        "(yurt serves proto=http and proto=tcp listeners)"
+                    )
+                proto = v
+        host, port = split_addr("proxy.addr", addr)
+        out.append(Listener(host, port, proto))
+    if not out:
+        raise ConfigError("proxy.addr: no listen address")
+    return out
+
+
+def format_listeners(listeners: Sequence[Listener]) -> str:
+    """The inverse of `parse_listeners`."""
+    return ",".join(
+        li.address + ("" if li.proto == "http" else f";proto={li.proto}") for li in listeners
+    )
+
+
+def split_addr(key: str, addr: str) -> tuple[str, int]:
+    text = addr.strip()
+    for scheme in ("http://", "https://"):
+        if text.startswith(scheme):
+            text = text[len(scheme) :].rstrip("/")
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"{key}: expected host:port, got {addr!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+@dataclass
+class RouterConfig:
+    """What `yurt.router.Router` needs, in Fabio's terms.
+
+    `proxy_addr` is Fabio's `proxy.addr` (`host:port[;proto=tcp]`, comma-separated) and
+    `ui_addr` its `ui.addr`. Port 0 binds a free port: `Router.start()` writes the bound
+    addresses back into these fields. `service_name` is `registry.consul.register.name`.
+    """
+
+    proxy_addr: str = ":9999"
+    ui_addr: str = ":9998"
+    consul_addr: str = "127.0.0.1:8500"
+    service_name: str = "fabio"
+    ui_access: str = "rw"
+    ui_title: str = ""
+    consul_scheme: str = "http"
+    consul_token: str = ""
+    strategy: str = "rnd"
+    matcher: str = "prefix"
+    tag_prefix: str = "urlprefix-"
+    kv_path: str = "fabio/config"
+    noroute_html_path: str = "fabio/noroute.html"
+    service_status: tuple[str, ...] = ("passing",)
+    checks_required: str = "one"
+    route_unchecked: bool = False
+    noroute_status: int = 404
+    dial_timeout: float = 30.0
+    response_header_timeout: float = 0.0
+    keepalive_timeout: float = 90.0
+    max_idle_per_upstream: int = 10000
+    local_ip: str = ""
+    client_ip_header: str = ""
+    request_id_header: str = ""
+    glob_disabled: bool = False
+    access_log_target: str = ""
+    access_log_format: str = "common"
+    routes_log_format: str = "delta"
+    register: bool = True
+    register_addr: str = ""
+    register_tags: tuple[str, ...] = ()
+    check_interval: str = "1s"
+    check_timeout: str = "3s"
+    check_ttl: float = 15.0
+    check_deregister_after: str = "90m"
+    shutdown_wait: float = 0.0
+    registry_retry: float = 0.5
+    datacenter: str = ""
+    data_dir: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Fail at construction, not at start(), on an address that cannot be parsed.
+        parse_listeners(self.proxy_addr)
+        split_addr("ui.addr", self.ui_addr)
+        if self.strategy not in ("rnd", "rr"):
+            raise ConfigError(f"proxy.strategy: expected rnd or rr, got {self.strategy!r}")
+        if self.matcher not in ("prefix", "iprefix", "glob"):
+            raise ConfigError(
+                f"proxy.matcher: expected prefix, iprefix or glob, got {self.matcher!r}"
+            )
+        if self.checks_required not in ("one", "all"):
+            raise ConfigError(
+                f"registry.consul.checksRequired: expected one or all, got {self.checks_required!r}"
+            )
+
+    @property
+    def listeners(self) -> list[Listener]:
+        return parse_listeners(self.proxy_addr)
+
+    @property
+    def ui_host(self) -> str:
+        return split_addr("ui.addr", self.ui_addr)[0]
+
+    @property
+    def ui_port(self) -> int:
+        return split_addr("ui.addr", self.ui_addr)[1]
+
+    # The contract's names for the UI listener.
+    @property
+    def http_host(self) -> str:
+        return self.ui_host
+
+    @property
+    def http_port(self) -> int:
+        return self.ui_port
+
+    @property
+    def proxy_address(self) -> str:
+        """The first proxy listener as host:port."""
+        return self.listeners[0].address
+
+    @property
+    def ui_address(self) -> str:
+        return f"{self.ui_host}:{self.ui_port}"
+
+    @property
+    def consul_url(self) -> str:
+        addr = self.consul_addr
+        if "://" in addr:
+            return addr.rstrip("/")
+        return f"{self.consul_scheme}://{addr}"
+
+    @classmethod
+    def from_properties(cls, props: Mapping[str, str]) -> RouterConfig:
+        """Build from Fabio property names; missing ones take Fabio's defaults."""
+        p = {k: v for k, (v, _) in PROPERTIES.items()}
+        for key, value in props.items():
+            p[canonical_key(key)] = value
+        try:
+            AccessLog(p["log.access.format"])
+        except AccessLogError as exc:
+            raise ConfigError(str(exc)) from None
+        if p["log.access.target"] not in ("", "stdout"):
+            raise ConfigError(
+                f"log.access.target: expected stdout or empty, got {p['log.access.target']!r}"
+            )
+        if p["log.routes.format"] not in ("delta", "detail", "all"):
+            raise ConfigError(
+                f"log.routes.format: expected delta, detail or all, got {p['log.routes.format']!r}"
+            )
+        if p["registry.backend"] != "consul":
+            raise ConfigError(
+                f"registry.backend: only consul is supported, got {p['registry.backend']!r}"
+            )
+        status = tuple(s.strip() for s in p["registry.consul.service.status"].split(",") if s)
+        for s in status:
+            if s not in ("passing", "warning", "critical"):
+                raise ConfigError(f"registry.consul.service.status: unknown status {s!r}")
+        keepalive = _duration_seconds("proxy.keepalivetimeout", p["proxy.keepalivetimeout"])
+        return cls(
+            proxy_addr=p["proxy.addr"],
+            ui_addr=p["ui.addr"],
+            ui_access=p["ui.access"],
+            ui_title=p["ui.title"],
+            consul_addr=p["registry.consul.addr"],
+            consul_scheme=p["registry.consul.scheme"],
+            consul_token=p["registry.consul.token"],
+            strategy=p["proxy.strategy"],
+            matcher=p["proxy.matcher"],
+            tag_prefix=p["registry.consul.tagprefix"],
+            kv_path=p["registry.consul.kvpath"].strip("/"),
+            noroute_html_path=p["registry.consul.noroutehtmlpath"].strip("/"),
+            service_status=status or ("passing",),
+            checks_required=p["registry.consul.checksRequired"],
+            route_unchecked=_bool(
+                "registry.consul.routeUnchecked", p["registry.consul.routeUnchecked"]
+            ),
+            noroute_status=_int("proxy.noroutestatus", p["proxy.noroutestatus"]),
+            dial_timeout=_duration_seconds("proxy.dialtimeout", p["proxy.dialtimeout"]),
+            response_header_timeout=_duration_seconds(
+                "proxy.responseheadertimeout", p["proxy.responseheadertimeout"]
+            ),
+            keepalive_timeout=keepalive or 90.0,
+            max_idle_per_upstream=_int("proxy.maxconn", p["proxy.maxconn"]),
+            local_ip=p["proxy.localip"],
+            client_ip_header=p["proxy.header.clientip"],
+            request_id_header=p["proxy.header.requestid"],
+            glob_disabled=_bool("glob.matching.disabled", p["glob.matching.disabled"]),
+            access_log_target=p["log.access.target"],
+            access_log_format=p["log.access.format"],
+            routes_log_format=p["log.routes.format"],
+            register=_bool(
+                "registry.consul.register.enabled", p["registry.consul.register.enabled"]
+            ),
+            service_name=p["registry.consul.register.name"],
+            register_addr=p["registry.consul.register.addr"],
+            register_tags=tuple(
+                t.strip() for t in p["registry.consul.register.tags"].split(",") if t.strip()
+            ),
+            check_interval=p["registry.consul.register.checkInterval"],
+            check_timeout=p["registry.consul.register.checkTimeout"],
+            check_ttl=_duration_seconds(
+                "registry.consul.register.checkTTL", p["registry.consul.register.checkTTL"]
+            ),
+            check_deregister_after=p[
+                "registry.consul.register.checkDeregisterCriticalServiceAfter"
+            ],
+            shutdown_wait=_duration_seconds("proxy.shutdownwait", p["proxy.shutdownwait"]),
+            registry_retry=_duration_seconds("registry.retry", p["registry.retry"]),
+            properties=p,
+        )
+
+    def api_config(self) -> dict[str, Any]:
+        """/api/config: the effective configuration in Fabio's property names (the token
+        left out), from the fields whether the config came from properties or from code."""
+        out = {k: v for k, (v, _) in PROPERTIES.items()}
+        out.update(self.properties)
+        out.update(
+            {
+                "proxy.addr": self.proxy_addr,
+                "proxy.strategy": self.strategy,
+                "proxy.matcher": self.matcher,
+                "proxy.noroutestatus": str(self.noroute_status),
+                "proxy.localip": self.local_ip,
+                "proxy.header.clientip": self.client_ip_header,
+                "proxy.header.requestid": self.request_id_header,
+                "ui.addr": self.ui_addr,
+                "ui.access": self.ui_access,
+                "ui.title": self.ui_title,
+                "registry.consul.addr": self.consul_addr,
+                "registry.consul.scheme": self.consul_scheme,
+                "registry.consul.kvpath": "/" + self.kv_path,
+                "registry.consul.noroutehtmlpath": "/" + self.noroute_html_path,
+                "registry.consul.tagprefix": self.tag_prefix,
+                "registry.consul.service.status": ",".join(self.service_status),
+                "registry.consul.checksRequired": self.checks_required,
+                "registry.consul.routeUnchecked": str(self.route_unchecked).lower(),
+                "registry.consul.register.enabled": str(self.register).lower(),
+                "registry.consul.register.name": self.service_name,
+                "registry.consul.register.tags": ",".join(self.register_tags),
+                "glob.matching.disabled": str(self.glob_disabled).lower(),
+                "log.access.target": self.access_log_target,
+                "log.access.format": self.access_log_format,
+                "log.routes.format": self.routes_log_format,
+            }
+        )
+        out.pop("registry.consul.token", None)
+        return out
+
+
+def canonical_key(key: str) -> str:
+    k = _LOWER_KEYS.get(key.lower())
+    if k is None:
+        raise ConfigError(f"unknown property {key!r}")
+    return k
+
+
+_PROP_LINE = re.compile(r"^\s*([^=:\s]+)\s*[=:]?\s*(.*?)\s*$")
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """A Java-style properties file: `key = value`, `#`/`!` comments, `\\` continuations."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    props: dict[str, str] = {}
+    pending = ""
+    start = 0
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip() if not pending else raw.lstrip()
+        if not pending and (not line or line[0] in "#!"):
+            continue
+        if not pending:
+            start = number
+        if line.endswith("\\") and not line.endswith("\\\\"):
+            pending += line[:-1]
+            continue
+        line, pending = pending + line, ""
+        m = _PROP_LINE.match(line)
+        if not m:
+            raise ConfigError(f"{path}:{start}:1: expected 'key = value', got {line!r}")
+        try:
+            props[canonical_key(m[1])] = m[2]
+        except ConfigError as exc:
+            raise ConfigError(f"{path}:{start}:1: {exc}") from None
+    return props
+
+
+def env_properties(environ: Mapping[str, str]) -> dict[str, str]:
+    """`FABIO_proxy_addr` (Fabio's spelling) or `FABIO_PROXY_ADDR` -> proxy.addr."""
+    by_env = {"FABIO_" + k.replace(".", "_").lower(): k for k in PROPERTIES}
+    out: dict[str, str] = {}
+    for name, value in environ.items():
+        if not name.upper().startswith("FABIO_"):
+            continue
+        key = by_env.get("FABIO_" + name[6:].lower())
+        if key is not None:
+            out[key] = value
+    return out
+
+
+def parse_flags(args: Sequence[str]) -> tuple[dict[str, str], str | None]:
+    """Go-style flags (`-k v`, `-k=v`, `--k=v`) -> (properties, properties file or None)."""
+    props: dict[str, str] = {}
+    cfg: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-") or arg in ("-", "--"):
+            raise ConfigError(f"unexpected argument {arg!r}: flags look like -proxy.addr :9999")
+        name, eq, value = arg.lstrip("-").partition("=")
+        if not eq:
+            if i + 1 >= len(args):
+                raise ConfigError(f"flag needs an argument: -{name}")
+            value = args[i + 1]
+            i += 1
+        i += 1
+        if name == "cfg":
+            cfg = value
+            continue
+        try:
+            props[canonical_key(name)] = value
+        except ConfigError:
+            raise ConfigError(f"flag provided but not defined: -{name}") from None
+    return props, cfg
+
+
+def load(args: Sequence[str], environ: Mapping[str, str]) -> RouterConfig:
+    """Fabio's precedence: defaults < properties file < FABIO_* environment < flags."""
+    flags, cfg = parse_flags(args)
+    props: dict[str, str] = {}
+    if cfg:
+        props.update(read_properties(Path(cfg)))
+    props.update(env_properties(environ))
+    props.update(flags)
+    return RouterConfig.from_properties(props)

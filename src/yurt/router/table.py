@@ -1,0 +1,545 @@
+"""The routing table: routes grouped by host, targets weighed on Fabio's 10,000-slot ring.
+
+A table is built once from route commands and never changed afterwards; the watcher swaps a
+whole new table in, so the proxy reads a consistent one without locks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import itertools
+import logging
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from yurt.router.commands import Cmd, RouteDef, parse, quote
+
+log = logging.getLogger(__name__)
+
+MAX_SLOTS = 10_000
+"""Slots on the weighted ring of one route: every target with weight > 0 gets at least one."""
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class RouteError(ValueError):
+    """A command that parses but cannot be applied (bad target URL, empty prefix)."""
+
+
+@dataclass(eq=False, slots=True)
+class Target:
+    """One upstream of a route: a service instance, or a redirect."""
+
+    service: str
+    dst: str
+    scheme: str
+    host: str
+    port: int
+    url_path: str
+    url_query: str
+    tags: tuple[str, ...] = ()
+    opts: dict[str, str] = field(default_factory=dict)
+    fixed_weight: float = 0.0
+    weight: float = 0.0
+    strip_path: str = ""
+    prepend_path: str = ""
+    host_header: str = ""
+    tls_skip_verify: bool = False
+    redirect_code: int = 0
+    allow: tuple[IPNetwork, ...] = ()
+    deny: tuple[IPNetwork, ...] = ()
+    # Where the proxy connects, and the Host value `host=dst` sends: computed once.
+    addr: tuple[str, int] = ("", 0)
+    netloc: str = ""
+    # Pooled upstream connections are shared by targets with the same key: host, port and
+    # TLS mode (0 plain, 1 verified, 2 unverified), so `tlsskipverify` never leaks.
+    pool_key: tuple[str, int, int] = ("", 0, 0)
+
+    @property
+    def has_access_rules(self) -> bool:
+        return bool(self.allow or self.deny)
+
+    def access_denied(self, ips: Iterable[str]) -> bool:
+        """Fabio's rule: with `allow` only listed networks pass; else `deny` blocks its own.
+
+        Every address given is checked (the peer and each X-Forwarded-For hop).
+        """
+        for text in ips:
+            try:
+                ip = ipaddress.ip_address(text.strip())
+            except ValueError:
+                continue
+            if self._deny_ip(ip):
+                return True
+        return False
+
+    def _deny_ip(self, ip: IPAddress) -> bool:
+        if self.allow:
+            return not any(ip in net for net in self.allow if net.version == ip.version)
+        return any(ip in net for net in self.deny if net.version == ip.version)
+
+
+def _target(
+    service: str, dst: str, weight: float, tags: tuple[str, ...], opts: dict[str, str]
+) -> Target:
+    if not dst:
+        raise RouteError("route: target must not be empty")
+    parts = urlsplit(dst)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise RouteError(f"route: invalid target {dst!r}: {exc}") from None
+    host = parts.hostname or ""
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    t = Target(
+        service=service,
+        dst=dst,
+        scheme=scheme,
+        host=host,
+        port=port,
+        url_path=parts.path,
+        url_query=parts.query,
+        tags=tags,
+        opts=dict(opts),
+        fixed_weight=max(weight, 0.0),
+        strip_path=opts.get("strip", ""),
+        prepend_path=opts.get("prepend", ""),
+        host_header=opts.get("host", ""),
+        tls_skip_verify=opts.get("tlsskipverify", "") == "true",
+        addr=(host, port),
+        netloc=parts.netloc,
+    )
+    tls = 0 if scheme != "https" else 2 if t.tls_skip_verify else 1
+    t.pool_key = (host, port, tls)
+    if "redirect" in opts:
+        code = opts["redirect"]
+        if code.isdigit() and 300 <= int(code) <= 399:
+            t.redirect_code = int(code)
+        else:
+            log.error("redirect status code should be numeric in 3xx range. Got: %s", code)
+    allow, deny = opts.get("allow", ""), opts.get("deny", "")
+    if allow and deny:
+        log.error("route %s -> %s: allow and deny on the same route is not supported", service, dst)
+    if allow:
+        t.allow = _access_rules(allow)
+    elif deny:
+        t.deny = _access_rules(deny)
+    return t
+
+
+def _access_rules(text: str) -> tuple[IPNetwork, ...]:
+    nets: list[IPNetwork] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        kind, _, value = item.partition(":")
+        if kind != "ip" or not value:
+            log.error("invalid access rule %r: expected ip:<address or CIDR>", item)
+            continue
+        try:
+            nets.append(ipaddress.ip_network(value, strict=False))
+        except ValueError as exc:
+            log.error("invalid access rule %r: %s", item, exc)
+    return tuple(nets)
+
+
+@dataclass(eq=False, slots=True)
+class Route:
+    host: str
+    path: str
+    targets: list[Target] = field(default_factory=list)
+    ring: list[Target] = field(default_factory=list)
+    path_lower: str = ""
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def add_target(self, t: Target) -> None:
+        for have in self.targets:
+            if (
+                have.service == t.service
+                and have.dst == t.dst
+                and have.fixed_weight == t.fixed_weight
+                and have.tags == t.tags
+            ):
+                return
+        self.targets.append(t)
+        self.weigh()
+
+    def filter(self, drop: Callable[[Target], bool]) -> None:
+        self.targets = [t for t in self.targets if not drop(t)]
+        self.weigh()
+
+    def set_weight(self, service: str, weight: float, tags: tuple[str, ...]) -> int:
+        matching = [
+            t
+            for t in self.targets
+            if (not service or t.service == service) and (not tags or contains(t.tags, tags))
+        ]
+        if not matching:
+            return 0
+        # The weight is for all matching targets together.
+        share = weight / len(matching)
+        for t in matching:
+            t.fixed_weight = share
+        self.weigh()
+        return len(matching)
+
+    def weigh(self) -> None:
+        """Fabio's weighTargets: fixed weights first, the rest shared evenly, then the ring."""
+        targets = self.targets
+        if not targets:
+            self.ring = []
+            return
+        fixed = [t for t in targets if t.fixed_weight > 0]
+        if not fixed:
+            w = 1.0 / len(targets)
+            for t in targets:
+                t.weight = w
+            self.ring = list(targets)
+            return
+        sum_fixed = sum(t.fixed_weight for t in fixed)
+        scale = 1.0
+        if sum_fixed > 1 or (len(fixed) == len(targets) and sum_fixed < 1):
+            scale = 1 / sum_fixed
+        n_dynamic = len(targets) - len(fixed)
+        dynamic = max((1 - sum_fixed) / n_dynamic, 0.0) if n_dynamic else 0.0
+        for t in targets:
+            t.weight = t.fixed_weight * scale if t.fixed_weight > 0 else dynamic
+
+        counts: list[tuple[int, int]] = []
+        used = 0
+        for i, t in enumerate(targets):
+            n = int(MAX_SLOTS * t.weight)
+            if n == 0 and t.weight > 0:
+                n = 1
+            counts.append((n, i))
+            used += n
+        # Targets with few slots go first so that they are spread evenly over the ring.
+        counts.sort(key=lambda c: c[0])
+        ring: list[Target | None] = [None] * used
+        for n, i in counts:
+            if n <= 0:
+                continue
+            nxt, step = 0, used // n
+            for _ in range(n):
+                while ring[nxt] is not None:
+                    nxt = (nxt + 1) % used
+                ring[nxt] = targets[i]
+                nxt = (nxt + step) % used
+        self.ring = [t for t in ring if t is not None]
+
+
+def contains(have: tuple[str, ...], want: tuple[str, ...]) -> bool:
+    return all(w in have for w in want)
+
+
+def hostpath(src: str) -> tuple[str, str]:
+    """'host/path' -> ('host', '/path'); ':port' -> (':port', '')."""
+    if src.startswith(":"):
+        return src, ""
+    host, sep, path = src.partition("/")
+    return host, "/" + path if sep else "/"
+
+
+Picker = Callable[[Route], Target]
+Matcher = Callable[[str, Route], bool]
+
+
+def pick_random(route: Route) -> Target:
+    ring = route.ring
+    return ring[int(random.random() * len(ring))]
+
+
+def pick_round_robin(route: Route) -> Target:
+    ring = route.ring
+    return ring[next(route.counter) % len(ring)]
+
+
+PICKERS: dict[str, Picker] = {"rnd": pick_random, "rr": pick_round_robin}
+
+
+def match_prefix(path: str, route: Route) -> bool:
+    return path.startswith(route.path)
+
+
+def match_iprefix(path: str, route: Route) -> bool:
+    return path.lower().startswith(route.path_lower)
+
+
+def match_glob(path: str, route: Route) -> bool:
+    return fnmatch.fnmatchcase(path, route.path)
+
+
+MATCHERS: dict[str, Matcher] = {
+    "prefix": match_prefix,
+    "iprefix": match_iprefix,
+    "glob": match_glob,
+}
+
+
+def normalize_host(host: str, tls: bool = False) -> str:
+    """Lower-case, without the scheme's default port."""
+    if not tls and host.endswith(":80"):
+        host = host[:-3]
+    elif tls and host.endswith(":443"):
+        host = host[:-4]
+    return host.lower()
+
+
+def _reverse_host(host: str) -> str:
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit() and not name.endswith("]"):
+        return name[::-1] + ":" + port
+    return host[::-1]
+
+
+class Table:
+    """Routes by host; each host's routes sorted by path in reverse lexical order."""
+
+    __slots__ = ("_glob", "_host_cache", "hosts")
+
+    def __init__(self, hosts: dict[str, list[Route]] | None = None, *, glob: bool = True) -> None:
+        self.hosts: dict[str, list[Route]] = hosts or {}
+        self._glob = glob
+        self._host_cache: dict[str, tuple[str, ...]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(r.targets) for routes in self.hosts.values() for r in routes)
+
+    # building -----------------------------------------------------------------
+
+    @classmethod
+    def from_defs(cls, defs: Iterable[RouteDef], *, glob: bool = True) -> Table:
+        t = cls(glob=glob)
+        for d in defs:
+            t.apply(d)
+        for routes in t.hosts.values():
+            routes.sort(key=lambda r: r.path, reverse=True)
+        return t
+
+    @classmethod
+    def from_text(cls, text: str, *, glob: bool = True) -> Table:
+        return cls.from_defs(parse(text), glob=glob)
+
+    def apply(self, d: RouteDef) -> None:
+        """Apply one command; RouteError if it cannot be (a `route weight` matching nothing)."""
+        if d.cmd is Cmd.ADD:
+            self._add(d)
+        elif d.cmd is Cmd.DEL:
+            self._delete(d)
+        else:
+            self._weigh(d)
+
+    def _add(self, d: RouteDef) -> None:
+        if not d.src:
+            raise RouteError("route: prefix must not be empty")
+        host, path = hostpath(d.src)
+        host = host.lower()
+        target = _target(d.service, d.dst, d.weight, d.tags, d.opts)
+        routes = self.hosts.setdefault(host, [])
+        for r in routes:
+            if r.path == path:
+                r.add_target(target)
+                return
+        r = Route(host=host, path=path, path_lower=path.lower())
+        r.add_target(target)
+        routes.append(r)
+
+    def _weigh(self, d: RouteDef) -> None:
+        if not d.src:
+            raise RouteError("route: prefix must not be empty")
+        route = self._route(*hostpath(d.src))
+        if route is None or route.set_weight(d.service, d.weight, d.tags) == 0:
+            raise RouteError(f"route: no target match for {d.src}")
+
+    def _delete(self, d: RouteDef) -> None:
+        if d.tags:
+            for routes in self.hosts.values():
+                for r in routes:
+                    r.filter(
+                        lambda t: (
+                            (not d.service or t.service == d.service) and contains(t.tags, d.tags)
+                        )
+                    )
+        elif not d.src and not d.dst:
+            for routes in self.hosts.values():
+                for r in routes:
+                    r.filter(lambda t: t.service == d.service)
+        else:
+            found = self._route(*hostpath(d.src))
+            if found is not None:
+                if d.dst:
+                    found.filter(lambda t: t.service == d.service and t.dst == d.dst)
+                else:
+                    found.filter(lambda t: t.service == d.service)
+        for host in list(self.hosts):
+            kept = [r for r in self.hosts[host] if r.targets]
+            if kept:
+                self.hosts[host] = kept
+            else:
+                del self.hosts[host]
+
+    def _route(self, host: str, path: str) -> Route | None:
+        for r in self.hosts.get(host.lower(), ()):
+            if r.path == path:
+                return r
+        return None
+
+    # lookup -------------------------------------------------------------------
+
+    def matching_hosts(self, host: str, tls: bool = False) -> tuple[str, ...]:
+        """Host patterns of the table matching the request's Host, most specific first,
+        then "" (routes without a host)."""
+        key = host if not tls else "\x00" + host
+        hit = self._host_cache.get(key)
+        if hit is not None:
+            return hit
+        name = normalize_host(host, tls)
+        found: list[str] = []
+        for pattern in self.hosts:
+            if not pattern or pattern.startswith(":"):
+                continue
+            norm = normalize_host(pattern, tls)
+            if norm == name or (self._glob and fnmatch.fnmatchcase(name, norm)):
+                found.append(pattern)
+        # DNS names are most specific at the front: compare them reversed.
+        found.sort(key=_reverse_host, reverse=True)
+        found.append("")
+        result = tuple(found)
+        if len(self._host_cache) < 4096:
+            self._host_cache[key] = result
+        return result
+
+    def lookup_route(self, host: str, path: str, match: Matcher) -> Route | None:
+        for r in self.hosts.get(host, ()):
+            if match(path, r):
+                return r
+        return None
+
+    def lookup(
+        self,
+        host: str,
+        path: str,
+        pick: Picker,
+        match: Matcher,
+        *,
+        tls: bool = False,
+        scheme: str = "http",
+        query: str = "",
+    ) -> Target | None:
+        """The target for a request, or None: hosts by specificity, then host-less routes.
+
+        A redirect back to the very same scheme, host and path is skipped (Fabio does so to
+        avoid loops) and the next host pattern is tried.
+        """
+        for h in self.matching_hosts(host, tls):
+            routes = self.hosts.get(h)
+            if not routes:
+                continue
+            for r in routes:
+                if match(path, r):
+                    ring = r.ring
+                    if not ring:
+                        target = None
+                    elif len(ring) == 1:
+                        target = ring[0]
+                    else:
+                        target = pick(r)
+                    break
+            else:
+                continue
+            if target is None:
+                continue
+            if target.redirect_code:
+                url = redirect_url(target, host, path, query)
+                parts = urlsplit(url)
+                if parts.scheme == scheme and parts.netloc == host and parts.path == path:
+                    continue
+            return target
+        return None
+
+    def lookup_tcp(self, port_key: str, pick: Picker) -> Target | None:
+        for r in self.hosts.get(port_key, ()):
+            if r.ring:
+                return r.ring[0] if len(r.ring) == 1 else pick(r)
+        return None
+
+    # views --------------------------------------------------------------------
+
+    def api_routes(self) -> list[dict[str, Any]] | None:
+        """Fabio's /api/routes: one object per target, hosts sorted; None when empty."""
+        out: list[dict[str, Any]] = []
+        for host in sorted(self.hosts):
+            for r in self.hosts[host]:
+                for t in r.targets:
+                    item: dict[str, Any] = {
+                        "service": t.service,
+                        "host": r.host,
+                        "path": r.path,
+                        "src": r.host + r.path,
+                        "dst": t.dst,
+                        "opts": " ".join(f"{k}={v}" for k, v in sorted(t.opts.items())),
+                        "weight": t.weight,
+                    }
+                    if t.tags:
+                        item["tags"] = list(t.tags)
+                    item.update({"cmd": "route add", "rate1": 0, "pct99": 0})
+                    out.append(item)
+        return out or None
+
+    def config(self, *, with_weight: bool = False) -> list[str]:
+        """The table as route commands (Fabio's `?raw` form): host routes first."""
+        hosts = sorted((h for h in self.hosts if h), reverse=True)
+        hosts.append("")
+        lines: list[str] = []
+        for host in hosts:
+            for r in self.hosts.get(host, ()):
+                for t in r.targets:
+                    if t.weight <= 0:
+                        continue
+                    s = f"route add {t.service} {r.host}{r.path} {t.dst}"
+                    if with_weight:
+                        s += f" weight {t.weight:2.4f}"
+                    elif t.fixed_weight > 0:
+                        s += f" weight {t.fixed_weight:.4f}"
+                    if t.tags:
+                        s += " tags " + quote(",".join(t.tags))
+                    lines.append(s)
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.config())
+
+
+def redirect_url(t: Target, host: str, path: str, query: str) -> str:
+    """Fabio's BuildRedirectURL: `$path` takes the request path (less `strip=`), `$host` the
+    request host; the request query is kept when the target has none."""
+    r_host = t.netloc
+    r_path = t.url_path
+    r_query = t.url_query
+    if r_host.endswith("$path"):
+        r_host = r_host[: -len("$path")]
+        r_path = "$path"
+    if "/$path" in r_path:
+        r_path = r_path.replace("/$path", "$path", 1)
+    if "$path" in r_path:
+        r_path = r_path.replace("$path", path, 1)
+        if t.strip_path and r_path.startswith(t.strip_path):
+            r_path = r_path[len(t.strip_path) :]
+        if not r_query and query:
+            r_query = query
+    if not r_path:
+        r_path = "/"
+    if "$host" in r_host:
+        r_host = r_host.replace("$host", host.split(":", 1)[0] if ":" in host else host, 1)
+    url = f"{t.scheme}://{r_host}{r_path}"
+    if r_query:
+        url += "?" + r_query
+    return url

@@ -1,0 +1,135 @@
+"""TCP routes (`urlprefix-:port proto=tcp`): a listener per port, raw bytes both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import cast
+
+from yurt.router.proxy import ProxySettings
+
+log = logging.getLogger(__name__)
+
+
+class _Upstream(asyncio.Protocol):
+    def __init__(self, client: _Client) -> None:
+        self.client = client
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.client.transport is not None:
+            self.client.transport.write(data)
+
+    def eof_received(self) -> bool | None:
+        if self.client.transport is not None and self.client.transport.can_write_eof():
+            self.client.transport.write_eof()
+            return True
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.client.transport is not None:
+            self.client.transport.close()
+
+    def pause_writing(self) -> None:
+        if self.client.transport is not None:
+            self.client.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.client.transport is not None:
+            self.client.transport.resume_reading()
+
+
+class _Client(asyncio.Protocol):
+    def __init__(self, settings: ProxySettings, port_key: str) -> None:
+        self.settings = settings
+        self.port_key = port_key
+        self.transport: asyncio.Transport | None = None
+        self.upstream: _Upstream | None = None
+        self.pending: list[bytes] = []
+        self.eof = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        s = self.settings
+        assert s.pick is not None
+        target = s.table.lookup_tcp(self.port_key, s.pick)
+        if target is None:
+            log.info("tcp %s: no route", self.port_key)
+            self.transport.close()
+            return
+        self.transport.pause_reading()
+        asyncio.get_running_loop().create_task(self._connect(target.host, target.port))
+
+    async def _connect(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.settings.dial_timeout or None):
+                _, up = await loop.create_connection(lambda: _Upstream(self), host, port)
+        except (OSError, TimeoutError) as exc:
+            log.info("tcp %s -> %s:%d: %s", self.port_key, host, port, exc)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if self.transport is None:
+            if up.transport is not None:
+                up.transport.close()
+            return
+        self.upstream = up
+        self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        up = self.upstream
+        if up is not None and up.transport is not None:
+            up.transport.write(data)
+
+    def eof_received(self) -> bool | None:
+        up = self.upstream
+        if up is not None and up.transport is not None and up.transport.can_write_eof():
+            up.transport.write_eof()
+            return True
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        up = self.upstream
+        if up is not None and up.transport is not None:
+            up.transport.close()
+
+    def pause_writing(self) -> None:
+        up = self.upstream
+        if up is not None and up.transport is not None:
+            up.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        up = self.upstream
+        if up is not None and up.transport is not None:
+            up.transport.resume_reading()
+
+
+class TCPProxy:
+    """Routes connections on host:port by the table's `:port` routes."""
+
+    def __init__(self, settings: ProxySettings) -> None:
+        self.settings = settings
+        self._server: asyncio.AbstractServer | None = None
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> int:
+        loop = asyncio.get_running_loop()
+        holder: dict[str, str] = {}
+        factory: Callable[[], asyncio.Protocol] = lambda: _Client(self.settings, holder["key"])  # noqa: E731
+        self._server = await loop.create_server(factory, host, port, reuse_address=True)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        # Routes name the port the proxy was asked for (":port"); a free port maps to itself.
+        holder["key"] = f":{port or self.port}"
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None

@@ -1,0 +1,121 @@
+"""Fabio-style configuration: flags, FABIO_* variables, properties file, precedence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from yurt.router.config import ConfigError, Listener, env_properties, load, parse_flags
+
+
+def test_defaults_are_fabios() -> None:
+    cfg = load([], {})
+    assert cfg.listeners == [Listener("0.0.0.0", 9999, "http")]
+    assert (cfg.ui_host, cfg.ui_port) == ("0.0.0.0", 9998)
+    assert cfg.consul_addr == "localhost:8500"
+    assert (cfg.strategy, cfg.matcher, cfg.tag_prefix) == ("rnd", "prefix", "urlprefix-")
+    assert cfg.kv_path == "fabio/config"
+    assert cfg.noroute_html_path == "fabio/noroute.html"
+    assert cfg.service_status == ("passing",)
+    assert cfg.noroute_status == 404
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-proxy.addr", "127.0.0.1:1234", "-proxy.strategy", "rr"],
+        ["-proxy.addr=127.0.0.1:1234", "--proxy.strategy=rr"],
+    ],
+)
+def test_flags(args: list[str]) -> None:
+    cfg = load(args, {})
+    assert cfg.listeners == [Listener("127.0.0.1", 1234)]
+    assert cfg.strategy == "rr"
+
+
+def test_listeners_with_tcp() -> None:
+    cfg = load(["-proxy.addr", ":9999,:7000;proto=tcp"], {})
+    assert cfg.listeners == [Listener("0.0.0.0", 9999), Listener("0.0.0.0", 7000, "tcp")]
+
+
+def test_env_both_spellings() -> None:
+    assert env_properties({"FABIO_proxy_addr": ":1", "FABIO_REGISTRY_CONSUL_ADDR": "c:1"}) == {
+        "proxy.addr": ":1",
+        "registry.consul.addr": "c:1",
+    }
+
+
+def test_precedence(tmp_path: Path) -> None:
+    f = tmp_path / "fabio.properties"
+    f.write_text(
+        "# comment\n! also\nproxy.strategy = rr\nproxy.matcher=glob\n"
+        "registry.consul.tagprefix = \\\n  lb-\n"
+    )
+    cfg = load(
+        ["-cfg", str(f), "-proxy.matcher", "iprefix"],
+        {"FABIO_proxy_strategy": "rnd", "FABIO_proxy_matcher": "prefix"},
+    )
+    assert cfg.strategy == "rnd"  # env over file
+    assert cfg.matcher == "iprefix"  # flag over env
+    assert cfg.tag_prefix == "lb-"  # file, with a continuation line
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-proxy.strategy", "lru"], "proxy.strategy: expected rnd or rr"),
+        (["-proxy.matcher", "regex"], "proxy.matcher: expected prefix, iprefix or glob"),
+        (["-no.such.flag", "1"], "flag provided but not defined: -no.such.flag"),
+        (["-proxy.addr"], "flag needs an argument: -proxy.addr"),
+        (["-proxy.dialtimeout", "5 sec"], "proxy.dialtimeout"),
+        (["-proxy.addr", "nohostport"], "proxy.addr: expected host:port"),
+        (["-registry.backend", "file"], "only consul is supported"),
+        (["stray"], "unexpected argument"),
+        (["-proxy.addr", ":1;proto=https"], "proto='https' .* is not supported"),
+        (["-log.access.format", "$nope"], r"log.access.format: unknown field \$nope"),
+        (["-log.access.target", "file"], "log.access.target: expected stdout"),
+    ],
+)
+def test_errors(args: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(args, {})
+
+
+def test_properties_file_error_has_position(tmp_path: Path) -> None:
+    f = tmp_path / "p.properties"
+    f.write_text("proxy.addr = :1\n\nbogus.key = 1\n")
+    with pytest.raises(ConfigError, match=r"p.properties:3:1: unknown property 'bogus.key'"):
+        load(["-cfg", str(f)], {})
+
+
+def test_cfg_flag_is_returned() -> None:
+    assert parse_flags(["-cfg", "x.properties"]) == ({}, "x.properties")
+
+
+def test_agent_fields_are_fabio_addresses() -> None:
+    from yurt.router.config import RouterConfig
+
+    cfg = RouterConfig(
+        proxy_addr="127.0.0.1:0",
+        ui_addr="127.0.0.1:0",
+        consul_addr="127.0.0.1:8500",
+        service_name="fabio",
+    )
+    assert cfg.listeners == [Listener("127.0.0.1", 0)]
+    assert (cfg.http_host, cfg.http_port) == ("127.0.0.1", 0)
+    with pytest.raises(ConfigError, match=r"ui\.addr"):
+        RouterConfig(ui_addr="nonsense")
+
+
+def test_api_config_from_code_has_fabios_keys() -> None:
+    from yurt.router.config import RouterConfig
+
+    conf = RouterConfig(
+        proxy_addr="127.0.0.1:9999", ui_access="ro", consul_token="secret"
+    ).api_config()
+    assert conf["ui.access"] == "ro"
+    assert conf["registry.consul.kvpath"] == "/fabio/config"
+    assert conf["proxy.addr"] == "127.0.0.1:9999"
+    assert conf["registry.consul.register.name"] == "fabio"
+    assert "registry.consul.token" not in conf
