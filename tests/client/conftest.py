@@ -141,14 +141,16 @@ def events(alloc: Obj, task: str) -> list[str]:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("cluster")
     catalog = CatalogProcess(tmp / "catalog", "-dev").start()
-    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "2s", "-heartbeat-grace", "2s")
+    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "5s", "-heartbeat-grace", "15s")
     sched.start()
     client = ClientProcess(tmp, f"127.0.0.1:{sched.port}", f"127.0.0.1:{catalog.port}").start()
     try:
         yield Cluster(sched, catalog, client)
     finally:
         client.proc.stop()
-        sched.proc.stop()
+        # The scheduler waits for in-flight blocking queries (the client's allocation watch)
+        # before it exits; a test does not need to wait that out.
+        sched.proc.stop(timeout=3)
         catalog.proc.stop()
 
 

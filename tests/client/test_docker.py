@@ -139,7 +139,7 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def dcluster(tmp_path_factory: pytest.TempPathFactory, podman: str) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("dcluster")
     catalog = CatalogProcess(tmp / "catalog", "-dev").start()
-    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "2s", "-heartbeat-grace", "2s")
+    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "5s", "-heartbeat-grace", "15s")
     sched.start()
     client = ClientProcess(
         tmp,
@@ -152,7 +152,9 @@ def dcluster(tmp_path_factory: pytest.TempPathFactory, podman: str) -> Iterator[
         yield Cluster(sched, catalog, client)
     finally:
         client.proc.stop()
-        sched.proc.stop()
+        # The scheduler waits for in-flight blocking queries (the client's allocation watch)
+        # before it exits; a test does not need to wait that out.
+        sched.proc.stop(timeout=3)
         catalog.proc.stop()
 
 
@@ -224,3 +226,44 @@ def test_nginx_alpine_serves_http(dcluster: Cluster, podman: str) -> None:
     wait_for(lambda: dcluster.passing("service-nginx"), 30, "service-nginx passing")
     dcluster.stop_job("job-nginx")
     dcluster.wait_alloc("job-nginx", "complete", timeout=30)
+
+
+def test_killed_client_reattaches_to_its_container(dcluster: Cluster, podman: str) -> None:
+    dcluster.run(
+        """
+job "boxed" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "box" {
+      driver = "docker"
+      kill_timeout = "1s"
+      config {
+        image   = "localhost/yurt-busybox:latest"
+        command = "/bin/sh"
+        args    = ["-c", "while true; do echo tick; sleep 0.2; done"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = dcluster.wait_alloc("boxed", "running", timeout=60)
+    api = docker.APIClient(base_url=podman)
+    name = f"box-{alloc['ID']}"
+    container_id = api.inspect_container(name)["Id"]
+    dcluster.client.proc.kill()
+    dcluster.client.start()
+    logs = f"/v1/client/fs/logs/{alloc['ID']}"
+
+    def ticks() -> int:
+        resp = dcluster.get(logs, params={"task": "box", "type": "stdout", "plain": "1"})
+        return resp.text.count("tick") if resp.ok else 0
+
+    before = wait_for(ticks, what="logs after the restart")
+    wait_for(lambda: ticks() > before + 2, what="logs still streaming after re-attach")
+    assert api.inspect_container(name)["Id"] == container_id
+    again = dcluster.alloc(alloc["ID"])
+    assert events(again, "box").count("Started") == 1
+    dcluster.stop_job("boxed")
+    dcluster.wait_alloc("boxed", "complete", timeout=30)
+    wait_for(lambda: not api.containers(all=True, filters={"name": name}))

@@ -280,6 +280,15 @@ job "batchy" {{
         f"/v1/client/fs/logs/{alloc['ID']}", params={"task": "main", "type": "stdout", "plain": "1"}
     ).text
     assert out == "ready\nfrom an artifact\n"
+    base = f"/v1/client/fs/{{}}/{alloc['ID']}"
+    stat = cluster.get(base.format("stat"), params={"path": "main/local/greeting.txt"}).json()
+    assert stat["Name"] == "greeting.txt" and stat["Size"] == 17 and not stat["IsDir"]
+    assert stat["FileMode"] == "-rw-r--r--"
+    part = cluster.get(
+        base.format("readat"),
+        params={"path": "main/local/greeting.txt", "offset": "5", "limit": "2"},
+    )
+    assert part.text == "an"
 
 
 NGINX_REDIS = r"""
@@ -461,3 +470,136 @@ def test_unknown_allocation_is_404(cluster: Cluster) -> None:
     )
     assert resp.status_code == 404
     assert "Unknown allocation" in resp.text
+
+
+def test_follow_logs_stream_frames(cluster: Cluster) -> None:
+    cluster.run(
+        """
+job "ticker" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("ticker", "running")
+    url = f"{cluster.sched.url}/v1/client/fs/logs/{alloc['ID']}"
+    params = {"task": "t", "type": "stdout", "follow": "true"}
+    seen = b""
+    with requests.get(url, params=params, stream=True, timeout=10) as resp:
+        decoder = json.JSONDecoder()
+        buffer = ""
+        for chunk in resp.iter_content(chunk_size=None):
+            buffer += chunk.decode()
+            while buffer:
+                try:
+                    frame, end = decoder.raw_decode(buffer)
+                except ValueError:
+                    break
+                buffer = buffer[end:].lstrip()
+                seen += base64.b64decode(frame.get("Data", ""))
+            if seen.count(b"tick") >= 5:
+                break
+    assert seen.startswith(b"tick 1\ntick 2\n")
+    cluster.stop_job("ticker")
+    cluster.wait_alloc("ticker", "complete")
+
+
+def test_prestart_failure_fails_the_allocation_without_starting_main(cluster: Cluster) -> None:
+    cluster.run(
+        """
+job "badinit" {
+  datacenters = ["dc1"]
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    reschedule {
+      attempts  = 0
+      unlimited = false
+    }
+    task "init" {
+      lifecycle {
+        hook = "prestart"
+      }
+      driver = "raw_exec"
+      config {
+        command = "/bin/false"
+      }
+    }
+    task "main" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+    task "cleanup" {
+      lifecycle {
+        hook = "poststop"
+      }
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("badinit", "failed")
+    assert alloc["TaskStates"]["init"]["Failed"] is True
+    assert "Started" not in events(alloc, "main")
+    assert alloc["TaskStates"]["main"]["State"] == "dead"
+
+
+def test_leader_death_stops_its_sidecar(cluster: Cluster) -> None:
+    cluster.run(
+        """
+job "led" {
+  datacenters = ["dc1"]
+  type        = "batch"
+  group "g" {
+    task "proxy" {
+      lifecycle {
+        hook    = "prestart"
+        sidecar = true
+      }
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+    task "main" {
+      leader = true
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["0.3"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = cluster.wait_alloc("led", "complete")
+    assert events(alloc, "main")[-1] == "Terminated"
+    assert events(alloc, "proxy")[-4:] == ["Leader Task Dead", "Killing", "Terminated", "Killed"]
+    assert alloc["TaskStates"]["proxy"]["Failed"] is False
+
+
+def test_host_stats(cluster: Cluster) -> None:
+    stats = requests.get(f"{cluster.client.url}/v1/client/stats", timeout=10).json()
+    assert stats["Memory"]["Total"] > 0
+    assert stats["CPU"] and stats["CPU"][0]["CPU"] == "cpu0"
+    assert stats["Uptime"] > 0
+    assert stats["DiskStats"][0]["Size"] > 0

@@ -9,8 +9,9 @@ import asyncio
 import collections
 import contextlib
 import logging
+import re
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from yurt.client.taskenv import NodeView
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 _TERMINAL = ("complete", "failed", "lost")
+_NOT_ON_NODE = re.compile(r"allocation (\S+) is not on node")
 _KEEP_FINISHED = 50  # Nomad's gc_max_allocs: terminal allocations kept for their logs
 
 
@@ -63,6 +65,7 @@ class ClientAgent:
         self._dirty_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._bg: set[asyncio.Task[None]] = set()
+        self._unknown: set[str] = set()  # allocations the scheduler said it does not have
         self._http: web.AppRunner | None = None
         self._registered = asyncio.Event()
         self._reregister = asyncio.Event()
@@ -122,10 +125,10 @@ class ClientAgent:
         self._recover()
         self.conn = ServerConnection(cfg.servers, self.node_id, self.secret)
         self._tasks = [
-            asyncio.create_task(self._heartbeat_loop(), name="client-heartbeat"),
-            asyncio.create_task(self._watch_loop(), name="client-watch"),
-            asyncio.create_task(self._update_loop(), name="client-updates"),
-            asyncio.create_task(self._fingerprint_loop(), name="client-fingerprint"),
+            asyncio.create_task(self._forever(self._heartbeat_loop), name="client-heartbeat"),
+            asyncio.create_task(self._forever(self._watch_loop), name="client-watch"),
+            asyncio.create_task(self._forever(self._update_loop), name="client-updates"),
+            asyncio.create_task(self._forever(self._fingerprint_loop), name="client-fingerprint"),
         ]
         if self.consul is not None and cfg.auto_advertise:
             self._tasks.append(asyncio.create_task(self._advertise(), name="client-advertise"))
@@ -137,6 +140,23 @@ class ClientAgent:
             ", ".join(cfg.servers),
         )
 
+    @staticmethod
+    async def _forever(loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Keep a background loop alive: a bug in one round must not end the node's work."""
+        while True:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("client loop %s failed; restarting it", loop.__name__)
+                await asyncio.sleep(1)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopped
+
     async def stop(self) -> None:
         if self._stopped:
             return
@@ -146,11 +166,19 @@ class ClientAgent:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        # Everything this client started goes with it: `yurt up` leaves no orphans.
-        await asyncio.gather(*(r.kill_now() for r in self.runners.values()))
+        # Everything this client started goes with it: `yurt up` leaves no orphans. The
+        # scheduler is not told these allocations ended: a Nomad client that stops leaves
+        # its tasks running, so to the cluster they still run, and the next start of this
+        # client runs them again (unless the node was marked down meanwhile and the
+        # scheduler replaced them). Their directories and logs stay.
+        interrupted = [r for r in self.runners.values() if not r.finished.is_set()]
+        await asyncio.gather(*(r.kill_now() for r in interrupted))
+        for runner in interrupted:
+            self.store.delete_alloc(runner.id)
         if self.conn is not None:
+            finished = {a for a in self._dirty if a not in {r.id for r in interrupted}}
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._send_updates(set(self.runners)), 2)
+                await asyncio.wait_for(self._send_updates(finished), 2)
             await self.conn.close()
         if self.consul is not None:
             if self._self_service_id:
@@ -387,6 +415,12 @@ class ClientAgent:
             except (ValueError, KeyError) as exc:
                 log.warning("cannot restore allocation: %s", exc)
                 continue
+            if all(t.state.state == "dead" for t in runner.tasks.values()):
+                # Finished before the restart: kept for its logs, nothing to run or register.
+                runner.finished.set()
+                self._finished[runner.id] = runner
+                self._notify(runner.id)  # the scheduler may not have heard the end
+                continue
             self.runners[runner.id] = runner
             runner.start()
             self._notify(runner.id)
@@ -432,9 +466,23 @@ class ClientAgent:
 
     async def _send_updates(self, alloc_ids: set[str]) -> None:
         assert self.conn is not None
-        updates = [r.update_payload() for a in alloc_ids if (r := self.runner(a)) is not None]
-        if updates:
-            await self.conn.update_allocs(updates)
+        updates = [
+            r.update_payload()
+            for a in alloc_ids
+            if a not in self._unknown and (r := self.runner(a)) is not None
+        ]
+        while updates:
+            try:
+                await self.conn.update_allocs(updates)
+                return
+            except ServerError as exc:
+                # One allocation the server no longer has (it lost its state, or collected
+                # it) must not hold back the others: drop it and send the rest.
+                gone = _NOT_ON_NODE.match(exc.message)
+                if exc.status != 400 or gone is None:
+                    raise
+                self._unknown.add(gone.group(1))
+                updates = [u for u in updates if u["ID"] != gone.group(1)]
 
     # --- the catalog --------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -14,9 +15,9 @@ from typing import Any
 
 from yurt.client.allocdir import AllocDir
 from yurt.client.consul import CatalogError, ConsulClient
-from yurt.client.drivers.base import Driver, TaskContext, parse_signal
+from yurt.client.drivers.base import Driver, DriverError, TaskContext, parse_signal
 from yurt.client.events import TaskState, rfc3339
-from yurt.client.services import Registration, build_registrations
+from yurt.client.services import CheckRestart, Registration, ScriptCheck, build_registrations
 from yurt.client.state import StateStore
 from yurt.client.task_runner import TaskRunner
 from yurt.client.taskenv import NodeView, alloc_ports, build_env, interpolate
@@ -66,6 +67,8 @@ class AllocRunner:
         self.job_type = str((alloc.get("Job") or {}).get("Type") or "service")
         self.extra_env: dict[str, dict[str, str]] = {}
         self.registrations: dict[str | None, list[Registration]] = {}
+        self._check_watchers: dict[str, asyncio.Task[None]] = {}
+        self._scripts: dict[str, list[asyncio.Task[None]]] = {}
         self.deployment_status: Obj | None = None
         self.stopping = False
         self.finished = asyncio.Event()
@@ -355,8 +358,19 @@ class AllocRunner:
         self.persist()
         env = self.task_env(runner.task)
         await self._register(runner.name, runner.task.get("Services") or [], env)
+        self._start_scripts(runner)
+        restarts = [c for r in self.registrations.get(runner.name, []) for c in r.check_restarts]
+        if restarts and self.env.consul is not None:
+            self._check_watchers[runner.name] = asyncio.create_task(
+                self._watch_checks(runner, restarts), name=f"check-restart-{runner.name}"
+            )
 
     async def exited(self, runner: TaskRunner) -> None:
+        watcher = self._check_watchers.pop(runner.name, None)
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
+        for script in self._scripts.pop(runner.name, []):
+            script.cancel()
         await self._deregister(runner.name)
         self.persist()
 
@@ -391,6 +405,71 @@ class AllocRunner:
                 await self.env.consul.deregister(reg.service_id)
             except CatalogError as exc:
                 log.warning("allocation %s: %s", self.id, exc)
+
+    def _start_scripts(self, runner: TaskRunner) -> None:
+        """Run the script checks that target this task (its own, and group checks naming it)."""
+        if self.env.consul is None:
+            return
+        scripts = [
+            s
+            for regs in self.registrations.values()
+            for r in regs
+            for s in r.scripts
+            if s.task == runner.name
+        ]
+        self._scripts[runner.name] = [
+            asyncio.create_task(self._run_script(runner, s), name=f"script-{s.check_id[-8:]}")
+            for s in scripts
+        ]
+
+    async def _run_script(self, runner: TaskRunner, script: ScriptCheck) -> None:
+        assert self.env.consul is not None
+        while runner.handle is not None:
+            handle = runner.handle
+            argv = [script.command, *script.args]
+            try:
+                code, output = await handle.exec(argv, script.timeout)
+            except DriverError as exc:
+                code, output = 2, str(exc)
+            # Nomad's mapping of exit codes: 0 passing, 1 warning, anything else critical.
+            status = "passing" if code == 0 else "warning" if code == 1 else "critical"
+            try:
+                await self.env.consul.update_ttl(script.check_id, status, output[-4096:])
+            except CatalogError as exc:
+                log.debug("script check %s: %s", script.check_id, exc)
+            await asyncio.sleep(script.interval)
+
+    async def _watch_checks(self, runner: TaskRunner, policies: list[CheckRestart]) -> None:
+        """Nomad's check watcher: restart the task once a check has been unhealthy for
+        `interval * (limit - 1)` after the `grace` period that follows each start."""
+        assert self.env.consul is not None
+        started = time.monotonic()
+        since: dict[str, float] = {}
+        while runner.running:
+            await asyncio.sleep(0.5)
+            now = time.monotonic()
+            if all(now - started < p.grace for p in policies):
+                continue
+            try:
+                checks = await self.env.consul.agent_checks()
+            except CatalogError:
+                continue
+            for policy in policies:
+                if now - started < policy.grace:
+                    continue
+                status = (checks.get(policy.check_id) or {}).get("Status", "critical")
+                bad = status == "critical" or (status == "warning" and not policy.ignore_warnings)
+                if not bad:
+                    since.pop(policy.check_id, None)
+                    continue
+                first = since.setdefault(policy.check_id, now)
+                if now - first >= policy.interval * (policy.limit - 1):
+                    log.info("task %s: check %r unhealthy; restarting", runner.name, policy.name)
+                    self._check_watchers.pop(runner.name, None)
+                    await runner.restart(
+                        f"healthcheck: check {json.dumps(policy.name)} unhealthy", failure=True
+                    )
+                    return
 
     # --- deployment health --------------------------------------------------------------
 

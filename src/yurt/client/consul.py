@@ -48,6 +48,11 @@ class ConsulClient:
     async def deregister(self, service_id: str) -> None:
         await self._call("PUT", f"/v1/agent/service/deregister/{service_id}")
 
+    async def update_ttl(self, check_id: str, status: str, output: str) -> None:
+        await self._call(
+            "PUT", f"/v1/agent/check/update/{check_id}", {"Status": status, "Output": output}
+        )
+
     async def agent_checks(self) -> dict[str, Obj]:
         result = await self._call("GET", "/v1/agent/checks")
         return dict(result or {})

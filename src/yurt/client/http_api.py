@@ -196,6 +196,8 @@ class ClientAPI:
                 continue
             if not follow or (task_runner.done.is_set() and await self._drained(path, pos)):
                 break
+            if self.agent.stopping:
+                break  # a follower must not hold the client's shutdown
             if not plain and time.monotonic() - last_sent > _HEARTBEAT:
                 await resp.write(b"{}")
                 last_sent = time.monotonic()

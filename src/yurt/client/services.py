@@ -37,10 +37,36 @@ def service_address(address: str, fallback_ip: str) -> str:
 
 
 @dataclass(frozen=True)
+class CheckRestart:
+    """`check_restart`: restart the task once the check stayed unhealthy long enough."""
+
+    check_id: str
+    name: str
+    interval: float  # seconds
+    limit: int
+    grace: float  # seconds
+    ignore_warnings: bool
+
+
+@dataclass(frozen=True)
+class ScriptCheck:
+    """A `script` check: the client runs it inside the task and reports it as a TTL check."""
+
+    check_id: str
+    task: str
+    command: str
+    args: tuple[str, ...]
+    interval: float
+    timeout: float
+
+
+@dataclass(frozen=True)
 class Registration:
     service_id: str
     payload: Obj
     check_ids: tuple[str, ...]
+    check_restarts: tuple[CheckRestart, ...] = ()
+    scripts: tuple[ScriptCheck, ...] = ()
 
 
 def service_id(alloc_id: str, task: str | None, group: str, name: str, port: str) -> str:
@@ -95,11 +121,37 @@ def build_registrations(
         sid = service_id(alloc_id, task, group, name, label)
         checks = []
         check_ids = []
+        restarts = []
+        scripts = []
         for check in svc.get("Checks") or []:
             built = _check(check, sid, name, address, port, ports, node_ip)
-            if built is not None:
-                checks.append(built)
-                check_ids.append(str(built["CheckID"]))
+            if built is None:
+                continue
+            if "TTL" in built:
+                scripts.append(
+                    ScriptCheck(
+                        check_id=str(built["CheckID"]),
+                        task=str(check.get("TaskName") or task or ""),
+                        command=str(check.get("Command") or ""),
+                        args=tuple(str(a) for a in check.get("Args") or []),
+                        interval=int(check.get("Interval") or 10_000_000_000) / 1e9,
+                        timeout=int(check.get("Timeout") or 2_000_000_000) / 1e9,
+                    )
+                )
+            checks.append(built)
+            check_ids.append(str(built["CheckID"]))
+            policy = check.get("CheckRestart") or svc.get("CheckRestart") or {}
+            if int(policy.get("Limit") or 0) > 0:
+                restarts.append(
+                    CheckRestart(
+                        check_id=str(built["CheckID"]),
+                        name=str(built["Name"]),
+                        interval=int(check.get("Interval") or 10_000_000_000) / 1e9,
+                        limit=int(policy["Limit"]),
+                        grace=int(policy.get("Grace") or 0) / 1e9,
+                        ignore_warnings=bool(policy.get("IgnoreWarnings")),
+                    )
+                )
         meta = {str(k): str(v) for k, v in (svc.get("Meta") or {}).items()}
         meta.setdefault("external-source", "nomad")
         payload: Obj = {
@@ -112,7 +164,7 @@ def build_registrations(
             "EnableTagOverride": bool(svc.get("EnableTagOverride")),
             "Checks": checks,
         }
-        out.append(Registration(sid, payload, tuple(check_ids)))
+        out.append(Registration(sid, payload, tuple(check_ids), tuple(restarts), tuple(scripts)))
     return out
 
 
@@ -120,8 +172,8 @@ def _check(
     check: Obj, sid: str, svc_name: str, address: str, port: int, ports: list[Obj], node_ip: str
 ) -> Obj | None:
     kind = str(check.get("Type") or "").lower()
-    if kind not in ("http", "tcp", "grpc"):
-        return None  # script checks run through the driver, not the catalog
+    if kind not in ("http", "tcp", "grpc", "script"):
+        return None
     if check.get("PortLabel"):
         port = _port_of(str(check["PortLabel"]), ports, driver_mode=False)
     if check.get("Address"):
@@ -135,7 +187,11 @@ def _check(
         "Timeout": format_go_duration(timeout),
         "Status": str(check.get("InitialStatus") or "critical"),
     }
-    if kind == "tcp":
+    if kind == "script":
+        # Consul only holds the result: a TTL the client's runs keep refreshing.
+        del out["Interval"], out["Timeout"]
+        out["TTL"] = format_go_duration(interval + timeout + 1_000_000_000)
+    elif kind == "tcp":
         out["TCP"] = f"{address}:{port}"
     elif kind == "grpc":
         out["GRPC"] = f"{address}:{port}"

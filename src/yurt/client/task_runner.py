@@ -70,6 +70,8 @@ class TaskRunner:
         self.started = asyncio.Event()
         self._kill = asyncio.Event()
         self._restart = False
+        self._restart_failure = False
+        self._kill_reason = ""
         self._task: asyncio.Task[None] | None = None
         lifecycle = task.get("Lifecycle") or {}
         self.hook = str(lifecycle.get("Hook") or "")
@@ -137,12 +139,15 @@ class TaskRunner:
             if self._kill.is_set():
                 self.emit(ev.KILLED)
                 return
-            if self._restart:
+            if self._restart and not self._restart_failure:
                 self._restart = False
                 self._count_restart()
                 self.emit(ev.RESTARTING, RestartReason="Restart requested")
                 continue
-            decision = self.tracker.next(successful=result.successful)
+            # A restart for a failing check counts against the restart policy, like a crash.
+            successful = result.successful and not self._restart
+            self._restart = self._restart_failure = False
+            decision = self.tracker.next(successful=successful)
             if not decision.restart:
                 if decision.fails_task:
                     self.state.failed = True
@@ -207,10 +212,23 @@ class TaskRunner:
             killer.cancel()
         if waiter.done():
             return waiter.result()
-        # kill() is stopping the handle; the exit it causes is reported here.
-        result = await waiter
+        # Killed: stop the task here, whether kill() came while it ran or while it started.
+        self.emit(
+            ev.KILLING, KillTimeout=int(self.kill_timeout * 1e9), KillReason=self._kill_reason
+        )
+        kill_error = ""
+        try:
+            await self.handle.stop(self.kill_signal, self.kill_timeout)
+            result = await waiter
+        except Exception as exc:
+            log.warning("task %s: stop failed: %s", self.name, exc)
+            kill_error = str(exc) or type(exc).__name__
+            try:
+                result = await asyncio.wait_for(waiter, self.kill_timeout + 10)
+            except Exception:
+                result = ExitResult(-1, message="the task did not stop")
         await self._exited(result)
-        self.emit(ev.KILLED)
+        self.emit(ev.KILLED, KillError=kill_error)
         return None
 
     async def _exited(self, result: ExitResult) -> None:
@@ -234,6 +252,14 @@ class TaskRunner:
 
     async def kill(self, reason: str = "", *, sibling: str = "", leader: bool = False) -> None:
         """Stop the task for good (alloc stopped, sibling failed, leader dead)."""
+        if self._task is None:
+            # Never started (its lifecycle stage never came): it is simply dead now.
+            self._kill.set()
+            if not self.done.is_set():
+                self.state.state = "dead"
+                self.on_change()
+                self.done.set()
+            return
         if self.done.is_set() or self._kill.is_set():
             await self.done.wait()
             return
@@ -241,26 +267,24 @@ class TaskRunner:
             self.emit(ev.SIBLING_FAILED, FailedSibling=sibling)
         elif leader:
             self.emit(ev.LEADER_DEAD)
-        handle = self.handle
-        self._kill.set()
-        if handle is not None:
-            self.emit(ev.KILLING, KillTimeout=int(self.kill_timeout * 1e9), KillReason=reason)
-            try:
-                await handle.stop(self.kill_signal, self.kill_timeout)
-            except Exception as exc:
-                log.warning("task %s: stop failed: %s", self.name, exc)
+        self._kill_reason = reason
+        self._kill.set()  # the lifecycle loop stops the task and reports it
         await self.done.wait()
 
     async def wait_killed(self, seconds: float) -> bool:
         """Wait up to `seconds`; True when the task is being killed."""
         return await self._sleep(seconds)
 
-    async def restart(self, reason: str = "User requested restart") -> None:
-        """`nomad alloc restart`: stop the running task and start it again right away."""
+    async def restart(
+        self, reason: str = "User requested restart", *, failure: bool = False
+    ) -> None:
+        """`nomad alloc restart`: stop the running task and start it again right away.
+        With `failure` (check_restart) the restart policy decides, as for a crash."""
         handle = self.handle
         if handle is None or self.done.is_set():
             return
         self._restart = True
+        self._restart_failure = failure
         self.emit(ev.RESTART_SIGNAL, RestartReason=reason)
         await handle.stop(self.kill_signal, self.kill_timeout)
 

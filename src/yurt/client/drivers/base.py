@@ -103,6 +103,10 @@ class TaskHandle(ABC):
     @abstractmethod
     def pids(self) -> list[int]: ...
 
+    async def exec(self, argv: list[str], timeout: float) -> tuple[int, str]:
+        """Run a command inside the task (script checks): exit code and output."""
+        raise DriverError("this driver cannot run commands in its tasks")
+
     async def cleanup(self) -> None:
         """Release what remains after the task exited (containers are removed here)."""
         return None

@@ -73,8 +73,12 @@ def split_image(image: str) -> tuple[str, str]:
 
 
 class ContainerHandle(TaskHandle):
-    def __init__(self, api: Any, container_id: str, ctx: TaskContext, since: int = 0) -> None:
+    def __init__(
+        self, api: Any, stream_api: Any, container_id: str, ctx: TaskContext, since: int = 0
+    ) -> None:
         self.api = api
+        # Log streams stay silent as long as the task is: no read timeout on them.
+        self.stream_api = stream_api
         self.id = container_id
         self._result: asyncio.Future[ExitResult] | None = None
         self._loggers = [
@@ -91,7 +95,7 @@ class ContainerHandle(TaskHandle):
             ctx.log_dir, ctx.task_name, kind, ctx.log_max_files, ctx.log_max_file_size
         )
         try:
-            stream = self.api.logs(
+            stream = self.stream_api.logs(
                 self.id,
                 stdout=kind == "stdout",
                 stderr=kind == "stderr",
@@ -142,6 +146,22 @@ class ContainerHandle(TaskHandle):
                 await asyncio.to_thread(self.api.kill, self.id, "SIGKILL")
             await self.wait()
 
+    async def exec(self, argv: list[str], timeout: float) -> tuple[int, str]:
+        def run() -> tuple[int, str]:
+            try:
+                created = self.api.exec_create(self.id, argv)
+                out = self.api.exec_start(created["Id"])
+                code = self.api.exec_inspect(created["Id"]).get("ExitCode")
+            except docker.errors.APIError as exc:
+                return 2, f"exec failed: {exc.explanation or exc}"
+            text = out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+            return int(code if code is not None else 2), text
+
+        try:
+            return await asyncio.wait_for(in_thread(run), timeout)
+        except TimeoutError:
+            return 2, f"script check timed out after {timeout}s"
+
     async def cleanup(self) -> None:
         with contextlib.suppress(docker.errors.APIError):
             await asyncio.to_thread(self.api.remove_container, self.id, force=True)
@@ -169,17 +189,28 @@ class DockerDriver(Driver):
         self.allow_privileged = allow_privileged
         self.volumes_enabled = volumes_enabled
         self._api: Any = None
+        self._stream_api: Any = None
+
+    def _base_url(self) -> str:
+        if self.endpoint:
+            return self.endpoint
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        if host.startswith("unix://") and not Path(host[7:]).exists():
+            raise DriverError(f"no Docker engine socket at {host[7:]}")
+        return host
 
     def _client(self) -> Any:
         if self._api is None:
-            if self.endpoint:
-                self._api = docker.APIClient(base_url=self.endpoint, timeout=120, version="auto")
-            else:
-                host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-                if host.startswith("unix://") and not Path(host[7:]).exists():
-                    raise DriverError(f"no Docker engine socket at {host[7:]}")
-                self._api = docker.APIClient(base_url=host, timeout=120, version="auto")
+            self._api = docker.APIClient(base_url=self._base_url(), timeout=120, version="auto")
         return self._api
+
+    def _streams(self) -> Any:
+        if self._stream_api is None:
+            version = self._client().api_version
+            self._stream_api = docker.APIClient(
+                base_url=self._base_url(), timeout=None, version=version
+            )
+        return self._stream_api
 
     def fingerprint(self) -> DriverHealth:
         try:
@@ -203,9 +234,10 @@ class DockerDriver(Driver):
         )
 
     async def close(self) -> None:
-        if self._api is not None:
-            with contextlib.suppress(Exception):
-                self._api.close()
+        for api in (self._api, self._stream_api):
+            if api is not None:
+                with contextlib.suppress(Exception):
+                    api.close()
 
     async def start(self, ctx: TaskContext) -> TaskHandle:
         return await in_thread(lambda: self._start(ctx))
@@ -272,7 +304,7 @@ class DockerDriver(Driver):
             raise DriverError(
                 f"failed to start container {name}: {exc.explanation or exc}"
             ) from None
-        return ContainerHandle(api, str(container["Id"]), ctx)
+        return ContainerHandle(api, self._streams(), str(container["Id"]), ctx)
 
     def _port_bindings(self, ctx: TaskContext) -> dict[str, tuple[str, int]]:
         labels = ctx.config.get("ports") or []
@@ -370,4 +402,6 @@ class DockerDriver(Driver):
 
         if not await in_thread(inspect):
             return None
-        return ContainerHandle(self._client(), container_id, ctx, since=int(time.time()))
+        return ContainerHandle(
+            self._client(), self._streams(), container_id, ctx, since=int(time.time())
+        )

@@ -15,7 +15,9 @@ from yurt.client.drivers.raw_exec import ProcessHandle, _args, _proc_start_time,
 _CHROOT_DIRS = ("bin", "etc", "lib", "lib32", "lib64", "sbin", "usr", "run/resolvconf")
 
 # Run inside the new namespaces: bind the host's system dirs into the task dir, mount
-# /proc and /alloc, then chroot into it and exec the command.
+# /proc and /alloc, then run the command chrooted. This shell stays PID 1 of the namespace
+# and runs the task in the foreground: PID 1 ignores signals it has no handler for, so the
+# task itself must not be PID 1, or kill_signal (SIGINT) would never reach it.
 _SETUP = r"""
 set -e
 root=$1; alloc=$2; shift 2
@@ -30,7 +32,7 @@ mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 mount --bind "$alloc" "$root/alloc"
 cd "$root"
-exec chroot "$root" "$@"
+chroot "$root" "$@"
 """.format(" ".join(_CHROOT_DIRS))
 
 
@@ -71,11 +73,15 @@ class ExecDriver(Driver):
             command,
             *_args(ctx.config),
         ]
-        return await spawn_with_logmon(ctx, argv, cwd=ctx.task_dir)
+        handle = await spawn_with_logmon(ctx, argv, cwd=ctx.task_dir)
+        handle.env, handle.cwd, handle.enter_namespaces = ctx.env, ctx.task_dir, True
+        return handle
 
     async def recover(self, ctx: TaskContext, state: Obj) -> TaskHandle | None:
         pid = int(state.get("Pid") or 0)
         start_time = state.get("StartTime")
         if not pid or _proc_start_time(pid) != start_time:
             return None
-        return ProcessHandle(pid, start_time, None, state.get("LogmonPid"))
+        handle = ProcessHandle(pid, start_time, None, state.get("LogmonPid"))
+        handle.env, handle.cwd, handle.enter_namespaces = ctx.env, ctx.task_dir, True
+        return handle

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from yurt.client import logfiles
@@ -69,6 +70,10 @@ class ProcessHandle(TaskHandle):
         self.logmon_pid = logmon_pid
         self._result: ExitResult | None = None
         self._waiter: asyncio.Task[ExitResult] | None = None
+        # where script checks run: set by the driver that made the handle
+        self.env: dict[str, str] = {}
+        self.cwd: Path = Path("/")
+        self.enter_namespaces = False
 
     def _alive(self) -> bool:
         return self.start_time is not None and _proc_start_time(self.pid) == self.start_time
@@ -104,6 +109,43 @@ class ProcessHandle(TaskHandle):
 
     def state(self) -> Obj:
         return {"Pid": self.pid, "StartTime": self.start_time, "LogmonPid": self.logmon_pid}
+
+    def _namespace_pid(self) -> int:
+        """The chrooted task: unshare -> the namespace's PID 1 shell -> the task."""
+        pid = self.pid
+        for _ in range(2):
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                break
+            if not children:
+                break
+            pid = int(children[-1])
+        return pid
+
+    async def exec(self, argv: list[str], timeout: float) -> tuple[int, str]:
+        if self.enter_namespaces:
+            target = str(self._namespace_pid())
+            argv = ["nsenter", "-t", target, "-m", "-p", "-u", "-i", "-r", "-w", "--", *argv]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=str(self.cwd),
+                env=self.env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return 2, f"failed to run {argv[0]}: {exc.strerror or exc}"
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            _killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            return 2, f"script check timed out after {timeout}s"
+        return proc.returncode or 0, out.decode(errors="replace")
 
     def pids(self) -> list[int]:
         return group_pids(self.pid)
@@ -173,8 +215,9 @@ async def spawn_with_logmon(
     finally:
         for fd in (out_r, out_w, err_r, err_w):
             os.close(fd)
-    # logmon is reaped by a thread so that it never lingers as a zombie of the client.
-    asyncio.get_running_loop().run_in_executor(None, logmon.wait)
+    # logmon lives as long as the task: a daemon thread of its own reaps it, so that it never
+    # lingers as a zombie and never holds one of the loop's few executor threads.
+    threading.Thread(target=logmon.wait, daemon=True, name=f"logmon-{logmon.pid}").start()
     return ProcessHandle(proc.pid, _proc_start_time(proc.pid), proc, logmon.pid)
 
 
@@ -193,11 +236,15 @@ class RawExecDriver(Driver):
         if not self.enabled:
             raise DriverError("raw_exec is disabled on this client", recoverable=False)
         command = resolve_command(str(ctx.config.get("command") or ""), ctx.task_dir, ctx.env)
-        return await spawn_with_logmon(ctx, [command, *_args(ctx.config)], cwd=ctx.task_dir)
+        handle = await spawn_with_logmon(ctx, [command, *_args(ctx.config)], cwd=ctx.task_dir)
+        handle.env, handle.cwd = ctx.env, ctx.task_dir
+        return handle
 
     async def recover(self, ctx: TaskContext, state: Obj) -> TaskHandle | None:
         pid = int(state.get("Pid") or 0)
         start_time = state.get("StartTime")
         if not pid or _proc_start_time(pid) != start_time:
             return None
-        return ProcessHandle(pid, start_time, None, state.get("LogmonPid"))
+        handle = ProcessHandle(pid, start_time, None, state.get("LogmonPid"))
+        handle.env, handle.cwd = ctx.env, ctx.task_dir
+        return handle
