@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,20 +15,15 @@ import requests
 from tests.catalog.conftest import CatalogProcess
 from tests.scheduler.conftest import SchedulerProcess
 from tests.support.process import YurtProcess, free_port
+from tests.support.process import wait_for as support_wait_for
 from yurt.jobspec import parse_job
 
 Obj = dict[str, Any]
 
 
 def wait_for(cond: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+    """The shared helper with the longer default these tests need (three processes)."""
+    return support_wait_for(cond, timeout, what)
 
 
 class ClientProcess:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 from tests.e2e.conftest import Checkout
+from tests.support.process import wait_for
 
 AGENTS = {"consul", "nomad-1-server", "nomad-1-client", "fabio"}
 
@@ -29,14 +29,7 @@ def get_json(url: str) -> Any:
 
 
 def eventually(cond: Any, what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    return wait_for(cond, timeout, what)
 
 
 def passing(service: str) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,16 +17,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
+from tests.support.process import free_port
 from tests.ui.browser import CHROMIUM_ARGS, ensure_chromium, new_ui_page
 
 REPO = Path(__file__).resolve().parents[2]
 AGENTS = ("consul", "nomad-1-server", "nomad-1-client", "fabio")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
