@@ -78,9 +78,12 @@ router {{
             proxy=f"http://127.0.0.1:{ports['proxy']}",
         )
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        # Ctrl-C, as a user stops `yurt up` in a terminal: everything goes, tasks included.
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(30)
         log.close()
+        left = subprocess.run(["pgrep", "-f", str(tmp)], capture_output=True, text=True).stdout
+        assert code == 0 and not left.strip(), (code, left)
 
 
 @pytest.fixture(scope="module")
