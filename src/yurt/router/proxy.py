@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import ssl
 import time
 from collections import deque
@@ -60,6 +61,21 @@ _REASONS = {
 }
 _NO_BODY_STATUS = frozenset({204, 304})
 
+# Response header lines the proxy looks at, in the lower-cased head: the hop-by-hop ones (cut
+# out, with their continuation lines) and Content-Length (kept; its value frames the body).
+# It starts at the LF, not at an optional CR, so that the regex engine can skip to each LF.
+_RESP_SPECIAL = re.compile(
+    rb"\n(connection|keep-alive|proxy-connection|proxy-authenticate|proxy-authorization"
+    rb"|te|trailer|transfer-encoding|upgrade|content-length)[ \t]*:"
+    rb"[ \t]*([^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*"
+)
+# The hop-by-hop headers other than Connection: when none is there, a quicker path.
+_RESP_RARE = re.compile(
+    rb"\n(?:keep-alive|proxy-connection|proxy-authenticate|proxy-authorization"
+    rb"|te|trailer|transfer-encoding|upgrade)[ \t]*:"
+)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
 # Request headers the proxy looks at, by lower-case name: one dict lookup per header.
 (
     _H_HOP,
@@ -75,6 +91,10 @@ _NO_BODY_STATUS = frozenset({204, 304})
     _H_XFHOST,
     _H_REALIP,
 ) = range(1, 13)
+# Flags on a kind: the header is forwarded as it is (its value still noted), or it is replaced
+# by the proxy's own (`proxy.header.requestid`, `proxy.header.clientip`).
+_KEEP = 16
+_DROP = 32
 _REQ_SPECIAL: dict[bytes, int] = {name: _H_HOP for name in _HOP}
 _REQ_SPECIAL.update(
     {
@@ -84,11 +104,11 @@ _REQ_SPECIAL.update(
         b"x-forwarded-for": _H_XFF,
         b"forwarded": _H_FORWARDED,
         b"x-forwarded-prefix": _H_XFPREFIX,
-        b"content-length": _H_CL,
-        b"x-forwarded-proto": _H_XFPROTO,
-        b"x-forwarded-port": _H_XFPORT,
-        b"x-forwarded-host": _H_XFHOST,
-        b"x-real-ip": _H_REALIP,
+        b"content-length": _H_CL | _KEEP,
+        b"x-forwarded-proto": _H_XFPROTO | _KEEP,
+        b"x-forwarded-port": _H_XFPORT | _KEEP,
+        b"x-forwarded-host": _H_XFHOST | _KEEP,
+        b"x-real-ip": _H_REALIP | _KEEP,
     }
 )
 
@@ -179,15 +199,28 @@ class UpstreamPool:
 
 
 class _UpstreamProtocol(asyncio.Protocol):
-    """One connection to an upstream; serves one exchange at a time for a client."""
+    """One connection to an upstream; serves one exchange at a time for a client.
+
+    The response head is taken from the bytes as received (the parser only says where it
+    ends), its hop-by-hop lines are cut out and the rest is relayed as it is. A body with a
+    Content-Length is relayed as the raw slices of what arrives; chunked and close-delimited
+    bodies go through the parser's `on_body` and are re-framed for the client.
+    """
 
     __slots__ = (
+        "_body_at",
+        "_buf",
+        "_complete",
+        "_hbuf",
+        "_hstart",
+        "_in_head",
         "_interim",
+        "_keep_alive",
+        "_left",
         "_out",
-        "_reason",
+        "_raw",
         "_skip_body",
         "client",
-        "headers",
         "idle_since",
         "key",
         "parser",
@@ -203,14 +236,30 @@ class _UpstreamProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.client: _ClientProtocol | None = None
         self.parser = httptools.HttpResponseParser(self)
-        self.headers: list[tuple[bytes, bytes]] = []
-        self._reason = b""
         self._out: list[bytes] = []
+        self._buf = b""
+        self._hbuf = b""
+        self._hstart = 0
+        self._body_at = -1
+        self._in_head = True
         self._interim = False
         self._skip_body = False
+        self._raw = False
+        self._left = 0
+        self._complete = False
+        self._keep_alive = False
         self.received = False
         self.tunnel = False
         self.idle_since = 0.0
+
+    def reset(self) -> None:
+        """Ready for the next exchange (the connection goes back to the pool)."""
+        self._in_head = True
+        self._hbuf = b""
+        self._buf = b""
+        self._hstart = 0
+        self._raw = False
+        self._complete = False
 
     # asyncio callbacks ---------------------------------------------------------
 
@@ -236,23 +285,47 @@ class _UpstreamProtocol(asyncio.Protocol):
         if self.tunnel:
             client.write_raw(data)
             return
+        in_head = self._in_head
+        buf = self._buf = self._hbuf + data if in_head and self._hbuf else data
+        self._body_at = -1 if in_head else 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            pass
+            # 101: what follows the head already belongs to the tunnel.
+            if self._body_at >= 0 and self._body_at < len(buf):
+                self._out.append(buf[self._body_at :])
+            self._body_at = -1
         except httptools.HttpParserError as exc:
             log.warning("bad response from %s:%d: %s", self.key[0], self.key[1], exc)
-            self.client = None
-            self.close()
-            client.upstream_failed(self, 502)
-            return
+            if not self._complete:
+                self.client = None
+                self.close()
+                client.upstream_failed(self, 502)
+                return
+            # Bytes after a complete response: it is relayed, the connection is not reused.
+            self._keep_alive = False
+        out = self._out
+        if self._in_head:
+            self._hbuf = buf[self._hstart :]
+            self._hstart = 0
+        elif self._raw:
+            at = self._body_at
+            left = self._left
+            if at >= 0 and left:
+                chunk = buf if at == 0 and len(buf) <= left else buf[at : at + left]
+                self._left = left - len(chunk)
+                client.resp_bytes += len(chunk)
+                out.append(chunk)
         if self._skip_body:
             # A response to HEAD has no body whatever its headers say; start afresh.
             self._skip_body = False
             self.parser = httptools.HttpResponseParser(self)
-            self.on_message_complete()
-        if self._out:
-            out, self._out = self._out, []
+            self._complete = True
+        if self._complete:
+            self._out = []
+            client.response_complete(self, out)
+        elif out:
+            self._out = []
             client.write_out(out)
 
     def pause_writing(self) -> None:
@@ -265,32 +338,39 @@ class _UpstreamProtocol(asyncio.Protocol):
 
     # httptools callbacks -------------------------------------------------------
 
-    def on_status(self, status: bytes) -> None:
-        self._reason += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
     def on_headers_complete(self) -> None:
         client = self.client
         if client is None:
             return
+        buf = self._buf
+        start = self._hstart
+        end = buf.find(b"\r\n\r\n", start)
+        if end >= 0:
+            head = buf[start:end]
+            after = end + 4
+        else:
+            # Lines ended by a bare LF: the parser took them, so find the blank line its way.
+            m = _BLANK_LINE.search(buf, start)
+            if m is None:  # pragma: no cover - the parser saw the end of the head
+                raise httptools.HttpParserError("response head end not found")
+            head = buf[start : m.start()]
+            after = m.end()
+        self._hstart = after
         status = self.parser.get_status_code()
-        headers, self.headers = self.headers, []
-        reason, self._reason = self._reason, b""
         if status < 200 and status != 101:
             self._interim = True
-            head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-            for name, value in headers:
-                head += (name, b": ", value, b"\r\n")
-            head.append(b"\r\n")
-            self._out.append(b"".join(head))
+            self._out.append(_status_line_11(head) + b"\r\n\r\n")
             return
-        self._out.append(client.response_head(self, status, reason, headers))
+        self._in_head = False
+        self._body_at = after
+        self._keep_alive = self.parser.should_keep_alive()
+        self._out.append(client.response_head(self, status, head))
         if client.head_request:
             self._skip_body = True
 
     def on_body(self, body: bytes) -> None:
+        if self._raw:
+            return  # relayed from the received bytes
         client = self.client
         if client is not None:
             client.response_body(self._out, body)
@@ -299,15 +379,68 @@ class _UpstreamProtocol(asyncio.Protocol):
         if self._interim:
             self._interim = False
             return
-        client = self.client
-        if client is not None and not self._skip_body:
-            client.response_complete(self, self._out)
+        self._complete = True
 
     # -------------------------------------------------------------------------
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+def _hop_cut(head: bytes, status: int) -> tuple[bytes, int, bool]:
+    """(the head without its hop-by-hop lines, its Content-Length or -1 (-2: unreadable),
+    whether it had a Transfer-Encoding). 101 keeps Connection and Upgrade."""
+    lower = head.lower()
+    if status != 101 and _RESP_RARE.search(lower) is None:
+        # The usual head: at most one Connection line (one line, no continuation) to cut.
+        length = -1
+        i = lower.find(b"\ncontent-length:")
+        if i >= 0:
+            e = lower.find(b"\n", i + 16)
+            try:
+                length = int(lower[i + 16 : e if e >= 0 else len(lower)])
+            except ValueError:
+                length = -2
+        i = lower.find(b"\nconnection:")
+        if i < 0:
+            return head, length, False
+        e = lower.find(b"\n", i + 12)
+        if e < 0:
+            return head[: i - 1 if lower[i - 1] == 13 else i], length, False
+        if lower.find(b"\nconnection:", e) < 0 and lower[e + 1 : e + 2] not in (b" ", b"\t"):
+            stop = e - 1 if lower[e - 1] == 13 else e
+            return head[: i - 1 if lower[i - 1] == 13 else i] + head[stop:], length, False
+    parts: list[bytes] = []
+    pos = 0
+    length = -1
+    chunked = False
+    for m in _RESP_SPECIAL.finditer(lower):
+        name = m[1]
+        if name == b"content-length":
+            try:
+                length = int(m[2])
+            except ValueError:
+                length = -2  # the parser frames it; we just do not relay it raw
+            continue
+        if name == b"transfer-encoding":
+            chunked = True
+        elif status == 101 and (name == b"connection" or name == b"upgrade"):
+            continue
+        start = m.start()
+        if lower[start - 1] == 13:  # the CR of the CRLF
+            start -= 1
+        parts.append(head[pos:start])
+        pos = m.end()
+    if pos:
+        parts.append(head[pos:])
+        head = b"".join(parts)
+    return head, length, chunked
+
+
+def _status_line_11(head: bytes) -> bytes:
+    """The head with its status line said as HTTP/1.1, the version the proxy speaks."""
+    return head if head.startswith(b"HTTP/1.1 ") else b"HTTP/1.1" + head[8:]
 
 
 class _ClientProtocol(asyncio.Protocol):
@@ -318,10 +451,17 @@ class _ClientProtocol(asyncio.Protocol):
         "_connecting",
         "_head_bytes",
         "_headers",
+        "_m_cip",
+        "_m_host",
+        "_m_local_ip",
+        "_m_tail",
+        "_m_target",
+        "_m_version",
         "_out",
         "_paused",
         "_pending",
         "_pipeline",
+        "_remote",
         "_retry_ok",
         "_timer",
         "_url",
@@ -339,8 +479,10 @@ class _ClientProtocol(asyncio.Protocol):
         "req_chunked",
         "req_complete",
         "req_has_body",
+        "req_version",
         "resp_bytes",
         "resp_status",
+        "routes",
         "settings",
         "started",
         "target",
@@ -349,10 +491,21 @@ class _ClientProtocol(asyncio.Protocol):
         "upstream",
     )
 
-    def __init__(self, settings: ProxySettings, pool: UpstreamPool, ids: _RequestIds) -> None:
+    def __init__(
+        self, settings: ProxySettings, pool: UpstreamPool, ids: _RequestIds, routes: _RouteCache
+    ) -> None:
         self.settings = settings
         self.pool = pool
         self.ids = ids
+        self.routes = routes
+        self._remote = b""
+        # The last plain request's forwarding headers, and what they were made from.
+        self._m_target: Target | None = None
+        self._m_host = b""
+        self._m_version = ""
+        self._m_cip = ""
+        self._m_local_ip = ""
+        self._m_tail = b""
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.remote_ip = ""
@@ -378,6 +531,7 @@ class _ClientProtocol(asyncio.Protocol):
         self.close_after = False
         self.close_delimited = False
         self.req_has_body = False
+        self.req_version = "1.1"
         self.resp_status = 0
         self.resp_bytes = 0
         self.started = 0.0
@@ -390,6 +544,7 @@ class _ClientProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.remote_ip = peer[0] if peer else ""
+        self._remote = self.remote_ip.encode()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -443,10 +598,6 @@ class _ClientProtocol(asyncio.Protocol):
 
     # httptools callbacks: the request ------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = []
-
     def on_url(self, url: bytes) -> None:
         self._url += url
 
@@ -463,6 +614,8 @@ class _ClientProtocol(asyncio.Protocol):
             p.should_keep_alive(),
             p.should_upgrade(),
         )
+        self._url = b""
+        self._headers = []
         if self.busy:
             # A pipelined request: wait for the current exchange; hold its body too.
             self._pipeline.append((request, [], False))
@@ -513,6 +666,7 @@ class _ClientProtocol(asyncio.Protocol):
         self.req_chunked = False
         self._body_sent_ok = True
         self.head_request = method == b"HEAD"
+        self.req_version = version
         self.close_after = not keep_alive
         self.chunked_out = False
         self.close_delimited = False
@@ -530,8 +684,6 @@ class _ClientProtocol(asyncio.Protocol):
                 raw_path = rest[slash:] if slash >= 0 else b"/"
             else:
                 raw_path = b"/" + raw_path
-        path_text = raw_path.decode("latin-1")
-        path = lookup_path(path_text)
 
         host = b""
         xff = b""
@@ -544,64 +696,86 @@ class _ClientProtocol(asyncio.Protocol):
         upgrade_value = b""
         is_chunked = False
         has_body = False
-        out_headers: list[bytes] = []
-        add = out_headers.append
-        rid = s.request_id_header.lower().encode() if s.request_id_header else b""
-        cip = s.client_ip_header.lower().encode() if s.client_ip_header else b""
-        special = _REQ_SPECIAL
+        # out[0] becomes the request line once the target is known.
+        out: list[bytes] = [b""]
+        plain = True  # no header that shapes the forwarding headers
+        routes = self.routes
+        special = routes.special(s)
         for name, value in headers:
-            lname = name.lower()
-            kind = special.get(lname, 0)
-            if kind == 0:
-                if (rid and lname == rid) or (cip and lname == cip):
-                    continue
-                add(name + b": " + value + b"\r\n")
+            kind = special.get(name.lower(), 0)
+            if not kind:
+                out += (name, b": ", value, b"\r\n")
                 continue
-            if kind == _H_HOP:
-                continue
-            if kind == _H_TE:
-                is_chunked = b"chunked" in value.lower()
-            elif kind == _H_UPGRADE:
-                upgrade_value = value
+            if kind & _KEEP:
+                # Kept as they are (unless replaced), but their presence matters below.
+                base = kind & ~(_KEEP | _DROP)
+                if base == _H_CL:
+                    has_body = value.strip() not in (b"0", b"")
+                else:
+                    plain = False
+                if base == _H_XFPROTO:
+                    xfproto = value
+                elif base == _H_XFPORT:
+                    xfport = value
+                elif base == _H_XFHOST:
+                    xfhost = value
+                elif base == _H_REALIP:
+                    real_ip = value
+                if not kind & _DROP:
+                    out += (name, b": ", value, b"\r\n")
             elif kind == _H_HOST:
                 host = value
             elif kind == _H_XFF:
                 xff = value if not xff else xff + b", " + value
+                plain = False
+            elif kind == _H_TE:
+                is_chunked = b"chunked" in value.lower()
+            elif kind == _H_UPGRADE:
+                upgrade_value = value
+                plain = False
             elif kind == _H_FORWARDED:
                 forwarded = value
+                plain = False
             elif kind == _H_XFPREFIX:
                 xfprefix = value
-            else:
-                # Kept as they are, but their presence matters below.
-                if kind == _H_CL:
-                    has_body = value.strip() not in (b"0", b"")
-                elif kind == _H_XFPROTO:
-                    xfproto = value
-                elif kind == _H_XFPORT:
-                    xfport = value
-                elif kind == _H_XFHOST:
-                    xfhost = value
-                elif kind == _H_REALIP:
-                    real_ip = value
-                if (rid and lname == rid) or (cip and lname == cip):
-                    continue
-                add(name + b": " + value + b"\r\n")
+                plain = False
+            # _H_HOP and _DROP: not forwarded
 
         has_body = has_body or is_chunked
         self.req_has_body = has_body
-        host_text = host.decode("latin-1")
         websocket = bool(upgrade) and upgrade_value.lower() == b"websocket"
-        scheme = self._scheme(xfproto, forwarded, websocket)
+        if xfproto or forwarded:
+            scheme = self._scheme(xfproto, forwarded, websocket)
+        else:
+            scheme = "ws" if websocket else "http"
+
         table = s.table
-        assert s.pick is not None and s.match is not None
-        target = table.lookup(
-            host_text,
-            path,
-            s.pick,
-            s.match,
-            scheme="https" if scheme in ("https", "wss") else "http",
-            query=query.decode("latin-1"),
-        )
+        if routes.table is not table or routes.match is not s.match:
+            routes.reset(table, s.match)
+        key = host + b" " + raw_path
+        route = routes.entries.get(key, _UNKNOWN)
+        if route is _UNKNOWN:
+            route = routes.resolve(key, host, raw_path)
+        target: Target | None
+        if route is None:
+            target = None
+        elif route is _UNCACHEABLE:
+            assert s.pick is not None and s.match is not None
+            target = table.lookup(
+                host.decode("latin-1"),
+                lookup_path(raw_path.decode("latin-1")),
+                s.pick,
+                s.match,
+                scheme="https" if scheme in ("https", "wss") else "http",
+                query=query.decode("latin-1"),
+            )
+        else:
+            ring = route.ring
+            if len(ring) == 1:
+                target = ring[0]
+            else:
+                assert s.pick is not None
+                target = s.pick(route)
         if target is None:
             html = s.noroute_html
             self._respond(
@@ -620,6 +794,8 @@ class _ClientProtocol(asyncio.Protocol):
                 self._respond(403, b"access denied\n", b"text/plain; charset=utf-8", drain=True)
                 return
         if target.redirect_code:
+            host_text = host.decode("latin-1")
+            path = lookup_path(raw_path.decode("latin-1"))
             location = redirect_url(target, host_text, path, query.decode("latin-1"))
             body = b""
             if method in (b"GET", b"HEAD"):
@@ -636,76 +812,71 @@ class _ClientProtocol(asyncio.Protocol):
             )
             return
 
+        t = routes.targets.get(target)
+        if t is None:
+            t = routes.target_info(target)
         # The upstream request line: strip=, prepend=, the target's own query.
         up_path = raw_path
-        strip = target.strip_path
-        if strip and path_text.startswith(strip):
-            up_path = raw_path[len(strip) :]
+        if t.strip and raw_path.startswith(t.strip):
+            up_path = raw_path[len(t.strip) :]
             if up_path[:1] != b"/":
                 up_path = b"/" + up_path
-        if target.prepend_path:
-            up_path = target.prepend_path.encode() + up_path
+        if t.prepend:
+            up_path = t.prepend + up_path
             if up_path[:1] != b"/":
                 up_path = b"/" + up_path
-        tq = target.url_query
-        if tq:
-            query = tq.encode() + (b"&" + query if query else b"")
+        if t.query:
+            query = t.query + (b"&" + query if query else b"")
         if query:
             up_path += b"?" + query
+        out[0] = method + b" " + up_path + b" HTTP/1.1\r\n"
 
-        remote = self.remote_ip.encode()
-        if target.host_header == "dst":
-            up_host = target.netloc.encode()
-        elif target.host_header:
-            up_host = target.host_header.encode()
+        if plain:
+            # Nothing of the client's bears on the forwarding headers: the same as for the
+            # last request of this connection, if it went to the same target and Host.
+            if (
+                target is self._m_target
+                and host == self._m_host
+                and version == self._m_version
+                and s.client_ip_header is self._m_cip
+                and s.local_ip is self._m_local_ip
+            ):
+                out.append(self._m_tail)
+            else:
+                tail = self._forward_headers(
+                    t, host, b"", b"", b"", b"", b"", b"", b"", b"", "http", version
+                )
+                self._m_target = target
+                self._m_host = host
+                self._m_version = version
+                self._m_cip = s.client_ip_header
+                self._m_local_ip = s.local_ip
+                self._m_tail = tail
+                out.append(tail)
         else:
-            up_host = host
-        if up_host:
-            add(b"Host: " + up_host + b"\r\n")
-        if websocket:
-            add(b"X-Forwarded-For: " + remote + b"\r\n")
-            add(b"Connection: Upgrade\r\nUpgrade: " + upgrade_value + b"\r\n")
-        else:
-            add(b"X-Forwarded-For: " + (xff + b", " + remote if xff else remote) + b"\r\n")
-        if not real_ip:
-            add(b"X-Real-Ip: " + remote + b"\r\n")
-        if cip:
-            add(s.client_ip_header.encode() + b": " + remote + b"\r\n")
-        if rid:
-            add(s.request_id_header.encode() + b": " + self.ids.next() + b"\r\n")
-        if not xfproto:
-            xp = (
-                b"http"
-                if scheme in ("http", "ws")
-                else b"https"
-                if scheme == "wss"
-                else scheme.encode()
+            out.append(
+                self._forward_headers(
+                    t,
+                    host,
+                    xff,
+                    xfproto,
+                    xfport,
+                    xfhost,
+                    xfprefix,
+                    forwarded,
+                    real_ip,
+                    upgrade_value if websocket else b"",
+                    scheme,
+                    version,
+                )
             )
-            add(b"X-Forwarded-Proto: " + xp + b"\r\n")
-        if not xfport:
-            colon = host.rfind(b":")
-            port = (
-                host[colon + 1 :]
-                if 0 < colon < len(host) - 1 and b"]" not in host[colon:]
-                else b"80"
-            )
-            add(b"X-Forwarded-Port: " + port + b"\r\n")
-        if not xfhost and host:
-            add(b"X-Forwarded-Host: " + host + b"\r\n")
-        if strip:
-            add(b"X-Forwarded-Prefix: " + strip.encode() + b"\r\n")
-        elif xfprefix:
-            add(b"X-Forwarded-Prefix: " + xfprefix + b"\r\n")
-        fwd = forwarded or b"for=" + remote + b"; proto=" + scheme.encode()
-        if s.local_ip:
-            fwd += b"; by=" + s.local_ip.encode()
-        fwd += b"; httpproto=http/" + version.encode()
-        add(b"Forwarded: " + fwd + b"\r\n")
-
+        if s.request_id_header:
+            out += (s.request_id_header.encode(), b": ", self.ids.next(), b"\r\n")
         if is_chunked:
-            add(b"Transfer-Encoding: chunked\r\n")
+            out.append(b"Transfer-Encoding: chunked\r\n")
+        out.append(b"\r\n")
         self.req_chunked = is_chunked
-        head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method, up_path, b"".join(out_headers))
+        head = b"".join(out)
 
         if websocket:
             self.tunnel = True
@@ -720,10 +891,69 @@ class _ClientProtocol(asyncio.Protocol):
             up.received = False
             self.upstream = up
             self._out.append(head)
-            self._arm_timer()
+            if s.response_header_timeout > 0:
+                self._arm_timer()
         else:
             self._pending = [head]
             self._connect(target, pooled=True)
+
+    def _forward_headers(
+        self,
+        t: _TargetBytes,
+        host: bytes,
+        xff: bytes,
+        xfproto: bytes,
+        xfport: bytes,
+        xfhost: bytes,
+        xfprefix: bytes,
+        forwarded: bytes,
+        real_ip: bytes,
+        websocket_upgrade: bytes,
+        scheme: str,
+        version: str,
+    ) -> bytes:
+        """Host and the forwarding headers as Fabio sets them, given what the client sent."""
+        s = self.settings
+        remote = self._remote
+        out: list[bytes] = []
+        up_host = t.host if t.host is not None else host
+        if up_host:
+            out += (b"Host: ", up_host, b"\r\n")
+        if websocket_upgrade:
+            out += (b"X-Forwarded-For: ", remote, b"\r\nConnection: Upgrade\r\nUpgrade: ")
+            out += (websocket_upgrade, b"\r\n")
+        elif xff:
+            out += (b"X-Forwarded-For: ", xff, b", ", remote, b"\r\n")
+        else:
+            out += (b"X-Forwarded-For: ", remote, b"\r\n")
+        if not real_ip:
+            out += (b"X-Real-Ip: ", remote, b"\r\n")
+        if s.client_ip_header:
+            out += (s.client_ip_header.encode(), b": ", remote, b"\r\n")
+        if not xfproto:
+            if scheme == "http" or scheme == "ws":
+                out.append(b"X-Forwarded-Proto: http\r\n")
+            else:
+                out += (b"X-Forwarded-Proto: ", b"https" if scheme == "wss" else scheme.encode())
+                out.append(b"\r\n")
+        if not xfport or not xfhost:
+            port_line, host_line = self.routes.host_lines(host)
+            if not xfport:
+                out.append(port_line)
+            if not xfhost:
+                out.append(host_line)
+        if t.prefix_line:
+            out.append(t.prefix_line)
+        elif xfprefix:
+            out += (b"X-Forwarded-Prefix: ", xfprefix, b"\r\n")
+        if forwarded:
+            out += (b"Forwarded: ", forwarded)
+        else:
+            out += (b"Forwarded: for=", remote, b"; proto=", scheme.encode())
+        if s.local_ip:
+            out += (b"; by=", s.local_ip.encode())
+        out += (b"; httpproto=http/", version.encode(), b"\r\n")
+        return b"".join(out)
 
     @staticmethod
     def _scheme(xfproto: bytes, forwarded: bytes, websocket: bool) -> str:
@@ -807,48 +1037,43 @@ class _ClientProtocol(asyncio.Protocol):
 
     # the response -------------------------------------------------------------
 
-    def response_head(
-        self,
-        up: _UpstreamProtocol,
-        status: int,
-        reason: bytes,
-        headers: list[tuple[bytes, bytes]],
-    ) -> bytes:
-        self._cancel_timer()
+    def response_head(self, up: _UpstreamProtocol, status: int, head: bytes) -> bytes:
+        """The client's response head from the upstream's (status line and header lines, no
+        blank line): hop-by-hop lines cut out, framing and connection lines of our own added.
+        Tells `up` whether the body can be relayed as raw slices (it has a Content-Length)."""
+        if self._timer is not None:
+            self._cancel_timer()
         self.resp_status = status
         if status == 101:
             up.tunnel = True
             self.tunnel = True
-        out = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-        length = False
-        chunked = False
-        for name, value in headers:
-            lname = name.lower()
-            if lname in _HOP:
-                if lname == b"transfer-encoding":
-                    chunked = True
-                elif status == 101 and lname in (b"connection", b"upgrade"):
-                    out += (name, b": ", value, b"\r\n")
-                continue
-            if lname == b"content-length":
-                length = True
-            out += (name, b": ", value, b"\r\n")
+        head, length, chunked = _hop_cut(head, status)
+        if not head.startswith(b"HTTP/1.1 "):
+            head = _status_line_11(head)
         bodiless = self.head_request or status in _NO_BODY_STATUS or status == 101
-        self.close_delimited = not bodiless and not length and not chunked
-        if not bodiless and not length:
-            if self.parser.get_http_version() == "1.1":
-                out.append(b"Transfer-Encoding: chunked\r\n")
-                self.chunked_out = True
-            else:
-                self.close_after = True
+        self.close_delimited = not bodiless and length == -1 and not chunked
+        extra = b""
+        if not bodiless:
+            if length >= 0 and not chunked:
+                up._raw = True
+                up._left = length
+            elif length == -1:
+                if self.req_version == "1.1":
+                    extra = b"\r\nTransfer-Encoding: chunked"
+                    self.chunked_out = True
+                elif not chunked:
+                    self.close_after = True
+                else:
+                    # Chunked upstream, HTTP/1.0 client: the body is sent as it is decoded
+                    # and its end is the end of the connection.
+                    self.close_after = True
         elif chunked and self.head_request:
-            out.append(b"Transfer-Encoding: chunked\r\n")
+            extra = b"\r\nTransfer-Encoding: chunked"
         if self.close_after:
-            out.append(b"Connection: close\r\n")
-        elif self.parser.get_http_version() == "1.0":
-            out.append(b"Connection: keep-alive\r\n")
-        out.append(b"\r\n")
-        return b"".join(out)
+            return head + extra + b"\r\nConnection: close\r\n\r\n"
+        if self.req_version == "1.0":
+            return head + extra + b"\r\nConnection: keep-alive\r\n\r\n"
+        return head + extra + b"\r\n\r\n"
 
     def response_body(self, out: list[bytes], body: bytes) -> None:
         self.resp_bytes += len(body)
@@ -862,11 +1087,12 @@ class _ClientProtocol(asyncio.Protocol):
             out.append(b"0\r\n\r\n")
         self.upstream = None
         up.client = None
-        reusable = up.parser.should_keep_alive() and self.req_complete and self._body_sent_ok
-        if out:
-            data, out[:] = b"".join(out), []
-            self.write_raw(data)
+        reusable = up._keep_alive and self.req_complete and self._body_sent_ok
+        transport = self.transport
+        if out and transport is not None:
+            transport.write(b"".join(out) if len(out) > 1 else out[0])
         if reusable:
+            up.reset()
             self.pool.put(up)
         else:
             up.close()
@@ -1004,6 +1230,124 @@ class _ClientProtocol(asyncio.Protocol):
         )
 
 
+class _Unknown:
+    """Markers of the route cache: not looked up yet; not cacheable (redirect targets)."""
+
+
+_UNKNOWN: Any = _Unknown()
+_UNCACHEABLE: Any = _Unknown()
+
+
+class _TargetBytes:
+    """What a target adds to a request, encoded once per table."""
+
+    __slots__ = ("host", "prefix_line", "prepend", "query", "strip")
+
+    def __init__(self, t: Target) -> None:
+        strip: bytes | None = None
+        if t.strip_path:
+            try:
+                strip = t.strip_path.encode("latin-1")
+            except UnicodeEncodeError:
+                strip = None  # cannot prefix a path received as bytes
+        self.strip = strip
+        self.prefix_line = (
+            b"X-Forwarded-Prefix: " + t.strip_path.encode() + b"\r\n" if t.strip_path else b""
+        )
+        self.prepend = t.prepend_path.encode()
+        self.query = t.url_query.encode()
+        if t.host_header == "dst":
+            self.host: bytes | None = t.netloc.encode()
+        elif t.host_header:
+            self.host = t.host_header.encode()
+        else:
+            self.host = None
+
+
+class _RouteCache:
+    """Lookups of one table, by the request's Host and raw path, and the bytes that go with
+    them. Tables are replaced whole, never changed, so a new table starts a new cache."""
+
+    __slots__ = ("_hosts", "_special", "_special_key", "entries", "match", "table", "targets")
+
+    LIMIT = 8192
+
+    def __init__(self) -> None:
+        self.table: Table | None = None
+        self.match: Matcher | None = None
+        self.entries: dict[bytes, Any] = {}
+        self.targets: dict[Target, _TargetBytes] = {}
+        self._hosts: dict[bytes, tuple[bytes, bytes]] = {}
+        self._special_key: tuple[str, str] = ("", "")
+        self._special = _REQ_SPECIAL
+
+    def reset(self, table: Table, match: Matcher | None) -> None:
+        self.table = table
+        self.match = match
+        self.entries = {}
+        self.targets = {}
+
+    def resolve(self, key: bytes, host: bytes, raw_path: bytes) -> Any:
+        """The route `Table.lookup` would take for this host and path; None for no route;
+        _UNCACHEABLE when a redirect target may send the lookup on to another host."""
+        table = self.table
+        match = self.match
+        assert table is not None and match is not None
+        path = lookup_path(raw_path.decode("latin-1"))
+        result: Any = None
+        for h in table.matching_hosts(host.decode("latin-1")):
+            for r in table.hosts.get(h, ()):
+                if match(path, r):
+                    break
+            else:
+                continue
+            if not r.ring:
+                continue
+            result = _UNCACHEABLE if any(t.redirect_code for t in r.targets) else r
+            break
+        if len(self.entries) >= self.LIMIT:
+            self.entries.clear()
+        self.entries[key] = result
+        return result
+
+    def target_info(self, target: Target) -> _TargetBytes:
+        info = self.targets[target] = _TargetBytes(target)
+        return info
+
+    def host_lines(self, host: bytes) -> tuple[bytes, bytes]:
+        """(`X-Forwarded-Port` line, `X-Forwarded-Host` line or b"") for a Host value."""
+        lines = self._hosts.get(host)
+        if lines is None:
+            colon = host.rfind(b":")
+            port = (
+                host[colon + 1 :]
+                if 0 < colon < len(host) - 1 and b"]" not in host[colon:]
+                else b"80"
+            )
+            lines = (
+                b"X-Forwarded-Port: " + port + b"\r\n",
+                b"X-Forwarded-Host: " + host + b"\r\n" if host else b"",
+            )
+            if len(self._hosts) >= self.LIMIT:
+                self._hosts.clear()
+            self._hosts[host] = lines
+        return lines
+
+    def special(self, s: ProxySettings) -> dict[bytes, int]:
+        """The request headers to look at: `_REQ_SPECIAL` and the ones the proxy replaces."""
+        key = (s.request_id_header, s.client_ip_header)
+        if key != self._special_key:
+            special = dict(_REQ_SPECIAL)
+            for name in key:
+                if name:
+                    lname = name.lower().encode()
+                    kind = special.get(lname, 0)
+                    special[lname] = kind | _DROP if kind & _KEEP or not kind else kind
+            self._special = special
+            self._special_key = key
+        return self._special
+
+
 class _RequestIds:
     """Request IDs in the UUID text form, as Fabio makes them: a random generator prefix
     and a counter (fastuuid's scheme), unique without a system call per request."""
@@ -1042,12 +1386,13 @@ class HTTPProxy:
         self.settings = settings
         self.pool = UpstreamPool(settings)
         self.ids = _RequestIds()
+        self.routes = _RouteCache()
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 
     def protocol(self) -> _ClientProtocol:
         """The protocol of one client connection (the listener's factory)."""
-        return _ClientProtocol(self.settings, self.pool, self.ids)
+        return _ClientProtocol(self.settings, self.pool, self.ids, self.routes)
 
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
