@@ -74,7 +74,6 @@ _RESP_RARE = re.compile(
     rb"\n(?:keep-alive|proxy-connection|proxy-authenticate|proxy-authorization"
     rb"|te|trailer|transfer-encoding|upgrade)[ \t]*:"
 )
-_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 
 # Request headers the proxy looks at, by lower-case name: one dict lookup per header.
 (
@@ -345,16 +344,10 @@ class _UpstreamProtocol(asyncio.Protocol):
         buf = self._buf
         start = self._hstart
         end = buf.find(b"\r\n\r\n", start)
-        if end >= 0:
-            head = buf[start:end]
-            after = end + 4
-        else:
-            # Lines ended by a bare LF: the parser took them, so find the blank line its way.
-            m = _BLANK_LINE.search(buf, start)
-            if m is None:  # pragma: no cover - the parser saw the end of the head
-                raise httptools.HttpParserError("response head end not found")
-            head = buf[start : m.start()]
-            after = m.end()
+        if end < 0:  # pragma: no cover - the parser accepts CRLF line ends only
+            raise httptools.HttpParserError("response head end not found")
+        head = buf[start:end]
+        after = end + 4
         self._hstart = after
         status = self.parser.get_status_code()
         if status < 200 and status != 101:
@@ -584,7 +577,14 @@ class _ClientProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._bad_request(str(exc))
             return
-        self._flush_up()
+        out = self._out
+        if out:
+            self._out = []
+            up = self.upstream
+            if up is not None and up.transport is not None:
+                up.transport.write(b"".join(out) if len(out) > 1 else out[0])
+            else:
+                self._body_sent_ok = False
 
     def pause_writing(self) -> None:
         up = self.upstream
@@ -644,7 +644,10 @@ class _ClientProtocol(asyncio.Protocol):
             req, body, _ = self._pipeline[-1]
             self._pipeline[-1] = (req, body, True)
             return
-        self._end_body()
+        if self.req_chunked:
+            self._end_body()
+        else:
+            self.req_complete = True
 
     def _end_body(self) -> None:
         self.req_complete = True
@@ -1171,7 +1174,8 @@ class _ClientProtocol(asyncio.Protocol):
         self._finish()
 
     def _finish(self) -> None:
-        self._log()
+        if self.access is not None:
+            self._log()
         self.busy = False
         self.tunnel = False
         self.upstream = None
