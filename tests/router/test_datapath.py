@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
 
 from yurt.router.access_log import AccessLog
-from yurt.router.proxy import HTTPProxy, ProxySettings, _hop_cut
+from yurt.router.proxy import HTTPProxy, ProxySettings, _hop_cut, _RequestIds
 from yurt.router.table import MATCHERS, PICKERS, Table
 
 # -- the head cut, as a function ------------------------------------------------------------
@@ -265,3 +266,14 @@ async def test_forwarding_headers_follow_each_request(env: Env) -> None:
     )
     ids = {r.split(b"X-Request-Id: ")[1].split(b"\r\n")[0] for r in (first, second, third)}
     assert len(ids) == 3
+
+
+def test_request_ids_are_uuid_shaped_and_unique() -> None:
+    ids = _RequestIds()
+    made = [ids.next() for _ in range(3 * _RequestIds.BATCH + 7)]
+    assert len(set(made)) == len(made)
+    for rid in made[:3] + made[-3:]:
+        u = uuid.UUID(rid.decode())
+        assert (u.version, u.variant) == (4, uuid.RFC_4122)
+    # another generator (another router process) starts from another random prefix
+    assert _RequestIds().next()[:24] != made[0][:24]

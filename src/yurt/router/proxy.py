@@ -161,7 +161,9 @@ class UpstreamPool:
         return None
 
     def put(self, conn: _UpstreamProtocol) -> None:
-        conns = self.idle.setdefault(conn.key, [])
+        conns = self.idle.get(conn.key)
+        if conns is None:
+            conns = self.idle[conn.key] = []
         if len(conns) >= self.settings.max_idle_per_upstream:
             conn.close()
             return
@@ -250,15 +252,6 @@ class _UpstreamProtocol(asyncio.Protocol):
         self.received = False
         self.tunnel = False
         self.idle_since = 0.0
-
-    def reset(self) -> None:
-        """Ready for the next exchange (the connection goes back to the pool)."""
-        self._in_head = True
-        self._hbuf = b""
-        self._buf = b""
-        self._hstart = 0
-        self._raw = False
-        self._complete = False
 
     # asyncio callbacks ---------------------------------------------------------
 
@@ -703,7 +696,9 @@ class _ClientProtocol(asyncio.Protocol):
         out: list[bytes] = [b""]
         plain = True  # no header that shapes the forwarding headers
         routes = self.routes
-        special = routes.special(s)
+        if s.request_id_header is not routes.rid or s.client_ip_header is not routes.cip:
+            routes.replaced_headers(s.request_id_header, s.client_ip_header)
+        special = routes.special
         for name, value in headers:
             kind = special.get(name.lower(), 0)
             if not kind:
@@ -789,7 +784,10 @@ class _ClientProtocol(asyncio.Protocol):
             )
             return
         self.target = target
-        if target.has_access_rules:
+        t = routes.targets.get(target)
+        if t is None:
+            t = routes.target_info(target)
+        if t.access_rules:
             ips = [self.remote_ip]
             if xff:
                 ips += xff.decode("latin-1").split(",")
@@ -815,9 +813,6 @@ class _ClientProtocol(asyncio.Protocol):
             )
             return
 
-        t = routes.targets.get(target)
-        if t is None:
-            t = routes.target_info(target)
         # The upstream request line: strip=, prepend=, the target's own query.
         up_path = raw_path
         if t.strip and raw_path.startswith(t.strip):
@@ -874,7 +869,8 @@ class _ClientProtocol(asyncio.Protocol):
                 )
             )
         if s.request_id_header:
-            out += (s.request_id_header.encode(), b": ", self.ids.next(), b"\r\n")
+            batch = self.ids.batch
+            out += (routes.rid_prefix, batch.pop() if batch else self.ids.refill(), b"\r\n")
         if is_chunked:
             out.append(b"Transfer-Encoding: chunked\r\n")
         out.append(b"\r\n")
@@ -886,7 +882,13 @@ class _ClientProtocol(asyncio.Protocol):
             self._pending = [head]
             self._connect(target, pooled=False)
             return
-        up = self.pool.get(target.pool_key)
+        up = None
+        idle = self.pool.idle.get(target.pool_key)
+        while idle:
+            up = idle.pop()
+            if up.transport is not None and not up.transport.is_closing():
+                break
+            up = None
         self._retry_ok = up is not None and not has_body
         self._head_bytes = head if self._retry_ok else b""
         if up is not None:
@@ -1095,7 +1097,10 @@ class _ClientProtocol(asyncio.Protocol):
         if out and transport is not None:
             transport.write(b"".join(out) if len(out) > 1 else out[0])
         if reusable:
-            up.reset()
+            up._in_head = True
+            up._hbuf = up._buf = b""
+            up._hstart = 0
+            up._raw = up._complete = False
             self.pool.put(up)
         else:
             up.close()
@@ -1245,9 +1250,10 @@ _UNCACHEABLE: Any = _Unknown()
 class _TargetBytes:
     """What a target adds to a request, encoded once per table."""
 
-    __slots__ = ("host", "prefix_line", "prepend", "query", "strip")
+    __slots__ = ("access_rules", "host", "prefix_line", "prepend", "query", "strip")
 
     def __init__(self, t: Target) -> None:
+        self.access_rules = t.has_access_rules
         strip: bytes | None = None
         if t.strip_path:
             try:
@@ -1272,7 +1278,17 @@ class _RouteCache:
     """Lookups of one table, by the request's Host and raw path, and the bytes that go with
     them. Tables are replaced whole, never changed, so a new table starts a new cache."""
 
-    __slots__ = ("_hosts", "_special", "_special_key", "entries", "match", "table", "targets")
+    __slots__ = (
+        "_hosts",
+        "cip",
+        "entries",
+        "match",
+        "rid",
+        "rid_prefix",
+        "special",
+        "table",
+        "targets",
+    )
 
     LIMIT = 8192
 
@@ -1282,8 +1298,11 @@ class _RouteCache:
         self.entries: dict[bytes, Any] = {}
         self.targets: dict[Target, _TargetBytes] = {}
         self._hosts: dict[bytes, tuple[bytes, bytes]] = {}
-        self._special_key: tuple[str, str] = ("", "")
-        self._special = _REQ_SPECIAL
+        # The request headers to look at, for these request-ID and client-IP header names.
+        self.special = _REQ_SPECIAL
+        self.rid = ""
+        self.cip = ""
+        self.rid_prefix = b""
 
     def reset(self, table: Table, match: Matcher | None) -> None:
         self.table = table
@@ -1337,30 +1356,34 @@ class _RouteCache:
             self._hosts[host] = lines
         return lines
 
-    def special(self, s: ProxySettings) -> dict[bytes, int]:
-        """The request headers to look at: `_REQ_SPECIAL` and the ones the proxy replaces."""
-        key = (s.request_id_header, s.client_ip_header)
-        if key != self._special_key:
-            special = dict(_REQ_SPECIAL)
-            for name in key:
-                if name:
-                    lname = name.lower().encode()
-                    kind = special.get(lname, 0)
-                    special[lname] = kind | _DROP if kind & _KEEP or not kind else kind
-            self._special = special
-            self._special_key = key
-        return self._special
+    def replaced_headers(self, rid: str, cip: str) -> None:
+        """The request-ID and client-IP header names changed: what to look at, what to send."""
+        special = dict(_REQ_SPECIAL)
+        for name in (rid, cip):
+            if name:
+                lname = name.lower().encode()
+                kind = special.get(lname, 0)
+                special[lname] = kind | _DROP if kind & _KEEP or not kind else kind
+        self.special = special
+        self.rid = rid
+        self.cip = cip
+        self.rid_prefix = rid.encode() + b": "
 
 
 class _RequestIds:
     """Request IDs in the UUID text form, as Fabio makes them: a random generator prefix
-    and a counter (fastuuid's scheme), unique without a system call per request."""
+    and a counter (fastuuid's scheme), unique without a system call per request. They are
+    made 256 at a time: the data path takes one with `ids.batch.pop()` while there are any,
+    else calls `refill()`."""
 
-    __slots__ = ("_n", "_prefix")
+    __slots__ = ("_n", "_prefix", "batch")
+
+    BATCH = 256
 
     def __init__(self) -> None:
         self._n = 0
         self._prefix = b""
+        self.batch: list[bytes] = []
         self._reseed()
 
     def _reseed(self) -> None:
@@ -1371,12 +1394,20 @@ class _RequestIds:
         self._prefix = b"%s-%s-%s-%s-" % (h[:8], h[8:12], h[12:16], h[16:20])
         self._n = int(h[20:], 16)
 
-    def next(self) -> bytes:
-        n = self._n = self._n + 1
-        if n >= 1 << 48:
+    def refill(self) -> bytes:
+        """Makes the next batch and returns its first ID."""
+        n = self._n
+        if n + self.BATCH >= 1 << 48:
             self._reseed()
             n = self._n
-        return self._prefix + b"%012x" % n
+        self._n = n + self.BATCH
+        prefix = self._prefix
+        # Popped from the end: the last made is the first taken, so reverse the counter.
+        self.batch = [prefix + b"%012x" % i for i in range(n + self.BATCH, n, -1)]
+        return self.batch.pop()
+
+    def next(self) -> bytes:
+        return self.batch.pop() if self.batch else self.refill()
 
 
 def _html_escape(s: str) -> str:
