@@ -212,7 +212,6 @@ def main() -> None:
             flags,
             ready_url=f"http://127.0.0.1:{ui_port}/health",
             log_path=work / "router.log",
-            env={"PYTHONUNBUFFERED": "0"},
         ).start()
         proxy = f"http://127.0.0.1:{proxy_port}"
         assert router.proc is not None

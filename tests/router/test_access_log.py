@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 
@@ -94,3 +95,36 @@ def test_percent_and_plain_text_are_kept() -> None:
 def test_unknown_field_is_rejected() -> None:
     with pytest.raises(AccessLogError, match=r"unknown field \$nope"):
         AccessLog("$nope")
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+async def test_lines_are_flushed_soon_and_not_one_by_one() -> None:
+    out = CountingStream()
+    log = AccessLog("$response_status", out)
+    log.FLUSH_AFTER = 0.05
+    for _ in range(100):
+        log.log(START, START, "", b"GET", b"/", "1.1", [], 200, 0, "", "")
+    assert out.flushes == 0
+    for _ in range(100):
+        if out.flushes:
+            break
+        await asyncio.sleep(0.01)
+    assert out.flushes == 1
+    assert out.getvalue() == "200\n" * 100
+
+
+def test_outside_an_event_loop_each_line_is_flushed() -> None:
+    out = CountingStream()
+    AccessLog("$response_status", out).log(
+        START, START, "", b"GET", b"/", "1.1", [], 200, 0, "", ""
+    )
+    assert out.flushes == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -277,3 +278,11 @@ def test_request_ids_are_uuid_shaped_and_unique() -> None:
         assert (u.version, u.variant) == (4, uuid.RFC_4122)
     # another generator (another router process) starts from another random prefix
     assert _RequestIds().next()[:24] != made[0][:24]
+
+
+async def test_pooled_upstream_connections_have_nagle_off(env: Env) -> None:
+    env.up.replies.append([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    await env.exchange(GET, until=b"ok")
+    (conns,) = env.proxy.pool.idle.values()
+    sock = conns[0].transport.get_extra_info("socket")  # type: ignore[union-attr]
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

@@ -2,11 +2,15 @@
 
 The pattern is compiled once into a format string and one small function per field, so a
 request costs only the fields its pattern names; the local-time stamps, which change once a
-second, are formatted once a second.
+second, are formatted once a second. Lines go to a buffered stream that is flushed within
+`FLUSH_AFTER` seconds of a line: no system call per request, and yet a log that a pipe or a
+file sees promptly (Python block-buffers stdout when it is not a terminal).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import sys
 import time
@@ -98,6 +102,8 @@ class _Stamp:
 
 
 class AccessLog:
+    FLUSH_AFTER = 0.5
+
     def __init__(self, fmt: str, out: TextIO | None = None) -> None:
         self.pattern = FORMATS.get(fmt, fmt)
         getters: list[_Getter] = []
@@ -123,6 +129,7 @@ class AccessLog:
         self._getters = tuple(getters)
         self.out = out or sys.stdout
         self._write: Callable[[str], object] = self.out.write
+        self._flush_pending = False
 
     def log(
         self,
@@ -153,3 +160,17 @@ class AccessLog:
             service,
         )
         self._write(self._template % tuple([g(e) for g in self._getters]))
+        if not self._flush_pending:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.out.flush()
+                return
+            self._flush_pending = True
+            loop.call_later(self.FLUSH_AFTER, self.flush)
+
+    def flush(self) -> None:
+        self._flush_pending = False
+        # A closed or broken stream must not stop the proxy.
+        with contextlib.suppress(OSError, ValueError):
+            self.out.flush()
