@@ -286,3 +286,20 @@ async def test_pooled_upstream_connections_have_nagle_off(env: Env) -> None:
     (conns,) = env.proxy.pool.idle.values()
     sock = conns[0].transport.get_extra_info("socket")  # type: ignore[union-attr]
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+async def test_a_second_response_in_the_same_packet_is_not_relayed(env: Env) -> None:
+    env.up.replies.append(
+        [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra"
+        ]
+    )
+    data = await env.exchange(GET, until=b"ok")
+    await asyncio.sleep(0.05)
+    assert data == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    # the upstream connection that said too much is not reused
+    env.up.replies.append([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    data = await env.exchange(GET, until=b"ok")
+    assert data.endswith(b"ok")
+    assert env.up.connections == 2

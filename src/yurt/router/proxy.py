@@ -334,6 +334,11 @@ class _UpstreamProtocol(asyncio.Protocol):
         client = self.client
         if client is None:
             return
+        if self._complete:
+            # A second response in the same bytes, not asked for: it is not relayed, and the
+            # connection is not reused.
+            self._keep_alive = False
+            return
         buf = self._buf
         start = self._hstart
         end = buf.find(b"\r\n\r\n", start)
@@ -355,8 +360,8 @@ class _UpstreamProtocol(asyncio.Protocol):
             self._skip_body = True
 
     def on_body(self, body: bytes) -> None:
-        if self._raw:
-            return  # relayed from the received bytes
+        if self._raw or self._complete:
+            return  # relayed from the received bytes; or not asked for
         client = self.client
         if client is not None:
             client.response_body(self._out, body)
@@ -1224,6 +1229,7 @@ class _ClientProtocol(asyncio.Protocol):
         method, url, headers, version = self.access
         self.access = None
         t = self.target
+        info = self.routes.targets.get(t) if t is not None else None
         al.log(
             self.started,
             time.time(),
@@ -1234,9 +1240,14 @@ class _ClientProtocol(asyncio.Protocol):
             headers,
             self.resp_status,
             self.resp_bytes,
-            f"{t.host}:{t.port}" if t else "",
+            info.upstream if info is not None else _addr(t),
             t.service if t else "",
         )
+
+
+def _addr(t: Target | None) -> str:
+    """The access log's `$upstream_addr`."""
+    return f"{t.host}:{t.port}" if t is not None else ""
 
 
 class _Unknown:
@@ -1250,10 +1261,11 @@ _UNCACHEABLE: Any = _Unknown()
 class _TargetBytes:
     """What a target adds to a request, encoded once per table."""
 
-    __slots__ = ("access_rules", "host", "prefix_line", "prepend", "query", "strip")
+    __slots__ = ("access_rules", "host", "prefix_line", "prepend", "query", "strip", "upstream")
 
     def __init__(self, t: Target) -> None:
         self.access_rules = t.has_access_rules
+        self.upstream = _addr(t)
         strip: bytes | None = None
         if t.strip_path:
             try:
