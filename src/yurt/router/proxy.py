@@ -6,6 +6,11 @@ and it is sent on an idle keep-alive connection to the target (or a new one). Bo
 streamed in both directions as they arrive, with back-pressure: a side whose peer cannot keep
 up stops reading. Writes produced while one packet is parsed are joined into one send.
 WebSocket upgrades become a raw two-way pipe after the request head, as in Fabio.
+
+Built for requests per second (docs/router.md, Performance): no task or future per request;
+route lookups cached per table (`_RouteCache`); a connection's forwarding headers reused
+while the client sends none of its own; response heads relayed as received less their
+hop-by-hop lines; fixed-length bodies relayed as the raw bytes that arrive.
 """
 
 from __future__ import annotations
