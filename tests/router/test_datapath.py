@@ -303,3 +303,27 @@ async def test_a_second_response_in_the_same_packet_is_not_relayed(env: Env) -> 
     data = await env.exchange(GET, until=b"ok")
     assert data.endswith(b"ok")
     assert env.up.connections == 2
+
+
+async def test_repeated_header_lines_are_read_again_when_settings_change(env: Env) -> None:
+    reply = [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]
+    env.up.replies += [reply, reply, reply]
+    req = b"GET /x HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 9.9.9.9\r\nX-Client: spoofed\r\n\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", env.proxy.port)
+    try:
+        for i in range(3):
+            if i == 2:
+                env.settings.client_ip_header = "X-Client"
+            writer.write(req)
+            data = b""
+            while not data.endswith(b"ok"):
+                data += await asyncio.wait_for(reader.read(65536), 5)
+    finally:
+        writer.close()
+    first, second, third = env.up.requests[-3:]
+    assert first == second
+    assert b"\r\nX-Forwarded-For: 9.9.9.9, 127.0.0.1\r\n" in second
+    assert b"\r\nX-Client: spoofed\r\n" in second
+    assert b"X-Client: spoofed" not in third
+    assert b"\r\nX-Client: 127.0.0.1\r\n" in third
+    assert b"\r\nX-Forwarded-For: 9.9.9.9, 127.0.0.1\r\n" in third

@@ -445,6 +445,9 @@ class _ClientProtocol(asyncio.Protocol):
     __slots__ = (
         "_body_sent_ok",
         "_connecting",
+        "_h_headers",
+        "_h_parsed",
+        "_h_special",
         "_head_bytes",
         "_headers",
         "_m_cip",
@@ -495,6 +498,10 @@ class _ClientProtocol(asyncio.Protocol):
         self.ids = ids
         self.routes = routes
         self._remote = b""
+        # The last request's header lines, and what was read from them.
+        self._h_headers: list[tuple[bytes, bytes]] | None = None
+        self._h_special: dict[bytes, int] | None = None
+        self._h_parsed: tuple[Any, ...] = ()
         # The last plain request's forwarding headers, and what they were made from.
         self._m_target: Target | None = None
         self._m_host = b""
@@ -691,63 +698,101 @@ class _ClientProtocol(asyncio.Protocol):
             else:
                 raw_path = b"/" + raw_path
 
-        host = b""
-        xff = b""
-        xfproto = b""
-        xfport = b""
-        xfhost = b""
-        forwarded = b""
-        real_ip = b""
-        xfprefix = b""
-        upgrade_value = b""
-        is_chunked = False
-        has_body = False
-        # out[0] becomes the request line once the target is known.
-        out: list[bytes] = [b""]
-        plain = True  # no header that shapes the forwarding headers
         routes = self.routes
         if s.request_id_header is not routes.rid or s.client_ip_header is not routes.cip:
             routes.replaced_headers(s.request_id_header, s.client_ip_header)
         special = routes.special
-        for name, value in headers:
-            kind = special.get(name.lower(), 0)
-            if not kind:
-                out += (name, b": ", value, b"\r\n")
-                continue
-            if kind & _KEEP:
-                # Kept as they are (unless replaced), but their presence matters below.
-                base = kind & ~(_KEEP | _DROP)
-                if base == _H_CL:
-                    has_body = value.strip() not in (b"0", b"")
-                else:
-                    plain = False
-                if base == _H_XFPROTO:
-                    xfproto = value
-                elif base == _H_XFPORT:
-                    xfport = value
-                elif base == _H_XFHOST:
-                    xfhost = value
-                elif base == _H_REALIP:
-                    real_ip = value
-                if not kind & _DROP:
+        if headers == self._h_headers and special is self._h_special:
+            # The same header lines as the connection's previous request (a client on a
+            # keep-alive connection repeats them): the same reading of them.
+            (
+                passthrough,
+                host,
+                xff,
+                xfproto,
+                xfport,
+                xfhost,
+                forwarded,
+                real_ip,
+                xfprefix,
+                upgrade_value,
+                is_chunked,
+                has_body,
+                plain,
+            ) = self._h_parsed
+        else:
+            host = b""
+            xff = b""
+            xfproto = b""
+            xfport = b""
+            xfhost = b""
+            forwarded = b""
+            real_ip = b""
+            xfprefix = b""
+            upgrade_value = b""
+            is_chunked = False
+            has_body = False
+            out: list[bytes] = []
+            plain = True  # no header that shapes the forwarding headers
+            for name, value in headers:
+                kind = special.get(name.lower(), 0)
+                if not kind:
                     out += (name, b": ", value, b"\r\n")
-            elif kind == _H_HOST:
-                host = value
-            elif kind == _H_XFF:
-                xff = value if not xff else xff + b", " + value
-                plain = False
-            elif kind == _H_TE:
-                is_chunked = b"chunked" in value.lower()
-            elif kind == _H_UPGRADE:
-                upgrade_value = value
-                plain = False
-            elif kind == _H_FORWARDED:
-                forwarded = value
-                plain = False
-            elif kind == _H_XFPREFIX:
-                xfprefix = value
-                plain = False
-            # _H_HOP and _DROP: not forwarded
+                    continue
+                if kind & _KEEP:
+                    # Kept as they are (unless replaced), but their presence matters below.
+                    base = kind & ~(_KEEP | _DROP)
+                    if base == _H_CL:
+                        has_body = value.strip() not in (b"0", b"")
+                    else:
+                        plain = False
+                    if base == _H_XFPROTO:
+                        xfproto = value
+                    elif base == _H_XFPORT:
+                        xfport = value
+                    elif base == _H_XFHOST:
+                        xfhost = value
+                    elif base == _H_REALIP:
+                        real_ip = value
+                    if not kind & _DROP:
+                        out += (name, b": ", value, b"\r\n")
+                elif kind == _H_HOST:
+                    host = value
+                elif kind == _H_XFF:
+                    xff = value if not xff else xff + b", " + value
+                    plain = False
+                elif kind == _H_TE:
+                    is_chunked = b"chunked" in value.lower()
+                elif kind == _H_UPGRADE:
+                    upgrade_value = value
+                    plain = False
+                elif kind == _H_FORWARDED:
+                    forwarded = value
+                    plain = False
+                elif kind == _H_XFPREFIX:
+                    xfprefix = value
+                    plain = False
+                # _H_HOP and _DROP: not forwarded
+            passthrough = b"".join(out)
+            self._h_headers = headers
+            self._h_special = special
+            self._h_parsed = (
+                passthrough,
+                host,
+                xff,
+                xfproto,
+                xfport,
+                xfhost,
+                forwarded,
+                real_ip,
+                xfprefix,
+                upgrade_value,
+                is_chunked,
+                has_body,
+                plain,
+            )
+        # out[0] becomes the request line once the target is known.
+        out = [b"", passthrough]
 
         has_body = has_body or is_chunked
         self.req_has_body = has_body
