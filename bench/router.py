@@ -4,12 +4,16 @@ It starts nginx (Debian's /usr/sbin/nginx) serving a 2 KB static page, `yurt cat
 (or uses a running Consul-API catalog) and `yurt router`, each as its own process; registers
 nginx as a service tagged `urlprefix-/`; then runs `wrk` (2 threads; 1 for 1 connection)
 against nginx and through the router at 1, 16 and 128 connections and prints requests/s, p50
-and p99 of both and their ratio. Then it measures how long a catalog change takes to reach
-the proxy: a new service registered (time until its route answers 200) and a check turning
-critical (time until the route answers 404).
+and p99 of both and their ratio (nginx and the router take turns for `--repeat` rounds; the
+table shows medians). `cpu us` is the router's CPU time (user + system) per request: a steadier
+measure than requests/s on a machine shared with other work. Then it measures how long a
+catalog change takes to reach the proxy: a new service registered (time until its route answers
+200) and a check turning critical (time until the route answers 404). For the proxy's Python
+cost alone, without the machine's noise, see bench/router_datapath.py.
 
-    python bench/router.py                      # 10 s per wrk run
-    python bench/router.py --duration 3         # quicker
+    python bench/router.py                      # 3 rounds of 10 s wrk runs
+    python bench/router.py --duration 3 --repeat 1   # quicker
+    python bench/router.py --access-log         # the router writes its access log too
     python bench/router.py --consul 127.0.0.1:8500   # a running catalog (yurt's or Consul)
 """
 
@@ -140,11 +144,18 @@ def wrk(url: str, connections: int, duration: float) -> tuple[float, float, floa
     return rps, p50, p99, bad
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     ap.add_argument("--consul", default="", help="host:port of a running Consul-API catalog")
     ap.add_argument("--connections", default="1,16,128")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of nginx/router runs")
     ap.add_argument("--changes", type=int, default=20, help="catalog changes to time")
     ap.add_argument("--access-log", action="store_true", help="router writes its access log")
     args = ap.parse_args()
@@ -201,23 +212,42 @@ def main() -> None:
             flags,
             ready_url=f"http://127.0.0.1:{ui_port}/health",
             log_path=work / "router.log",
-            env={"PYTHONUNBUFFERED": "0"},
         ).start()
         proxy = f"http://127.0.0.1:{proxy_port}"
+        assert router.proc is not None
+        router_pid = router.proc.pid
         catalog.register("bench-nginx", "nginx", nginx_port, ["urlprefix-/"])
         time_until(lambda: status(proxy + "/index.html") == 200)
 
-        print(f"proxy throughput: wrk -t2, {args.duration:g}s per run, 2 KB static page")
+        print(
+            f"proxy throughput: wrk -t2, {args.duration:g}s per run, 2 KB static page, "
+            f"median of {args.repeat} rounds; request-id on, access log "
+            + ("on" if args.access_log else "off")
+        )
         print(
             f"{'conns':>5} | {'nginx req/s':>11} {'p50 ms':>7} {'p99 ms':>7} | "
-            f"{'router req/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} | {'ratio':>5}"
+            f"{'router req/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'cpu us':>7} | "
+            f"{'ratio':>5}"
         )
         for c in (int(x) for x in args.connections.split(",")):
-            d = wrk(f"http://127.0.0.1:{nginx_port}/index.html", c, args.duration)
-            r = wrk(proxy + "/index.html", c, args.duration)
+            # nginx and the router take turns, so that a change in the machine's load falls
+            # on both; each column is the median of the rounds, the ratio the median of the
+            # rounds' ratios.
+            ds, rs, cpu = [], [], []
+            for _ in range(args.repeat):
+                ds.append(wrk(f"http://127.0.0.1:{nginx_port}/index.html", c, args.duration))
+                before = cpu_seconds(router_pid)
+                rs.append(wrk(proxy + "/index.html", c, args.duration))
+                spent = cpu_seconds(router_pid) - before
+                cpu.append(spent / (rs[-1][0] * args.duration) * 1e6)
+            d = [statistics.median(x[i] for x in ds) for i in range(3)]
+            r = [statistics.median(x[i] for x in rs) for i in range(3)]
+            errors = sum(x[3] for x in rs)
+            ratio = statistics.median(b[0] / a[0] for a, b in zip(ds, rs, strict=True))
             print(
                 f"{c:>5} | {d[0]:>11,.0f} {d[1]:>7.2f} {d[2]:>7.2f} | "
-                f"{r[0]:>12,.0f} {r[1]:>7.2f} {r[2]:>7.2f} {r[3]:>6} | {r[0] / d[0]:>5.2f}"
+                f"{r[0]:>12,.0f} {r[1]:>7.2f} {r[2]:>7.2f} {errors:>6} "
+                f"{statistics.median(cpu):>7.1f} | {ratio:>5.2f}"
             )
 
         added: list[float] = []

@@ -6,6 +6,11 @@ and it is sent on an idle keep-alive connection to the target (or a new one). Bo
 streamed in both directions as they arrive, with back-pressure: a side whose peer cannot keep
 up stops reading. Writes produced while one packet is parsed are joined into one send.
 WebSocket upgrades become a raw two-way pipe after the request head, as in Fabio.
+
+Built for requests per second (docs/router.md, Performance): no task or future per request;
+route lookups cached per table (`_RouteCache`); a connection's forwarding headers reused
+while the client sends none of its own; response heads relayed as received less their
+hop-by-hop lines; fixed-length bodies relayed as the raw bytes that arrive.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -61,6 +66,20 @@ _REASONS = {
 }
 _NO_BODY_STATUS = frozenset({204, 304})
 
+# Response header lines the proxy looks at, in the lower-cased head: the hop-by-hop ones (cut
+# out, with their continuation lines) and Content-Length (kept; its value frames the body).
+# It starts at the LF, not at an optional CR, so that the regex engine can skip to each LF.
+_RESP_SPECIAL = re.compile(
+    rb"\n(connection|keep-alive|proxy-connection|proxy-authenticate|proxy-authorization"
+    rb"|te|trailer|transfer-encoding|upgrade|content-length)[ \t]*:"
+    rb"[ \t]*([^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*"
+)
+# The hop-by-hop headers other than Connection: when none is there, a quicker path.
+_RESP_RARE = re.compile(
+    rb"\n(?:keep-alive|proxy-connection|proxy-authenticate|proxy-authorization"
+    rb"|te|trailer|transfer-encoding|upgrade)[ \t]*:"
+)
+
 # Request headers the proxy looks at, by lower-case name: one dict lookup per header.
 (
     _H_HOP,
@@ -76,6 +95,10 @@ _NO_BODY_STATUS = frozenset({204, 304})
     _H_XFHOST,
     _H_REALIP,
 ) = range(1, 13)
+# Flags on a kind: the header is forwarded as it is (its value still noted), or it is replaced
+# by the proxy's own (`proxy.header.requestid`, `proxy.header.clientip`).
+_KEEP = 16
+_DROP = 32
 _REQ_SPECIAL: dict[bytes, int] = {name: _H_HOP for name in _HOP}
 _REQ_SPECIAL.update(
     {
@@ -85,11 +108,11 @@ _REQ_SPECIAL.update(
         b"x-forwarded-for": _H_XFF,
         b"forwarded": _H_FORWARDED,
         b"x-forwarded-prefix": _H_XFPREFIX,
-        b"content-length": _H_CL,
-        b"x-forwarded-proto": _H_XFPROTO,
-        b"x-forwarded-port": _H_XFPORT,
-        b"x-forwarded-host": _H_XFHOST,
-        b"x-real-ip": _H_REALIP,
+        b"content-length": _H_CL | _KEEP,
+        b"x-forwarded-proto": _H_XFPROTO | _KEEP,
+        b"x-forwarded-port": _H_XFPORT | _KEEP,
+        b"x-forwarded-host": _H_XFHOST | _KEEP,
+        b"x-real-ip": _H_REALIP | _KEEP,
     }
 )
 
@@ -143,7 +166,9 @@ class UpstreamPool:
         return None
 
     def put(self, conn: _UpstreamProtocol) -> None:
-        conns = self.idle.setdefault(conn.key, [])
+        conns = self.idle.get(conn.key)
+        if conns is None:
+            conns = self.idle[conn.key] = []
         if len(conns) >= self.settings.max_idle_per_upstream:
             conn.close()
             return
@@ -180,15 +205,28 @@ class UpstreamPool:
 
 
 class _UpstreamProtocol(asyncio.Protocol):
-    """One connection to an upstream; serves one exchange at a time for a client."""
+    """One connection to an upstream; serves one exchange at a time for a client.
+
+    The response head is taken from the bytes as received (the parser only says where it
+    ends), its hop-by-hop lines are cut out and the rest is relayed as it is. A body with a
+    Content-Length is relayed as the raw slices of what arrives; chunked and close-delimited
+    bodies go through the parser's `on_body` and are re-framed for the client.
+    """
 
     __slots__ = (
+        "_body_at",
+        "_buf",
+        "_complete",
+        "_hbuf",
+        "_hstart",
+        "_in_head",
         "_interim",
+        "_keep_alive",
+        "_left",
         "_out",
-        "_reason",
+        "_raw",
         "_skip_body",
         "client",
-        "headers",
         "idle_since",
         "key",
         "parser",
@@ -204,11 +242,18 @@ class _UpstreamProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.client: _ClientProtocol | None = None
         self.parser = httptools.HttpResponseParser(self)
-        self.headers: list[tuple[bytes, bytes]] = []
-        self._reason = b""
         self._out: list[bytes] = []
+        self._buf = b""
+        self._hbuf = b""
+        self._hstart = 0
+        self._body_at = -1
+        self._in_head = True
         self._interim = False
         self._skip_body = False
+        self._raw = False
+        self._left = 0
+        self._complete = False
+        self._keep_alive = False
         self.received = False
         self.tunnel = False
         self.idle_since = 0.0
@@ -237,23 +282,47 @@ class _UpstreamProtocol(asyncio.Protocol):
         if self.tunnel:
             client.write_raw(data)
             return
+        in_head = self._in_head
+        buf = self._buf = self._hbuf + data if in_head and self._hbuf else data
+        self._body_at = -1 if in_head else 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            pass
+            # 101: what follows the head already belongs to the tunnel.
+            if self._body_at >= 0 and self._body_at < len(buf):
+                self._out.append(buf[self._body_at :])
+            self._body_at = -1
         except httptools.HttpParserError as exc:
             log.warning("bad response from %s:%d: %s", self.key[0], self.key[1], exc)
-            self.client = None
-            self.close()
-            client.upstream_failed(self, 502)
-            return
+            if not self._complete:
+                self.client = None
+                self.close()
+                client.upstream_failed(self, 502)
+                return
+            # Bytes after a complete response: it is relayed, the connection is not reused.
+            self._keep_alive = False
+        out = self._out
+        if self._in_head:
+            self._hbuf = buf[self._hstart :]
+            self._hstart = 0
+        elif self._raw:
+            at = self._body_at
+            left = self._left
+            if at >= 0 and left:
+                chunk = buf if at == 0 and len(buf) <= left else buf[at : at + left]
+                self._left = left - len(chunk)
+                client.resp_bytes += len(chunk)
+                out.append(chunk)
         if self._skip_body:
             # A response to HEAD has no body whatever its headers say; start afresh.
             self._skip_body = False
             self.parser = httptools.HttpResponseParser(self)
-            self.on_message_complete()
-        if self._out:
-            out, self._out = self._out, []
+            self._complete = True
+        if self._complete:
+            self._out = []
+            client.response_complete(self, out)
+        elif out:
+            self._out = []
             client.write_out(out)
 
     def pause_writing(self) -> None:
@@ -266,32 +335,38 @@ class _UpstreamProtocol(asyncio.Protocol):
 
     # httptools callbacks -------------------------------------------------------
 
-    def on_status(self, status: bytes) -> None:
-        self._reason += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
     def on_headers_complete(self) -> None:
         client = self.client
         if client is None:
             return
+        if self._complete:
+            # A second response in the same bytes, not asked for: it is not relayed, and the
+            # connection is not reused.
+            self._keep_alive = False
+            return
+        buf = self._buf
+        start = self._hstart
+        end = buf.find(b"\r\n\r\n", start)
+        if end < 0:  # pragma: no cover - the parser accepts CRLF line ends only
+            raise httptools.HttpParserError("response head end not found")
+        head = buf[start:end]
+        after = end + 4
+        self._hstart = after
         status = self.parser.get_status_code()
-        headers, self.headers = self.headers, []
-        reason, self._reason = self._reason, b""
         if status < 200 and status != 101:
             self._interim = True
-            head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-            for name, value in headers:
-                head += (name, b": ", value, b"\r\n")
-            head.append(b"\r\n")
-            self._out.append(b"".join(head))
+            self._out.append(_status_line_11(head) + b"\r\n\r\n")
             return
-        self._out.append(client.response_head(self, status, reason, headers))
+        self._in_head = False
+        self._body_at = after
+        self._keep_alive = self.parser.should_keep_alive()
+        self._out.append(client.response_head(self, status, head))
         if client.head_request:
             self._skip_body = True
 
     def on_body(self, body: bytes) -> None:
+        if self._raw or self._complete:
+            return  # relayed from the received bytes; or not asked for
         client = self.client
         if client is not None:
             client.response_body(self._out, body)
@@ -300,9 +375,7 @@ class _UpstreamProtocol(asyncio.Protocol):
         if self._interim:
             self._interim = False
             return
-        client = self.client
-        if client is not None and not self._skip_body:
-            client.response_complete(self, self._out)
+        self._complete = True
 
     # -------------------------------------------------------------------------
 
@@ -311,18 +384,83 @@ class _UpstreamProtocol(asyncio.Protocol):
             self.transport.close()
 
 
+def _hop_cut(head: bytes, status: int) -> tuple[bytes, int, bool]:
+    """(the head without its hop-by-hop lines, its Content-Length or -1 (-2: unreadable),
+    whether it had a Transfer-Encoding). 101 keeps Connection and Upgrade."""
+    lower = head.lower()
+    if status != 101 and _RESP_RARE.search(lower) is None:
+        # The usual head: at most one Connection line (one line, no continuation) to cut.
+        length = -1
+        i = lower.find(b"\ncontent-length:")
+        if i >= 0:
+            e = lower.find(b"\n", i + 16)
+            try:
+                length = int(lower[i + 16 : e if e >= 0 else len(lower)])
+            except ValueError:
+                length = -2
+        i = lower.find(b"\nconnection:")
+        if i < 0:
+            return head, length, False
+        e = lower.find(b"\n", i + 12)
+        if e < 0:
+            return head[: i - 1 if lower[i - 1] == 13 else i], length, False
+        if lower.find(b"\nconnection:", e) < 0 and lower[e + 1 : e + 2] not in (b" ", b"\t"):
+            stop = e - 1 if lower[e - 1] == 13 else e
+            return head[: i - 1 if lower[i - 1] == 13 else i] + head[stop:], length, False
+    parts: list[bytes] = []
+    pos = 0
+    length = -1
+    chunked = False
+    for m in _RESP_SPECIAL.finditer(lower):
+        name = m[1]
+        if name == b"content-length":
+            try:
+                length = int(m[2])
+            except ValueError:
+                length = -2  # the parser frames it; we just do not relay it raw
+            continue
+        if name == b"transfer-encoding":
+            chunked = True
+        elif status == 101 and (name == b"connection" or name == b"upgrade"):
+            continue
+        start = m.start()
+        if lower[start - 1] == 13:  # the CR of the CRLF
+            start -= 1
+        parts.append(head[pos:start])
+        pos = m.end()
+    if pos:
+        parts.append(head[pos:])
+        head = b"".join(parts)
+    return head, length, chunked
+
+
+def _status_line_11(head: bytes) -> bytes:
+    """The head with its status line said as HTTP/1.1, the version the proxy speaks."""
+    return head if head.startswith(b"HTTP/1.1 ") else b"HTTP/1.1" + head[8:]
+
+
 class _ClientProtocol(asyncio.Protocol):
     """One client connection: parses requests, routes them, relays responses."""
 
     __slots__ = (
         "_body_sent_ok",
         "_connecting",
+        "_h_headers",
+        "_h_parsed",
+        "_h_special",
         "_head_bytes",
         "_headers",
+        "_m_cip",
+        "_m_host",
+        "_m_local_ip",
+        "_m_tail",
+        "_m_target",
+        "_m_version",
         "_out",
         "_paused",
         "_pending",
         "_pipeline",
+        "_remote",
         "_retry_ok",
         "_timer",
         "_url",
@@ -332,7 +470,7 @@ class _ClientProtocol(asyncio.Protocol):
         "close_after",
         "close_delimited",
         "head_request",
-        "local_port",
+        "ids",
         "log_line",
         "parser",
         "pool",
@@ -340,8 +478,10 @@ class _ClientProtocol(asyncio.Protocol):
         "req_chunked",
         "req_complete",
         "req_has_body",
+        "req_version",
         "resp_bytes",
         "resp_status",
+        "routes",
         "settings",
         "started",
         "target",
@@ -350,13 +490,28 @@ class _ClientProtocol(asyncio.Protocol):
         "upstream",
     )
 
-    def __init__(self, settings: ProxySettings, pool: UpstreamPool) -> None:
+    def __init__(
+        self, settings: ProxySettings, pool: UpstreamPool, ids: _RequestIds, routes: _RouteCache
+    ) -> None:
         self.settings = settings
         self.pool = pool
+        self.ids = ids
+        self.routes = routes
+        self._remote = b""
+        # The last request's header lines, and what was read from them.
+        self._h_headers: list[tuple[bytes, bytes]] | None = None
+        self._h_special: dict[bytes, int] | None = None
+        self._h_parsed: tuple[Any, ...] = ()
+        # The last plain request's forwarding headers, and what they were made from.
+        self._m_target: Target | None = None
+        self._m_host = b""
+        self._m_version = ""
+        self._m_cip = ""
+        self._m_local_ip = ""
+        self._m_tail = b""
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.remote_ip = ""
-        self.local_port = b"80"
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._out: list[bytes] = []
@@ -379,6 +534,7 @@ class _ClientProtocol(asyncio.Protocol):
         self.close_after = False
         self.close_delimited = False
         self.req_has_body = False
+        self.req_version = "1.1"
         self.resp_status = 0
         self.resp_bytes = 0
         self.started = 0.0
@@ -391,9 +547,7 @@ class _ClientProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.remote_ip = peer[0] if peer else ""
-        sock = transport.get_extra_info("sockname")
-        if sock:
-            self.local_port = str(sock[1]).encode()
+        self._remote = self.remote_ip.encode()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -433,7 +587,14 @@ class _ClientProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._bad_request(str(exc))
             return
-        self._flush_up()
+        out = self._out
+        if out:
+            self._out = []
+            up = self.upstream
+            if up is not None and up.transport is not None:
+                up.transport.write(b"".join(out) if len(out) > 1 else out[0])
+            else:
+                self._body_sent_ok = False
 
     def pause_writing(self) -> None:
         up = self.upstream
@@ -446,10 +607,6 @@ class _ClientProtocol(asyncio.Protocol):
             up.transport.resume_reading()
 
     # httptools callbacks: the request ------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = []
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -467,6 +624,8 @@ class _ClientProtocol(asyncio.Protocol):
             p.should_keep_alive(),
             p.should_upgrade(),
         )
+        self._url = b""
+        self._headers = []
         if self.busy:
             # A pipelined request: wait for the current exchange; hold its body too.
             self._pipeline.append((request, [], False))
@@ -495,7 +654,10 @@ class _ClientProtocol(asyncio.Protocol):
             req, body, _ = self._pipeline[-1]
             self._pipeline[-1] = (req, body, True)
             return
-        self._end_body()
+        if self.req_chunked:
+            self._end_body()
+        else:
+            self.req_complete = True
 
     def _end_body(self) -> None:
         self.req_complete = True
@@ -517,6 +679,7 @@ class _ClientProtocol(asyncio.Protocol):
         self.req_chunked = False
         self._body_sent_ok = True
         self.head_request = method == b"HEAD"
+        self.req_version = version
         self.close_after = not keep_alive
         self.chunked_out = False
         self.close_delimited = False
@@ -534,78 +697,138 @@ class _ClientProtocol(asyncio.Protocol):
                 raw_path = rest[slash:] if slash >= 0 else b"/"
             else:
                 raw_path = b"/" + raw_path
-        path_text = raw_path.decode("latin-1")
-        path = lookup_path(path_text)
 
-        host = b""
-        xff = b""
-        xfproto = b""
-        xfport = b""
-        xfhost = b""
-        forwarded = b""
-        real_ip = b""
-        xfprefix = b""
-        upgrade_value = b""
-        is_chunked = False
-        has_body = False
-        out_headers: list[bytes] = []
-        add = out_headers.append
-        rid = s.request_id_header.lower().encode() if s.request_id_header else b""
-        cip = s.client_ip_header.lower().encode() if s.client_ip_header else b""
-        special = _REQ_SPECIAL
-        for name, value in headers:
-            lname = name.lower()
-            kind = special.get(lname, 0)
-            if kind == 0:
-                if (rid and lname == rid) or (cip and lname == cip):
+        routes = self.routes
+        if s.request_id_header is not routes.rid or s.client_ip_header is not routes.cip:
+            routes.replaced_headers(s.request_id_header, s.client_ip_header)
+        special = routes.special
+        if headers == self._h_headers and special is self._h_special:
+            # The same header lines as the connection's previous request (a client on a
+            # keep-alive connection repeats them): the same reading of them.
+            (
+                passthrough,
+                host,
+                xff,
+                xfproto,
+                xfport,
+                xfhost,
+                forwarded,
+                real_ip,
+                xfprefix,
+                upgrade_value,
+                is_chunked,
+                has_body,
+                plain,
+            ) = self._h_parsed
+        else:
+            host = b""
+            xff = b""
+            xfproto = b""
+            xfport = b""
+            xfhost = b""
+            forwarded = b""
+            real_ip = b""
+            xfprefix = b""
+            upgrade_value = b""
+            is_chunked = False
+            has_body = False
+            out: list[bytes] = []
+            plain = True  # no header that shapes the forwarding headers
+            for name, value in headers:
+                kind = special.get(name.lower(), 0)
+                if not kind:
+                    out += (name, b": ", value, b"\r\n")
                     continue
-                add(name + b": " + value + b"\r\n")
-                continue
-            if kind == _H_HOP:
-                continue
-            if kind == _H_TE:
-                is_chunked = b"chunked" in value.lower()
-            elif kind == _H_UPGRADE:
-                upgrade_value = value
-            elif kind == _H_HOST:
-                host = value
-            elif kind == _H_XFF:
-                xff = value if not xff else xff + b", " + value
-            elif kind == _H_FORWARDED:
-                forwarded = value
-            elif kind == _H_XFPREFIX:
-                xfprefix = value
-            else:
-                # Kept as they are, but their presence matters below.
-                if kind == _H_CL:
-                    has_body = value.strip() not in (b"0", b"")
-                elif kind == _H_XFPROTO:
-                    xfproto = value
-                elif kind == _H_XFPORT:
-                    xfport = value
-                elif kind == _H_XFHOST:
-                    xfhost = value
-                elif kind == _H_REALIP:
-                    real_ip = value
-                if (rid and lname == rid) or (cip and lname == cip):
-                    continue
-                add(name + b": " + value + b"\r\n")
+                if kind & _KEEP:
+                    # Kept as they are (unless replaced), but their presence matters below.
+                    base = kind & ~(_KEEP | _DROP)
+                    if base == _H_CL:
+                        has_body = value.strip() not in (b"0", b"")
+                    else:
+                        plain = False
+                    if base == _H_XFPROTO:
+                        xfproto = value
+                    elif base == _H_XFPORT:
+                        xfport = value
+                    elif base == _H_XFHOST:
+                        xfhost = value
+                    elif base == _H_REALIP:
+                        real_ip = value
+                    if not kind & _DROP:
+                        out += (name, b": ", value, b"\r\n")
+                elif kind == _H_HOST:
+                    host = value
+                elif kind == _H_XFF:
+                    xff = value if not xff else xff + b", " + value
+                    plain = False
+                elif kind == _H_TE:
+                    is_chunked = b"chunked" in value.lower()
+                elif kind == _H_UPGRADE:
+                    upgrade_value = value
+                    plain = False
+                elif kind == _H_FORWARDED:
+                    forwarded = value
+                    plain = False
+                elif kind == _H_XFPREFIX:
+                    xfprefix = value
+                    plain = False
+                # _H_HOP and _DROP: not forwarded
+            passthrough = b"".join(out)
+            self._h_headers = headers
+            self._h_special = special
+            self._h_parsed = (
+                passthrough,
+                host,
+                xff,
+                xfproto,
+                xfport,
+                xfhost,
+                forwarded,
+                real_ip,
+                xfprefix,
+                upgrade_value,
+                is_chunked,
+                has_body,
+                plain,
+            )
+        # out[0] becomes the request line once the target is known.
+        out = [b"", passthrough]
 
         has_body = has_body or is_chunked
         self.req_has_body = has_body
-        host_text = host.decode("latin-1")
         websocket = bool(upgrade) and upgrade_value.lower() == b"websocket"
-        scheme = self._scheme(xfproto, forwarded, websocket)
+        if xfproto or forwarded:
+            scheme = self._scheme(xfproto, forwarded, websocket)
+        else:
+            scheme = "ws" if websocket else "http"
+
         table = s.table
-        assert s.pick is not None and s.match is not None
-        target = table.lookup(
-            host_text,
-            path,
-            s.pick,
-            s.match,
-            scheme="https" if scheme in ("https", "wss") else "http",
-            query=query.decode("latin-1"),
-        )
+        if routes.table is not table or routes.match is not s.match:
+            routes.reset(table, s.match)
+        key = host + b" " + raw_path
+        route = routes.entries.get(key, _UNKNOWN)
+        if route is _UNKNOWN:
+            route = routes.resolve(key, host, raw_path)
+        target: Target | None
+        if route is None:
+            target = None
+        elif route is _UNCACHEABLE:
+            assert s.pick is not None and s.match is not None
+            target = table.lookup(
+                host.decode("latin-1"),
+                lookup_path(raw_path.decode("latin-1")),
+                s.pick,
+                s.match,
+                scheme="https" if scheme in ("https", "wss") else "http",
+                query=query.decode("latin-1"),
+            )
+        else:
+            ring = route.ring
+            if len(ring) == 1:
+                target = ring[0]
+            else:
+                assert s.pick is not None
+                target = s.pick(route)
         if target is None:
             html = s.noroute_html
             self._respond(
@@ -616,7 +839,10 @@ class _ClientProtocol(asyncio.Protocol):
             )
             return
         self.target = target
-        if target.has_access_rules:
+        t = routes.targets.get(target)
+        if t is None:
+            t = routes.target_info(target)
+        if t.access_rules:
             ips = [self.remote_ip]
             if xff:
                 ips += xff.decode("latin-1").split(",")
@@ -624,6 +850,8 @@ class _ClientProtocol(asyncio.Protocol):
                 self._respond(403, b"access denied\n", b"text/plain; charset=utf-8", drain=True)
                 return
         if target.redirect_code:
+            host_text = host.decode("latin-1")
+            path = lookup_path(raw_path.decode("latin-1"))
             location = redirect_url(target, host_text, path, query.decode("latin-1"))
             body = b""
             if method in (b"GET", b"HEAD"):
@@ -642,81 +870,80 @@ class _ClientProtocol(asyncio.Protocol):
 
         # The upstream request line: strip=, prepend=, the target's own query.
         up_path = raw_path
-        strip = target.strip_path
-        if strip and path_text.startswith(strip):
-            up_path = raw_path[len(strip) :]
+        if t.strip and raw_path.startswith(t.strip):
+            up_path = raw_path[len(t.strip) :]
             if up_path[:1] != b"/":
                 up_path = b"/" + up_path
-        if target.prepend_path:
-            up_path = target.prepend_path.encode() + up_path
+        if t.prepend:
+            up_path = t.prepend + up_path
             if up_path[:1] != b"/":
                 up_path = b"/" + up_path
-        tq = target.url_query
-        if tq:
-            query = tq.encode() + (b"&" + query if query else b"")
+        if t.query:
+            query = t.query + (b"&" + query if query else b"")
         if query:
             up_path += b"?" + query
+        out[0] = method + b" " + up_path + b" HTTP/1.1\r\n"
 
-        remote = self.remote_ip.encode()
-        if target.host_header == "dst":
-            up_host = target.netloc.encode()
-        elif target.host_header:
-            up_host = target.host_header.encode()
+        if plain:
+            # Nothing of the client's bears on the forwarding headers: the same as for the
+            # last request of this connection, if it went to the same target and Host.
+            if (
+                target is self._m_target
+                and host == self._m_host
+                and version == self._m_version
+                and s.client_ip_header is self._m_cip
+                and s.local_ip is self._m_local_ip
+            ):
+                out.append(self._m_tail)
+            else:
+                tail = self._forward_headers(
+                    t, host, b"", b"", b"", b"", b"", b"", b"", b"", "http", version
+                )
+                self._m_target = target
+                self._m_host = host
+                self._m_version = version
+                self._m_cip = s.client_ip_header
+                self._m_local_ip = s.local_ip
+                self._m_tail = tail
+                out.append(tail)
         else:
-            up_host = host
-        if up_host:
-            add(b"Host: " + up_host + b"\r\n")
-        if websocket:
-            add(b"X-Forwarded-For: " + remote + b"\r\n")
-            add(b"Connection: Upgrade\r\nUpgrade: " + upgrade_value + b"\r\n")
-        else:
-            add(b"X-Forwarded-For: " + (xff + b", " + remote if xff else remote) + b"\r\n")
-        if not real_ip:
-            add(b"X-Real-Ip: " + remote + b"\r\n")
-        if cip:
-            add(s.client_ip_header.encode() + b": " + remote + b"\r\n")
-        if rid:
-            add(s.request_id_header.encode() + b": " + _uuid4() + b"\r\n")
-        if not xfproto:
-            xp = (
-                b"http"
-                if scheme in ("http", "ws")
-                else b"https"
-                if scheme == "wss"
-                else scheme.encode()
+            out.append(
+                self._forward_headers(
+                    t,
+                    host,
+                    xff,
+                    xfproto,
+                    xfport,
+                    xfhost,
+                    xfprefix,
+                    forwarded,
+                    real_ip,
+                    upgrade_value if websocket else b"",
+                    scheme,
+                    version,
+                )
             )
-            add(b"X-Forwarded-Proto: " + xp + b"\r\n")
-        if not xfport:
-            colon = host.rfind(b":")
-            port = (
-                host[colon + 1 :]
-                if 0 < colon < len(host) - 1 and b"]" not in host[colon:]
-                else b"80"
-            )
-            add(b"X-Forwarded-Port: " + port + b"\r\n")
-        if not xfhost and host:
-            add(b"X-Forwarded-Host: " + host + b"\r\n")
-        if strip:
-            add(b"X-Forwarded-Prefix: " + strip.encode() + b"\r\n")
-        elif xfprefix:
-            add(b"X-Forwarded-Prefix: " + xfprefix + b"\r\n")
-        fwd = forwarded or b"for=" + remote + b"; proto=" + scheme.encode()
-        if s.local_ip:
-            fwd += b"; by=" + s.local_ip.encode()
-        fwd += b"; httpproto=http/" + version.encode()
-        add(b"Forwarded: " + fwd + b"\r\n")
-
+        if s.request_id_header:
+            batch = self.ids.batch
+            out += (routes.rid_prefix, batch.pop() if batch else self.ids.refill(), b"\r\n")
         if is_chunked:
-            add(b"Transfer-Encoding: chunked\r\n")
+            out.append(b"Transfer-Encoding: chunked\r\n")
+        out.append(b"\r\n")
         self.req_chunked = is_chunked
-        head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method, up_path, b"".join(out_headers))
+        head = b"".join(out)
 
         if websocket:
             self.tunnel = True
             self._pending = [head]
             self._connect(target, pooled=False)
             return
-        up = self.pool.get(target.pool_key)
+        up = None
+        idle = self.pool.idle.get(target.pool_key)
+        while idle:
+            up = idle.pop()
+            if up.transport is not None and not up.transport.is_closing():
+                break
+            up = None
         self._retry_ok = up is not None and not has_body
         self._head_bytes = head if self._retry_ok else b""
         if up is not None:
@@ -724,10 +951,69 @@ class _ClientProtocol(asyncio.Protocol):
             up.received = False
             self.upstream = up
             self._out.append(head)
-            self._arm_timer()
+            if s.response_header_timeout > 0:
+                self._arm_timer()
         else:
             self._pending = [head]
             self._connect(target, pooled=True)
+
+    def _forward_headers(
+        self,
+        t: _TargetBytes,
+        host: bytes,
+        xff: bytes,
+        xfproto: bytes,
+        xfport: bytes,
+        xfhost: bytes,
+        xfprefix: bytes,
+        forwarded: bytes,
+        real_ip: bytes,
+        websocket_upgrade: bytes,
+        scheme: str,
+        version: str,
+    ) -> bytes:
+        """Host and the forwarding headers as Fabio sets them, given what the client sent."""
+        s = self.settings
+        remote = self._remote
+        out: list[bytes] = []
+        up_host = t.host if t.host is not None else host
+        if up_host:
+            out += (b"Host: ", up_host, b"\r\n")
+        if websocket_upgrade:
+            out += (b"X-Forwarded-For: ", remote, b"\r\nConnection: Upgrade\r\nUpgrade: ")
+            out += (websocket_upgrade, b"\r\n")
+        elif xff:
+            out += (b"X-Forwarded-For: ", xff, b", ", remote, b"\r\n")
+        else:
+            out += (b"X-Forwarded-For: ", remote, b"\r\n")
+        if not real_ip:
+            out += (b"X-Real-Ip: ", remote, b"\r\n")
+        if s.client_ip_header:
+            out += (s.client_ip_header.encode(), b": ", remote, b"\r\n")
+        if not xfproto:
+            if scheme == "http" or scheme == "ws":
+                out.append(b"X-Forwarded-Proto: http\r\n")
+            else:
+                out += (b"X-Forwarded-Proto: ", b"https" if scheme == "wss" else scheme.encode())
+                out.append(b"\r\n")
+        if not xfport or not xfhost:
+            port_line, host_line = self.routes.host_lines(host)
+            if not xfport:
+                out.append(port_line)
+            if not xfhost:
+                out.append(host_line)
+        if t.prefix_line:
+            out.append(t.prefix_line)
+        elif xfprefix:
+            out += (b"X-Forwarded-Prefix: ", xfprefix, b"\r\n")
+        if forwarded:
+            out += (b"Forwarded: ", forwarded)
+        else:
+            out += (b"Forwarded: for=", remote, b"; proto=", scheme.encode())
+        if s.local_ip:
+            out += (b"; by=", s.local_ip.encode())
+        out += (b"; httpproto=http/", version.encode(), b"\r\n")
+        return b"".join(out)
 
     @staticmethod
     def _scheme(xfproto: bytes, forwarded: bytes, websocket: bool) -> str:
@@ -811,48 +1097,43 @@ class _ClientProtocol(asyncio.Protocol):
 
     # the response -------------------------------------------------------------
 
-    def response_head(
-        self,
-        up: _UpstreamProtocol,
-        status: int,
-        reason: bytes,
-        headers: list[tuple[bytes, bytes]],
-    ) -> bytes:
-        self._cancel_timer()
+    def response_head(self, up: _UpstreamProtocol, status: int, head: bytes) -> bytes:
+        """The client's response head from the upstream's (status line and header lines, no
+        blank line): hop-by-hop lines cut out, framing and connection lines of our own added.
+        Tells `up` whether the body can be relayed as raw slices (it has a Content-Length)."""
+        if self._timer is not None:
+            self._cancel_timer()
         self.resp_status = status
         if status == 101:
             up.tunnel = True
             self.tunnel = True
-        out = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-        length = False
-        chunked = False
-        for name, value in headers:
-            lname = name.lower()
-            if lname in _HOP:
-                if lname == b"transfer-encoding":
-                    chunked = True
-                elif status == 101 and lname in (b"connection", b"upgrade"):
-                    out += (name, b": ", value, b"\r\n")
-                continue
-            if lname == b"content-length":
-                length = True
-            out += (name, b": ", value, b"\r\n")
+        head, length, chunked = _hop_cut(head, status)
+        if not head.startswith(b"HTTP/1.1 "):
+            head = _status_line_11(head)
         bodiless = self.head_request or status in _NO_BODY_STATUS or status == 101
-        self.close_delimited = not bodiless and not length and not chunked
-        if not bodiless and not length:
-            if self.parser.get_http_version() == "1.1":
-                out.append(b"Transfer-Encoding: chunked\r\n")
-                self.chunked_out = True
-            else:
-                self.close_after = True
+        self.close_delimited = not bodiless and length == -1 and not chunked
+        extra = b""
+        if not bodiless:
+            if length >= 0 and not chunked:
+                up._raw = True
+                up._left = length
+            elif length == -1:
+                if self.req_version == "1.1":
+                    extra = b"\r\nTransfer-Encoding: chunked"
+                    self.chunked_out = True
+                elif not chunked:
+                    self.close_after = True
+                else:
+                    # Chunked upstream, HTTP/1.0 client: the body is sent as it is decoded
+                    # and its end is the end of the connection.
+                    self.close_after = True
         elif chunked and self.head_request:
-            out.append(b"Transfer-Encoding: chunked\r\n")
+            extra = b"\r\nTransfer-Encoding: chunked"
         if self.close_after:
-            out.append(b"Connection: close\r\n")
-        elif self.parser.get_http_version() == "1.0":
-            out.append(b"Connection: keep-alive\r\n")
-        out.append(b"\r\n")
-        return b"".join(out)
+            return head + extra + b"\r\nConnection: close\r\n\r\n"
+        if self.req_version == "1.0":
+            return head + extra + b"\r\nConnection: keep-alive\r\n\r\n"
+        return head + extra + b"\r\n\r\n"
 
     def response_body(self, out: list[bytes], body: bytes) -> None:
         self.resp_bytes += len(body)
@@ -866,11 +1147,15 @@ class _ClientProtocol(asyncio.Protocol):
             out.append(b"0\r\n\r\n")
         self.upstream = None
         up.client = None
-        reusable = up.parser.should_keep_alive() and self.req_complete and self._body_sent_ok
-        if out:
-            data, out[:] = b"".join(out), []
-            self.write_raw(data)
+        reusable = up._keep_alive and self.req_complete and self._body_sent_ok
+        transport = self.transport
+        if out and transport is not None:
+            transport.write(b"".join(out) if len(out) > 1 else out[0])
         if reusable:
+            up._in_head = True
+            up._hbuf = up._buf = b""
+            up._hstart = 0
+            up._raw = up._complete = False
             self.pool.put(up)
         else:
             up.close()
@@ -949,7 +1234,8 @@ class _ClientProtocol(asyncio.Protocol):
         self._finish()
 
     def _finish(self) -> None:
-        self._log()
+        if self.access is not None:
+            self._log()
         self.busy = False
         self.tunnel = False
         self.upstream = None
@@ -993,28 +1279,197 @@ class _ClientProtocol(asyncio.Protocol):
         method, url, headers, version = self.access
         self.access = None
         t = self.target
+        info = self.routes.targets.get(t) if t is not None else None
         al.log(
-            start=self.started,
-            end=time.time(),
-            remote_ip=self.remote_ip,
-            method=method,
-            url=url,
-            version=version,
-            headers=headers,
-            status=self.resp_status,
-            size=self.resp_bytes,
-            upstream=f"{t.host}:{t.port}" if t else "",
-            service=t.service if t else "",
+            self.started,
+            time.time(),
+            self.remote_ip,
+            method,
+            url,
+            version,
+            headers,
+            self.resp_status,
+            self.resp_bytes,
+            info.upstream if info is not None else _addr(t),
+            t.service if t else "",
         )
 
 
-def _uuid4() -> bytes:
-    """A random (version 4) UUID in its text form: uuid.uuid4() costs three times as much."""
-    b = bytearray(os.urandom(16))
-    b[6] = (b[6] & 0x0F) | 0x40
-    b[8] = (b[8] & 0x3F) | 0x80
-    h = b.hex().encode()
-    return b"%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+def _addr(t: Target | None) -> str:
+    """The access log's `$upstream_addr`."""
+    return f"{t.host}:{t.port}" if t is not None else ""
+
+
+class _Unknown:
+    """Markers of the route cache: not looked up yet; not cacheable (redirect targets)."""
+
+
+_UNKNOWN: Any = _Unknown()
+_UNCACHEABLE: Any = _Unknown()
+
+
+class _TargetBytes:
+    """What a target adds to a request, encoded once per table."""
+
+    __slots__ = ("access_rules", "host", "prefix_line", "prepend", "query", "strip", "upstream")
+
+    def __init__(self, t: Target) -> None:
+        self.access_rules = t.has_access_rules
+        self.upstream = _addr(t)
+        strip: bytes | None = None
+        if t.strip_path:
+            try:
+                strip = t.strip_path.encode("latin-1")
+            except UnicodeEncodeError:
+                strip = None  # cannot prefix a path received as bytes
+        self.strip = strip
+        self.prefix_line = (
+            b"X-Forwarded-Prefix: " + t.strip_path.encode() + b"\r\n" if t.strip_path else b""
+        )
+        self.prepend = t.prepend_path.encode()
+        self.query = t.url_query.encode()
+        if t.host_header == "dst":
+            self.host: bytes | None = t.netloc.encode()
+        elif t.host_header:
+            self.host = t.host_header.encode()
+        else:
+            self.host = None
+
+
+class _RouteCache:
+    """Lookups of one table, by the request's Host and raw path, and the bytes that go with
+    them. Tables are replaced whole, never changed, so a new table starts a new cache."""
+
+    __slots__ = (
+        "_hosts",
+        "cip",
+        "entries",
+        "match",
+        "rid",
+        "rid_prefix",
+        "special",
+        "table",
+        "targets",
+    )
+
+    LIMIT = 8192
+
+    def __init__(self) -> None:
+        self.table: Table | None = None
+        self.match: Matcher | None = None
+        self.entries: dict[bytes, Any] = {}
+        self.targets: dict[Target, _TargetBytes] = {}
+        self._hosts: dict[bytes, tuple[bytes, bytes]] = {}
+        # The request headers to look at, for these request-ID and client-IP header names.
+        self.special = _REQ_SPECIAL
+        self.rid = ""
+        self.cip = ""
+        self.rid_prefix = b""
+
+    def reset(self, table: Table, match: Matcher | None) -> None:
+        self.table = table
+        self.match = match
+        self.entries = {}
+        self.targets = {}
+
+    def resolve(self, key: bytes, host: bytes, raw_path: bytes) -> Any:
+        """The route `Table.lookup` would take for this host and path; None for no route;
+        _UNCACHEABLE when a redirect target may send the lookup on to another host."""
+        table = self.table
+        match = self.match
+        assert table is not None and match is not None
+        path = lookup_path(raw_path.decode("latin-1"))
+        result: Any = None
+        for h in table.matching_hosts(host.decode("latin-1")):
+            for r in table.hosts.get(h, ()):
+                if match(path, r):
+                    break
+            else:
+                continue
+            if not r.ring:
+                continue
+            result = _UNCACHEABLE if any(t.redirect_code for t in r.targets) else r
+            break
+        if len(self.entries) >= self.LIMIT:
+            self.entries.clear()
+        self.entries[key] = result
+        return result
+
+    def target_info(self, target: Target) -> _TargetBytes:
+        info = self.targets[target] = _TargetBytes(target)
+        return info
+
+    def host_lines(self, host: bytes) -> tuple[bytes, bytes]:
+        """(`X-Forwarded-Port` line, `X-Forwarded-Host` line or b"") for a Host value."""
+        lines = self._hosts.get(host)
+        if lines is None:
+            colon = host.rfind(b":")
+            port = (
+                host[colon + 1 :]
+                if 0 < colon < len(host) - 1 and b"]" not in host[colon:]
+                else b"80"
+            )
+            lines = (
+                b"X-Forwarded-Port: " + port + b"\r\n",
+                b"X-Forwarded-Host: " + host + b"\r\n" if host else b"",
+            )
+            if len(self._hosts) >= self.LIMIT:
+                self._hosts.clear()
+            self._hosts[host] = lines
+        return lines
+
+    def replaced_headers(self, rid: str, cip: str) -> None:
+        """The request-ID and client-IP header names changed: what to look at, what to send."""
+        special = dict(_REQ_SPECIAL)
+        for name in (rid, cip):
+            if name:
+                lname = name.lower().encode()
+                kind = special.get(lname, 0)
+                special[lname] = kind | _DROP if kind & _KEEP or not kind else kind
+        self.special = special
+        self.rid = rid
+        self.cip = cip
+        self.rid_prefix = rid.encode() + b": "
+
+
+class _RequestIds:
+    """Request IDs in the UUID text form, as Fabio makes them: a random generator prefix
+    and a counter (fastuuid's scheme), unique without a system call per request. They are
+    made 256 at a time: the data path takes one with `ids.batch.pop()` while there are any,
+    else calls `refill()`."""
+
+    __slots__ = ("_n", "_prefix", "batch")
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._prefix = b""
+        self.batch: list[bytes] = []
+        self._reseed()
+
+    def _reseed(self) -> None:
+        b = bytearray(os.urandom(16))
+        b[6] = (b[6] & 0x0F) | 0x40  # version 4
+        b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = b.hex().encode()
+        self._prefix = b"%s-%s-%s-%s-" % (h[:8], h[8:12], h[12:16], h[16:20])
+        self._n = int(h[20:], 16)
+
+    def refill(self) -> bytes:
+        """Makes the next batch and returns its first ID."""
+        n = self._n
+        if n + self.BATCH >= 1 << 48:
+            self._reseed()
+            n = self._n
+        self._n = n + self.BATCH
+        prefix = self._prefix
+        # Popped from the end: the last made is the first taken, so reverse the counter.
+        self.batch = [prefix + b"%012x" % i for i in range(n + self.BATCH, n, -1)]
+        return self.batch.pop()
+
+    def next(self) -> bytes:
+        return self.batch.pop() if self.batch else self.refill()
 
 
 def _html_escape(s: str) -> str:
@@ -1027,14 +1482,19 @@ class HTTPProxy:
     def __init__(self, settings: ProxySettings) -> None:
         self.settings = settings
         self.pool = UpstreamPool(settings)
+        self.ids = _RequestIds()
+        self.routes = _RouteCache()
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 
+    def protocol(self) -> _ClientProtocol:
+        """The protocol of one client connection (the listener's factory)."""
+        return _ClientProtocol(self.settings, self.pool, self.ids, self.routes)
+
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
-        factory: Callable[[], asyncio.Protocol] = lambda: _ClientProtocol(self.settings, self.pool)  # noqa: E731
         self._server = await loop.create_server(
-            factory, host, port, reuse_address=True, backlog=1024
+            self.protocol, host, port, reuse_address=True, backlog=1024
         )
         self.pool.start()
         self.port = int(self._server.sockets[0].getsockname()[1])
