@@ -252,6 +252,9 @@ def test_plan_history_inspect_revert_scale_and_deployments(
     dep_id = deployments[1].split()[0]
     dep = yurt(sched, "deployment", "status", dep_id).stdout
     assert "Job ID      = job-cmds" in dep
+    listed = yurt(sched, "deployment", "list").stdout.splitlines()
+    assert listed[0].split() == deployments[0].split()
+    assert any(ln.split()[:2] == [dep_id, "job-cmds"] for ln in listed[1:])
 
 
 def test_eval_status_alloc_stop_and_purge(sched: SchedulerProcess, node: SimNode) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -131,21 +132,28 @@ def events(alloc: Obj, task: str) -> list[str]:
     return [e["Type"] for e in alloc["TaskStates"][task]["Events"]]
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    tmp = tmp_path_factory.mktemp("cluster")
+@contextlib.contextmanager
+def running_cluster(tmp: Path, *client_args: str) -> Iterator[Cluster]:
+    """A catalog, a scheduler and a `yurt client` (with `client_args`), stopped afterwards."""
     catalog = CatalogProcess(tmp / "catalog", "-dev").start()
+    # A TTL long enough that a client restarted on a busy machine is not marked down first.
     sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "5s", "-heartbeat-grace", "15s")
     sched.start()
-    client = ClientProcess(tmp, f"127.0.0.1:{sched.port}", f"127.0.0.1:{catalog.port}").start()
+    client = ClientProcess(
+        tmp, f"127.0.0.1:{sched.port}", f"127.0.0.1:{catalog.port}", *client_args
+    ).start()
     try:
         yield Cluster(sched, catalog, client)
     finally:
         client.proc.stop()
-        # The scheduler waits for in-flight blocking queries (the client's allocation watch)
-        # before it exits; a test does not need to wait that out.
         sched.proc.stop(timeout=3)
         catalog.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with running_cluster(tmp_path_factory.mktemp("cluster")) as c:
+        yield c
 
 
 def pid_alive(pid: int) -> bool:

@@ -17,9 +17,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.catalog.conftest import CatalogProcess
-from tests.client.conftest import ClientProcess, Cluster, events, wait_for
-from tests.scheduler.conftest import SchedulerProcess
+from tests.client.conftest import Cluster, events, running_cluster, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,25 +135,8 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def dcluster(tmp_path_factory: pytest.TempPathFactory, podman: str) -> Iterator[Cluster]:
-    tmp = tmp_path_factory.mktemp("dcluster")
-    catalog = CatalogProcess(tmp / "catalog", "-dev").start()
-    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "5s", "-heartbeat-grace", "15s")
-    sched.start()
-    client = ClientProcess(
-        tmp,
-        f"127.0.0.1:{sched.port}",
-        f"127.0.0.1:{catalog.port}",
-        "-docker-endpoint",
-        podman,
-    ).start()
-    try:
-        yield Cluster(sched, catalog, client)
-    finally:
-        client.proc.stop()
-        # The scheduler waits for in-flight blocking queries (the client's allocation watch)
-        # before it exits; a test does not need to wait that out.
-        sched.proc.stop(timeout=3)
-        catalog.proc.stop()
+    with running_cluster(tmp_path_factory.mktemp("dcluster"), "-docker-endpoint", podman) as c:
+        yield c
 
 
 def test_docker_driver_fingerprinted(dcluster: Cluster) -> None:

@@ -4,31 +4,8 @@ scheduler that lost its state, and a client stopped with SIGTERM leaving no orph
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 
-import pytest
-
-from tests.catalog.conftest import CatalogProcess
-from tests.client.conftest import ClientProcess, Cluster, events, pid_alive, wait_for
-from tests.scheduler.conftest import SchedulerProcess
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    tmp = tmp_path_factory.mktemp("node")
-    catalog = CatalogProcess(tmp / "catalog", "-dev").start()
-    # A TTL long enough that a client restarted on a busy machine is not marked down first.
-    sched = SchedulerProcess(tmp / "sched", "-heartbeat-ttl", "5s", "-heartbeat-grace", "15s")
-    sched.start()
-    client = ClientProcess(tmp, f"127.0.0.1:{sched.port}", f"127.0.0.1:{catalog.port}").start()
-    try:
-        yield Cluster(sched, catalog, client)
-    finally:
-        client.proc.stop()
-        # The scheduler waits for in-flight blocking queries (the client's allocation watch)
-        # before it exits; a test does not need to wait that out.
-        sched.proc.stop(timeout=3)
-        catalog.proc.stop()
+from tests.client.conftest import Cluster, events, pid_alive, wait_for
 
 
 def test_deployment_becomes_healthy_through_checks(cluster: Cluster) -> None:

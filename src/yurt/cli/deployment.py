@@ -6,7 +6,7 @@ import click
 
 from yurt.cli.common import address_option, client, nomad_command, resolve_one
 from yurt.cli.nomad_format import deployment as format_deployment
-from yurt.cli.output import format_list, limit
+from yurt.cli.nomad_format import deployment_list
 
 
 @click.group()
@@ -32,21 +32,8 @@ def status(address: str | None, verbose: bool, deployment_id: str) -> None:
 @nomad_command
 def list_(address: str | None, verbose: bool) -> None:
     """List deployments."""
-    api = client(address)
-    length = 0 if verbose else 8
-    items = api.get("/v1/deployments") or []
+    items = client(address).get("/v1/deployments") or []
     if not items:
         click.echo("No deployments found")
         return
-    rows = [["ID", "Job ID", "Job Version", "Status", "Description"]]
-    for d in items:
-        rows.append(
-            [
-                limit(str(d.get("ID", "")), length),
-                str(d.get("JobID", "")),
-                str(d.get("JobVersion", "")),
-                str(d.get("Status", "")),
-                str(d.get("StatusDescription", "")),
-            ]
-        )
-    click.echo(format_list(rows))
+    click.echo(deployment_list(items, 0 if verbose else 8))

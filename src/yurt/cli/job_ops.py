@@ -307,7 +307,7 @@ def periodic_force(address: str | None, detach: bool, verbose: bool, job_id: str
 @nomad_command
 def deployments(address: str | None, verbose: bool, job_id: str) -> None:
     """List a job's deployments."""
-    from yurt.cli.output import format_list, limit
+    from yurt.cli.nomad_format import deployment_list
 
     api = client(address)
     full = resolve_job(api, job_id)
@@ -315,18 +315,7 @@ def deployments(address: str | None, verbose: bool, job_id: str) -> None:
     if not items:
         click.echo(f'No deployments found for job "{full}"')
         return
-    rows = [["ID", "Job ID", "Job Version", "Status", "Description"]]
-    for d in items:
-        rows.append(
-            [
-                limit(str(d.get("ID", "")), 0 if verbose else 8),
-                str(d.get("JobID", "")),
-                str(d.get("JobVersion", "")),
-                str(d.get("Status", "")),
-                str(d.get("StatusDescription", "")),
-            ]
-        )
-    click.echo(format_list(rows))
+    click.echo(deployment_list(items, 0 if verbose else 8))
 
 
 SERVER_COMMANDS: tuple[click.Command, ...] = (

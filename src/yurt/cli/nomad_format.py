@@ -171,6 +171,22 @@ def deployment_groups(d: Json, length: int = 8) -> str:
     return format_list(rows)
 
 
+def deployment_list(items: list[Json], length: int = 8) -> str:
+    """`nomad deployment list` and `nomad job deployments`: one line per deployment."""
+    rows = [["ID", "Job ID", "Job Version", "Status", "Description"]]
+    for d in items:
+        rows.append(
+            [
+                limit(str(d.get("ID", "")), length),
+                str(d.get("JobID", "")),
+                str(d.get("JobVersion", "")),
+                str(d.get("Status", "")),
+                str(d.get("StatusDescription", "")),
+            ]
+        )
+    return format_list(rows)
+
+
 def deployment(d: Json, length: int = 8) -> str:
     pairs = [
         ("ID", limit(str(d.get("ID", "")), length)),
