@@ -75,6 +75,9 @@ class Store:
         self.table_index: dict[str, int] = dict.fromkeys(KINDS, 1)
         self.allocs_by_node: dict[str, set[str]] = {}
         self.allocs_by_job: dict[str, set[str]] = {}
+        # Every write that touches a job's allocations settles the job's status, which reads
+        # its evaluations: kept per job so that this does not scan every evaluation.
+        self.evals_by_job: dict[str, set[str]] = {}
         # What running allocations take on each node, kept as allocations change so that
         # placement does not recount it for every evaluation.
         self.usage: dict[str, NodeUsage] = {}
@@ -155,6 +158,14 @@ class Store:
                 )
 
     def _reindex(self, kind: str, key: str, old: Obj | None, new: Obj | None) -> None:
+        if kind == EVAL:
+            if old is not None:
+                self.evals_by_job.get(job_key(old["Namespace"], old["JobID"]), set()).discard(key)
+            if new is not None:
+                self.evals_by_job.setdefault(job_key(new["Namespace"], new["JobID"]), set()).add(
+                    key
+                )
+            return
         if kind != ALLOC:
             return
         if old is not None and alloc_uses_resources(old):
@@ -193,11 +204,8 @@ class Store:
         return [self.tables[ALLOC][k] for k in keys]
 
     def evals_for_job(self, namespace: str, job_id: str) -> list[Obj]:
-        return [
-            e
-            for e in self.tables[EVAL].values()
-            if e["JobID"] == job_id and e["Namespace"] == namespace
-        ]
+        keys = self.evals_by_job.get(job_key(namespace, job_id), set())
+        return [self.tables[EVAL][k] for k in keys]
 
     def deployments_for_job(self, namespace: str, job_id: str) -> list[Obj]:
         return [
