@@ -89,3 +89,29 @@ async def test_http_refused_output(tmp_path: Path) -> None:
     assert output == f'Get "{url}": dial tcp 127.0.0.1:{port}: connect: connection refused'
     await runners.close()
     store.close()
+
+
+async def test_a_check_that_has_not_passed_yet_is_retried_before_its_interval(
+    tmp_path: Path,
+) -> None:
+    """A service registered while its task is still binding its port: the target starts
+    listening after the first probe failed, and the check passes long before the interval."""
+    port = free_port()
+    d = CheckDefinition(
+        kind="tcp", tcp=f"127.0.0.1:{port}", interval_ns=60 * 10**9, timeout_ns=10**9
+    )
+    store, runners = _setup(tmp_path, d)
+    runners.start(store.checks[("n", "c")])
+    await asyncio.sleep(0.1)
+    assert _status(store) == CRITICAL  # the first probe ran at once, and failed
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", port)
+    try:
+        for _ in range(150):
+            await asyncio.sleep(0.02)
+            if _status(store) == PASSING:
+                break
+        assert _status(store) == PASSING  # within 3 s, with a 60 s interval
+    finally:
+        server.close()
+        await runners.close()
+        store.close()
