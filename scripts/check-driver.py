@@ -65,7 +65,8 @@ def main() -> int:
         if driver == "docker":
             print(
                 "There is no Docker engine on this machine (or DOCKER_HOST does not point at "
-                "one; Podman's Docker-compatible socket works too)."
+                "one; Podman's Docker-compatible socket works too: `make podman` starts it, "
+                "then export the DOCKER_HOST it prints and `make restart`)."
             )
         raw = path.with_name(path.name.replace(".nomad", "-raw.nomad"))
         if raw.exists():
