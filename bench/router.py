@@ -4,9 +4,12 @@ It starts nginx (Debian's /usr/sbin/nginx) serving a 2 KB static page, `yurt cat
 (or uses a running Consul-API catalog) and `yurt router`, each as its own process; registers
 nginx as a service tagged `urlprefix-/`; then runs `wrk` (2 threads; 1 for 1 connection)
 against nginx and through the router at 1, 16 and 128 connections and prints requests/s, p50
-and p99 of both and their ratio (nginx and the router take turns for `--repeat` rounds; the
-table shows medians). `cpu us` is the router's CPU time (user + system) per request: a steadier
-measure than requests/s on a machine shared with other work. Then it measures how long a
+and p99 of both and their ratio (they take turns for `--repeat` rounds; the table shows
+medians). Two references are measured in the same rounds: nginx itself as a reverse proxy
+(proxy_pass to a keep-alive upstream pool, one worker), what a proxy written in C does on this
+machine; and a byte relay on uvloop (bench/byte_relay.py: no parsing, no routing), the floor
+of any Python proxy. `cpu us` is each process's CPU time (user + system) per request: a
+steadier measure than requests/s on a machine shared with other work. Then it measures how long a
 catalog change takes to reach the proxy: a new service registered (time until its route answers
 200) and a check turning critical (time until the route answers 404). For the proxy's Python
 cost alone, without the machine's noise, see bench/router_datapath.py.
@@ -14,6 +17,7 @@ cost alone, without the machine's noise, see bench/router_datapath.py.
     python bench/router.py                      # 3 rounds of 10 s wrk runs
     python bench/router.py --duration 3 --repeat 1   # quicker
     python bench/router.py --access-log         # the router writes its access log too
+    python bench/router.py --no-references      # nginx direct and the router only
     python bench/router.py --consul 127.0.0.1:8500   # a running catalog (yurt's or Consul)
 """
 
@@ -51,6 +55,28 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {dir}/www;
+    }}
+}}
+"""
+
+# The reference proxy written in C: nginx's own reverse proxy with a keep-alive upstream pool,
+# in a process of its own (one worker, as the router is one process).
+NGINX_PROXY_CONF = """
+worker_processes 1;
+pid {dir}/nginx-proxy.pid;
+error_log {dir}/error-proxy.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    upstream origin {{ server 127.0.0.1:{origin}; keepalive 256; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
     }}
 }}
 """
@@ -150,6 +176,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def nginx_worker(master: subprocess.Popen[bytes]) -> int:
+    """The pid of an nginx master's (single) worker process."""
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pids = children.read_text().split()
+        if pids:
+            return int(pids[0])
+        time.sleep(0.05)
+    raise RuntimeError("nginx started no worker")
+
+
+class System:
+    """One thing wrk is pointed at: its URL, and the process whose CPU time is counted."""
+
+    def __init__(self, name: str, url: str, pid: int) -> None:
+        self.name = name
+        self.url = url
+        self.pid = pid
+        self.runs: list[tuple[float, float, float, int]] = []
+        self.cpu: list[float] = []
+
+    def measure(self, connections: int, duration: float) -> None:
+        before = cpu_seconds(self.pid)
+        self.runs.append(wrk(self.url, connections, duration))
+        spent = cpu_seconds(self.pid) - before
+        self.cpu.append(spent / (self.runs[-1][0] * duration) * 1e6)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
@@ -158,6 +213,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="rounds of nginx/router runs")
     ap.add_argument("--changes", type=int, default=20, help="catalog changes to time")
     ap.add_argument("--access-log", action="store_true", help="router writes its access log")
+    ap.add_argument(
+        "--no-references",
+        action="store_true",
+        help="skip the reference proxies (nginx as a proxy, a Python byte relay)",
+    )
     args = ap.parse_args()
     for tool in ("wrk", "/usr/sbin/nginx"):
         if shutil.which(tool) is None:
@@ -219,36 +279,73 @@ def main() -> None:
         catalog.register("bench-nginx", "nginx", nginx_port, ["urlprefix-/"])
         time_until(lambda: status(proxy + "/index.html") == 200)
 
+        page = "/index.html"
+        systems = [
+            System("nginx direct", f"http://127.0.0.1:{nginx_port}{page}", nginx_worker(procs[0])),
+            System("yurt router", proxy + page, router_pid),
+        ]
+        if not args.no_references:
+            port = free_port()
+            (work / "nginx-proxy.conf").write_text(
+                NGINX_PROXY_CONF.format(dir=work, port=port, origin=nginx_port)
+            )
+            procs.append(
+                subprocess.Popen(
+                    ["/usr/sbin/nginx", "-c", str(work / "nginx-proxy.conf"), "-g", "daemon off;"],
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            wait_http(f"http://127.0.0.1:{port}/", proc=procs[-1])
+            systems.append(
+                System("nginx as proxy", f"http://127.0.0.1:{port}{page}", nginx_worker(procs[-1]))
+            )
+            port = free_port()
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(ROOT / "bench" / "byte_relay.py"),
+                        str(port),
+                        str(nginx_port),
+                    ]
+                )
+            )
+            wait_http(f"http://127.0.0.1:{port}/", proc=procs[-1])
+            systems.append(System("py byte relay", f"http://127.0.0.1:{port}{page}", procs[-1].pid))
+
         print(
             f"proxy throughput: wrk -t2, {args.duration:g}s per run, 2 KB static page, "
-            f"median of {args.repeat} rounds; request-id on, access log "
+            f"median of {args.repeat} rounds; router: request-id on, access log "
             + ("on" if args.access_log else "off")
         )
         print(
-            f"{'conns':>5} | {'nginx req/s':>11} {'p50 ms':>7} {'p99 ms':>7} | "
-            f"{'router req/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'cpu us':>7} | "
-            f"{'ratio':>5}"
+            "cpu us: the process's CPU time per request (for nginx direct: the origin's own); "
+            "vs direct: the median of the rounds' ratios to nginx direct"
+        )
+        print(
+            f"{'conns':>5}  {'':<14} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+            f"{'cpu us':>7} {'vs direct':>9}"
         )
         for c in (int(x) for x in args.connections.split(",")):
-            # nginx and the router take turns, so that a change in the machine's load falls
-            # on both; each column is the median of the rounds, the ratio the median of the
-            # rounds' ratios.
-            ds, rs, cpu = [], [], []
+            # All take turns in every round, so that a change in the machine's load falls on
+            # each of them.
+            for sys_ in systems:
+                sys_.runs, sys_.cpu = [], []
             for _ in range(args.repeat):
-                ds.append(wrk(f"http://127.0.0.1:{nginx_port}/index.html", c, args.duration))
-                before = cpu_seconds(router_pid)
-                rs.append(wrk(proxy + "/index.html", c, args.duration))
-                spent = cpu_seconds(router_pid) - before
-                cpu.append(spent / (rs[-1][0] * args.duration) * 1e6)
-            d = [statistics.median(x[i] for x in ds) for i in range(3)]
-            r = [statistics.median(x[i] for x in rs) for i in range(3)]
-            errors = sum(x[3] for x in rs)
-            ratio = statistics.median(b[0] / a[0] for a, b in zip(ds, rs, strict=True))
-            print(
-                f"{c:>5} | {d[0]:>11,.0f} {d[1]:>7.2f} {d[2]:>7.2f} | "
-                f"{r[0]:>12,.0f} {r[1]:>7.2f} {r[2]:>7.2f} {errors:>6} "
-                f"{statistics.median(cpu):>7.1f} | {ratio:>5.2f}"
-            )
+                for sys_ in systems:
+                    sys_.measure(c, args.duration)
+            direct = systems[0]
+            for sys_ in systems:
+                med = [statistics.median(x[i] for x in sys_.runs) for i in range(3)]
+                ratio = statistics.median(
+                    b[0] / a[0] for a, b in zip(direct.runs, sys_.runs, strict=True)
+                )
+                print(
+                    f"{c:>5}  {sys_.name:<14} {med[0]:>9,.0f} {med[1]:>7.2f} {med[2]:>7.2f} "
+                    f"{sum(x[3] for x in sys_.runs):>6} {statistics.median(sys_.cpu):>7.1f} "
+                    f"{ratio:>9.2f}"
+                )
+        print()
 
         added: list[float] = []
         failed: list[float] = []
