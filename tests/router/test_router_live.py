@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import itertools
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -467,6 +468,67 @@ async def test_unchecked_instances_routed_when_configured(env: Env) -> None:
         env.consul.deregister("bare-b")
         await until(lambda: not_(routed))
     finally:
+        await router.stop()
+
+
+async def test_register_option_registers_the_router_as_an_alias(env: Env) -> None:
+    # Fabio's `register=<name>`: the router registers itself as `name` while a route asks for
+    # it (also with its own registration switched off), as it registers itself.
+    router = Router(
+        RouterConfig(
+            proxy_addr="127.0.0.1:0",
+            ui_addr="127.0.0.1:0",
+            consul_addr=env.consul.addr,
+            register=False,
+            check_ttl=1.5,
+        )
+    )
+    await router.start()
+    try:
+        await router.wait_ready()
+        ui_port = router.config.ui_port
+        alias_id = f"shop-example-{socket.gethostname()}-{ui_port}"
+        env.consul.register(
+            "shop-a", "shop", env.ups["a"].port, ["urlprefix-shop.example/ register=shop-example"]
+        )
+        await until(lambda: alias_id in env.consul.services())
+        svc = env.consul.services()[alias_id]
+        assert (svc["Service"], svc["Address"], svc["Port"]) == (
+            "shop-example",
+            "127.0.0.1",
+            ui_port,
+        )
+        assert router.registrations.aliases == {"shop-example": alias_id}
+
+        def alias_checks() -> dict[str, str]:
+            return {
+                c["Type"]: c["Status"]
+                for c in env.consul.checks().values()
+                if c["ServiceID"] == alias_id
+            }
+
+        # The HTTP check on the UI's /health passes; the TTL check is kept passing past its TTL.
+        await until(lambda: alias_checks() == {"http": "passing", "ttl": "passing"})
+        await asyncio.sleep(2.0)
+        assert alias_checks() == {"http": "passing", "ttl": "passing"}
+
+        # A manual route asks for a second alias; the route going away removes the first.
+        env.consul.kv_put(
+            "fabio/config/alias",
+            f"route add manual /m http://127.0.0.1:{env.ups['b'].port}/"
+            ' opts "register=manual-alias"',
+        )
+        manual_id = f"manual-alias-{socket.gethostname()}-{ui_port}"
+        await until(lambda: manual_id in env.consul.services())
+        env.consul.deregister("shop-a")
+        await until(lambda: alias_id not in env.consul.services())
+        assert manual_id in env.consul.services()
+
+        # Shutting down deregisters what is left.
+        await router.stop()
+        assert manual_id not in env.consul.services()
+    finally:
+        env.consul.kv_delete("fabio/config/alias")
         await router.stop()
 
 

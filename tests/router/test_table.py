@@ -53,6 +53,19 @@ def test_api_routes_fields_and_order() -> None:
     assert "tags" not in routes[0]
 
 
+def test_aliases_are_the_register_options_in_table_order_each_once() -> None:
+    t = Table.from_text(
+        'route add a b.example/ http://10.0.0.1:80/ opts "register=b-alias"\n'
+        'route add a a.example/ http://10.0.0.2:80/ opts "register=a-alias strip=/x"\n'
+        'route add c a.example/ http://10.0.0.3:80/ opts "register=a-alias"\n'
+        "route add d /plain http://10.0.0.4:80/\n"
+        'route add e /gone http://10.0.0.5:80/ opts "register=gone"\n'
+        "route del e\n"
+    )
+    assert t.aliases() == ["b-alias", "a-alias"]
+    assert Table().aliases() == []
+
+
 def test_add_dedups_and_groups_targets() -> None:
     t = Table.from_text(
         "route add s /p http://h:1/\nroute add s /p http://h:1/\nroute add s /p http://h:2/"

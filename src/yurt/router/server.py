@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import sys
 
 from aiohttp import web
@@ -12,9 +11,10 @@ from aiohttp import web
 from yurt.api.http import start_site
 from yurt.router.access_log import AccessLog
 from yurt.router.admin import build_app
-from yurt.router.config import RouterConfig, format_listeners, split_addr
-from yurt.router.consul import ConsulClient, ConsulError
+from yurt.router.config import RouterConfig, format_listeners
+from yurt.router.consul import ConsulClient
 from yurt.router.proxy import HTTPProxy, ProxySettings
+from yurt.router.registration import Registrations
 from yurt.router.table import MATCHERS, PICKERS, Table
 from yurt.router.tcp import TCPProxy
 from yurt.router.watcher import CatalogWatcher
@@ -47,7 +47,7 @@ class Router:
         self.watcher = CatalogWatcher(self.consul, config, self._set_table, self._set_noroute)
         self._listeners: list[HTTPProxy | TCPProxy] = []
         self._admin: web.AppRunner | None = None
-        self._ttl_task: asyncio.Task[None] | None = None
+        self.registrations = Registrations(self.consul, config)
         self.service_id = ""
         self.table_version = 0
 
@@ -59,6 +59,7 @@ class Router:
         old, self.settings.table = self.settings.table, table
         self.table_version += 1
         _log_table_change(old, table, self.config.routes_log_format)
+        self.registrations.want_aliases(table.aliases())
 
     def _set_noroute(self, html: bytes) -> None:
         self.settings.noroute_html = html
@@ -80,24 +81,17 @@ class Router:
             log.info("ui and api on %s", cfg.ui_address)
             await self.watcher.start()
             if cfg.register:
-                await self._register()
+                self.service_id = await self.registrations.add(cfg.service_name)
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
-        if self._ttl_task is not None:
-            self._ttl_task.cancel()
-            self._ttl_task = None
-        if self.service_id:
-            try:
-                await self.consul.put(f"/v1/agent/service/deregister/{self.service_id}")
-                log.info("deregistered %s", self.service_id)
-            except ConsulError as exc:
-                log.warning("deregistering %s: %s", self.service_id, exc)
-            self.service_id = ""
-            if self.config.shutdown_wait > 0:
-                await asyncio.sleep(self.config.shutdown_wait)
+        registered = bool(self.registrations.bodies)
+        await self.registrations.close()
+        self.service_id = ""
+        if registered and self.config.shutdown_wait > 0:
+            await asyncio.sleep(self.config.shutdown_wait)
         await self.watcher.stop()
         for server in self._listeners:
             await server.stop()
@@ -110,72 +104,6 @@ class Router:
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Until the first table from the catalog is in place."""
         await asyncio.wait_for(self.watcher.ready.wait(), timeout)
-
-    # self-registration ----------------------------------------------------------
-
-    def _registration(self) -> dict[str, object]:
-        cfg = self.config
-        host, port = (
-            split_addr("registry.consul.register.addr", cfg.register_addr)
-            if cfg.register_addr
-            else (cfg.ui_host, cfg.ui_port)
-        )
-        if cfg.register_addr and port == 9998 and cfg.ui_port != 9998:
-            port = cfg.ui_port  # the default address follows a moved UI
-        if host in ("", "0.0.0.0", "::"):
-            host = "127.0.0.1"
-        hostname = socket.gethostname()
-        self.service_id = f"{cfg.service_name}-{hostname}-{port}"
-        return {
-            "ID": self.service_id,
-            "Name": cfg.service_name,
-            "Tags": list(cfg.register_tags),
-            "Address": host,
-            "Port": port,
-            "Checks": [
-                {
-                    "CheckID": f"{self.service_id}-ttl",
-                    "Name": f"{cfg.service_name} TTL",
-                    "TTL": f"{cfg.check_ttl:g}s",
-                    "DeregisterCriticalServiceAfter": cfg.check_deregister_after,
-                },
-                {
-                    "CheckID": f"{self.service_id}-http",
-                    "Name": f"{cfg.service_name} health",
-                    "HTTP": f"http://{host}:{port}/health",
-                    "Interval": cfg.check_interval,
-                    "Timeout": cfg.check_timeout,
-                    "DeregisterCriticalServiceAfter": cfg.check_deregister_after,
-                },
-            ],
-        }
-
-    async def _register(self) -> None:
-        body = self._registration()
-        try:
-            await self.consul.put("/v1/agent/service/register", body)
-            await self._pass_ttl()
-            log.info("registered as %s", self.service_id)
-        except ConsulError as exc:
-            # The catalog may come up later: keep trying in the TTL loop.
-            log.warning("registering %s: %s; will retry", self.service_id, exc)
-        self._ttl_task = asyncio.get_running_loop().create_task(self._ttl_loop(body))
-
-    async def _pass_ttl(self) -> None:
-        await self.consul.put(f"/v1/agent/check/pass/{self.service_id}-ttl")
-
-    async def _ttl_loop(self, body: dict[str, object]) -> None:
-        interval = max(self.config.check_ttl / 3, 0.2)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self._pass_ttl()
-            except ConsulError:
-                try:
-                    await self.consul.put("/v1/agent/service/register", body)
-                    await self._pass_ttl()
-                except ConsulError as exc:
-                    log.debug("TTL refresh: %s", exc)
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -313,6 +313,17 @@ class Table:
     def __len__(self) -> int:
         return sum(len(r.targets) for routes in self.hosts.values() for r in routes)
 
+    def aliases(self) -> list[str]:
+        """The service names that routes ask the router to register as (`register=`), in
+        table order, each once."""
+        names = (
+            t.opts.get("register", "")
+            for routes in self.hosts.values()
+            for r in routes
+            for t in r.targets
+        )
+        return list(dict.fromkeys(n for n in names if n))
+
     # building -----------------------------------------------------------------
 
     @classmethod
