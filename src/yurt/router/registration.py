@@ -85,10 +85,14 @@ class Registrations:
     async def add(self, name: str) -> str:
         """Register the router as `name` (retried in the background if the catalog is not
         reachable); the service ID."""
+        sid = self._track(name)
+        await self._put(sid)
+        return sid
+
+    def _track(self, name: str) -> str:
         body = self.body(name)
         sid = str(body["ID"])
         self.bodies[sid] = body
-        await self._put(sid)
         if self._ttl_task is None:
             self._ttl_task = asyncio.get_running_loop().create_task(self._ttl_loop())
         return sid
@@ -123,8 +127,8 @@ class Registrations:
                 await self.remove(self._aliases.pop(name))
             for name in wanted:
                 if name not in self._aliases and name != own:
-                    self._aliases[name] = await self.add(name)
-                    log.info("registered route alias %s", name)
+                    sid = self._aliases[name] = self._track(name)
+                    await self._put(sid)
             if wanted == self._wanted_aliases:
                 return
 
