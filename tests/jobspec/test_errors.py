@@ -78,6 +78,12 @@ def test_syntax_errors(name: str, expected: str) -> None:
     assert _errors(name) == [expected]
 
 
+def test_missing_value_is_not_called_an_unterminated_string() -> None:
+    with pytest.raises(JobspecError) as info:
+        check_job('job "x" {\n  priority = \n  group "g" {}\n}\n', "x.nomad")
+    assert str(info.value) == "x.nomad:2:14: unexpected end of line; expected a value"
+
+
 def test_error_holds_structured_diagnostics() -> None:
     with pytest.raises(JobspecError) as info:
         parse_job('job "x" {\n  group "g" {\n    cuont = 2\n  }\n}\n', "x.nomad")

@@ -173,6 +173,14 @@ def _end_of_previous(text: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
+def _in_quotes(text: str, at: int | None) -> bool:
+    """Whether position `at` is inside a quoted string opened earlier on its line."""
+    if at is None:
+        return True
+    prefix = text[text.rfind("\n", 0, at) + 1 : at].replace('\\"', "")
+    return prefix.count('"') % 2 == 1
+
+
 def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagnostic:
     line = getattr(exc, "line", None) or 1
     column = getattr(exc, "column", None) or 1
@@ -192,8 +200,11 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         value = str(tok).split("\n")[0]
-        if tok.type == "STRING_CHARS" and "\n" in str(tok):
+        if tok.type == "STRING_CHARS" and "\n" in str(tok) and _in_quotes(text, tok.start_pos):
             message = "unterminated string: a quoted string must end on the same line"
+        elif tok.type == "STRING_CHARS" and not value.strip():
+            # The lexer reads what follows a bare `=` as string text: nothing was given.
+            message = "unexpected end of line; expected a value"
         elif "LBRACE" in exc.expected and "EQ" not in exc.expected and tok.type != "LBRACE":
             line, column = _end_of_previous(text, exc.token.start_pos or 0)
             message = 'expected "{" to open a block, or "=" to set an attribute'
