@@ -53,6 +53,10 @@ def test_config_dir_services(tmp_path: Path) -> None:
         '{"service": {"name": "fromfile", "port": 8080, "tags": ["urlprefix-/f"],'
         ' "check": {"ttl": "30s"}}}'
     )
+    (conf / "db.hcl").write_text(
+        'services {\n  name = "fromhcl"\n  port = 5432\n  tags = ["primary"]\n'
+        '  checks {\n    id = "fromhcl-ttl"\n    ttl = "30s"\n  }\n}\n'
+    )
     p = CatalogProcess(tmp_path, "-config-dir", str(conf), "-datacenter", "east").start()
     try:
         c: consul.Consul = p.client()
@@ -60,6 +64,12 @@ def test_config_dir_services(tmp_path: Path) -> None:
         assert c.catalog.datacenters() == ["east"]
         assert c.agent.services()["fromfile"]["Tags"] == ["urlprefix-/f"]
         assert c.agent.checks()["service:fromfile"]["Status"] == "critical"
+        assert (c.agent.services()["fromhcl"]["Port"], c.agent.services()["fromhcl"]["Tags"]) == (
+            5432,
+            ["primary"],
+        )
+        c.agent.check.ttl_pass("fromhcl-ttl")
+        assert c.health.service("fromhcl", passing=True)[1][0]["Service"]["ID"] == "fromhcl"
     finally:
         p.proc.stop()
 

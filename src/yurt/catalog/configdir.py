@@ -1,8 +1,12 @@
-"""Service definitions from `-config-dir`: JSON files shaped like Consul's.
+"""Service definitions from `-config-dir`: JSON and HCL files shaped like Consul's.
 
 A file holds `{"service": {...}}` or `{"services": [{...}, ...]}` (other top-level keys are
-agent settings, which are ignored). Files are read in name order; an error names the file
-and, for JSON syntax, its line and column.
+agent settings, which are ignored). In HCL the same is written with blocks: `service { ... }`,
+one `services { ... }` block per service, `check { ... }` or `checks { ... }` blocks inside,
+and `meta { ... }` for maps; keys in snake_case as Consul's documentation writes them. HCL
+files are read with yurt's HCL2 parser, which takes the HCL1 that Consul's examples use except
+for HCL1-only forms (objects without `=`, `"quoted" = keys` at block level). Files are read in
+name order; an error names the file and its line and column.
 """
 
 from __future__ import annotations
@@ -12,8 +16,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from yurt.api.casing import get_field
+from yurt.api.casing import fold, get_field
 from yurt.catalog.definitions import DefinitionError, ServiceDefinition, parse_service
+from yurt.jobspec.diagnostics import Collector, JobspecError
+from yurt.jobspec.evaluate import EvalError, Scope, evaluate
+from yurt.jobspec.functions import functions
+from yurt.jobspec.syntax import Body, parse_body
 
 log = logging.getLogger(__name__)
 
@@ -31,21 +39,70 @@ def load_services(dirs: list[Path], node: str) -> list[ServiceDefinition]:
         if not directory.is_dir():
             raise ConfigDirError(f"{directory}: config directory does not exist")
         for path in sorted(directory.iterdir()):
-            if path.suffix != ".json" or not path.is_file():
-                if path.suffix == ".hcl":
-                    log.warning("%s: HCL config files are not read by yurt; use JSON", path)
+            if path.suffix not in (".json", ".hcl") or not path.is_file():
                 continue
-            out.extend(_load_file(path, node))
+            data = _read_json(path) if path.suffix == ".json" else _read_hcl(path)
+            out.extend(_definitions(path, data, node))
     return out
 
 
-def _load_file(path: Path, node: str) -> list[ServiceDefinition]:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         data: Any = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ConfigDirError(f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
     if not isinstance(data, dict):
         raise ConfigDirError(f"{path}: expected a JSON object at the top level")
+    return data
+
+
+# Blocks that Consul decodes as lists even when there is one of them.
+_LIST_BLOCKS = frozenset({"services", "checks"})
+
+
+def _read_hcl(path: Path) -> dict[str, Any]:
+    """The HCL file as the JSON object Consul would decode it to."""
+    try:
+        body = parse_body(path.read_text(), str(path))
+        collector = Collector(str(path))
+        data = _hcl_object(body, Scope({}, {}, functions(None)), collector)
+        collector.raise_if_any()
+    except JobspecError as exc:
+        raise ConfigDirError(str(exc)) from None
+    return data
+
+
+def _hcl_object(body: Body, scope: Scope, collector: Collector) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, attr in body.attributes.items():
+        try:
+            out[name] = evaluate(attr.expr, scope)
+        except EvalError as exc:
+            collector.error(exc.pos, exc.message)
+    for block in body.blocks:
+        if block.labels:
+            collector.error(
+                block.pos, f'block "{block.type}" takes no labels in a service definition'
+            )
+            continue
+        if block.type in out and not isinstance(out[block.type], list):
+            previous = out[block.type]
+            if fold(block.type) not in _LIST_BLOCKS and isinstance(previous, dict):
+                out[block.type] = [previous]  # a repeated block makes a list, as in HCL1
+            else:
+                collector.error(block.pos, f'"{block.type}" is given twice')
+                continue
+        value = _hcl_object(block.body, scope, collector)
+        if isinstance(out.get(block.type), list):
+            out[block.type].append(value)
+        elif fold(block.type) in _LIST_BLOCKS:
+            out[block.type] = [value]
+        else:
+            out[block.type] = value
+    return out
+
+
+def _definitions(path: Path, data: dict[str, Any], node: str) -> list[ServiceDefinition]:
     raw: list[tuple[str, Any]] = []
     single = get_field(data, "service")
     if single is not None:
