@@ -33,6 +33,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("yurt.cli.node", "node"),
     "eval": ("yurt.cli.evaluation", "eval_"),
     "deployment": ("yurt.cli.deployment", "deployment"),
+    "system": ("yurt.cli.system", "system"),
 }
 
 

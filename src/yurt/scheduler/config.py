@@ -29,6 +29,9 @@ class SchedulerConfig:
     # "binpack" (Nomad's default) or "spread", as `nomad operator scheduler set-config`.
     scheduler_algorithm: str = "binpack"
     node_name: str = "yurt-scheduler"
+    # Seconds between garbage collections (Nomad runs its collectors every 5 minutes); the
+    # age thresholds are Nomad's defaults, in `yurt.scheduler.gc.GCThresholds`.
+    gc_interval: float = 300.0
 
     @property
     def address(self) -> str:

@@ -104,6 +104,10 @@ def build_app(server: SchedulerServer) -> web.Application:
     r.add_route("PUT", "/v1/internal/node/{id}/heartbeat", api.internal_heartbeat)
     r.add_get("/v1/internal/node/{id}/allocations", api.internal_allocs)
     r.add_route("PUT", "/v1/internal/node/{id}/allocations", api.internal_update_allocs)
+    r.add_route("PUT", "/v1/system/gc", api.system_gc)
+    r.add_route("POST", "/v1/system/gc", api.system_gc)
+    r.add_route("PUT", "/v1/system/reconcile/summaries", api.reconcile_summaries)
+    r.add_route("POST", "/v1/system/reconcile/summaries", api.reconcile_summaries)
     r.add_route("POST", "/v1/search", api.search)
     r.add_route("PUT", "/v1/search", api.search)
     r.add_route("*", "/v1/client/{tail:.*}", api.forward_client)
@@ -839,6 +843,15 @@ class _API:
             str(algorithm), bool(get_field(body, "PauseEvalBroker"))
         )
         return json_response({"Updated": True, "Index": index}, headers=_headers(index))
+
+    async def system_gc(self, request: web.Request) -> web.Response:
+        # Nomad answers before collecting; here the collection is done when the answer comes.
+        self.server.collect_garbage(force=True)
+        return web.Response(status=200)
+
+    async def reconcile_summaries(self, request: web.Request) -> web.Response:
+        # Job summaries are computed from the allocations on every read: always reconciled.
+        return web.Response(status=200)
 
     async def search(self, request: web.Request) -> web.Response:
         body = expect_object(await read_json(request), "body")

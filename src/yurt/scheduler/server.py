@@ -21,6 +21,7 @@ from yurt.scheduler import store as s
 from yurt.scheduler.broker import EvalBroker
 from yurt.scheduler.config import SchedulerConfig
 from yurt.scheduler.consul import ConsulRegistration
+from yurt.scheduler.gc import GarbageCollector, GCResult
 from yurt.scheduler.heartbeat import Heartbeats
 from yurt.scheduler.http_api import build_app
 from yurt.scheduler.operations import Operations
@@ -50,6 +51,7 @@ class SchedulerServer:
             heartbeat_ttl=self.config.heartbeat_ttl,
             on_node_alive=self.heartbeats.reset,
         )
+        self.gc = GarbageCollector(self.store)
         self.server_id = self._server_id()
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
@@ -152,6 +154,7 @@ class SchedulerServer:
         self._apply_pause()
         self._tasks.append(asyncio.create_task(self._worker(), name="scheduler-worker"))
         self._tasks.append(asyncio.create_task(self._periodic(), name="periodic-launcher"))
+        self._tasks.append(asyncio.create_task(self._collect_garbage(), name="gc"))
         if self.config.consul_addr:
             self._consul = ConsulRegistration(
                 self.config.consul_addr,
@@ -200,6 +203,30 @@ class SchedulerServer:
                         self.ops.launch_periodic(job, when)
                     except Exception:
                         log.exception("launching periodic job %s", job["ID"])
+
+    async def _collect_garbage(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.gc_interval)
+            self.collect_garbage(force=False)
+
+    def collect_garbage(self, *, force: bool) -> GCResult:
+        """One garbage collection (`force`: `nomad system gc`, every threshold at zero)."""
+        try:
+            result = self.gc.run(force=force)
+        except Exception:
+            log.exception("garbage collection")
+            return GCResult()
+        if result.total:
+            log.info(
+                "garbage collected %d jobs, %d evaluations, %d allocations, %d deployments, "
+                "%d nodes",
+                result.jobs,
+                result.evals,
+                result.allocs,
+                result.deployments,
+                result.nodes,
+            )
+        return result
 
     async def stop(self) -> None:
         if self._stopped:
