@@ -17,11 +17,13 @@ from yurt.client.drivers.base import (
     Driver,
     DriverError,
     DriverHealth,
+    ExecStreams,
     ExitResult,
     Obj,
     TaskContext,
     TaskHandle,
 )
+from yurt.client.drivers.process_exec import run_process_session
 
 
 def _proc_start_time(pid: int) -> str | None:
@@ -146,6 +148,15 @@ class ProcessHandle(TaskHandle):
             await proc.wait()
             return 2, f"script check timed out after {timeout}s"
         return proc.returncode or 0, out.decode(errors="replace")
+
+    exec_streaming_supported = True
+
+    async def exec_streaming(self, argv: list[str], *, tty: bool, streams: ExecStreams) -> int:
+        if self.enter_namespaces:
+            # The task's mount, PID, UTS and IPC namespaces, its chroot and working directory.
+            target = str(self._namespace_pid())
+            argv = ["nsenter", "-t", target, "-m", "-p", "-u", "-i", "-r", "-w", "--", *argv]
+        return await run_process_session(argv, env=self.env, cwd=self.cwd, tty=tty, streams=streams)
 
     def pids(self) -> list[int]:
         return group_pids(self.pid)

@@ -1,0 +1,240 @@
+"""`alloc exec` in docker (Podman's Engine API), exec (namespaces + chroot) and raw_exec tasks:
+Nomad's WebSocket frames against the node, and the `yurt alloc exec` CLI end to end through
+the scheduler. One allocation holds one task of each driver."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.client.conftest import Cluster, pid_alive, running_cluster, wait_for
+from tests.client.test_docker import podman as podman  # the Podman service and local images
+
+JOB = """
+job "shell" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "box" {
+      driver = "docker"
+      kill_timeout = "1s"
+      env { GREETING = "hello from box" }
+      config {
+        image   = "localhost/yurt-busybox:latest"
+        command = "/bin/sleep"
+        args    = ["1000"]
+        work_dir = "/local"
+      }
+    }
+    task "jail" {
+      driver = "exec"
+      kill_timeout = "1s"
+      env { GREETING = "hello from jail" }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exec sleep 1000"]
+      }
+    }
+    task "raw" {
+      driver = "raw_exec"
+      kill_timeout = "1s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exec sleep 1000"]
+      }
+    }
+  }
+}
+"""
+
+
+@dataclass
+class Session:
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory: pytest.TempPathFactory, podman: str) -> Iterator[tuple[Cluster, str]]:
+    with running_cluster(tmp_path_factory.mktemp("exec"), "-docker-endpoint", podman) as c:
+        c.run(JOB)
+        alloc = c.wait_alloc("shell", "running", timeout=60)
+        wait_for(
+            lambda: all(
+                s["State"] == "running" for s in c.alloc(alloc["ID"])["TaskStates"].values()
+            ),
+            what="all three tasks running",
+        )
+        yield c, str(alloc["ID"])
+        c.stop_job("shell")
+
+
+def exec_frames(
+    url: str, alloc_id: str, task: str, command: list[str], *, tty: bool, frames: list[Any]
+) -> Session:
+    """One exec session: send `frames` (a float is a pause in seconds), read until `exited`."""
+
+    async def run() -> Session:
+        out, err, code = bytearray(), bytearray(), None
+        params = {"task": task, "command": json.dumps(command), "tty": str(tty).lower()}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{url}/v1/client/allocation/{alloc_id}/exec", params=params) as ws,
+        ):
+            for frame in frames:
+                if isinstance(frame, float):
+                    await asyncio.sleep(frame)
+                else:
+                    await ws.send_str(json.dumps(frame))
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                body = json.loads(msg.data)
+                for key, buf in (("stdout", out), ("stderr", err)):
+                    if (body.get(key) or {}).get("data"):
+                        buf += base64.b64decode(body[key]["data"])
+                if body.get("exited"):
+                    code = body["result"]["exit_code"]
+                    break
+        return Session(bytes(out), bytes(err), code)
+
+    return asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def stdin(data: bytes) -> dict[str, Any]:
+    return {"stdin": {"data": base64.b64encode(data).decode()}}
+
+
+CLOSE = {"stdin": {"close": True}}
+SPLIT = ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]
+
+
+@pytest.mark.parametrize("task", ["box", "jail", "raw"])
+def test_output_split_and_exit_code(shell: tuple[Cluster, str], task: str) -> None:
+    c, alloc_id = shell
+    got = exec_frames(c.client.url, alloc_id, task, SPLIT, tty=False, frames=[CLOSE])
+    assert (got.stdout, got.stderr, got.exit_code) == (b"out\n", b"err\n", 3)
+
+
+@pytest.mark.parametrize("task", ["box", "jail", "raw"])
+def test_stdin_reaches_cat_and_its_close_ends_it(shell: tuple[Cluster, str], task: str) -> None:
+    c, alloc_id = shell
+    frames = [stdin(b"one\n"), 0.1, stdin(b"two\n"), CLOSE]
+    got = exec_frames(c.client.url, alloc_id, task, ["cat"], tty=False, frames=frames)
+    assert (got.stdout, got.stderr, got.exit_code) == (b"one\ntwo\n", b"", 0)
+
+
+@pytest.mark.parametrize("task", ["box", "jail", "raw"])
+def test_tty_with_resize(shell: tuple[Cluster, str], task: str) -> None:
+    c, alloc_id = shell
+    command = ["/bin/sh", "-c", "read x; stty size; test -t 1 && echo tty:$x; exit 5"]
+    frames = [{"tty_size": {"height": 33, "width": 101}}, stdin(b"go\n")]
+    got = exec_frames(c.client.url, alloc_id, task, command, tty=True, frames=frames)
+    text = got.stdout.decode()
+    # A terminal: one stream, CRLF line ends, the caller's size.
+    assert "33 101\r\n" in text and "tty:go\r\n" in text, text
+    assert got.stderr == b""
+    assert got.exit_code == 5
+
+
+@pytest.mark.parametrize("task", ["box", "jail", "raw"])
+def test_unknown_command_exits_127_with_the_reason(shell: tuple[Cluster, str], task: str) -> None:
+    c, alloc_id = shell
+    got = exec_frames(c.client.url, alloc_id, task, ["no-such-cmd"], tty=False, frames=[CLOSE])
+    assert got.exit_code == 127
+    assert b"no-such-cmd" in got.stderr
+    assert b"not found" in got.stderr or b"No such file" in got.stderr
+
+
+def test_exec_task_command_runs_in_the_task_namespaces(shell: tuple[Cluster, str]) -> None:
+    c, alloc_id = shell
+    command = ["/bin/sh", "-c", "echo pid=$$; pwd; ls /; echo $GREETING; echo $NOMAD_TASK_DIR"]
+    got = exec_frames(c.client.url, alloc_id, "jail", command, tty=False, frames=[CLOSE])
+    assert got.exit_code == 0, got
+    lines = got.stdout.decode().split("\n")
+    assert int(lines[0][4:]) < 100  # inside the task's PID namespace
+    assert lines[1] == "/"  # the task's working directory: its chroot's root
+    assert {"alloc", "local", "secrets", "bin", "usr"} <= set(lines)
+    assert "hello from jail" in lines
+    assert "/local" in lines
+
+
+def test_docker_command_gets_the_task_environment_and_work_dir(
+    shell: tuple[Cluster, str],
+) -> None:
+    c, alloc_id = shell
+    command = ["/bin/sh", "-c", "pwd; echo $GREETING; echo $NOMAD_ALLOC_ID"]
+    got = exec_frames(c.client.url, alloc_id, "box", command, tty=False, frames=[CLOSE])
+    assert got.stdout.decode().split("\n")[:3] == ["/local", "hello from box", alloc_id]
+
+
+def sleepers(seconds: str) -> list[int]:
+    """Host PIDs of `sleep <seconds>` processes (containers' processes are host processes)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv[-2:] == [seconds.encode(), b""] and argv[0].endswith(b"sleep"):
+                found.append(int(entry))
+    return [p for p in found if pid_alive(p)]
+
+
+@pytest.mark.parametrize(("task", "seconds"), [("box", "991"), ("jail", "992"), ("raw", "993")])
+def test_caller_leaving_kills_the_command(
+    shell: tuple[Cluster, str], task: str, seconds: str
+) -> None:
+    c, alloc_id = shell
+
+    async def leave_early() -> None:
+        params = {
+            "task": task,
+            "command": json.dumps(["/bin/sh", "-c", f"echo up; sleep {seconds}"]),
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                f"{c.client.url}/v1/client/allocation/{alloc_id}/exec", params=params
+            ) as ws,
+        ):
+            msg = await ws.receive(timeout=10)
+            assert b"up" in base64.b64decode(json.loads(msg.data)["stdout"]["data"])
+            wait_for(lambda: sleepers(seconds), 10, f"sleep {seconds} running")
+
+    asyncio.run(leave_early())
+    wait_for(lambda: not sleepers(seconds), 10, "the exec'd command to be killed")
+
+
+def test_cli_alloc_exec_through_the_scheduler(shell: tuple[Cluster, str]) -> None:
+    c, alloc_id = shell
+    env = {**os.environ, "NOMAD_ADDR": c.sched.url}
+
+    def yurt(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "yurt", "alloc", "exec", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    split = yurt("-task", "box", alloc_id[:8], *SPLIT)
+    assert (split.stdout, split.stderr, split.returncode) == ("out\n", "err\n", 3)
+    piped = yurt("-task", "jail", alloc_id, "/bin/sh", "-c", "read x; echo got $x", stdin="7\n")
+    assert (piped.stdout, piped.returncode) == ("got 7\n", 0)
+    missing = yurt("-task", "box", alloc_id, "no-such-cmd")
+    assert missing.returncode == 127 and "no-such-cmd" in missing.stderr
