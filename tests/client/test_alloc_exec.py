@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import requests
 
 from tests.client.conftest import Cluster, pid_alive, running_cluster, wait_for
 from tests.client.test_docker import podman as podman  # the Podman service and local images
@@ -146,6 +147,36 @@ def test_tty_with_resize(shell: tuple[Cluster, str], task: str) -> None:
     assert "33 101\r\n" in text and "tty:go\r\n" in text, text
     assert got.stderr == b""
     assert got.exit_code == 5
+
+
+@pytest.mark.parametrize("task", ["box", "jail", "raw"])
+def test_tty_stdin_close_ends_cat(shell: tuple[Cluster, str], task: str) -> None:
+    c, alloc_id = shell
+    frames = [stdin(b"abc\n"), 0.2, CLOSE]
+    got = exec_frames(c.client.url, alloc_id, task, ["cat"], tty=True, frames=frames)
+    assert got.exit_code == 0
+    assert got.stdout.count(b"abc\r\n") == 2  # the terminal's echo, then cat's copy
+
+
+def test_bad_requests_are_refused_before_the_upgrade(shell: tuple[Cluster, str]) -> None:
+    c, alloc_id = shell
+    url = f"{c.client.url}/v1/client/allocation/{alloc_id}/exec"
+    for params, reason in [
+        ({"command": '["ls"]'}, "missing task name"),
+        ({"task": "nope", "command": '["ls"]'}, 'unknown task name "nope"'),
+        ({"task": "box", "command": "ls"}, "command: expected a JSON array"),
+        ({"task": "box", "command": "[]"}, "command: expected a non-empty JSON array"),
+    ]:
+        resp = requests.get(url, params=params, timeout=10)
+        assert resp.status_code == 400 and reason in resp.text, (params, resp.text)
+
+
+@pytest.mark.parametrize("task", ["jail", "raw"])
+def test_tty_starts_with_the_size_sent_first(shell: tuple[Cluster, str], task: str) -> None:
+    c, alloc_id = shell
+    frames = [{"tty_size": {"height": 41, "width": 123}}, CLOSE]
+    got = exec_frames(c.client.url, alloc_id, task, ["stty", "size"], tty=True, frames=frames)
+    assert (got.stdout, got.exit_code) == (b"41 123\r\n", 0)
 
 
 @pytest.mark.parametrize("task", ["box", "jail", "raw"])

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # What a command that could not be started at all exits with ("command invoked cannot
 # execute"), after the reason on stderr.
 _CANNOT_EXECUTE = 126
+_FIRST_FRAME_WAIT = 0.5  # seconds
 
 
 def parse_exec_request(
@@ -65,22 +66,65 @@ def parse_exec_request(
     return handle, command, tty
 
 
+class _Caller:
+    """What the caller sent, for the driver: frames queued in order, except a terminal size
+    sent before the command starts, which it starts with."""
+
+    def __init__(self) -> None:
+        self.inputs: asyncio.Queue[ExecInput] = asyncio.Queue()
+        self.tty_size: TtySize | None = None
+        self.started = False
+        self.heard = asyncio.Event()
+
+    def put(self, item: ExecInput) -> None:
+        if isinstance(item, TtySize) and not self.started and self.inputs.empty():
+            self.tty_size = item
+        else:
+            self.inputs.put_nowait(item)
+        self.heard.set()
+
+    async def read(self, ws: web.WebSocketResponse) -> None:
+        """Until the caller goes away."""
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                break
+            try:
+                frame = json.loads(msg.data)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(frame, dict):
+                continue
+            stdin = frame.get("stdin") or {}
+            if stdin.get("data"):
+                self.put(base64.b64decode(stdin["data"]))
+            if stdin.get("close"):
+                self.put(None)
+            size = frame.get("tty_size") or {}
+            if size:
+                self.put(TtySize(int(size.get("height") or 0), int(size.get("width") or 0)))
+
+
 async def serve_exec(
     request: web.Request, handle: TaskHandle, command: list[str], tty: bool
 ) -> web.WebSocketResponse:
     ws = web.WebSocketResponse()
     await ws.prepare(request)
-    inputs: asyncio.Queue[ExecInput] = asyncio.Queue()
+    caller = _Caller()
 
     async def output(key: str, data: bytes) -> None:
         await _send(ws, {key: {"data": _b64(data)}})
 
-    run = asyncio.create_task(
-        handle.exec_streaming(command, tty=tty, streams=ExecStreams(inputs, output))
-    )
-    caller = asyncio.create_task(_read_caller(ws, inputs))
+    reader = asyncio.create_task(caller.read(ws))
+    if tty:
+        # Nomad's CLI sends the terminal's size first thing: a short wait lets the command
+        # start with it rather than be resized once it runs.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(caller.heard.wait(), _FIRST_FRAME_WAIT)
+    caller.started = True
+    streams = ExecStreams(caller.inputs, output, caller.tty_size)
+    run = asyncio.create_task(handle.exec_streaming(command, tty=tty, streams=streams))
     try:
-        await asyncio.wait({run, caller}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({run, reader}, return_when=asyncio.FIRST_COMPLETED)
         if run.done():
             try:
                 code = run.result()
@@ -94,7 +138,7 @@ async def serve_exec(
             await _send(ws, {"exited": True, "result": {"exit_code": code}})
         # else the caller went away: the command goes with it (below).
     finally:
-        for task in (run, caller):
+        for task in (run, reader):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await run
@@ -109,24 +153,3 @@ def _b64(data: bytes) -> str:
 async def _send(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
     if not ws.closed:
         await ws.send_str(json.dumps(frame))
-
-
-async def _read_caller(ws: web.WebSocketResponse, inputs: asyncio.Queue[ExecInput]) -> None:
-    """The caller's frames, queued in order for the driver, until the caller goes away."""
-    async for msg in ws:
-        if msg.type != WSMsgType.TEXT:
-            break
-        try:
-            frame = json.loads(msg.data)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(frame, dict):
-            continue
-        stdin = frame.get("stdin") or {}
-        if stdin.get("data"):
-            inputs.put_nowait(base64.b64decode(stdin["data"]))
-        if stdin.get("close"):
-            inputs.put_nowait(None)
-        size = frame.get("tty_size") or {}
-        if size:
-            inputs.put_nowait(TtySize(int(size.get("height") or 0), int(size.get("width") or 0)))

@@ -87,6 +87,7 @@ class ExecStreams:
 
     input: asyncio.Queue[ExecInput]
     output: Callable[[str, bytes], Awaitable[None]]  # ("stdout" | "stderr", data)
+    tty_size: TtySize | None = None  # the terminal's size when the command starts
 
 
 def parse_signal(name: str, default: int = _signal.SIGINT) -> int:

@@ -201,9 +201,13 @@ class ContainerHandle(TaskHandle):
         sock: socket.socket = getattr(raw, "_sock", raw)
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
-        feeder = asyncio.create_task(self._feed_exec(exec_id, sock, streams))
+        feeder: asyncio.Task[None] | None = None
         demux = None if tty else StreamDemux()
         try:
+            if tty and streams.tty_size is not None:
+                # The Engine sizes an exec's terminal only once it runs: at once, then.
+                await self._resize_exec(exec_id, streams.tty_size)
+            feeder = asyncio.create_task(self._feed_exec(exec_id, sock, streams, tty))
             while chunk := await loop.sock_recv(sock, 65536):
                 for kind, data in [("stdout", chunk)] if demux is None else demux.feed(chunk):
                     await streams.output(kind, data)
@@ -214,27 +218,37 @@ class ContainerHandle(TaskHandle):
             await in_thread(lambda: self._exec_kill(exec_id))
             raise
         finally:
-            feeder.cancel()
+            if feeder is not None:
+                feeder.cancel()
             sock.close()
             with contextlib.suppress(Exception):
                 raw.close()
 
-    async def _feed_exec(self, exec_id: str, sock: socket.socket, streams: ExecStreams) -> None:
+    async def _feed_exec(
+        self, exec_id: str, sock: socket.socket, streams: ExecStreams, tty: bool
+    ) -> None:
         loop = asyncio.get_running_loop()
         while True:
             item = await streams.input.get()
             try:
                 if isinstance(item, TtySize):
-                    if item.height and item.width:
-                        await asyncio.to_thread(
-                            self.api.exec_resize, exec_id, height=item.height, width=item.width
-                        )
+                    await self._resize_exec(exec_id, item)
+                elif item is None and tty:
+                    # A terminal's input does not end when the socket's does: say it in-band.
+                    await loop.sock_sendall(sock, b"\x04")
                 elif item is None:
                     sock.shutdown(socket.SHUT_WR)  # stdin closed: the command reads EOF
                 else:
                     await loop.sock_sendall(sock, item)
             except (OSError, docker.errors.APIError):
                 continue  # the command stopped reading, or already exited
+
+    async def _resize_exec(self, exec_id: str, size: TtySize) -> None:
+        if size.height and size.width:
+            with contextlib.suppress(docker.errors.APIError):  # it may have exited already
+                await in_thread(
+                    lambda: self.api.exec_resize(exec_id, height=size.height, width=size.width)
+                )
 
     def _exec_exit_code(self, exec_id: str) -> int:
         # The stream ends a moment before the engine records the exit code.

@@ -33,6 +33,8 @@ async def run_process_session(
     slave: int | None = None
     if tty:
         master, slave = pty.openpty()
+        if streams.tty_size is not None:
+            _resize(master, streams.tty_size)
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -116,8 +118,7 @@ async def _feed(proc: asyncio.subprocess.Process, master: int | None, streams: E
         try:
             if isinstance(item, TtySize):
                 if master is not None:
-                    size = struct.pack("HHHH", item.height, item.width, 0, 0)
-                    fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+                    _resize(master, item)
             elif item is None:
                 if master is not None:
                     os.write(master, b"\x04")  # end of input, as a terminal says it
@@ -130,3 +131,8 @@ async def _feed(proc: asyncio.subprocess.Process, master: int | None, streams: E
                 await proc.stdin.drain()
         except (OSError, ConnectionError):  # the command stopped reading: drop the input
             continue
+
+
+def _resize(master: int, size: TtySize) -> None:
+    if size.height and size.width:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
