@@ -21,6 +21,7 @@ import requests
 
 from tests.client.conftest import Cluster, pid_alive, running_cluster, wait_for
 from tests.client.test_docker import podman as podman  # the Podman service and local images
+from yurt.client.drivers.docker import StreamDemux
 
 JOB = """
 job "shell" {
@@ -269,3 +270,16 @@ def test_cli_alloc_exec_through_the_scheduler(shell: tuple[Cluster, str]) -> Non
     assert (piped.stdout, piped.returncode) == ("got 7\n", 0)
     missing = yurt("-task", "box", alloc_id, "no-such-cmd")
     assert missing.returncode == 127 and "no-such-cmd" in missing.stderr
+
+
+def test_engine_stream_frames_split_anywhere_are_reassembled() -> None:
+    wire = b"".join(
+        bytes([kind, 0, 0, 0]) + len(data).to_bytes(4, "big") + data
+        for kind, data in [(1, b"out\n"), (2, b"err\n"), (1, b""), (1, b"x" * 70000)]
+    )
+    for step in (1, 3, 8, 4096, len(wire)):
+        demux, got = StreamDemux(), []
+        for i in range(0, len(wire), step):
+            got += demux.feed(wire[i : i + step])
+        joined = {k: b"".join(d for kk, d in got if kk == k) for k in ("stdout", "stderr")}
+        assert joined == {"stdout": b"out\n" + b"x" * 70000, "stderr": b"err\n"}

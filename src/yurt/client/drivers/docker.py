@@ -96,6 +96,17 @@ class StreamDemux:
         return out
 
 
+def _read_past_headers(raw: Any) -> bytes:
+    """What the HTTP parser buffered beyond the response headers of a hijacked connection: the
+    command's first output when it came in the same read (docker-py keeps the response on the
+    socket it returns). The socket is non-blocking by now, so this never waits."""
+    try:
+        buffered = raw._response.raw._fp.fp
+        return bytes(buffered.read1(65536) or b"")
+    except (AttributeError, OSError):
+        return b""
+
+
 class ContainerHandle(TaskHandle):
     def __init__(
         self, api: Any, stream_api: Any, container_id: str, ctx: TaskContext, since: int = 0
@@ -208,9 +219,11 @@ class ContainerHandle(TaskHandle):
                 # The Engine sizes an exec's terminal only once it runs: at once, then.
                 await self._resize_exec(exec_id, streams.tty_size)
             feeder = asyncio.create_task(self._feed_exec(exec_id, sock, streams, tty))
-            while chunk := await loop.sock_recv(sock, 65536):
+            chunk = _read_past_headers(raw)
+            while chunk or (chunk := await loop.sock_recv(sock, 65536)):
                 for kind, data in [("stdout", chunk)] if demux is None else demux.feed(chunk):
                     await streams.output(kind, data)
+                chunk = b""
             return await in_thread(lambda: self._exec_exit_code(exec_id))
         except asyncio.CancelledError:
             # The Engine API cannot stop an exec session: kill its process from here, as the
