@@ -145,7 +145,7 @@ def test_tty_with_resize(shell: tuple[Cluster, str], task: str) -> None:
     got = exec_frames(c.client.url, alloc_id, task, command, tty=True, frames=frames)
     text = got.stdout.decode()
     # A terminal: one stream, CRLF line ends, the caller's size.
-    assert "33 101\r\n" in text and "tty:go\r\n" in text, text
+    assert "33 101\r\n" in text and "tty:go\r\n" in text, got
     assert got.stderr == b""
     assert got.exit_code == 5
 
@@ -170,6 +170,18 @@ def test_bad_requests_are_refused_before_the_upgrade(shell: tuple[Cluster, str])
     ]:
         resp = requests.get(url, params=params, timeout=10)
         assert resp.status_code == 400 and reason in resp.text, (params, resp.text)
+
+
+@pytest.mark.parametrize("task", ["box", "jail", "raw"])
+def test_tty_ctrl_c_interrupts_the_command(shell: tuple[Cluster, str], task: str) -> None:
+    c, alloc_id = shell
+    script = 'trap "echo interrupted; exit 9" INT; read x; while :; do sleep 0.05; done'
+    frames = [stdin(b"go\n"), 0.5, stdin(b"\x03")]
+    got = exec_frames(
+        c.client.url, alloc_id, task, ["/bin/sh", "-c", script], tty=True, frames=frames
+    )
+    assert b"interrupted" in got.stdout
+    assert got.exit_code == 9
 
 
 @pytest.mark.parametrize("task", ["jail", "raw"])

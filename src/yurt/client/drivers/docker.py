@@ -274,8 +274,9 @@ class ContainerHandle(TaskHandle):
 
     def _exec_kill(self, exec_id: str) -> None:
         with contextlib.suppress(Exception):
-            pid = int(self.api.exec_inspect(exec_id).get("Pid") or 0)
-            if pid > 0 and self.api.exec_inspect(exec_id).get("Running"):
+            info = self.api.exec_inspect(exec_id)
+            pid = int(info.get("Pid") or 0)
+            if pid > 0 and info.get("Running"):
                 os.kill(pid, signal.SIGKILL)
 
     async def cleanup(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import os
 import pty
 import signal
@@ -26,9 +27,17 @@ def not_found_text(command: str) -> str:
 
 
 async def run_process_session(
-    argv: list[str], *, env: dict[str, str], cwd: Path, tty: bool, streams: ExecStreams
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    tty: bool,
+    streams: ExecStreams,
+    take_terminal: bool = True,
 ) -> int:
-    """Run `argv` wired to `streams`; its exit code (128+N when killed by signal N)."""
+    """Run `argv` wired to `streams`; its exit code (128+N when killed by signal N). With a
+    terminal, `argv` is its session's leader unless `take_terminal` is false (a wrapper such
+    as nsenter leaves that to the command it starts)."""
     master: int | None = None
     slave: int | None = None
     if tty:
@@ -43,7 +52,14 @@ async def run_process_session(
             stderr=slave if slave is not None else subprocess.PIPE,
             cwd=str(cwd),
             env=env,
-            start_new_session=True,
+            start_new_session=slave is None or not take_terminal,
+            # The terminal becomes the new session's controlling one, so that ^C interrupts
+            # and shells get job control.
+            preexec_fn=(
+                functools.partial(_take_terminal, slave)
+                if slave is not None and take_terminal
+                else None
+            ),
         )
     except OSError as exc:
         for fd in (master, slave):
@@ -76,6 +92,11 @@ async def run_process_session(
         feeder.cancel()
         for pump in pumps:
             pump.cancel()
+        # The command may have left its process group (a session of its own): its whole
+        # tree goes.
+        for pid in [proc.pid, *_descendants(proc.pid)]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         if proc.returncode is None:
@@ -136,3 +157,26 @@ async def _feed(proc: asyncio.subprocess.Process, master: int | None, streams: E
 def _resize(master: int, size: TtySize) -> None:
     if size.height and size.width:
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
+
+
+def _take_terminal(slave: int) -> None:
+    """In the child, between fork and exec. A new session first, done here rather than by
+    start_new_session: uvloop runs this hook before its own setsid, and the terminal is the
+    slave's fd, not fd 0, which uvloop may not have wired yet."""
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+
+def _descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            out.append(child)
+            todo.append(child)
+    return out
