@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import fcntl
 import json
 import os
+import pty
+import select
+import struct
 import subprocess
 import sys
+import termios
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,3 +300,35 @@ def test_engine_stream_frames_split_anywhere_are_reassembled() -> None:
             got += demux.feed(wire[i : i + step])
         joined = {k: b"".join(d for kk, d in got if kk == k) for k in ("stdout", "stderr")}
         assert joined == {"stdout": b"out\n" + b"x" * 70000, "stderr": b"err\n"}
+
+
+def test_cli_on_a_terminal_sizes_the_command_terminal(shell: tuple[Cluster, str]) -> None:
+    """`yurt alloc exec` run on a terminal (a pty here): a tty session, the caller's size."""
+    c, alloc_id = shell
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 27, 91, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("LINES", "COLUMNS")}
+    command = ["/bin/sh", "-c", "stty size; exit 4"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "yurt", "alloc", "exec", "-task", "jail", alloc_id, *command],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**env, "NOMAD_ADDR": c.sched.url},
+        start_new_session=True,
+    )
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 30)
+        assert ready, f"the CLI went silent without exiting: {out!r}"
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the CLI exited and closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(timeout=30) == 4
+    assert b"27 91" in out, out
