@@ -134,6 +134,19 @@ def test_output_split_and_exit_code(shell: tuple[Cluster, str], task: str) -> No
     assert (got.stdout, got.stderr, got.exit_code) == (b"out\n", b"err\n", 3)
 
 
+def test_malformed_frames_are_dropped_not_fatal(shell: tuple[Cluster, str]) -> None:
+    c, alloc_id = shell
+    frames = [
+        {"stdin": {"data": "%%% not base64"}},
+        {"tty_size": {"height": "tall"}},
+        {"stdin": "nope"},
+        stdin(b"kept\n"),
+        CLOSE,
+    ]
+    got = exec_frames(c.client.url, alloc_id, "raw", ["cat"], tty=False, frames=frames)
+    assert (got.stdout, got.exit_code) == (b"kept\n", 0)
+
+
 @pytest.mark.parametrize("task", ["box", "jail", "raw"])
 def test_stdin_reaches_cat_and_its_close_ends_it(shell: tuple[Cluster, str], task: str) -> None:
     c, alloc_id = shell

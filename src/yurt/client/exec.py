@@ -94,14 +94,26 @@ class _Caller:
                 continue
             if not isinstance(frame, dict):
                 continue
-            stdin = frame.get("stdin") or {}
-            if stdin.get("data"):
-                self.put(base64.b64decode(stdin["data"]))
-            if stdin.get("close"):
-                self.put(None)
-            size = frame.get("tty_size") or {}
-            if size:
-                self.put(TtySize(int(size.get("height") or 0), int(size.get("width") or 0)))
+            try:
+                items = _inputs(frame)
+            except (ValueError, TypeError, AttributeError):  # a malformed frame is dropped
+                log.debug("alloc exec: dropped a malformed frame %.200s", msg.data)
+                continue
+            for item in items:
+                self.put(item)
+
+
+def _inputs(frame: dict[str, Any]) -> list[ExecInput]:
+    out: list[ExecInput] = []
+    stdin = frame.get("stdin") or {}
+    if stdin.get("data"):
+        out.append(base64.b64decode(stdin["data"], validate=True))
+    if stdin.get("close"):
+        out.append(None)
+    size = frame.get("tty_size") or {}
+    if size:
+        out.append(TtySize(int(size.get("height") or 0), int(size.get("width") or 0)))
+    return out
 
 
 async def serve_exec(
