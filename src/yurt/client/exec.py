@@ -1,11 +1,12 @@
-"""`nomad alloc exec` on the node: a command run beside a task, over Nomad's exec WebSocket.
+"""`nomad alloc exec` on the node: a command run inside a task, over Nomad's exec WebSocket.
 
 The frames are Nomad's: the caller sends `{"stdin": {"data": b64}}`, `{"stdin": {"close":
 true}}` and `{"tty_size": {"height", "width"}}`; we send `{"stdout": {"data": b64}}`,
 `{"stderr": {...}}` and last `{"exited": true, "result": {"exit_code": N}}`.
 
-Only raw_exec tasks are supported: the command runs as the task does, in its directory with
-its environment. Docker and exec tasks are refused with a 400 that says so.
+This module is the protocol only: the task's driver runs the command (its handle's
+`exec_streaming`), as the task runs (raw_exec: a process beside it; exec: inside its
+namespaces and chroot; docker: the Engine's exec API).
 """
 
 from __future__ import annotations
@@ -13,28 +14,31 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import fcntl
 import json
-import os
-import pty
-import struct
-import termios
+import logging
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
 from yurt.api.errors import APIError
+from yurt.client.drivers.base import DriverError, ExecInput, ExecStreams, TaskHandle, TtySize
 
 if TYPE_CHECKING:
     from yurt.client.task_runner import TaskRunner
 
-_SUPPORTED_DRIVERS = {"raw_exec"}
+log = logging.getLogger(__name__)
+
+# What a command that could not be started at all exits with ("command invoked cannot
+# execute"), after the reason on stderr.
+_CANNOT_EXECUTE = 126
+_FIRST_FRAME_WAIT = 0.5  # seconds
 
 
 def parse_exec_request(
     request: web.Request, tasks: dict[str, TaskRunner]
-) -> tuple[TaskRunner, list[str], bool]:
-    """The task, the command and the tty flag of an exec request, or a 400 naming the field."""
+) -> tuple[TaskHandle, list[str], bool]:
+    """The task's handle, the command and the tty flag of an exec request, or a 400 naming
+    the field."""
     name = request.query.get("task", "")
     if not name:
         raise APIError.bad_request("missing task name: pass ?task=")
@@ -50,75 +54,106 @@ def parse_exec_request(
         ) from None
     if not (isinstance(command, list) and command and all(isinstance(c, str) for c in command)):
         raise APIError.bad_request("command: expected a non-empty JSON array of strings")
-    driver = str(runner.task.get("Driver", ""))
-    if driver not in _SUPPORTED_DRIVERS:
-        raise APIError.bad_request(
-            f'task "{name}" uses the {driver} driver; yurt runs alloc exec in raw_exec tasks only'
-        )
-    if not runner.running:
+    handle = runner.handle
+    if not runner.running or handle is None:
         raise APIError.bad_request(f'task "{name}" is not running')
+    if not handle.exec_streaming_supported:
+        driver = str(runner.task.get("Driver", ""))
+        raise APIError.bad_request(
+            f'task "{name}" uses the {driver} driver, which cannot run commands in its tasks'
+        )
     tty = request.query.get("tty", "false").lower() in ("1", "true")
-    return runner, command, tty
+    return handle, command, tty
+
+
+class _Caller:
+    """What the caller sent, for the driver: frames queued in order, except a terminal size
+    sent before the command starts, which it starts with."""
+
+    def __init__(self) -> None:
+        self.inputs: asyncio.Queue[ExecInput] = asyncio.Queue()
+        self.tty_size: TtySize | None = None
+        self.started = False
+        self.heard = asyncio.Event()
+
+    def put(self, item: ExecInput) -> None:
+        if isinstance(item, TtySize) and not self.started and self.inputs.empty():
+            self.tty_size = item
+        else:
+            self.inputs.put_nowait(item)
+        self.heard.set()
+
+    async def read(self, ws: web.WebSocketResponse) -> None:
+        """Until the caller goes away."""
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                break
+            try:
+                frame = json.loads(msg.data)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(frame, dict):
+                continue
+            try:
+                items = _inputs(frame)
+            except (ValueError, TypeError, AttributeError):  # a malformed frame is dropped
+                log.debug("alloc exec: dropped a malformed frame %.200s", msg.data)
+                continue
+            for item in items:
+                self.put(item)
+
+
+def _inputs(frame: dict[str, Any]) -> list[ExecInput]:
+    out: list[ExecInput] = []
+    stdin = frame.get("stdin") or {}
+    if stdin.get("data"):
+        out.append(base64.b64decode(stdin["data"], validate=True))
+    if stdin.get("close"):
+        out.append(None)
+    size = frame.get("tty_size") or {}
+    if size:
+        out.append(TtySize(int(size.get("height") or 0), int(size.get("width") or 0)))
+    return out
 
 
 async def serve_exec(
-    request: web.Request, runner: TaskRunner, command: list[str], tty: bool
+    request: web.Request, handle: TaskHandle, command: list[str], tty: bool
 ) -> web.WebSocketResponse:
-    ctx = runner.make_context()
-    env = {**os.environ, **ctx.env}
     ws = web.WebSocketResponse()
     await ws.prepare(request)
-    master: int | None = None
-    try:
-        if tty:
-            master, slave = pty.openpty()
-            proc = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                cwd=ctx.task_dir,
-                env=env,
-                start_new_session=True,
-            )
-            os.close(slave)
-        else:
-            proc = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=ctx.task_dir,
-                env=env,
-                start_new_session=True,
-            )
-    except OSError as exc:
-        await _send(ws, {"stderr": {"data": _b64(f"exec failed: {exc}\n".encode())}})
-        await _send(ws, {"exited": True, "result": {"exit_code": 127}})
-        await ws.close()
-        return ws
+    caller = _Caller()
 
-    pumps: list[asyncio.Task[None]] = []
-    if master is not None:
-        pumps.append(asyncio.create_task(_pump_pty(master, ws)))
-    else:
-        assert proc.stdout is not None and proc.stderr is not None
-        pumps.append(asyncio.create_task(_pump_stream(proc.stdout, ws, "stdout")))
-        pumps.append(asyncio.create_task(_pump_stream(proc.stderr, ws, "stderr")))
-    reader = asyncio.create_task(_read_caller(ws, proc, master))
+    async def output(key: str, data: bytes) -> None:
+        await _send(ws, {key: {"data": _b64(data)}})
+
+    reader = asyncio.create_task(caller.read(ws))
+    if tty:
+        # Nomad's CLI sends the terminal's size first thing: a short wait lets the command
+        # start with it rather than be resized once it runs.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(caller.heard.wait(), _FIRST_FRAME_WAIT)
+    caller.started = True
+    streams = ExecStreams(caller.inputs, output, caller.tty_size)
+    run = asyncio.create_task(handle.exec_streaming(command, tty=tty, streams=streams))
     try:
-        code = await proc.wait()
-        await asyncio.gather(*pumps, return_exceptions=True)
-        await _send(ws, {"exited": True, "result": {"exit_code": code}})
+        await asyncio.wait({run, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if run.done():
+            try:
+                code = run.result()
+            except DriverError as exc:
+                await output("stderr", f"{exc}\n".encode())
+                code = _CANNOT_EXECUTE
+            except Exception as exc:  # the engine or the OS failed us: say so, do not hang
+                log.exception("alloc exec of %s failed", command)
+                await output("stderr", f"failed to exec into task: {exc}\n".encode())
+                code = _CANNOT_EXECUTE
+            await _send(ws, {"exited": True, "result": {"exit_code": code}})
+        # else the caller went away: the command goes with it (below).
     finally:
-        reader.cancel()
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, 9)
-            await proc.wait()
-        if master is not None:
-            with contextlib.suppress(OSError):
-                os.close(master)
+        for task in (run, reader):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await run
         await ws.close()
     return ws
 
@@ -130,52 +165,3 @@ def _b64(data: bytes) -> str:
 async def _send(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
     if not ws.closed:
         await ws.send_str(json.dumps(frame))
-
-
-async def _pump_stream(stream: asyncio.StreamReader, ws: web.WebSocketResponse, key: str) -> None:
-    while chunk := await stream.read(65536):
-        await _send(ws, {key: {"data": _b64(chunk)}})
-
-
-async def _pump_pty(master: int, ws: web.WebSocketResponse) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            chunk = await loop.run_in_executor(None, os.read, master, 65536)
-        except OSError:  # EIO: the command closed the terminal
-            return
-        if not chunk:
-            return
-        await _send(ws, {"stdout": {"data": _b64(chunk)}})
-
-
-async def _read_caller(
-    ws: web.WebSocketResponse, proc: asyncio.subprocess.Process, master: int | None
-) -> None:
-    async for msg in ws:
-        if msg.type != WSMsgType.TEXT:
-            break
-        try:
-            frame = json.loads(msg.data)
-        except json.JSONDecodeError:
-            continue
-        stdin = frame.get("stdin") or {}
-        if stdin.get("data"):
-            data = base64.b64decode(stdin["data"])
-            if master is not None:
-                os.write(master, data)
-            elif proc.stdin is not None:
-                proc.stdin.write(data)
-                await proc.stdin.drain()
-        if stdin.get("close") and master is None and proc.stdin is not None:
-            proc.stdin.close()
-        size = frame.get("tty_size") or {}
-        if size and master is not None:
-            winsize = struct.pack(
-                "HHHH", int(size.get("height", 24)), int(size.get("width", 80)), 0, 0
-            )
-            fcntl.ioctl(master, termios.TIOCSWINSZ, winsize)
-    # The caller went away: the command goes with it.
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 9)

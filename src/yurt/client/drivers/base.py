@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal as _signal
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 Obj = dict[str, Any]
 
@@ -68,6 +70,26 @@ class TaskContext:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TtySize:
+    height: int
+    width: int
+
+
+# What the caller of `alloc exec` sends, in order: stdin bytes, a terminal resize, or None
+# once its stdin is closed.
+ExecInput = bytes | TtySize | None
+
+
+@dataclass
+class ExecStreams:
+    """The caller's end of an `alloc exec` session, as a driver sees it."""
+
+    input: asyncio.Queue[ExecInput]
+    output: Callable[[str, bytes], Awaitable[None]]  # ("stdout" | "stderr", data)
+    tty_size: TtySize | None = None  # the terminal's size when the command starts
+
+
 def parse_signal(name: str, default: int = _signal.SIGINT) -> int:
     """Nomad's kill_signal names ("SIGTERM", "TERM", "sigint") -> signal number."""
     text = (name or "").strip().upper()
@@ -105,6 +127,15 @@ class TaskHandle(ABC):
 
     async def exec(self, argv: list[str], timeout: float) -> tuple[int, str]:
         """Run a command inside the task (script checks): exit code and output."""
+        raise DriverError("this driver cannot run commands in its tasks")
+
+    # Whether `exec_streaming` can run commands in this driver's tasks (`alloc exec`).
+    exec_streaming_supported: ClassVar[bool] = False
+
+    async def exec_streaming(self, argv: list[str], *, tty: bool, streams: ExecStreams) -> int:
+        """`alloc exec`: run `argv` inside the task as the task runs, wired to `streams`, and
+        return its exit code. A command that cannot be found exits 127 after an error text
+        on stderr. Cancelling the call ends the command."""
         raise DriverError("this driver cannot run commands in its tasks")
 
     async def cleanup(self) -> None:

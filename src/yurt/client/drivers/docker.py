@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -21,10 +23,12 @@ from yurt.client.drivers.base import (
     Driver,
     DriverError,
     DriverHealth,
+    ExecStreams,
     ExitResult,
     Obj,
     TaskContext,
     TaskHandle,
+    TtySize,
 )
 from yurt.client.logfiles import RotatingLog
 
@@ -70,6 +74,37 @@ def split_image(image: str) -> tuple[str, str]:
     if colon > slash:
         return name[:colon], name[colon + 1 :]
     return name, "latest"
+
+
+class StreamDemux:
+    """The Engine's multiplexed attach stream (no tty): frames of an 8-byte header (stream
+    type, 3 zero bytes, big-endian payload size) and the payload; 1 is stdout, 2 stderr."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[str, bytes]]:
+        self._buf += data
+        out: list[tuple[str, bytes]] = []
+        while len(self._buf) >= 8:
+            size = int.from_bytes(self._buf[4:8], "big")
+            if len(self._buf) < 8 + size:
+                break
+            kind = "stderr" if self._buf[0] == 2 else "stdout"
+            out.append((kind, bytes(self._buf[8 : 8 + size])))
+            del self._buf[: 8 + size]
+        return out
+
+
+def _read_past_headers(raw: Any) -> bytes:
+    """What the HTTP parser buffered beyond the response headers of a hijacked connection: the
+    command's first output when it came in the same read (docker-py keeps the response on the
+    socket it returns). The socket is non-blocking by now, so this never waits."""
+    try:
+        buffered = raw._response.raw._fp.fp
+        return bytes(buffered.read1(65536) or b"")
+    except (AttributeError, OSError):
+        return b""
 
 
 class ContainerHandle(TaskHandle):
@@ -161,6 +196,88 @@ class ContainerHandle(TaskHandle):
             return await asyncio.wait_for(in_thread(run), timeout)
         except TimeoutError:
             return 2, f"script check timed out after {timeout}s"
+
+    exec_streaming_supported = True
+
+    async def exec_streaming(self, argv: list[str], *, tty: bool, streams: ExecStreams) -> int:
+        def start() -> tuple[str, Any]:
+            created = self.api.exec_create(self.id, argv, stdin=True, tty=tty)
+            return str(created["Id"]), self.api.exec_start(created["Id"], socket=True, tty=tty)
+
+        try:
+            exec_id, raw = await in_thread(start)
+        except docker.errors.APIError as exc:
+            raise DriverError(f"failed to exec into task: {exc.explanation or exc}") from None
+        # docker-py hands back the hijacked connection wrapped in a SocketIO.
+        sock: socket.socket = getattr(raw, "_sock", raw)
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        feeder: asyncio.Task[None] | None = None
+        demux = None if tty else StreamDemux()
+        try:
+            if tty and streams.tty_size is not None:
+                # The Engine sizes an exec's terminal only once it runs: at once, then.
+                await self._resize_exec(exec_id, streams.tty_size)
+            feeder = asyncio.create_task(self._feed_exec(exec_id, sock, streams, tty))
+            chunk = _read_past_headers(raw)
+            while chunk or (chunk := await loop.sock_recv(sock, 65536)):
+                for kind, data in [("stdout", chunk)] if demux is None else demux.feed(chunk):
+                    await streams.output(kind, data)
+                chunk = b""
+            return await in_thread(lambda: self._exec_exit_code(exec_id))
+        except asyncio.CancelledError:
+            # The Engine API cannot stop an exec session: kill its process from here, as the
+            # engine runs on this host.
+            await in_thread(lambda: self._exec_kill(exec_id))
+            raise
+        finally:
+            if feeder is not None:
+                feeder.cancel()
+            sock.close()
+            with contextlib.suppress(Exception):
+                raw.close()
+
+    async def _feed_exec(
+        self, exec_id: str, sock: socket.socket, streams: ExecStreams, tty: bool
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await streams.input.get()
+            try:
+                if isinstance(item, TtySize):
+                    await self._resize_exec(exec_id, item)
+                elif item is None and tty:
+                    # A terminal's input does not end when the socket's does: say it in-band.
+                    await loop.sock_sendall(sock, b"\x04")
+                elif item is None:
+                    sock.shutdown(socket.SHUT_WR)  # stdin closed: the command reads EOF
+                else:
+                    await loop.sock_sendall(sock, item)
+            except (OSError, docker.errors.APIError):
+                continue  # the command stopped reading, or already exited
+
+    async def _resize_exec(self, exec_id: str, size: TtySize) -> None:
+        if size.height and size.width:
+            with contextlib.suppress(docker.errors.APIError):  # it may have exited already
+                await in_thread(
+                    lambda: self.api.exec_resize(exec_id, height=size.height, width=size.width)
+                )
+
+    def _exec_exit_code(self, exec_id: str) -> int:
+        # The stream ends a moment before the engine records the exit code.
+        for _ in range(100):
+            info = self.api.exec_inspect(exec_id)
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                return int(info["ExitCode"])
+            time.sleep(0.05)
+        raise DriverError("the container engine did not report the command's exit code")
+
+    def _exec_kill(self, exec_id: str) -> None:
+        with contextlib.suppress(Exception):
+            info = self.api.exec_inspect(exec_id)
+            pid = int(info.get("Pid") or 0)
+            if pid > 0 and info.get("Running"):
+                os.kill(pid, signal.SIGKILL)
 
     async def cleanup(self) -> None:
         with contextlib.suppress(docker.errors.APIError):

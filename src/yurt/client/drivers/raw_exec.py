@@ -17,11 +17,13 @@ from yurt.client.drivers.base import (
     Driver,
     DriverError,
     DriverHealth,
+    ExecStreams,
     ExitResult,
     Obj,
     TaskContext,
     TaskHandle,
 )
+from yurt.client.drivers.process_exec import run_process_session
 
 
 def _proc_start_time(pid: int) -> str | None:
@@ -146,6 +148,22 @@ class ProcessHandle(TaskHandle):
             await proc.wait()
             return 2, f"script check timed out after {timeout}s"
         return proc.returncode or 0, out.decode(errors="replace")
+
+    exec_streaming_supported = True
+
+    async def exec_streaming(self, argv: list[str], *, tty: bool, streams: ExecStreams) -> int:
+        take_terminal = True
+        if self.enter_namespaces:
+            # The task's mount, PID, UTS and IPC namespaces, its chroot and working directory.
+            # With a terminal the command leads its own session inside (setsid, from the
+            # host's /usr the chroot binds), so that ^C reaches it and not nsenter.
+            target = str(self._namespace_pid())
+            wrap = [shutil.which("setsid") or "setsid", "--ctty", "--wait"] if tty else []
+            argv = ["nsenter", "-t", target, "-m", "-p", "-u", "-i", "-r", "-w", "--", *wrap, *argv]
+            take_terminal = False
+        return await run_process_session(
+            argv, env=self.env, cwd=self.cwd, tty=tty, streams=streams, take_terminal=take_terminal
+        )
 
     def pids(self) -> list[int]:
         return group_pids(self.pid)
