@@ -69,3 +69,30 @@ def test_errors_point_at_the_line_and_suggest() -> None:
     assert 'did you mean "address"?' in lines[1]
     assert lines[2].startswith('agent.hcl:5:1: unknown plugin "rawexec"')
     assert lines[3] == 'agent.hcl:6:1: unknown block "clinet"; did you mean "client"?'
+
+
+def test_gc_settings_of_the_server_block_reach_the_scheduler(tmp_path: Path) -> None:
+    from yurt.agent import Agent
+
+    cfg = parse_agent_config(
+        f'data_dir = "{tmp_path}"\n'
+        'server {\n  enabled = true\n  job_gc_threshold = "30m"\n'
+        '  node_gc_threshold = "1h"\n  job_gc_interval = "1m"\n}\n',
+        "gc.hcl",
+    )
+    assert cfg.gc_thresholds == {"job_ns": 30 * 60 * 10**9, "node_ns": 3600 * 10**9}
+    agent = Agent(cfg)
+    (server,) = [c for c in agent.components if c.name == "scheduler"]
+    thresholds = server.gc.thresholds  # type: ignore[attr-defined]
+    assert (thresholds.job_ns, thresholds.node_ns, thresholds.eval_ns) == (
+        30 * 60 * 10**9,
+        3600 * 10**9,
+        3600 * 10**9,  # Nomad's default, untouched
+    )
+    assert server.config.gc_interval == 60.0  # type: ignore[attr-defined]
+
+
+def test_bad_gc_threshold_is_reported_at_its_position() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_agent_config('server {\n  eval_gc_threshold = "soon"\n}\n', "gc.hcl")
+    assert str(err.value).startswith('gc.hcl:2:3: "eval_gc_threshold" in server: invalid duration')

@@ -73,7 +73,9 @@ class Agent:
                 )
             )
         if cfg.server_enabled:
+            from yurt.api.durations import SECOND
             from yurt.scheduler import SchedulerConfig, SchedulerServer
+            from yurt.scheduler.gc import GCThresholds
 
             components.append(
                 SchedulerServer(
@@ -85,6 +87,8 @@ class Agent:
                         datacenter=cfg.datacenter,
                         consul_addr=consul_addr if cfg.auto_advertise else None,
                         server_service_name=cfg.server_service_name,
+                        gc_thresholds=GCThresholds(**cfg.gc_thresholds),
+                        gc_interval=(cfg.gc_interval_ns / SECOND if cfg.gc_interval_ns else 300.0),
                     )
                 )
             )

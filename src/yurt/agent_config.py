@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from yurt.api.durations import parse_go_duration
 from yurt.jobspec.diagnostics import Collector, JobspecError, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
 from yurt.jobspec.functions import functions
@@ -49,6 +50,9 @@ class AgentConfig:
     server_enabled: bool = True
     http_port: int = 4646
     server_service_name: str = "nomad"
+    # Garbage collection (Nomad's server block): GCThresholds field -> ns; interval in ns.
+    gc_thresholds: dict[str, int] = field(default_factory=dict)
+    gc_interval_ns: int | None = None
     # client (Nomad client)
     client_enabled: bool = True
     client_service_name: str = "nomad-client"
@@ -79,6 +83,20 @@ Setter = Callable[[AgentConfig, Any], None]
 def _set(name: str) -> Setter:
     def setter(cfg: AgentConfig, value: Any) -> None:
         setattr(cfg, name, value)
+
+    return setter
+
+
+def _positive_duration(text: str) -> int:
+    ns = parse_go_duration(text)
+    if ns <= 0:
+        raise ValueError(f'expected a positive duration such as "4h", got "{text}"')
+    return ns
+
+
+def _gc_threshold(name: str) -> Setter:
+    def setter(cfg: AgentConfig, value: Any) -> None:
+        cfg.gc_thresholds[name] = _positive_duration(str(value))
 
     return setter
 
@@ -118,6 +136,12 @@ _SERVER: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "encrypt": (str, _ignored),
     "num_schedulers": (int, _ignored),
     "heartbeat_grace": (str, _ignored),
+    "job_gc_threshold": (str, _gc_threshold("job_ns")),
+    "eval_gc_threshold": (str, _gc_threshold("eval_ns")),
+    "batch_eval_gc_threshold": (str, _gc_threshold("batch_eval_ns")),
+    "deployment_gc_threshold": (str, _gc_threshold("deployment_ns")),
+    "node_gc_threshold": (str, _gc_threshold("node_ns")),
+    "job_gc_interval": (str, lambda c, v: setattr(c, "gc_interval_ns", _positive_duration(v))),
 }
 _CLIENT: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "enabled": (bool, _set("client_enabled")),
@@ -291,4 +315,7 @@ def _attributes(
             names = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
             collector.error(attr.pos, f'"{name}" in {where} must be {names}')
             continue
-        setter(cfg, value)
+        try:
+            setter(cfg, value)
+        except ValueError as exc:
+            collector.error(attr.pos, f'"{name}" in {where}: {exc}')

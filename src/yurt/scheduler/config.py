@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yurt.api.durations import SECOND
+from yurt.scheduler.gc import GCThresholds
 
 
 @dataclass
@@ -29,9 +30,10 @@ class SchedulerConfig:
     # "binpack" (Nomad's default) or "spread", as `nomad operator scheduler set-config`.
     scheduler_algorithm: str = "binpack"
     node_name: str = "yurt-scheduler"
-    # Seconds between garbage collections (Nomad runs its collectors every 5 minutes); the
-    # age thresholds are Nomad's defaults, in `yurt.scheduler.gc.GCThresholds`.
+    # Seconds between garbage collections (Nomad's job_gc_interval is 5 minutes), and the
+    # ages past which finished state is collected (Nomad's *_gc_threshold settings).
     gc_interval: float = 300.0
+    gc_thresholds: GCThresholds = field(default_factory=GCThresholds)
 
     @property
     def address(self) -> str:

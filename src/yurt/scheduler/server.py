@@ -51,7 +51,7 @@ class SchedulerServer:
             heartbeat_ttl=self.config.heartbeat_ttl,
             on_node_alive=self.heartbeats.reset,
         )
-        self.gc = GarbageCollector(self.store)
+        self.gc = GarbageCollector(self.store, self.config.gc_thresholds)
         self.server_id = self._server_id()
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
