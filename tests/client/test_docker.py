@@ -160,6 +160,9 @@ def test_seed_redis_job(dcluster: Cluster, podman: str) -> None:
     assert env["NOMAD_PORT_db"] == "6379"
     assert env["NOMAD_HOST_PORT_db"] == str(port["Value"])
     assert env["NOMAD_TASK_DIR"] == "/local"
+    # resources { cpu = 500, memory = 256 }: a 256 MB limit and a 500 CPU share, as Nomad sets
+    assert info["HostConfig"]["Memory"] == 256 * 1024 * 1024
+    assert info["HostConfig"]["CpuShares"] == 500
 
     def pong() -> bool:
         try:

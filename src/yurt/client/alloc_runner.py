@@ -146,6 +146,11 @@ class AllocRunner:
             or (task.get("Resources") or {}).get("MemoryMB")
             or 0
         )
+        mem_max = int(
+            ((res.get("Memory") or {}).get("MemoryMaxMB"))
+            or (task.get("Resources") or {}).get("MemoryMaxMB")
+            or 0
+        )
         logs = task.get("LogConfig") or {}
         job = self.alloc.get("Job") or {}
         return TaskContext(
@@ -160,6 +165,7 @@ class AllocRunner:
             user=str(task.get("User") or ""),
             cpu_mhz=cpu,
             memory_mb=mem,
+            memory_max_mb=mem_max,
             log_max_files=int(logs.get("MaxFiles") or 10),
             log_max_file_size=int(logs.get("MaxFileSizeMB") or 10) * 1024 * 1024,
             labels={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +38,8 @@ def rfc3339(ts: float | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event(kind: str, **fields: Any) -> Obj:
+def event(kind: str, *, oom_killed: bool = False, **fields: Any) -> Obj:
+    """A task event; `oom_killed` (Terminated) goes into its details, as Nomad keeps it."""
     ev: Obj = {
         "Type": kind,
         "Time": time.time_ns(),
@@ -66,7 +68,10 @@ def event(kind: str, **fields: Any) -> Obj:
     }
     ev.update(fields)
     ev["DisplayMessage"] = _display(ev)
-    ev["Details"] = {k: str(v) for k, v in _details(ev).items()}
+    details = _details(ev)
+    if oom_killed:
+        details["oom_killed"] = "true"
+    ev["Details"] = {k: str(v) for k, v in details.items()}
     return ev
 
 
@@ -83,7 +88,8 @@ def _display(ev: Obj) -> str:
         if ev["Signal"]:
             text += f", Signal: {ev['Signal']}"
         if ev["Message"]:
-            text += f", Exit Message: {ev['Message']!r}"
+            # Go's %q, as Nomad formats it
+            text += f", Exit Message: {json.dumps(ev['Message'])}"
         return text
     if kind == RESTARTING:
         reason = ev["RestartReason"] or "Restart within policy"

@@ -237,6 +237,7 @@ class TaskRunner:
             ExitCode=result.exit_code,
             Signal=result.signal,
             Message=result.message or ("OOM Killed" if result.oom_killed else ""),
+            oom_killed=result.oom_killed,
         )
         handle, self.handle = self.handle, None
         if handle is not None:

@@ -68,6 +68,7 @@ class TaskContext:
     log_max_files: int
     log_max_file_size: int  # bytes
     labels: dict[str, str] = field(default_factory=dict)
+    memory_max_mb: int = 0  # `memory_max`: the hard limit when above `memory`
 
 
 @dataclass(frozen=True)

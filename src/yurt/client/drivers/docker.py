@@ -489,8 +489,15 @@ class DockerDriver(Driver):
             hc["cap_add"] = [str(c) for c in cfg["cap_add"]]
         if cfg.get("cap_drop"):
             hc["cap_drop"] = [str(c) for c in cfg["cap_drop"]]
-        if ctx.memory_mb:
+        # As Nomad's docker driver: the hard memory limit is memory_max when set, with memory
+        # as the reservation; CPU is a share weighted by the task's MHz.
+        if ctx.memory_max_mb > ctx.memory_mb:
+            hc["mem_limit"] = f"{ctx.memory_max_mb}m"
+            hc["mem_reservation"] = f"{ctx.memory_mb}m"
+        elif ctx.memory_mb:
             hc["mem_limit"] = f"{ctx.memory_mb}m"
+        if ctx.cpu_mhz:
+            hc["cpu_shares"] = max(ctx.cpu_mhz, 2)
         return hc
 
     @staticmethod

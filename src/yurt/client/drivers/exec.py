@@ -9,6 +9,7 @@ import os
 import platform
 import shutil
 
+from yurt.client.cgroups import TaskCgroup
 from yurt.client.drivers.base import Driver, DriverError, DriverHealth, Obj, TaskContext, TaskHandle
 from yurt.client.drivers.raw_exec import ProcessHandle, _args, _proc_start_time, spawn_with_logmon
 
@@ -73,8 +74,22 @@ class ExecDriver(Driver):
             command,
             *_args(ctx.config),
         ]
-        handle = await spawn_with_logmon(ctx, argv, cwd=ctx.task_dir)
+        cgroup = TaskCgroup.create(
+            _cgroup_name(ctx),
+            memory_mb=ctx.memory_mb,
+            memory_max_mb=ctx.memory_max_mb,
+            cpu_mhz=ctx.cpu_mhz,
+        )
+        if cgroup is not None:
+            argv = cgroup.wrap(argv)
+        try:
+            handle = await spawn_with_logmon(ctx, argv, cwd=ctx.task_dir)
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
         handle.env, handle.cwd, handle.enter_namespaces = ctx.env, ctx.task_dir, True
+        handle.cgroup = cgroup
         return handle
 
     async def recover(self, ctx: TaskContext, state: Obj) -> TaskHandle | None:
@@ -84,4 +99,9 @@ class ExecDriver(Driver):
             return None
         handle = ProcessHandle(pid, start_time, None, state.get("LogmonPid"))
         handle.env, handle.cwd, handle.enter_namespaces = ctx.env, ctx.task_dir, True
+        handle.cgroup = TaskCgroup.locate(_cgroup_name(ctx))
         return handle
+
+
+def _cgroup_name(ctx: TaskContext) -> str:
+    return f"{ctx.alloc_id}.{ctx.task_name}"

@@ -10,9 +10,11 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from yurt.client import logfiles
+from yurt.client.cgroups import TaskCgroup
 from yurt.client.drivers.base import (
     Driver,
     DriverError,
@@ -76,6 +78,8 @@ class ProcessHandle(TaskHandle):
         self.env: dict[str, str] = {}
         self.cwd: Path = Path("/")
         self.enter_namespaces = False
+        # The task's cgroup (exec tasks): read for an OOM kill at exit, then removed.
+        self.cgroup: TaskCgroup | None = None
 
     def _alive(self) -> bool:
         return self.start_time is not None and _proc_start_time(self.pid) == self.start_time
@@ -91,7 +95,20 @@ class ProcessHandle(TaskHandle):
             result = ExitResult(0, message="exit status unknown (task re-attached)")
         # The rest of the group goes with the task, as Nomad's executor does.
         _killpg(self.pid, signal.SIGKILL)
+        if self.cgroup is not None:
+            if self.cgroup.oom_killed():
+                result = replace(result, oom_killed=True)
+            await self._remove_cgroup(self.cgroup)
         return result
+
+    @staticmethod
+    async def _remove_cgroup(cgroup: TaskCgroup) -> None:
+        # The killed processes leave the cgroup a moment after they die.
+        for _ in range(20):
+            cgroup.remove()
+            if not any(d.exists() for d in cgroup.dirs):
+                return
+            await asyncio.sleep(0.05)
 
     async def wait(self) -> ExitResult:
         if self._waiter is None:
