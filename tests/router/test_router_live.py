@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -128,6 +129,15 @@ async def env(consul: Catalog) -> AsyncIterator[Env]:
     await router.stop()
     for u in ups.values():
         await u.runner.cleanup()
+
+
+def second_router(consul_addr: str, **config: Any) -> Router:
+    """A router beside the module's, on free ports, for a test that needs other settings."""
+    return Router(
+        RouterConfig(
+            proxy_addr="127.0.0.1:0", ui_addr="127.0.0.1:0", consul_addr=consul_addr, **config
+        )
+    )
 
 
 async def test_bound_addresses_are_recorded(env: Env) -> None:
@@ -403,15 +413,7 @@ async def test_route_change_under_load_fails_no_request(env: Env) -> None:
 
 async def test_router_started_before_the_catalog_catches_up(env: Env, tmp_path: Path) -> None:
     port = free_port()
-    router = Router(
-        RouterConfig(
-            proxy_addr="127.0.0.1:0",
-            ui_addr="127.0.0.1:0",
-            consul_addr=f"127.0.0.1:{port}",
-            check_ttl=1.5,
-            registry_retry=0.1,
-        )
-    )
+    router = second_router(f"127.0.0.1:{port}", check_ttl=1.5, registry_retry=0.1)
     await router.start()  # no catalog yet: starts anyway, serving 404s
     try:
         url = "http://" + router.config.proxy_address
@@ -438,15 +440,7 @@ async def test_router_started_before_the_catalog_catches_up(env: Env, tmp_path: 
 
 
 async def test_unchecked_instances_routed_when_configured(env: Env) -> None:
-    router = Router(
-        RouterConfig(
-            proxy_addr="127.0.0.1:0",
-            ui_addr="127.0.0.1:0",
-            consul_addr=env.consul.addr,
-            route_unchecked=True,
-            register=False,
-        )
-    )
+    router = second_router(env.consul.addr, route_unchecked=True, register=False)
     await router.start()
     try:
         await router.wait_ready()
@@ -474,15 +468,7 @@ async def test_unchecked_instances_routed_when_configured(env: Env) -> None:
 async def test_register_option_registers_the_router_as_an_alias(env: Env) -> None:
     # Fabio's `register=<name>`: the router registers itself as `name` while a route asks for
     # it (also with its own registration switched off), as it registers itself.
-    router = Router(
-        RouterConfig(
-            proxy_addr="127.0.0.1:0",
-            ui_addr="127.0.0.1:0",
-            consul_addr=env.consul.addr,
-            register=False,
-            check_ttl=1.5,
-        )
-    )
+    router = second_router(env.consul.addr, register=False, check_ttl=1.5)
     await router.start()
     try:
         await router.wait_ready()
