@@ -427,3 +427,42 @@ job "outage" {
     assert len(warnings) == 1, warnings
     c.stop_job("outage")
     c.wait_alloc("outage", "complete")
+
+
+def test_a_missing_key_holds_the_start_until_it_is_written(env: Env) -> None:
+    c = env.cluster
+    c.run(
+        """
+job "late" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      template {
+        data        = "late={{ key \\"tt/late\\" }}"
+        destination = "local/late.txt"
+      }
+      config {
+        command = "sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"""
+    )
+
+    def messages() -> list[str]:
+        allocs = c.allocs("late")
+        if not allocs:
+            return []
+        state = (c.alloc(allocs[0]["ID"]).get("TaskStates") or {}).get("t") or {}
+        return [e["DisplayMessage"] for e in state.get("Events") or [] if e["Type"] == "Template"]
+
+    wait_for(lambda: "Missing: kv.block(tt/late)" in messages(), 10, "the Missing event")
+    assert c.allocs("late")[0]["ClientStatus"] == "pending"
+    env.kv.kv.put("tt/late", "here")
+    alloc = c.wait_alloc("late", "running", timeout=10)
+    assert _cat(c, alloc["ID"], "t/local/late.txt") == "late=here"
+    c.stop_job("late")
+    c.wait_alloc("late", "complete")

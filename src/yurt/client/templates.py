@@ -193,13 +193,13 @@ class View:
             if failures:
                 log.info("template: %s: catalog answering again", self.dep)
                 failures, self.error = 0, None
-            if self._update(data, index):
+            if self.take(data, index):
                 self._notify()
             elapsed = loop.time() - started
             if elapsed < _MIN_INTERVAL_S:
                 await asyncio.sleep(_MIN_INTERVAL_S - elapsed)
 
-    def _update(self, data: Any, index: int) -> bool:
+    def take(self, data: Any, index: int) -> bool:
         """Take one answer; True when the data a template sees changed."""
         if index < self.index:
             # Consul's rule: an index that goes backwards (a restored or restarted
@@ -426,7 +426,7 @@ class _Outcome:
 
 
 @dataclass
-class _Pending:
+class PendingChange:
     """A template whose data changed since it was last rendered (for `wait` quiescence)."""
 
     first: float
@@ -434,12 +434,12 @@ class _Pending:
 
 
 @dataclass
-class _Quiescence:
+class Quiescence:
     min_s: float = 0.0
     max_s: float = 0.0
 
     @classmethod
-    def of(cls, tmpl: Obj) -> _Quiescence:
+    def of(cls, tmpl: Obj) -> Quiescence:
         wait = tmpl.get("Wait") or {}
         min_s = float(wait.get("Min") or 0) / _NS
         max_s = float(wait.get("Max") or 0) / _NS
@@ -447,7 +447,7 @@ class _Quiescence:
             max_s = 4 * min_s  # consul-template: max defaults to 4 times min
         return cls(min_s, max(max_s, min_s))
 
-    def due(self, pending: _Pending) -> float:
+    def due(self, pending: PendingChange) -> float:
         """A render waits until no change came for `min`, but no longer than `max` after
         the first unrendered change."""
         if not self.min_s:
@@ -464,21 +464,21 @@ class _Task:
     catalog: AllocCatalog
     last: dict[int, str] = field(default_factory=dict)
     deps: dict[int, set[Dependency]] = field(default_factory=dict)
-    pending: dict[int, _Pending] = field(default_factory=dict)
+    pending: dict[int, PendingChange] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     watcher: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.templates: list[Obj] = list(self.runner.task.get("Templates") or [])
         self.task_dir = self.alloc.alloc_dir.task(self.runner.name).root
-        self.quiescence = [_Quiescence.of(t) for t in self.templates]
+        self.quiescence = [Quiescence.of(t) for t in self.templates]
 
     def mark_dirty(self, i: int) -> None:
         """A view of template `i` got new data (or lost the catalog)."""
         now = asyncio.get_running_loop().time()
         pending = self.pending.get(i)
         if pending is None:
-            self.pending[i] = _Pending(now, now)
+            self.pending[i] = PendingChange(now, now)
         else:
             pending.last = now
         self.wake.set()
