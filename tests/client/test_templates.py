@@ -211,7 +211,7 @@ EOT
         reads = env.proxy.to(key)
         assert "index" not in reads[0].query
         assert all(
-            r.query.get("wait") == "60000ms" and int(r.query["index"]) > 0 for r in reads[1:]
+            r.query.get("wait") == "300000ms" and int(r.query["index"]) > 0 for r in reads[1:]
         )
     c.stop_job("kvwatch")
     c.wait_alloc("kvwatch", "complete")
@@ -367,7 +367,7 @@ def test_templates_share_one_watch_and_stay_quiet_when_nothing_changes(env: Env)
     wait_for(lambda: len(env.proxy.to(key)) == 3, 5, "the next blocking read parked")
 
     # Nothing changes now: no request at all for a few seconds (a poll would show up here;
-    # the blocking read in flight ends only after its 60 s wait).
+    # the blocking read in flight ends only after its 5 minute wait).
     before = len(env.proxy.to(key))
     time.sleep(3)
     assert len(env.proxy.to(key)) == before

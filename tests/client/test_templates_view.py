@@ -63,3 +63,18 @@ def test_wait_renders_after_min_of_quiet_but_no_later_than_max() -> None:
     assert q.due(PendingChange(first=100.0, last=104.0)) == 105.0  # max caps a flapping key
     assert Quiescence.of({"Wait": {"Min": 1_000_000_000}}).max_s == 4.0
     assert Quiescence.of({}).due(PendingChange(first=7.0, last=9.0)) == 9.0
+
+
+def test_service_data_leaves_out_what_templates_cannot_see() -> None:
+    dep = Dependency.service("api")
+    entry = {
+        "Node": {"Node": "n1", "Address": "10.0.0.1", "Meta": {"rack": "r1"}},
+        "Service": {"ID": "api-1", "Service": "api", "Port": 80, "Tags": ["v1"], "Meta": {}},
+        "Checks": [{"Status": "passing", "Output": "HTTP GET: 200 OK"}],
+    }
+    again = {**entry, "Checks": [{"Status": "passing", "Output": "HTTP GET: 200 OK (2)"}]}
+    # A check's output moves the index, not the data: no re-render for it.
+    assert dep.decode([entry]) == dep.decode([again])
+    assert dict(dep.decode([entry])[0])["Address"] == "10.0.0.1"  # the node's, when unset
+    services = Dependency.services()
+    assert services.decode({"web": ["a"], "db": None}) == (("db", ()), ("web", ("a",)))

@@ -6,7 +6,7 @@ the task's environment.
 
 Data is watched the way consul-template watches it: one view per distinct dependency of the
 allocation (a key, a key prefix, a service's passing instances, the service list), each a
-long-lived blocking query (`?index=N&wait=60s`, `X-Consul-Index`) shared by every template
+long-lived blocking query (`?index=N&wait=5m`, `X-Consul-Index`) shared by every template
 that uses it. A template is re-rendered only when the *data* of one of its dependencies
 changed, not merely its index."""
 
@@ -36,9 +36,10 @@ from yurt.client.task_runner import TaskRunner, TaskSetupError
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
-# consul-template's defaults: `block_query_wait` 60s; `retry { backoff = "250ms",
-# max_backoff = "1m" }` (doubling, never giving up, as Nomad configures it).
-BLOCK_WAIT_S = 60.0
+# Nomad's client defaults for templates: `block_query_wait` 5m ("match Consul default")
+# and `consul_retry` with unlimited attempts, backing off as consul-template's `retry` does
+# (250ms doubling, `max_backoff` 1m).
+BLOCK_WAIT_S = 300.0
 _BACKOFF_S = 0.25
 _MAX_BACKOFF_S = 60.0
 # A view never starts two requests closer together than this, so a server that answers
