@@ -373,6 +373,12 @@ def test_templates_share_one_watch_and_stay_quiet_when_nothing_changes(env: Env)
     assert len(env.proxy.to(key)) == before
     c.stop_job("shared")
     c.wait_alloc("shared", "complete")
+    # The watcher stops with the allocation: a change then brings no new read.
+    stopped = "stopped watching kv.block(tt/shared)"
+    wait_for(lambda: stopped in c.client.log(), 10, "the watcher stopped")
+    env.kv.kv.put("tt/shared", "three")
+    time.sleep(1)
+    assert len(env.proxy.to(key)) == before
 
 
 def test_catalog_down_and_back(env: Env) -> None:

@@ -165,6 +165,7 @@ class View:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            log.debug("template: stopped watching %s", self.dep)
 
     def _notify(self) -> None:
         for task, i in list(self.subscribers):
