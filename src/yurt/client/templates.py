@@ -543,11 +543,16 @@ class _Task:
         first render."""
         changed = []
         root = self.alloc.alloc_dir.root.resolve()
-        for i, text in sorted(rendered.items()):
-            tmpl = self.templates[i]
-            dest = (self.task_dir / str(tmpl.get("DestPath") or "")).resolve()
+        dests = {}
+        for i in rendered:  # every destination checked before any file is written
+            dest = (self.task_dir / str(self.templates[i].get("DestPath") or "")).resolve()
             if root not in dest.parents:
-                raise TemplateError(f"destination {tmpl.get('DestPath')!r} escapes the alloc dir")
+                raise TemplateError(
+                    f"destination {self.templates[i].get('DestPath')!r} escapes the alloc dir"
+                )
+            dests[i] = dest
+        for i, text in sorted(rendered.items()):
+            tmpl, dest = self.templates[i], dests[i]
             if self.last.get(i) == text:
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
