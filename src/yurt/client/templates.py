@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import yarl
 
 from yurt.client import events as ev
 from yurt.client.alloc_runner import AllocRunner, ClientEnv, PrestartHook
@@ -222,7 +221,8 @@ class View:
             params["index"] = str(self.index)
             params["wait"] = f"{int(BLOCK_WAIT_S * 1000)}ms"
         query = urllib.parse.urlencode(params)
-        url = yarl.URL(f"{self.catalog.base}{self.dep.path}?{query}", encoded=True)
+        # Already percent-encoded; aiohttp keeps valid escapes as they are.
+        url = f"{self.catalog.base}{self.dep.path}?{query}"
         try:
             async with self.catalog.http().get(url) as resp:
                 index = _header_index(resp.headers.get("X-Consul-Index"))
