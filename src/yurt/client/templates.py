@@ -1,23 +1,30 @@
 """`template` blocks: consul-template's common functions over the catalog's HTTP API
-(`key`, `keyOrDefault`, `ls`, `service`, `services`, `env`, and text helpers), rendered before
-the task starts and re-rendered when the data changes, with `change_mode` restart, signal
-or noop, and `env = true` templates feeding the task's environment.
+(`key`, `keyOrDefault`, `ls`, `tree`, `service`, `services`, `env`, and text helpers),
+rendered before the task starts and re-rendered when their data changes, with `change_mode`
+restart, signal or noop, `wait { min max }` quiescence, and `env = true` templates feeding
+the task's environment.
 
-Data is read with plain HTTP calls to the catalog and watched by polling once a second,
-rather than with consul-template's blocking queries."""
+Data is watched the way consul-template watches it: one view per distinct dependency of the
+allocation (a key, a key prefix, a service's passing instances, the service list), each a
+long-lived blocking query (`?index=N&wait=5m`, `X-Consul-Index`) shared by every template
+that uses it. A template is re-rendered only when the *data* of one of its dependencies
+changed, not merely its index."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from yurt.client import events as ev
 from yurt.client.alloc_runner import AllocRunner, ClientEnv, PrestartHook
@@ -27,93 +34,330 @@ from yurt.client.task_runner import TaskRunner, TaskSetupError
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-_POLL = 1.0
+
+# Nomad's client defaults for templates: `block_query_wait` 5m ("match Consul default")
+# and `consul_retry` with unlimited attempts, backing off as consul-template's `retry` does
+# (250ms doubling, `max_backoff` 1m).
+BLOCK_WAIT_S = 300.0
+_BACKOFF_S = 0.25
+_MAX_BACKOFF_S = 60.0
+# A view never starts two requests closer together than this, so a server that answers
+# at once (no blocking support, or a key written in a tight loop) cannot make it spin.
+_MIN_INTERVAL_S = 0.05
+_NS = 1e9
 
 
-class CatalogReader:
-    """Synchronous reads for template functions (templates render on a worker thread)."""
+# --- dependencies ------------------------------------------------------------------------
 
-    def __init__(self, addr: str | None) -> None:
-        self.base = None if addr is None else (addr if "://" in addr else f"http://{addr}")
 
-    def _get(self, path: str, **params: str) -> Any:
-        if self.base is None:
-            raise TemplateError("templates that read the catalog need a consul address")
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        try:
-            with urllib.request.urlopen(f"{self.base}{path}{query}", timeout=10) as resp:
-                return json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
+@dataclass(frozen=True)
+class Dependency:
+    """One thing a template reads from the catalog; equal dependencies share one view.
+
+    `kind` is consul-template's dependency name (`kv.block`, `kv.list`, `health.service`,
+    `catalog.services`); `path` and `params` are the HTTP query that watches it.
+    """
+
+    kind: str
+    name: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.kind}({self.name})" if self.name else self.kind
+
+    @classmethod
+    def key(cls, key: str) -> Dependency:
+        key = key.lstrip("/")
+        return cls("kv.block", key, f"/v1/kv/{_quote(key)}")
+
+    @classmethod
+    def prefix(cls, prefix: str) -> Dependency:
+        prefix = prefix.lstrip("/")
+        return cls("kv.list", prefix, f"/v1/kv/{_quote(prefix)}", (("recurse", ""),))
+
+    @classmethod
+    def service(cls, spec: str) -> Dependency:
+        """`[tag.]name[@dc]`, as consul-template's `service` takes it."""
+        tag, _, name = spec.rpartition(".")
+        name, _, dc = name.partition("@")
+        if not name:
+            raise TemplateError(f"service {spec!r}: expected [tag.]name[@datacenter]")
+        # The Go API client sends passing=1; consul-template's default filter is "passing".
+        params = [("passing", "1")]
+        if tag:
+            params.append(("tag", tag))
+        if dc:
+            params.append(("dc", dc))
+        return cls("health.service", spec, f"/v1/health/service/{_quote(name)}", tuple(params))
+
+    @classmethod
+    def services(cls) -> Dependency:
+        return cls("catalog.services", "", "/v1/catalog/services")
+
+    def decode(self, body: Any) -> Any:
+        """The part of an answer a template can see: what changes of it re-render."""
+        if self.kind == "kv.block":
+            if not body:
                 return None
-            raise TemplateError(f"catalog answered {exc.code} for {path}") from None
-        except OSError as exc:
-            raise MissingData(f"catalog unreachable ({exc})") from None
+            return _b64(body[0].get("Value"))
+        if self.kind == "kv.list":
+            return tuple((str(e["Key"]), _b64(e.get("Value"))) for e in body or [])
+        if self.kind == "health.service":
+            return tuple(_service_entry(e) for e in body or [])
+        return tuple((str(k), tuple(v or [])) for k, v in sorted((body or {}).items()))
 
-    def key(self, path: str) -> str | None:
-        found = self._get(f"/v1/kv/{urllib.parse.quote(path.lstrip('/'))}")
-        if not found:
-            return None
-        import base64
 
-        raw = found[0].get("Value")
-        return "" if raw is None else base64.b64decode(raw).decode(errors="replace")
+def _quote(path: str) -> str:
+    return urllib.parse.quote(path, safe="/")
 
-    def ls(self, prefix: str) -> list[Obj]:
-        import base64
 
-        found = self._get(f"/v1/kv/{urllib.parse.quote(prefix.lstrip('/'))}", recurse="") or []
+def _b64(raw: Any) -> str:
+    return "" if raw is None else base64.b64decode(raw).decode(errors="replace")
+
+
+def _service_entry(entry: Obj) -> tuple[tuple[str, Any], ...]:
+    svc, node = entry.get("Service") or {}, entry.get("Node") or {}
+    fields = {
+        "ID": svc.get("ID", ""),
+        "Name": svc.get("Service", ""),
+        "Address": svc.get("Address") or node.get("Address", ""),
+        "Port": svc.get("Port", 0),
+        "Tags": tuple(svc.get("Tags") or []),
+        "ServiceMeta": tuple(sorted((svc.get("Meta") or {}).items())),
+        "Node": node.get("Node", ""),
+        "NodeAddress": node.get("Address", ""),
+        "NodeMeta": tuple(sorted((node.get("Meta") or {}).items())),
+        "Status": "passing",
+    }
+    return tuple(fields.items())
+
+
+# --- views: one blocking query per dependency --------------------------------------------
+
+
+class _FetchError(Exception):
+    pass
+
+
+Subscriber = tuple["_Task", int]  # a task's template, by index
+
+
+class View:
+    """The latest data of one dependency, kept current by a blocking-query loop."""
+
+    def __init__(self, dep: Dependency, catalog: AllocCatalog) -> None:
+        self.dep = dep
+        self.catalog = catalog
+        self.data: Any = None
+        self.received = False
+        self.index = 0
+        self.error: str | None = None
+        self.subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"template-view-{self.dep}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            log.debug("template: stopped watching %s", self.dep)
+
+    def _notify(self) -> None:
+        for task, i in list(self.subscribers):
+            task.mark_dirty(i)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            started = loop.time()
+            try:
+                data, index = await self._fetch()
+            except _FetchError as exc:
+                failures += 1
+                self.error = str(exc)
+                # The server that answers next may be a restarted one whose index is
+                # lower: a blocking read with the old index would be held for the whole
+                # wait before the backwards index could be seen. Start again from a
+                # plain read (the data comparison keeps that from re-rendering).
+                self.index = 0
+                if failures == 1:
+                    # Logged once per outage; the retries below are quiet.
+                    log.warning("template: %s: %s; retrying with backoff", self.dep, exc)
+                    self._notify()
+                await asyncio.sleep(min(_BACKOFF_S * 2 ** (failures - 1), _MAX_BACKOFF_S))
+                continue
+            if failures:
+                log.info("template: %s: catalog answering again", self.dep)
+                failures, self.error = 0, None
+            if self.take(data, index):
+                self._notify()
+            elapsed = loop.time() - started
+            if elapsed < _MIN_INTERVAL_S:
+                await asyncio.sleep(_MIN_INTERVAL_S - elapsed)
+
+    def take(self, data: Any, index: int) -> bool:
+        """Take one answer; True when the data a template sees changed."""
+        if index < self.index:
+            # Consul's rule: an index that goes backwards (a restored or restarted
+            # server) restarts the watch from 0, which answers at once.
+            self.index = 0
+            return False
+        # Consul documents that an index of 0 must be treated as 1, or every read would
+        # return at once.
+        self.index = max(index, 1)
+        if self.received and data == self.data:
+            return False
+        self.data, self.received = data, True
+        return True
+
+    async def _fetch(self) -> tuple[Any, int]:
+        params = dict(self.dep.params)
+        if self.index:
+            params["index"] = str(self.index)
+            params["wait"] = f"{int(BLOCK_WAIT_S * 1000)}ms"
+        query = urllib.parse.urlencode(params)
+        # Already percent-encoded; aiohttp keeps valid escapes as they are.
+        url = f"{self.catalog.base}{self.dep.path}?{query}"
+        try:
+            async with self.catalog.http().get(url) as resp:
+                index = _header_index(resp.headers.get("X-Consul-Index"))
+                text = await resp.text()
+                if resp.status == 404:
+                    return self.dep.decode(None), index
+                if resp.status >= 300:
+                    raise _FetchError(f"catalog answered {resp.status}: {text.strip()[:200]}")
+                try:
+                    return self.dep.decode(json.loads(text) if text else None), index
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    raise _FetchError(f"catalog answered unexpected data: {text[:200]!r}") from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise _FetchError(f"catalog unreachable ({exc or type(exc).__name__})") from None
+
+
+def _header_index(raw: str | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
+class AllocCatalog:
+    """The views of one allocation, shared by all its tasks' templates."""
+
+    def __init__(self, base: str | None) -> None:
+        self.base = base.rstrip("/") if base else None
+        self.views: dict[Dependency, View] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # No connection limit: every view holds one connection open while it blocks.
+            # The read timeout covers the wait plus Consul's wait/16 jitter.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=10, sock_read=BLOCK_WAIT_S * 17 / 16 + 10
+                ),
+            )
+        return self._session
+
+    def view(self, dep: Dependency) -> View | None:
+        return self.views.get(dep)
+
+    def subscribe(self, sub: Subscriber, deps: Iterable[Dependency]) -> None:
+        if self.base is None:
+            return
+        for dep in deps:
+            view = self.views.get(dep)
+            if view is None:
+                view = self.views[dep] = View(dep, self)
+                view.start()
+            view.subscribers.add(sub)
+
+    async def unsubscribe(self, sub: Subscriber, deps: Iterable[Dependency]) -> None:
+        for dep in deps:
+            view = self.views.get(dep)
+            if view is None:
+                continue
+            view.subscribers.discard(sub)
+            if not view.subscribers:
+                del self.views[dep]
+                await view.stop()
+
+    async def close(self) -> None:
+        views, self.views = list(self.views.values()), {}
+        for view in views:
+            await view.stop()
+        if self._session is not None:
+            await self._session.close()
+
+
+# --- template functions ------------------------------------------------------------------
+
+
+class _Reads:
+    """What one render of one template read: every dependency it used, and those whose
+    view has no data yet (the render is then incomplete, as consul-template's is)."""
+
+    def __init__(self, catalog: AllocCatalog) -> None:
+        self.catalog = catalog
+        self.used: set[Dependency] = set()
+        self.unfetched: set[Dependency] = set()
+
+    def get(self, dep: Dependency) -> tuple[bool, Any]:
+        """(has data, data); renders run on a worker thread and only read the views."""
+        if self.catalog.base is None:
+            raise TemplateError("templates that read the catalog need a consul address")
+        self.used.add(dep)
+        view = self.catalog.view(dep)
+        if view is None or not view.received:
+            self.unfetched.add(dep)
+            return False, None
+        return True, view.data
+
+
+def template_funcs(reads: _Reads, env: dict[str, str]) -> dict[str, Any]:
+    def key(path: str) -> str:
+        known, value = reads.get(Dependency.key(path))
+        if known and value is None:
+            raise MissingData(f"kv.block({path})")
+        return str(value or "")
+
+    def key_or_default(path: str, default: str) -> str:
+        _, value = reads.get(Dependency.key(path))
+        return default if value is None else str(value)
+
+    def pairs(prefix: str, nested: bool) -> list[Obj]:
+        _, entries = reads.get(Dependency.prefix(prefix))
         base = prefix.lstrip("/").rstrip("/") + "/"
         out = []
-        for item in found:
-            rel = str(item["Key"])[len(base) :] if str(item["Key"]).startswith(base) else ""
-            if rel and "/" not in rel:
-                value = base64.b64decode(item.get("Value") or b"").decode(errors="replace")
+        for full, value in entries or ():
+            rel = full[len(base) :] if full.startswith(base) else ""
+            # `ls` lists the prefix's direct keys; `tree` every key below it. Both skip
+            # "folders" (keys ending in /).
+            if rel and not rel.endswith("/") and (nested or "/" not in rel):
                 out.append({"Key": rel, "Value": value})
         return out
 
-    def service(self, spec: str) -> list[Obj]:
-        tag, _, name = spec.rpartition(".")
-        name, _, dc = name.partition("@")
-        params = {"passing": ""}
-        if tag:
-            params["tag"] = tag
-        if dc:
-            params["dc"] = dc
-        entries = self._get(f"/v1/health/service/{urllib.parse.quote(name)}", **params) or []
+    def service(spec: str) -> list[Obj]:
+        _, entries = reads.get(Dependency.service(spec))
         out = []
-        for e in entries:
-            svc, node = e.get("Service") or {}, e.get("Node") or {}
-            out.append(
-                {
-                    "ID": svc.get("ID", ""),
-                    "Name": svc.get("Service", ""),
-                    "Address": svc.get("Address") or node.get("Address", ""),
-                    "Port": svc.get("Port", 0),
-                    "Tags": list(svc.get("Tags") or []),
-                    "ServiceMeta": dict(svc.get("Meta") or {}),
-                    "Node": node.get("Node", ""),
-                    "NodeAddress": node.get("Address", ""),
-                    "Status": "passing",
-                }
-            )
+        for entry in entries or ():
+            item = dict(entry)
+            item["Tags"] = list(item["Tags"])
+            item["ServiceMeta"] = dict(item["ServiceMeta"])
+            item["NodeMeta"] = dict(item["NodeMeta"])
+            out.append(item)
         return out
 
-    def services(self) -> list[Obj]:
-        found = self._get("/v1/catalog/services") or {}
-        return [{"Name": k, "Tags": list(v or [])} for k, v in sorted(found.items())]
-
-
-def template_funcs(reader: CatalogReader, env: dict[str, str]) -> dict[str, Any]:
-    def key(path: str) -> str:
-        value = reader.key(path)
-        if value is None:
-            raise MissingData(f"kv.block({path})")
-        return value
-
-    def key_or_default(path: str, default: str) -> str:
-        value = reader.key(path)
-        return default if value is None else value
+    def services() -> list[Obj]:
+        _, found = reads.get(Dependency.services())
+        return [{"Name": name, "Tags": list(tags)} for name, tags in found or ()]
 
     def printf(fmt: str, *args: Any) -> str:
         return fmt.replace("%v", "%s").replace("%q", '"%s"') % args if args else fmt
@@ -122,9 +366,10 @@ def template_funcs(reader: CatalogReader, env: dict[str, str]) -> dict[str, Any]
         "env": lambda name: env.get(name, ""),
         "key": key,
         "keyOrDefault": key_or_default,
-        "ls": reader.ls,
-        "service": reader.service,
-        "services": reader.services,
+        "ls": lambda prefix: pairs(prefix, nested=False),
+        "tree": lambda prefix: pairs(prefix, nested=True),
+        "service": service,
+        "services": services,
         "toUpper": lambda s: str(s).upper(),
         "toLower": lambda s: str(s).lower(),
         "trimSpace": lambda s: str(s).strip(),
@@ -168,16 +413,77 @@ def parse_env_file(text: str) -> dict[str, str]:
     return out
 
 
-class _Task:
-    """The templates of one task, rendered together."""
+# --- one task's templates ----------------------------------------------------------------
 
-    def __init__(self, alloc: AllocRunner, runner: TaskRunner, reader: CatalogReader) -> None:
-        self.alloc = alloc
-        self.runner = runner
-        self.reader = reader
-        self.task_dir = alloc.alloc_dir.task(runner.name).root
-        self.last: dict[int, str] = {}
-        self.watcher: asyncio.Task[None] | None = None
+
+@dataclass
+class _Outcome:
+    """One render of one template: its text when complete, and what it read."""
+
+    text: str | None
+    used: set[Dependency]
+    unfetched: set[Dependency]
+    missing: str | None = None  # a `key` that does not exist (yet)
+    error: str | None = None
+
+
+@dataclass
+class PendingChange:
+    """A template whose data changed since it was last rendered (for `wait` quiescence)."""
+
+    first: float
+    last: float
+
+
+@dataclass
+class Quiescence:
+    min_s: float = 0.0
+    max_s: float = 0.0
+
+    @classmethod
+    def of(cls, tmpl: Obj) -> Quiescence:
+        wait = tmpl.get("Wait") or {}
+        min_s = float(wait.get("Min") or 0) / _NS
+        max_s = float(wait.get("Max") or 0) / _NS
+        if min_s and not max_s:
+            max_s = 4 * min_s  # consul-template: max defaults to 4 times min
+        return cls(min_s, max(max_s, min_s))
+
+    def due(self, pending: PendingChange) -> float:
+        """A render waits until no change came for `min`, but no longer than `max` after
+        the first unrendered change."""
+        if not self.min_s:
+            return pending.last
+        return min(pending.last + self.min_s, pending.first + self.max_s)
+
+
+@dataclass(eq=False)
+class _Task:
+    """The templates of one task: rendered before it starts, re-rendered on changes."""
+
+    alloc: AllocRunner
+    runner: TaskRunner
+    catalog: AllocCatalog
+    last: dict[int, str] = field(default_factory=dict)
+    deps: dict[int, set[Dependency]] = field(default_factory=dict)
+    pending: dict[int, PendingChange] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    watcher: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.templates: list[Obj] = list(self.runner.task.get("Templates") or [])
+        self.task_dir = self.alloc.alloc_dir.task(self.runner.name).root
+        self.quiescence = [Quiescence.of(t) for t in self.templates]
+
+    def mark_dirty(self, i: int) -> None:
+        """A view of template `i` got new data (or lost the catalog)."""
+        now = asyncio.get_running_loop().time()
+        pending = self.pending.get(i)
+        if pending is None:
+            self.pending[i] = PendingChange(now, now)
+        else:
+            pending.last = now
+        self.wake.set()
 
     def _source(self, tmpl: Obj) -> str:
         if tmpl.get("EmbeddedTmpl"):
@@ -191,89 +497,207 @@ class _Task:
         except OSError as exc:
             raise TemplateError(f"reading template source {src}: {exc.strerror}") from None
 
-    def render_all(self) -> dict[int, str]:
+    def _render(self, indices: Iterable[int]) -> dict[int, _Outcome]:
         env = self.alloc.task_env(self.runner.task)
-        funcs = template_funcs(self.reader, env)
         out = {}
-        for i, tmpl in enumerate(self.runner.task.get("Templates") or []):
-            nodes = parse(
-                self._source(tmpl),
-                str(tmpl.get("LeftDelim") or "{{"),
-                str(tmpl.get("RightDelim") or "}}"),
-            )
-            out[i] = render(nodes, funcs)
+        for i in indices:
+            tmpl = self.templates[i]
+            reads = _Reads(self.catalog)
+            text: str | None = None
+            missing = error = None
+            try:
+                nodes = parse(
+                    self._source(tmpl),
+                    str(tmpl.get("LeftDelim") or "{{"),
+                    str(tmpl.get("RightDelim") or "}}"),
+                )
+                text = render(nodes, template_funcs(reads, env))
+            except MissingData as exc:
+                missing = exc.what
+            except Exception as exc:  # a function's ValueError, KeyError...: the template's fault
+                error = (
+                    str(exc) if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
+                )
+            if reads.unfetched:
+                # Rendered with placeholders for data not fetched yet: not a result, and
+                # not an error either (the placeholders may well have caused it).
+                text, missing, error = None, None, None
+            out[i] = _Outcome(text, reads.used, reads.unfetched, missing, error)
         return out
 
+    async def _render_some(self, indices: Iterable[int]) -> dict[int, _Outcome]:
+        outcomes = await asyncio.to_thread(self._render, list(indices))
+        for i, outcome in outcomes.items():
+            self.catalog.subscribe((self, i), outcome.used)
+            before = self.deps.get(i, set())
+            if outcome.text is not None:
+                # A complete render read all it needs: views it no longer reads stop.
+                await self.catalog.unsubscribe((self, i), before - outcome.used)
+                self.deps[i] = set(outcome.used)
+            else:
+                self.deps[i] = before | outcome.used
+        return outcomes
+
     def write(self, rendered: dict[int, str]) -> list[Obj]:
-        """Write what changed; returns the templates that changed."""
+        """Write the templates whose text changed; returns those that changed after their
+        first render."""
         changed = []
         root = self.alloc.alloc_dir.root.resolve()
-        extra: dict[str, str] = {}
-        for i, tmpl in enumerate(self.runner.task.get("Templates") or []):
-            text = rendered[i]
-            dest = (self.task_dir / str(tmpl.get("DestPath") or "")).resolve()
+        dests = {}
+        for i in rendered:  # every destination checked before any file is written
+            dest = (self.task_dir / str(self.templates[i].get("DestPath") or "")).resolve()
             if root not in dest.parents:
-                raise TemplateError(f"destination {tmpl.get('DestPath')!r} escapes the alloc dir")
-            if self.last.get(i) != text:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dest.with_name(f".{dest.name}.tmp")
-                tmp.write_text(text)
-                tmp.chmod(int(str(tmpl.get("Perms") or "0644"), 8))
-                os.replace(tmp, dest)
-                if i in self.last:
-                    changed.append(tmpl)
-                self.last[i] = text
-            if tmpl.get("Envvars"):
-                extra.update(parse_env_file(text))
+                raise TemplateError(
+                    f"destination {self.templates[i].get('DestPath')!r} escapes the alloc dir"
+                )
+            dests[i] = dest
+        for i, text in sorted(rendered.items()):
+            tmpl, dest = self.templates[i], dests[i]
+            if self.last.get(i) == text:
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            tmp.write_text(text)
+            tmp.chmod(int(str(tmpl.get("Perms") or "0644"), 8))
+            os.replace(tmp, dest)
+            if i in self.last:
+                changed.append(tmpl)
+            self.last[i] = text
+        extra: dict[str, str] = {}
+        for i, tmpl in enumerate(self.templates):
+            if tmpl.get("Envvars") and i in self.last:
+                extra.update(parse_env_file(self.last[i]))
         self.alloc.extra_env[self.runner.name] = extra
         return changed
 
+    def _blocked_on(self, outcomes: dict[int, _Outcome]) -> str:
+        """What the first render waits for, for the task's `Template` event."""
+        for outcome in outcomes.values():
+            if outcome.missing:
+                return outcome.missing
+        for outcome in outcomes.values():
+            for dep in sorted(outcome.unfetched, key=str):
+                view = self.catalog.view(dep)
+                if view is not None and view.error:
+                    return view.error
+        return ""
+
     async def first_render(self) -> None:
+        """Render every template before the task starts: as soon as the data is there
+        (one plain read per dependency), waiting for keys that do not exist yet."""
         reported = ""
+        todo = set(range(len(self.templates)))
+        texts: dict[int, str] = {}
         while True:
-            try:
-                rendered = await asyncio.to_thread(self.render_all)
-                self.write(rendered)
+            todo |= set(self.pending)
+            self.pending.clear()
+            self.wake.clear()
+            outcomes = await self._render_some(todo)
+            for i, outcome in outcomes.items():
+                if outcome.error is not None:
+                    raise TemplateError(outcome.error)
+                if outcome.text is not None:
+                    texts[i] = outcome.text
+            todo = {i for i, outcome in outcomes.items() if outcome.text is None}
+            if not todo:
+                self.write(texts)
                 return
-            except MissingData as exc:
-                if exc.what != reported:
-                    reported = exc.what
-                    self.runner.emit(ev.TEMPLATE, Message=f"Missing: {exc.what}")
-            if await self.runner.wait_killed(_POLL):
+            blocked = self._blocked_on(outcomes)
+            if blocked and blocked != reported:
+                reported = blocked
+                self.runner.emit(ev.TEMPLATE, Message=f"Missing: {blocked}")
+            if await self._wait_wake_or_killed():
                 raise TaskSetupError(
                     ev.SETUP_FAILURE, "killed", SetupError="killed while rendering"
                 )
 
+    async def _wait_wake_or_killed(self) -> bool:
+        woken = asyncio.ensure_future(self.wake.wait())
+        killed = asyncio.ensure_future(self.runner.wait_killed(24 * 3600.0))
+        try:
+            await asyncio.wait({woken, killed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in (woken, killed):
+                fut.cancel()
+        return killed.done() and not killed.cancelled() and killed.result()
+
     async def watch(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(_POLL)
-            try:
-                rendered = await asyncio.to_thread(self.render_all)
-                changed = self.write(rendered)
-            except MissingData:
+            self.wake.clear()
+            now = loop.time()
+            due_at = {i: self.quiescence[i].due(p) for i, p in self.pending.items()}
+            due = [i for i, at in due_at.items() if at <= now]
+            if not due:
+                timeout = min(due_at.values()) - now if due_at else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout)
                 continue
-            except (TemplateError, OSError) as exc:
-                log.warning("task %s: template: %s", self.runner.name, exc)
-                continue
-            if not changed or not self.runner.running:
-                continue
-            modes = {str(t.get("ChangeMode") or "restart") for t in changed}
-            if "restart" in modes:
-                await self.runner.restart("Template with change_mode restart re-rendered")
-            elif "signal" in modes:
-                for t in changed:
-                    if t.get("ChangeMode") == "signal":
-                        name = str(t.get("ChangeSignal") or "SIGHUP")
-                        await self.runner.signal(parse_signal(name), name, "Template re-rendered")
-            else:
-                self.runner.emit(ev.TEMPLATE, Message="Template re-rendered")
+            for i in due:
+                del self.pending[i]
+            await self._rerender(due)
+
+    async def _rerender(self, due: list[int]) -> None:
+        outcomes = await self._render_some(due)
+        texts = {}
+        for i, outcome in outcomes.items():
+            if outcome.error is not None:
+                log.warning("task %s: template %d: %s", self.runner.name, i + 1, outcome.error)
+            elif outcome.text is not None:
+                texts[i] = outcome.text
+        try:
+            changed = self.write(texts)
+        except (TemplateError, OSError) as exc:
+            log.warning("task %s: template: %s", self.runner.name, exc)
+            return
+        if not changed or not self.runner.running:
+            return
+        modes = {str(t.get("ChangeMode") or "restart") for t in changed}
+        if "restart" in modes:
+            await self.runner.restart("Template with change_mode restart re-rendered")
+        elif "signal" in modes:
+            for t in changed:
+                if t.get("ChangeMode") == "signal":
+                    name = str(t.get("ChangeSignal") or "SIGHUP")
+                    await self.runner.signal(parse_signal(name), name, "Template re-rendered")
+        else:
+            self.runner.emit(ev.TEMPLATE, Message="Template re-rendered")
+
+    def start_watching(self) -> None:
+        self.watcher = asyncio.create_task(self.watch(), name=f"template-{self.runner.name}")
+
+    async def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watcher
+        for i, deps in list(self.deps.items()):
+            await self.catalog.unsubscribe((self, i), deps)
+        self.deps.clear()
 
 
 class TemplateHook(PrestartHook):
     def __init__(self, env: ClientEnv) -> None:
-        self.reader = CatalogReader(None)
         self.env = env
         self.tasks: dict[tuple[str, str], _Task] = {}
+        self.catalogs: dict[str, AllocCatalog] = {}
+        self._users: dict[str, set[str]] = {}  # alloc id -> tasks using its catalog views
+
+    def _catalog(self, alloc: AllocRunner) -> AllocCatalog:
+        catalog = self.catalogs.get(alloc.id)
+        if catalog is None:
+            base = self.env.consul.base if self.env.consul is not None else None
+            catalog = self.catalogs[alloc.id] = AllocCatalog(base)
+        return catalog
+
+    async def _release(self, alloc_id: str, task: str) -> None:
+        users = self._users.get(alloc_id, set())
+        users.discard(task)
+        if not users:
+            self._users.pop(alloc_id, None)
+            catalog = self.catalogs.pop(alloc_id, None)
+            if catalog is not None:
+                await catalog.close()
 
     async def prestart(self, alloc: AllocRunner, runner: TaskRunner) -> None:
         if not runner.task.get("Templates"):
@@ -281,21 +705,23 @@ class TemplateHook(PrestartHook):
         key = (alloc.id, runner.name)
         if key in self.tasks:
             return  # a restart: the watcher keeps the files current
-        if self.env.consul is not None and self.reader.base is None:
-            self.reader = CatalogReader(self.env.consul.base)
-        state = _Task(alloc, runner, self.reader)
+        self._users.setdefault(alloc.id, set()).add(runner.name)
+        state = _Task(alloc, runner, self._catalog(alloc))
         try:
             await state.first_render()
-        except TemplateError as exc:
-            raise TaskSetupError(
-                ev.SETUP_FAILURE, str(exc), SetupError=f"failed to render template: {exc}"
-            ) from None
+        except BaseException as exc:
+            await state.close()
+            await self._release(alloc.id, runner.name)
+            if isinstance(exc, TemplateError):
+                raise TaskSetupError(
+                    ev.SETUP_FAILURE, str(exc), SetupError=f"failed to render template: {exc}"
+                ) from None
+            raise
         self.tasks[key] = state
-        state.watcher = asyncio.create_task(state.watch(), name=f"template-{runner.name}")
+        state.start_watching()
 
     async def stop(self, alloc: AllocRunner, task: str) -> None:
         state = self.tasks.pop((alloc.id, task), None)
-        if state is not None and state.watcher is not None:
-            state.watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await state.watcher
+        if state is not None:
+            await state.close()
+            await self._release(alloc.id, task)

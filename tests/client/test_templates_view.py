@@ -1,0 +1,80 @@
+"""The rules a template watcher applies to each answer, and `wait` quiescence, checked on
+their own (the end-to-end behaviour is in test_templates.py)."""
+
+from __future__ import annotations
+
+import base64
+
+from yurt.client.templates import AllocCatalog, Dependency, PendingChange, Quiescence, View
+
+
+def _kv(value: str, modify: int) -> list[dict[str, object]]:
+    raw = base64.b64encode(value.encode()).decode()
+    return [{"Key": "k", "Value": raw, "ModifyIndex": modify}]
+
+
+def test_answers_change_the_data_only_when_what_templates_see_changed() -> None:
+    dep = Dependency.key("k")
+    view = View(dep, AllocCatalog("127.0.0.1:1"))
+    assert view.take(dep.decode(_kv("a", 5)), 5) is True
+    assert (view.data, view.index) == ("a", 5)
+    # A write of the same value: a new index, nothing a template could see.
+    assert view.take(dep.decode(_kv("a", 9)), 9) is False
+    assert view.index == 9
+    assert view.take(dep.decode(_kv("b", 12)), 12) is True
+    assert view.data == "b"
+
+
+def test_an_index_going_backwards_restarts_the_watch_from_zero() -> None:
+    dep = Dependency.key("k")
+    view = View(dep, AllocCatalog("127.0.0.1:1"))
+    view.take(dep.decode(_kv("a", 50)), 50)
+    assert view.take(dep.decode(_kv("z", 3)), 3) is False
+    assert (view.index, view.data) == (0, "a")
+    # The plain read that follows takes the new server's data and index.
+    assert view.take(dep.decode(_kv("z", 3)), 3) is True
+    assert (view.index, view.data) == (3, "z")
+
+
+def test_an_index_of_zero_counts_as_one() -> None:
+    dep = Dependency.key("missing")
+    view = View(dep, AllocCatalog("127.0.0.1:1"))
+    assert view.take(dep.decode(None), 0) is True
+    assert view.index == 1 and view.received and view.data is None
+
+
+def test_dependencies_name_the_query_consul_template_makes() -> None:
+    svc = Dependency.service("web.api@dc2")
+    assert svc.path == "/v1/health/service/api"
+    assert dict(svc.params) == {"passing": "1", "tag": "web", "dc": "dc2"}
+    assert str(svc) == "health.service(web.api@dc2)"
+    assert Dependency.prefix("/app/cfg").path == "/v1/kv/app/cfg"
+    assert dict(Dependency.prefix("app").params) == {"recurse": ""}
+    assert Dependency.key("a b/c").path == "/v1/kv/a%20b/c"
+    assert Dependency.services().path == "/v1/catalog/services"
+    # Equal dependencies are one watcher.
+    assert Dependency.key("/x") == Dependency.key("x")
+
+
+def test_wait_renders_after_min_of_quiet_but_no_later_than_max() -> None:
+    q = Quiescence.of({"Wait": {"Min": 2_000_000_000, "Max": 5_000_000_000}})
+    assert q.due(PendingChange(first=100.0, last=100.0)) == 102.0
+    assert q.due(PendingChange(first=100.0, last=101.5)) == 103.5
+    assert q.due(PendingChange(first=100.0, last=104.0)) == 105.0  # max caps a flapping key
+    assert Quiescence.of({"Wait": {"Min": 1_000_000_000}}).max_s == 4.0
+    assert Quiescence.of({}).due(PendingChange(first=7.0, last=9.0)) == 9.0
+
+
+def test_service_data_leaves_out_what_templates_cannot_see() -> None:
+    dep = Dependency.service("api")
+    entry = {
+        "Node": {"Node": "n1", "Address": "10.0.0.1", "Meta": {"rack": "r1"}},
+        "Service": {"ID": "api-1", "Service": "api", "Port": 80, "Tags": ["v1"], "Meta": {}},
+        "Checks": [{"Status": "passing", "Output": "HTTP GET: 200 OK"}],
+    }
+    again = {**entry, "Checks": [{"Status": "passing", "Output": "HTTP GET: 200 OK (2)"}]}
+    # A check's output moves the index, not the data: no re-render for it.
+    assert dep.decode([entry]) == dep.decode([again])
+    assert dict(dep.decode([entry])[0])["Address"] == "10.0.0.1"  # the node's, when unset
+    services = Dependency.services()
+    assert services.decode({"web": ["a"], "db": None}) == (("db", ()), ("web", ("a",)))
