@@ -280,8 +280,16 @@ job "scripted" {
     wait_for(lambda: check("scripted-raw").get("Status") == "warning", 10, "a warning first")
     raw = wait_for(lambda: (c := check("scripted-raw")).get("Status") == "passing" and c, 10)
     assert raw["Output"] == "fine: raw\n"
-    jailed = wait_for(lambda: (c := check("scripted-exec")).get("Status") == "passing" and c, 10)
-    assert jailed["Output"].startswith("pid1=")
+    # Once the task has written its PID (a check may run before it has).
+    jailed = wait_for(
+        lambda: (
+            (c := check("scripted-exec")).get("Status") == "passing"
+            and c["Output"].startswith("pid1=")
+            and c
+        ),
+        10,
+    )
+    assert int(jailed["Output"].split()[0][5:]) < 100  # a PID of the task's namespace
     assert "alloc,bin," in jailed["Output"]
     cluster.stop_job("scripted")
     cluster.wait_alloc("scripted", "complete")
