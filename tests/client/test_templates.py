@@ -473,3 +473,50 @@ job "late" {
     assert _cat(c, alloc["ID"], "t/local/late.txt") == "late=here"
     c.stop_job("late")
     c.wait_alloc("late", "complete")
+
+
+def test_reattached_task_keeps_its_templates_watched(env: Env) -> None:
+    c = env.cluster
+    env.kv.kv.put("tt/mode", "one")
+    c.run(
+        """
+job "reattach" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+"""
+        + _HUP_SCRIPT
+        + """
+      template {
+        data          = "mode={{ key \\"tt/mode\\" }}\\n"
+        destination   = "local/app.conf"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+      }
+      config {
+        command = "python3"
+        args    = ["local/hup.py"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = c.wait_alloc("reattach", "running")
+    wait_for(lambda: _stdout(c, alloc["ID"]) == "start mode=one\n", what="the task started")
+
+    # The client dies (kill -9) and the data changes while it is away.
+    c.client.proc.kill()
+    env.kv.kv.put("tt/mode", "two")
+    c.client.start()
+    # The re-attached task is signalled with the new file, once...
+    wait_for(lambda: "hup mode=two" in _stdout(c, alloc["ID"]), 15, "the change made while away")
+    # ...and its templates are watched again: a later change reaches it too.
+    env.kv.kv.put("tt/mode", "three")
+    wait_for(lambda: "hup mode=three" in _stdout(c, alloc["ID"]), 10, "a change after re-attach")
+    assert _stdout(c, alloc["ID"]) == "start mode=one\nhup mode=two\nhup mode=three\n"
+    events = c.alloc(alloc["ID"])["TaskStates"]["t"]["Events"]
+    assert [e["Type"] for e in events].count("Started") == 1  # the same process throughout
+    c.stop_job("reattach")
+    c.wait_alloc("reattach", "complete")

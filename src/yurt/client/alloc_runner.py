@@ -34,6 +34,10 @@ class PrestartHook:
     async def prestart(self, alloc: AllocRunner, runner: TaskRunner) -> None:
         raise NotImplementedError
 
+    async def recover(self, alloc: AllocRunner, runner: TaskRunner) -> None:
+        """The task was re-attached after a client restart (its prestart is not run again):
+        take up what the hook keeps doing while the task runs."""
+
     async def stop(self, alloc: AllocRunner, task: str) -> None:
         """The task is gone for good: stop watching for it."""
 
@@ -359,6 +363,13 @@ class AllocRunner:
     async def prestart(self, runner: TaskRunner) -> None:
         for hook in self.env.prestart_hooks:
             await hook.prestart(self, runner)
+
+    async def reattached(self, runner: TaskRunner) -> None:
+        for hook in self.env.prestart_hooks:
+            try:
+                await hook.recover(self, runner)
+            except Exception:
+                log.exception("task %s: recovering %s", runner.name, type(hook).__name__)
 
     async def poststart(self, runner: TaskRunner) -> None:
         self.persist()

@@ -32,6 +32,8 @@ class TaskHooks(Protocol):
 
     async def poststart(self, runner: TaskRunner) -> None: ...
 
+    async def reattached(self, runner: TaskRunner) -> None: ...
+
     async def exited(self, runner: TaskRunner) -> None: ...
 
 
@@ -113,6 +115,7 @@ class TaskRunner:
         if self.handle is not None:
             log.info("task %s: re-attached to the running task", self.name)
             self.started.set()
+            await self.hooks.reattached(self)
             await self.hooks.poststart(self)
 
     async def _lifecycle(self) -> None:

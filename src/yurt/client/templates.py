@@ -570,6 +570,15 @@ class _Task:
         self.alloc.extra_env[self.runner.name] = extra
         return changed
 
+    def load_rendered(self) -> None:
+        """Take the files already rendered (a re-attached task's) as the last render."""
+        for i, tmpl in enumerate(self.templates):
+            dest = self.task_dir / str(tmpl.get("DestPath") or "")
+            try:
+                self.last[i] = dest.read_text()
+            except OSError:
+                continue  # never rendered (or removed): the next render writes it
+
     def _blocked_on(self, outcomes: dict[int, _Outcome]) -> str:
         """What the first render waits for, for the task's `Template` event."""
         for outcome in outcomes.values():
@@ -718,6 +727,23 @@ class TemplateHook(PrestartHook):
                 ) from None
             raise
         self.tasks[key] = state
+        state.start_watching()
+
+    async def recover(self, alloc: AllocRunner, runner: TaskRunner) -> None:
+        """Watch a re-attached task's templates again. The files on disk are what the task
+        runs with: they are the baseline, so a template whose data changed while the client
+        was away is written and its change_mode applied, and one that did not is left be."""
+        if not runner.task.get("Templates"):
+            return
+        key = (alloc.id, runner.name)
+        if key in self.tasks:
+            return
+        self._users.setdefault(alloc.id, set()).add(runner.name)
+        state = _Task(alloc, runner, self._catalog(alloc))
+        state.load_rendered()
+        self.tasks[key] = state
+        for i in range(len(state.templates)):
+            state.mark_dirty(i)
         state.start_watching()
 
     async def stop(self, alloc: AllocRunner, task: str) -> None:
