@@ -7,9 +7,13 @@ Docker-compatible engine is given or can be started with scripts/podman-service.
 task's `Received` event (the client got the allocation):
   - running: the task's `Started` event,
   - passing: the service's check passing in the catalog (polled every 10 ms),
-and prints median, p99 and max.
+and prints median, p99 and max. Then it measures templates: a raw_exec task renders a KV key
+into a file; the key is changed `-template-changes` times, and each time the time from the
+KV write to the file holding the new value (read from the client's data dir every 1 ms) is
+taken: the client's blocking-query watch, the render and the write (changes 0.1 s apart).
 
 .venv/bin/python bench/client.py [-runs 50] [-drivers raw_exec,docker] [-docker-endpoint URL]
+                                 [-template-changes 50]
 """
 
 from __future__ import annotations
@@ -175,11 +179,67 @@ def run_driver(driver: str, runs: int, sched: str, catalog: str) -> dict[str, li
     return out
 
 
+TEMPLATE_JOB = """
+job "bench-tmpl" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      template {
+        data        = "value={{ key \\"bench/tmpl\\" }}\\n"
+        destination = "local/out.txt"
+        change_mode = "noop"
+      }
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"""
+
+
+def kv_put(catalog: str, key: str, value: str) -> None:
+    req = urllib.request.Request(f"{catalog}/v1/kv/{key}", data=value.encode(), method="PUT")
+    urllib.request.urlopen(req, timeout=30).close()
+
+
+def run_template(changes: int, sched: str, catalog: str, data_dir: Path) -> list[float]:
+    """Milliseconds from a KV write to the rendered file holding the new value."""
+    kv_put(catalog, "bench/tmpl", "start")
+    call("PUT", f"{sched}/v1/jobs", {"Job": parse_job(TEMPLATE_JOB, "bench-tmpl.nomad")})
+    alloc = wait(
+        lambda: next(
+            (a for a in call("GET", f"{sched}/v1/job/bench-tmpl/allocations")
+             if a["ClientStatus"] == "running"),
+            None,
+        ),
+        60,
+        "the template task running",
+    )  # fmt: skip
+    out = data_dir / "alloc" / alloc["ID"] / "t" / "local" / "out.txt"
+    wait(lambda: out.exists() and out.read_text() == "value=start\n", 30, "the first render")
+    took = []
+    for i in range(changes):
+        # Changes 0.1 s apart: a watcher starts at most one query per 50 ms, so changes
+        # closer than that are batched, and this measures one change on its own.
+        time.sleep(0.1)
+        value = f"v{i}"
+        t0 = time.perf_counter()
+        kv_put(catalog, "bench/tmpl", value)
+        wait(lambda v=value: out.read_text() == f"value={v}\n", 30, "the render", every=0.001)
+        took.append((time.perf_counter() - t0) * 1e3)
+    call("DELETE", f"{sched}/v1/job/bench-tmpl?purge=true")
+    return took
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-runs", type=int, default=50)
     parser.add_argument("-drivers", default="raw_exec,docker")
     parser.add_argument("-docker-endpoint", dest="docker_endpoint", default=None)
+    parser.add_argument("-template-changes", dest="template_changes", type=int, default=50)
     opts = parser.parse_args()
     drivers = [d.strip() for d in opts.drivers.split(",") if d.strip()]
     tmp = Path(tempfile.mkdtemp(prefix="yurt-bench-client-"))
@@ -216,6 +276,11 @@ def main() -> None:
         print(f"{'driver':<10} {'until':<9} {'median ms':>10} {'p99 ms':>10} {'max ms':>10}")
         for driver, what, med, p99, top in rows:
             print(f"{driver:<10} {what:<9} {med:>10.1f} {p99:>10.1f} {top:>10.1f}")
+        if opts.template_changes:
+            took = run_template(opts.template_changes, sched, catalog, tmp / "c")
+            print(f"\nKV write -> template file re-rendered ({opts.template_changes} changes)\n")
+            print(f"{'median ms':>10} {'p99 ms':>10} {'max ms':>10}")
+            print(f"{statistics.median(took):>10.1f} {pct(took, 0.99):>10.1f} {max(took):>10.1f}")
     finally:
         for proc in reversed(procs):
             proc.send_signal(signal.SIGTERM)
