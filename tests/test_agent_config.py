@@ -96,3 +96,38 @@ def test_bad_gc_threshold_is_reported_at_its_position() -> None:
     with pytest.raises(ConfigError) as err:
         parse_agent_config('server {\n  eval_gc_threshold = "soon"\n}\n', "gc.hcl")
     assert str(err.value).startswith('gc.hcl:2:3: "eval_gc_threshold" in server: invalid duration')
+
+
+def test_client_template_block_reaches_the_client(tmp_path: Path) -> None:
+    from yurt.agent import Agent
+
+    cfg = parse_agent_config(
+        f'data_dir = "{tmp_path}"\n'
+        "client {\n  enabled = true\n  template {\n"
+        '    block_query_wait = "1m"\n    max_stale = "87600h"\n'
+        '    wait {\n      min = "2s"\n      max = "10s"\n    }\n'
+        '    wait_bounds {\n      max = "5s"\n    }\n  }\n}\n',
+        "tmpl.hcl",
+    )
+    agent = Agent(cfg)
+    (client,) = [c for c in agent.components if c.name == "client"]
+    t = client.config.templates  # type: ignore[attr-defined]
+    assert (t.block_query_wait, t.wait_min, t.wait_max, t.bounds_min, t.bounds_max) == (
+        60.0,
+        2.0,
+        10.0,
+        None,
+        5.0,
+    )
+
+
+def test_client_template_settings_yurt_lacks_are_errors() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_agent_config(
+            "client {\n  template {\n    consul_retry {\n      attempts = 3\n    }\n"
+            '    block_query_wait = "soon"\n  }\n}\n',
+            "tmpl.hcl",
+        )
+    lines = str(err.value).splitlines()
+    assert lines[0].startswith('tmpl.hcl:3:5: unknown block "consul_retry" in client template')
+    assert lines[1].startswith('tmpl.hcl:6:5: "block_query_wait" in client template: invalid')

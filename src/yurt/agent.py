@@ -117,6 +117,7 @@ class Agent:
                         client_service_name=cfg.client_service_name,
                         http_host=cfg.bind_addr,
                         http_port=0,
+                        templates=cfg.client_template,
                     )
                 )
             )

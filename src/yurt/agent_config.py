@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from yurt.api.durations import parse_go_duration
+from yurt.client.config import TemplateConfig
 from yurt.jobspec.diagnostics import Collector, JobspecError, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
 from yurt.jobspec.functions import functions
@@ -59,6 +60,7 @@ class AgentConfig:
     node_class: str = ""
     client_meta: dict[str, str] = field(default_factory=dict)
     client_servers: list[str] = field(default_factory=list)
+    client_template: TemplateConfig = field(default_factory=TemplateConfig)
     raw_exec_enabled: bool = False
     docker_endpoint: str | None = None
     docker_allow_privileged: bool = False
@@ -227,7 +229,9 @@ def _apply(cfg: AgentConfig, text: str, filename: str) -> None:
     for block in body.blocks:
         if block.type in _BLOCKS:
             _attributes(cfg, block.body, _BLOCKS[block.type], scope, collector, block.type)
-            _no_blocks(block, collector, allowed={"meta"} if block.type == "client" else set())
+            _no_blocks(
+                block, collector, allowed={"meta", "template"} if block.type == "client" else set()
+            )
             if block.type == "client":
                 for meta in block.body.blocks_of("meta"):
                     values = {
@@ -235,6 +239,8 @@ def _apply(cfg: AgentConfig, text: str, filename: str) -> None:
                         for name, attr in meta.body.attributes.items()
                     }
                     cfg.client_meta.update(values)
+                for tmpl in block.body.blocks_of("template"):
+                    _client_template(cfg, tmpl, scope, collector)
         elif block.type == "plugin":
             _plugin(cfg, block, scope, collector)
         elif block.type in _IGNORED_BLOCKS:
@@ -245,6 +251,53 @@ def _apply(cfg: AgentConfig, text: str, filename: str) -> None:
                 block.pos, f'unknown block "{block.type}"{did_you_mean(block.type, known)}'
             )
     collector.raise_if_any()
+
+
+def _seconds(text: str) -> float:
+    return _positive_duration(text) / 1e9
+
+
+_TEMPLATE: dict[str, tuple[type | tuple[type, ...], Setter]] = {
+    "block_query_wait": (
+        str,
+        lambda c, v: setattr(c.client_template, "block_query_wait", _seconds(v)),
+    ),
+    # Checked, not stored: with one catalog server every read is as fresh as a stale one.
+    "max_stale": (str, lambda c, v: _check_duration(v)),
+}
+
+
+def _check_duration(text: str) -> None:
+    _seconds(text)
+
+
+_TEMPLATE_WAITS = {"wait": ("wait_min", "wait_max"), "wait_bounds": ("bounds_min", "bounds_max")}
+
+
+def _client_template(cfg: AgentConfig, block: Block, scope: Scope, collector: Collector) -> None:
+    """`client { template { block_query_wait, max_stale, wait {}, wait_bounds {} } }`."""
+    _attributes(cfg, block.body, _TEMPLATE, scope, collector, "client template")
+    for inner in block.body.blocks:
+        fields = _TEMPLATE_WAITS.get(inner.type)
+        if fields is None:
+            collector.error(
+                inner.pos,
+                f'unknown block "{inner.type}" in client template; yurt reads '
+                '"wait" and "wait_bounds" (consul_retry and vault_retry are not supported)',
+            )
+            continue
+        schema: dict[str, tuple[type | tuple[type, ...], Setter]] = {
+            bound: (str, _template_wait(field))
+            for bound, field in zip(("min", "max"), fields, strict=True)
+        }
+        _attributes(cfg, inner.body, schema, scope, collector, f"client template {inner.type}")
+
+
+def _template_wait(field_name: str) -> Setter:
+    def setter(cfg: AgentConfig, value: Any) -> None:
+        setattr(cfg.client_template, field_name, _seconds(str(value)))
+
+    return setter
 
 
 def _plugin(cfg: AgentConfig, block: Block, scope: Scope, collector: Collector) -> None:

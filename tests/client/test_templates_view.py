@@ -3,9 +3,17 @@ their own (the end-to-end behaviour is in test_templates.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from pathlib import Path
 
+from tests.catalog.conftest import CatalogProcess
+from tests.client.test_templates import CountingProxy
+from tests.support.process import wait_for
+from yurt.client.config import TemplateConfig
 from yurt.client.templates import AllocCatalog, Dependency, PendingChange, Quiescence, View
+
+S = 1_000_000_000
 
 
 def _kv(value: str, modify: int) -> list[dict[str, object]]:
@@ -78,3 +86,47 @@ def test_service_data_leaves_out_what_templates_cannot_see() -> None:
     assert dict(dep.decode([entry])[0])["Address"] == "10.0.0.1"  # the node's, when unset
     services = Dependency.services()
     assert services.decode({"web": ["a"], "db": None}) == (("db", ()), ("web", ("a",)))
+
+
+def test_client_default_wait_applies_to_templates_without_one_within_the_bounds() -> None:
+    settings = TemplateConfig(wait_min=2.0, wait_max=10.0, bounds_max=5.0)
+    # No wait of its own: the client's default, its max cut to the bound.
+    assert Quiescence.of({}, settings) == Quiescence(2.0, 5.0)
+    # Its own wait wins over the default, and is clamped too.
+    assert Quiescence.of({"Wait": {"Min": 1 * S, "Max": 30 * S}}, settings) == Quiescence(1.0, 5.0)
+    assert Quiescence.of({"Wait": {"Min": 1 * S}}, TemplateConfig(bounds_min=3.0)) == Quiescence(
+        3.0, 4.0
+    )
+    # yurt's default: no wait at all, a change is rendered at once.
+    assert Quiescence.of({}, TemplateConfig()) == Quiescence(0.0, 0.0)
+
+
+class _Subscriber:
+    def __init__(self) -> None:
+        self.dirty = 0
+
+    def mark_dirty(self, i: int) -> None:
+        self.dirty += 1
+
+
+def test_block_query_wait_of_the_client_config_is_the_wait_asked_for(tmp_path: Path) -> None:
+    catalog = CatalogProcess(tmp_path / "catalog", "-dev").start()
+    proxy = CountingProxy(catalog.port)
+    try:
+
+        async def watch() -> None:
+            cat = AllocCatalog(f"http://127.0.0.1:{proxy.port}", TemplateConfig(block_query_wait=7))
+            sub = _Subscriber()
+            cat.subscribe((sub, 0), [Dependency.key("bq/k")])  # type: ignore[arg-type]
+            while len(proxy.to("/v1/kv/bq/k")) < 2:
+                await asyncio.sleep(0.01)
+            await cat.close()
+            assert sub.dirty == 1  # the first answer (no such key) is data
+
+        asyncio.run(asyncio.wait_for(watch(), 20))
+        reads = wait_for(lambda: proxy.to("/v1/kv/bq/k"), what="the reads")
+        assert "wait" not in reads[0].query
+        assert reads[1].query["wait"] == "7000ms" and int(reads[1].query["index"]) >= 1
+    finally:
+        proxy.close()
+        catalog.proc.stop()

@@ -132,6 +132,7 @@ def client(
         http_host=host,
         http_port=port,
         network_ip=network_ip,
+        templates=base.client_template,
     )
 
     async def main() -> None:

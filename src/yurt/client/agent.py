@@ -120,6 +120,7 @@ class ClientAgent:
             consul=self.consul,
             store=self.store,
             notify=self._notify,
+            templates=cfg.templates,
         )
         self.env.prestart_hooks.extend(default_hooks(self.env))
         self._recover()

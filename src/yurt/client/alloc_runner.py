@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from yurt.client.allocdir import AllocDir
+from yurt.client.config import TemplateConfig
 from yurt.client.consul import CatalogError, ConsulClient
 from yurt.client.drivers.base import Driver, DriverError, TaskContext, parse_signal
 from yurt.client.events import TaskState, rfc3339
@@ -55,6 +56,7 @@ class ClientEnv:
     store: StateStore
     notify: Callable[[str], None]
     prestart_hooks: list[PrestartHook] = field(default_factory=list)
+    templates: TemplateConfig = field(default_factory=TemplateConfig)
 
 
 def _terminal(status: str) -> bool:

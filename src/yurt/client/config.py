@@ -8,6 +8,23 @@ from pathlib import Path
 
 
 @dataclass
+class TemplateConfig:
+    """The client's `template` block: how every task's templates watch the catalog.
+
+    Times in seconds. `block_query_wait` is how long one blocking read may be held (Nomad's
+    default 5m). `wait_min`/`wait_max` are the `wait` of templates that set none (yurt's
+    default: none, so a change is rendered at once; Nomad's is 5s/4m). `wait_bounds` clamps
+    every template's own `wait`.
+    """
+
+    block_query_wait: float = 300.0
+    wait_min: float = 0.0
+    wait_max: float = 0.0
+    bounds_min: float | None = None
+    bounds_max: float | None = None
+
+
+@dataclass
 class ClientConfig:
     """One Nomad-style client node.
 
@@ -39,6 +56,7 @@ class ClientConfig:
     max_dynamic_port: int = 32000
     # Seconds between allocation-update batches sent to the scheduler.
     update_interval: float = 0.1
+    templates: TemplateConfig = field(default_factory=TemplateConfig)
 
     @property
     def address(self) -> str:

@@ -28,6 +28,7 @@ import aiohttp
 
 from yurt.client import events as ev
 from yurt.client.alloc_runner import AllocRunner, ClientEnv, PrestartHook
+from yurt.client.config import TemplateConfig
 from yurt.client.drivers.base import parse_signal
 from yurt.client.gotemplate import MissingData, TemplateError, parse, render
 from yurt.client.task_runner import TaskRunner, TaskSetupError
@@ -35,10 +36,9 @@ from yurt.client.task_runner import TaskRunner, TaskSetupError
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
-# Nomad's client defaults for templates: `block_query_wait` 5m ("match Consul default")
-# and `consul_retry` with unlimited attempts, backing off as consul-template's `retry` does
-# (250ms doubling, `max_backoff` 1m).
-BLOCK_WAIT_S = 300.0
+# Nomad's client default `consul_retry`: unlimited attempts, backing off as
+# consul-template's `retry` does (250ms doubling, `max_backoff` 1m). The blocking-query wait
+# and the default `wait` come from the client's `template` block (`TemplateConfig`).
 _BACKOFF_S = 0.25
 _MAX_BACKOFF_S = 60.0
 # A view never starts two requests closer together than this, so a server that answers
@@ -219,7 +219,7 @@ class View:
         params = dict(self.dep.params)
         if self.index:
             params["index"] = str(self.index)
-            params["wait"] = f"{int(BLOCK_WAIT_S * 1000)}ms"
+            params["wait"] = f"{int(self.catalog.settings.block_query_wait * 1000)}ms"
         query = urllib.parse.urlencode(params)
         # Already percent-encoded; aiohttp keeps valid escapes as they are.
         url = f"{self.catalog.base}{self.dep.path}?{query}"
@@ -249,8 +249,9 @@ def _header_index(raw: str | None) -> int:
 class AllocCatalog:
     """The views of one allocation, shared by all its tasks' templates."""
 
-    def __init__(self, base: str | None) -> None:
+    def __init__(self, base: str | None, settings: TemplateConfig | None = None) -> None:
         self.base = base.rstrip("/") if base else None
+        self.settings = settings or TemplateConfig()
         self.views: dict[Dependency, View] = {}
         self._session: aiohttp.ClientSession | None = None
 
@@ -261,7 +262,9 @@ class AllocCatalog:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0),
                 timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=10, sock_read=BLOCK_WAIT_S * 17 / 16 + 10
+                    total=None,
+                    sock_connect=10,
+                    sock_read=self.settings.block_query_wait * 17 / 16 + 10,
                 ),
             )
         return self._session
@@ -441,12 +444,22 @@ class Quiescence:
     max_s: float = 0.0
 
     @classmethod
-    def of(cls, tmpl: Obj) -> Quiescence:
+    def of(cls, tmpl: Obj, settings: TemplateConfig | None = None) -> Quiescence:
+        """The template's `wait`, else the client's default, within the client's bounds."""
+        settings = settings or TemplateConfig()
         wait = tmpl.get("Wait") or {}
-        min_s = float(wait.get("Min") or 0) / _NS
-        max_s = float(wait.get("Max") or 0) / _NS
+        if wait.get("Min") or wait.get("Max"):
+            min_s = float(wait.get("Min") or 0) / _NS
+            max_s = float(wait.get("Max") or 0) / _NS
+        else:
+            min_s, max_s = settings.wait_min, settings.wait_max
         if min_s and not max_s:
             max_s = 4 * min_s  # consul-template: max defaults to 4 times min
+        if settings.bounds_min is not None:
+            min_s = max(min_s, settings.bounds_min)
+        if settings.bounds_max is not None:
+            max_s = min(max_s, settings.bounds_max)
+            min_s = min(min_s, settings.bounds_max)
         return cls(min_s, max(max_s, min_s))
 
     def due(self, pending: PendingChange) -> float:
@@ -473,7 +486,7 @@ class _Task:
     def __post_init__(self) -> None:
         self.templates: list[Obj] = list(self.runner.task.get("Templates") or [])
         self.task_dir = self.alloc.alloc_dir.task(self.runner.name).root
-        self.quiescence = [Quiescence.of(t) for t in self.templates]
+        self.quiescence = [Quiescence.of(t, self.catalog.settings) for t in self.templates]
 
     def mark_dirty(self, i: int) -> None:
         """A view of template `i` got new data (or lost the catalog)."""
@@ -696,7 +709,7 @@ class TemplateHook(PrestartHook):
         catalog = self.catalogs.get(alloc.id)
         if catalog is None:
             base = self.env.consul.base if self.env.consul is not None else None
-            catalog = self.catalogs[alloc.id] = AllocCatalog(base)
+            catalog = self.catalogs[alloc.id] = AllocCatalog(base, self.env.templates)
         return catalog
 
     async def _release(self, alloc_id: str, task: str) -> None:
