@@ -420,6 +420,34 @@ def test_scale_a_group_and_promote_a_canary_deployment(ui: UIPage, cluster: Clus
     cluster.act()
 
 
+def test_task_group_page_from_the_job_overview(ui: UIPage, cluster: Cluster) -> None:
+    page = ui.page
+    job = cluster.api.jobs.parse(JOB_HCL.replace('"web-demo"', '"group-demo"'), True)
+    cluster.api.jobs.register_job({"Job": job})
+    wait_for(lambda: len(cluster.allocs("group-demo")) == 2, what="two allocations")
+    cluster.act()
+    ui.goto("/ui/jobs/group-demo")
+    ui.mark()
+    page.locator('[data-group-link="web"]').click()
+    expect(page).to_have_url(re.compile(r"/ui/jobs/group-demo/web$"))
+    expect(page.locator("h1")).to_contain_text("web")
+    expect(page.locator("section", has_text="Tasks")).to_contain_text("server")
+    expect(page.locator("section", has_text="Tasks")).to_contain_text("raw_exec")
+    expect(page.locator('tr[data-status="running"]')).to_have_count(2)
+    expect(page.locator(".legend").first).to_contain_text("2 running")
+    # Scaling from the group's page: a third allocation appears there, live.
+    page.get_by_role("button", name="scale web up").click()
+    expect(page.locator('[data-group="web"] strong')).to_have_text("3")
+    expect(page.locator("tr[data-alloc]")).to_have_count(3)
+    cluster.act()
+    expect(page.locator('tr[data-status="running"]')).to_have_count(3)
+    ui.assert_not_reloaded()
+    ui.goto("/ui/jobs/group-demo/nosuch")
+    expect(page.locator(".error-box")).to_contain_text("has no task group nosuch")
+    cluster.api.job.deregister_job("group-demo", purge=True)
+    cluster.act()
+
+
 def test_pages_fit_a_narrow_window(browser: Browser, cluster: Cluster) -> None:
     ui = new_ui_page(browser, cluster.sched.url, NARROW)
     ui.allow(r"/submission", r"400.*/v1/client/fs/logs/")

@@ -5,6 +5,7 @@
   const { h, fmt } = Y;
   const enc = encodeURIComponent;
   const jobHref = (id, tab) => "/ui/jobs/" + enc(id) + (tab ? "/" + tab : "");
+  const groupHref = (id, group) => "/ui/jobs/" + enc(id) + "/" + enc(group);
   const allocHref = (id) => "/ui/allocations/" + id;
   const nodeHref = (id) => "/ui/clients/" + id;
   const STATES = ["Queued", "Starting", "Running", "Complete", "Failed", "Lost", "Unknown"];
@@ -281,7 +282,7 @@
         if (!job) return;
         const tgs = job.TaskGroups || [];
         Y.fill(groups, Y.table([
-          ["Name", (tg) => h("strong", null, tg.Name)],
+          ["Name", (tg) => h("a", { href: groupHref(id, tg.Name), "data-group-link": tg.Name }, h("strong", null, tg.Name))],
           ["Count", (tg) => (job.Stop || job.Periodic || job.ParameterizedJob ? String(tg.Count) : h("span.nowrap.scale", { "data-group": tg.Name },
             h("button", { type: "button", title: "one fewer", "aria-label": "scale " + tg.Name + " down", disabled: tg.Count <= 0, onclick: () => scale(tg, tg.Count - 1) }, "\u2212"),
             h("strong", { style: { margin: "0 8px" } }, String(tg.Count)),
@@ -441,6 +442,80 @@
         ], data, { empty: "No evaluations" }));
       });
     }
+  }
+
+  // --- a task group --------------------------------------------------------------------
+  function groupPage(ctx, rawId, rawGroup) {
+    const id = decodeURIComponent(rawId);
+    const name = decodeURIComponent(rawGroup);
+    ctx.title("Task group " + name + " · " + id);
+    const head = h("div");
+    const sum = h("div.panel", null, h("p.muted", null, "Loading…"));
+    const tasks = h("div");
+    const allocs = h("div");
+    const msg = h("div");
+    Y.append(ctx.el, [
+      h("div.crumbs", null, Y.link("/ui/jobs", "Jobs"), " / ", Y.link(jobHref(id), id), " / ", name),
+      head, msg, section("Allocations by status", sum), section("Tasks", tasks), section("Allocations", allocs),
+    ]);
+    let job = null;
+    const group = () => (job && (job.TaskGroups || []).find((tg) => tg.Name === name)) || null;
+    async function scale(count) {
+      try {
+        await Y.api("POST", "/v1/job/" + enc(id) + "/scale", { Count: count, Target: { Group: name }, Message: "scaled from the web UI" });
+        Y.fill(msg);
+      } catch (e) { Y.fill(msg, errorBox(e)); }
+    }
+    function drawHead() {
+      const tg = group();
+      if (!tg) {
+        Y.fill(head, h("h1", null, name), errorBox(new Error("Job " + id + " has no task group " + name)));
+        return;
+      }
+      const fixed = job.Stop || job.Periodic || job.ParameterizedJob;
+      Y.fill(head,
+        h("h1", null, name, h("span.grow"),
+          fixed ? null : h("span.nowrap.scale", { "data-group": name },
+            h("button", { type: "button", "aria-label": "scale " + name + " down", disabled: tg.Count <= 0, onclick: () => scale(tg.Count - 1) }, "\u2212"),
+            h("strong", { style: { margin: "0 8px" } }, String(tg.Count)),
+            h("button", { type: "button", "aria-label": "scale " + name + " up", onclick: () => scale(tg.Count + 1) }, "+"))),
+        h("p.sub", null,
+          [["Job", job.ID], ["Count", tg.Count], ["Reserved", (() => { const r = taskResources(tg.Tasks); return fmt.mhz(r.cpu) + " / " + fmt.mb(r.mem); })()]]
+            .map(([k, v]) => h("span", { style: { marginRight: "16px" } }, k + ": ", h("strong", null, String(v ?? ""))))));
+      Y.fill(tasks, Y.table([
+        ["Name", (t) => h("strong", null, t.Name)],
+        ["Driver", (t) => t.Driver],
+        ["Lifecycle", (t) => (t.Lifecycle && t.Lifecycle.Hook) || "main", { cls: "hide-narrow" }],
+        ["CPU", (t) => fmt.mhz((t.Resources && t.Resources.CPU) || 0)],
+        ["Memory", (t) => fmt.mb((t.Resources && t.Resources.MemoryMB) || 0)],
+      ], tg.Tasks || [], { empty: "No tasks" }));
+    }
+    let summarySeq = 0;
+    async function readSummary() {
+      const seq = ++summarySeq;
+      let data;
+      try {
+        data = await Y.api("GET", "/v1/job/" + enc(id) + "/summary", undefined, { signal: ctx.signal });
+      } catch (err) {
+        if (!ctx.signal.aborted && err.status !== 404) Y.fill(sum, errorBox(err));
+        return;
+      }
+      if (seq !== summarySeq || ctx.signal.aborted) return;
+      const counts = (data.Summary && data.Summary[name]) || {};
+      Y.fill(sum, summaryBar(counts), h("div.legend", null, describeCounts(counts) || "no allocations"), legend());
+    }
+    ctx.watch("/v1/job/" + enc(id), (data, err) => {
+      if (err) return Y.fill(head, h("h1", null, name), errorBox(err.status === 404 ? new Error("Job " + id + " not found") : err));
+      job = data;
+      drawHead();
+    });
+    ctx.watch("/v1/job/" + enc(id) + "/allocations?all=true", (data, err) => {
+      if (err) return err.status === 404 ? Y.fill(allocs) : Y.fill(allocs, errorBox(err));
+      const mine = data.filter((a) => a.TaskGroup === name);
+      Y.fill(allocs, allocTable(mine));
+      // The group's counts are the job summary's, re-read when the allocations change.
+      readSummary();
+    });
   }
 
   // --- an allocation -------------------------------------------------------------------
@@ -860,6 +935,7 @@
       [/^\/ui\/jobs\/?$/, jobsPage],
       [/^\/ui\/jobs\/run\/?$/, runPage],
       [/^\/ui\/jobs\/([^/]+)(?:\/(definition|versions|deployments|allocations|evaluations))?\/?$/, jobPage],
+      [/^\/ui\/jobs\/([^/]+)\/([^/]+)\/?$/, groupPage],
       [/^\/ui\/allocations\/([0-9a-f-]+)\/?$/, allocPage],
       [/^\/ui\/clients\/?$/, clientsPage],
       [/^\/ui\/clients\/([0-9a-f-]+)\/?$/, clientPage],
