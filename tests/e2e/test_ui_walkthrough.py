@@ -138,6 +138,18 @@ def test_the_seed_walkthrough_in_the_browser(stack: Stack, browser: Browser) -> 
     expect(route).to_be_visible()
     router.assert_not_reloaded()
 
+    # The allocation's files: the task's rendered nginx.conf, read through the scheduler.
+    scheduler.page.locator('tr[data-status="running"] a.mono').click()
+    files = scheduler.page.locator("section", has_text="Files")
+    files.locator('[data-fs-entry="task-raw-nginx"]').click()
+    files.locator('[data-fs-entry="local"]').click()
+    files.locator('[data-fs-entry="nginx.conf"]').click()
+    expect(files.locator(".fs-file")).to_contain_text("worker_processes 1;")
+    files.locator('[data-fs-path="/"]').click()
+    expect(files.locator('[data-fs-entry="alloc"]')).to_be_visible()
+    scheduler.assert_not_reloaded()
+    scheduler.page.locator(".job-crumb a").click()
+
     # Stop the job from its page: the route goes away without a reload.
     scheduler.page.get_by_role("button", name="Stop", exact=True).click()
     scheduler.page.get_by_role("button", name="Yes, stop job").click()

@@ -1,6 +1,8 @@
 """The client side of the scheduler's /v1/client/ forwarding for the UI tests: a small HTTP
 server at the simulated node's HTTPAddr that serves task logs (growing on demand, streamed
-while `follow=true`) and allocation stats, shaped as a Nomad client answers them."""
+while `follow=true`), allocation stats and an allocation directory's root listing, shaped as
+a Nomad client answers them. (The file browser against a real client is tested in
+tests/e2e/test_ui_walkthrough.py.)"""
 
 from __future__ import annotations
 
@@ -39,6 +41,19 @@ class FakeClientAPI:
                             "Tasks": {},
                             "Timestamp": 0,
                         }
+                    ).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                elif parts[:4] == ["v1", "client", "fs", "ls"] and q.get("path") == "/":
+                    entry = {"IsDir": True, "Size": 4096, "FileMode": "drwxr-xr-x"}
+                    body = json.dumps(
+                        [
+                            {**entry, "Name": "alloc", "ModTime": "2026-11-25T09:00:00Z"},
+                            {**entry, "Name": "server", "ModTime": "2026-11-25T09:00:00Z"},
+                        ]
                     ).encode()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")

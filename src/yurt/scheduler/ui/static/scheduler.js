@@ -525,8 +525,10 @@
     const info = h("div");
     const tasks = h("div");
     const logs = h("div");
-    Y.append(ctx.el, [h("div.crumbs", null, Y.link("/ui/jobs", "Jobs"), " / ", h("span.job-crumb"), "allocation ", fmt.short(id)), head, info, tasks, logs]);
+    const files = h("div");
+    Y.append(ctx.el, [h("div.crumbs", null, Y.link("/ui/jobs", "Jobs"), " / ", h("span.job-crumb"), "allocation ", fmt.short(id)), head, info, tasks, logs, files]);
     let logsReady = null;
+    let filesShown = false;
     let usage = null;
     ctx.watch("/v1/allocation/" + id, (a, err) => {
       if (err) return Y.fill(head, h("h1", null, "Allocation " + fmt.short(id)), errorBox(err.status === 404 ? new Error("Allocation " + id + " not found") : err));
@@ -546,6 +548,7 @@
       drawTasks(a);
       if (!logsReady) logsReady = logViewer(ctx, logs, a);
       else logsReady.retry();
+      if (!filesShown) { filesShown = true; fileBrowser(ctx, files, a.ID); }
     });
     function drawInfo(a) {
       const res = allocResources(a);
@@ -618,6 +621,63 @@
         await new Promise((r) => setTimeout(r, 5000));
       }
     })();
+  }
+
+  // The allocation's files (its alloc dir, as the client serves it): a directory listing from
+  // GET /v1/client/fs/ls/:alloc?path=, and a file's first 256 KiB from fs/readat.
+  const FILE_PREVIEW = 256 * 1024;
+  function fileBrowser(ctx, el, allocId) {
+    const crumbs = h("div.crumbs.fs-path");
+    const list = h("div");
+    const view = h("div");
+    Y.fill(el, section("Files", crumbs, list, view));
+    const base = "/v1/client/fs/";
+    const q = (path) => allocId + "?path=" + enc(path);
+    function drawCrumbs(path, file) {
+      const parts = path.split("/").filter(Boolean);
+      const links = [h("a", { href: "#", "data-fs-path": "/", onclick: (e) => { e.preventDefault(); open("/"); } }, "alloc dir")];
+      parts.forEach((part, i) => {
+        const to = "/" + parts.slice(0, i + 1).join("/");
+        const last = i === parts.length - 1;
+        links.push(" / ", last && file ? h("strong", null, part)
+          : h("a", { href: "#", "data-fs-path": to, onclick: (e) => { e.preventDefault(); open(to); } }, part));
+      });
+      Y.fill(crumbs, links);
+    }
+    async function open(path) {
+      drawCrumbs(path, false);
+      Y.fill(view);
+      let entries;
+      try {
+        entries = await Y.api("GET", base + "ls/" + q(path), undefined, { signal: ctx.signal });
+      } catch (e) {
+        if (!ctx.signal.aborted) Y.fill(list, errorBox(e));
+        return;
+      }
+      entries.sort((a, b) => (b.IsDir - a.IsDir) || a.Name.localeCompare(b.Name));
+      const join = (name) => (path === "/" ? "" : path) + "/" + name;
+      Y.fill(list, Y.table([
+        ["Name", (f) => h("a", { href: "#", "data-fs-entry": f.Name, onclick: (e) => { e.preventDefault(); (f.IsDir ? open : show)(join(f.Name)); } }, f.Name + (f.IsDir ? "/" : ""))],
+        ["Size", (f) => (f.IsDir ? "" : fmt.bytes(f.Size))],
+        ["Mode", (f) => h("span.mono", null, f.FileMode || ""), { cls: "hide-narrow" }],
+        ["Modified", (f) => fmt.ago(f.ModTime)],
+      ], entries, { empty: "Empty directory" }));
+    }
+    async function show(path) {
+      drawCrumbs(path, true);
+      Y.fill(list);
+      let text;
+      try {
+        text = await Y.api("GET", base + "readat/" + q(path) + "&offset=0&limit=" + FILE_PREVIEW, undefined, { signal: ctx.signal, text: true });
+      } catch (e) {
+        if (!ctx.signal.aborted) Y.fill(view, errorBox(e));
+        return;
+      }
+      const binary = /[\x00-\x08\x0e-\x1f]/.test(text.slice(0, 4096));
+      Y.fill(view, binary ? h("p.muted", null, "Binary file: not shown.")
+        : h("pre.code.fs-file", null, text), text.length >= FILE_PREVIEW ? h("p.muted", null, "The first 256 KiB are shown.") : null);
+    }
+    open("/");
   }
 
   // The log viewer streams GET /v1/client/fs/logs/:alloc?follow=true&plain=true through the
