@@ -520,3 +520,40 @@ job "reattach" {
     assert [e["Type"] for e in events].count("Started") == 1  # the same process throughout
     c.stop_job("reattach")
     c.wait_alloc("reattach", "complete")
+
+
+def test_key_exists_and_helpers_render_and_follow_the_key(env: Env) -> None:
+    c = env.cluster
+    env.kv.kv.delete("tt/flag")
+    c.run(
+        """
+job "exists" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      template {
+        data        = <<EOT
+{{ if keyExists "tt/flag" }}on:{{ key "tt/flag" | toUpper | trimPrefix "X" }}{{ else }}off{{ end }}
+EOT
+        destination = "local/flag"
+        change_mode = "noop"
+      }
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"""
+    )
+    alloc = c.wait_alloc("exists", "running")
+    # A missing key does not hold the start when only keyExists asks for it.
+    assert wait_for(lambda: _cat(c, alloc["ID"], "t/local/flag"), what="rendered") == "off\n"
+    env.kv.kv.put("tt/flag", "xyes")
+    wait_for(lambda: _cat(c, alloc["ID"], "t/local/flag") == "on:YES\n", 5, "the key seen")
+    env.kv.kv.delete("tt/flag")
+    wait_for(lambda: _cat(c, alloc["ID"], "t/local/flag") == "off\n", 5, "the key gone")
+    c.stop_job("exists")
+    c.wait_alloc("exists", "complete")

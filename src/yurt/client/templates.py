@@ -32,6 +32,7 @@ from yurt.client.config import TemplateConfig
 from yurt.client.drivers.base import parse_signal
 from yurt.client.gotemplate import MissingData, TemplateError, parse, render
 from yurt.client.task_runner import TaskRunner, TaskSetupError
+from yurt.client.template_helpers import helper_funcs
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -335,6 +336,10 @@ def template_funcs(reads: _Reads, env: dict[str, str]) -> dict[str, Any]:
         _, value = reads.get(Dependency.key(path))
         return default if value is None else str(value)
 
+    def key_exists(path: str) -> bool:
+        _, value = reads.get(Dependency.key(path))
+        return value is not None
+
     def pairs(prefix: str, nested: bool) -> list[Obj]:
         _, entries = reads.get(Dependency.prefix(prefix))
         base = prefix.lstrip("/").rstrip("/") + "/"
@@ -366,9 +371,11 @@ def template_funcs(reads: _Reads, env: dict[str, str]) -> dict[str, Any]:
         return fmt.replace("%v", "%s").replace("%q", '"%s"') % args if args else fmt
 
     return {
+        **helper_funcs(env),
         "env": lambda name: env.get(name, ""),
         "key": key,
         "keyOrDefault": key_or_default,
+        "keyExists": key_exists,
         "ls": lambda prefix: pairs(prefix, nested=False),
         "tree": lambda prefix: pairs(prefix, nested=True),
         "service": service,
