@@ -1,9 +1,12 @@
 """`artifact` blocks: fetch a local path or an http(s) URL into the task directory before
-the task starts (`destination` defaults to `local/`; `mode` file or dir)."""
+the task starts (`destination` defaults to `local/`; `mode` file or dir), with go-getter's
+`options { checksum = "type:hex" }` verified before anything is unpacked, and `headers`
+sent with http(s) requests."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shutil
 import tarfile
 import urllib.parse
@@ -32,9 +35,51 @@ def _unpack(path: Path, dest: Path) -> bool:
     return False
 
 
+_CHECKSUMS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
+
+
+def _expected_checksum(spec: str) -> tuple[str, str]:
+    """go-getter's `checksum` option: `type:hex`, or a bare hex digest whose length names its
+    type."""
+    kind, sep, digest = spec.partition(":")
+    if not sep:
+        kind, digest = "", spec
+    digest = digest.strip().lower()
+    if not kind:
+        found = [k for k, n in _CHECKSUMS.items() if n == len(digest)]
+        if not found:
+            raise ValueError(
+                f"unknown checksum {spec!r}: expected type:hex (md5, sha1, sha256, sha512)"
+            )
+        kind = found[0]
+    if kind not in _CHECKSUMS:
+        raise ValueError(f"unsupported checksum type {kind!r}: use md5, sha1, sha256 or sha512")
+    if len(digest) != _CHECKSUMS[kind] or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"invalid {kind} checksum {digest!r}")
+    return kind, digest
+
+
+def _verify(path: Path, kind: str, expected: str) -> None:
+    h = hashlib.new(kind)
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    if h.hexdigest() != expected:
+        path.unlink()
+        raise ValueError(
+            f"checksums did not match for {path.name}: expected {expected}, got {h.hexdigest()}"
+        )
+
+
 def fetch(
-    source: str, task_dir: Path, destination: str, mode: str, options: dict[str, str]
+    source: str,
+    task_dir: Path,
+    destination: str,
+    mode: str,
+    options: dict[str, str],
+    headers: dict[str, str] | None = None,
 ) -> None:
+    checksum = _expected_checksum(options["checksum"]) if options.get("checksum") else None
     dest = (task_dir / (destination or "local/")).resolve()
     if task_dir.resolve() not in (dest, *dest.parents):
         raise ValueError(f"destination {destination!r} escapes the task directory")
@@ -44,7 +89,8 @@ def fetch(
         filename = Path(parsed.path).name or "artifact"
         out = dest if target_is_file else dest / filename
         out.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(source, timeout=60) as resp, out.open("wb") as f:
+        request = urllib.request.Request(source, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=60) as resp, out.open("wb") as f:
             if resp.status >= 300:
                 raise ValueError(f"bad response code: {resp.status}")
             shutil.copyfileobj(resp, f)
@@ -55,6 +101,8 @@ def fetch(
         if not src.exists():
             raise ValueError(f"source {src} does not exist")
         if src.is_dir():
+            if checksum:
+                raise ValueError("a checksum needs a file, not the directory " + str(src))
             shutil.copytree(src, dest, dirs_exist_ok=True)
             return
         out = dest if target_is_file else dest / src.name
@@ -62,6 +110,8 @@ def fetch(
         shutil.copyfile(src, out)
     else:
         raise ValueError(f"unsupported artifact scheme {parsed.scheme!r} (http, https, file)")
+    if checksum:
+        _verify(out, *checksum)
     if not target_is_file and options.get("archive", "true") != "false" and _unpack(out, dest):
         out.unlink()
 
@@ -85,6 +135,7 @@ class ArtifactHook(PrestartHook):
                     str(art.get("RelativeDest") or "local/"),
                     str(art.get("GetterMode") or "any"),
                     {str(k): str(v) for k, v in (art.get("GetterOptions") or {}).items()},
+                    {str(k): str(v) for k, v in (art.get("GetterHeaders") or {}).items()},
                 )
             except (OSError, ValueError, tarfile.TarError, zipfile.BadZipFile) as exc:
                 raise TaskSetupError(
