@@ -251,3 +251,86 @@ job "boxed" {
     dcluster.stop_job("boxed")
     dcluster.wait_alloc("boxed", "complete", timeout=30)
     wait_for(lambda: not api.containers(all=True, filters={"name": name}))
+
+
+# The container options beyond the basics (mounts, ulimits, sysctls, shm, pids, init), as
+# the engine sees them; and an option given wrong failing the task with its name.
+
+OPTIONS_JOB = """
+job "opts" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "web" {
+      driver = "docker"
+      config {
+        image      = "nginx:alpine"
+        shm_size   = 67108864
+        pids_limit = 64
+        init       = true
+        # Podman replaces its configured default ulimits with the ones given: nproc is given
+        # too, or Podman's own default would exceed this host's hard limit.
+        ulimit {
+          nofile = "2048:4096"
+          nproc  = "1024:1024"
+        }
+        sysctl = {
+          "net.core.somaxconn" = "512"
+        }
+        mount {
+          type     = "bind"
+          source   = "local"
+          target   = "/srv/local"
+          readonly = true
+        }
+        mount {
+          type   = "tmpfs"
+          target = "/scratch"
+          tmpfs_options {
+            size = 1048576
+          }
+        }
+      }
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}
+"""
+
+
+def test_container_options_reach_the_engine(dcluster: Cluster, podman: str) -> None:
+    dcluster.run(OPTIONS_JOB)
+    alloc = dcluster.wait_alloc("opts", "running", timeout=60)
+    api = docker.APIClient(base_url=podman)
+    info = api.inspect_container(f"web-{alloc['ID']}")
+    hc = info["HostConfig"]
+    # Docker says "nofile", Podman "RLIMIT_NOFILE".
+    limits = {
+        u["Name"].lower().removeprefix("rlimit_"): (u["Soft"], u["Hard"]) for u in hc["Ulimits"]
+    }
+    assert limits["nofile"] == (2048, 4096)
+    assert hc["ShmSize"] == 67108864
+    assert hc["PidsLimit"] == 64
+    assert hc["Init"] is True
+    mounts = {m["Destination"]: m for m in info["Mounts"]}
+    assert mounts["/srv/local"]["RW"] is False
+    assert mounts["/srv/local"]["Source"].endswith(f"/{alloc['ID']}/web/local")
+    # Inside: the container's processes run under them (an exec session gets its own).
+    script = "grep 'open files' /proc/1/limits; cat /proc/sys/net/core/somaxconn"
+    out = api.exec_start(api.exec_create(info["Id"], ["sh", "-c", script])).decode().split()
+    assert out[-4:] == ["2048", "4096", "files", "512"]
+    dcluster.stop_job("opts")
+    dcluster.wait_alloc("opts", "complete", timeout=30)
+
+
+def test_a_wrong_option_fails_the_task_naming_it(dcluster: Cluster) -> None:
+    dcluster.run(
+        OPTIONS_JOB.replace('job "opts"', 'job "badopts"').replace('"2048:4096"', '"lots"')
+    )
+    alloc = dcluster.wait_alloc("badopts", "failed", timeout=60)
+    assert "Driver Failure" in events(alloc, "web")
+    failure = next(e for e in alloc["TaskStates"]["web"]["Events"] if e["Type"] == "Driver Failure")
+    assert 'ulimit nofile: expected "soft:hard" or one number' in failure["DriverError"]
+    dcluster.stop_job("badopts")

@@ -30,6 +30,7 @@ from yurt.client.drivers.base import (
     TaskHandle,
     TtySize,
 )
+from yurt.client.drivers.docker_options import extra_host_config
 from yurt.client.logfiles import RotatingLog
 
 log = logging.getLogger(__name__)
@@ -498,6 +499,7 @@ class DockerDriver(Driver):
             hc["mem_limit"] = f"{ctx.memory_mb}m"
         if ctx.cpu_mhz:
             hc["cpu_shares"] = max(ctx.cpu_mhz, 2)
+        hc.update(extra_host_config(cfg, ctx.task_dir, self.volumes_enabled))
         return hc
 
     @staticmethod
