@@ -197,7 +197,7 @@ def test_job_tabs_definition_versions_deployments_evaluations(ui: UIPage, cluste
 
     page.get_by_role("link", name="Deployments").click()
     expect(page.locator("[data-deployment]").first).to_contain_text("web")
-    page.get_by_role("link", name="Evaluations").click()
+    page.locator("nav.tabs").get_by_role("link", name="Evaluations").click()
     expect(page.locator("tbody")).to_contain_text("job-register")
     ui.shot("scheduler-job-evaluations")
     page.get_by_role("link", name="Allocations").click()
@@ -445,6 +445,29 @@ def test_task_group_page_from_the_job_overview(ui: UIPage, cluster: Cluster) -> 
     ui.goto("/ui/jobs/group-demo/nosuch")
     expect(page.locator(".error-box")).to_contain_text("has no task group nosuch")
     cluster.api.job.deregister_job("group-demo", purge=True)
+    cluster.act()
+
+
+def test_evaluations_page_lists_them_live_across_jobs(ui: UIPage, cluster: Cluster) -> None:
+    page = ui.page
+    ui.goto("/ui/")
+    page.get_by_role("banner").get_by_role("link", name="Evaluations").click()
+    expect(page).to_have_url(re.compile(r"/ui/evaluations$"))
+    ui.mark()
+    job = cluster.api.jobs.parse(JOB_HCL.replace('"web-demo"', '"evals-demo"'), True)
+    eval_id = cluster.api.jobs.register_job({"Job": job})["EvalID"]
+    row = page.locator(f'tr[data-eval="{eval_id}"]')
+    expect(row).to_contain_text("evals-demo")  # appears without a reload
+    expect(row).to_contain_text("job-register")
+    expect(row.locator(".badge")).to_have_text("complete")
+    page.get_by_placeholder("Filter by id, job, trigger or status").fill("evals-demo")
+    expect(page.locator("tr[data-eval]")).to_have_count(
+        len([e for e in cluster.api.evaluations.get_evaluations() if e["JobID"] == "evals-demo"])
+    )
+    row.get_by_role("link", name="evals-demo").click()
+    expect(page).to_have_url(re.compile(r"/ui/jobs/evals-demo$"))
+    ui.assert_not_reloaded()
+    cluster.api.job.deregister_job("evals-demo", purge=True)
     cluster.act()
 
 

@@ -1,5 +1,6 @@
-"""The scheduler's web UI at /ui/ (Nomad's URL scheme): jobs, allocations, clients,
-topology and a run-a-job page, rendered in the browser from Nomad's HTTP API."""
+"""The scheduler's web UI at /ui/ (Nomad's URL scheme): jobs, task groups, allocations,
+evaluations, clients, topology and a run-a-job page, rendered in the browser from Nomad's
+HTTP API."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ SHELL = Shell(
     assets="/ui/assets",
     static_dir=Path(__file__).parent / "static",
     app_js="scheduler.js",
-    nav=(("/ui/jobs", "Jobs"), ("/ui/clients", "Clients"), ("/ui/topology", "Topology")),
+    nav=(
+        ("/ui/jobs", "Jobs"),
+        ("/ui/evaluations", "Evaluations"),
+        ("/ui/clients", "Clients"),
+        ("/ui/topology", "Topology"),
+    ),
     noscript="Jobs are at /v1/jobs, allocations at /v1/allocations, clients at /v1/nodes.",
 )
 
@@ -26,5 +32,5 @@ def add_routes(app: web.Application) -> None:
         app,
         SHELL,
         redirects=(("/", "/ui/"), ("/ui", "/ui/"), ("/ui/", "/ui/jobs")),
-        pages=("/ui/{page:(jobs|clients|allocations|topology).*}",),
+        pages=("/ui/{page:(jobs|clients|allocations|topology|evaluations).*}",),
     )

@@ -74,6 +74,25 @@
     return Y.table(cols, allocs, { empty: empty || "No allocations", rowAttrs: (a) => ({ "data-alloc": a.ID, "data-status": a.ClientStatus }) });
   }
 
+  function evalTable(evals, { showJob = false, empty } = {}) {
+    const cols = [["ID", (e) => h("span.mono", { title: e.ID }, fmt.short(e.ID))]];
+    if (showJob) cols.push(["Job", (e) => Y.link(jobHref(e.JobID), e.JobID)]);
+    cols.push(
+      ["Triggered by", (e) => e.TriggeredBy],
+      ["Status", (e) => [Y.badge(e.Status), e.StatusDescription ? h("div.muted", null, e.StatusDescription) : null]],
+      ["Priority", (e) => String(e.Priority), { cls: "hide-narrow" }],
+      ["Placement failures", (e) => {
+        const failed = Object.entries(e.FailedTGAllocs || {});
+        if (!failed.length) return h("span.muted", null, "none");
+        return failed.map(([tg, m]) => h("div.err", null, tg + ": " +
+          Object.entries(m.DimensionExhausted || {}).concat(Object.entries(m.ConstraintFiltered || {})).map(([k, n]) => k + " (" + n + ")").join(", ") ||
+          tg + ": no node fits"));
+      }],
+      ["Created", (e) => fmt.ago(e.CreateTime)],
+    );
+    return Y.table(cols, evals, { empty: empty || "No evaluations", rowAttrs: (e) => ({ "data-eval": e.ID, "data-status": e.Status }) });
+  }
+
   // Nomad's job diff (plan and versions): fields and objects, task groups and tasks. What is
   // wholly added or deleted is one line, with its fields folded under it.
   function renderDiff(diff) {
@@ -426,20 +445,7 @@
       body.appendChild(list);
       ctx.watch("/v1/job/" + enc(id) + "/evaluations", (data, err) => {
         if (err) return jobErr(list, err);
-        Y.fill(list, Y.table([
-          ["ID", (e) => h("span.mono", { title: e.ID }, fmt.short(e.ID))],
-          ["Triggered by", (e) => e.TriggeredBy],
-          ["Status", (e) => [Y.badge(e.Status), e.StatusDescription ? h("div.muted", null, e.StatusDescription) : null]],
-          ["Priority", (e) => String(e.Priority), { cls: "hide-narrow" }],
-          ["Placement failures", (e) => {
-            const failed = Object.entries(e.FailedTGAllocs || {});
-            if (!failed.length) return h("span.muted", null, "none");
-            return failed.map(([tg, m]) => h("div.err", null, tg + ": " +
-              Object.entries(m.DimensionExhausted || {}).concat(Object.entries(m.ConstraintFiltered || {})).map(([k, n]) => k + " (" + n + ")").join(", ") ||
-              tg + ": no node fits"));
-          }],
-          ["Created", (e) => fmt.ago(e.CreateTime)],
-        ], data, { empty: "No evaluations" }));
+        Y.fill(list, evalTable(data));
       });
     }
   }
@@ -747,6 +753,32 @@
   }
 
   // --- clients -------------------------------------------------------------------------
+  // --- evaluations, across jobs ---------------------------------------------------------
+  function evaluationsPage(ctx) {
+    ctx.title("Evaluations");
+    const list = h("div");
+    let evals = null;
+    let filter = ctx.query.get("filter") || "";
+    const draw = () => {
+      if (!evals) return;
+      const rows = evals
+        .filter((e) => Y.matches(filter, e.ID, e.JobID, e.TriggeredBy, e.Status))
+        .sort((a, b) => (b.CreateIndex || 0) - (a.CreateIndex || 0));
+      Y.fill(list, evalTable(rows, { showJob: true, empty: evals.length ? "No evaluation matches the filter" : "No evaluations" }));
+    };
+    Y.append(ctx.el, [
+      h("h1", null, "Evaluations"),
+      h("p.sub", null, "Every evaluation the scheduler keeps (finished ones are garbage-collected after an hour)."),
+      h("div.toolbar", null, Y.filterBox(ctx, "Filter by id, job, trigger or status", (v) => { filter = v; draw(); })),
+      list,
+    ]);
+    ctx.watch("/v1/evaluations", (data, err) => {
+      if (err) return Y.fill(list, errorBox(err));
+      evals = data;
+      draw();
+    });
+  }
+
   function clientsPage(ctx) {
     ctx.title("Clients");
     const list = h("div");
@@ -997,6 +1029,7 @@
       [/^\/ui\/jobs\/([^/]+)(?:\/(definition|versions|deployments|allocations|evaluations))?\/?$/, jobPage],
       [/^\/ui\/jobs\/([^/]+)\/([^/]+)\/?$/, groupPage],
       [/^\/ui\/allocations\/([0-9a-f-]+)\/?$/, allocPage],
+      [/^\/ui\/evaluations\/?$/, evaluationsPage],
       [/^\/ui\/clients\/?$/, clientsPage],
       [/^\/ui\/clients\/([0-9a-f-]+)\/?$/, clientPage],
       [/^\/ui\/topology\/?$/, topologyPage],
