@@ -1,4 +1,4 @@
-"""`yurt alloc status|logs|stop|exec`, formatted like `nomad alloc ...`."""
+"""`yurt alloc status|logs|fs|stop|restart|signal|exec`, formatted like `nomad alloc ...`."""
 
 from __future__ import annotations
 
@@ -137,6 +137,94 @@ def stop(address: str | None, detach: bool, alloc_id: str) -> None:
     from yurt.cli.monitor import monitor_evaluation
 
     sys.exit(monitor_evaluation(api, eval_id))
+
+
+@alloc.command("restart")
+@address_option
+@click.option("-task", "--task", "task_flag", default=None, help="The task to restart.")
+@click.option(
+    "-all-tasks",
+    "--all-tasks",
+    "all_tasks",
+    is_flag=True,
+    help="Restart every task, including prestart and poststart ones that ended.",
+)
+@click.argument("alloc_id")
+@click.argument("task", required=False)
+@nomad_command
+def restart(
+    address: str | None, task_flag: str | None, all_tasks: bool, alloc_id: str, task: str | None
+) -> None:
+    """Restart an allocation's running tasks (or one task) in place."""
+    name = task_flag or task or ""
+    if name and all_tasks:
+        fail("The -all-tasks option cannot be used with a task name.")
+    api = client(address)
+    full = resolve_one(api, "allocations", "allocation", alloc_id)
+    api.put(f"/v1/client/allocation/{full}/restart", {"TaskName": name, "AllTasks": all_tasks})
+
+
+@alloc.command("signal")
+@address_option
+@click.option("-s", "signal_name", default="SIGKILL", show_default=True, help="The signal.")
+@click.option("-task", "--task", "task_flag", default=None, help="The task to signal.")
+@click.argument("alloc_id")
+@click.argument("task", required=False)
+@nomad_command
+def signal(
+    address: str | None, signal_name: str, task_flag: str | None, alloc_id: str, task: str | None
+) -> None:
+    """Send a signal to an allocation's tasks (or one task)."""
+    api = client(address)
+    full = resolve_one(api, "allocations", "allocation", alloc_id)
+    api.put(
+        f"/v1/client/allocation/{full}/signal",
+        {"Task": task_flag or task or "", "Signal": signal_name},
+    )
+
+
+@alloc.command("fs")
+@address_option
+@click.option("-stat", "--stat", "stat_only", is_flag=True, help="Show the file's details only.")
+@click.argument("alloc_id")
+@click.argument("path", required=False, default="/")
+@nomad_command
+def fs(address: str | None, stat_only: bool, alloc_id: str, path: str) -> None:
+    """List a directory of the allocation's directory, or print a file."""
+    api = client(address)
+    full = resolve_one(api, "allocations", "allocation", alloc_id)
+    where = {"path": path}
+    info = api.request("GET", f"/v1/client/fs/stat/{full}", params=where)[0]
+    if stat_only:
+        click.echo(_fs_table([info]))
+        return
+    if info.get("IsDir"):
+        click.echo(_fs_table(api.request("GET", f"/v1/client/fs/ls/{full}", params=where)[0]))
+        return
+    raw, _ = api.request_raw("GET", f"/v1/client/fs/cat/{full}", params=where)
+    sys.stdout.buffer.write(raw)
+    sys.stdout.flush()
+
+
+def _fs_table(entries: list[dict[str, Any]]) -> str:
+    from yurt.cli.output import format_list
+
+    rows = [["Mode", "Size", "Modified Time", "Name"]]
+    for e in sorted(entries, key=lambda e: (not e.get("IsDir"), str(e.get("Name")))):
+        when = str(e.get("ModTime") or "").replace("T", " ").rstrip("Z").split(".")[0]
+        name = str(e.get("Name")) + ("/" if e.get("IsDir") else "")
+        size = "" if e.get("IsDir") else _human_size(int(e.get("Size") or 0))
+        rows.append([str(e.get("FileMode") or ""), size, when + " UTC" if when else "", name])
+    return format_list(rows)
+
+
+def _human_size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
 
 
 @alloc.command("exec", context_settings={"ignore_unknown_options": True})
