@@ -100,6 +100,23 @@ def test_run_status_allocs_and_alloc_status(sched: SchedulerProcess, node: SimNo
     ]
 
 
+def test_status_names_what_an_id_prefix_matches(sched: SchedulerProcess, node: SimNode) -> None:
+    yurt(sched, "job", "run", "-detach", "jobs/job.sleep.nomad")
+    alloc_id = wait_for(lambda: node.allocs(wait="10ms")[0], what="an allocation")[0]["ID"]
+    node.act()
+    # No argument: the jobs, as `job status`.
+    assert yurt(sched, "status").stdout == yurt(sched, "job", "status").stdout
+    # A job's name, an allocation's and a node's ID prefixes: each kind's own status.
+    assert "ID            = job-sleep" in yurt(sched, "status", "job-sleep").stdout
+    alloc = yurt(sched, "status", alloc_id[:6]).stdout
+    assert f"ID                  = {alloc_id[:8]}" in alloc
+    node_out = yurt(sched, "status", node.id[:6]).stdout
+    assert node_out.startswith(f"ID            = {node.id}\nName          = nomad-1-client")
+    missing = yurt(sched, "status", "zzzz-none", ok=False)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == 'No matches found for "zzzz-none"'
+
+
 def test_run_monitors_the_evaluation(sched: SchedulerProcess, node: SimNode) -> None:
     out = yurt(sched, "job", "run", "jobs/job.sleep.nomad").stdout
     assert "Monitoring evaluation" in out

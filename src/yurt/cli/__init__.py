@@ -34,6 +34,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("yurt.cli.evaluation", "eval_"),
     "deployment": ("yurt.cli.deployment", "deployment"),
     "system": ("yurt.cli.system", "system"),
+    "status": ("yurt.cli.status", "status"),
 }
 
 
