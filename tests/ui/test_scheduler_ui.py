@@ -230,10 +230,15 @@ def test_allocation_page_with_task_events_addresses_and_live_logs(
     ui.shot("scheduler-allocation")
     page.get_by_role("button", name="stderr").click()
     expect(log).to_have_text("a warning on stderr\n")
-    page.get_by_role("button", name="Restart").click()
+    page.get_by_role("button", name="Restart", exact=True).click()
     page.get_by_role("button", name="Yes, restart tasks").click()
     wait_for(lambda: cluster.client_api.restarts, what="the restart to reach the client")
     assert cluster.client_api.restarts[0][0] == alloc_id
+    # One task, from its panel.
+    page.locator('[data-task="server"]').get_by_role("button", name="Restart task").click()
+    page.get_by_role("button", name="Yes, restart server").click()
+    wait_for(lambda: len(cluster.client_api.restarts) == 2, what="the task's restart")
+    assert cluster.client_api.restarts[1] == (alloc_id, {"TaskName": "server"})
 
 
 def test_clients_list_and_client_page(ui: UIPage, cluster: Cluster) -> None:

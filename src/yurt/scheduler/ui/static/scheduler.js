@@ -597,7 +597,11 @@
       for (const n of planned) if (!a.TaskStates || !a.TaskStates[n]) states.push([n, null]);
       Y.fill(tasks, section("Tasks", states.length ? states.map(([name, st]) =>
         h("div.panel", { "data-task": name },
-          h("h3", { style: { marginTop: 0 } }, name, " ", Y.badge(st ? st.State : "pending"), st && st.Failed ? Y.badge("failed") : null),
+          h("h3", { style: { marginTop: 0 } }, name, " ", Y.badge(st ? st.State : "pending"), st && st.Failed ? Y.badge("failed") : null,
+            st && st.State === "running" ? h("span", { style: { marginLeft: "12px" } }, Y.confirmButton("Restart task", "Yes, restart " + name, async () => {
+              try { await Y.api("POST", "/v1/client/allocation/" + a.ID + "/restart", { TaskName: name }); }
+              catch (e) { tasks.prepend(errorBox(e)); }
+            }, "")) : null),
           st ? Y.kv([["Started", fmt.ago(st.StartedAt)], ["Finished", fmt.ago(st.FinishedAt)], ["Restarts", String(st.Restarts || 0)], st.LastRestart ? ["Last restart", fmt.ago(st.LastRestart)] : null]) : h("p.muted", null, "Not started yet."),
           st ? h("h3", null, "Events") : null,
           st ? Y.table([
