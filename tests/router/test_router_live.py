@@ -133,11 +133,8 @@ async def env(consul: Catalog) -> AsyncIterator[Env]:
 
 def second_router(consul_addr: str, **config: Any) -> Router:
     """A router beside the module's, on free ports, for a test that needs other settings."""
-    return Router(
-        RouterConfig(
-            proxy_addr="127.0.0.1:0", ui_addr="127.0.0.1:0", consul_addr=consul_addr, **config
-        )
-    )
+    settings: dict[str, Any] = {"proxy_addr": "127.0.0.1:0", "ui_addr": "127.0.0.1:0"}
+    return Router(RouterConfig(consul_addr=consul_addr, **{**settings, **config}))
 
 
 async def test_bound_addresses_are_recorded(env: Env) -> None:

@@ -23,7 +23,14 @@ class ConfigError(ValueError):
 
 # property -> (default, help). The order is the order of `-help`.
 PROPERTIES: dict[str, tuple[str, str]] = {
-    "proxy.addr": (":9999", "listen addresses: ':9999', ':1234;proto=tcp', comma-separated"),
+    "proxy.addr": (
+        ":9999",
+        "listen addresses: ':9999', ':443;proto=https;cs=NAME', ':1234;proto=tcp', comma-separated",
+    ),
+    "proxy.cs": (
+        "",
+        "certificate sources: 'cs=NAME;type=file|path;cert=...;key=...', comma-separated",
+    ),
     "proxy.strategy": ("rnd", "target selection: rnd or rr"),
     "proxy.matcher": ("prefix", "path matching: prefix, iprefix or glob"),
     "proxy.noroutestatus": ("404", "status code when no route matches"),
@@ -95,15 +102,21 @@ def _int(key: str, text: str) -> int:
 
 @dataclass(slots=True)
 class Listener:
-    """One `proxy.addr` entry: `host:port[;proto=http|tcp]`."""
+    """One `proxy.addr` entry: `host:port[;proto=http|https|tcp][;cs=NAME][;tlsmin=V]...`."""
 
     host: str
     port: int
     proto: str = "http"
+    cs: str = ""  # the certificate source of a proto=https listener
+    tls_min: str = ""
+    tls_max: str = ""
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+
+_LISTENER_OPTIONS = ("proto", "cs", "tlsmin", "tlsmax", "rt", "wt", "pxyproto", "pxytimeout")
 
 
 def parse_listeners(text: str) -> list[Listener]:
@@ -113,18 +126,37 @@ def parse_listeners(text: str) -> list[Listener]:
         if not item:
             continue
         addr, *opts = item.split(";")
-        proto = "http"
+        li = Listener("", 0)
         for opt in opts:
             k, _, v = opt.strip().partition("=")
+            if k not in _LISTENER_OPTIONS:
+                raise ConfigError(
+                    f"proxy.addr: unknown option {k!r} in {item!r} "
+                    f"(expected one of {', '.join(_LISTENER_OPTIONS)})"
+                )
             if k == "proto":
-                if v not in ("http", "tcp"):
+                if v not in ("http", "https", "tcp"):
                     raise ConfigError(
                         f"proxy.addr: proto={v!r} in {item!r} is not supported "
-                        "(yurt serves proto=http and proto=tcp listeners)"
+                        "(yurt serves proto=http, proto=https and proto=tcp listeners)"
                     )
-                proto = v
-        host, port = split_addr("proxy.addr", addr)
-        out.append(Listener(host, port, proto))
+                li.proto = v
+            elif k == "cs":
+                li.cs = v
+            elif k == "tlsmin":
+                li.tls_min = v
+            elif k == "tlsmax":
+                li.tls_max = v
+            # rt/wt (read/write timeouts) and the PROXY protocol options are accepted as
+            # Fabio's; they do not change yurt's listeners.
+        if li.proto == "https" and not li.cs:
+            raise ConfigError(f"proxy.addr: {item!r}: a proto=https listener needs cs=NAME")
+        if li.cs and li.proto != "https":
+            raise ConfigError(
+                f"proxy.addr: {item!r}: cs= is supported on proto=https listeners only"
+            )
+        li.host, li.port = split_addr("proxy.addr", addr)
+        out.append(li)
     if not out:
         raise ConfigError("proxy.addr: no listen address")
     return out
@@ -132,9 +164,14 @@ def parse_listeners(text: str) -> list[Listener]:
 
 def format_listeners(listeners: Sequence[Listener]) -> str:
     """The inverse of `parse_listeners`."""
-    return ",".join(
-        li.address + ("" if li.proto == "http" else f";proto={li.proto}") for li in listeners
-    )
+    out = []
+    for li in listeners:
+        text = li.address + ("" if li.proto == "http" else f";proto={li.proto}")
+        for key, value in (("cs", li.cs), ("tlsmin", li.tls_min), ("tlsmax", li.tls_max)):
+            if value:
+                text += f";{key}={value}"
+        out.append(text)
+    return ",".join(out)
 
 
 def split_addr(key: str, addr: str) -> tuple[str, int]:
@@ -198,10 +235,18 @@ class RouterConfig:
     datacenter: str = ""
     data_dir: str = ""
     properties: dict[str, str] = field(default_factory=dict)
+    cert_sources: str = ""  # Fabio's proxy.cs
 
     def __post_init__(self) -> None:
         # Fail at construction, not at start(), on an address that cannot be parsed.
-        parse_listeners(self.proxy_addr)
+        from yurt.router.certs import parse_cert_sources
+
+        sources = parse_cert_sources(self.cert_sources)
+        for li in parse_listeners(self.proxy_addr):
+            if li.cs and li.cs not in sources:
+                raise ConfigError(
+                    f"proxy.addr: cs={li.cs!r} names no certificate source in proxy.cs"
+                )
         split_addr("ui.addr", self.ui_addr)
         if self.strategy not in ("rnd", "rr"):
             raise ConfigError(f"proxy.strategy: expected rnd or rr, got {self.strategy!r}")
@@ -280,6 +325,7 @@ class RouterConfig:
         keepalive = _duration_seconds("proxy.keepalivetimeout", p["proxy.keepalivetimeout"])
         return cls(
             proxy_addr=p["proxy.addr"],
+            cert_sources=p["proxy.cs"],
             ui_addr=p["ui.addr"],
             ui_access=p["ui.access"],
             ui_title=p["ui.title"],

@@ -800,7 +800,7 @@ class _ClientProtocol(asyncio.Protocol):
         if xfproto or forwarded:
             scheme = self._scheme(xfproto, forwarded, websocket)
         else:
-            scheme = "ws" if websocket else "http"
+            scheme = routes.ws_scheme if websocket else routes.scheme
 
         table = s.table
         if routes.table is not table or routes.match is not s.match:
@@ -897,7 +897,7 @@ class _ClientProtocol(asyncio.Protocol):
                 out.append(self._m_tail)
             else:
                 tail = self._forward_headers(
-                    t, host, b"", b"", b"", b"", b"", b"", b"", b"", "http", version
+                    t, host, b"", b"", b"", b"", b"", b"", b"", b"", routes.scheme, version
                 )
                 self._m_target = target
                 self._m_host = host
@@ -1015,15 +1015,14 @@ class _ClientProtocol(asyncio.Protocol):
         out += (b"; httpproto=http/", version.encode(), b"\r\n")
         return b"".join(out)
 
-    @staticmethod
-    def _scheme(xfproto: bytes, forwarded: bytes, websocket: bool) -> str:
+    def _scheme(self, xfproto: bytes, forwarded: bytes, websocket: bool) -> str:
         if xfproto and not forwarded:
             return xfproto.decode("latin-1")
         if forwarded and not xfproto:
             _, sep, rest = forwarded.decode("latin-1").partition("proto=")
             if sep:
                 return rest.split(";", 1)[0].strip()
-        return "ws" if websocket else "http"
+        return self.routes.ws_scheme if websocket else self.routes.scheme
 
     def _connect(self, target: Target, *, pooled: bool) -> None:
         loop = asyncio.get_running_loop()
@@ -1343,18 +1342,26 @@ class _RouteCache:
     __slots__ = (
         "_hosts",
         "cip",
+        "default_port",
         "entries",
         "match",
         "rid",
         "rid_prefix",
+        "scheme",
         "special",
         "table",
         "targets",
+        "ws_scheme",
     )
 
     LIMIT = 8192
 
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
+        # What the listener is: the scheme and port the forwarding headers name when the
+        # client does not say.
+        self.scheme = "https" if tls else "http"
+        self.ws_scheme = "wss" if tls else "ws"
+        self.default_port = b"443" if tls else b"80"
         self.table: Table | None = None
         self.match: Matcher | None = None
         self.entries: dict[bytes, Any] = {}
@@ -1407,7 +1414,7 @@ class _RouteCache:
             port = (
                 host[colon + 1 :]
                 if 0 < colon < len(host) - 1 and b"]" not in host[colon:]
-                else b"80"
+                else self.default_port
             )
             lines = (
                 b"X-Forwarded-Port: " + port + b"\r\n",
@@ -1479,11 +1486,12 @@ def _html_escape(s: str) -> str:
 class HTTPProxy:
     """A listener serving the proxy on host:port (port 0 binds a free port)."""
 
-    def __init__(self, settings: ProxySettings) -> None:
+    def __init__(self, settings: ProxySettings, tls: ssl.SSLContext | None = None) -> None:
         self.settings = settings
+        self.tls = tls
         self.pool = UpstreamPool(settings)
         self.ids = _RequestIds()
-        self.routes = _RouteCache()
+        self.routes = _RouteCache(tls=tls is not None)
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 
@@ -1494,7 +1502,7 @@ class HTTPProxy:
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            self.protocol, host, port, reuse_address=True, backlog=1024
+            self.protocol, host, port, reuse_address=True, backlog=1024, ssl=self.tls
         )
         self.pool.start()
         self.port = int(self._server.sockets[0].getsockname()[1])

@@ -11,6 +11,7 @@ from aiohttp import web
 from yurt.api.http import start_site
 from yurt.router.access_log import AccessLog
 from yurt.router.admin import build_app
+from yurt.router.certs import parse_cert_sources, server_context
 from yurt.router.config import RouterConfig, format_listeners
 from yurt.router.consul import ConsulClient
 from yurt.router.proxy import HTTPProxy, ProxySettings
@@ -70,7 +71,15 @@ class Router:
             listeners = cfg.listeners
             for li in listeners:
                 server: HTTPProxy | TCPProxy
-                server = TCPProxy(self.settings) if li.proto == "tcp" else HTTPProxy(self.settings)
+                if li.proto == "tcp":
+                    server = TCPProxy(self.settings)
+                elif li.proto == "https":
+                    source = parse_cert_sources(cfg.cert_sources)[li.cs]
+                    server = HTTPProxy(
+                        self.settings, tls=server_context(source, li.tls_min, li.tls_max)
+                    )
+                else:
+                    server = HTTPProxy(self.settings)
                 li.port = await server.start(li.host, li.port)
                 self._listeners.append(server)
                 log.info("proxy listening on %s (%s)", li.address, li.proto)

@@ -1,0 +1,128 @@
+"""`proto=https` listeners with Fabio's file and path certificate sources: TLS terminated
+by the router, SNI choosing the certificate, the forwarding headers saying https."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+import subprocess
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.router.conftest import Catalog
+from tests.router.test_router_live import second_router, start_upstream, until
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+def make_cert(directory: Path, name: str, cn: str) -> tuple[Path, Path]:
+    cert, key = directory / f"{name}-cert.pem", directory / f"{name}-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={cn}", "-addext", f"subjectAltName=DNS:{cn}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def plain_http(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /secure/x HTTP/1.1\r\nHost: site.test\r\n\r\n")
+        try:
+            return s.recv(4096)
+        except OSError:
+            return b""
+
+
+def peer_cn(port: int, server_name: str | None) -> str:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname=server_name) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    out = subprocess.run(["openssl", "x509", "-noout", "-subject"], input=pem,
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return out.strip().rsplit("CN", 1)[1].lstrip(" =")
+
+
+async def test_https_listener_with_a_file_source(consul: Catalog, tmp_path: Path) -> None:
+    cert, key = make_cert(tmp_path, "site", "site.test")
+    up = await start_upstream("tls-a")
+    consul.register("tls-a", "tls-svc", up.port, ["urlprefix-/secure"])
+    router = second_router(
+        consul.addr,
+        proxy_addr="127.0.0.1:0;proto=https;cs=site",
+        cert_sources=f"cs=site;type=file;cert={cert};key={key}",
+        register=False,
+    )
+    await router.start()
+    try:
+        await router.wait_ready()
+        port = router.config.listeners[0].port
+        assert router.config.proxy_addr.endswith(";proto=https;cs=site")
+        ctx = ssl.create_default_context(cafile=str(cert))
+        url = f"https://site.test:{port}/secure/x"
+        resolver = {"site.test": "127.0.0.1"}
+
+        class Resolve(aiohttp.abc.AbstractResolver):
+            async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[dict]:
+                return [{"hostname": host, "host": resolver[host], "port": port,
+                         "family": socket.AF_INET, "proto": 0, "flags": 0}]  # fmt: skip
+
+            async def close(self) -> None:
+                pass
+
+        conn = aiohttp.TCPConnector(resolver=Resolve(), ssl=ctx)
+        async with aiohttp.ClientSession(connector=conn) as session:
+
+            async def routed() -> bool:
+                async with session.get(url) as r:
+                    return r.status == 200
+
+            await until(routed)
+            async with session.get(url, headers={"Host": "site.test"}) as r:
+                body = json.loads(await r.text())
+        headers = body["headers"]
+        assert headers["x-forwarded-proto"] == "https"
+        assert headers["x-forwarded-port"] == "443"  # no port in Host: the scheme's
+        assert "proto=https" in headers["forwarded"]
+        # Plain HTTP to a TLS listener is refused, not served.
+        assert b"200 OK" not in await asyncio.to_thread(plain_http, port)
+    finally:
+        await router.stop()
+        consul.deregister("tls-a")
+        await up.runner.cleanup()
+
+
+async def test_path_source_chooses_the_certificate_by_sni(consul: Catalog, tmp_path: Path) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    make_cert(certs, "a.test", "a.test")
+    make_cert(certs, "b.test", "b.test")
+    router = second_router(
+        consul.addr,
+        proxy_addr="127.0.0.1:0;proto=https;cs=dir;tlsmin=tls12",
+        cert_sources=f"cs=dir;type=path;cert={certs}",
+        register=False,
+    )
+    await router.start()
+    try:
+        port = router.config.listeners[0].port
+        # (blocking sockets: in a thread, so that the router's loop keeps running)
+        assert await asyncio.to_thread(peer_cn, port, "b.test") == "b.test"
+        assert await asyncio.to_thread(peer_cn, port, "a.test") == "a.test"
+        # No SNI, or a name without a certificate: the first, alphabetically.
+        assert await asyncio.to_thread(peer_cn, port, None) == "a.test"
+        assert await asyncio.to_thread(peer_cn, port, "other.test") == "a.test"
+    finally:
+        await router.stop()
