@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts Podman's Docker-compatible API service, for yurt's docker driver and its tests.
 # Usage: scripts/podman-service.sh [RUN_DIR]   (default ./.run)
-# Idempotent: installs podman/runc/busybox-static with apt when root and missing, reuses a
+# Idempotent: installs podman/runc/busybox-static/catatonit with apt when root and missing, reuses a
 # service that already answers on RUN_DIR/podman.sock. Prints the DOCKER_HOST to use.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +15,8 @@ missing=()
 command -v podman >/dev/null 2>&1 || missing+=(podman)
 command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || missing+=(runc)
 [ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
+# A docker task's `init = true` makes Podman run catatonit as the container's PID 1.
+[ -x /usr/libexec/podman/catatonit ] || missing+=(catatonit)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "podman-service: missing ${missing[*]}; install: sudo apt-get install -y ${missing[*]}" >&2
