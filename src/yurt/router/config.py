@@ -31,6 +31,11 @@ PROPERTIES: dict[str, tuple[str, str]] = {
         "",
         "certificate sources: 'cs=NAME;type=file|path;cert=...;key=...', comma-separated",
     ),
+    "proxy.auth": (
+        "",
+        "auth schemes for auth=NAME routes: 'name=NAME;type=basic;file=PATH[;realm=R]"
+        "[;refresh=D]', comma-separated",
+    ),
     "proxy.strategy": ("rnd", "target selection: rnd or rr"),
     "proxy.matcher": ("prefix", "path matching: prefix, iprefix or glob"),
     "proxy.noroutestatus": ("404", "status code when no route matches"),
@@ -236,10 +241,14 @@ class RouterConfig:
     data_dir: str = ""
     properties: dict[str, str] = field(default_factory=dict)
     cert_sources: str = ""  # Fabio's proxy.cs
+    auth_schemes: str = ""  # Fabio's proxy.auth
 
     def __post_init__(self) -> None:
         # Fail at construction, not at start(), on an address that cannot be parsed.
+        from yurt.router.auth import parse_auth_schemes
         from yurt.router.certs import parse_cert_sources
+
+        parse_auth_schemes(self.auth_schemes)
 
         sources = parse_cert_sources(self.cert_sources)
         for li in parse_listeners(self.proxy_addr):
@@ -326,6 +335,7 @@ class RouterConfig:
         return cls(
             proxy_addr=p["proxy.addr"],
             cert_sources=p["proxy.cs"],
+            auth_schemes=p["proxy.auth"],
             ui_addr=p["ui.addr"],
             ui_access=p["ui.access"],
             ui_title=p["ui.title"],
@@ -385,6 +395,8 @@ class RouterConfig:
         out.update(
             {
                 "proxy.addr": self.proxy_addr,
+                "proxy.cs": self.cert_sources,
+                "proxy.auth": self.auth_schemes,
                 "proxy.strategy": self.strategy,
                 "proxy.matcher": self.matcher,
                 "proxy.noroutestatus": str(self.noroute_status),

@@ -28,6 +28,7 @@ from typing import Any, cast
 import httptools
 
 from yurt.router.access_log import AccessLog
+from yurt.router.auth import BasicAuth
 from yurt.router.paths import lookup_path
 from yurt.router.table import Matcher, Picker, Table, Target, redirect_url
 
@@ -134,6 +135,7 @@ class ProxySettings:
     client_ip_header: str = ""
     request_id_header: str = ""
     access_log: AccessLog | None = None
+    auth: dict[str, BasicAuth] = field(default_factory=dict)  # proxy.auth, by name
 
 
 class UpstreamPool:
@@ -443,6 +445,7 @@ class _ClientProtocol(asyncio.Protocol):
     """One client connection: parses requests, routes them, relays responses."""
 
     __slots__ = (
+        "_auth_wait",
         "_body_sent_ok",
         "_connecting",
         "_h_headers",
@@ -517,6 +520,8 @@ class _ClientProtocol(asyncio.Protocol):
         self._out: list[bytes] = []
         self._pending: list[bytes] | None = None
         self._pipeline: deque[tuple[Any, ...]] = deque()
+        # A request held while a worker thread checks its credentials: [request, body, done].
+        self._auth_wait: list[Any] | None = None
         self._connecting: asyncio.Task[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._head_bytes = b""
@@ -639,6 +644,9 @@ class _ClientProtocol(asyncio.Protocol):
         if self._pipeline:
             self._pipeline[-1][1].append(body)
             return
+        if self._auth_wait is not None:
+            self._auth_wait[1].append(body)
+            return
         self._feed_body(body)
 
     def _feed_body(self, body: bytes) -> None:
@@ -653,6 +661,9 @@ class _ClientProtocol(asyncio.Protocol):
         if self._pipeline:
             req, body, _ = self._pipeline[-1]
             self._pipeline[-1] = (req, body, True)
+            return
+        if self._auth_wait is not None:
+            self._auth_wait[2] = True
             return
         if self.req_chunked:
             self._end_body()
@@ -849,6 +860,8 @@ class _ClientProtocol(asyncio.Protocol):
             if target.access_denied(ips):
                 self._respond(403, b"access denied\n", b"text/plain; charset=utf-8", drain=True)
                 return
+        if t.auth and not self._authorized(t.auth, headers, request):
+            return
         if target.redirect_code:
             host_text = host.decode("latin-1")
             path = lookup_path(raw_path.decode("latin-1"))
@@ -1250,6 +1263,9 @@ class _ClientProtocol(asyncio.Protocol):
         while self._pipeline and not self.busy:
             request, body, complete = self._pipeline.popleft()
             self._start(request)
+            if self._auth_wait is not None:
+                self._auth_wait[1:] = [body, complete]
+                break
             for chunk in body:
                 self._feed_body(chunk)
             if complete:
@@ -1260,6 +1276,57 @@ class _ClientProtocol(asyncio.Protocol):
         if not self._pipeline and self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
+
+    # Fabio's auth= ------------------------------------------------------------
+
+    def _authorized(
+        self, name: str, headers: list[tuple[bytes, bytes]], request: tuple[Any, ...]
+    ) -> bool:
+        """Whether the request may go on; when not, it has been answered or is held."""
+        scheme = self.settings.auth.get(name)
+        if scheme is None:
+            log.error("route auth=%s: no such scheme in proxy.auth", name)
+            self._respond(401, b"authorization failed\n", b"text/plain; charset=utf-8", drain=True)
+            return False
+        value = b""
+        for hname, hvalue in headers:
+            if len(hname) == 13 and hname.lower() == b"authorization":
+                value = hvalue
+                break
+        verdict = scheme.known_verdict(value)
+        if verdict is None:
+            # Not seen since the file was read: check it off the loop (bcrypt takes tens of
+            # milliseconds), holding this request's body and any pipelined request behind it.
+            self._auth_wait = [request, [], False]
+            if self.transport is not None and not self._paused:
+                self._paused = True
+                self.transport.pause_reading()
+            done = asyncio.get_running_loop().run_in_executor(None, scheme.check, value)
+            done.add_done_callback(self._auth_checked)
+            return False
+        if not verdict:
+            self._respond(
+                401,
+                b"authorization failed\n",
+                b"text/plain; charset=utf-8",
+                extra=scheme.challenge,
+                drain=True,
+            )
+            return False
+        return True
+
+    def _auth_checked(self, done: asyncio.Future[bool]) -> None:
+        held, self._auth_wait = self._auth_wait, None
+        if held is None or self.transport is None:
+            return
+        if done.cancelled() or done.exception() is not None:
+            self.close_after = True
+            self._respond(500, b"", b"", drain=False)
+            return
+        # The verdict is remembered now: the request starts over and finds it.
+        self.busy = False
+        self._pipeline.appendleft(tuple(held))
+        self._resume_pipeline()
 
     def _bad_request(self, why: str) -> None:
         self.close_after = True
@@ -1310,10 +1377,20 @@ _UNCACHEABLE: Any = _Unknown()
 class _TargetBytes:
     """What a target adds to a request, encoded once per table."""
 
-    __slots__ = ("access_rules", "host", "prefix_line", "prepend", "query", "strip", "upstream")
+    __slots__ = (
+        "access_rules",
+        "auth",
+        "host",
+        "prefix_line",
+        "prepend",
+        "query",
+        "strip",
+        "upstream",
+    )
 
     def __init__(self, t: Target) -> None:
         self.access_rules = t.has_access_rules
+        self.auth = t.auth_scheme
         self.upstream = _addr(t)
         strip: bytes | None = None
         if t.strip_path:

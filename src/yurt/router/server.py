@@ -11,6 +11,7 @@ from aiohttp import web
 from yurt.api.http import start_site
 from yurt.router.access_log import AccessLog
 from yurt.router.admin import build_app
+from yurt.router.auth import BasicAuth, parse_auth_schemes
 from yurt.router.certs import parse_cert_sources, server_context
 from yurt.router.config import RouterConfig, format_listeners
 from yurt.router.consul import ConsulClient
@@ -51,6 +52,7 @@ class Router:
         self.registrations = Registrations(self.consul, config)
         self.service_id = ""
         self.table_version = 0
+        self._refreshers: list[asyncio.Task[None]] = []
 
     @property
     def errors(self) -> list[str]:
@@ -68,6 +70,12 @@ class Router:
     async def start(self) -> None:
         cfg = self.config
         try:
+            self.settings.auth = parse_auth_schemes(cfg.auth_schemes)
+            for scheme in self.settings.auth.values():
+                scheme.load()
+                log.info("auth %s: %d users from %s", scheme.name, scheme.users, scheme.file)
+                if scheme.refresh > 0:
+                    self._refreshers.append(asyncio.create_task(_refresh(scheme)))
             listeners = cfg.listeners
             for li in listeners:
                 server: HTTPProxy | TCPProxy
@@ -102,6 +110,9 @@ class Router:
         if registered and self.config.shutdown_wait > 0:
             await asyncio.sleep(self.config.shutdown_wait)
         await self.watcher.stop()
+        for task in self._refreshers:
+            task.cancel()
+        self._refreshers = []
         for server in self._listeners:
             await server.stop()
         self._listeners = []
@@ -113,6 +124,13 @@ class Router:
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Until the first table from the catalog is in place."""
         await asyncio.wait_for(self.watcher.ready.wait(), timeout)
+
+
+async def _refresh(scheme: BasicAuth) -> None:
+    """Fabio's `refresh=`: re-read the htpasswd file when its modification time changes."""
+    while True:
+        await asyncio.sleep(scheme.refresh)
+        scheme.reload_if_changed()
 
 
 def _bound_port(runner: web.AppRunner) -> int:

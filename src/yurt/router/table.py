@@ -51,6 +51,7 @@ class Target:
     host_header: str = ""
     tls_skip_verify: bool = False
     redirect_code: int = 0
+    auth_scheme: str = ""  # `auth=NAME`: a scheme of proxy.auth
     allow: tuple[IPNetwork, ...] = ()
     deny: tuple[IPNetwork, ...] = ()
     # Where the proxy connects, and the Host value `host=dst` sends: computed once.
@@ -113,6 +114,7 @@ def _target(
         prepend_path=opts.get("prepend", ""),
         host_header=opts.get("host", ""),
         tls_skip_verify=opts.get("tlsskipverify", "") == "true",
+        auth_scheme=opts.get("auth", ""),
         addr=(host, port),
         netloc=parts.netloc,
     )
