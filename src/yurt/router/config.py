@@ -25,7 +25,8 @@ class ConfigError(ValueError):
 PROPERTIES: dict[str, tuple[str, str]] = {
     "proxy.addr": (
         ":9999",
-        "listen addresses: ':9999', ':443;proto=https;cs=NAME', ':1234;proto=tcp', comma-separated",
+        "listen addresses, comma-separated: ':9999', ':443;proto=https;cs=NAME', "
+        "':1234;proto=tcp[;cs=NAME]', ':8443;proto=tcp+sni'",
     ),
     "proxy.cs": (
         "",
@@ -107,12 +108,12 @@ def _int(key: str, text: str) -> int:
 
 @dataclass(slots=True)
 class Listener:
-    """One `proxy.addr` entry: `host:port[;proto=http|https|tcp][;cs=NAME][;tlsmin=V]...`."""
+    """One `proxy.addr` entry: `host:port[;proto=http|https|tcp|tcp+sni][;cs=NAME]...`."""
 
     host: str
     port: int
     proto: str = "http"
-    cs: str = ""  # the certificate source of a proto=https listener
+    cs: str = ""  # the certificate source of a proto=https (or TLS-terminating tcp) listener
     tls_min: str = ""
     tls_max: str = ""
 
@@ -140,10 +141,10 @@ def parse_listeners(text: str) -> list[Listener]:
                     f"(expected one of {', '.join(_LISTENER_OPTIONS)})"
                 )
             if k == "proto":
-                if v not in ("http", "https", "tcp"):
+                if v not in ("http", "https", "tcp", "tcp+sni"):
                     raise ConfigError(
                         f"proxy.addr: proto={v!r} in {item!r} is not supported "
-                        "(yurt serves proto=http, proto=https and proto=tcp listeners)"
+                        "(yurt serves proto=http, https, tcp and tcp+sni listeners)"
                     )
                 li.proto = v
             elif k == "cs":
@@ -156,9 +157,10 @@ def parse_listeners(text: str) -> list[Listener]:
             # Fabio's; they do not change yurt's listeners.
         if li.proto == "https" and not li.cs:
             raise ConfigError(f"proxy.addr: {item!r}: a proto=https listener needs cs=NAME")
-        if li.cs and li.proto != "https":
+        if li.cs and li.proto not in ("https", "tcp"):
             raise ConfigError(
-                f"proxy.addr: {item!r}: cs= is supported on proto=https listeners only"
+                f"proxy.addr: {item!r}: cs= is supported on proto=https and proto=tcp "
+                "listeners only (a tcp+sni listener passes TLS through undecrypted)"
             )
         li.host, li.port = split_addr("proxy.addr", addr)
         out.append(li)

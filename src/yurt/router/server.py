@@ -79,13 +79,14 @@ class Router:
             listeners = cfg.listeners
             for li in listeners:
                 server: HTTPProxy | TCPProxy
-                if li.proto == "tcp":
-                    server = TCPProxy(self.settings)
-                elif li.proto == "https":
+                tls = None
+                if li.cs:
                     source = parse_cert_sources(cfg.cert_sources)[li.cs]
-                    server = HTTPProxy(
-                        self.settings, tls=server_context(source, li.tls_min, li.tls_max)
-                    )
+                    tls = server_context(source, li.tls_min, li.tls_max)
+                if li.proto in ("tcp", "tcp+sni"):
+                    server = TCPProxy(self.settings, tls=tls, sni=li.proto == "tcp+sni")
+                elif li.proto == "https":
+                    server = HTTPProxy(self.settings, tls=tls)
                 else:
                     server = HTTPProxy(self.settings)
                 li.port = await server.start(li.host, li.port)

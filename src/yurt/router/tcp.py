@@ -1,13 +1,22 @@
-"""TCP routes (`urlprefix-:port proto=tcp`): a listener per port, raw bytes both ways."""
+"""TCP listeners: raw bytes both ways to the target a connection is routed to.
+
+- `proto=tcp`: by the listener's port, to `urlprefix-:port proto=tcp` routes; with `cs=` the
+  listener terminates TLS first (Fabio's TCP proxy with a certificate store).
+- `proto=tcp+sni`: by the server name in the TLS ClientHello, to the routes of that host
+  (`urlprefix-host/`); the TLS session is the upstream's, passed through undecrypted.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from typing import cast
 
 from yurt.router.proxy import ProxySettings
+from yurt.router.sni import NotClientHello, read_client_hello
+from yurt.router.table import Target
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,10 @@ class _Client(asyncio.Protocol):
             log.info("tcp %s: no route", self.port_key)
             self.transport.close()
             return
+        self._dial(target)
+
+    def _dial(self, target: Target) -> None:
+        assert self.transport is not None
         self.transport.pause_reading()
         asyncio.get_running_loop().create_task(self._connect(target.host, target.port))
 
@@ -80,6 +93,9 @@ class _Client(asyncio.Protocol):
                 up.transport.close()
             return
         self.upstream = up
+        if self.pending and up.transport is not None:
+            up.transport.write(b"".join(self.pending))
+            self.pending = []
         self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
@@ -111,19 +127,77 @@ class _Client(asyncio.Protocol):
             up.transport.resume_reading()
 
 
-class TCPProxy:
-    """Routes connections on host:port by the table's `:port` routes."""
+class _SNIClient(_Client):
+    """Waits for the ClientHello, routes by its server name, then replays it upstream."""
 
-    def __init__(self, settings: ProxySettings) -> None:
+    def __init__(self, settings: ProxySettings, port_key: str) -> None:
+        super().__init__(settings, port_key)
+        self.hello = b""
+        self.routed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.routed:
+            super().data_received(data)
+            return
+        self.hello += data
+        try:
+            hello = read_client_hello(self.hello)
+        except NotClientHello as exc:
+            log.info("tcp+sni %s: %s", self.port_key, exc)
+            self._close()
+            return
+        if hello is None:
+            return
+        target = self._route(hello.server_name)
+        if target is None:
+            self._close()
+            return
+        self.routed = True
+        self.pending = [self.hello]
+        self.hello = b""
+        self._dial(target)
+
+    def _route(self, server_name: str) -> Target | None:
+        s = self.settings
+        if not server_name:
+            log.info("tcp+sni %s: the client sent no server name", self.port_key)
+            return None
+        assert s.pick is not None and s.match is not None
+        target = s.table.lookup(server_name, "/", s.pick, s.match, tls=True, scheme="https")
+        if target is None or target.redirect_code:
+            log.info("tcp+sni %s: no route for %s", self.port_key, server_name)
+            return None
+        return target
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class TCPProxy:
+    """Routes connections on host:port: by the table's `:port` routes, or (`sni`) by the
+    server name a TLS client asks for. With `tls`, TLS is terminated here first."""
+
+    def __init__(
+        self, settings: ProxySettings, *, tls: ssl.SSLContext | None = None, sni: bool = False
+    ) -> None:
         self.settings = settings
+        self.tls = tls
+        self.sni = sni
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
         holder: dict[str, str] = {}
-        factory: Callable[[], asyncio.Protocol] = lambda: _Client(self.settings, holder["key"])  # noqa: E731
-        self._server = await loop.create_server(factory, host, port, reuse_address=True)
+        kind = _SNIClient if self.sni else _Client
+        factory: Callable[[], asyncio.Protocol] = lambda: kind(self.settings, holder["key"])  # noqa: E731
+        self._server = await loop.create_server(
+            factory, host, port, reuse_address=True, ssl=self.tls
+        )
         self.port = int(self._server.sockets[0].getsockname()[1])
         # Routes name the port the proxy was asked for (":port"); a free port maps to itself.
         holder["key"] = f":{port or self.port}"

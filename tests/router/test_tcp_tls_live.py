@@ -1,0 +1,117 @@
+"""TCP listeners and TLS: `proto=tcp+sni` passes a TLS session through to the upstream the
+server name picks, `proto=tcp;cs=NAME` terminates TLS in the router; real sockets, real
+certificates (openssl), a real catalog."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from pathlib import Path
+
+import pytest
+
+from tests.router.conftest import Catalog
+from tests.router.test_router_live import second_router, until
+from tests.router.test_tls_listener import make_cert
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+async def start_server(
+    greeting: bytes, tls: ssl.SSLContext | None = None
+) -> tuple[asyncio.Server, int]:
+    """Says `greeting`, then echoes one line."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(greeting + b"\n")
+        await writer.drain()
+        line = await reader.readline()
+        writer.write(b"echo " + line)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def talk(port: int, server_name: str | None, cafile: Path) -> tuple[bytes, bytes]:
+    """A TLS client that checks the certificate against `cafile` and the name."""
+    ctx = ssl.create_default_context(cafile=str(cafile))
+    ctx.check_hostname = server_name is not None
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname=server_name) as tls,
+    ):
+        f = tls.makefile("rwb")
+        greeting = f.readline()
+        f.write(b"ping\n")
+        f.flush()
+        return greeting, f.readline()
+
+
+async def test_tcp_sni_routes_tls_by_server_name(consul: Catalog, tmp_path: Path) -> None:
+    cert_a, key_a = make_cert(tmp_path, "a", "a.sni.test")
+    cert_b, key_b = make_cert(tmp_path, "b", "b.sni.test")
+    server_a, port_a = await start_server(b"I am A", server_tls(cert_a, key_a))
+    server_b, port_b = await start_server(b"I am B", server_tls(cert_b, key_b))
+    consul.register("sni-a", "sni-a", port_a, ["urlprefix-a.sni.test/"])
+    consul.register("sni-b", "sni-b", port_b, ["urlprefix-b.sni.test/"])
+    router = second_router(consul.addr, proxy_addr="127.0.0.1:0;proto=tcp+sni", register=False)
+    await router.start()
+    try:
+        await router.wait_ready()
+        port = router.config.listeners[0].port
+        assert router.config.proxy_addr.endswith(";proto=tcp+sni")
+
+        await until(lambda: bool(router.settings.table.hosts.get("b.sni.test")))
+        # The upstreams' own certificates reach the client: TLS is not terminated here.
+        got_a = await asyncio.to_thread(talk, port, "a.sni.test", cert_a)
+        got_b = await asyncio.to_thread(talk, port, "b.sni.test", cert_b)
+        assert got_a == (b"I am A\n", b"echo ping\n")
+        assert got_b == (b"I am B\n", b"echo ping\n")
+
+        # A name without a route, or no name at all: the connection is closed.
+        for name in ("c.sni.test", None):
+            with pytest.raises((ssl.SSLError, OSError)):
+                await asyncio.to_thread(talk, port, name, cert_a)
+        # Not TLS at all: closed as well, without an answer.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a.sni.test\r\n\r\n")
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+    finally:
+        await router.stop()
+        consul.deregister("sni-a")
+        consul.deregister("sni-b")
+        for server in (server_a, server_b):
+            server.close()
+
+
+async def test_tcp_listener_terminates_tls(consul: Catalog, tmp_path: Path) -> None:
+    cert, key = make_cert(tmp_path, "db", "db.test")
+    plain, plain_port = await start_server(b"plain upstream")
+    router = second_router(
+        consul.addr,
+        proxy_addr="127.0.0.1:0;proto=tcp;cs=db",
+        cert_sources=f"cs=db;type=file;cert={cert};key={key}",
+        register=False,
+    )
+    await router.start()
+    try:
+        port = router.config.listeners[0].port
+        assert router.config.proxy_addr.endswith(";proto=tcp;cs=db")
+        consul.register("tcp-tls", "tcp-tls", plain_port, [f"urlprefix-:{port} proto=tcp"])
+        await until(lambda: bool(router.settings.table.hosts.get(f":{port}")))
+        got = await asyncio.to_thread(talk, port, "db.test", cert)
+        assert got == (b"plain upstream\n", b"echo ping\n")
+    finally:
+        await router.stop()
+        consul.deregister("tcp-tls")
+        plain.close()
