@@ -81,6 +81,7 @@ def test_precedence(tmp_path: Path) -> None:
         (["-proxy.cs", "cs=a;type=vault;cert=x"], "type='vault' is not supported"),
         (["-proxy.cs", "type=file;cert=x"], "every source needs cs=NAME"),
         (["-proxy.cs", "cs=a;type=file"], "a: cert= is missing"),
+        (["-proxy.cs", "cs=a;type=path;cert=/x;refresh=often"], "proxy.cs: a: refresh:"),
         (["-log.access.format", "$nope"], r"log.access.format: unknown field \$nope"),
         (["-log.access.target", "file"], "log.access.target: expected stdout"),
     ],

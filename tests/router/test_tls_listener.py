@@ -126,3 +126,31 @@ async def test_path_source_chooses_the_certificate_by_sni(consul: Catalog, tmp_p
         assert await asyncio.to_thread(peer_cn, port, "other.test") == "a.test"
     finally:
         await router.stop()
+
+
+async def test_path_source_refresh_reads_new_certificates(consul: Catalog, tmp_path: Path) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    make_cert(certs, "a.test", "a.test")
+    router = second_router(
+        consul.addr,
+        proxy_addr="127.0.0.1:0;proto=https;cs=dir",
+        cert_sources=f"cs=dir;type=path;cert={certs};refresh=100ms",
+        register=False,
+    )
+    await router.start()
+    try:
+        port = router.config.listeners[0].port
+        assert await asyncio.to_thread(peer_cn, port, "b.test") == "a.test"  # not there yet
+        make_cert(certs, "b.test", "b.test")
+
+        async def b_served() -> bool:
+            return await asyncio.to_thread(peer_cn, port, "b.test") == "b.test"
+
+        await until(b_served)
+        # A certificate that cannot be read keeps what was read before.
+        (certs / "c.test.pem").write_text("not a certificate")
+        await asyncio.sleep(0.3)
+        assert await asyncio.to_thread(peer_cn, port, "b.test") == "b.test"
+    finally:
+        await router.stop()

@@ -10,16 +10,22 @@ read, as Fabio reads them:
   server name the client asks for (SNI: the certificate file's name, then a `*.` wildcard
   one); the first in alphabetical order serves clients that send none.
 
-`clientca` makes the listener ask for, and check, a client certificate.
+`clientca` makes the listener ask for, and check, a client certificate. A `path` source
+with `refresh=DURATION` is read again when its files change (added, removed, rewritten),
+for the connections that come after; `file` sources are read once, as in Fabio.
 """
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from yurt.api.durations import SECOND, parse_go_duration
 from yurt.router.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 _TLS_VERSIONS = {
     "ssl30": ssl.TLSVersion.SSLv3,
@@ -43,6 +49,7 @@ class CertSource:
     cert: str
     key: str = ""
     clientca: str = ""
+    refresh: float = 0.0  # seconds; `path` sources only
 
 
 def parse_cert_sources(text: str) -> dict[str, CertSource]:
@@ -69,7 +76,13 @@ def parse_cert_sources(text: str) -> dict[str, CertSource]:
         if name in out:
             raise ConfigError(f"proxy.cs: {name}: defined twice")
         key, clientca = opts.get("key", ""), opts.get("clientca", "")
-        out[name] = CertSource(name, kind, opts["cert"], key, clientca)
+        refresh = 0.0
+        if opts.get("refresh") and kind == "path":
+            try:
+                refresh = parse_go_duration(opts["refresh"]) / SECOND
+            except ValueError as exc:
+                raise ConfigError(f"proxy.cs: {name}: refresh: {exc}") from None
+        out[name] = CertSource(name, kind, opts["cert"], key, clientca, refresh)
     return out
 
 
@@ -116,25 +129,61 @@ def _pairs(directory: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-def server_context(source: CertSource, tls_min: str = "", tls_max: str = "") -> ssl.SSLContext:
-    """The TLS context of a listener that uses `source`."""
-    ctx = _context(tls_min, tls_max, source.clientca)
-    if source.type == "file":
-        _load(ctx, source.name, source.cert, source.key)
-        return ctx
-    pairs = _pairs(Path(source.cert))
-    if not pairs:
-        raise ConfigError(f"proxy.cs: {source.name}: no certificates in {source.cert}")
-    _load(ctx, source.name, pairs[0][1], pairs[0][2])  # the default, for clients without SNI
-    by_name: dict[str, ssl.SSLContext] = {}
-    for host, cert, key in pairs:
-        one = _context(tls_min, tls_max, source.clientca)
-        _load(one, source.name, cert, key)
-        by_name[host.lower()] = one
+class CertStore:
+    """A listener's certificates: its TLS context and, for a `path` source, the certificate
+    chosen per server name (SNI), which `refresh()` reads again when the files change."""
 
-    def choose(sock: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
+    def __init__(self, source: CertSource, tls_min: str = "", tls_max: str = "") -> None:
+        self.source = source
+        self._tls = (tls_min, tls_max)
+        self.context = _context(tls_min, tls_max, source.clientca)
+        self._by_name: dict[str, ssl.SSLContext] = {}
+        self._seen: tuple[tuple[str, float, int], ...] = ()
+        if source.type == "file":
+            _load(self.context, source.name, source.cert, source.key)
+            return
+        self._read()
+        self.context.sni_callback = self._choose
+
+    def _read(self) -> None:
+        source = self.source
+        pairs = _pairs(Path(source.cert))
+        if not pairs:
+            raise ConfigError(f"proxy.cs: {source.name}: no certificates in {source.cert}")
+        seen = _stamp(pairs)
+        by_name: dict[str, ssl.SSLContext] = {}
+        for host, cert, key in pairs:
+            one = _context(*self._tls, source.clientca)
+            _load(one, source.name, cert, key)
+            by_name[host.lower()] = one
+        # The default, for clients without SNI: the first in alphabetical order.
+        _load(self.context, source.name, pairs[0][1], pairs[0][2])
+        self._by_name = by_name
+        self._seen = seen
+
+    def refresh(self) -> bool:
+        """Read a `path` source again if its files changed; True when it was. A directory
+        that cannot be read now keeps the certificates read before (and is logged)."""
+        if self.source.type != "path":
+            return False
+        try:
+            if _stamp(_pairs(Path(self.source.cert))) == self._seen:
+                return False
+            self._read()
+        except (ConfigError, OSError) as exc:
+            log.warning(
+                "proxy.cs: %s: keeping the certificates read before: %s", self.source.name, exc
+            )
+            return False
+        log.info(
+            "proxy.cs: %s: certificates read again (%d names)", self.source.name, len(self._by_name)
+        )
+        return True
+
+    def _choose(self, sock: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
         if not server_name:
             return
+        by_name = self._by_name
         name = server_name.lower()
         chosen = by_name.get(name)
         if chosen is None and "." in name:
@@ -142,5 +191,13 @@ def server_context(source: CertSource, tls_min: str = "", tls_max: str = "") -> 
         if chosen is not None:
             sock.context = chosen
 
-    ctx.sni_callback = choose
-    return ctx
+
+def _stamp(pairs: list[tuple[str, str, str]]) -> tuple[tuple[str, float, int], ...]:
+    """What tells that a directory's certificates changed: names, times and sizes."""
+    out = []
+    for _, cert, key in pairs:
+        for path in (cert, key):
+            if path:
+                st = Path(path).stat()
+                out.append((path, st.st_mtime, st.st_size))
+    return tuple(out)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 
 from aiohttp import web
 
 from yurt.api.http import start_site
 from yurt.router.access_log import AccessLog
 from yurt.router.admin import build_app
-from yurt.router.auth import BasicAuth, parse_auth_schemes
-from yurt.router.certs import parse_cert_sources, server_context
+from yurt.router.auth import parse_auth_schemes
+from yurt.router.certs import CertStore, parse_cert_sources
 from yurt.router.config import RouterConfig, format_listeners
 from yurt.router.consul import ConsulClient
 from yurt.router.proxy import HTTPProxy, ProxySettings
@@ -75,14 +76,22 @@ class Router:
                 scheme.load()
                 log.info("auth %s: %d users from %s", scheme.name, scheme.users, scheme.file)
                 if scheme.refresh > 0:
-                    self._refreshers.append(asyncio.create_task(_refresh(scheme)))
+                    self._refreshers.append(
+                        asyncio.create_task(_every(scheme.refresh, scheme.reload_if_changed))
+                    )
             listeners = cfg.listeners
             for li in listeners:
                 server: HTTPProxy | TCPProxy
                 tls = None
                 if li.cs:
-                    source = parse_cert_sources(cfg.cert_sources)[li.cs]
-                    tls = server_context(source, li.tls_min, li.tls_max)
+                    store = CertStore(
+                        parse_cert_sources(cfg.cert_sources)[li.cs], li.tls_min, li.tls_max
+                    )
+                    tls = store.context
+                    if store.source.refresh > 0:
+                        self._refreshers.append(
+                            asyncio.create_task(_every(store.source.refresh, store.refresh))
+                        )
                 if li.proto in ("tcp", "tcp+sni"):
                     server = TCPProxy(self.settings, tls=tls, sni=li.proto == "tcp+sni")
                 elif li.proto == "https":
@@ -127,11 +136,12 @@ class Router:
         await asyncio.wait_for(self.watcher.ready.wait(), timeout)
 
 
-async def _refresh(scheme: BasicAuth) -> None:
-    """Fabio's `refresh=`: re-read the htpasswd file when its modification time changes."""
+async def _every(seconds: float, refresh: Callable[[], object]) -> None:
+    """Fabio's `refresh=` (htpasswd files, certificate directories): look again every so
+    often; the callee reads its files again only when they changed."""
     while True:
-        await asyncio.sleep(scheme.refresh)
-        scheme.reload_if_changed()
+        await asyncio.sleep(seconds)
+        refresh()
 
 
 def _bound_port(runner: web.AppRunner) -> int:
