@@ -115,3 +115,32 @@ async def test_tcp_listener_terminates_tls(consul: Catalog, tmp_path: Path) -> N
         await router.stop()
         consul.deregister("tcp-tls")
         plain.close()
+
+
+async def test_pxyproto_tells_the_upstream_who_the_client_is(consul: Catalog) -> None:
+    upstream, upstream_port = await start_server(b"hello")
+    router = second_router(consul.addr, proxy_addr="127.0.0.1:0;proto=tcp", register=False)
+    await router.start()
+    try:
+        port = router.config.listeners[0].port
+        consul.register(
+            "tcp-pxy", "tcp-pxy", upstream_port, [f"urlprefix-:{port} proto=tcp pxyproto=true"]
+        )
+        await until(lambda: bool(router.settings.table.hosts.get(f":{port}")))
+
+        def exchange() -> tuple[bytes, int]:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                f = s.makefile("rwb")
+                f.write(b"ping\n")
+                f.flush()
+                return f.readline() + f.readline(), s.getsockname()[1]
+
+        # The upstream's first line is the PROXY header; it echoes that line back.
+        got, client_port = await asyncio.to_thread(exchange)
+        assert (
+            got == f"hello\necho PROXY TCP4 127.0.0.1 127.0.0.1 {client_port} {port}\r\n".encode()
+        )
+    finally:
+        await router.stop()
+        consul.deregister("tcp-pxy")
+        upstream.close()

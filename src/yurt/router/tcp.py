@@ -4,6 +4,9 @@
   listener terminates TLS first (Fabio's TCP proxy with a certificate store).
 - `proto=tcp+sni`: by the server name in the TLS ClientHello, to the routes of that host
   (`urlprefix-host/`); the TLS session is the upstream's, passed through undecrypted.
+
+A target with `pxyproto=true` is told who the client is first, by a PROXY protocol (v1)
+line, as Fabio does, since it sees only the router's address otherwise.
 """
 
 from __future__ import annotations
@@ -76,6 +79,8 @@ class _Client(asyncio.Protocol):
     def _dial(self, target: Target) -> None:
         assert self.transport is not None
         self.transport.pause_reading()
+        if target.opts.get("pxyproto") == "true":
+            self.pending.insert(0, proxy_protocol_line(self.transport))
         asyncio.get_running_loop().create_task(self._connect(target.host, target.port))
 
     async def _connect(self, host: str, port: int) -> None:
@@ -175,6 +180,16 @@ class _SNIClient(_Client):
     def _close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+def proxy_protocol_line(transport: asyncio.BaseTransport) -> bytes:
+    """PROXY protocol v1: the client's address and the one it connected to."""
+    peer = transport.get_extra_info("peername")
+    local = transport.get_extra_info("sockname")
+    if not peer or not local:
+        return b"PROXY UNKNOWN\r\n"
+    family = "TCP6" if ":" in peer[0] else "TCP4"
+    return f"PROXY {family} {peer[0]} {local[0]} {peer[1]} {local[1]}\r\n".encode()
 
 
 class TCPProxy:
