@@ -116,6 +116,15 @@ class Listener:
     cs: str = ""  # the certificate source of a proto=https (or TLS-terminating tcp) listener
     tls_min: str = ""
     tls_max: str = ""
+    proxy_protocol: bool = False  # pxyproto=true: connections may start with a PROXY header
+    proxy_timeout: str = ""  # pxytimeout: how long to wait for it (Fabio's default 250ms)
+
+    @property
+    def proxy_header_timeout(self) -> float | None:
+        """Seconds to wait for a PROXY header, or None when the listener reads none."""
+        if not self.proxy_protocol:
+            return None
+        return _duration_seconds("proxy.addr: pxytimeout", self.proxy_timeout or "250ms")
 
     @property
     def address(self) -> str:
@@ -153,14 +162,24 @@ def parse_listeners(text: str) -> list[Listener]:
                 li.tls_min = v
             elif k == "tlsmax":
                 li.tls_max = v
-            # rt/wt (read/write timeouts) and the PROXY protocol options are accepted as
-            # Fabio's; they do not change yurt's listeners.
+            elif k == "pxyproto":
+                li.proxy_protocol = _bool(f"proxy.addr: {item!r}: pxyproto", v)
+            elif k == "pxytimeout":
+                li.proxy_timeout = v
+                _duration_seconds(f"proxy.addr: {item!r}: pxytimeout", v)
+            # rt/wt (read/write timeouts) are accepted as Fabio's; they do not change
+            # yurt's listeners.
         if li.proto == "https" and not li.cs:
             raise ConfigError(f"proxy.addr: {item!r}: a proto=https listener needs cs=NAME")
         if li.cs and li.proto not in ("https", "tcp"):
             raise ConfigError(
                 f"proxy.addr: {item!r}: cs= is supported on proto=https and proto=tcp "
                 "listeners only (a tcp+sni listener passes TLS through undecrypted)"
+            )
+        if li.proxy_protocol and li.cs:
+            raise ConfigError(
+                f"proxy.addr: {item!r}: pxyproto=true is supported on listeners without TLS "
+                "(put the PROXY header reader in front of the TLS terminator)"
             )
         li.host, li.port = split_addr("proxy.addr", addr)
         out.append(li)
@@ -174,7 +193,13 @@ def format_listeners(listeners: Sequence[Listener]) -> str:
     out = []
     for li in listeners:
         text = li.address + ("" if li.proto == "http" else f";proto={li.proto}")
-        for key, value in (("cs", li.cs), ("tlsmin", li.tls_min), ("tlsmax", li.tls_max)):
+        for key, value in (
+            ("cs", li.cs),
+            ("tlsmin", li.tls_min),
+            ("tlsmax", li.tls_max),
+            ("pxyproto", "true" if li.proxy_protocol else ""),
+            ("pxytimeout", li.proxy_timeout),
+        ):
             if value:
                 text += f";{key}={value}"
         out.append(text)

@@ -22,6 +22,7 @@ import re
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -30,6 +31,7 @@ import httptools
 from yurt.router.access_log import AccessLog
 from yurt.router.auth import BasicAuth
 from yurt.router.paths import lookup_path
+from yurt.router.proxy_protocol import with_proxy_protocol
 from yurt.router.table import Matcher, Picker, Table, Target, redirect_url
 
 log = logging.getLogger(__name__)
@@ -552,6 +554,11 @@ class _ClientProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.remote_ip = peer[0] if peer else ""
+        self._remote = self.remote_ip.encode()
+
+    def set_client_address(self, address: tuple[str, int]) -> None:
+        """The client named by a PROXY header (`pxyproto=true` listeners)."""
+        self.remote_ip = address[0]
         self._remote = self.remote_ip.encode()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -1563,9 +1570,17 @@ def _html_escape(s: str) -> str:
 class HTTPProxy:
     """A listener serving the proxy on host:port (port 0 binds a free port)."""
 
-    def __init__(self, settings: ProxySettings, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        settings: ProxySettings,
+        tls: ssl.SSLContext | None = None,
+        *,
+        proxy_protocol: float | None = None,
+    ) -> None:
         self.settings = settings
         self.tls = tls
+        # With a PROXY header timeout (`pxyproto=true`), connections may start with one.
+        self.proxy_protocol = proxy_protocol
         self.pool = UpstreamPool(settings)
         self.ids = _RequestIds()
         self.routes = _RouteCache(tls=tls is not None)
@@ -1578,8 +1593,11 @@ class HTTPProxy:
 
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
+        factory: Callable[[], asyncio.Protocol] = self.protocol
+        if self.proxy_protocol is not None:
+            factory = with_proxy_protocol(factory, self.proxy_protocol)
         self._server = await loop.create_server(
-            self.protocol, host, port, reuse_address=True, backlog=1024, ssl=self.tls
+            factory, host, port, reuse_address=True, backlog=1024, ssl=self.tls
         )
         self.pool.start()
         self.port = int(self._server.sockets[0].getsockname()[1])

@@ -92,12 +92,13 @@ class Router:
                         self._refreshers.append(
                             asyncio.create_task(_every(store.source.refresh, store.refresh))
                         )
+                pxy = li.proxy_header_timeout
                 if li.proto in ("tcp", "tcp+sni"):
-                    server = TCPProxy(self.settings, tls=tls, sni=li.proto == "tcp+sni")
-                elif li.proto == "https":
-                    server = HTTPProxy(self.settings, tls=tls)
+                    server = TCPProxy(
+                        self.settings, tls=tls, sni=li.proto == "tcp+sni", proxy_protocol=pxy
+                    )
                 else:
-                    server = HTTPProxy(self.settings)
+                    server = HTTPProxy(self.settings, tls, proxy_protocol=pxy)
                 li.port = await server.start(li.host, li.port)
                 self._listeners.append(server)
                 log.info("proxy listening on %s (%s)", li.address, li.proto)

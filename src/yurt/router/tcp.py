@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import cast
 
 from yurt.router.proxy import ProxySettings
+from yurt.router.proxy_protocol import with_proxy_protocol
 from yurt.router.sni import NotClientHello, read_client_hello
 from yurt.router.table import Target
 
@@ -64,6 +65,11 @@ class _Client(asyncio.Protocol):
         self.upstream: _Upstream | None = None
         self.pending: list[bytes] = []
         self.eof = False
+        self.proxy_line = False  # the target wants a PROXY protocol line first
+        self.client: tuple[str, int] | None = None  # from a PROXY header on this listener
+
+    def set_client_address(self, address: tuple[str, int]) -> None:
+        self.client = address
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -79,8 +85,7 @@ class _Client(asyncio.Protocol):
     def _dial(self, target: Target) -> None:
         assert self.transport is not None
         self.transport.pause_reading()
-        if target.opts.get("pxyproto") == "true":
-            self.pending.insert(0, proxy_protocol_line(self.transport))
+        self.proxy_line = target.opts.get("pxyproto") == "true"
         asyncio.get_running_loop().create_task(self._connect(target.host, target.port))
 
     async def _connect(self, host: str, port: int) -> None:
@@ -98,6 +103,8 @@ class _Client(asyncio.Protocol):
                 up.transport.close()
             return
         self.upstream = up
+        if self.proxy_line:
+            self.pending.insert(0, proxy_protocol_line(self.transport, self.client))
         if self.pending and up.transport is not None:
             up.transport.write(b"".join(self.pending))
             self.pending = []
@@ -182,9 +189,12 @@ class _SNIClient(_Client):
             self.transport.close()
 
 
-def proxy_protocol_line(transport: asyncio.BaseTransport) -> bytes:
-    """PROXY protocol v1: the client's address and the one it connected to."""
-    peer = transport.get_extra_info("peername")
+def proxy_protocol_line(
+    transport: asyncio.BaseTransport, client: tuple[str, int] | None = None
+) -> bytes:
+    """PROXY protocol v1: the client's address (`client`, when a PROXY header named it, or
+    the TCP peer) and the one it connected to."""
+    peer = client or transport.get_extra_info("peername")
     local = transport.get_extra_info("sockname")
     if not peer or not local:
         return b"PROXY UNKNOWN\r\n"
@@ -197,11 +207,18 @@ class TCPProxy:
     server name a TLS client asks for. With `tls`, TLS is terminated here first."""
 
     def __init__(
-        self, settings: ProxySettings, *, tls: ssl.SSLContext | None = None, sni: bool = False
+        self,
+        settings: ProxySettings,
+        *,
+        tls: ssl.SSLContext | None = None,
+        sni: bool = False,
+        proxy_protocol: float | None = None,
     ) -> None:
         self.settings = settings
         self.tls = tls
         self.sni = sni
+        # With a PROXY header timeout (`pxyproto=true`), connections may start with one.
+        self.proxy_protocol = proxy_protocol
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 
@@ -210,6 +227,8 @@ class TCPProxy:
         holder: dict[str, str] = {}
         kind = _SNIClient if self.sni else _Client
         factory: Callable[[], asyncio.Protocol] = lambda: kind(self.settings, holder["key"])  # noqa: E731
+        if self.proxy_protocol is not None:
+            factory = with_proxy_protocol(factory, self.proxy_protocol)
         self._server = await loop.create_server(
             factory, host, port, reuse_address=True, ssl=self.tls
         )
