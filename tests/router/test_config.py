@@ -84,6 +84,7 @@ def test_precedence(tmp_path: Path) -> None:
         (["-proxy.cs", "cs=a;type=path;cert=/x;refresh=often"], "proxy.cs: a: refresh:"),
         (["-log.access.format", "$nope"], r"log.access.format: unknown field \$nope"),
         (["-log.access.target", "file"], "log.access.target: expected stdout"),
+        (["-proxy.gzip.contenttype", "("], r"proxy\.gzip\.contenttype: '\(' is not a regular"),
     ],
 )
 def test_errors(args: list[str], message: str) -> None:

@@ -37,6 +37,10 @@ PROPERTIES: dict[str, tuple[str, str]] = {
         "auth schemes for auth=NAME routes: 'name=NAME;type=basic;file=PATH[;realm=R]"
         "[;refresh=D]', comma-separated",
     ),
+    "proxy.gzip.contenttype": (
+        "",
+        "regular expression of the Content-Types to gzip for clients that accept it (empty: off)",
+    ),
     "proxy.strategy": ("rnd", "target selection: rnd or rr"),
     "proxy.matcher": ("prefix", "path matching: prefix, iprefix or glob"),
     "proxy.noroutestatus": ("404", "status code when no route matches"),
@@ -269,6 +273,7 @@ class RouterConfig:
     properties: dict[str, str] = field(default_factory=dict)
     cert_sources: str = ""  # Fabio's proxy.cs
     auth_schemes: str = ""  # Fabio's proxy.auth
+    gzip_content_type: str = ""  # Fabio's proxy.gzip.contenttype
 
     def __post_init__(self) -> None:
         # Fail at construction, not at start(), on an address that cannot be parsed.
@@ -276,6 +281,7 @@ class RouterConfig:
         from yurt.router.certs import parse_cert_sources
 
         parse_auth_schemes(self.auth_schemes)
+        self.gzip_types()
 
         sources = parse_cert_sources(self.cert_sources)
         for li in parse_listeners(self.proxy_addr):
@@ -294,6 +300,17 @@ class RouterConfig:
             raise ConfigError(
                 f"registry.consul.checksRequired: expected one or all, got {self.checks_required!r}"
             )
+
+    def gzip_types(self) -> re.Pattern[str] | None:
+        if not self.gzip_content_type:
+            return None
+        try:
+            return re.compile(self.gzip_content_type)
+        except re.error as exc:
+            raise ConfigError(
+                f"proxy.gzip.contenttype: {self.gzip_content_type!r} is not a regular "
+                f"expression: {exc}"
+            ) from None
 
     @property
     def listeners(self) -> list[Listener]:
@@ -363,6 +380,7 @@ class RouterConfig:
             proxy_addr=p["proxy.addr"],
             cert_sources=p["proxy.cs"],
             auth_schemes=p["proxy.auth"],
+            gzip_content_type=p["proxy.gzip.contenttype"],
             ui_addr=p["ui.addr"],
             ui_access=p["ui.access"],
             ui_title=p["ui.title"],
@@ -424,6 +442,7 @@ class RouterConfig:
                 "proxy.addr": self.proxy_addr,
                 "proxy.cs": self.cert_sources,
                 "proxy.auth": self.auth_schemes,
+                "proxy.gzip.contenttype": self.gzip_content_type,
                 "proxy.strategy": self.strategy,
                 "proxy.matcher": self.matcher,
                 "proxy.noroutestatus": str(self.noroute_status),

@@ -21,6 +21,7 @@ import os
 import re
 import ssl
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -138,6 +139,7 @@ class ProxySettings:
     request_id_header: str = ""
     access_log: AccessLog | None = None
     auth: dict[str, BasicAuth] = field(default_factory=dict)  # proxy.auth, by name
+    gzip_types: re.Pattern[str] | None = None  # proxy.gzip.contenttype; None: off
 
 
 class UpstreamPool:
@@ -438,6 +440,28 @@ def _hop_cut(head: bytes, status: int) -> tuple[bytes, int, bool]:
     return head, length, chunked
 
 
+def _gzip_head(head: bytes, types: re.Pattern[str]) -> bytes | None:
+    """The head of a response whose body the proxy compresses, or None when it does not: the
+    body is already encoded, or its Content-Type does not match `proxy.gzip.contenttype`."""
+    lines = head.split(b"\r\n")
+    out = [lines[0]]
+    ctype: str | None = None
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-encoding" and value.strip():
+            return None
+        if name == b"content-length":
+            continue
+        if name == b"content-type" and ctype is None:
+            ctype = value.strip().decode("latin-1")
+        out.append(line)
+    if not types.search(ctype or ""):
+        return None
+    out.append(b"Content-Encoding: gzip")
+    return b"\r\n".join(out)
+
+
 def _status_line_11(head: bytes) -> bytes:
     """The head with its status line said as HTTP/1.1, the version the proxy speaks."""
     return head if head.startswith(b"HTTP/1.1 ") else b"HTTP/1.1" + head[8:]
@@ -450,6 +474,8 @@ class _ClientProtocol(asyncio.Protocol):
         "_auth_wait",
         "_body_sent_ok",
         "_connecting",
+        "_gz",
+        "_gzip_ok",
         "_h_headers",
         "_h_parsed",
         "_h_special",
@@ -524,6 +550,9 @@ class _ClientProtocol(asyncio.Protocol):
         self._pipeline: deque[tuple[Any, ...]] = deque()
         # A request held while a worker thread checks its credentials: [request, body, done].
         self._auth_wait: list[Any] | None = None
+        # proxy.gzip.contenttype: whether the client takes gzip, and the response's compressor.
+        self._gzip_ok = False
+        self._gz: Any = None
         self._connecting: asyncio.Task[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._head_bytes = b""
@@ -705,6 +734,11 @@ class _ClientProtocol(asyncio.Protocol):
         if s.access_log is not None:
             self.started = time.time()
             self.access = (method, url, headers, version)
+        if s.gzip_types is not None:
+            self._gz = None
+            self._gzip_ok = any(
+                n.lower() == b"accept-encoding" and b"gzip" in v for n, v in headers
+            )
 
         raw_path, _, query = url.partition(b"?")
         if raw_path[:1] != b"/":
@@ -1131,6 +1165,16 @@ class _ClientProtocol(asyncio.Protocol):
             head = _status_line_11(head)
         bodiless = self.head_request or status in _NO_BODY_STATUS or status == 101
         self.close_delimited = not bodiless and length == -1 and not chunked
+        types = self.settings.gzip_types
+        if types is not None and status != 101:
+            head += b"\r\nVary: Accept-Encoding"  # as Fabio: on every response
+            if self._gzip_ok and not bodiless:
+                gz_head = _gzip_head(head, types)
+                if gz_head is not None:
+                    # The body goes through the parser and the compressor, framed as one
+                    # of unknown length.
+                    head, length, chunked = gz_head, -1, False
+                    self._gz = zlib.compressobj(6, zlib.DEFLATED, 31)
         extra = b""
         if not bodiless:
             if length >= 0 and not chunked:
@@ -1155,13 +1199,26 @@ class _ClientProtocol(asyncio.Protocol):
         return head + extra + b"\r\n\r\n"
 
     def response_body(self, out: list[bytes], body: bytes) -> None:
+        if self._gz is not None:
+            body = self._gz.compress(body)
+            if not body:
+                return
         self.resp_bytes += len(body)
         if self.chunked_out:
             out.append(b"%x\r\n%b\r\n" % (len(body), body))
         else:
             out.append(body)
 
+    def _gzip_end(self, out: list[bytes]) -> None:
+        gz, self._gz = self._gz, None
+        if gz is not None:
+            tail = gz.flush()
+            self.resp_bytes += len(tail)
+            out.append(b"%x\r\n%b\r\n" % (len(tail), tail) if self.chunked_out else tail)
+
     def response_complete(self, up: _UpstreamProtocol, out: list[bytes]) -> None:
+        if self._gz is not None:
+            self._gzip_end(out)
         if self.chunked_out:
             out.append(b"0\r\n\r\n")
         self.upstream = None
@@ -1208,8 +1265,12 @@ class _ClientProtocol(asyncio.Protocol):
             return
         if self.close_delimited:
             # A body without length or chunking ends when the upstream closes.
+            end: list[bytes] = []
+            self._gzip_end(end)
             if self.chunked_out:
-                self.write_raw(b"0\r\n\r\n")
+                end.append(b"0\r\n\r\n")
+            if end:
+                self.write_raw(b"".join(end))
             self._finish()
             return
         # The response was cut short: the client cannot be told; close its connection.

@@ -43,6 +43,7 @@ class Router:
             local_ip=config.local_ip,
             client_ip_header=config.client_ip_header,
             request_id_header=config.request_id_header,
+            gzip_types=config.gzip_types(),
         )
         if config.access_log_target == "stdout":
             self.settings.access_log = AccessLog(config.access_log_format, sys.stdout)
