@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from yurt.router import proxy as P  # noqa: E402
 from yurt.router.access_log import AccessLog  # noqa: E402
+from yurt.router.metrics import ProxyMetrics  # noqa: E402
 from yurt.router.table import MATCHERS, PICKERS, Table  # noqa: E402
 
 REQUEST = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:9999\r\n\r\n"
@@ -85,13 +86,17 @@ class MemoryTransport(asyncio.Transport):
         pass
 
 
-def case(request: bytes, response: bytes, *, access_log: bool) -> tuple[Any, float]:
+def case(
+    request: bytes, response: bytes, *, access_log: bool, metrics: bool = False
+) -> tuple[Any, float]:
     """(one exchange as a function, CPU seconds per exchange: best of 7 rounds)."""
     settings = P.ProxySettings(
         pick=PICKERS["rnd"], match=MATCHERS["prefix"], request_id_header="X-Request-Id"
     )
     if access_log:
         settings.access_log = AccessLog("common", io.StringIO())
+    if metrics:
+        settings.metrics = ProxyMetrics("fabio")
     settings.table = Table.from_text("route add nginx / http://127.0.0.1:8080/")
     proxy = P.HTTPProxy(settings)
     client = proxy.protocol()
@@ -132,14 +137,15 @@ async def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the plain case")
     args = ap.parse_args()
     cases = [
-        ("wrk GET, nginx 2 KB page", REQUEST, RESPONSE, False),
-        ("same, access log on", REQUEST, RESPONSE, True),
-        ("browser GET (10 headers)", BROWSER, RESPONSE, False),
-        ("wrk GET, chunked 2 KB reply", REQUEST, CHUNKED, False),
+        ("wrk GET, nginx 2 KB page", REQUEST, RESPONSE, False, False),
+        ("same, access log on", REQUEST, RESPONSE, True, False),
+        ("same, prometheus metrics on", REQUEST, RESPONSE, False, True),
+        ("browser GET (10 headers)", BROWSER, RESPONSE, False, False),
+        ("wrk GET, chunked 2 KB reply", REQUEST, CHUNKED, False, False),
     ]
     print(f"{'exchange':<30} {'us/request':>10}")
-    for name, req, resp, alog in cases:
-        once, per = case(req, resp, access_log=alog)
+    for name, req, resp, alog, metrics in cases:
+        once, per = case(req, resp, access_log=alog, metrics=metrics)
         print(f"{name:<30} {per * 1e6:>10.2f}")
         if args.profile and name == cases[0][0]:
             prof = cProfile.Profile()

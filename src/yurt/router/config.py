@@ -11,10 +11,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yurt.api.durations import SECOND, parse_go_duration
 from yurt.router.access_log import AccessLog, AccessLogError
+
+if TYPE_CHECKING:
+    from yurt.router.metrics import ProxyMetrics
 
 
 class ConfigError(ValueError):
@@ -79,6 +82,11 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "registry.consul.register.checkTTL": ("15s", "TTL of the router's TTL check"),
     "registry.consul.register.checkDeregisterCriticalServiceAfter": ("90m", "reap after"),
     "glob.matching.disabled": ("false", "match hosts exactly instead of as globs"),
+    "metrics.target": ("", "metrics backend: prometheus (served by a proto=prometheus listener)"),
+    "metrics.prefix": ("default", "namespace of the metrics ({{clean .Hostname}}.{{clean .Exec}})"),
+    "metrics.prometheus.subsystem": ("", "Prometheus subsystem of the metric names"),
+    "metrics.prometheus.path": ("/metrics", "path of a proto=prometheus listener"),
+    "metrics.prometheus.buckets": ("", "histogram buckets in seconds (empty: Prometheus' default)"),
     "log.access.target": ("", "'stdout' to write an access log"),
     "log.access.format": ("common", "common, combined or a $field pattern"),
     "log.routes.format": ("delta", "how table changes are logged: delta, detail or all"),
@@ -154,10 +162,10 @@ def parse_listeners(text: str) -> list[Listener]:
                     f"(expected one of {', '.join(_LISTENER_OPTIONS)})"
                 )
             if k == "proto":
-                if v not in ("http", "https", "tcp", "tcp+sni"):
+                if v not in ("http", "https", "tcp", "tcp+sni", "prometheus"):
                     raise ConfigError(
                         f"proxy.addr: proto={v!r} in {item!r} is not supported "
-                        "(yurt serves proto=http, https, tcp and tcp+sni listeners)"
+                        "(yurt serves proto=http, https, tcp, tcp+sni and prometheus listeners)"
                     )
                 li.proto = v
             elif k == "cs":
@@ -274,6 +282,11 @@ class RouterConfig:
     cert_sources: str = ""  # Fabio's proxy.cs
     auth_schemes: str = ""  # Fabio's proxy.auth
     gzip_content_type: str = ""  # Fabio's proxy.gzip.contenttype
+    metrics_target: str = ""  # "" or "prometheus"
+    metrics_prefix: str = "default"
+    prometheus_subsystem: str = ""
+    prometheus_path: str = "/metrics"
+    prometheus_buckets: str = ""
 
     def __post_init__(self) -> None:
         # Fail at construction, not at start(), on an address that cannot be parsed.
@@ -282,6 +295,17 @@ class RouterConfig:
 
         parse_auth_schemes(self.auth_schemes)
         self.gzip_types()
+        if self.metrics_target not in ("", "prometheus"):
+            raise ConfigError(
+                f"metrics.target: {self.metrics_target!r} is not supported (yurt reports to "
+                "prometheus only; graphite, statsd, dogstatsd and circonus are not implemented)"
+            )
+        self.metrics()
+        serving = any(li.proto == "prometheus" for li in parse_listeners(self.proxy_addr))
+        if serving and self.metrics_target != "prometheus":
+            raise ConfigError(
+                "proxy.addr: a proto=prometheus listener needs metrics.target=prometheus"
+            )
 
         sources = parse_cert_sources(self.cert_sources)
         for li in parse_listeners(self.proxy_addr):
@@ -300,6 +324,18 @@ class RouterConfig:
             raise ConfigError(
                 f"registry.consul.checksRequired: expected one or all, got {self.checks_required!r}"
             )
+
+    def metrics(self) -> ProxyMetrics | None:
+        """The metrics to record (a new set each call), or None when they are off."""
+        if self.metrics_target != "prometheus":
+            return None
+        from yurt.router.metrics import ProxyMetrics, metrics_prefix, parse_buckets
+
+        return ProxyMetrics(
+            metrics_prefix(self.metrics_prefix),
+            self.prometheus_subsystem,
+            parse_buckets(self.prometheus_buckets),
+        )
 
     def gzip_types(self) -> re.Pattern[str] | None:
         if not self.gzip_content_type:
@@ -381,6 +417,11 @@ class RouterConfig:
             cert_sources=p["proxy.cs"],
             auth_schemes=p["proxy.auth"],
             gzip_content_type=p["proxy.gzip.contenttype"],
+            metrics_target=p["metrics.target"],
+            metrics_prefix=p["metrics.prefix"],
+            prometheus_subsystem=p["metrics.prometheus.subsystem"],
+            prometheus_path=p["metrics.prometheus.path"],
+            prometheus_buckets=p["metrics.prometheus.buckets"],
             ui_addr=p["ui.addr"],
             ui_access=p["ui.access"],
             ui_title=p["ui.title"],
@@ -443,6 +484,11 @@ class RouterConfig:
                 "proxy.cs": self.cert_sources,
                 "proxy.auth": self.auth_schemes,
                 "proxy.gzip.contenttype": self.gzip_content_type,
+                "metrics.target": self.metrics_target,
+                "metrics.prefix": self.metrics_prefix,
+                "metrics.prometheus.subsystem": self.prometheus_subsystem,
+                "metrics.prometheus.path": self.prometheus_path,
+                "metrics.prometheus.buckets": self.prometheus_buckets,
                 "proxy.strategy": self.strategy,
                 "proxy.matcher": self.matcher,
                 "proxy.noroutestatus": str(self.noroute_status),

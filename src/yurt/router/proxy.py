@@ -31,6 +31,7 @@ import httptools
 
 from yurt.router.access_log import AccessLog
 from yurt.router.auth import BasicAuth
+from yurt.router.metrics import ProxyMetrics
 from yurt.router.paths import lookup_path
 from yurt.router.proxy_protocol import with_proxy_protocol
 from yurt.router.table import Matcher, Picker, Table, Target, redirect_url
@@ -140,6 +141,7 @@ class ProxySettings:
     access_log: AccessLog | None = None
     auth: dict[str, BasicAuth] = field(default_factory=dict)  # proxy.auth, by name
     gzip_types: re.Pattern[str] | None = None  # proxy.gzip.contenttype; None: off
+    metrics: ProxyMetrics | None = None  # metrics.target=prometheus; None: off
 
 
 class UpstreamPool:
@@ -495,6 +497,7 @@ class _ClientProtocol(asyncio.Protocol):
         "_retry_ok",
         "_timer",
         "_url",
+        "_ws_open",
         "access",
         "busy",
         "chunked_out",
@@ -553,6 +556,7 @@ class _ClientProtocol(asyncio.Protocol):
         # proxy.gzip.contenttype: whether the client takes gzip, and the response's compressor.
         self._gzip_ok = False
         self._gz: Any = None
+        self._ws_open = False  # counted in the ws_conn gauge
         self._connecting: asyncio.Task[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._head_bytes = b""
@@ -592,6 +596,11 @@ class _ClientProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self._ws_open:
+            self._ws_open = False
+            m = self.settings.metrics
+            if m is not None:
+                m.ws_conn.value -= 1
         if self._connecting is not None:
             self._connecting.cancel()
         self._cancel_timer()
@@ -734,6 +743,8 @@ class _ClientProtocol(asyncio.Protocol):
         if s.access_log is not None:
             self.started = time.time()
             self.access = (method, url, headers, version)
+        elif s.metrics is not None:
+            self.started = time.time()
         if s.gzip_types is not None:
             self._gz = None
             self._gzip_ok = any(
@@ -882,6 +893,8 @@ class _ClientProtocol(asyncio.Protocol):
                 assert s.pick is not None
                 target = s.pick(route)
         if target is None:
+            if s.metrics is not None:
+                s.metrics.notfound.value += 1
             html = s.noroute_html
             self._respond(
                 s.noroute_status,
@@ -904,6 +917,8 @@ class _ClientProtocol(asyncio.Protocol):
         if t.auth and not self._authorized(t.auth, headers, request):
             return
         if target.redirect_code:
+            if s.metrics is not None:
+                s.metrics.redirect(target.redirect_code)
             host_text = host.decode("latin-1")
             path = lookup_path(raw_path.decode("latin-1"))
             location = redirect_url(target, host_text, path, query.decode("latin-1"))
@@ -988,6 +1003,9 @@ class _ClientProtocol(asyncio.Protocol):
 
         if websocket:
             self.tunnel = True
+            if s.metrics is not None and not self._ws_open:
+                self._ws_open = True
+                s.metrics.ws_conn.value += 1
             self._pending = [head]
             self._connect(target, pooled=False)
             return
@@ -1219,6 +1237,9 @@ class _ClientProtocol(asyncio.Protocol):
     def response_complete(self, up: _UpstreamProtocol, out: list[bytes]) -> None:
         if self._gz is not None:
             self._gzip_end(out)
+        m = self.settings.metrics
+        if m is not None:
+            m.response(self.target, self.resp_status, time.time() - self.started)
         if self.chunked_out:
             out.append(b"0\r\n\r\n")
         self.upstream = None
@@ -1267,6 +1288,9 @@ class _ClientProtocol(asyncio.Protocol):
             # A body without length or chunking ends when the upstream closes.
             end: list[bytes] = []
             self._gzip_end(end)
+            m = self.settings.metrics
+            if m is not None:
+                m.response(self.target, self.resp_status, time.time() - self.started)
             if self.chunked_out:
                 end.append(b"0\r\n\r\n")
             if end:

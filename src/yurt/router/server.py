@@ -16,6 +16,7 @@ from yurt.router.auth import parse_auth_schemes
 from yurt.router.certs import CertStore, parse_cert_sources
 from yurt.router.config import RouterConfig, format_listeners
 from yurt.router.consul import ConsulClient
+from yurt.router.prometheus import PrometheusListener
 from yurt.router.proxy import HTTPProxy, ProxySettings
 from yurt.router.registration import Registrations
 from yurt.router.table import MATCHERS, PICKERS, Table
@@ -44,12 +45,13 @@ class Router:
             client_ip_header=config.client_ip_header,
             request_id_header=config.request_id_header,
             gzip_types=config.gzip_types(),
+            metrics=config.metrics(),
         )
         if config.access_log_target == "stdout":
             self.settings.access_log = AccessLog(config.access_log_format, sys.stdout)
         self.consul = ConsulClient(config.consul_url, config.consul_token)
         self.watcher = CatalogWatcher(self.consul, config, self._set_table, self._set_noroute)
-        self._listeners: list[HTTPProxy | TCPProxy] = []
+        self._listeners: list[HTTPProxy | TCPProxy | PrometheusListener] = []
         self._admin: web.AppRunner | None = None
         self.registrations = Registrations(self.consul, config)
         self.service_id = ""
@@ -64,6 +66,8 @@ class Router:
         old, self.settings.table = self.settings.table, table
         self.table_version += 1
         _log_table_change(old, table, self.config.routes_log_format)
+        if self.settings.metrics is not None:
+            self.settings.metrics.forget_targets(table.all_targets())
         self.registrations.want_aliases(table.aliases())
 
     def _set_noroute(self, html: bytes) -> None:
@@ -82,7 +86,7 @@ class Router:
                     )
             listeners = cfg.listeners
             for li in listeners:
-                server: HTTPProxy | TCPProxy
+                server: HTTPProxy | TCPProxy | PrometheusListener
                 tls = None
                 if li.cs:
                     store = CertStore(
@@ -94,7 +98,10 @@ class Router:
                             asyncio.create_task(_every(store.source.refresh, store.refresh))
                         )
                 pxy = li.proxy_header_timeout
-                if li.proto in ("tcp", "tcp+sni"):
+                if li.proto == "prometheus":
+                    assert self.settings.metrics is not None  # checked by the config
+                    server = PrometheusListener(self.settings.metrics, cfg.prometheus_path)
+                elif li.proto in ("tcp", "tcp+sni"):
                     server = TCPProxy(
                         self.settings, tls=tls, sni=li.proto == "tcp+sni", proxy_protocol=pxy
                     )

@@ -52,6 +52,9 @@ class Target:
     tls_skip_verify: bool = False
     redirect_code: int = 0
     auth_scheme: str = ""  # `auth=NAME`: a scheme of proxy.auth
+    # The route the target belongs to (for metrics and views).
+    route_host: str = ""
+    route_path: str = ""
     allow: tuple[IPNetwork, ...] = ()
     deny: tuple[IPNetwork, ...] = ()
     # Where the proxy connects, and the Host value `host=dst` sends: computed once.
@@ -356,6 +359,7 @@ class Table:
         host, path = hostpath(d.src)
         host = host.lower()
         target = _target(d.service, d.dst, d.weight, d.tags, d.opts)
+        target.route_host, target.route_path = host, path
         routes = self.hosts.setdefault(host, [])
         for r in routes:
             if r.path == path:
@@ -477,6 +481,9 @@ class Table:
                     continue
             return target
         return None
+
+    def all_targets(self) -> list[Target]:
+        return [t for routes in self.hosts.values() for r in routes for t in r.targets]
 
     def lookup_tcp(self, port_key: str, pick: Picker) -> Target | None:
         for r in self.hosts.get(port_key, ()):

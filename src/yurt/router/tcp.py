@@ -58,6 +58,8 @@ class _Upstream(asyncio.Protocol):
 
 
 class _Client(asyncio.Protocol):
+    metric = "tcp_"  # Fabio's counters: tcp_conn, tcp_connfail, tcp_noroute
+
     def __init__(self, settings: ProxySettings, port_key: str) -> None:
         self.settings = settings
         self.port_key = port_key
@@ -78,9 +80,15 @@ class _Client(asyncio.Protocol):
         target = s.table.lookup_tcp(self.port_key, s.pick)
         if target is None:
             log.info("tcp %s: no route", self.port_key)
+            self._count("noroute")
             self.transport.close()
             return
         self._dial(target)
+
+    def _count(self, what: str) -> None:
+        m = self.settings.metrics
+        if m is not None:
+            getattr(m, self.metric + what).value += 1
 
     def _dial(self, target: Target) -> None:
         assert self.transport is not None
@@ -95,6 +103,7 @@ class _Client(asyncio.Protocol):
                 _, up = await loop.create_connection(lambda: _Upstream(self), host, port)
         except (OSError, TimeoutError) as exc:
             log.info("tcp %s -> %s:%d: %s", self.port_key, host, port, exc)
+            self._count("connfail")
             if self.transport is not None:
                 self.transport.close()
             return
@@ -103,6 +112,7 @@ class _Client(asyncio.Protocol):
                 up.transport.close()
             return
         self.upstream = up
+        self._count("conn")
         if self.proxy_line:
             self.pending.insert(0, proxy_protocol_line(self.transport, self.client))
         if self.pending and up.transport is not None:
@@ -142,6 +152,8 @@ class _Client(asyncio.Protocol):
 class _SNIClient(_Client):
     """Waits for the ClientHello, routes by its server name, then replays it upstream."""
 
+    metric = "tcp_sni_"
+
     def __init__(self, settings: ProxySettings, port_key: str) -> None:
         super().__init__(settings, port_key)
         self.hello = b""
@@ -165,6 +177,7 @@ class _SNIClient(_Client):
             return
         target = self._route(hello.server_name)
         if target is None:
+            self._count("noroute")
             self._close()
             return
         self.routed = True
