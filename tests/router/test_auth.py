@@ -134,6 +134,7 @@ def test_parse_auth_schemes() -> None:
     )
     assert (schemes["b"].realm, schemes["b"].refresh) == ("b", 0.0)  # realm defaults to name
     assert parse_auth_schemes("") == {}
+    assert parse_auth_schemes("name=c;type=basic;file=/x;refresh=10ms")["c"].refresh == 1.0
 
 
 @pytest.mark.parametrize(

@@ -129,3 +129,13 @@ def test_api_config_from_code_has_fabios_keys() -> None:
     assert conf["proxy.addr"] == "127.0.0.1:9999"
     assert conf["registry.consul.register.name"] == "fabio"
     assert "registry.consul.token" not in conf
+
+
+def test_refresh_defaults() -> None:
+    from yurt.router.certs import parse_cert_sources
+
+    sources = parse_cert_sources(
+        "cs=a;type=path;cert=/x,cs=b;type=path;cert=/x;refresh=0,"
+        "cs=c;type=path;cert=/x;refresh=10ms,cs=d;type=file;cert=/x;refresh=5s"
+    )
+    assert [sources[n].refresh for n in "abcd"] == [3.0, 0.0, 1.0, 0.0]

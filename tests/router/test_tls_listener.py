@@ -135,7 +135,7 @@ async def test_path_source_refresh_reads_new_certificates(consul: Catalog, tmp_p
     router = second_router(
         consul.addr,
         proxy_addr="127.0.0.1:0;proto=https;cs=dir",
-        cert_sources=f"cs=dir;type=path;cert={certs};refresh=100ms",
+        cert_sources=f"cs=dir;type=path;cert={certs};refresh=1s",
         register=False,
     )
     await router.start()
@@ -150,7 +150,7 @@ async def test_path_source_refresh_reads_new_certificates(consul: Catalog, tmp_p
         await until(b_served)
         # A certificate that cannot be read keeps what was read before.
         (certs / "c.test.pem").write_text("not a certificate")
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.5)  # past the next look
         assert await asyncio.to_thread(peer_cn, port, "b.test") == "b.test"
     finally:
         await router.stop()

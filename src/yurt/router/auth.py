@@ -267,5 +267,6 @@ def parse_auth_schemes(text: str) -> dict[str, BasicAuth]:
                 refresh = parse_go_duration(opts["refresh"]) / SECOND
             except ValueError as exc:
                 raise ConfigError(f"proxy.auth: {name}: refresh: {exc}") from None
+            refresh = max(refresh, 1.0)  # as Fabio: not more often than every second
         out[name] = BasicAuth(name, opts["file"], opts.get("realm") or name, refresh)
     return out

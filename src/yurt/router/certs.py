@@ -11,8 +11,9 @@ read, as Fabio reads them:
   one); the first in alphabetical order serves clients that send none.
 
 `clientca` makes the listener ask for, and check, a client certificate. A `path` source
-with `refresh=DURATION` is read again when its files change (added, removed, rewritten),
-for the connections that come after; `file` sources are read once, as in Fabio.
+is looked at again every `refresh` (3 s by default, at least 1 s, `refresh=0`: never) and read
+again when its files changed (added, removed, rewritten), for the connections that come
+after; `file` sources are read once, as in Fabio.
 """
 
 from __future__ import annotations
@@ -76,12 +77,16 @@ def parse_cert_sources(text: str) -> dict[str, CertSource]:
         if name in out:
             raise ConfigError(f"proxy.cs: {name}: defined twice")
         key, clientca = opts.get("key", ""), opts.get("clientca", "")
-        refresh = 0.0
+        # Fabio: a path source is looked at every 3 s unless told otherwise (0: never), and
+        # not more often than every second.
+        refresh = 3.0 if kind == "path" else 0.0
         if opts.get("refresh") and kind == "path":
             try:
                 refresh = parse_go_duration(opts["refresh"]) / SECOND
             except ValueError as exc:
                 raise ConfigError(f"proxy.cs: {name}: refresh: {exc}") from None
+            if 0 < refresh < 1:
+                refresh = 1.0
         out[name] = CertSource(name, kind, opts["cert"], key, clientca, refresh)
     return out
 
