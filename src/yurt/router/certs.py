@@ -1,6 +1,6 @@
 """Fabio's certificate sources (`proxy.cs`) for `proto=https` listeners.
 
-`proxy.cs` is a comma-separated list of `cs=NAME;type=TYPE;opt=value;...`. Two types are
+`proxy.cs` is a comma-separated list of `cs=NAME;type=TYPE;opt=value;...`. These types are
 read, as Fabio reads them:
 
 - `type=file;cert=PATH[;key=PATH][;clientca=PATH]`: one certificate (the key may be in the
@@ -8,7 +8,9 @@ read, as Fabio reads them:
 - `type=path;cert=DIR[;clientca=PATH]`: every certificate in a directory, as
   `NAME.pem` (certificate and key) or `NAME-cert.pem` and `NAME-key.pem`, chosen by the
   server name the client asks for (SNI: the certificate file's name, then a `*.` wildcard
-  one); the first in alphabetical order serves clients that send none.
+  one); the first in alphabetical order serves clients that send none;
+- `type=consul;cert=http://host:8500/v1/kv/PREFIX`: the same files as KV keys under a
+  prefix, followed with blocking queries (`yurt.router.consul_certs`).
 
 `clientca` makes the listener ask for, and check, a client certificate. A `path` source
 is looked at again every `refresh` (3 s by default, at least 1 s, `refresh=0`: never) and read
@@ -67,10 +69,10 @@ def parse_cert_sources(text: str) -> dict[str, CertSource]:
         if not name:
             raise ConfigError(f"proxy.cs: {item!r}: every source needs cs=NAME")
         kind = opts.get("type", "")
-        if kind not in ("file", "path"):
+        if kind not in ("file", "path", "consul"):
             raise ConfigError(
                 f"proxy.cs: {name}: type={kind!r} is not supported "
-                "(yurt reads type=file and type=path; not consul, vault or http)"
+                "(yurt reads type=file, path and consul; not vault or http)"
             )
         if not opts.get("cert"):
             raise ConfigError(f"proxy.cs: {name}: cert= is missing")

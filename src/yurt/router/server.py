@@ -16,6 +16,7 @@ from yurt.router.auth import parse_auth_schemes
 from yurt.router.certs import CertStore, parse_cert_sources
 from yurt.router.config import RouterConfig, format_listeners
 from yurt.router.consul import ConsulClient
+from yurt.router.consul_certs import ConsulCertStore
 from yurt.router.prometheus import PrometheusListener
 from yurt.router.proxy import HTTPProxy, ProxySettings
 from yurt.router.registration import Registrations
@@ -57,6 +58,7 @@ class Router:
         self.service_id = ""
         self.table_version = 0
         self._refreshers: list[asyncio.Task[None]] = []
+        self._consul_certs: list[ConsulCertStore] = []
 
     @property
     def errors(self) -> list[str]:
@@ -89,11 +91,15 @@ class Router:
                 server: HTTPProxy | TCPProxy | PrometheusListener
                 tls = None
                 if li.cs:
-                    store = CertStore(
-                        parse_cert_sources(cfg.cert_sources)[li.cs], li.tls_min, li.tls_max
-                    )
+                    source = parse_cert_sources(cfg.cert_sources)[li.cs]
+                    if source.type == "consul":
+                        kv = ConsulCertStore(source, li.tls_min, li.tls_max)
+                        self._consul_certs.append(kv)
+                        store = await kv.start(cfg.registry_retry)
+                    else:
+                        store = CertStore(source, li.tls_min, li.tls_max)
                     tls = store.context
-                    if store.source.refresh > 0:
+                    if store.source.refresh > 0 and source.type != "consul":
                         self._refreshers.append(
                             asyncio.create_task(_every(store.source.refresh, store.refresh))
                         )
@@ -132,6 +138,9 @@ class Router:
         for task in self._refreshers:
             task.cancel()
         self._refreshers = []
+        for kv in self._consul_certs:
+            await kv.stop()
+        self._consul_certs = []
         for server in self._listeners:
             await server.stop()
         self._listeners = []
