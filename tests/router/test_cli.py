@@ -132,3 +132,55 @@ def test_help_lists_fabios_properties() -> None:
     assert "  -registry.consul.addr\n" in res.stdout
     assert '(default "localhost:8500")' in res.stdout
     assert "yurt router routes" in res.stdout
+
+
+def test_file_backend_needs_no_catalog(files: int, tmp_path: Path) -> None:
+    """Fabio's `registry.backend=file`: routes from a file, nothing registered anywhere; the
+    catalog address points at a port where nothing listens."""
+    routes = tmp_path / "routes.txt"
+    routes.write_text(
+        "# the files server\n"
+        f'route add files /files http://127.0.0.1:{files}/ opts "strip=/files"\n'
+    )
+    noroute = tmp_path / "noroute.html"
+    noroute.write_text("<h1>nothing here</h1>")
+    proxy, ui = free_port(), free_port()
+    args = [
+        "router",
+        "-proxy.addr",
+        f"127.0.0.1:{proxy}",
+        "-ui.addr",
+        f"127.0.0.1:{ui}",
+        "-registry.consul.addr",
+        f"127.0.0.1:{free_port()}",
+        "-registry.backend",
+        "file",
+        "-registry.file.path",
+        str(routes),
+        "-registry.file.noroutehtmlpath",
+        str(noroute),
+    ]
+    with YurtProcess(
+        args, ready_url=f"http://127.0.0.1:{ui}/health", log_path=tmp_path / "router.log"
+    ) as router:
+        assert fetch(f"http://127.0.0.1:{proxy}/files/hello.txt") == (200, b"hello from upstream\n")
+        assert fetch(f"http://127.0.0.1:{proxy}/elsewhere") == (404, b"<h1>nothing here</h1>")
+        assert fetch(f"http://127.0.0.1:{ui}/api/manual") == (200, b'{"value": "", "version": "0"}')
+        put = urllib.request.Request(
+            f"http://127.0.0.1:{ui}/api/manual", data=b'{"value": ""}', method="PUT"
+        )
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(put, timeout=5)
+        assert err.value.code == 400
+        assert b"manual routes need registry.backend=consul" in err.value.read()
+        assert router.stop() == 0, router.log()
+
+
+def test_static_backend_errors_name_the_line() -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "yurt", "router", "-registry.backend", "static",
+         "-registry.static.routes", "route add a / http://127.0.0.1:1/\nroute bogus"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert res.returncode != 0
+    assert "registry.static.routes:2:" in res.stderr

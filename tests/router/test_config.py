@@ -70,7 +70,7 @@ def test_precedence(tmp_path: Path) -> None:
         (["-proxy.addr"], "flag needs an argument: -proxy.addr"),
         (["-proxy.dialtimeout", "5 sec"], "proxy.dialtimeout"),
         (["-proxy.addr", "nohostport"], "proxy.addr: expected host:port"),
-        (["-registry.backend", "file"], "only consul is supported"),
+        (["-registry.backend", "gcp"], "expected consul, static or file"),
         (["stray"], "unexpected argument"),
         (["-proxy.addr", ":1;proto=grpc"], "proto='grpc' .* is not supported"),
         (["-proxy.addr", ":1;proto=https"], "a proto=https listener needs cs=NAME"),

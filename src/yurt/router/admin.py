@@ -54,7 +54,13 @@ def build_app(router: Router) -> web.Application:
     async def api_config(request: web.Request) -> web.Response:
         return _json(request, cfg.api_config())
 
+    # Manual routes live in Consul's KV; the static and file backends have none (Fabio's
+    # answer: an empty value, and nothing can be written).
+    catalog = cfg.registry_backend == "consul"
+
     async def api_paths(request: web.Request) -> web.Response:
+        if not catalog:
+            return _json(request, [])
         try:
             keys = await router.consul.kv_keys(cfg.kv_path)
         except ConsulError as exc:
@@ -64,6 +70,8 @@ def build_app(router: Router) -> web.Application:
         return _json(request, paths)
 
     async def api_manual_get(request: web.Request) -> web.Response:
+        if not catalog:
+            return _json(request, {"value": "", "version": "0"})
         try:
             value, version, _ = await router.consul.kv_get(manual_key(request))
         except ConsulError as exc:
@@ -76,6 +84,12 @@ def build_app(router: Router) -> web.Application:
     async def api_manual_put(request: web.Request) -> web.Response:
         if cfg.ui_access != "rw":
             return web.Response(status=403, text="forbidden: ui.access is ro\n")
+        if not catalog:
+            return web.Response(
+                status=400,
+                text=f"manual routes need registry.backend=consul (this router uses "
+                f"{cfg.registry_backend})\n",
+            )
         try:
             body = json.loads(await request.read() or b"null")
         except json.JSONDecodeError as exc:

@@ -61,7 +61,11 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "ui.access": ("rw", "ro or rw: whether /manual can be edited"),
     "ui.title": ("", "title shown in the UI"),
     "ui.color": ("light-green", "colour of the UI's title bar"),
-    "registry.backend": ("consul", "only consul is supported"),
+    "registry.backend": ("consul", "where routes come from: consul, static or file"),
+    "registry.static.routes": ("", "route commands of the static backend"),
+    "registry.static.noroutehtml": ("", "no-route page of the static backend"),
+    "registry.file.path": ("", "file of route commands of the file backend, read at start"),
+    "registry.file.noroutehtmlpath": ("", "file with the no-route page of the file backend"),
     "registry.timeout": ("10s", "how long to wait for the registry at startup"),
     "registry.retry": ("500ms", "retry interval after a failed registry call"),
     "registry.consul.addr": ("localhost:8500", "Consul's HTTP address (host:port or URL)"),
@@ -282,6 +286,11 @@ class RouterConfig:
     cert_sources: str = ""  # Fabio's proxy.cs
     auth_schemes: str = ""  # Fabio's proxy.auth
     gzip_content_type: str = ""  # Fabio's proxy.gzip.contenttype
+    registry_backend: str = "consul"  # consul, static or file
+    static_routes: str = ""
+    static_noroute_html: str = ""
+    file_routes_path: str = ""
+    file_noroute_html_path: str = ""
     metrics_target: str = ""  # "" or "prometheus"
     metrics_prefix: str = "default"
     prometheus_subsystem: str = ""
@@ -403,9 +412,10 @@ class RouterConfig:
             raise ConfigError(
                 f"log.routes.format: expected delta, detail or all, got {p['log.routes.format']!r}"
             )
-        if p["registry.backend"] != "consul":
+        if p["registry.backend"] not in ("consul", "static", "file"):
             raise ConfigError(
-                f"registry.backend: only consul is supported, got {p['registry.backend']!r}"
+                "registry.backend: expected consul, static or file "
+                f"(custom and gcp are not implemented), got {p['registry.backend']!r}"
             )
         status = tuple(s.strip() for s in p["registry.consul.service.status"].split(",") if s)
         for s in status:
@@ -417,6 +427,11 @@ class RouterConfig:
             cert_sources=p["proxy.cs"],
             auth_schemes=p["proxy.auth"],
             gzip_content_type=p["proxy.gzip.contenttype"],
+            registry_backend=p["registry.backend"],
+            static_routes=p["registry.static.routes"],
+            static_noroute_html=p["registry.static.noroutehtml"],
+            file_routes_path=p["registry.file.path"],
+            file_noroute_html_path=p["registry.file.noroutehtmlpath"],
             metrics_target=p["metrics.target"],
             metrics_prefix=p["metrics.prefix"],
             prometheus_subsystem=p["metrics.prometheus.subsystem"],
@@ -484,6 +499,7 @@ class RouterConfig:
                 "proxy.cs": self.cert_sources,
                 "proxy.auth": self.auth_schemes,
                 "proxy.gzip.contenttype": self.gzip_content_type,
+                "registry.backend": self.registry_backend,
                 "metrics.target": self.metrics_target,
                 "metrics.prefix": self.metrics_prefix,
                 "metrics.prometheus.subsystem": self.prometheus_subsystem,

@@ -20,6 +20,7 @@ from yurt.router.consul_certs import ConsulCertStore
 from yurt.router.prometheus import PrometheusListener
 from yurt.router.proxy import HTTPProxy, ProxySettings
 from yurt.router.registration import Registrations
+from yurt.router.static_registry import StaticRegistry
 from yurt.router.table import MATCHERS, PICKERS, Table
 from yurt.router.tcp import TCPProxy
 from yurt.router.watcher import CatalogWatcher
@@ -51,7 +52,11 @@ class Router:
         if config.access_log_target == "stdout":
             self.settings.access_log = AccessLog(config.access_log_format, sys.stdout)
         self.consul = ConsulClient(config.consul_url, config.consul_token)
-        self.watcher = CatalogWatcher(self.consul, config, self._set_table, self._set_noroute)
+        self.watcher: CatalogWatcher | StaticRegistry
+        if config.registry_backend == "consul":
+            self.watcher = CatalogWatcher(self.consul, config, self._set_table, self._set_noroute)
+        else:
+            self.watcher = StaticRegistry(config, self._set_table, self._set_noroute)
         self._listeners: list[HTTPProxy | TCPProxy | PrometheusListener] = []
         self._admin: web.AppRunner | None = None
         self.registrations = Registrations(self.consul, config)
@@ -70,7 +75,8 @@ class Router:
         _log_table_change(old, table, self.config.routes_log_format)
         if self.settings.metrics is not None:
             self.settings.metrics.forget_targets(table.all_targets())
-        self.registrations.want_aliases(table.aliases())
+        if self.config.registry_backend == "consul":
+            self.registrations.want_aliases(table.aliases())
 
     def _set_noroute(self, html: bytes) -> None:
         self.settings.noroute_html = html
@@ -122,7 +128,7 @@ class Router:
                 cfg.ui_addr = f"{cfg.ui_host}:{_bound_port(self._admin)}"
             log.info("ui and api on %s", cfg.ui_address)
             await self.watcher.start()
-            if cfg.register:
+            if cfg.register and cfg.registry_backend == "consul":
                 self.service_id = await self.registrations.add(cfg.service_name)
         except BaseException:
             await self.stop()
