@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from yurt.router.config import ConfigError, Listener, env_properties, load, parse_flags
+from yurt.router.config import (
+    ConfigError,
+    Listener,
+    RouterConfig,
+    env_properties,
+    load,
+    parse_flags,
+)
 
 
 def test_defaults_are_fabios() -> None:
@@ -139,3 +146,30 @@ def test_refresh_defaults() -> None:
         "cs=c;type=path;cert=/x;refresh=10ms,cs=d;type=file;cert=/x;refresh=5s"
     )
     assert [sources[n].refresh for n in "abcd"] == [3.0, 0.0, 1.0, 0.0]
+
+
+def test_hsts_value() -> None:
+    def sts(**props: str) -> str:
+        return RouterConfig.from_properties(
+            {f"proxy.header.sts.{k}": v for k, v in props.items()}
+        ).sts_value
+
+    assert sts() == ""
+    assert sts(maxage="31536000") == "max-age=31536000"
+    assert sts(maxage="60", subdomains="true", preload="true") == (
+        "max-age=60; includeSubdomains; preload"
+    )
+    with pytest.raises(ConfigError, match=r"proxy\.header\.sts\.maxage: expected an integer"):
+        sts(maxage="1y")
+
+
+def test_fabio_properties_yurt_ignores_still_load(tmp_path: Path) -> None:
+    f = tmp_path / "fabio.properties"
+    f.write_text("runtime.gogc = 800\nproxy.flushinterval = 1s\nproxy.addr = :9999\n")
+    cfg = load(["-cfg", str(f), "-log.level", "DEBUG"], {})
+    assert cfg.inert_properties == ["log.level", "proxy.flushinterval", "runtime.gogc"]
+    assert cfg.api_config()["runtime.gogc"] == "800"
+    bad = tmp_path / "bad.properties"
+    bad.write_text("runtime.nope = 1\n")
+    with pytest.raises(ConfigError, match=r"unknown property 'runtime\.nope'"):
+        load(["-cfg", str(bad)], {})

@@ -63,6 +63,9 @@ async def test_https_listener_with_a_file_source(consul: Catalog, tmp_path: Path
         consul.addr,
         proxy_addr="127.0.0.1:0;proto=https;cs=site",
         cert_sources=f"cs=site;type=file;cert={cert};key={key}",
+        tls_header="X-Tls",
+        tls_header_value="on",
+        sts_value="max-age=31536000; includeSubdomains",
         register=False,
     )
     await router.start()
@@ -90,9 +93,14 @@ async def test_https_listener_with_a_file_source(consul: Catalog, tmp_path: Path
                     return r.status == 200
 
             await until(routed)
-            async with session.get(url, headers={"Host": "site.test"}) as r:
+            # proxy.header.tls is the router's to set: a client's own is replaced.
+            async with session.get(url, headers={"Host": "site.test", "X-Tls": "forged"}) as r:
                 body = json.loads(await r.text())
+                assert r.headers["Strict-Transport-Security"] == (
+                    "max-age=31536000; includeSubdomains"
+                )
         headers = body["headers"]
+        assert headers["x-tls"] == "on"
         assert headers["x-forwarded-proto"] == "https"
         assert headers["x-forwarded-port"] == "443"  # no port in Host: the scheme's
         assert "proto=https" in headers["forwarded"]

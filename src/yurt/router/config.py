@@ -56,6 +56,9 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "proxy.header.requestid": ("", "header set to a fresh request id (empty: off)"),
     "proxy.header.tls": ("", "header set on TLS connections"),
     "proxy.header.tls.value": ("", "value of proxy.header.tls"),
+    "proxy.header.sts.maxage": ("0", "HSTS max-age on responses over TLS (0: no header)"),
+    "proxy.header.sts.subdomains": ("false", "HSTS with includeSubdomains"),
+    "proxy.header.sts.preload": ("false", "HSTS with preload"),
     "proxy.shutdownwait": ("0s", "time to keep serving after the deregistration on shutdown"),
     "ui.addr": (":9998", "address of the UI and the API"),
     "ui.access": ("rw", "ro or rw: whether /manual can be edited"),
@@ -96,7 +99,89 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "log.routes.format": ("delta", "how table changes are logged: delta, detail or all"),
 }
 
-_LOWER_KEYS = {k.lower(): k for k in PROPERTIES}
+# Fabio's properties that yurt reads but does not act on (Go runtime and profiling, metrics
+# backends other than Prometheus, tracing, BGP, gRPC, the custom registry, ...): a
+# fabio.properties file that sets them still loads, and the router warns about each one set.
+INERT_PROPERTIES = frozenset(
+    {
+        "insecure",
+        "proxy.deregistergraceperiod",
+        "proxy.idleconntimeout",
+        "proxy.readtimeout",
+        "proxy.writetimeout",
+        "proxy.flushinterval",
+        "proxy.globalflushinterval",
+        "proxy.grpcmaxrxmsgsize",
+        "proxy.grpcmaxtxmsgsize",
+        "proxy.grpcshutdowntimeout",
+        "proxy.log.routes",
+        "aws.apigw.cert.cn",
+        "log.level",
+        "metrics.names",
+        "metrics.interval",
+        "metrics.timeout",
+        "metrics.retry",
+        "metrics.graphite.addr",
+        "metrics.statsd.addr",
+        "metrics.dogstatsd.addr",
+        "metrics.circonus.apikey",
+        "metrics.circonus.apiapp",
+        "metrics.circonus.apiurl",
+        "metrics.circonus.brokerid",
+        "metrics.circonus.checkid",
+        "metrics.circonus.submissionurl",
+        "registry.consul.tls.keyfile",
+        "registry.consul.tls.certfile",
+        "registry.consul.tls.cafile",
+        "registry.consul.tls.capath",
+        "registry.consul.tls.insecureskipverify",
+        "registry.consul.register.checkTLSSkipVerify",
+        "registry.consul.serviceMonitors",
+        "registry.consul.pollinterval",
+        "registry.consul.requireConsistent",
+        "registry.consul.allowStale",
+        "registry.custom.host",
+        "registry.custom.scheme",
+        "registry.custom.noroutehtml",
+        "registry.custom.checkTLSSkipVerify",
+        "registry.custom.timeout",
+        "registry.custom.pollinterval",
+        "registry.custom.path",
+        "registry.custom.queryparams",
+        "runtime.gogc",
+        "runtime.gomaxprocs",
+        "ui.routingtable.source.linkenabled",
+        "ui.routingtable.source.newtab",
+        "ui.routingtable.source.scheme",
+        "ui.routingtable.source.host",
+        "ui.routingtable.source.port",
+        "profile.mode",
+        "profile.path",
+        "tracing.TracingEnabled",
+        "tracing.CollectorType",
+        "tracing.ConnectString",
+        "tracing.ServiceName",
+        "tracing.SpanName",
+        "tracing.Topic",
+        "tracing.SamplerRate",
+        "tracing.SpanHost",
+        "tracing.TraceID128Bit",
+        "glob.cache.size",
+        "bgp.enabled",
+        "bgp.asn",
+        "bgp.anycastaddresses",
+        "bgp.routerid",
+        "bgp.listenport",
+        "bgp.listenaddresses",
+        "bgp.peers",
+        "bgp.enablegrpc",
+        "bgp.grpclistenaddress",
+        "bgp.nexthop",
+        "bgp.gobgpdcfgfile",
+    }
+)
+
+_LOWER_KEYS = {k.lower(): k for k in (*PROPERTIES, *INERT_PROPERTIES)}
 
 
 def _duration_seconds(key: str, text: str) -> float:
@@ -113,6 +198,19 @@ def _bool(key: str, text: str) -> bool:
     if low in ("false", "0", "f", "no", ""):
         return False
     raise ConfigError(f"{key}: expected true or false, got {text!r}")
+
+
+def _sts_value(p: Mapping[str, str]) -> str:
+    """Fabio's HSTS header value: `max-age=N[; includeSubdomains][; preload]`, or ""."""
+    max_age = _int("proxy.header.sts.maxage", p["proxy.header.sts.maxage"])
+    if max_age <= 0:
+        return ""
+    value = f"max-age={max_age}"
+    if _bool("proxy.header.sts.subdomains", p["proxy.header.sts.subdomains"]):
+        value += "; includeSubdomains"
+    if _bool("proxy.header.sts.preload", p["proxy.header.sts.preload"]):
+        value += "; preload"
+    return value
 
 
 def _int(key: str, text: str) -> int:
@@ -267,6 +365,9 @@ class RouterConfig:
     local_ip: str = ""
     client_ip_header: str = ""
     request_id_header: str = ""
+    tls_header: str = ""
+    tls_header_value: str = ""
+    sts_value: str = ""  # the Strict-Transport-Security value, from proxy.header.sts.*
     glob_disabled: bool = False
     access_log_target: str = ""
     access_log_format: str = "common"
@@ -463,6 +564,9 @@ class RouterConfig:
             local_ip=p["proxy.localip"],
             client_ip_header=p["proxy.header.clientip"],
             request_id_header=p["proxy.header.requestid"],
+            tls_header=p["proxy.header.tls"],
+            tls_header_value=p["proxy.header.tls.value"],
+            sts_value=_sts_value(p),
             glob_disabled=_bool("glob.matching.disabled", p["glob.matching.disabled"]),
             access_log_target=p["log.access.target"],
             access_log_format=p["log.access.format"],
@@ -487,6 +591,11 @@ class RouterConfig:
             registry_retry=_duration_seconds("registry.retry", p["registry.retry"]),
             properties=p,
         )
+
+    @property
+    def inert_properties(self) -> list[str]:
+        """The Fabio properties set here that yurt does not act on."""
+        return sorted(k for k in self.properties if k in INERT_PROPERTIES)
 
     def api_config(self) -> dict[str, Any]:
         """/api/config: the effective configuration in Fabio's property names (the token

@@ -138,6 +138,9 @@ class ProxySettings:
     local_ip: str = ""
     client_ip_header: str = ""
     request_id_header: str = ""
+    tls_header: str = ""  # proxy.header.tls: set on requests that came over TLS
+    tls_header_value: str = ""
+    sts_value: str = ""  # proxy.header.sts.*: Strict-Transport-Security on TLS responses
     access_log: AccessLog | None = None
     auth: dict[str, BasicAuth] = field(default_factory=dict)  # proxy.auth, by name
     gzip_types: re.Pattern[str] | None = None  # proxy.gzip.contenttype; None: off
@@ -1062,6 +1065,8 @@ class _ClientProtocol(asyncio.Protocol):
             out += (b"X-Real-Ip: ", remote, b"\r\n")
         if s.client_ip_header:
             out += (s.client_ip_header.encode(), b": ", remote, b"\r\n")
+        if self.routes.tls_line:
+            out.append(self.routes.tls_line)
         if not xfproto:
             if scheme == "http" or scheme == "ws":
                 out.append(b"X-Forwarded-Proto: http\r\n")
@@ -1181,6 +1186,8 @@ class _ClientProtocol(asyncio.Protocol):
         head, length, chunked = _hop_cut(head, status)
         if not head.startswith(b"HTTP/1.1 "):
             head = _status_line_11(head)
+        if self.routes.sts_line:
+            head += self.routes.sts_line
         bodiless = self.head_request or status in _NO_BODY_STATUS or status == 101
         self.close_delimited = not bodiless and length == -1 and not chunked
         types = self.settings.gzip_types
@@ -1518,14 +1525,19 @@ class _RouteCache:
         "rid_prefix",
         "scheme",
         "special",
+        "sts_line",
         "table",
         "targets",
+        "tls_line",
+        "tls_name",
         "ws_scheme",
     )
 
     LIMIT = 8192
 
-    def __init__(self, tls: bool = False) -> None:
+    def __init__(
+        self, tls: bool = False, tls_header: str = "", tls_value: str = "", sts: str = ""
+    ) -> None:
         # What the listener is: the scheme and port the forwarding headers name when the
         # client does not say.
         self.scheme = "https" if tls else "http"
@@ -1541,6 +1553,12 @@ class _RouteCache:
         self.rid = ""
         self.cip = ""
         self.rid_prefix = b""
+        # Fabio's proxy.header.tls, on a TLS listener: sent instead of the client's own.
+        self.tls_name = tls_header if tls else ""
+        self.tls_line = f"{tls_header}: {tls_value}\r\n".encode("latin-1") if self.tls_name else b""
+        if self.tls_name:
+            self.replaced_headers("", "")
+        self.sts_line = b"\r\nStrict-Transport-Security: " + sts.encode() if tls and sts else b""
 
     def reset(self, table: Table, match: Matcher | None) -> None:
         self.table = table
@@ -1597,7 +1615,7 @@ class _RouteCache:
     def replaced_headers(self, rid: str, cip: str) -> None:
         """The request-ID and client-IP header names changed: what to look at, what to send."""
         special = dict(_REQ_SPECIAL)
-        for name in (rid, cip):
+        for name in (rid, cip, self.tls_name):
             if name:
                 lname = name.lower().encode()
                 kind = special.get(lname, 0)
@@ -1668,7 +1686,9 @@ class HTTPProxy:
         self.proxy_protocol = proxy_protocol
         self.pool = UpstreamPool(settings)
         self.ids = _RequestIds()
-        self.routes = _RouteCache(tls=tls is not None)
+        self.routes = _RouteCache(
+            tls is not None, settings.tls_header, settings.tls_header_value, settings.sts_value
+        )
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 

@@ -46,6 +46,9 @@ class Router:
             local_ip=config.local_ip,
             client_ip_header=config.client_ip_header,
             request_id_header=config.request_id_header,
+            tls_header=config.tls_header,
+            tls_header_value=config.tls_header_value,
+            sts_value=config.sts_value,
             gzip_types=config.gzip_types(),
             metrics=config.metrics(),
         )
@@ -83,6 +86,8 @@ class Router:
 
     async def start(self) -> None:
         cfg = self.config
+        for key in cfg.inert_properties:
+            log.warning("%s is a Fabio property that yurt accepts and ignores", key)
         try:
             self.settings.auth = parse_auth_schemes(cfg.auth_schemes)
             for scheme in self.settings.auth.values():
