@@ -8,6 +8,7 @@ the upper-case spelling is accepted too) and command-line flags (`-proxy.addr :9
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,11 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "registry.consul.addr": ("localhost:8500", "Consul's HTTP address (host:port or URL)"),
     "registry.consul.scheme": ("http", "http or https"),
     "registry.consul.token": ("", "ACL token"),
+    "registry.consul.tls.cafile": ("", "CA certificate to verify an https Consul with"),
+    "registry.consul.tls.capath": ("", "directory of CA certificates to verify Consul with"),
+    "registry.consul.tls.certfile": ("", "client certificate for Consul"),
+    "registry.consul.tls.keyfile": ("", "key of the client certificate for Consul"),
+    "registry.consul.tls.insecureskipverify": ("false", "do not verify Consul's certificate"),
     "registry.consul.kvpath": ("/fabio/config", "KV prefix holding manual routes"),
     "registry.consul.noroutehtmlpath": ("/fabio/noroute.html", "KV key of the no-route page"),
     "registry.consul.tagprefix": ("urlprefix-", "prefix of the tags that define routes"),
@@ -130,11 +136,6 @@ INERT_PROPERTIES = frozenset(
         "metrics.circonus.brokerid",
         "metrics.circonus.checkid",
         "metrics.circonus.submissionurl",
-        "registry.consul.tls.keyfile",
-        "registry.consul.tls.certfile",
-        "registry.consul.tls.cafile",
-        "registry.consul.tls.capath",
-        "registry.consul.tls.insecureskipverify",
         "registry.consul.register.checkTLSSkipVerify",
         "registry.consul.serviceMonitors",
         "registry.consul.pollinterval",
@@ -348,6 +349,11 @@ class RouterConfig:
     ui_access: str = "rw"
     ui_title: str = ""
     consul_scheme: str = "http"
+    consul_cafile: str = ""
+    consul_capath: str = ""
+    consul_certfile: str = ""
+    consul_keyfile: str = ""
+    consul_insecure: bool = False
     consul_token: str = ""
     strategy: str = "rnd"
     matcher: str = "prefix"
@@ -405,6 +411,7 @@ class RouterConfig:
 
         parse_auth_schemes(self.auth_schemes)
         self.gzip_types()
+        self.consul_tls()
         if self.metrics_target not in ("", "prometheus"):
             raise ConfigError(
                 f"metrics.target: {self.metrics_target!r} is not supported (yurt reports to "
@@ -488,6 +495,26 @@ class RouterConfig:
     def ui_address(self) -> str:
         return f"{self.ui_host}:{self.ui_port}"
 
+    def consul_tls(self) -> ssl.SSLContext | None:
+        """The TLS settings for an https Consul (`registry.consul.tls.*`); None for http."""
+        if not self.consul_url.startswith("https://"):
+            return None
+        try:
+            ctx = ssl.create_default_context(
+                cafile=self.consul_cafile or None, capath=self.consul_capath or None
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"registry.consul.tls.cafile/capath: {exc}") from None
+        if self.consul_insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if self.consul_certfile:
+            try:
+                ctx.load_cert_chain(self.consul_certfile, self.consul_keyfile or None)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"registry.consul.tls.certfile/keyfile: {exc}") from None
+        return ctx
+
     @property
     def consul_url(self) -> str:
         addr = self.consul_addr
@@ -543,6 +570,14 @@ class RouterConfig:
             ui_title=p["ui.title"],
             consul_addr=p["registry.consul.addr"],
             consul_scheme=p["registry.consul.scheme"],
+            consul_cafile=p["registry.consul.tls.cafile"],
+            consul_capath=p["registry.consul.tls.capath"],
+            consul_certfile=p["registry.consul.tls.certfile"],
+            consul_keyfile=p["registry.consul.tls.keyfile"],
+            consul_insecure=_bool(
+                "registry.consul.tls.insecureskipverify",
+                p["registry.consul.tls.insecureskipverify"],
+            ),
             consul_token=p["registry.consul.token"],
             strategy=p["proxy.strategy"],
             matcher=p["proxy.matcher"],

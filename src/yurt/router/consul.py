@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -30,10 +31,18 @@ class Answer:
 
 
 class ConsulClient:
-    def __init__(self, base_url: str, token: str = "", *, wait: str = "5m") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str = "",
+        *,
+        wait: str = "5m",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.wait = wait
+        self.tls = tls  # for an https Consul: its CA, a client certificate
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ConsulClient:
@@ -51,7 +60,9 @@ class ConsulClient:
             self._session = aiohttp.ClientSession(
                 headers=headers,
                 timeout=timeout,
-                connector=aiohttp.TCPConnector(limit=64, force_close=False),
+                connector=aiohttp.TCPConnector(
+                    limit=64, force_close=False, ssl=self.tls if self.tls is not None else True
+                ),
             )
         return self._session
 

@@ -54,7 +54,7 @@ class Router:
         )
         if config.access_log_target == "stdout":
             self.settings.access_log = AccessLog(config.access_log_format, sys.stdout)
-        self.consul = ConsulClient(config.consul_url, config.consul_token)
+        self.consul = ConsulClient(config.consul_url, config.consul_token, tls=config.consul_tls())
         self.watcher: CatalogWatcher | StaticRegistry
         if config.registry_backend == "consul":
             self.watcher = CatalogWatcher(self.consul, config, self._set_table, self._set_noroute)
