@@ -85,6 +85,8 @@ def test_precedence(tmp_path: Path) -> None:
         (["-proxy.addr", ":1;cs=x"], "cs= is supported on proto=https and proto=tcp"),
         (["-proxy.addr", ":1;proto=tcp+sni;cs=x"], "tcp\\+sni listener passes TLS through"),
         (["-proxy.addr", ":1;bogus=1"], "unknown option 'bogus'"),
+        (["-ui.addr", ":1;bogus=1"], "ui.addr: unknown option 'bogus'"),
+        (["-ui.addr", ":1;cs=nope"], "ui.addr: cs='nope' names no certificate source"),
         (["-proxy.cs", "cs=a;type=vault;cert=x"], "type='vault' is not supported"),
         (["-proxy.cs", "type=file;cert=x"], "every source needs cs=NAME"),
         (["-proxy.cs", "cs=a;type=file"], "a: cert= is missing"),

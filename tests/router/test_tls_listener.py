@@ -8,6 +8,7 @@ import json
 import socket
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -160,5 +161,54 @@ async def test_path_source_refresh_reads_new_certificates(consul: Catalog, tmp_p
         (certs / "c.test.pem").write_text("not a certificate")
         await asyncio.sleep(1.5)  # past the next look
         assert await asyncio.to_thread(peer_cn, port, "b.test") == "b.test"
+    finally:
+        await router.stop()
+
+
+async def test_ui_over_tls_with_an_https_check(consul: Catalog, tmp_path: Path) -> None:
+    cert, key = make_cert(tmp_path, "ui", "localhost")
+    router = second_router(
+        consul.addr,
+        ui_addr="127.0.0.1:0;cs=ui",
+        cert_sources=f"cs=ui;type=file;cert={cert};key={key}",
+        service_name="fabio-tls-ui",
+        check_tls_skip_verify=True,
+    )
+    await router.start()
+    try:
+        port = router.config.ui_port
+        assert router.config.ui_addr == f"127.0.0.1:{port};cs=ui"  # the options stay
+        ctx = ssl.create_default_context(cafile=str(cert))
+        url = f"https://localhost:{port}/health"
+        async with aiohttp.ClientSession() as session, session.get(url, ssl=ctx) as r:
+            assert (r.status, await r.text()) == (200, "OK")
+        sid = router.service_id
+        [check] = [
+            c for c in consul.checks().values() if c["ServiceID"] == sid and c["Type"] == "http"
+        ]
+        assert check["Definition"]["HTTP"] == f"https://127.0.0.1:{port}/health"
+
+        # The catalog runs the https check (without verifying, as configured): passing.
+        def passing() -> bool:
+            return consul.checks()[check["CheckID"]]["Status"] == "passing"
+
+        await until(passing)
+        # `yurt router routes` reads the table over TLS too.
+        out = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "yurt",
+                "router",
+                "routes",
+                "-ui.addr",
+                f"127.0.0.1:{port};cs=ui",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert out.returncode == 0, out.stderr
     finally:
         await router.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -93,7 +94,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 SHUTDOWN_GRACE = 2.0
 
 
-async def start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
+async def start_site(
+    app: web.Application, host: str, port: int, *, tls: ssl.SSLContext | None = None
+) -> web.AppRunner:
     """Serve `app` on host:port; the runner is returned for cleanup.
 
     On cleanup, requests still in flight (parked blocking queries, followed log streams)
@@ -103,7 +106,7 @@ async def start_site(app: web.Application, host: str, port: int) -> web.AppRunne
         app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
     await site.start()
     return runner
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 
 import click
 
-from yurt.router.config import PROPERTIES, ConfigError, env_properties, load, parse_flags
+from yurt.router.config import (
+    PROPERTIES,
+    ConfigError,
+    env_properties,
+    load,
+    parse_flags,
+    parse_ui_listener,
+)
 
 
 def _help() -> str:
@@ -68,12 +76,21 @@ def _print_routes(args: tuple[str, ...]) -> None:
         click.echo(f"yurt router routes: {exc}", err=True)
         sys.exit(2)
     addr = props.get("ui.addr") or env_properties(os.environ).get("ui.addr") or ":9998"
-    host, port = addr.rsplit(":", 1) if ":" in addr else (addr, "9998")
-    if host in ("", "0.0.0.0", "[::]", "::"):
-        host = "127.0.0.1"
-    url = f"http://{host}:{port}/api/routes?raw"
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        ui = parse_ui_listener(addr)
+    except ConfigError as exc:
+        click.echo(f"yurt router routes: {exc}", err=True)
+        sys.exit(2)
+    host = "127.0.0.1" if ui.host in ("", "0.0.0.0", "::") else ui.host
+    tls = None
+    if ui.cs:
+        # The router's own UI, over TLS: its certificate source may be self-signed.
+        tls = ssl.create_default_context()
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+    url = f"{'https' if ui.cs else 'http'}://{host}:{ui.port}/api/routes?raw"
+    try:
+        with urllib.request.urlopen(url, timeout=10, context=tls) as resp:
             text = resp.read().decode()
     except (urllib.error.URLError, OSError) as exc:
         click.echo(f"yurt router routes: cannot read {url}: {exc}", err=True)

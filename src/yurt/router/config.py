@@ -92,6 +92,10 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "registry.consul.register.tags": ("", "tags of the router's service"),
     "registry.consul.register.checkInterval": ("1s", "interval of the router's HTTP check"),
     "registry.consul.register.checkTimeout": ("3s", "timeout of the router's HTTP check"),
+    "registry.consul.register.checkTLSSkipVerify": (
+        "false",
+        "the router's HTTPS check (ui.addr with cs=) does not verify the certificate",
+    ),
     "registry.consul.register.checkTTL": ("15s", "TTL of the router's TTL check"),
     "registry.consul.register.checkDeregisterCriticalServiceAfter": ("90m", "reap after"),
     "glob.matching.disabled": ("false", "match hosts exactly instead of as globs"),
@@ -136,7 +140,6 @@ INERT_PROPERTIES = frozenset(
         "metrics.circonus.brokerid",
         "metrics.circonus.checkid",
         "metrics.circonus.submissionurl",
-        "registry.consul.register.checkTLSSkipVerify",
         "registry.consul.serviceMonitors",
         "registry.consul.pollinterval",
         "registry.consul.requireConsistent",
@@ -321,6 +324,25 @@ def format_listeners(listeners: Sequence[Listener]) -> str:
     return ",".join(out)
 
 
+def parse_ui_listener(text: str) -> Listener:
+    """`ui.addr`: `host:port[;cs=NAME][;tlsmin=V][;tlsmax=V]` (with `cs`, served over TLS)."""
+    addr, *opts = text.split(";")
+    li = Listener(*split_addr("ui.addr", addr))
+    for opt in opts:
+        k, _, v = opt.strip().partition("=")
+        if k == "cs":
+            li.cs = v
+        elif k == "tlsmin":
+            li.tls_min = v
+        elif k == "tlsmax":
+            li.tls_max = v
+        else:
+            raise ConfigError(
+                f"ui.addr: unknown option {k!r} in {text!r} (expected cs, tlsmin, tlsmax)"
+            )
+    return li
+
+
 def split_addr(key: str, addr: str) -> tuple[str, int]:
     text = addr.strip()
     for scheme in ("http://", "https://"):
@@ -383,6 +405,7 @@ class RouterConfig:
     register_tags: tuple[str, ...] = ()
     check_interval: str = "1s"
     check_timeout: str = "3s"
+    check_tls_skip_verify: bool = False
     check_ttl: float = 15.0
     check_deregister_after: str = "90m"
     shutdown_wait: float = 0.0
@@ -430,7 +453,9 @@ class RouterConfig:
                 raise ConfigError(
                     f"proxy.addr: cs={li.cs!r} names no certificate source in proxy.cs"
                 )
-        split_addr("ui.addr", self.ui_addr)
+        ui = parse_ui_listener(self.ui_addr)
+        if ui.cs and ui.cs not in sources:
+            raise ConfigError(f"ui.addr: cs={ui.cs!r} names no certificate source in proxy.cs")
         if self.strategy not in ("rnd", "rr"):
             raise ConfigError(f"proxy.strategy: expected rnd or rr, got {self.strategy!r}")
         if self.matcher not in ("prefix", "iprefix", "glob"):
@@ -471,11 +496,20 @@ class RouterConfig:
 
     @property
     def ui_host(self) -> str:
-        return split_addr("ui.addr", self.ui_addr)[0]
+        return self.ui_listener.host
 
     @property
     def ui_port(self) -> int:
-        return split_addr("ui.addr", self.ui_addr)[1]
+        return self.ui_listener.port
+
+    @property
+    def ui_listener(self) -> Listener:
+        return parse_ui_listener(self.ui_addr)
+
+    def with_ui_port(self, port: int) -> None:
+        """Record the port the UI was bound to, keeping the address's options."""
+        _, sep, opts = self.ui_addr.partition(";")
+        self.ui_addr = f"{self.ui_host}:{port}" + (sep + opts if sep else "")
 
     # The contract's names for the UI listener.
     @property
@@ -616,6 +650,10 @@ class RouterConfig:
             ),
             check_interval=p["registry.consul.register.checkInterval"],
             check_timeout=p["registry.consul.register.checkTimeout"],
+            check_tls_skip_verify=_bool(
+                "registry.consul.register.checkTLSSkipVerify",
+                p["registry.consul.register.checkTLSSkipVerify"],
+            ),
             check_ttl=_duration_seconds(
                 "registry.consul.register.checkTTL", p["registry.consul.register.checkTTL"]
             ),

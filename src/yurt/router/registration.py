@@ -56,6 +56,7 @@ class Registrations:
         if host in ("", "0.0.0.0", "::"):
             host = "127.0.0.1"
         sid = f"{name}-{socket.gethostname()}-{port}"
+        scheme = "https" if cfg.ui_listener.cs else "http"
         return {
             "ID": sid,
             "Name": name,
@@ -72,7 +73,9 @@ class Registrations:
                 {
                     "CheckID": f"{sid}-http",
                     "Name": f"{name} health",
-                    "HTTP": f"http://{host}:{port}/health",
+                    # Fabio: https when the UI is served over TLS (`ui.addr` with `cs=`).
+                    "HTTP": f"{scheme}://{host}:{port}/health",
+                    "TLSSkipVerify": cfg.check_tls_skip_verify,
                     "Interval": cfg.check_interval,
                     "Timeout": cfg.check_timeout,
                     "DeregisterCriticalServiceAfter": cfg.check_deregister_after,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import sys
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ from yurt.router.access_log import AccessLog
 from yurt.router.admin import build_app
 from yurt.router.auth import parse_auth_schemes
 from yurt.router.certs import CertStore, parse_cert_sources
-from yurt.router.config import RouterConfig, format_listeners
+from yurt.router.config import Listener, RouterConfig, format_listeners
 from yurt.router.consul import ConsulClient
 from yurt.router.consul_certs import ConsulCertStore
 from yurt.router.prometheus import PrometheusListener
@@ -100,20 +101,7 @@ class Router:
             listeners = cfg.listeners
             for li in listeners:
                 server: HTTPProxy | TCPProxy | PrometheusListener
-                tls = None
-                if li.cs:
-                    source = parse_cert_sources(cfg.cert_sources)[li.cs]
-                    if source.type == "consul":
-                        kv = ConsulCertStore(source, li.tls_min, li.tls_max)
-                        self._consul_certs.append(kv)
-                        store = await kv.start(cfg.registry_retry)
-                    else:
-                        store = CertStore(source, li.tls_min, li.tls_max)
-                    tls = store.context
-                    if store.source.refresh > 0 and source.type != "consul":
-                        self._refreshers.append(
-                            asyncio.create_task(_every(store.source.refresh, store.refresh))
-                        )
+                tls = await self._tls(li) if li.cs else None
                 pxy = li.proxy_header_timeout
                 if li.proto == "prometheus":
                     assert self.settings.metrics is not None  # checked by the config
@@ -128,9 +116,11 @@ class Router:
                 self._listeners.append(server)
                 log.info("proxy listening on %s (%s)", li.address, li.proto)
             cfg.proxy_addr = format_listeners(listeners)
-            self._admin = await start_site(build_app(self), cfg.ui_host, cfg.ui_port)
-            if cfg.ui_port == 0:
-                cfg.ui_addr = f"{cfg.ui_host}:{_bound_port(self._admin)}"
+            ui = cfg.ui_listener
+            ui_tls = await self._tls(ui) if ui.cs else None
+            self._admin = await start_site(build_app(self), ui.host, ui.port, tls=ui_tls)
+            if ui.port == 0:
+                cfg.with_ui_port(_bound_port(self._admin))
             log.info("ui and api on %s", cfg.ui_address)
             await self.watcher.start()
             if cfg.register and cfg.registry_backend == "consul":
@@ -138,6 +128,20 @@ class Router:
         except BaseException:
             await self.stop()
             raise
+
+    async def _tls(self, li: Listener) -> ssl.SSLContext:
+        """The TLS context of a listener with `cs=`: its certificate source, kept current
+        (a `path` source looked at every `refresh`, a `consul` one followed)."""
+        source = parse_cert_sources(self.config.cert_sources)[li.cs]
+        if source.type == "consul":
+            kv = ConsulCertStore(source, li.tls_min, li.tls_max)
+            self._consul_certs.append(kv)
+            store = await kv.start(self.config.registry_retry)
+        else:
+            store = CertStore(source, li.tls_min, li.tls_max)
+            if source.refresh > 0:
+                self._refreshers.append(asyncio.create_task(_every(source.refresh, store.refresh)))
+        return store.context
 
     async def stop(self) -> None:
         registered = bool(self.registrations.bodies)
