@@ -5,6 +5,7 @@ certificates (openssl), a real catalog."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.router.conftest import Catalog
-from tests.router.test_router_live import second_router, until
+from tests.router.test_router_live import second_router, start_upstream, until
 from tests.router.test_tls_listener import make_cert
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -144,3 +145,58 @@ async def test_pxyproto_tells_the_upstream_who_the_client_is(consul: Catalog) ->
         await router.stop()
         consul.deregister("tcp-pxy")
         upstream.close()
+
+
+async def test_https_tcp_sni_passes_tcp_routes_and_terminates_the_rest(
+    consul: Catalog, tmp_path: Path
+) -> None:
+    pass_cert, pass_key = make_cert(tmp_path, "pass", "pass.sni.test")
+    web_cert, web_key = make_cert(tmp_path, "web", "web.sni.test")
+    tls_up, tls_up_port = await start_server(b"passed through", server_tls(pass_cert, pass_key))
+    web = await start_upstream("web")
+    consul.register("mix-pass", "mix-pass", tls_up_port, ["urlprefix-pass.sni.test/ proto=tcp"])
+    consul.register("mix-web", "mix-web", web.port, ["urlprefix-web.sni.test/"])
+    router = second_router(
+        consul.addr,
+        proxy_addr="127.0.0.1:0;proto=https+tcp+sni;cs=web",
+        cert_sources=f"cs=web;type=file;cert={web_cert};key={web_key}",
+        register=False,
+    )
+    await router.start()
+    try:
+        port = router.config.listeners[0].port
+        await until(lambda: len(router.settings.table.hosts) >= 2)
+        # A TCP route: the upstream's own TLS session and certificate.
+        got = await asyncio.to_thread(talk, port, "pass.sni.test", pass_cert)
+        assert got == (b"passed through\n", b"echo ping\n")
+
+        # Any other name: TLS ends here, with the listener's certificate, and HTTP is routed.
+        def https_get(server_name: str | None, host: str) -> bytes:
+            ctx = ssl.create_default_context(cafile=str(web_cert))
+            ctx.check_hostname = server_name is not None
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+                ctx.wrap_socket(raw, server_hostname=server_name) as conn,
+            ):
+                conn.sendall(
+                    f"GET /x HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+                )
+                out = b""
+                while chunk := conn.recv(65536):
+                    out += chunk
+            return out
+
+        raw = await asyncio.to_thread(https_get, "web.sni.test", "web.sni.test")
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        seen = json.loads(body)
+        assert seen["upstream"] == "web" and seen["headers"]["x-forwarded-proto"] == "https"
+        # Without SNI: terminated too (the default certificate), routed by Host.
+        raw = await asyncio.to_thread(https_get, None, "web.sni.test")
+        assert raw.startswith(b"HTTP/1.1 200")
+    finally:
+        await router.stop()
+        consul.deregister("mix-pass")
+        consul.deregister("mix-web")
+        tls_up.close()
+        await web.runner.cleanup()

@@ -268,10 +268,10 @@ def parse_listeners(text: str) -> list[Listener]:
                     f"(expected one of {', '.join(_LISTENER_OPTIONS)})"
                 )
             if k == "proto":
-                if v not in ("http", "https", "tcp", "tcp+sni", "prometheus"):
+                if v not in ("http", "https", "tcp", "tcp+sni", "https+tcp+sni", "prometheus"):
                     raise ConfigError(
-                        f"proxy.addr: proto={v!r} in {item!r} is not supported "
-                        "(yurt serves proto=http, https, tcp, tcp+sni and prometheus listeners)"
+                        f"proxy.addr: proto={v!r} in {item!r} is not supported (yurt serves "
+                        "proto=http, https, tcp, tcp+sni, https+tcp+sni and prometheus listeners)"
                     )
                 li.proto = v
             elif k == "cs":
@@ -287,9 +287,9 @@ def parse_listeners(text: str) -> list[Listener]:
                 _duration_seconds(f"proxy.addr: {item!r}: pxytimeout", v)
             # rt/wt (read/write timeouts) are accepted as Fabio's; they do not change
             # yurt's listeners.
-        if li.proto == "https" and not li.cs:
-            raise ConfigError(f"proxy.addr: {item!r}: a proto=https listener needs cs=NAME")
-        if li.cs and li.proto not in ("https", "tcp"):
+        if li.proto in ("https", "https+tcp+sni") and not li.cs:
+            raise ConfigError(f"proxy.addr: {item!r}: a proto={li.proto} listener needs cs=NAME")
+        if li.cs and li.proto not in ("https", "tcp", "https+tcp+sni"):
             raise ConfigError(
                 f"proxy.addr: {item!r}: cs= is supported on proto=https and proto=tcp "
                 "listeners only (a tcp+sni listener passes TLS through undecrypted)"

@@ -106,9 +106,13 @@ class Router:
                 if li.proto == "prometheus":
                     assert self.settings.metrics is not None  # checked by the config
                     server = PrometheusListener(self.settings.metrics, cfg.prometheus_path)
-                elif li.proto in ("tcp", "tcp+sni"):
+                elif li.proto in ("tcp", "tcp+sni", "https+tcp+sni"):
                     server = TCPProxy(
-                        self.settings, tls=tls, sni=li.proto == "tcp+sni", proxy_protocol=pxy
+                        self.settings,
+                        tls=tls,
+                        sni=li.proto != "tcp",
+                        https_fallback=li.proto == "https+tcp+sni",
+                        proxy_protocol=pxy,
                     )
                 else:
                     server = HTTPProxy(self.settings, tls, proxy_protocol=pxy)

@@ -4,6 +4,9 @@
   listener terminates TLS first (Fabio's TCP proxy with a certificate store).
 - `proto=tcp+sni`: by the server name in the TLS ClientHello, to the routes of that host
   (`urlprefix-host/`); the TLS session is the upstream's, passed through undecrypted.
+- `proto=https+tcp+sni;cs=NAME`: the same for names whose route is a TCP one
+  (`urlprefix-host/ proto=tcp`); any other connection has its TLS terminated here and is
+  served as a `proto=https` listener would serve it.
 
 A target with `pxyproto=true` is told who the client is first, by a PROXY protocol (v1)
 line, as Fabio does, since it sees only the router's address otherwise.
@@ -14,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from asyncio.sslproto import SSLProtocol
 from collections.abc import Callable
 from typing import cast
 
-from yurt.router.proxy import ProxySettings
+from yurt.router.proxy import HTTPProxy, ProxySettings
 from yurt.router.proxy_protocol import with_proxy_protocol
 from yurt.router.sni import NotClientHello, read_client_hello
 from yurt.router.table import Target
@@ -202,6 +206,68 @@ class _SNIClient(_Client):
             self.transport.close()
 
 
+class _MixedSNIClient(_SNIClient):
+    """`https+tcp+sni`: TCP routes pass through; everything else is HTTPS, terminated here."""
+
+    def __init__(self, settings: ProxySettings, port_key: str, https: HTTPProxy) -> None:
+        super().__init__(settings, port_key)
+        self.https = https
+
+    def data_received(self, data: bytes) -> None:
+        if self.routed:
+            super().data_received(data)
+            return
+        self.hello += data
+        try:
+            hello = read_client_hello(self.hello)
+        except NotClientHello as exc:
+            log.info("https+tcp+sni %s: %s", self.port_key, exc)
+            self._close()
+            return
+        if hello is None:
+            return
+        target = self._tcp_route(hello.server_name)
+        if target is not None:
+            self.routed = True
+            self.pending = [self.hello]
+            self.hello = b""
+            self._dial(target)
+            return
+        self._terminate_tls()
+
+    def _tcp_route(self, server_name: str) -> Target | None:
+        s = self.settings
+        if not server_name:
+            return None
+        assert s.pick is not None and s.match is not None
+        target = s.table.lookup(server_name, "/", s.pick, s.match, tls=True, scheme="https")
+        if target is None or not (target.scheme == "tcp" or target.opts.get("proto") == "tcp"):
+            return None
+        return target
+
+    def _terminate_tls(self) -> None:
+        """Hand the connection, with the bytes read so far, to a TLS layer in front of the
+        HTTPS listener's own protocol."""
+        transport, self.transport = self.transport, None
+        if transport is None:
+            return
+        assert self.https.tls is not None
+        loop = asyncio.get_running_loop()
+        handshake: asyncio.Future[None] = loop.create_future()
+        # A failed handshake is the client's business (logged by the TLS layer at debug).
+        handshake.add_done_callback(lambda f: f.cancelled() or f.exception())
+        tls = SSLProtocol(loop, self.https.protocol(), self.https.tls, handshake, server_side=True)
+        transport.set_protocol(tls)
+        tls.connection_made(transport)
+        data, self.hello = self.hello, b""
+        while data:
+            buf = tls.get_buffer(len(data))
+            n = min(len(buf), len(data))
+            buf[:n] = data[:n]
+            tls.buffer_updated(n)
+            data = data[n:]
+
+
 def proxy_protocol_line(
     transport: asyncio.BaseTransport, client: tuple[str, int] | None = None
 ) -> bytes:
@@ -217,7 +283,8 @@ def proxy_protocol_line(
 
 class TCPProxy:
     """Routes connections on host:port: by the table's `:port` routes, or (`sni`) by the
-    server name a TLS client asks for. With `tls`, TLS is terminated here first."""
+    server name a TLS client asks for. With `tls`, TLS is terminated here first; with
+    `https_fallback` (and `sni`), only for connections that no TCP route takes."""
 
     def __init__(
         self,
@@ -225,11 +292,13 @@ class TCPProxy:
         *,
         tls: ssl.SSLContext | None = None,
         sni: bool = False,
+        https_fallback: bool = False,
         proxy_protocol: float | None = None,
     ) -> None:
         self.settings = settings
         self.tls = tls
         self.sni = sni
+        self.https = HTTPProxy(settings, tls) if https_fallback else None
         # With a PROXY header timeout (`pxyproto=true`), connections may start with one.
         self.proxy_protocol = proxy_protocol
         self._server: asyncio.AbstractServer | None = None
@@ -238,12 +307,18 @@ class TCPProxy:
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
         holder: dict[str, str] = {}
-        kind = _SNIClient if self.sni else _Client
-        factory: Callable[[], asyncio.Protocol] = lambda: kind(self.settings, holder["key"])  # noqa: E731
+        factory: Callable[[], asyncio.Protocol]
+        https = self.https
+        if https is not None:
+            https.pool.start()
+            factory = lambda: _MixedSNIClient(self.settings, holder["key"], https)  # noqa: E731
+        else:
+            kind = _SNIClient if self.sni else _Client
+            factory = lambda: kind(self.settings, holder["key"])  # noqa: E731
         if self.proxy_protocol is not None:
             factory = with_proxy_protocol(factory, self.proxy_protocol)
         self._server = await loop.create_server(
-            factory, host, port, reuse_address=True, ssl=self.tls
+            factory, host, port, reuse_address=True, ssl=None if https else self.tls
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         # Routes name the port the proxy was asked for (":port"); a free port maps to itself.
@@ -254,3 +329,5 @@ class TCPProxy:
         if self._server is not None:
             self._server.close()
             self._server = None
+        if self.https is not None:
+            self.https.pool.close()
