@@ -22,6 +22,8 @@ P = "urlprefix-"
         ("urlprefix-/foo strip=/foo", URLPrefix("/foo", "strip=/foo")),
         ("  urlprefix-/foo   strip=/foo  host=dst ", URLPrefix("/foo", "strip=/foo  host=dst")),
         ("urlprefix-:1234 proto=tcp", URLPrefix(":1234", "proto=tcp")),
+        # tcp-dynamic listeners: an address to listen on, for TCP routes only
+        ("urlprefix-10.0.0.5:1234 proto=tcp", URLPrefix("10.0.0.5:1234", "proto=tcp")),
         ("urlprefix-$DC.example.com/", URLPrefix("dc1.example.com/", "")),
         ("urlprefix-/$DC/x", URLPrefix("/dc1/x", "")),
         ("nginx-tag", None),
@@ -35,6 +37,8 @@ def test_parse_urlprefix(tag: str, want: URLPrefix | None) -> None:
 def test_tag_without_slash_is_an_error() -> None:
     with pytest.raises(TagError, match="trailing slash"):
         parse_urlprefix("urlprefix-example.com", P)
+    with pytest.raises(TagError, match="trailing slash"):
+        parse_urlprefix("urlprefix-example.com:8080", P)  # host:port without proto=tcp
 
 
 def inst(tags: list[str], **kw: Any) -> dict[str, Any]:
@@ -76,6 +80,11 @@ def inst(tags: list[str], **kw: Any) -> dict[str, Any]:
             ['route add web / https://10.0.0.2:8080 weight 0.3 opts "tlsskipverify=true"'],
         ),
         (["urlprefix-:2000 proto=tcp"], {}, ["route add web :2000 tcp://10.0.0.2:8080"]),
+        (
+            ["urlprefix-127.0.0.2:2000 proto=tcp"],
+            {},
+            ["route add web 127.0.0.2:2000 tcp://10.0.0.2:8080"],
+        ),
         (
             ["urlprefix-a.com/ redirect=301,https://b.com$path"],
             {},

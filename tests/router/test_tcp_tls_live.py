@@ -15,6 +15,7 @@ import pytest
 from tests.router.conftest import Catalog
 from tests.router.test_router_live import second_router, start_upstream, until
 from tests.router.test_tls_listener import make_cert
+from tests.support.process import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -200,3 +201,40 @@ async def test_https_tcp_sni_passes_tcp_routes_and_terminates_the_rest(
         consul.deregister("mix-web")
         tls_up.close()
         await web.runner.cleanup()
+
+
+async def test_tcp_dynamic_listens_where_routes_say(consul: Catalog) -> None:
+    upstream, upstream_port = await start_server(b"dynamic")
+    router = second_router(
+        consul.addr, proxy_addr="0.0.0.0:0;proto=tcp-dynamic;refresh=1s", register=False
+    )
+    await router.start()
+    port = free_port()
+    try:
+        assert router.config.proxy_addr.endswith(";proto=tcp-dynamic;refresh=1s")
+
+        def exchange() -> bytes:
+            with socket.create_connection(("127.0.0.2", port), timeout=5) as s:
+                f = s.makefile("rwb")
+                f.write(b"ping\n")
+                f.flush()
+                return f.readline() + f.readline()
+
+        def refused() -> bool:
+            try:
+                socket.create_connection(("127.0.0.2", port), timeout=1).close()
+            except OSError:
+                return True
+            return False
+
+        assert refused()
+        # A route on 127.0.0.2:<port>: the router starts listening there.
+        consul.register("dyn", "dyn", upstream_port, [f"urlprefix-127.0.0.2:{port} proto=tcp"])
+        await until(lambda: not refused())
+        assert await asyncio.to_thread(exchange) == b"dynamic\necho ping\n"
+        # The route goes: so does the listener.
+        consul.deregister("dyn")
+        await until(refused)
+    finally:
+        await router.stop()
+        upstream.close()

@@ -236,6 +236,7 @@ class Listener:
     tls_max: str = ""
     proxy_protocol: bool = False  # pxyproto=true: connections may start with a PROXY header
     proxy_timeout: str = ""  # pxytimeout: how long to wait for it (Fabio's default 250ms)
+    refresh: str = ""  # tcp-dynamic: how often to retry addresses it could not listen on
 
     @property
     def proxy_header_timeout(self) -> float | None:
@@ -249,7 +250,20 @@ class Listener:
         return f"{self.host}:{self.port}"
 
 
-_LISTENER_OPTIONS = ("proto", "cs", "tlsmin", "tlsmax", "rt", "wt", "pxyproto", "pxytimeout")
+_LISTENER_OPTIONS = (
+    "proto",
+    "cs",
+    "tlsmin",
+    "tlsmax",
+    "rt",
+    "wt",
+    "pxyproto",
+    "pxytimeout",
+    "refresh",
+)
+
+
+_PROTOS = ("http", "https", "tcp", "tcp+sni", "https+tcp+sni", "tcp-dynamic", "prometheus")
 
 
 def parse_listeners(text: str) -> list[Listener]:
@@ -268,10 +282,10 @@ def parse_listeners(text: str) -> list[Listener]:
                     f"(expected one of {', '.join(_LISTENER_OPTIONS)})"
                 )
             if k == "proto":
-                if v not in ("http", "https", "tcp", "tcp+sni", "https+tcp+sni", "prometheus"):
+                if v not in _PROTOS:
                     raise ConfigError(
                         f"proxy.addr: proto={v!r} in {item!r} is not supported (yurt serves "
-                        "proto=http, https, tcp, tcp+sni, https+tcp+sni and prometheus listeners)"
+                        f"proto={', '.join(_PROTOS)} listeners)"
                     )
                 li.proto = v
             elif k == "cs":
@@ -282,6 +296,9 @@ def parse_listeners(text: str) -> list[Listener]:
                 li.tls_max = v
             elif k == "pxyproto":
                 li.proxy_protocol = _bool(f"proxy.addr: {item!r}: pxyproto", v)
+            elif k == "refresh":
+                li.refresh = v
+                _duration_seconds(f"proxy.addr: {item!r}: refresh", v)
             elif k == "pxytimeout":
                 li.proxy_timeout = v
                 _duration_seconds(f"proxy.addr: {item!r}: pxytimeout", v)
@@ -317,6 +334,7 @@ def format_listeners(listeners: Sequence[Listener]) -> str:
             ("tlsmax", li.tls_max),
             ("pxyproto", "true" if li.proxy_protocol else ""),
             ("pxytimeout", li.proxy_timeout),
+            ("refresh", li.refresh),
         ):
             if value:
                 text += f";{key}={value}"

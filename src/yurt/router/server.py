@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from yurt.api.durations import SECOND, parse_go_duration
 from yurt.api.http import start_site
 from yurt.router.access_log import AccessLog
 from yurt.router.admin import build_app
@@ -23,7 +24,7 @@ from yurt.router.proxy import HTTPProxy, ProxySettings
 from yurt.router.registration import Registrations
 from yurt.router.static_registry import StaticRegistry
 from yurt.router.table import MATCHERS, PICKERS, Table
-from yurt.router.tcp import TCPProxy
+from yurt.router.tcp import DynamicTCPProxy, TCPProxy
 from yurt.router.watcher import CatalogWatcher
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class Router:
             self.watcher = CatalogWatcher(self.consul, config, self._set_table, self._set_noroute)
         else:
             self.watcher = StaticRegistry(config, self._set_table, self._set_noroute)
-        self._listeners: list[HTTPProxy | TCPProxy | PrometheusListener] = []
+        self._listeners: list[HTTPProxy | TCPProxy | DynamicTCPProxy | PrometheusListener] = []
         self._admin: web.AppRunner | None = None
         self.registrations = Registrations(self.consul, config)
         self.service_id = ""
@@ -81,6 +82,9 @@ class Router:
             self.settings.metrics.forget_targets(table.all_targets())
         if self.config.registry_backend == "consul":
             self.registrations.want_aliases(table.aliases())
+        for listener in self._listeners:
+            if isinstance(listener, DynamicTCPProxy):
+                listener.table_changed()
 
     def _set_noroute(self, html: bytes) -> None:
         self.settings.noroute_html = html
@@ -100,10 +104,13 @@ class Router:
                     )
             listeners = cfg.listeners
             for li in listeners:
-                server: HTTPProxy | TCPProxy | PrometheusListener
+                server: HTTPProxy | TCPProxy | DynamicTCPProxy | PrometheusListener
                 tls = await self._tls(li) if li.cs else None
                 pxy = li.proxy_header_timeout
-                if li.proto == "prometheus":
+                if li.proto == "tcp-dynamic":
+                    refresh = _duration(li.refresh) if li.refresh else 5.0
+                    server = DynamicTCPProxy(self.settings, refresh)
+                elif li.proto == "prometheus":
                     assert self.settings.metrics is not None  # checked by the config
                     server = PrometheusListener(self.settings.metrics, cfg.prometheus_path)
                 elif li.proto in ("tcp", "tcp+sni", "https+tcp+sni"):
@@ -179,6 +186,10 @@ async def _every(seconds: float, refresh: Callable[[], object]) -> None:
     while True:
         await asyncio.sleep(seconds)
         refresh()
+
+
+def _duration(text: str) -> float:
+    return parse_go_duration(text) / SECOND
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -246,8 +246,10 @@ def contains(have: tuple[str, ...], want: tuple[str, ...]) -> bool:
 
 
 def hostpath(src: str) -> tuple[str, str]:
-    """'host/path' -> ('host', '/path'); ':port' -> (':port', '')."""
+    """'host/path' -> ('host', '/path'); ':port' and 'ip:port' (TCP) -> (src, '')."""
     if src.startswith(":"):
+        return src, ""
+    if "/" not in src and src.rpartition(":")[2].isdigit():
         return src, ""
     host, sep, path = src.partition("/")
     return host, "/" + path if sep else "/"

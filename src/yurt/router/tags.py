@@ -21,8 +21,13 @@ class TagError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class URLPrefix:
-    route: str  # "host/path" or ":port"
+    route: str  # "host/path", ":port" or "ip:port" (a TCP route for tcp-dynamic listeners)
     opts: str
+
+
+def _is_host_port(text: str) -> bool:
+    host, sep, port = text.rpartition(":")
+    return bool(sep and host and port.isdigit())
 
 
 def parse_urlprefix(
@@ -43,6 +48,9 @@ def parse_urlprefix(
     opts = opts.strip()
     if route.startswith(":"):
         return URLPrefix(route, opts)
+    if "/" not in route and "proto=tcp" in opts.split() and _is_host_port(route):
+        # `urlprefix-10.0.0.1:1234 proto=tcp`: Fabio's TCP dynamic proxy listens there.
+        return URLPrefix(route.lower(), opts)
     host, sep, path = route.partition("/")
     if not sep:
         raise TagError(f"invalid {prefix} tag {tag!r}: you need to have a trailing slash")

@@ -24,7 +24,7 @@ from typing import cast
 from yurt.router.proxy import HTTPProxy, ProxySettings
 from yurt.router.proxy_protocol import with_proxy_protocol
 from yurt.router.sni import NotClientHello, read_client_hello
-from yurt.router.table import Target
+from yurt.router.table import Table, Target
 
 log = logging.getLogger(__name__)
 
@@ -294,11 +294,13 @@ class TCPProxy:
         sni: bool = False,
         https_fallback: bool = False,
         proxy_protocol: float | None = None,
+        route_key: str = "",
     ) -> None:
         self.settings = settings
         self.tls = tls
         self.sni = sni
         self.https = HTTPProxy(settings, tls) if https_fallback else None
+        self.route_key = route_key  # the table key its connections look up (default ":port")
         # With a PROXY header timeout (`pxyproto=true`), connections may start with one.
         self.proxy_protocol = proxy_protocol
         self._server: asyncio.AbstractServer | None = None
@@ -322,7 +324,7 @@ class TCPProxy:
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         # Routes name the port the proxy was asked for (":port"); a free port maps to itself.
-        holder["key"] = f":{port or self.port}"
+        holder["key"] = self.route_key or f":{port or self.port}"
         return self.port
 
     async def stop(self) -> None:
@@ -331,3 +333,68 @@ class TCPProxy:
             self._server = None
         if self.https is not None:
             self.https.pool.close()
+
+
+def dynamic_keys(table: Table) -> set[str]:
+    """The `ip:port` TCP routes of a table: where a `tcp-dynamic` listener listens."""
+    return {
+        key
+        for key, routes in table.hosts.items()
+        if not key.startswith(":")
+        and key.rpartition(":")[2].isdigit()
+        and any(t.scheme == "tcp" for r in routes for t in r.targets)
+    }
+
+
+class DynamicTCPProxy:
+    """Fabio's `proto=tcp-dynamic`: a TCP listener on every `ip:port` that a route names
+    (`urlprefix-10.0.0.1:1234 proto=tcp`), opened and closed as the table changes. An
+    address that cannot be bound (not local) is logged and tried again every `refresh`."""
+
+    def __init__(self, settings: ProxySettings, refresh: float = 5.0) -> None:
+        self.settings = settings
+        self.refresh = refresh
+        self.servers: dict[str, TCPProxy] = {}
+        self._lock = asyncio.Lock()
+        self._retry: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> int:
+        await self.reconcile()
+        self._retry = asyncio.create_task(self._retry_loop())
+        return port
+
+    def table_changed(self) -> None:
+        asyncio.get_running_loop().create_task(self.reconcile())
+
+    async def reconcile(self) -> None:
+        async with self._lock:
+            wanted = dynamic_keys(self.settings.table)
+            for key in sorted(set(self.servers) - wanted):
+                await self.servers.pop(key).stop()
+                log.info("tcp-dynamic: stopped listening on %s", key)
+            for key in sorted(wanted - set(self.servers)):
+                host, _, port = key.rpartition(":")
+                server = TCPProxy(self.settings, route_key=key)
+                try:
+                    await server.start(host.strip("[]"), int(port))
+                except OSError as exc:
+                    log.warning("tcp-dynamic: cannot listen on %s: %s", key, exc)
+                    continue
+                self.servers[key] = server
+                log.info("tcp-dynamic: listening on %s", key)
+
+    async def _retry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh)
+            if dynamic_keys(self.settings.table) - set(self.servers):
+                await self.reconcile()
+
+    async def stop(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        async with self._lock:
+            for server in self.servers.values():
+                await server.stop()
+            self.servers = {}
