@@ -62,7 +62,7 @@ async def test_certificates_from_kv_follow_changes(consul: Catalog, tmp_path: Pa
         # One removed: its name falls back to the default, now b (first alphabetically).
         kv.delete("certs/site/a.kv.test", recurse=True)
         await until(lambda: serves("a.kv.test", "b.kv.test"))
-        [store] = router._consul_certs
+        [store] = router._remote_certs
         directory = store.dir
         assert directory.exists()
     finally:

@@ -10,7 +10,9 @@ read, as Fabio reads them:
   server name the client asks for (SNI: the certificate file's name, then a `*.` wildcard
   one); the first in alphabetical order serves clients that send none;
 - `type=consul;cert=http://host:8500/v1/kv/PREFIX`: the same files as KV keys under a
-  prefix, followed with blocking queries (`yurt.router.consul_certs`).
+  prefix, followed with blocking queries (`yurt.router.consul_certs`);
+- `type=http;cert=URL-OF-A-LIST-FILE`: the same files on an HTTP server, named by a list
+  file (`yurt.router.http_certs`).
 
 `clientca` makes the listener ask for, and check, a client certificate. A `path` source
 is looked at again every `refresh` (3 s by default, at least 1 s, `refresh=0`: never) and read
@@ -52,7 +54,8 @@ class CertSource:
     cert: str
     key: str = ""
     clientca: str = ""
-    refresh: float = 0.0  # seconds; `path` sources only
+    refresh: float = 0.0  # seconds; `path` and `http` sources
+    headers: tuple[tuple[str, str], ...] = ()  # `hdr=Name: value` of an `http` source
 
 
 def parse_cert_sources(text: str) -> dict[str, CertSource]:
@@ -69,10 +72,10 @@ def parse_cert_sources(text: str) -> dict[str, CertSource]:
         if not name:
             raise ConfigError(f"proxy.cs: {item!r}: every source needs cs=NAME")
         kind = opts.get("type", "")
-        if kind not in ("file", "path", "consul"):
+        if kind not in ("file", "path", "consul", "http"):
             raise ConfigError(
                 f"proxy.cs: {name}: type={kind!r} is not supported "
-                "(yurt reads type=file, path and consul; not vault or http)"
+                "(yurt reads type=file, path, consul and http; not vault)"
             )
         if not opts.get("cert"):
             raise ConfigError(f"proxy.cs: {name}: cert= is missing")
@@ -81,15 +84,25 @@ def parse_cert_sources(text: str) -> dict[str, CertSource]:
         key, clientca = opts.get("key", ""), opts.get("clientca", "")
         # Fabio: a path source is looked at every 3 s unless told otherwise (0: never), and
         # not more often than every second.
-        refresh = 3.0 if kind == "path" else 0.0
-        if opts.get("refresh") and kind == "path":
+        refresh = 3.0 if kind in ("path", "http") else 0.0
+        if opts.get("refresh") and kind in ("path", "http"):
             try:
                 refresh = parse_go_duration(opts["refresh"]) / SECOND
             except ValueError as exc:
                 raise ConfigError(f"proxy.cs: {name}: refresh: {exc}") from None
             if 0 < refresh < 1:
                 refresh = 1.0
-        out[name] = CertSource(name, kind, opts["cert"], key, clientca, refresh)
+        headers: list[tuple[str, str]] = []
+        for part in item.split(";"):
+            k, _, v = part.strip().partition("=")
+            if k == "hdr":
+                hname, sep, hvalue = v.partition(": ")
+                if not sep or not hname:
+                    raise ConfigError(
+                        f"proxy.cs: {name}: invalid header {v!r}: expected 'Name: value'"
+                    )
+                headers.append((hname, hvalue))
+        out[name] = CertSource(name, kind, opts["cert"], key, clientca, refresh, tuple(headers))
     return out
 
 

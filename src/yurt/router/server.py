@@ -19,9 +19,11 @@ from yurt.router.certs import CertStore, parse_cert_sources
 from yurt.router.config import Listener, RouterConfig, format_listeners
 from yurt.router.consul import ConsulClient
 from yurt.router.consul_certs import ConsulCertStore
+from yurt.router.http_certs import HTTPCertStore
 from yurt.router.prometheus import PrometheusListener
 from yurt.router.proxy import HTTPProxy, ProxySettings
 from yurt.router.registration import Registrations
+from yurt.router.remote_certs import RemoteCertStore
 from yurt.router.static_registry import StaticRegistry
 from yurt.router.table import MATCHERS, PICKERS, Table
 from yurt.router.tcp import DynamicTCPProxy, TCPProxy
@@ -68,7 +70,7 @@ class Router:
         self.service_id = ""
         self.table_version = 0
         self._refreshers: list[asyncio.Task[None]] = []
-        self._consul_certs: list[ConsulCertStore] = []
+        self._remote_certs: list[RemoteCertStore] = []
 
     @property
     def errors(self) -> list[str]:
@@ -144,10 +146,11 @@ class Router:
         """The TLS context of a listener with `cs=`: its certificate source, kept current
         (a `path` source looked at every `refresh`, a `consul` one followed)."""
         source = parse_cert_sources(self.config.cert_sources)[li.cs]
-        if source.type == "consul":
-            kv = ConsulCertStore(source, li.tls_min, li.tls_max)
-            self._consul_certs.append(kv)
-            store = await kv.start(self.config.registry_retry)
+        if source.type in ("consul", "http"):
+            kind = ConsulCertStore if source.type == "consul" else HTTPCertStore
+            remote = kind(source, li.tls_min, li.tls_max)
+            self._remote_certs.append(remote)
+            store = await remote.start(self.config.registry_retry)
         else:
             store = CertStore(source, li.tls_min, li.tls_max)
             if source.refresh > 0:
@@ -164,9 +167,9 @@ class Router:
         for task in self._refreshers:
             task.cancel()
         self._refreshers = []
-        for kv in self._consul_certs:
-            await kv.stop()
-        self._consul_certs = []
+        for remote in self._remote_certs:
+            await remote.stop()
+        self._remote_certs = []
         for server in self._listeners:
             await server.stop()
         self._listeners = []
