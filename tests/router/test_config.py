@@ -85,6 +85,7 @@ def test_precedence(tmp_path: Path) -> None:
         (["-proxy.addr", ":1;cs=x"], "cs= is supported on proto=https and proto=tcp"),
         (["-proxy.addr", ":1;proto=tcp+sni;cs=x"], "tcp\\+sni listener passes TLS through"),
         (["-proxy.addr", ":1;bogus=1"], "unknown option 'bogus'"),
+        (["-proxy.addr", ":1;proto=https;cs=a;tlsciphers=NOPE"], "unknown cipher suite 'NOPE'"),
         (["-proxy.addr", "0.0.0.0:0;proto=tcp-dynamic;refresh=often"], "refresh"),
         (["-ui.addr", ":1;bogus=1"], "ui.addr: unknown option 'bogus'"),
         (["-ui.addr", ":1;cs=nope"], "ui.addr: cs='nope' names no certificate source"),

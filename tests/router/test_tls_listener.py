@@ -212,3 +212,39 @@ async def test_ui_over_tls_with_an_https_check(consul: Catalog, tmp_path: Path) 
         assert out.returncode == 0, out.stderr
     finally:
         await router.stop()
+
+
+async def test_tlsciphers_choose_the_cipher_suites(consul: Catalog, tmp_path: Path) -> None:
+    cert, key = make_cert(tmp_path, "site", "site.test")
+    router = second_router(
+        consul.addr,
+        # Fabio's form: Go names or numbers, quoted because of the comma
+        proxy_addr=(
+            "127.0.0.1:0;proto=https;cs=site;tlsmax=tls12;"
+            'tlsciphers="TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,0xc02f"'
+        ),
+        cert_sources=f"cs=site;type=file;cert={cert};key={key}",
+        register=False,
+    )
+    await router.start()
+    try:
+        port = router.config.listeners[0].port
+
+        def negotiated(client_ciphers: str) -> str:
+            ctx = ssl.create_default_context(cafile=str(cert))
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers(client_ciphers)
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+                ctx.wrap_socket(raw, server_hostname="site.test") as tls,
+            ):
+                cipher = tls.cipher()
+                assert cipher is not None
+                return cipher[0]
+
+        got = await asyncio.to_thread(negotiated, "ECDHE-RSA-AES128-GCM-SHA256")
+        assert got == "ECDHE-RSA-AES128-GCM-SHA256"
+        with pytest.raises(ssl.SSLError):  # a suite the listener was not given
+            await asyncio.to_thread(negotiated, "ECDHE-RSA-CHACHA20-POLY1305")
+    finally:
+        await router.stop()

@@ -106,8 +106,73 @@ def parse_cert_sources(text: str) -> dict[str, CertSource]:
     return out
 
 
-def _context(tls_min: str, tls_max: str, clientca: str) -> ssl.SSLContext:
+# Go's names of the TLS 1.0-1.2 cipher suites (what Fabio's `tlsciphers` takes) and their
+# IANA numbers; OpenSSL knows them by number (`SSLContext.get_ciphers()`, low 16 bits of id).
+_GO_CIPHERS = {
+    "TLS_RSA_WITH_RC4_128_SHA": 0x0005,
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": 0x000A,
+    "TLS_RSA_WITH_AES_128_CBC_SHA": 0x002F,
+    "TLS_RSA_WITH_AES_256_CBC_SHA": 0x0035,
+    "TLS_RSA_WITH_AES_128_CBC_SHA256": 0x003C,
+    "TLS_RSA_WITH_AES_128_GCM_SHA256": 0x009C,
+    "TLS_RSA_WITH_AES_256_GCM_SHA384": 0x009D,
+    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA": 0xC007,
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": 0xC009,
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": 0xC00A,
+    "TLS_ECDHE_RSA_WITH_RC4_128_SHA": 0xC011,
+    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA": 0xC012,
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": 0xC013,
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": 0xC014,
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256": 0xC023,
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256": 0xC027,
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": 0xC02F,
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": 0xC02B,
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": 0xC030,
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": 0xC02C,
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305": 0xCCA8,
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": 0xCCA8,
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305": 0xCCA9,
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": 0xCCA9,
+}
+
+
+def _set_ciphers(ctx: ssl.SSLContext, text: str) -> None:
+    """Fabio's `tlsciphers`: Go names or numbers (`0xc02f`), comma-separated. As in Go, they
+    choose among the TLS 1.0-1.2 suites; TLS 1.3's are not configurable."""
+    by_number = {c["id"] & 0xFFFF: c["name"] for c in ctx.get_ciphers()}
+    names = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        number = _GO_CIPHERS.get(item.upper())
+        if number is None:
+            try:
+                number = int(item, 0)
+            except ValueError:
+                raise ConfigError(
+                    f"proxy.addr: tlsciphers: unknown cipher suite {item!r}"
+                ) from None
+        name = by_number.get(number)
+        if name is None:
+            raise ConfigError(
+                f"proxy.addr: tlsciphers: {item!r} is not available in this OpenSSL "
+                "(or is a TLS 1.3 suite, which cannot be chosen)"
+            )
+        names.append(name)
+    if names:
+        ctx.set_ciphers(":".join(names))
+
+
+def check_ciphers(text: str) -> None:
+    """ConfigError when `tlsciphers` names a suite this OpenSSL cannot use."""
+    _set_ciphers(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), text)
+
+
+def _context(tls_min: str, tls_max: str, clientca: str, ciphers: str = "") -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if ciphers:
+        _set_ciphers(ctx, ciphers)
     for value, attr in ((tls_min, "minimum_version"), (tls_max, "maximum_version")):
         if value:
             version = _TLS_VERSIONS.get(value.lower())
@@ -153,10 +218,13 @@ class CertStore:
     """A listener's certificates: its TLS context and, for a `path` source, the certificate
     chosen per server name (SNI), which `refresh()` reads again when the files change."""
 
-    def __init__(self, source: CertSource, tls_min: str = "", tls_max: str = "") -> None:
+    def __init__(
+        self, source: CertSource, tls_min: str = "", tls_max: str = "", ciphers: str = ""
+    ) -> None:
         self.source = source
         self._tls = (tls_min, tls_max)
-        self.context = _context(tls_min, tls_max, source.clientca)
+        self._ciphers = ciphers
+        self.context = _context(tls_min, tls_max, source.clientca, ciphers)
         self._by_name: dict[str, ssl.SSLContext] = {}
         self._seen: tuple[tuple[str, float, int], ...] = ()
         if source.type == "file":
@@ -173,7 +241,7 @@ class CertStore:
         seen = _stamp(pairs)
         by_name: dict[str, ssl.SSLContext] = {}
         for host, cert, key in pairs:
-            one = _context(*self._tls, source.clientca)
+            one = _context(*self._tls, source.clientca, self._ciphers)
             _load(one, source.name, cert, key)
             by_name[host.lower()] = one
         # The default, for clients without SNI: the first in alphabetical order.

@@ -234,6 +234,7 @@ class Listener:
     cs: str = ""  # the certificate source of a proto=https (or TLS-terminating tcp) listener
     tls_min: str = ""
     tls_max: str = ""
+    tls_ciphers: str = ""  # Go's cipher suite names or numbers, comma-separated
     proxy_protocol: bool = False  # pxyproto=true: connections may start with a PROXY header
     proxy_timeout: str = ""  # pxytimeout: how long to wait for it (Fabio's default 250ms)
     refresh: str = ""  # tcp-dynamic: how often to retry addresses it could not listen on
@@ -255,6 +256,7 @@ _LISTENER_OPTIONS = (
     "cs",
     "tlsmin",
     "tlsmax",
+    "tlsciphers",
     "rt",
     "wt",
     "pxyproto",
@@ -266,16 +268,34 @@ _LISTENER_OPTIONS = (
 _PROTOS = ("http", "https", "tcp", "tcp+sni", "https+tcp+sni", "tcp-dynamic", "prometheus")
 
 
+def _split_unquoted(text: str, sep: str) -> list[str]:
+    """Split at `sep` outside double quotes (Fabio: `tlsciphers="0xc02f,0xc030"`)."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == sep and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
 def parse_listeners(text: str) -> list[Listener]:
     out: list[Listener] = []
-    for item in text.split(","):
+    for item in _split_unquoted(text, ","):
         item = item.strip()
         if not item:
             continue
-        addr, *opts = item.split(";")
+        addr, *opts = _split_unquoted(item, ";")
         li = Listener("", 0)
         for opt in opts:
             k, _, v = opt.strip().partition("=")
+            v = v.strip('"')
             if k not in _LISTENER_OPTIONS:
                 raise ConfigError(
                     f"proxy.addr: unknown option {k!r} in {item!r} "
@@ -294,6 +314,8 @@ def parse_listeners(text: str) -> list[Listener]:
                 li.tls_min = v
             elif k == "tlsmax":
                 li.tls_max = v
+            elif k == "tlsciphers":
+                li.tls_ciphers = v
             elif k == "pxyproto":
                 li.proxy_protocol = _bool(f"proxy.addr: {item!r}: pxyproto", v)
             elif k == "refresh":
@@ -332,6 +354,7 @@ def format_listeners(listeners: Sequence[Listener]) -> str:
             ("cs", li.cs),
             ("tlsmin", li.tls_min),
             ("tlsmax", li.tls_max),
+            ("tlsciphers", f'"{li.tls_ciphers}"' if "," in li.tls_ciphers else li.tls_ciphers),
             ("pxyproto", "true" if li.proxy_protocol else ""),
             ("pxytimeout", li.proxy_timeout),
             ("refresh", li.refresh),
@@ -448,7 +471,7 @@ class RouterConfig:
     def __post_init__(self) -> None:
         # Fail at construction, not at start(), on an address that cannot be parsed.
         from yurt.router.auth import parse_auth_schemes
-        from yurt.router.certs import parse_cert_sources
+        from yurt.router.certs import check_ciphers, parse_cert_sources
 
         parse_auth_schemes(self.auth_schemes)
         self.gzip_types()
@@ -467,6 +490,7 @@ class RouterConfig:
 
         sources = parse_cert_sources(self.cert_sources)
         for li in parse_listeners(self.proxy_addr):
+            check_ciphers(li.tls_ciphers)
             if li.cs and li.cs not in sources:
                 raise ConfigError(
                     f"proxy.addr: cs={li.cs!r} names no certificate source in proxy.cs"

@@ -53,8 +53,10 @@ async def read_kv_files(
 class ConsulCertStore(RemoteCertStore):
     """Certificates under a KV prefix, followed with blocking queries."""
 
-    def __init__(self, source: CertSource, tls_min: str = "", tls_max: str = "") -> None:
-        super().__init__(source, tls_min, tls_max)
+    def __init__(
+        self, source: CertSource, tls_min: str = "", tls_max: str = "", ciphers: str = ""
+    ) -> None:
+        super().__init__(source, tls_min, tls_max, ciphers)
         base, self.prefix, token = parse_kv_url(source.cert)
         self.client = ConsulClient(base, token)
         self.index = 0

@@ -31,8 +31,10 @@ def check_url(name: str, url: str) -> None:
 class HTTPCertStore(RemoteCertStore):
     """Certificates named by a list file on an HTTP server, read again every `refresh`."""
 
-    def __init__(self, source: CertSource, tls_min: str = "", tls_max: str = "") -> None:
-        super().__init__(source, tls_min, tls_max)
+    def __init__(
+        self, source: CertSource, tls_min: str = "", tls_max: str = "", ciphers: str = ""
+    ) -> None:
+        super().__init__(source, tls_min, tls_max, ciphers)
         check_url(source.name, source.cert)
         self.headers = dict(source.headers)
         self._session: aiohttp.ClientSession | None = None

@@ -47,9 +47,11 @@ def write_dir(directory: Path, files: dict[str, bytes]) -> bool:
 class RemoteCertStore:
     """A listener's certificates from a remote source, followed while the router runs."""
 
-    def __init__(self, source: CertSource, tls_min: str = "", tls_max: str = "") -> None:
+    def __init__(
+        self, source: CertSource, tls_min: str = "", tls_max: str = "", ciphers: str = ""
+    ) -> None:
         self.source = source
-        self._tls = (tls_min, tls_max)
+        self._tls = (tls_min, tls_max, ciphers)
         self.dir = Path(tempfile.mkdtemp(prefix=f"yurt-cs-{source.name}-"))
         self.store: CertStore | None = None
         self._watch: asyncio.Task[None] | None = None

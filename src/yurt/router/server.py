@@ -148,11 +148,11 @@ class Router:
         source = parse_cert_sources(self.config.cert_sources)[li.cs]
         if source.type in ("consul", "http"):
             kind = ConsulCertStore if source.type == "consul" else HTTPCertStore
-            remote = kind(source, li.tls_min, li.tls_max)
+            remote = kind(source, li.tls_min, li.tls_max, li.tls_ciphers)
             self._remote_certs.append(remote)
             store = await remote.start(self.config.registry_retry)
         else:
-            store = CertStore(source, li.tls_min, li.tls_max)
+            store = CertStore(source, li.tls_min, li.tls_max, li.tls_ciphers)
             if source.refresh > 0:
                 self._refreshers.append(asyncio.create_task(_every(source.refresh, store.refresh)))
         return store.context
