@@ -13,6 +13,7 @@ import pytest
 
 from yurt.router.auth import (
     BasicAuth,
+    ExternalAuth,
     md5_crypt,
     parse_auth_schemes,
     parse_basic_credentials,
@@ -145,6 +146,9 @@ def test_parse_auth_schemes() -> None:
         ("name=a;type=digest;file=/x", "unknown auth type 'digest' in auth 'a'"),
         ("name=a;type=basic", "missing 'file' in auth 'a'"),
         ("name=a;type=basic;file=/x;refresh=soon", "proxy.auth: a: refresh:"),
+        ("name=e;type=external", "missing 'endpoint' in auth 'e'"),
+        ("name=e;type=external;endpoint=http://d/", "should not end with /"),
+        ("name=e;type=external;endpoint=d:80", "expected an http"),
     ],
 )
 def test_parse_auth_schemes_errors(text: str, error: str) -> None:
@@ -152,3 +156,16 @@ def test_parse_auth_schemes_errors(text: str, error: str) -> None:
         parse_auth_schemes(text)
     with pytest.raises(ConfigError, match=error):  # the router's config fails as early
         RouterConfig.from_properties({"proxy.auth": text})
+
+
+def test_parse_external_scheme() -> None:
+    schemes = parse_auth_schemes(
+        "name=sso;type=external;endpoint=http://127.0.0.1:4180/oauth2/auth;"
+        'set-auth-headers="X-User,X-Email";append-auth-headers="Set-Cookie",'
+        "name=b;type=basic;file=/x"
+    )
+    sso = schemes["sso"]
+    assert isinstance(sso, ExternalAuth)
+    assert sso.endpoint == "http://127.0.0.1:4180/oauth2/auth"
+    assert (sso.set_headers, sso.append_headers) == (("X-User", "X-Email"), ("Set-Cookie",))
+    assert isinstance(schemes["b"], BasicAuth)

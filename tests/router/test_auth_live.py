@@ -142,3 +142,83 @@ async def test_unreadable_htpasswd_file_stops_the_start(consul: Catalog, tmp_pat
     )
     with pytest.raises(ValueError, match=r"proxy\.auth: members: cannot read"):
         await router.start()
+
+
+async def start_decider() -> tuple[web.AppRunner, int, list[dict[str, str]]]:
+    """A forward-auth endpoint: 200 for the cookie `session=ok`, a redirect to a login page
+    without one, 403 (taken as 401) for a banned user."""
+    seen: list[dict[str, str]] = []
+
+    async def decide(request: web.Request) -> web.Response:
+        seen.append(
+            {
+                "method": request.method,
+                "path_qs": request.path_qs,
+                "host": request.host,
+                "cookie": request.headers.get("Cookie", ""),
+                "body": str(len(await request.read())),
+            }
+        )
+        if "banned" in request.headers.get("Cookie", ""):
+            return web.Response(status=403)
+        if "session=ok" in request.headers.get("Cookie", ""):
+            return web.Response(headers={"X-Auth-User": "alice", "Set-Cookie": "seen=1"})
+        return web.Response(status=302, headers={"Location": "http://login.test/?rd=/ext"})
+
+    app = web.Application()
+    app.router.add_route("*", "/decide/{tail:.*}", decide)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1], seen  # type: ignore[union-attr]
+
+
+async def test_external_auth_route(consul: Catalog) -> None:
+    origin, origin_port = await start_echo()
+    decider, decider_port, seen = await start_decider()
+    consul.register("ext-a", "ext-svc", origin_port, ["urlprefix-/ext auth=sso"])
+    router = second_router(
+        consul.addr,
+        auth_schemes=(
+            f"name=sso;type=external;endpoint=http://127.0.0.1:{decider_port}/decide;"
+            'set-auth-headers="X-Auth-User";append-auth-headers="Set-Cookie"'
+        ),
+        register=False,
+    )
+    await router.start()
+    try:
+        await router.wait_ready()
+        proxy = f"http://127.0.0.1:{router.config.listeners[0].port}"
+        async with aiohttp.ClientSession() as session:
+
+            async def routed() -> bool:
+                async with session.get(proxy + "/ext/a", allow_redirects=False) as r:
+                    return r.status == 302
+
+            await until(routed)
+            ok = {"Cookie": "session=ok", "Host": "app.test"}
+            async with session.post(proxy + "/ext/a?x=1", data=b"payload", headers=ok) as r:
+                assert r.status == 200
+                assert r.headers["X-Auth-User"] == "alice"
+                assert r.headers["Set-Cookie"] == "seen=1"
+                got = json.loads(await r.text())
+            assert (got["path"], got["body"]) == ("/ext/a?x=1", 7)  # the body went upstream
+            asked = seen[-1]
+            assert asked == {
+                "method": "POST",
+                "path_qs": "/decide/ext/a?x=1",
+                "host": "app.test",
+                "cookie": "session=ok",
+                "body": "0",  # the decision endpoint gets no body
+            }
+            async with session.get(proxy + "/ext/a", allow_redirects=False) as r:
+                assert r.status == 302
+                assert r.headers["Location"] == "http://login.test/?rd=/ext"
+            async with session.get(proxy + "/ext/a", headers={"Cookie": "banned=1"}) as r:
+                assert (r.status, await r.text()) == (401, "authorization failed\n")
+    finally:
+        await router.stop()
+        consul.deregister("ext-a")
+        await origin.cleanup()
+        await decider.cleanup()

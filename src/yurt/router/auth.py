@@ -1,7 +1,16 @@
 """Fabio's authentication schemes (`proxy.auth`) for routes with the `auth=NAME` option.
 
 `proxy.auth` is a comma-separated list of `name=NAME;type=basic;file=PATH[;realm=R]
-[;refresh=DURATION]`, as Fabio reads it. A `basic` scheme checks HTTP basic credentials
+[;refresh=DURATION]` or `name=NAME;type=external;endpoint=URL[;set-auth-headers="A,B"]
+[;append-auth-headers="C"]`, as Fabio reads it.
+
+An `external` scheme asks a decision endpoint about every request (a forward-auth service
+such as oauth2-proxy): the request's method, path and query, headers and Host, without its
+body, go to `endpoint + path`; 200 lets it through (the answer's `set-auth-headers` and
+`append-auth-headers` are added to the response the client gets), 302 redirects the client
+where the answer says, anything else is 401.
+
+A `basic` scheme checks HTTP basic credentials
 against an htpasswd file; the password hashes read are the ones Apache's `htpasswd` writes:
 bcrypt (`-B`), Apache MD5 (`$apr1$`, the default; `$1$` too), SHA-1 (`{SHA}`, `-s`) and
 salted SHA-1 (`{SSHA}`). Lines in other formats (crypt, plain text) are reported and skipped,
@@ -25,10 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import bcrypt
 
 from yurt.api.durations import SECOND, parse_go_duration
-from yurt.router.config import ConfigError
+from yurt.router.config import ConfigError, split_unquoted
 
 log = logging.getLogger(__name__)
 
@@ -240,15 +250,87 @@ class BasicAuth:
         return verdict
 
 
-def parse_auth_schemes(text: str) -> dict[str, BasicAuth]:
+@dataclass(frozen=True, slots=True)
+class ExternalDecision:
+    """What a decision endpoint said: its status, where to redirect (302), and the response
+    header lines to add to the client's response (200), each as `\r\nName: value`."""
+
+    status: int
+    location: str = ""
+    header_lines: bytes = b""
+
+
+# Request headers not passed to the decision endpoint: its request has no body.
+_NOT_FORWARDED = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection"})
+
+
+@dataclass(eq=False)
+class ExternalAuth:
+    """One `type=external` scheme: a decision endpoint asked about every request."""
+
+    name: str
+    endpoint: str
+    set_headers: tuple[str, ...] = ()
+    append_headers: tuple[str, ...] = ()
+    _session: aiohttp.ClientSession | None = field(default=None, repr=False)
+
+    async def decide(
+        self, method: str, uri: str, host: str, headers: list[tuple[bytes, bytes]]
+    ) -> ExternalDecision:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        out = [
+            (n.decode("latin-1"), v.decode("latin-1"))
+            for n, v in headers
+            if n.lower() not in _NOT_FORWARDED
+        ]
+        out.append(("Host", host))
+        try:
+            async with self._session.request(
+                method, self.endpoint + uri, headers=out, allow_redirects=False
+            ) as resp:
+                await resp.read()
+                if resp.status == 200:
+                    lines = b"".join(
+                        b"\r\n" + f"{h}: {resp.headers.get(h, '')}".encode("latin-1", "replace")
+                        for h in (*self.set_headers, *self.append_headers)
+                    )
+                    return ExternalDecision(200, header_lines=lines)
+                if resp.status == 302:
+                    return ExternalDecision(302, location=resp.headers.get("Location", ""))
+                if resp.status != 401:
+                    log.warning(
+                        "auth %s: unexpected status %d, treated as unauthorized",
+                        self.name,
+                        resp.status,
+                    )
+                return ExternalDecision(401)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.error("auth %s: %s: %s", self.name, self.endpoint, exc or type(exc).__name__)
+            return ExternalDecision(401)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+AuthScheme = BasicAuth | ExternalAuth
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(h.strip() for h in text.strip('"').split(",") if h.strip())
+
+
+def parse_auth_schemes(text: str) -> dict[str, AuthScheme]:
     """Parse `proxy.auth` (files are not read here: see `BasicAuth.load`)."""
-    out: dict[str, BasicAuth] = {}
-    for item in text.split(","):
+    out: dict[str, AuthScheme] = {}
+    for item in split_unquoted(text, ","):
         item = item.strip()
         if not item:
             continue
         opts: dict[str, str] = {}
-        for part in item.split(";"):
+        for part in split_unquoted(item, ";"):
             k, _, v = part.strip().partition("=")
             opts[k.strip()] = v.strip()
         name = opts.get("name", "")
@@ -257,6 +339,25 @@ def parse_auth_schemes(text: str) -> dict[str, BasicAuth]:
         kind = opts.get("type", "")
         if not kind:
             raise ConfigError(f"proxy.auth: missing 'type' in auth '{name}'")
+        if kind == "external":
+            endpoint = opts.get("endpoint", "")
+            if not endpoint:
+                raise ConfigError(f"proxy.auth: missing 'endpoint' in auth '{name}'")
+            if endpoint.endswith("/"):
+                raise ConfigError(
+                    f"proxy.auth: {name}: the decision endpoint should not end with /"
+                )
+            if not endpoint.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"proxy.auth: {name}: endpoint {endpoint!r}: expected an http(s) URL"
+                )
+            out[name] = ExternalAuth(
+                name,
+                endpoint,
+                _names(opts.get("set-auth-headers", "")),
+                _names(opts.get("append-auth-headers", "")),
+            )
+            continue
         if kind != "basic":
             raise ConfigError(f"proxy.auth: unknown auth type '{kind}' in auth '{name}'")
         if not opts.get("file"):

@@ -268,7 +268,7 @@ _LISTENER_OPTIONS = (
 _PROTOS = ("http", "https", "tcp", "tcp+sni", "https+tcp+sni", "tcp-dynamic", "prometheus")
 
 
-def _split_unquoted(text: str, sep: str) -> list[str]:
+def split_unquoted(text: str, sep: str) -> list[str]:
     """Split at `sep` outside double quotes (Fabio: `tlsciphers="0xc02f,0xc030"`)."""
     parts: list[str] = []
     current: list[str] = []
@@ -287,11 +287,11 @@ def _split_unquoted(text: str, sep: str) -> list[str]:
 
 def parse_listeners(text: str) -> list[Listener]:
     out: list[Listener] = []
-    for item in _split_unquoted(text, ","):
+    for item in split_unquoted(text, ","):
         item = item.strip()
         if not item:
             continue
-        addr, *opts = _split_unquoted(item, ";")
+        addr, *opts = split_unquoted(item, ";")
         li = Listener("", 0)
         for opt in opts:
             k, _, v = opt.strip().partition("=")

@@ -30,7 +30,7 @@ from typing import Any, cast
 import httptools
 
 from yurt.router.access_log import AccessLog
-from yurt.router.auth import BasicAuth
+from yurt.router.auth import AuthScheme, ExternalAuth, ExternalDecision
 from yurt.router.metrics import ProxyMetrics
 from yurt.router.paths import lookup_path
 from yurt.router.proxy_protocol import with_proxy_protocol
@@ -142,7 +142,7 @@ class ProxySettings:
     tls_header_value: str = ""
     sts_value: str = ""  # proxy.header.sts.*: Strict-Transport-Security on TLS responses
     access_log: AccessLog | None = None
-    auth: dict[str, BasicAuth] = field(default_factory=dict)  # proxy.auth, by name
+    auth: dict[str, AuthScheme] = field(default_factory=dict)  # proxy.auth, by name
     gzip_types: re.Pattern[str] | None = None  # proxy.gzip.contenttype; None: off
     metrics: ProxyMetrics | None = None  # metrics.target=prometheus; None: off
 
@@ -479,6 +479,7 @@ class _ClientProtocol(asyncio.Protocol):
         "_auth_wait",
         "_body_sent_ok",
         "_connecting",
+        "_ext_decision",
         "_gz",
         "_gzip_ok",
         "_h_headers",
@@ -497,6 +498,7 @@ class _ClientProtocol(asyncio.Protocol):
         "_pending",
         "_pipeline",
         "_remote",
+        "_resp_extra",
         "_retry_ok",
         "_timer",
         "_url",
@@ -556,6 +558,9 @@ class _ClientProtocol(asyncio.Protocol):
         self._pipeline: deque[tuple[Any, ...]] = deque()
         # A request held while a worker thread checks its credentials: [request, body, done].
         self._auth_wait: list[Any] | None = None
+        # An external decision for the held request, and the response header lines it adds.
+        self._ext_decision: ExternalDecision | None = None
+        self._resp_extra = b""
         # proxy.gzip.contenttype: whether the client takes gzip, and the response's compressor.
         self._gzip_ok = False
         self._gz: Any = None
@@ -1188,6 +1193,8 @@ class _ClientProtocol(asyncio.Protocol):
             head = _status_line_11(head)
         if self.routes.sts_line:
             head += self.routes.sts_line
+        if self._resp_extra:
+            head += self._resp_extra
         bodiless = self.head_request or status in _NO_BODY_STATUS or status == 101
         self.close_delimited = not bodiless and length == -1 and not chunked
         types = self.settings.gzip_types
@@ -1345,6 +1352,9 @@ class _ClientProtocol(asyncio.Protocol):
         self._finish()
 
     def _finish(self) -> None:
+        if self._resp_extra or self._ext_decision is not None:
+            self._resp_extra = b""
+            self._ext_decision = None
         if self.access is not None:
             self._log()
         self.busy = False
@@ -1387,6 +1397,8 @@ class _ClientProtocol(asyncio.Protocol):
             log.error("route auth=%s: no such scheme in proxy.auth", name)
             self._respond(401, b"authorization failed\n", b"text/plain; charset=utf-8", drain=True)
             return False
+        if isinstance(scheme, ExternalAuth):
+            return self._external(scheme, headers, request)
         value = b""
         for hname, hvalue in headers:
             if len(hname) == 13 and hname.lower() == b"authorization":
@@ -1397,9 +1409,7 @@ class _ClientProtocol(asyncio.Protocol):
             # Not seen since the file was read: check it off the loop (bcrypt takes tens of
             # milliseconds), holding this request's body and any pipelined request behind it.
             self._auth_wait = [request, [], False]
-            if self.transport is not None and not self._paused:
-                self._paused = True
-                self.transport.pause_reading()
+            self._hold()
             done = asyncio.get_running_loop().run_in_executor(None, scheme.check, value)
             done.add_done_callback(self._auth_checked)
             return False
@@ -1414,6 +1424,12 @@ class _ClientProtocol(asyncio.Protocol):
             return False
         return True
 
+    def _hold(self) -> None:
+        """Stop reading while the held request waits for its decision."""
+        if self.transport is not None and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+
     def _auth_checked(self, done: asyncio.Future[bool]) -> None:
         held, self._auth_wait = self._auth_wait, None
         if held is None or self.transport is None:
@@ -1423,9 +1439,54 @@ class _ClientProtocol(asyncio.Protocol):
             self._respond(500, b"", b"", drain=False)
             return
         # The verdict is remembered now: the request starts over and finds it.
+        self._restart_held(held)
+
+    def _restart_held(self, held: list[Any]) -> None:
         self.busy = False
         self._pipeline.appendleft(tuple(held))
         self._resume_pipeline()
+
+    def _external(
+        self, scheme: ExternalAuth, headers: list[tuple[bytes, bytes]], request: tuple[Any, ...]
+    ) -> bool:
+        """Fabio's external auth: each request waits for the decision endpoint's answer."""
+        decision, self._ext_decision = self._ext_decision, None
+        if decision is None:
+            method, url = request[0].decode("latin-1"), request[1].decode("latin-1")
+            host = next((v for n, v in headers if n.lower() == b"host"), b"")
+            self._auth_wait = [request, [], False]
+            self._hold()
+            task = asyncio.ensure_future(
+                scheme.decide(method, url, host.decode("latin-1"), headers)
+            )
+            task.add_done_callback(self._external_decided)
+            return False
+        if decision.status == 200:
+            self._resp_extra = decision.header_lines
+            return True
+        if decision.status == 302:
+            location = decision.location.encode("latin-1", "replace")
+            body = b""
+            if request[0] in (b"GET", b"HEAD"):
+                body = b'<a href="%s">Found</a>.\n\n' % _html_escape(decision.location).encode()
+            self._respond(
+                302,
+                body,
+                b"text/html; charset=utf-8" if body else b"",
+                extra=b"Location: " + location + b"\r\n",
+                drain=True,
+            )
+            return False
+        self._respond(401, b"authorization failed\n", b"text/plain; charset=utf-8", drain=True)
+        return False
+
+    def _external_decided(self, task: asyncio.Future[ExternalDecision]) -> None:
+        held, self._auth_wait = self._auth_wait, None
+        if held is None or self.transport is None:
+            return
+        failed = task.cancelled() or task.exception() is not None
+        self._ext_decision = ExternalDecision(401) if failed else task.result()
+        self._restart_held(held)
 
     def _bad_request(self, why: str) -> None:
         self.close_after = True

@@ -14,7 +14,7 @@ from yurt.api.durations import SECOND, parse_go_duration
 from yurt.api.http import start_site
 from yurt.router.access_log import AccessLog
 from yurt.router.admin import build_app
-from yurt.router.auth import parse_auth_schemes
+from yurt.router.auth import ExternalAuth, parse_auth_schemes
 from yurt.router.certs import CertStore, parse_cert_sources
 from yurt.router.config import Listener, RouterConfig, format_listeners
 from yurt.router.consul import ConsulClient
@@ -98,6 +98,9 @@ class Router:
         try:
             self.settings.auth = parse_auth_schemes(cfg.auth_schemes)
             for scheme in self.settings.auth.values():
+                if isinstance(scheme, ExternalAuth):
+                    log.info("auth %s: decisions from %s", scheme.name, scheme.endpoint)
+                    continue
                 scheme.load()
                 log.info("auth %s: %d users from %s", scheme.name, scheme.users, scheme.file)
                 if scheme.refresh > 0:
@@ -170,6 +173,9 @@ class Router:
         for remote in self._remote_certs:
             await remote.stop()
         self._remote_certs = []
+        for scheme in self.settings.auth.values():
+            if isinstance(scheme, ExternalAuth):
+                await scheme.close()
         for server in self._listeners:
             await server.stop()
         self._listeners = []
