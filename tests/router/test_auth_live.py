@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from tests.router.conftest import Catalog
-from tests.router.test_router_live import second_router, until
+from tests.router.test_router_live import second_router, serve_app, until_answers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -39,11 +39,7 @@ async def start_echo() -> tuple[web.AppRunner, int]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return await serve_app(app)
 
 
 def pipelined(port: int, auth: str) -> list[bytes]:
@@ -84,12 +80,7 @@ async def test_basic_auth_route(consul: Catalog, tmp_path: Path) -> None:
         await router.wait_ready()
         proxy = f"http://127.0.0.1:{router.config.listeners[0].port}"
         async with aiohttp.ClientSession() as session:
-
-            async def routed() -> bool:
-                async with session.get(proxy + "/public/x") as r:
-                    return r.status == 200
-
-            await until(routed)
+            await until_answers(session, proxy + "/public/x")
 
             async with session.get(proxy + "/private/x") as r:
                 assert r.status == 401
@@ -167,11 +158,8 @@ async def start_decider() -> tuple[web.AppRunner, int, list[dict[str, str]]]:
 
     app = web.Application()
     app.router.add_route("*", "/decide/{tail:.*}", decide)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1], seen  # type: ignore[union-attr]
+    runner, port = await serve_app(app)
+    return runner, port, seen
 
 
 async def test_external_auth_route(consul: Catalog) -> None:
@@ -191,12 +179,7 @@ async def test_external_auth_route(consul: Catalog) -> None:
         await router.wait_ready()
         proxy = f"http://127.0.0.1:{router.config.listeners[0].port}"
         async with aiohttp.ClientSession() as session:
-
-            async def routed() -> bool:
-                async with session.get(proxy + "/ext/a", allow_redirects=False) as r:
-                    return r.status == 302
-
-            await until(routed)
+            await until_answers(session, proxy + "/ext/a", 302, allow_redirects=False)
             ok = {"Cookie": "session=ok", "Host": "app.test"}
             async with session.post(proxy + "/ext/a?x=1", data=b"payload", headers=ok) as r:
                 assert r.status == 200

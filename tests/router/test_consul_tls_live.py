@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from tests.router.conftest import Catalog
-from tests.router.test_router_live import second_router, start_upstream, until
+from tests.router.test_router_live import second_router, start_upstream, until_answers
 from tests.router.test_tls_listener import make_cert
 from tests.support.process import free_port
 from yurt.router.config import ConfigError, RouterConfig
@@ -48,12 +48,7 @@ async def test_router_watches_a_catalog_over_mutual_tls(consul: Catalog, tmp_pat
         await router.wait_ready()
         proxy = f"http://127.0.0.1:{router.config.listeners[0].port}"
         async with aiohttp.ClientSession() as session:
-
-            async def routed() -> bool:
-                async with session.get(proxy + "/over-tls/x") as r:
-                    return r.status == 200
-
-            await until(routed)
+            await until_answers(session, proxy + "/over-tls/x")
 
         # Without the client certificate the catalog's side refuses the connection.
         anonymous = second_router(

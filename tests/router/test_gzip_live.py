@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from tests.router.conftest import Catalog
-from tests.router.test_router_live import second_router, until
+from tests.router.test_router_live import second_router, serve_app, until_answers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -45,11 +45,7 @@ async def start_origin() -> tuple[web.AppRunner, int]:
     app.router.add_get("/gz/stream", streamed)
     app.router.add_get("/gz/binary", binary)
     app.router.add_get("/gz/encoded", encoded)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return await serve_app(app)
 
 
 def http10(port: int) -> bytes:
@@ -74,12 +70,7 @@ async def test_gzip_by_content_type(consul: Catalog) -> None:
         proxy = f"http://127.0.0.1:{router.config.listeners[0].port}"
         gz = {"Accept-Encoding": "gzip, deflate"}
         async with aiohttp.ClientSession(auto_decompress=False) as session:
-
-            async def routed() -> bool:
-                async with session.get(proxy + "/gz/page") as r:
-                    return r.status == 200
-
-            await until(routed)
+            await until_answers(session, proxy + "/gz/page")
 
             async with session.get(proxy + "/gz/page", headers=gz) as r:
                 assert r.headers["Content-Encoding"] == "gzip"

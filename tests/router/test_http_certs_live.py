@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from tests.router.conftest import Catalog
-from tests.router.test_router_live import second_router, until
+from tests.router.test_router_live import second_router, serve_app, until
 from tests.router.test_tls_listener import make_cert, peer_cn
 from yurt.router.certs import parse_cert_sources
 from yurt.router.config import ConfigError
@@ -29,11 +29,7 @@ async def serve_dir(root: Path, token: str) -> tuple[web.AppRunner, int]:
 
     app = web.Application()
     app.router.add_get("/certs/{name}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return await serve_app(app)
 
 
 async def test_certificates_from_an_http_server(consul: Catalog, tmp_path: Path) -> None:

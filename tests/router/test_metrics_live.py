@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.router.conftest import Catalog
-from tests.router.test_router_live import second_router, until
+from tests.router.test_router_live import second_router, serve_app, until, until_answers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -29,11 +29,7 @@ async def start_origin() -> tuple[web.AppRunner, int]:
     app = web.Application()
     app.router.add_get("/m/hello", hello)
     app.router.add_get("/m/ws", ws)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return await serve_app(app)
 
 
 async def test_metrics_of_a_running_router(consul: Catalog) -> None:
@@ -64,11 +60,7 @@ async def test_metrics_of_a_running_router(consul: Catalog) -> None:
                     for s in fam.samples
                 }
 
-            async def routed() -> bool:
-                async with session.get(proxy + "/m/hello") as r:
-                    return r.status == 200
-
-            await until(routed)
+            await until_answers(session, proxy + "/m/hello")
             before = await samples()
             for _ in range(3):
                 async with session.get(proxy + "/m/hello") as r:

@@ -58,12 +58,29 @@ async def start_upstream(name: str) -> Upstream:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
+    runner, port = await serve_app(app)
+    return Upstream(name, port, runner)
+
+
+async def serve_app(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve an upstream (or decision endpoint, certificate server) on a free port."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return Upstream(name, port, runner)
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
+async def until_answers(
+    session: aiohttp.ClientSession, url: str, status: int = 200, **kw: Any
+) -> None:
+    """Wait until a GET of `url` (through a router) answers `status`: the route is in."""
+
+    async def answered() -> bool:
+        async with session.get(url, **kw) as r:
+            return r.status == status
+
+    await until(answered)
 
 
 _markers = itertools.count()

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from tests.router.conftest import Catalog
-from tests.router.test_router_live import second_router, start_upstream, until
+from tests.router.test_router_live import second_router, start_upstream, until, until_answers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -88,12 +88,7 @@ async def test_https_listener_with_a_file_source(consul: Catalog, tmp_path: Path
 
         conn = aiohttp.TCPConnector(resolver=Resolve(), ssl=ctx)
         async with aiohttp.ClientSession(connector=conn) as session:
-
-            async def routed() -> bool:
-                async with session.get(url) as r:
-                    return r.status == 200
-
-            await until(routed)
+            await until_answers(session, url)
             # proxy.header.tls is the router's to set: a client's own is replaced.
             async with session.get(url, headers={"Host": "site.test", "X-Tls": "forged"}) as r:
                 body = json.loads(await r.text())
@@ -194,6 +189,8 @@ async def test_ui_over_tls_with_an_https_check(consul: Catalog, tmp_path: Path) 
 
         await until(passing)
         # `yurt router routes` reads the table over TLS too.
+        consul.register("ui-tls", "ui-tls", 4321, ["urlprefix-/ui-tls"])
+        await until(lambda: "/ui-tls" in str(router.settings.table))
         out = await asyncio.to_thread(
             subprocess.run,
             [
@@ -210,8 +207,10 @@ async def test_ui_over_tls_with_an_https_check(consul: Catalog, tmp_path: Path) 
             timeout=30,
         )
         assert out.returncode == 0, out.stderr
+        assert "route add ui-tls /ui-tls http://127.0.0.1:4321/\n" in out.stdout
     finally:
         await router.stop()
+        consul.deregister("ui-tls")
 
 
 async def test_tlsciphers_choose_the_cipher_suites(consul: Catalog, tmp_path: Path) -> None:

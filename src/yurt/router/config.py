@@ -285,61 +285,65 @@ def split_unquoted(text: str, sep: str) -> list[str]:
     return parts
 
 
+def _parse_listener(key: str, item: str, allowed: Sequence[str]) -> Listener:
+    """One listener: `host:port;opt=value;...` with the options `allowed` for `key`."""
+    addr, *opts = split_unquoted(item, ";")
+    li = Listener("", 0)
+    for opt in opts:
+        k, _, v = opt.strip().partition("=")
+        v = v.strip('"')
+        if k not in allowed:
+            raise ConfigError(
+                f"{key}: unknown option {k!r} in {item!r} (expected one of {', '.join(allowed)})"
+            )
+        if k == "proto":
+            if v not in _PROTOS:
+                raise ConfigError(
+                    f"{key}: proto={v!r} in {item!r} is not supported (yurt serves "
+                    f"proto={', '.join(_PROTOS)} listeners)"
+                )
+            li.proto = v
+        elif k == "cs":
+            li.cs = v
+        elif k == "tlsmin":
+            li.tls_min = v
+        elif k == "tlsmax":
+            li.tls_max = v
+        elif k == "tlsciphers":
+            li.tls_ciphers = v
+        elif k == "pxyproto":
+            li.proxy_protocol = _bool(f"{key}: {item!r}: pxyproto", v)
+        elif k == "refresh":
+            li.refresh = v
+            _duration_seconds(f"{key}: {item!r}: refresh", v)
+        elif k == "pxytimeout":
+            li.proxy_timeout = v
+            _duration_seconds(f"{key}: {item!r}: pxytimeout", v)
+        # rt/wt (read/write timeouts) are accepted as Fabio's; they do not change
+        # yurt's listeners.
+    if li.proto in ("https", "https+tcp+sni") and not li.cs:
+        raise ConfigError(f"{key}: {item!r}: a proto={li.proto} listener needs cs=NAME")
+    # (ui.addr has no proto: cs= alone serves it over TLS.)
+    if li.cs and key == "proxy.addr" and li.proto not in ("https", "tcp", "https+tcp+sni"):
+        raise ConfigError(
+            f"{key}: {item!r}: cs= is supported on proto=https and proto=tcp "
+            "listeners only (a tcp+sni listener passes TLS through undecrypted)"
+        )
+    if li.proxy_protocol and li.cs:
+        raise ConfigError(
+            f"{key}: {item!r}: pxyproto=true is supported on listeners without TLS "
+            "(put the PROXY header reader in front of the TLS terminator)"
+        )
+    li.host, li.port = split_addr(key, addr)
+    return li
+
+
 def parse_listeners(text: str) -> list[Listener]:
     out: list[Listener] = []
     for item in split_unquoted(text, ","):
         item = item.strip()
-        if not item:
-            continue
-        addr, *opts = split_unquoted(item, ";")
-        li = Listener("", 0)
-        for opt in opts:
-            k, _, v = opt.strip().partition("=")
-            v = v.strip('"')
-            if k not in _LISTENER_OPTIONS:
-                raise ConfigError(
-                    f"proxy.addr: unknown option {k!r} in {item!r} "
-                    f"(expected one of {', '.join(_LISTENER_OPTIONS)})"
-                )
-            if k == "proto":
-                if v not in _PROTOS:
-                    raise ConfigError(
-                        f"proxy.addr: proto={v!r} in {item!r} is not supported (yurt serves "
-                        f"proto={', '.join(_PROTOS)} listeners)"
-                    )
-                li.proto = v
-            elif k == "cs":
-                li.cs = v
-            elif k == "tlsmin":
-                li.tls_min = v
-            elif k == "tlsmax":
-                li.tls_max = v
-            elif k == "tlsciphers":
-                li.tls_ciphers = v
-            elif k == "pxyproto":
-                li.proxy_protocol = _bool(f"proxy.addr: {item!r}: pxyproto", v)
-            elif k == "refresh":
-                li.refresh = v
-                _duration_seconds(f"proxy.addr: {item!r}: refresh", v)
-            elif k == "pxytimeout":
-                li.proxy_timeout = v
-                _duration_seconds(f"proxy.addr: {item!r}: pxytimeout", v)
-            # rt/wt (read/write timeouts) are accepted as Fabio's; they do not change
-            # yurt's listeners.
-        if li.proto in ("https", "https+tcp+sni") and not li.cs:
-            raise ConfigError(f"proxy.addr: {item!r}: a proto={li.proto} listener needs cs=NAME")
-        if li.cs and li.proto not in ("https", "tcp", "https+tcp+sni"):
-            raise ConfigError(
-                f"proxy.addr: {item!r}: cs= is supported on proto=https and proto=tcp "
-                "listeners only (a tcp+sni listener passes TLS through undecrypted)"
-            )
-        if li.proxy_protocol and li.cs:
-            raise ConfigError(
-                f"proxy.addr: {item!r}: pxyproto=true is supported on listeners without TLS "
-                "(put the PROXY header reader in front of the TLS terminator)"
-            )
-        li.host, li.port = split_addr("proxy.addr", addr)
-        out.append(li)
+        if item:
+            out.append(_parse_listener("proxy.addr", item, _LISTENER_OPTIONS))
     if not out:
         raise ConfigError("proxy.addr: no listen address")
     return out
@@ -366,22 +370,9 @@ def format_listeners(listeners: Sequence[Listener]) -> str:
 
 
 def parse_ui_listener(text: str) -> Listener:
-    """`ui.addr`: `host:port[;cs=NAME][;tlsmin=V][;tlsmax=V]` (with `cs`, served over TLS)."""
-    addr, *opts = text.split(";")
-    li = Listener(*split_addr("ui.addr", addr))
-    for opt in opts:
-        k, _, v = opt.strip().partition("=")
-        if k == "cs":
-            li.cs = v
-        elif k == "tlsmin":
-            li.tls_min = v
-        elif k == "tlsmax":
-            li.tls_max = v
-        else:
-            raise ConfigError(
-                f"ui.addr: unknown option {k!r} in {text!r} (expected cs, tlsmin, tlsmax)"
-            )
-    return li
+    """`ui.addr`: `host:port[;cs=NAME][;tlsmin=V][;tlsmax=V][;tlsciphers=...]` (with `cs`,
+    served over TLS)."""
+    return _parse_listener("ui.addr", text, ("cs", "tlsmin", "tlsmax", "tlsciphers"))
 
 
 def split_addr(key: str, addr: str) -> tuple[str, int]:
@@ -496,6 +487,7 @@ class RouterConfig:
                     f"proxy.addr: cs={li.cs!r} names no certificate source in proxy.cs"
                 )
         ui = parse_ui_listener(self.ui_addr)
+        check_ciphers(ui.tls_ciphers)
         if ui.cs and ui.cs not in sources:
             raise ConfigError(f"ui.addr: cs={ui.cs!r} names no certificate source in proxy.cs")
         if self.strategy not in ("rnd", "rr"):

@@ -157,6 +157,7 @@ class _SNIClient(_Client):
     """Waits for the ClientHello, routes by its server name, then replays it upstream."""
 
     metric = "tcp_sni_"
+    label = "tcp+sni"
 
     def __init__(self, settings: ProxySettings, port_key: str) -> None:
         super().__init__(settings, port_key)
@@ -174,15 +175,14 @@ class _SNIClient(_Client):
         try:
             hello = read_client_hello(self.hello)
         except NotClientHello as exc:
-            log.info("tcp+sni %s: %s", self.port_key, exc)
+            log.info("%s %s: %s", self.label, self.port_key, exc)
             self._close()
             return
         if hello is None:
             return
         target = self._route(hello.server_name)
         if target is None:
-            self._count("noroute")
-            self._close()
+            self._unrouted(hello.server_name)
             return
         self.routed = True
         self.pending = [self.hello]
@@ -190,16 +190,18 @@ class _SNIClient(_Client):
         self._dial(target)
 
     def _route(self, server_name: str) -> Target | None:
+        """The target of the host route for this name (as for `https://<name>/`)."""
         s = self.settings
         if not server_name:
-            log.info("tcp+sni %s: the client sent no server name", self.port_key)
             return None
         assert s.pick is not None and s.match is not None
         target = s.table.lookup(server_name, "/", s.pick, s.match, tls=True, scheme="https")
-        if target is None or target.redirect_code:
-            log.info("tcp+sni %s: no route for %s", self.port_key, server_name)
-            return None
-        return target
+        return None if target is None or target.redirect_code else target
+
+    def _unrouted(self, server_name: str) -> None:
+        log.info("tcp+sni %s: no route for %r", self.port_key, server_name)
+        self._count("noroute")
+        self._close()
 
     def _close(self) -> None:
         if self.transport is not None:
@@ -209,41 +211,20 @@ class _SNIClient(_Client):
 class _MixedSNIClient(_SNIClient):
     """`https+tcp+sni`: TCP routes pass through; everything else is HTTPS, terminated here."""
 
+    label = "https+tcp+sni"
+
     def __init__(self, settings: ProxySettings, port_key: str, https: HTTPProxy) -> None:
         super().__init__(settings, port_key)
         self.https = https
 
-    def data_received(self, data: bytes) -> None:
-        if self.routed:
-            super().data_received(data)
-            return
-        self.hello += data
-        try:
-            hello = read_client_hello(self.hello)
-        except NotClientHello as exc:
-            log.info("https+tcp+sni %s: %s", self.port_key, exc)
-            self._close()
-            return
-        if hello is None:
-            return
-        target = self._tcp_route(hello.server_name)
-        if target is not None:
-            self.routed = True
-            self.pending = [self.hello]
-            self.hello = b""
-            self._dial(target)
-            return
-        self._terminate_tls()
-
-    def _tcp_route(self, server_name: str) -> Target | None:
-        s = self.settings
-        if not server_name:
-            return None
-        assert s.pick is not None and s.match is not None
-        target = s.table.lookup(server_name, "/", s.pick, s.match, tls=True, scheme="https")
+    def _route(self, server_name: str) -> Target | None:
+        target = super()._route(server_name)
         if target is None or not (target.scheme == "tcp" or target.opts.get("proto") == "tcp"):
             return None
         return target
+
+    def _unrouted(self, server_name: str) -> None:
+        self._terminate_tls()
 
     def _terminate_tls(self) -> None:
         """Hand the connection, with the bytes read so far, to a TLS layer in front of the
