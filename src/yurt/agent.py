@@ -69,6 +69,8 @@ class Agent:
                         node_name=cfg.catalog_node_name or cfg.name,
                         datacenter=cfg.datacenter,
                         config_dirs=list(cfg.catalog_config_dirs),
+                        acl=cfg.catalog_acl,
+                        allowed_origins=list(cfg.http_allowed_origins),
                     )
                 )
             )
@@ -89,6 +91,9 @@ class Agent:
                         server_service_name=cfg.server_service_name,
                         gc_thresholds=GCThresholds(**cfg.gc_thresholds),
                         gc_interval=(cfg.gc_interval_ns / SECOND if cfg.gc_interval_ns else 300.0),
+                        acl_enabled=cfg.acl_enabled,
+                        consul_token=cfg.consul_token,
+                        allowed_origins=list(cfg.http_allowed_origins),
                     )
                 )
             )
@@ -118,6 +123,8 @@ class Agent:
                         http_host=cfg.bind_addr,
                         http_port=0,
                         templates=cfg.client_template,
+                        consul_token=cfg.consul_token,
+                        allowed_origins=list(cfg.http_allowed_origins),
                     )
                 )
             )
@@ -131,6 +138,8 @@ class Agent:
                         ui_addr=cfg.ui_addr,
                         consul_addr=consul_addr,
                         service_name=cfg.router_service_name,
+                        consul_token=cfg.consul_token,
+                        ui_allowed_origins=tuple(cfg.http_allowed_origins),
                     )
                 )
             )

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from yurt.api.durations import parse_go_duration
+from yurt.catalog.config import ConsulACLConfig
 from yurt.client.config import TemplateConfig
 from yurt.jobspec.diagnostics import Collector, JobspecError, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
@@ -47,6 +48,13 @@ class AgentConfig:
     name: str = field(default_factory=socket.gethostname)
     data_dir: Path = Path(".yurt")
     bind_addr: str = "127.0.0.1"
+    # Origins besides each listener's own whose browser requests are let through (a reverse
+    # proxy in front of the UIs); their host names are accepted in `Host` too.
+    http_allowed_origins: list[str] = field(default_factory=list)
+    # Nomad's `acl { enabled }` (the scheduler and the client).
+    acl_enabled: bool = False
+    # The token the scheduler and the client present to the catalog (`consul { token }`).
+    consul_token: str = ""
     # scheduler (Nomad server)
     server_enabled: bool = True
     http_port: int = 4646
@@ -71,6 +79,8 @@ class AgentConfig:
     catalog_enabled: bool = True
     catalog_node_name: str | None = None
     catalog_config_dirs: list[Path] = field(default_factory=list)
+    # Consul's `acl { }`, inside yurt's `catalog { }` block.
+    catalog_acl: ConsulACLConfig = field(default_factory=ConsulACLConfig)
     # router (Fabio)
     router_enabled: bool = True
     proxy_addr: str = "127.0.0.1:9999"
@@ -103,6 +113,12 @@ def _gc_threshold(name: str) -> Setter:
     return setter
 
 
+def _origins(values: list[Any]) -> list[str]:
+    from yurt.api.guard import parse_origin
+
+    return [parse_origin(str(v)) for v in values]
+
+
 def _ignored(cfg: AgentConfig, value: Any) -> None:
     """Accepted for compatibility with Nomad agent configs; one process needs none of it."""
 
@@ -114,6 +130,7 @@ _TOP: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "name": (str, _set("name")),
     "data_dir": (str, lambda c, v: setattr(c, "data_dir", Path(v))),
     "bind_addr": (str, _set("bind_addr")),
+    "http_allowed_origins": (list, lambda c, v: setattr(c, "http_allowed_origins", _origins(v))),
     "log_level": (str, _ignored),
     "log_json": (bool, _ignored),
     "enable_debug": (bool, _ignored),

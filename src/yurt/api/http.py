@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -95,13 +95,28 @@ SHUTDOWN_GRACE = 2.0
 
 
 async def start_site(
-    app: web.Application, host: str, port: int, *, tls: ssl.SSLContext | None = None
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    tls: ssl.SSLContext | None = None,
+    allowed_origins: Iterable[str] = (),
+    advertise: Iterable[str] = (),
 ) -> web.AppRunner:
-    """Serve `app` on host:port; the runner is returned for cleanup.
+    """Serve `app` on host:port behind the browser guard; the runner is returned for cleanup.
+
+    Every API listener is started here, so none can be served without the guard
+    (`yurt.api.guard`); `allowed_origins` and `advertise` widen what it accepts.
 
     On cleanup, requests still in flight (parked blocking queries, followed log streams)
     get `SHUTDOWN_GRACE` seconds and are then cancelled: stopping must not wait out a
     five-minute `?wait=`."""
+    from yurt.api.guard import BrowserGuard
+
+    guard = BrowserGuard(
+        host, tls=tls is not None, advertise=advertise, allowed_origins=allowed_origins
+    )
+    app.middlewares.insert(0, guard.middleware)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
     )

@@ -12,6 +12,24 @@ def _hostname() -> str:
 
 
 @dataclass
+class ConsulACLConfig:
+    """Consul's `acl { }` block: off by default, as Consul.
+
+    `initial_management` is the bootstrap management token's secret given in the config
+    (Consul's `tokens { initial_management }`); `agent` is the token the catalog uses for its
+    own node's updates; `default` is the token of requests that carry none (empty: anonymous).
+    """
+
+    enabled: bool = False
+    default_policy: str = "allow"
+    down_policy: str = "extend-cache"
+    enable_token_persistence: bool = False
+    initial_management: str = ""
+    agent: str = ""
+    default: str = ""
+
+
+@dataclass
 class CatalogConfig:
     """What `yurt catalog` and `yurt up` set; `http_port=0` binds a free port, which
     `CatalogServer.start()` writes back here."""
@@ -29,6 +47,9 @@ class CatalogConfig:
     dev: bool = False
     # the shortest session TTL accepted (Consul's session_ttl_min)
     session_ttl_min_s: float = 10.0
+    acl: ConsulACLConfig = field(default_factory=ConsulACLConfig)
+    # Origins besides the listener's own whose browser requests are let through.
+    allowed_origins: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:

@@ -121,7 +121,13 @@ class CatalogServer:
             if check.node == cfg.node_name and check.definition.kind:
                 self._runners.start(check)
         self._sync_config_services(definitions)
-        self._site = await start_site(self.app, cfg.http_host, cfg.http_port)
+        self._site = await start_site(
+            self.app,
+            cfg.http_host,
+            cfg.http_port,
+            allowed_origins=cfg.allowed_origins,
+            advertise=[cfg.advertise_addr],
+        )
         if cfg.http_port == 0:
             for site in self._site.sites:
                 server = getattr(site, "_server", None)

@@ -21,6 +21,14 @@ from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
 )
 @click.option("-dev", "--dev", is_flag=True, help="Keep state in a temporary directory.")
 @click.option(
+    "-acl-enabled",
+    "--acl-enabled",
+    "acl_enabled",
+    is_flag=True,
+    help="Turn on Nomad's and Consul's ACL systems (the catalog with default_policy deny); "
+    "bootstrap a management token with `yurt acl bootstrap`.",
+)
+@click.option(
     "-data-dir",
     "--data-dir",
     "data_dir",
@@ -36,7 +44,13 @@ from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
     show_default=True,
     help="Seconds to wait for every agent to pass its checks.",
 )
-def up(configs: tuple[Path, ...], dev: bool, data_dir: Path | None, ready_timeout: float) -> None:
+def up(
+    configs: tuple[Path, ...],
+    dev: bool,
+    acl_enabled: bool,
+    data_dir: Path | None,
+    ready_timeout: float,
+) -> None:
     """Start the catalog, the scheduler with one client node, and the router."""
     from yurt.agent import Agent, AgentStartError
     from yurt.runtime import run, serve_until_signal
@@ -47,14 +61,21 @@ def up(configs: tuple[Path, ...], dev: bool, data_dir: Path | None, ready_timeou
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"reading the config: {exc}") from None
-    if not configs:
-        # Without a config file, `yurt up` is the seed's stack: raw_exec on, seed names.
+    if dev:
+        # As `nomad agent -dev`: raw_exec on. Otherwise only a config turns it on (the seed's
+        # config/agent.hcl does), so a bare `yurt up` runs no host commands for anyone.
         config.raw_exec_enabled = True
+    if not configs:
+        # Without a config file, `yurt up` is the seed's stack with the seed's names.
         config.server_service_name = "nomad-1-server"
         config.client_service_name = "nomad-1-client"
         config.name = "nomad-1-client"
     if data_dir is not None:
         config.data_dir = data_dir
+    if acl_enabled:
+        config.acl_enabled = True
+        config.catalog_acl.enabled = True
+        config.catalog_acl.default_policy = "deny"
     agent = Agent(config, dev=dev)
 
     async def ready() -> None:

@@ -91,7 +91,13 @@ class ClientAgent:
         self.attributes = host_attributes(cfg.data_dir)
         from yurt.client.http_api import build_app
 
-        self._http = await start_site(build_app(self), cfg.http_host, cfg.http_port)
+        self._http = await start_site(
+            build_app(self),
+            cfg.http_host,
+            cfg.http_port,
+            allowed_origins=cfg.allowed_origins,
+            advertise=[cfg.network_ip],
+        )
         if cfg.http_port == 0:
             cfg.http_port = int(self._http.addresses[0][1])
         self.consul = ConsulClient(cfg.consul_addr) if cfg.consul_addr else None

@@ -57,6 +57,10 @@ class ClientConfig:
     # Seconds between allocation-update batches sent to the scheduler.
     update_interval: float = 0.1
     templates: TemplateConfig = field(default_factory=TemplateConfig)
+    # The token this client presents to the catalog (Nomad's `consul { token }`).
+    consul_token: str = ""
+    # Origins besides the listener's own whose browser requests are let through.
+    allowed_origins: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:

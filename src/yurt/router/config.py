@@ -64,6 +64,7 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "ui.addr": (":9998", "address of the UI and the API"),
     "ui.access": ("rw", "ro or rw: whether /manual can be edited"),
     "ui.title": ("", "title shown in the UI"),
+    "ui.allowedorigins": ("", "yurt: other origins that may call the UI, comma-separated"),
     "ui.color": ("light-green", "colour of the UI's title bar"),
     "registry.backend": ("consul", "where routes come from: consul, static or file"),
     "registry.static.routes": ("", "route commands of the static backend"),
@@ -402,6 +403,7 @@ class RouterConfig:
     service_name: str = "fabio"
     ui_access: str = "rw"
     ui_title: str = ""
+    ui_allowed_origins: tuple[str, ...] = ()
     consul_scheme: str = "http"
     consul_cafile: str = ""
     consul_capath: str = ""
@@ -636,6 +638,7 @@ class RouterConfig:
             ui_addr=p["ui.addr"],
             ui_access=p["ui.access"],
             ui_title=p["ui.title"],
+            ui_allowed_origins=_origin_list(p["ui.allowedorigins"]),
             consul_addr=p["registry.consul.addr"],
             consul_scheme=p["registry.consul.scheme"],
             consul_cafile=p["registry.consul.tls.cafile"],
@@ -730,6 +733,7 @@ class RouterConfig:
                 "ui.addr": self.ui_addr,
                 "ui.access": self.ui_access,
                 "ui.title": self.ui_title,
+                "ui.allowedorigins": ",".join(self.ui_allowed_origins),
                 "registry.consul.addr": self.consul_addr,
                 "registry.consul.scheme": self.consul_scheme,
                 "registry.consul.kvpath": "/" + self.kv_path,
@@ -838,3 +842,12 @@ def load(args: Sequence[str], environ: Mapping[str, str]) -> RouterConfig:
     props.update(env_properties(environ))
     props.update(flags)
     return RouterConfig.from_properties(props)
+
+
+def _origin_list(text: str) -> tuple[str, ...]:
+    from yurt.api.guard import parse_origin
+
+    try:
+        return tuple(parse_origin(o) for o in text.split(",") if o.strip())
+    except ValueError as exc:
+        raise ConfigError(f"ui.allowedorigins: {exc}") from None

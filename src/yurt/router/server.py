@@ -134,7 +134,14 @@ class Router:
             cfg.proxy_addr = format_listeners(listeners)
             ui = cfg.ui_listener
             ui_tls = await self._tls(ui) if ui.cs else None
-            self._admin = await start_site(build_app(self), ui.host, ui.port, tls=ui_tls)
+            self._admin = await start_site(
+                build_app(self),
+                ui.host,
+                ui.port,
+                tls=ui_tls,
+                allowed_origins=cfg.ui_allowed_origins,
+                advertise=[cfg.register_addr.rsplit(":", 1)[0]] if cfg.register_addr else [],
+            )
             if ui.port == 0:
                 cfg.with_ui_port(_bound_port(self._admin))
             log.info("ui and api on %s", cfg.ui_address)

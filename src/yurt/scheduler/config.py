@@ -34,6 +34,12 @@ class SchedulerConfig:
     # ages past which finished state is collected (Nomad's *_gc_threshold settings).
     gc_interval: float = 300.0
     gc_thresholds: GCThresholds = field(default_factory=GCThresholds)
+    # Nomad's `acl { enabled }`.
+    acl_enabled: bool = False
+    # The token this server presents to the catalog (Nomad's `consul { token }`).
+    consul_token: str = ""
+    # Origins besides the listener's own whose browser requests are let through.
+    allowed_origins: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:

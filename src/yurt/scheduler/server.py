@@ -138,7 +138,12 @@ class SchedulerServer:
 
     async def start(self) -> None:
         self.app = build_app(self)
-        self._runner = await start_site(self.app, self.config.http_host, self.config.http_port)
+        self._runner = await start_site(
+            self.app,
+            self.config.http_host,
+            self.config.http_port,
+            allowed_origins=self.config.allowed_origins,
+        )
         if self.config.http_port == 0:
             for site in self._runner.sites:
                 server = getattr(site, "_server", None)
