@@ -121,12 +121,10 @@ class BrowserGuard:
         self._names = frozenset(n for n in names if n)
 
     def host_allowed(self, host: str) -> bool:
-        if is_loopback(host):
+        if is_loopback(host) or host in self._names:
             return True
         if self._loopback_only:
             return False
-        if host in self._names:
-            return True
         return self._any_ip and _ip(host) is not None
 
     def check(self, headers: dict[str, str] | web.Request) -> str | None:
