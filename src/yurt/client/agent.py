@@ -18,9 +18,11 @@ from typing import Any
 from aiohttp import web
 
 from yurt.api.http import start_site
+from yurt.api.tls import agent_http_check
 from yurt.client.alloc_runner import AllocRunner, ClientEnv
 from yurt.client.config import ClientConfig
 from yurt.client.consul import CatalogError, ConsulClient
+from yurt.client.drivers import marker
 from yurt.client.drivers.base import Driver, DriverHealth
 from yurt.client.events import rfc3339
 from yurt.client.fingerprint import host_attributes
@@ -61,6 +63,7 @@ class ClientAgent:
         self.config = config
         self.runners: dict[str, AllocRunner] = {}
         self._finished: collections.OrderedDict[str, AllocRunner] = collections.OrderedDict()
+        self._orphans_checked = False
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -95,12 +98,15 @@ class ClientAgent:
             build_app(self),
             cfg.http_host,
             cfg.http_port,
+            tls=cfg.tls.server_context() if cfg.tls.http else None,
             allowed_origins=cfg.allowed_origins,
             advertise=[cfg.network_ip],
         )
         if cfg.http_port == 0:
             cfg.http_port = int(self._http.addresses[0][1])
-        self.consul = ConsulClient(cfg.consul_addr) if cfg.consul_addr else None
+        self.consul = (
+            ConsulClient(cfg.consul_addr, tls=cfg.consul_tls) if cfg.consul_addr else None
+        )
         node_view = NodeView(
             id=self.node_id,
             name=cfg.node_name,
@@ -130,7 +136,9 @@ class ClientAgent:
         )
         self.env.prestart_hooks.extend(default_hooks(self.env))
         self._recover()
-        self.conn = ServerConnection(cfg.servers, self.node_id, self.secret)
+        self.conn = ServerConnection(
+            cfg.servers, self.node_id, self.secret, tls=cfg.tls, region=cfg.region
+        )
         self._tasks = [
             asyncio.create_task(self._forever(self._heartbeat_loop), name="client-heartbeat"),
             asyncio.create_task(self._forever(self._watch_loop), name="client-watch"),
@@ -140,8 +148,9 @@ class ClientAgent:
         if self.consul is not None and cfg.auto_advertise:
             self._tasks.append(asyncio.create_task(self._advertise(), name="client-advertise"))
         log.info(
-            "client %s (%s) serving on http://%s, servers %s",
+            "client %s (%s) serving on %s://%s, servers %s",
             cfg.node_name,
+            cfg.tls.scheme,
             self.node_id,
             cfg.address,
             ", ".join(cfg.servers),
@@ -218,6 +227,11 @@ class ClientAgent:
     def node_attributes(self) -> dict[str, str]:
         attrs = dict(self.attributes)
         attrs["nomad.advertise.address"] = self.config.address
+        # Nomad's client { cpu_total_compute, memory_total_mb }: the operator's numbers win.
+        if self.config.cpu_total_compute:
+            attrs["cpu.totalcompute"] = str(self.config.cpu_total_compute)
+        if self.config.memory_total_mb:
+            attrs["memory.totalbytes"] = str(self.config.memory_total_mb * 1024 * 1024)
         for health in self.driver_health.values():
             if health.detected:
                 attrs.update(health.attributes)
@@ -236,6 +250,7 @@ class ClientAgent:
             "NodeClass": cfg.node_class,
             "NodePool": cfg.node_pool,
             "HTTPAddr": cfg.address,
+            "TLSEnabled": cfg.tls.http,
             "Attributes": attrs,
             "Meta": dict(cfg.meta),
             "Drivers": {
@@ -375,6 +390,9 @@ class ClientAgent:
                 alloc.get("DeploymentID") != runner.alloc.get("DeploymentID")
             ):
                 runner.update(alloc)
+        if not self._orphans_checked:
+            self._orphans_checked = True
+            self._kill_orphans()
         for alloc_id in [a for a in self.runners if a not in listed]:
             runner = self.runners[alloc_id]
             if runner.finished.is_set():
@@ -431,6 +449,16 @@ class ClientAgent:
             self.runners[runner.id] = runner
             runner.start()
             self._notify(runner.id)
+
+    def _kill_orphans(self) -> None:
+        """After the first list from the server: task processes of allocations that neither
+        this client's state nor the server has (the client died between spawning them and
+        persisting the allocation) must not outlive it untracked. Those of allocations it
+        runs are adopted by their drivers instead (`drivers.marker`)."""
+        assert self.env is not None
+        keep = {str(r.alloc_dir.root) for r in self.runners.values()}
+        for orphan in marker.kill_orphans(self.env.data_dir / "alloc", keep):
+            log.warning("killed orphaned task process %d (%s)", orphan.pid, orphan.value)
 
     def runner(self, alloc_id: str) -> AllocRunner | None:
         return self.runners.get(alloc_id) or self._finished.get(alloc_id)
@@ -502,18 +530,14 @@ class ClientAgent:
         payload = {
             "ID": self._self_service_id,
             "Name": cfg.client_service_name,
-            "Tags": ["http"],
+            "Tags": ["http", *cfg.consul_tags],
             "Address": host,
             "Port": int(port),
             "Meta": {"external-source": "nomad"},
-            "Check": {
-                "CheckID": f"_nomad-check-client-{self.node_id}",
-                "Name": "Nomad Client HTTP Check",
-                "HTTP": f"http://{host}:{port}/v1/agent/health?type=client",
-                "Interval": "10s",
-                "Timeout": "5s",
-            },
         }
+        check = agent_http_check("Nomad Client HTTP Check", host, int(port), "client", cfg.tls)
+        if check is not None:
+            payload["Check"] = {"CheckID": f"_nomad-check-client-{self.node_id}", **check}
         delay = 0.25
         while True:
             try:

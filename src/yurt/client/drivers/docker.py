@@ -382,8 +382,11 @@ class DockerDriver(Driver):
             api = self._client()
         except DriverError:
             raise
-        self._ensure_image(api, image, bool(cfg.get("force_pull")))
         name = f"{ctx.task_name}-{ctx.alloc_id}"
+        adopted = self._adopt(api, name, ctx)
+        if adopted is not None:
+            return adopted
+        self._ensure_image(api, image, bool(cfg.get("force_pull")))
         with contextlib.suppress(docker.errors.NotFound):
             api.remove_container(name, force=True)  # a leftover of an earlier attempt
         host_config = api.create_host_config(**self._host_config(ctx))
@@ -423,6 +426,20 @@ class DockerDriver(Driver):
                 f"failed to start container {name}: {exc.explanation or exc}"
             ) from None
         return ContainerHandle(api, self._streams(), str(container["Id"]), ctx)
+
+    def _adopt(self, api: Any, name: str, ctx: TaskContext) -> TaskHandle | None:
+        """The task's container if it is already running: a client that died between
+        starting it and persisting the handle adopts it instead of starting it twice (the
+        name is the task's mark). A stopped one is a leftover, removed by the caller."""
+        try:
+            info = api.inspect_container(name)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            raise DriverError(f"inspecting container {name}: {exc.explanation or exc}") from None
+        if not info.get("State", {}).get("Running"):
+            return None
+        return ContainerHandle(api, self._streams(), str(info["Id"]), ctx, since=int(time.time()))
 
     def _port_bindings(self, ctx: TaskContext) -> dict[str, tuple[str, int]]:
         labels = ctx.config.get("ports") or []

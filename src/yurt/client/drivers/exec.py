@@ -11,7 +11,13 @@ import shutil
 
 from yurt.client.cgroups import TaskCgroup
 from yurt.client.drivers.base import Driver, DriverError, DriverHealth, Obj, TaskContext, TaskHandle
-from yurt.client.drivers.raw_exec import ProcessHandle, _args, _proc_start_time, spawn_with_logmon
+from yurt.client.drivers.raw_exec import (
+    ProcessHandle,
+    _args,
+    _proc_start_time,
+    adopt_marked,
+    spawn_with_logmon,
+)
 
 _CHROOT_DIRS = ("bin", "etc", "lib", "lib32", "lib64", "sbin", "usr", "run/resolvconf")
 
@@ -56,6 +62,11 @@ class ExecDriver(Driver):
         unshare = shutil.which("unshare")
         if unshare is None:
             raise DriverError("exec needs util-linux unshare", recoverable=False)
+        adopted = adopt_marked(ctx)
+        if adopted is not None:
+            adopted.env, adopted.cwd, adopted.enter_namespaces = ctx.env, ctx.task_dir, True
+            adopted.cgroup = TaskCgroup.locate(_cgroup_name(ctx))
+            return adopted
         argv = [
             unshare,
             "--mount",

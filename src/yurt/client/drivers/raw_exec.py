@@ -15,6 +15,7 @@ from pathlib import Path
 
 from yurt.client import logfiles
 from yurt.client.cgroups import TaskCgroup
+from yurt.client.drivers import marker
 from yurt.client.drivers.base import (
     Driver,
     DriverError,
@@ -212,7 +213,11 @@ def _args(config: Obj) -> list[str]:
 async def spawn_with_logmon(
     ctx: TaskContext, argv: list[str], *, cwd: Path, preexec: bool = True
 ) -> ProcessHandle:
-    """Start `argv` in a new session with stdout/stderr piped to a logmon process."""
+    """Start `argv` in a new session with stdout/stderr piped to a logmon process.
+
+    Both carry the task's mark (`marker`), so that a client that dies before it persists the
+    handle adopts them on restart instead of starting the task again."""
+    mark = marker.marker(ctx.alloc_dir, ctx.task_name)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     try:
@@ -232,6 +237,7 @@ async def spawn_with_logmon(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, marker.LOGMON_VAR: mark},
             start_new_session=True,
         )
         try:
@@ -241,7 +247,7 @@ async def spawn_with_logmon(
                 stdout=out_w,
                 stderr=err_w,
                 cwd=str(cwd),
-                env=ctx.env,
+                env={**ctx.env, marker.TASK_VAR: mark},
                 start_new_session=preexec,
             )
         except OSError as exc:
@@ -254,6 +260,18 @@ async def spawn_with_logmon(
     # lingers as a zombie and never holds one of the loop's few executor threads.
     threading.Thread(target=logmon.wait, daemon=True, name=f"logmon-{logmon.pid}").start()
     return ProcessHandle(proc.pid, _proc_start_time(proc.pid), proc, logmon.pid)
+
+
+def adopt_marked(ctx: TaskContext) -> ProcessHandle | None:
+    """The task's process if one is already running (spawned by a client that died before
+    it persisted the handle): adopted rather than started a second time."""
+    pid, logmon_pid = marker.find(marker.marker(ctx.alloc_dir, ctx.task_name))
+    if pid is None:
+        return None
+    start_time = _proc_start_time(pid)
+    if start_time is None:
+        return None
+    return ProcessHandle(pid, start_time, None, logmon_pid)
 
 
 class RawExecDriver(Driver):
@@ -271,7 +289,9 @@ class RawExecDriver(Driver):
         if not self.enabled:
             raise DriverError("raw_exec is disabled on this client", recoverable=False)
         command = resolve_command(str(ctx.config.get("command") or ""), ctx.task_dir, ctx.env)
-        handle = await spawn_with_logmon(ctx, [command, *_args(ctx.config)], cwd=ctx.task_dir)
+        handle = adopt_marked(ctx) or await spawn_with_logmon(
+            ctx, [command, *_args(ctx.config)], cwd=ctx.task_dir
+        )
         handle.env, handle.cwd = ctx.env, ctx.task_dir
         return handle
 
