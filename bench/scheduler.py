@@ -3,9 +3,11 @@
 Each scenario runs in its own process (so peak memory is its own): it registers N
 simulated nodes and then jobs totalling A allocations through the scheduler's operations
 (the same code paths the HTTP API calls, SQLite commits included), processes every
-evaluation, and reports placements per second, p50/p99 evaluation latency and peak RSS.
+evaluation, and reports placements per second (by the wall clock, and per second of the
+process's CPU time, which other load on the machine does not skew), p50/p99 evaluation
+latency and peak RSS.
 
-    python bench/scheduler.py                 # 1,000 nodes / 10,000 allocs and 5,000 / 50,000
+    python bench/scheduler.py                 # 1,000 / 10,000, 5,000 / 50,000, 10,000 / 100,000
     python bench/scheduler.py --quick         # 200 / 2,000 and 1,000 / 10,000
     python bench/scheduler.py --scenario 1000:10000
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import resource
 import subprocess
@@ -86,9 +89,33 @@ def _job(i: int, count: int) -> dict[str, Any]:
     }
 
 
+class _GCPauses:
+    """Time the cyclic garbage collector takes (it rescans every container object the
+    scheduler's state holds: the pause grows with the state, not with the work)."""
+
+    def __init__(self) -> None:
+        self.total_s = 0.0
+        self.max_s = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took = time.perf_counter() - self._started
+        self.total_s += took
+        self.max_s = max(self.max_s, took)
+
+    def reset(self) -> None:
+        self.total_s = self.max_s = 0.0
+
+
 async def _scenario(nodes: int, allocs: int) -> dict[str, Any]:
     from yurt.api.durations import SECOND
     from yurt.scheduler import SchedulerConfig, SchedulerServer
+
+    pauses = _GCPauses()
 
     with tempfile.TemporaryDirectory() as data_dir:
         server = SchedulerServer(
@@ -110,9 +137,12 @@ async def _scenario(nodes: int, allocs: int) -> dict[str, Any]:
             ops.register_job(_job(i, min(ALLOCS_PER_JOB, allocs - i * ALLOCS_PER_JOB)))
         register_s = time.perf_counter() - t0
         t0 = time.perf_counter()
+        cpu0 = time.process_time()
+        pauses.reset()
         while server.broker.stats()["TotalReady"]:
             ops.process_eval(await server.broker.dequeue())
         eval_s = time.perf_counter() - t0
+        eval_cpu_s = time.process_time() - cpu0
         placed = ops.allocs_placed - placed_before
         lat = sorted(ops.eval_latencies_ns)
         server.heartbeats.close()
@@ -123,15 +153,19 @@ async def _scenario(nodes: int, allocs: int) -> dict[str, Any]:
         "node_register_per_s": nodes / node_s,
         "job_register_per_s": jobs / register_s,
         "placements_per_s": placed / eval_s,
+        "placements_per_cpu_s": placed / eval_cpu_s,
+        "gc_s": pauses.total_s,
+        "gc_max_ms": pauses.max_s * 1000,
         "p50_eval_ms": lat[len(lat) // 2] / 1e6 if lat else 0.0,
         "p99_eval_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e6 if lat else 0.0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
-def _run_child(nodes: int, allocs: int) -> dict[str, Any]:
+def _run_child(nodes: int, allocs: int, gc_threshold: str | None) -> dict[str, Any]:
+    extra = ["--gc-threshold", gc_threshold] if gc_threshold else []
     out = subprocess.run(
-        [sys.executable, __file__, "--child", f"{nodes}:{allocs}"],
+        [sys.executable, __file__, "--child", f"{nodes}:{allocs}", *extra],
         check=True,
         capture_output=True,
         text=True,
@@ -144,27 +178,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller scenarios")
     parser.add_argument("--scenario", action="append", help="NODES:ALLOCS (repeatable)")
+    parser.add_argument(
+        "--gc-threshold",
+        help="G0,G1,G2 for gc.set_threshold in the scheduler process (default: Python's)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.gc_threshold:
+        gc.set_threshold(*(int(x) for x in args.gc_threshold.split(",")))
     if args.child:
         nodes, allocs = (int(x) for x in args.child.split(":"))
         print(json.dumps(asyncio.run(_scenario(nodes, allocs))))
         return
     scenarios = [tuple(int(x) for x in s.split(":")) for s in args.scenario or []]
     if not scenarios:
-        scenarios = [(200, 2000), (1000, 10000)] if args.quick else [(1000, 10000), (5000, 50000)]
+        scenarios = (
+            [(200, 2000), (1000, 10000)]
+            if args.quick
+            else [(1000, 10000), (5000, 50000), (10000, 100000)]
+        )
     header = (
         f"{'nodes':>7} {'allocs':>7} {'nodes reg/s':>12} {'jobs reg/s':>11} "
-        f"{'placements/s':>13} {'p50 eval ms':>12} {'p99 eval ms':>12} {'peak RSS MB':>12}"
+        f"{'placements/s':>13} {'per CPU-s':>10} {'p50 eval ms':>12} {'p99 eval ms':>12} "
+        f"{'peak RSS MB':>12} {'GC s':>6} {'GC max ms':>10}"
     )
     print(header)
     print("-" * len(header))
     for nodes, allocs in scenarios:
-        r = _run_child(nodes, allocs)
+        r = _run_child(nodes, allocs, args.gc_threshold)
         print(
             f"{r['nodes']:>7} {r['allocs']:>7} {r['node_register_per_s']:>12.0f} "
             f"{r['job_register_per_s']:>11.0f} {r['placements_per_s']:>13.0f} "
-            f"{r['p50_eval_ms']:>12.1f} {r['p99_eval_ms']:>12.1f} {r['peak_rss_mb']:>12.0f}",
+            f"{r['placements_per_cpu_s']:>10.0f} "
+            f"{r['p50_eval_ms']:>12.1f} {r['p99_eval_ms']:>12.1f} {r['peak_rss_mb']:>12.0f} "
+            f"{r['gc_s']:>6.1f} {r['gc_max_ms']:>10.0f}",
             flush=True,
         )
     print(

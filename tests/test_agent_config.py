@@ -131,3 +131,130 @@ def test_client_template_settings_yurt_lacks_are_errors() -> None:
     lines = str(err.value).splitlines()
     assert lines[0].startswith('tmpl.hcl:3:5: unknown block "consul_retry" in client template')
     assert lines[1].startswith('tmpl.hcl:6:5: "block_query_wait" in client template: invalid')
+
+
+# Keys and blocks of a Nomad agent config that yurt does not implement: each is an error at
+# its position that names it and says why (issue 13: nothing silently ignored).
+# (config text, "line:column: message" fragment)
+REJECTED_AGENT_KEYS: list[tuple[str, str]] = [
+    ('encrypt = "k"\n', '1:1: unknown key "encrypt" in the agent config'),
+    ('server {\n  encrypt = "k"\n}\n', '2:3: "encrypt" in server: yurt does not support'),
+    ("server {\n  bootstrap_expect = 3\n}\n", '2:3: "bootstrap_expect" in server: yurt runs one'),
+    ("server {\n  num_schedulers = 2\n}\n", '2:3: "num_schedulers" in server: yurt does not'),
+    (
+        "consul {\n  client_auto_join = false\n}\n",
+        '2:3: "client_auto_join" in consul: yurt supports only client_auto_join = true',
+    ),
+    ("log_json = true\n", '1:1: "log_json" in the agent config: yurt does not support'),
+    ("enable_debug = true\n", '1:1: "enable_debug" in the agent config: yurt does not'),
+    (
+        "leave_on_terminate = false\n",
+        '1:1: "leave_on_terminate" in the agent config: yurt supports only',
+    ),
+    ('log_level = "loud"\n', '1:1: "log_level" in the agent config: unknown level "loud"'),
+    ("ports {\n  rpc = 4647\n}\n", '2:3: "rpc" in ports: yurt does not support "rpc": yurt\'s RPC'),
+    ("ports {\n  serf = 4648\n}\n", '2:3: "serf" in ports: yurt does not support "serf"'),
+    ('addresses {\n  rpc = "0.0.0.0"\n}\n', '2:3: "rpc" in addresses: yurt does not support'),
+    ('client {\n  network_interface = "eth0"\n}\n', '2:3: "network_interface" in client'),
+    (
+        "client {\n  memory_total_mb = 0\n}\n",
+        '2:3: "memory_total_mb" in client: expected a positive',
+    ),
+    ('advertise {\n  http = "nohost"\n}\n', '2:3: "http" in advertise: expected "host:port"'),
+    (
+        "telemetry {\n  disable_hostname = true\n}\n",
+        '1:1: yurt does not support the "telemetry" block',
+    ),
+    ("server_join {\n  retry_join = []\n}\n", '1:1: yurt does not support the "server_join" block'),
+    ("vault {\n  enabled = true\n}\n", '1:1: yurt does not support the "vault" block'),
+    ("ui {\n  enabled = false\n}\n", '1:1: yurt does not support the "ui" block'),
+    ("audit {\n  enabled = true\n}\n", '1:1: yurt does not support the "audit" block'),
+    (
+        'plugin "raw_exec" {\n  config {\n    no_cgroups = false\n  }\n}\n',
+        '3:5: "no_cgroups" in plugin "raw_exec" config: yurt supports only no_cgroups = true',
+    ),
+    (
+        'plugin "docker" {\n  config {\n    gc {\n      image = true\n    }\n  }\n}\n',
+        '3:5: "gc" in plugin "docker" config: yurt does not support "gc"',
+    ),
+    ("tls {\n  rpc = true\n}\n", "2:3: tls: rpc = true needs http = true"),
+    (
+        'tls {\n  tls_cipher_suites = "TLS_AES_128_GCM_SHA256"\n}\n',
+        '2:3: "tls_cipher_suites" in tls: yurt does not support',
+    ),
+    (
+        "tls {\n  rpc_upgrade_mode = true\n}\n",
+        '2:3: "rpc_upgrade_mode" in tls: yurt does not support',
+    ),
+    (
+        'tls {\n  tls_min_version = "tls9"\n}\n',
+        '2:3: "tls_min_version" in tls: unknown tls_min_version "tls9"',
+    ),
+    (
+        "tls {\n  http = true\n}\n",
+        "1:1: tls: serving HTTPS needs a certificate: cert_file and key_file not set",
+    ),
+    (
+        'tls {\n  http = true\n  cert_file = "/nope.pem"\n  key_file = "/nope.key"\n}\n',
+        '1:1: tls: cert_file "/nope.pem": no such file',
+    ),
+    (
+        'consul {\n  ssl = true\n  ca_file = "/nope-ca.pem"\n}\n',
+        '1:1: consul: ca_file "/nope-ca.pem": no such file',
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), REJECTED_AGENT_KEYS)
+def test_unimplemented_keys_are_errors_at_their_position(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_agent_config(text, "agent.hcl")
+    assert f"agent.hcl:{expected}" in str(info.value)
+
+
+@pytest.mark.process  # openssl makes the throwaway CA
+def test_tls_and_consul_tls_and_the_implemented_keys(tmp_path: Path) -> None:
+    from tests.support.tls_ca import make_ca
+    from yurt.agent import Agent
+
+    ca = make_ca(tmp_path / "ca")
+    pair = ca.issue("agent", ["DNS:server.global.nomad", "IP:127.0.0.1"])
+    cfg = parse_agent_config(
+        f'data_dir = "{tmp_path}"\nlog_level = "warn"\n'
+        "tls {\n  http = true\n  rpc = true\n"
+        f'  ca_file = "{ca.cert}"\n  cert_file = "{pair.cert}"\n  key_file = "{pair.key}"\n'
+        "  verify_https_client = true\n  verify_server_hostname = true\n"
+        '  tls_min_version = "tls13"\n'
+        "}\n"
+        f'consul {{\n  ssl = true\n  verify_ssl = false\n  ca_file = "{ca.cert}"\n'
+        '  tags = ["a", "b"]\n  server_auto_join = true\n}\n'
+        'advertise {\n  http = "10.0.0.5:4646"\n  rpc = "10.0.0.5:4647"\n}\n'
+        'server {\n  bootstrap_expect = 1\n  heartbeat_grace = "30s"\n}\n'
+        "client {\n  cpu_total_compute = 4000\n  memory_total_mb = 2048\n}\n"
+        'plugin "raw_exec" {\n  config {\n    no_cgroups = true\n  }\n}\n'
+        "leave_on_interrupt = true\ndisable_update_check = false\n",
+        "tls.hcl",
+    )
+    assert cfg.tls.http and cfg.tls.verify_incoming and cfg.tls.verify_server_hostname
+    assert (cfg.tls.ca_file, cfg.tls.tls_min_version) == (str(ca.cert), "tls13")
+    assert cfg.consul_tls is not None
+    assert (cfg.consul_tls.http, cfg.consul_tls.verify_outgoing) == (True, False)
+    assert (cfg.log_level, cfg.consul_tags, cfg.advertise_http) == (
+        "WARN",
+        ["a", "b"],
+        "10.0.0.5:4646",
+    )
+    agent = Agent(cfg)
+    by_name = {c.name: c for c in agent.components}
+    sched = by_name["scheduler"].config  # type: ignore[attr-defined]
+    client = by_name["client"].config  # type: ignore[attr-defined]
+    assert sched.tls == cfg.tls and client.tls == cfg.tls
+    assert sched.consul_addr.startswith("https://") and client.consul_addr.startswith("https://")
+    assert sched.consul_tags == ["a", "b"] and sched.advertise_http == "10.0.0.5:4646"
+    assert sched.heartbeat_grace == 30 * 10**9
+    assert (client.cpu_total_compute, client.memory_total_mb) == (4000, 2048)
+    router = by_name["router"].config  # type: ignore[attr-defined]
+    assert (router.consul_scheme, router.consul_insecure) == ("https", True)
+    assert agent.addresses.scheduler.startswith("https://")
+    # verify_https_client: the Nomad agents register no check, so readiness waits for none.
+    assert agent.agent_service_names() == ["consul", "fabio"]

@@ -19,6 +19,7 @@ import aiohttp
 
 from yurt.agent_config import AgentConfig
 from yurt.api.http import split_host_port
+from yurt.api.tls import TLSConfig
 from yurt.component import Component
 
 log = logging.getLogger(__name__)
@@ -44,17 +45,69 @@ class Agent:
     def __init__(self, config: AgentConfig, *, dev: bool = False) -> None:
         self.config = config
         self.dev = dev
+        if config.log_level:
+            logging.getLogger().setLevel(_LOG_LEVELS[config.log_level])
+        # A catalog config dir that cannot be served (bad TLS files) fails `start()`.
+        self._settings_error: str | None = None
+        self.consul_url, self.consul_tls = self._catalog_endpoint()
         self._tmp: str | None = None
         if dev:
             self._tmp = tempfile.mkdtemp(prefix="yurt-dev-")
             config.data_dir = Path(self._tmp)
+        self._internal_consul_token()
         self.components: list[Component] = self._build()
+
+    def _internal_consul_token(self) -> None:
+        """With the catalog's ACLs on, the scheduler, client and router need a token: the
+        configured `consul { token }` or `acl { tokens { agent } }`, else a secret of their
+        own (kept in the catalog's data dir, 0600) that the catalog creates at start as its
+        agent token; the user's one-time bootstrap stays theirs."""
+        cfg = self.config
+        if not (cfg.catalog_enabled and cfg.catalog_acl.enabled) or cfg.consul_token:
+            return
+        if not cfg.catalog_acl.agent:
+            from yurt.catalog.acl_setup import agent_token_secret
+
+            cfg.catalog_acl.agent = agent_token_secret(Path(cfg.data_dir).resolve() / "catalog")
+        cfg.consul_token = cfg.catalog_acl.agent
+
+    def _catalog_endpoint(self) -> tuple[str, TLSConfig]:
+        """Where the agents reach the catalog, and with what TLS: Nomad's `consul { ssl ...}`
+        if given; else, for the catalog in this process, HTTPS whenever its config files
+        turn HTTPS on (with its CA, and its certificate for a catalog that asks for one)."""
+        cfg = self.config
+        host, port = split_host_port(cfg.consul_address, 8500)
+        if cfg.consul_tls is not None:
+            return cfg.consul_tls.url(f"{host}:{port}"), cfg.consul_tls
+        if not cfg.catalog_enabled:
+            return f"http://{host}:{port}", TLSConfig()
+        from yurt.catalog.config_settings import SettingsError, load_settings
+
+        try:
+            settings = load_settings(list(cfg.catalog_config_dirs))
+        except (SettingsError, ValueError) as exc:
+            self._settings_error = str(exc)
+            return f"http://{host}:{port}", TLSConfig()
+        tls = settings.tls_config()
+        if tls is None or settings.https_port is None or settings.https_port < 0:
+            return f"http://{host}:{port}", TLSConfig()
+        client = TLSConfig(
+            http=True,
+            ca_file=tls.ca_file,
+            ca_path=tls.ca_path,
+            cert_file=tls.cert_file,
+            key_file=tls.key_file,
+            tls_min_version=tls.tls_min_version,
+        )
+        return f"https://{host}:{settings.https_port}", client
 
     def _build(self) -> list[Component]:
         cfg = self.config
         # Absolute, as Nomad requires: tasks get paths under it in their environment.
         data = Path(cfg.data_dir).resolve()
         consul_addr = cfg.consul_address
+        # What the other components dial: the catalog's HTTPS URL when it serves TLS.
+        consul_url = self.consul_url
         components: list[Component] = []
         if cfg.catalog_enabled:
             from yurt.catalog import CatalogConfig, CatalogServer
@@ -87,13 +140,18 @@ class Agent:
                         data_dir=data / "scheduler",
                         region=cfg.region,
                         datacenter=cfg.datacenter,
-                        consul_addr=consul_addr if cfg.auto_advertise else None,
+                        consul_addr=consul_url if cfg.auto_advertise else None,
                         server_service_name=cfg.server_service_name,
                         gc_thresholds=GCThresholds(**cfg.gc_thresholds),
                         gc_interval=(cfg.gc_interval_ns / SECOND if cfg.gc_interval_ns else 300.0),
                         acl_enabled=cfg.acl_enabled,
                         consul_token=cfg.consul_token,
                         allowed_origins=list(cfg.http_allowed_origins),
+                        tls=cfg.tls,
+                        consul_tls=self.consul_tls,
+                        consul_tags=list(cfg.consul_tags),
+                        advertise_http=cfg.advertise_http,
+                        heartbeat_grace=cfg.heartbeat_grace_ns or SchedulerConfig.heartbeat_grace,
                     )
                 )
             )
@@ -117,7 +175,7 @@ class Agent:
                         docker_volumes_enabled=cfg.docker_volumes_enabled,
                         # Task services go to the catalog whatever auto_advertise says: it
                         # only decides whether the client registers itself.
-                        consul_addr=consul_addr,
+                        consul_addr=consul_url,
                         auto_advertise=cfg.auto_advertise,
                         client_service_name=cfg.client_service_name,
                         http_host=cfg.bind_addr,
@@ -125,6 +183,11 @@ class Agent:
                         templates=cfg.client_template,
                         consul_token=cfg.consul_token,
                         allowed_origins=list(cfg.http_allowed_origins),
+                        tls=cfg.tls,
+                        consul_tls=self.consul_tls,
+                        consul_tags=list(cfg.consul_tags),
+                        cpu_total_compute=cfg.cpu_total_compute,
+                        memory_total_mb=cfg.memory_total_mb,
                     )
                 )
             )
@@ -136,7 +199,13 @@ class Agent:
                     RouterConfig(
                         proxy_addr=cfg.proxy_addr,
                         ui_addr=cfg.ui_addr,
-                        consul_addr=consul_addr,
+                        consul_addr=consul_url.split("://", 1)[1],
+                        consul_scheme=consul_url.split("://", 1)[0],
+                        consul_cafile=self.consul_tls.ca_file,
+                        consul_capath=self.consul_tls.ca_path,
+                        consul_certfile=self.consul_tls.cert_file,
+                        consul_keyfile=self.consul_tls.key_file,
+                        consul_insecure=not self.consul_tls.verify_outgoing,
                         service_name=cfg.router_service_name,
                         consul_token=cfg.consul_token,
                         ui_allowed_origins=tuple(cfg.http_allowed_origins),
@@ -149,13 +218,15 @@ class Agent:
     def addresses(self) -> AgentAddresses:
         cfg = self.config
         return AgentAddresses(
-            catalog=f"http://{cfg.consul_address}",
-            scheduler=f"http://{cfg.bind_addr}:{cfg.http_port}",
+            catalog=self.consul_url,
+            scheduler=f"{cfg.tls.scheme}://{cfg.bind_addr}:{cfg.http_port}",
             router_ui=f"http://{cfg.ui_addr}",
             proxy=f"http://{cfg.proxy_addr}",
         )
 
     async def start(self) -> None:
+        if self._settings_error is not None:
+            raise AgentStartError(f"the catalog could not start: {self._settings_error}")
         started: list[Component] = []
         try:
             for component in self.components:
@@ -189,9 +260,12 @@ class Agent:
         names: list[str] = []
         if cfg.catalog_enabled:
             names.append("consul")
-        if cfg.auto_advertise and cfg.server_enabled:
+        # Under verify_https_client the Nomad agents register no health check (as Nomad:
+        # the catalog's checker has no certificate), so there is nothing to wait for.
+        checked = not (cfg.tls.http and cfg.tls.verify_incoming)
+        if cfg.auto_advertise and cfg.server_enabled and checked:
             names.append(cfg.server_service_name)
-        if cfg.auto_advertise and cfg.client_enabled:
+        if cfg.auto_advertise and cfg.client_enabled and checked:
             names.append(cfg.client_service_name)
         if cfg.router_enabled:
             names.append(cfg.router_service_name)
@@ -207,7 +281,12 @@ class Agent:
         index = 0
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        async with aiohttp.ClientSession() as session:
+        ssl = self.consul_tls.client_context() if url.startswith("https") else None
+        token = self.config.consul_token
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=ssl if ssl is not None else True),
+            headers={"X-Consul-Token": token} if token else None,
+        ) as session:
             while missing:
                 left = deadline - loop.time()
                 if left <= 0:
@@ -223,6 +302,16 @@ class Agent:
                     await asyncio.sleep(0.1)
                     continue
                 missing = wanted - _passing_services(checks)
+
+
+_LOG_LEVELS = {
+    "TRACE": logging.DEBUG,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "OFF": logging.CRITICAL + 1,
+}
 
 
 def _passing_services(checks: list[dict[str, object]]) -> set[str]:

@@ -15,20 +15,24 @@ plugin "raw_exec" { config { enabled = true } }
 router { proxy_addr = "127.0.0.1:9999"  ui_addr = "127.0.0.1:9998" }
 ```
 
-Unknown keys are errors with file:line:column, as Nomad rejects them; keys that matter only
-to a multi-server Nomad (`bootstrap_expect`, `server_join`, `encrypt`, ...) are accepted and
-ignored, so the seed's file loads unchanged.
+Unknown keys are errors with file:line:column, as Nomad rejects them. Nomad's keys that yurt
+does not implement are errors too, saying why (`encrypt`, `server_join`, `telemetry`, ...):
+nothing is silently ignored. A few are accepted only with the value that describes what yurt
+does anyway (`bootstrap_expect = 1`, `server_auto_join = true`, ...), so the seed's file loads
+unchanged. docs/security-tls.md lists them.
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from yurt.api.durations import parse_go_duration
+from yurt.api.tls import TLSConfig, TLSConfigError, parse_min_version
+from yurt.catalog.acl_config import apply_acl_block
 from yurt.catalog.config import ConsulACLConfig
 from yurt.client.config import TemplateConfig
 from yurt.jobspec.diagnostics import Collector, JobspecError, did_you_mean
@@ -53,8 +57,29 @@ class AgentConfig:
     http_allowed_origins: list[str] = field(default_factory=list)
     # Nomad's `acl { enabled }` (the scheduler and the client).
     acl_enabled: bool = False
+    # Nomad's `acl { token_ttl }`: how long a client caches a resolved token (ns).
+    acl_token_ttl_ns: int = 30 * 1_000_000_000
     # The token the scheduler and the client present to the catalog (`consul { token }`).
     consul_token: str = ""
+    # Nomad's `tls { }`: the scheduler's and the client's HTTPS, and how they call each other.
+    # Nomad checks a server's name only with verify_server_hostname (default off).
+    tls: TLSConfig = field(default_factory=lambda: TLSConfig(verify_server_hostname=False))
+    # Nomad's `consul { ssl, verify_ssl, ca_file, cert_file, key_file }`; None: not given,
+    # so the catalog's own TLS (yurt up's catalog) decides.
+    consul_tls: TLSConfig | None = None
+    # Nomad's `consul { tags }`: added to the server's and the client's own services.
+    consul_tags: list[str] = field(default_factory=list)
+    # Nomad's `log_level` ("" leaves the command's default).
+    log_level: str = ""
+    # Nomad's `advertise { http }`: the address the scheduler registers in the catalog.
+    advertise_http: str = ""
+    # Nomad's `tls { rpc }`: only meaningful together with `http` (see `_TLS`).
+    tls_rpc: bool = False
+    # Nomad's `server { heartbeat_grace }` (None: the scheduler's default).
+    heartbeat_grace_ns: int | None = None
+    # Nomad's `client { cpu_total_compute, memory_total_mb }`: override the fingerprint (0: no).
+    cpu_total_compute: int = 0
+    memory_total_mb: int = 0
     # scheduler (Nomad server)
     server_enabled: bool = True
     http_port: int = 4646
@@ -120,8 +145,93 @@ def _origins(values: list[Any]) -> list[str]:
 
 
 def _ignored(cfg: AgentConfig, value: Any) -> None:
-    """Accepted for compatibility with Nomad agent configs; one process needs none of it."""
+    """Read by another part of yurt (the ACL settings), not by this table."""
 
+
+def _accept(cfg: AgentConfig, value: Any) -> None:
+    """Accepted: every value of it describes what yurt does (see the table's comment)."""
+
+
+def _unsupported(key: str, why: str) -> Setter:
+    def setter(cfg: AgentConfig, value: Any) -> None:
+        raise ValueError(f'yurt does not support "{key}": {why}')
+
+    return setter
+
+
+def _only(expected: Any, key: str, why: str) -> Setter:
+    """A key whose one supported value is what yurt does anyway."""
+
+    def setter(cfg: AgentConfig, value: Any) -> None:
+        if value != expected:
+            shown = str(expected).lower() if isinstance(expected, bool) else expected
+            raise ValueError(f"yurt supports only {key} = {shown}: {why}")
+
+    return setter
+
+
+def _bootstrap_expect(cfg: AgentConfig, value: Any) -> None:
+    if value != 1:
+        raise ValueError(
+            f"yurt runs one server, so bootstrap_expect must be 1 (got {value}); "
+            "several servers are not supported yet"
+        )
+
+
+def _host_port(text: str) -> str:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f'expected "host:port", got "{text}"')
+    return text
+
+
+def _check_host_port(text: str) -> None:
+    _host_port(text)
+
+
+def _positive(value: int) -> int:
+    if value <= 0:
+        raise ValueError(f"expected a positive number, got {value}")
+    return value
+
+
+_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF")
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    level = "WARN" if level == "WARNING" else level
+    if level not in _LOG_LEVELS:
+        raise ValueError(f'unknown level "{text}"; expected one of ' + ", ".join(_LOG_LEVELS))
+    return level
+
+
+def _min_version(text: str) -> str:
+    try:
+        parse_min_version(text)
+    except TLSConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+def _tls(change: Callable[[TLSConfig, Any], TLSConfig]) -> Setter:
+    def setter(cfg: AgentConfig, value: Any) -> None:
+        cfg.tls = change(cfg.tls, value)
+
+    return setter
+
+
+def _consul_tls(change: Callable[[TLSConfig, Any], TLSConfig]) -> Setter:
+    def setter(cfg: AgentConfig, value: Any) -> None:
+        # Nomad's consul client verifies the catalog's certificate and name by default.
+        cfg.consul_tls = change(cfg.consul_tls or TLSConfig(), value)
+
+    return setter
+
+
+_AUTO_JOIN = "yurt's client joins the agent's own scheduler or client.servers"
+_NO_RPC = "yurt's RPC travels on the HTTP port; remove it"
+_NO_SERF = "yurt has no gossip (Serf) port; remove it"
 
 # attribute name -> (expected type, setter)
 _TOP: dict[str, tuple[type | tuple[type, ...], Setter]] = {
@@ -131,30 +241,45 @@ _TOP: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "data_dir": (str, lambda c, v: setattr(c, "data_dir", Path(v))),
     "bind_addr": (str, _set("bind_addr")),
     "http_allowed_origins": (list, lambda c, v: setattr(c, "http_allowed_origins", _origins(v))),
-    "log_level": (str, _ignored),
-    "log_json": (bool, _ignored),
-    "enable_debug": (bool, _ignored),
-    "leave_on_interrupt": (bool, _ignored),
-    "leave_on_terminate": (bool, _ignored),
-    "disable_update_check": (bool, _ignored),
+    "log_level": (str, lambda c, v: setattr(c, "log_level", _log_level(v))),
+    "log_json": (bool, _unsupported("log_json", "yurt logs plain text lines")),
+    "enable_debug": (bool, _unsupported("enable_debug", "yurt has no /v1/agent/pprof endpoints")),
+    # yurt deregisters its agents from the catalog on SIGINT and SIGTERM, which is what
+    # leaving is for a one-server cluster; asking it not to is an error.
+    "leave_on_interrupt": (bool, _only(True, "leave_on_interrupt", "yurt always leaves")),
+    "leave_on_terminate": (bool, _only(True, "leave_on_terminate", "yurt always leaves")),
+    # yurt never calls out to check for updates, so either value holds.
+    "disable_update_check": (bool, _accept),
 }
 _CONSUL: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "address": (str, _set("consul_address")),
     "server_service_name": (str, _set("server_service_name")),
     "client_service_name": (str, _set("client_service_name")),
     "auto_advertise": (bool, _set("auto_advertise")),
-    "server_auto_join": (bool, _ignored),
-    "client_auto_join": (bool, _ignored),
-    "token": (str, _ignored),
-    "ssl": (bool, _ignored),
-    "tags": (list, _ignored),
+    # With one server in the process, auto-join is what yurt does: the client talks to the
+    # agent's own scheduler (or to `client { servers }`); false cannot be honoured.
+    "server_auto_join": (bool, _only(True, "server_auto_join", _AUTO_JOIN)),
+    "client_auto_join": (bool, _only(True, "client_auto_join", _AUTO_JOIN)),
+    "token": (str, _set("consul_token")),
+    "ssl": (bool, _consul_tls(lambda t, v: replace(t, http=v))),
+    "verify_ssl": (bool, _consul_tls(lambda t, v: replace(t, verify_outgoing=v))),
+    "ca_file": (str, _consul_tls(lambda t, v: replace(t, ca_file=v))),
+    "cert_file": (str, _consul_tls(lambda t, v: replace(t, cert_file=v))),
+    "key_file": (str, _consul_tls(lambda t, v: replace(t, key_file=v))),
+    "tags": (list, lambda c, v: setattr(c, "consul_tags", [str(t) for t in v])),
 }
 _SERVER: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "enabled": (bool, _set("server_enabled")),
-    "bootstrap_expect": (int, _ignored),
-    "encrypt": (str, _ignored),
-    "num_schedulers": (int, _ignored),
-    "heartbeat_grace": (str, _ignored),
+    "bootstrap_expect": (int, _bootstrap_expect),
+    "encrypt": (str, _unsupported("encrypt", "yurt has no gossip (Serf) traffic to encrypt")),
+    "num_schedulers": (
+        int,
+        _unsupported("num_schedulers", "yurt runs one scheduling worker per server"),
+    ),
+    "heartbeat_grace": (
+        str,
+        lambda c, v: setattr(c, "heartbeat_grace_ns", _positive_duration(v)),
+    ),
     "job_gc_threshold": (str, _gc_threshold("job_ns")),
     "eval_gc_threshold": (str, _gc_threshold("eval_ns")),
     "batch_eval_gc_threshold": (str, _gc_threshold("batch_eval_ns")),
@@ -167,19 +292,48 @@ _CLIENT: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "servers": (list, lambda c, v: setattr(c, "client_servers", [str(s) for s in v])),
     "node_class": (str, _set("node_class")),
     "meta": (dict, lambda c, v: setattr(c, "client_meta", {k: str(x) for k, x in v.items()})),
-    "network_interface": (str, _ignored),
-    "cpu_total_compute": (int, _ignored),
-    "memory_total_mb": (int, _ignored),
+    "network_interface": (
+        str,
+        _unsupported("network_interface", "the client's address is its bind_addr"),
+    ),
+    "cpu_total_compute": (int, lambda c, v: setattr(c, "cpu_total_compute", _positive(v))),
+    "memory_total_mb": (int, lambda c, v: setattr(c, "memory_total_mb", _positive(v))),
+}
+_ADVERTISE: dict[str, tuple[type | tuple[type, ...], Setter]] = {
+    "http": (str, lambda c, v: setattr(c, "advertise_http", _host_port(v))),
+    # yurt has no RPC or Serf listener (its RPC is on the HTTP port); the seed's server.hcl
+    # sets them, so they are checked as addresses and otherwise have nothing to advertise.
+    "rpc": (str, lambda c, v: _check_host_port(v)),
+    "serf": (str, lambda c, v: _check_host_port(v)),
 }
 _PORTS: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "http": (int, _set("http_port")),
-    "rpc": (int, _ignored),
-    "serf": (int, _ignored),
+    "rpc": (int, _unsupported("rpc", _NO_RPC)),
+    "serf": (int, _unsupported("serf", _NO_SERF)),
 }
-_ADVERTISE: dict[str, tuple[type | tuple[type, ...], Setter]] = {
-    "http": (str, _ignored),
-    "rpc": (str, _ignored),
-    "serf": (str, _ignored),
+_TLS: dict[str, tuple[type | tuple[type, ...], Setter]] = {
+    "http": (bool, _tls(lambda t, v: replace(t, http=v))),
+    # yurt's RPC (client <-> server) runs on the HTTP listener, so it is encrypted exactly
+    # when `http` is; `rpc = true` without `http = true` is refused in `_check_tls`.
+    "rpc": (bool, lambda c, v: setattr(c, "tls_rpc", v)),
+    "ca_file": (str, _tls(lambda t, v: replace(t, ca_file=v))),
+    "cert_file": (str, _tls(lambda t, v: replace(t, cert_file=v))),
+    "key_file": (str, _tls(lambda t, v: replace(t, key_file=v))),
+    "verify_https_client": (bool, _tls(lambda t, v: replace(t, verify_incoming=v))),
+    "verify_server_hostname": (bool, _tls(lambda t, v: replace(t, verify_server_hostname=v))),
+    "tls_min_version": (str, _tls(lambda t, v: replace(t, tls_min_version=_min_version(v)))),
+    "tls_cipher_suites": (
+        str,
+        _unsupported("tls_cipher_suites", "yurt uses OpenSSL's default suites"),
+    ),
+    "tls_prefer_server_cipher_suites": (
+        bool,
+        _unsupported("tls_prefer_server_cipher_suites", "yurt uses OpenSSL's default order"),
+    ),
+    "rpc_upgrade_mode": (
+        bool,
+        _unsupported("rpc_upgrade_mode", "yurt's RPC is on the HTTP listener: see tls.http"),
+    ),
 }
 _CATALOG: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "enabled": (bool, _set("catalog_enabled")),
@@ -199,21 +353,64 @@ _ROUTER: dict[str, tuple[type | tuple[type, ...], Setter]] = {
 }
 _RAW_EXEC: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "enabled": (bool, _set("raw_exec_enabled")),
-    "no_cgroups": (bool, _ignored),
+    # yurt's raw_exec puts no task in a cgroup: that is no_cgroups = true.
+    "no_cgroups": (bool, _only(True, "no_cgroups", "yurt's raw_exec does not use cgroups")),
 }
 _DOCKER: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "endpoint": (str, _set("docker_endpoint")),
     "allow_privileged": (bool, _set("docker_allow_privileged")),
     "volumes": (dict, lambda c, v: setattr(c, "docker_volumes_enabled", bool(v.get("enabled")))),
-    "gc": (dict, _ignored),
+    "gc": (dict, _unsupported("gc", "yurt's docker driver does not collect images")),
 }
-_IGNORED_BLOCKS = {"advertise", "telemetry", "acl", "tls", "ui", "server_join", "vault", "audit"}
+
+
+def _check_acl_ttl(text: str) -> None:
+    _positive_duration(text)
+
+
+_ACL: dict[str, tuple[type | tuple[type, ...], Setter]] = {
+    "enabled": (bool, _set("acl_enabled")),
+    "token_ttl": (str, lambda c, v: setattr(c, "acl_token_ttl_ns", _positive_duration(v))),
+    # Checked, not stored: a client caches a token with its policies, for token_ttl.
+    "policy_ttl": (str, lambda c, v: _check_acl_ttl(v)),
+    "role_ttl": (str, lambda c, v: _check_acl_ttl(v)),
+    "replication_token": (
+        str,
+        _unsupported("replication_token", "yurt runs one region: there is nothing to replicate"),
+    ),
+    "token_min_expiration_ttl": (
+        str,
+        _unsupported("token_min_expiration_ttl", "token TTLs are Nomad's default, 1m to 24h"),
+    ),
+    "token_max_expiration_ttl": (
+        str,
+        _unsupported("token_max_expiration_ttl", "token TTLs are Nomad's default, 1m to 24h"),
+    ),
+}
+_IGNORED_BLOCKS: set[str] = set()
+# Blocks of a Nomad agent config that yurt does not implement: an error that says why.
+_UNSUPPORTED_BLOCKS = {
+    "telemetry": "yurt has no metrics sinks; the APIs' /v1/metrics are not served",
+    "ui": "yurt always serves its UI on the HTTP API's address",
+    "server_join": "yurt runs one server: there is nothing to join",
+    "vault": "yurt has no Vault integration",
+    "audit": "yurt has no audit log",
+    "sentinel": "yurt has no Sentinel policies",
+    "autopilot": "yurt runs one server: there is no Raft cluster to manage",
+}
 _BLOCKS: dict[str, dict[str, tuple[type | tuple[type, ...], Setter]]] = {
     "consul": _CONSUL,
     "server": _SERVER,
     "client": _CLIENT,
     "ports": _PORTS,
-    "addresses": {"http": (str, _set("bind_addr"))},
+    "addresses": {
+        "http": (str, _set("bind_addr")),
+        "rpc": (str, _unsupported("rpc", _NO_RPC)),
+        "serf": (str, _unsupported("serf", _NO_SERF)),
+    },
+    "tls": _TLS,
+    "acl": _ACL,
+    "advertise": _ADVERTISE,
     "catalog": _CATALOG,
     "router": _ROUTER,
 }
@@ -238,6 +435,10 @@ def parse_agent_config(text: str, filename: str, base: AgentConfig | None = None
     return cfg
 
 
+# Blocks inside the blocks above: client { meta {} template {} }, catalog { acl {} }.
+_NESTED_BLOCKS = {"client": {"meta", "template"}, "catalog": {"acl"}}
+
+
 def _apply(cfg: AgentConfig, text: str, filename: str) -> None:
     body = parse_body(text, filename)
     collector = Collector(filename)
@@ -246,9 +447,12 @@ def _apply(cfg: AgentConfig, text: str, filename: str) -> None:
     for block in body.blocks:
         if block.type in _BLOCKS:
             _attributes(cfg, block.body, _BLOCKS[block.type], scope, collector, block.type)
-            _no_blocks(
-                block, collector, allowed={"meta", "template"} if block.type == "client" else set()
-            )
+            if block.type in ("tls", "consul"):
+                _check_tls(cfg, block, collector)
+            _no_blocks(block, collector, allowed=_NESTED_BLOCKS.get(block.type, set()))
+            if block.type == "catalog":
+                for acl in block.body.blocks_of("acl"):
+                    apply_acl_block(cfg.catalog_acl, acl.body, collector)
             if block.type == "client":
                 for meta in block.body.blocks_of("meta"):
                     values = {
@@ -262,12 +466,40 @@ def _apply(cfg: AgentConfig, text: str, filename: str) -> None:
             _plugin(cfg, block, scope, collector)
         elif block.type in _IGNORED_BLOCKS:
             continue
+        elif block.type in _UNSUPPORTED_BLOCKS:
+            collector.error(
+                block.pos,
+                f'yurt does not support the "{block.type}" block: '
+                f"{_UNSUPPORTED_BLOCKS[block.type]}",
+            )
         else:
-            known = [*_BLOCKS, "plugin", *_IGNORED_BLOCKS]
+            known = [*_BLOCKS, "plugin", *_IGNORED_BLOCKS, *_UNSUPPORTED_BLOCKS]
             collector.error(
                 block.pos, f'unknown block "{block.type}"{did_you_mean(block.type, known)}'
             )
     collector.raise_if_any()
+
+
+def _check_tls(cfg: AgentConfig, block: Block, collector: Collector) -> None:
+    """A `tls` or `consul` block whose files cannot be used fails here, at its position,
+    rather than when the agent starts."""
+    if block.type == "tls":
+        rpc = block.body.attributes.get("rpc")
+        if cfg.tls_rpc and not cfg.tls.http and rpc is not None:
+            collector.error(
+                rpc.pos,
+                "tls: rpc = true needs http = true: yurt's RPC travels on the HTTP listener, "
+                "so it is encrypted only when the HTTP API is",
+            )
+        try:
+            cfg.tls.check()
+        except TLSConfigError as exc:
+            collector.error(block.pos, f"tls: {exc}")
+    elif cfg.consul_tls is not None and cfg.consul_tls.http:
+        try:
+            cfg.consul_tls.client_context()
+        except TLSConfigError as exc:
+            collector.error(block.pos, f"consul: {exc}")
 
 
 def _seconds(text: str) -> float:
@@ -340,7 +572,10 @@ def _plugin(cfg: AgentConfig, block: Block, scope: Scope, collector: Collector) 
                 values = {
                     k: _value(a.expr, scope, collector) for k, a in sub.body.attributes.items()
                 }
-                schema[sub.type][1](cfg, values)
+                try:
+                    schema[sub.type][1](cfg, values)
+                except ValueError as exc:
+                    collector.error(sub.pos, f'"{sub.type}" in plugin "{name}" config: {exc}')
             else:
                 collector.error(sub.pos, f'unknown block "{sub.type}" in plugin "{name}" config')
 

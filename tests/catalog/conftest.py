@@ -126,3 +126,38 @@ def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condit
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# The initial management token of the ACL catalogs (Consul's acl.tokens.initial_management).
+ROOT_TOKEN = "6e3f2d9c-7e0b-4c55-9d51-1b3c1f0f0a01"
+
+
+def acl_config_dir(tmp: Path, default_policy: str = "deny", extra: str = "") -> Path:
+    conf = tmp / "conf"
+    conf.mkdir(exist_ok=True)
+    (conf / "acl.hcl").write_text(
+        "acl {\n  enabled = true\n"
+        f'  default_policy = "{default_policy}"\n'
+        "  enable_token_persistence = true\n"
+        f'  tokens {{\n    initial_management = "{ROOT_TOKEN}"\n  }}\n{extra}}}\n'
+    )
+    return conf
+
+
+@pytest.fixture(scope="module")
+def acl_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogProcess]:
+    """A catalog with ACLs on, default deny, and ROOT_TOKEN as its management token."""
+    tmp = tmp_path_factory.mktemp("acl-catalog")
+    proc = CatalogProcess(tmp, "-config-dir", str(acl_config_dir(tmp))).start()
+    try:
+        yield proc
+    finally:
+        proc.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def root(acl_catalog: CatalogProcess) -> consul.Consul:
+    """py-consul with the management token."""
+    return consul.Consul(
+        host="127.0.0.1", port=acl_catalog.port, token=ROOT_TOKEN, connections_timeout=30
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -34,21 +35,73 @@ def flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() not in ("false", "0")
 
 
+# Go's encoding/json stops at 10,000 levels ("exceeded max depth"); Python's parser and
+# the recursive walks after it (casing, deep copies, canonicalization) run out of stack far
+# sooner, so yurt's bound is lower and checked before anything recurses.
+MAX_JSON_DEPTH = 128
+
+
 async def read_json(request: web.Request, *, max_bytes: int | None = None) -> Any:
     """The request body as JSON, or a 400 that says what is wrong with it."""
     body = await request.read()
     if max_bytes is not None and len(body) > max_bytes:
         raise APIError.too_large(f"Request body too large: {len(body)} bytes, max {max_bytes}")
+    return decode_json_body(body)
+
+
+def decode_json_body(body: bytes) -> Any:
+    """`read_json` without the request: bytes -> JSON value, or APIError(400)."""
     if not body.strip():
         return None
     try:
-        return json.loads(body)
+        # Depth cannot exceed the number of openers: most bodies skip the walk.
+        if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH:
+            _check_json_depth(body)
+        return json.loads(body, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise APIError.bad_request(
             f"Request decode failed: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     except UnicodeDecodeError:
         raise APIError.bad_request("Request decode failed: body is not UTF-8") from None
+    except RecursionError:
+        # The pre-check makes this unreachable; kept so that no body can ever be a 500.
+        raise APIError.bad_request(
+            f"Request decode failed: exceeded max depth of {MAX_JSON_DEPTH}"
+        ) from None
+    except ValueError as exc:
+        # Numbers of more than 4,300 digits and NaN/Infinity land here.
+        reason = str(exc)
+        if "integer string conversion" in reason:
+            reason = "a number has more than 4300 digits"
+        raise APIError.bad_request(f"Request decode failed: {reason}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid value {name}: JSON has no NaN or Infinity")
+
+
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _check_json_depth(body: bytes) -> None:
+    """A 400 at the line and column where the nesting passes MAX_JSON_DEPTH."""
+    depth = 0
+    for m in _JSON_TOKENS.finditer(body):
+        ch = m.group()
+        if ch in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                at = m.start()
+                line = body.count(b"\n", 0, at) + 1
+                column = at - (body.rfind(b"\n", 0, at) + 1) + 1
+                raise APIError.bad_request(
+                    f"Request decode failed: exceeded max depth: arrays and objects are "
+                    f"nested more than {MAX_JSON_DEPTH} levels deep at line {line} "
+                    f"column {column}"
+                )
+        elif ch in (b"]", b"}"):
+            depth -= 1
 
 
 def expect_object(value: Any, where: str) -> dict[str, Any]:
@@ -100,6 +153,7 @@ async def start_site(
     port: int,
     *,
     tls: ssl.SSLContext | None = None,
+    https_port: int | None = None,
     allowed_origins: Iterable[str] = (),
     advertise: Iterable[str] = (),
 ) -> web.AppRunner:
@@ -110,19 +164,47 @@ async def start_site(
 
     On cleanup, requests still in flight (parked blocking queries, followed log streams)
     get `SHUTDOWN_GRACE` seconds and are then cancelled: stopping must not wait out a
-    five-minute `?wait=`."""
+    five-minute `?wait=`.
+
+    With `https_port` (Consul's `ports { http, https }`), `port` serves plain HTTP (nothing
+    when negative) and `https_port` serves the same app with `tls`; the runner's sites are in
+    that order."""
     from yurt.api.guard import BrowserGuard
 
+    advertise, allowed_origins = list(advertise), list(allowed_origins)
     guard = BrowserGuard(
         host, tls=tls is not None, advertise=advertise, allowed_origins=allowed_origins
     )
-    app.middlewares.insert(0, guard.middleware)
+    if https_port is None:
+        app.middlewares.insert(0, guard.middleware)
+    else:
+        plain = BrowserGuard(host, tls=False, advertise=advertise, allowed_origins=allowed_origins)
+
+        # A listener's own origin has its scheme: pick the guard by the connection's.
+        @web.middleware
+        async def by_scheme(request: web.Request, handler: Handler) -> web.StreamResponse:
+            chosen = guard if request.secure else plain
+            return await chosen.middleware(request, handler)
+
+        app.middlewares.insert(0, by_scheme)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
-    await site.start()
+    listeners: list[tuple[int, ssl.SSLContext | None]] = []
+    if https_port is None:
+        listeners.append((port, tls))
+    else:
+        if port >= 0:
+            listeners.append((port, None))
+        listeners.append((https_port, tls))
+    try:
+        for listen_port, context in listeners:
+            site = web.TCPSite(runner, host, listen_port, reuse_address=True, ssl_context=context)
+            await site.start()
+    except BaseException:
+        await runner.cleanup()  # a second listener that cannot bind frees the first
+        raise
     return runner
 
 

@@ -14,6 +14,17 @@ from yurt.api.blocking import BlockingQuery
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import flag, read_json
+from yurt.catalog.acl_http import (
+    checked,
+    mark_filtered,
+    node_name,
+    require,
+    requires,
+    view,
+)
+from yurt.catalog.acl_http import (
+    filtered as acl_filtered,
+)
 from yurt.catalog.api_common import (
     answer,
     filtered,
@@ -70,6 +81,7 @@ def _empty() -> web.Response:
 # -- services ------------------------------------------------------------------------
 
 
+@checked("service:write on the service")
 async def register_service(request: web.Request) -> web.Response:
     server = server_of(request)
     body = require_json_object(await read_json(request))
@@ -77,6 +89,7 @@ async def register_service(request: web.Request) -> web.Response:
         definition = parse_service(body, node=server.node_name)
     except DefinitionError as exc:
         raise APIError.bad_request(str(exc)) from None
+    require(request, "service", "write", definition.service.name)
     if definition.service.id == "consul":
         raise APIError.bad_request('Service ID "consul" is reserved for the catalog itself')
     replace = flag(request, "replace-existing-checks") or flag(request, "replace_existing_checks")
@@ -84,9 +97,27 @@ async def register_service(request: web.Request) -> web.Response:
     return _empty()
 
 
+def _require_service(request: web.Request, sid: str, level: str) -> None:
+    server = server_of(request)
+    svc = server.store.services.get((server.node_name, sid))
+    if svc is not None:
+        require(request, "service", level, svc.name)
+
+
+def _require_check(request: web.Request, cid: str) -> None:
+    server = server_of(request)
+    check = server.store.checks.get((server.node_name, cid))
+    if check is not None and check.service_name:
+        require(request, "service", "write", check.service_name)
+    else:
+        require(request, "node", "write", server.node_name)
+
+
+@checked("service:write on the service")
 async def deregister_service(request: web.Request) -> web.Response:
     server = server_of(request)
     sid = request.match_info["id"]
+    _require_service(request, sid, "write")
     if sid == "consul" or not server.deregister_service(sid):
         raise APIError.not_found(
             f'Unknown service ID "{sid}". '
@@ -95,11 +126,13 @@ async def deregister_service(request: web.Request) -> web.Response:
     return _empty()
 
 
+@acl_filtered("service:read per service")
 async def list_services(request: web.Request) -> web.Response:
     server = server_of(request)
     dc = server.config.datacenter
-    items = [s.agent_json(dc) for s in server.local_services()]
-    return answer(request, {s["ID"]: s for s in filtered(request, items)})
+    v = view(request)
+    items = [s.agent_json(dc) for s in server.local_services() if v.can("service", "read", s.name)]
+    return mark_filtered(answer(request, {s["ID"]: s for s in filtered(request, items)}), v)
 
 
 def _service_with_hash(server: CatalogServer, sid: str) -> dict[str, Any] | None:
@@ -112,11 +145,13 @@ def _service_with_hash(server: CatalogServer, sid: str) -> dict[str, Any] | None
     return data
 
 
+@checked("service:read on the service")
 async def get_service(request: web.Request) -> web.Response:
     """One local service with its `ContentHash`; `?hash=` blocks until the hash differs
     (or `?wait=` passes), as Consul's agent does for its caching clients."""
     server = server_of(request)
     sid = request.match_info["id"]
+    _require_service(request, sid, "read")
     wanted = request.query.get("hash", "")
     query = BlockingQuery.from_query(request.query)
     loop = asyncio.get_running_loop()
@@ -135,15 +170,18 @@ async def get_service(request: web.Request) -> web.Response:
     return resp
 
 
+@checked("service:write on the service")
 async def service_maintenance(request: web.Request) -> web.Response:
     server = server_of(request)
     sid = request.match_info["id"]
+    _require_service(request, sid, "write")
     enable = _enable_param(request)
     if not server.service_maintenance(sid, enable, request.query.get("reason", "")):
         raise APIError.not_found(f'Unknown service ID "{sid}"')
     return _empty()
 
 
+@requires("node", "write", node_name)
 async def node_maintenance(request: web.Request) -> web.Response:
     enable = _enable_param(request)
     server_of(request).node_maintenance(enable, request.query.get("reason", ""))
@@ -192,9 +230,11 @@ def _health_answer(request: web.Request, status: str, data: Any) -> web.Response
     return answer(request, data, status=code)
 
 
+@checked("service:read on the service")
 async def health_by_id(request: web.Request) -> web.Response:
     server = server_of(request)
     sid = request.match_info["id"]
+    _require_service(request, sid, "read")
     for svc in server.local_services():
         if svc.id == sid:
             data = _local_health(server, svc)
@@ -202,9 +242,11 @@ async def health_by_id(request: web.Request) -> web.Response:
     raise APIError.not_found(f"ServiceId {sid} not found")
 
 
+@checked("service:read on the service")
 async def health_by_name(request: web.Request) -> web.Response:
     server = server_of(request)
     name = request.match_info["name"]
+    require(request, "service", "read", name)
     found = [_local_health(server, s) for s in server.local_services() if s.name == name]
     if not found:
         raise APIError.not_found(f"ServiceName {name} Not Found")
@@ -214,12 +256,23 @@ async def health_by_name(request: web.Request) -> web.Response:
 # -- checks ------------------------------------------------------------------------------
 
 
+@acl_filtered("service:read or node:read per check")
 async def list_checks(request: web.Request) -> web.Response:
     server = server_of(request)
-    items = [c.to_json() for c in server.local_checks()]
-    return answer(request, {c["CheckID"]: c for c in filtered(request, items)})
+    v = view(request)
+    items = [
+        c.to_json()
+        for c in server.local_checks()
+        if (
+            v.can("service", "read", c.service_name)
+            if c.service_name
+            else v.can("node", "read", c.node)
+        )
+    ]
+    return mark_filtered(answer(request, {c["CheckID"]: c for c in filtered(request, items)}), v)
 
 
+@checked("service:write on a service check, node:write on a node check")
 async def register_check(request: web.Request) -> web.Response:
     server = server_of(request)
     body = require_json_object(await read_json(request))
@@ -231,6 +284,10 @@ async def register_check(request: web.Request) -> web.Response:
         service = server.store.services.get((server.node_name, sid))
         if service is None or sid == "consul":
             raise APIError.bad_request(f'ServiceID "{sid}" does not exist')
+    if service is not None:
+        require(request, "service", "write", service.name)
+    else:
+        require(request, "node", "write", server.node_name)
     try:
         check = parse_check(body, node=server.node_name, service=service)
     except DefinitionError as exc:
@@ -241,8 +298,10 @@ async def register_check(request: web.Request) -> web.Response:
     return _empty()
 
 
+@checked("service:write on a service check, node:write on a node check")
 async def deregister_check(request: web.Request) -> web.Response:
     cid = request.match_info["id"]
+    _require_check(request, cid)
     if cid == "serfHealth" or not server_of(request).deregister_check(cid):
         raise APIError.not_found(
             f'Unknown check ID "{cid}". Ensure that the check ID is passed, not the check name.'
@@ -260,6 +319,7 @@ def _truncate(output: str) -> str:
 
 def _update(request: web.Request, status: str, output: str) -> web.Response:
     cid = request.match_info["id"]
+    _require_check(request, cid)
     try:
         server_of(request).update_ttl(cid, status, _truncate(output))
     except KeyError:
@@ -272,18 +332,22 @@ def _update(request: web.Request, status: str, output: str) -> web.Response:
     return _empty()
 
 
+@checked("service:write on a service check, node:write on a node check")
 async def check_pass(request: web.Request) -> web.Response:
     return _update(request, PASSING, request.query.get("note", ""))
 
 
+@checked("service:write on a service check, node:write on a node check")
 async def check_warn(request: web.Request) -> web.Response:
     return _update(request, WARNING, request.query.get("note", ""))
 
 
+@checked("service:write on a service check, node:write on a node check")
 async def check_fail(request: web.Request) -> web.Response:
     return _update(request, CRITICAL, request.query.get("note", ""))
 
 
+@checked("service:write on a service check, node:write on a node check")
 async def check_update(request: web.Request) -> web.Response:
     body = require_json_object(await read_json(request))
     status = get_field(body, "Status", "")
@@ -300,6 +364,7 @@ async def check_update(request: web.Request) -> web.Response:
 # -- reload ---------------------------------------------------------------------------------
 
 
+@requires("agent", "write", node_name)
 async def reload(request: web.Request) -> web.Response:
     try:
         server_of(request).reload()
@@ -345,10 +410,14 @@ def _member(request: web.Request) -> dict[str, Any]:
     }
 
 
+@acl_filtered("node:read per member")
 async def members(request: web.Request) -> web.Response:
-    return answer(request, [_member(request)])
+    v = view(request)
+    shown = [_member(request)] if v.can("node", "read", server_of(request).node_name) else []
+    return mark_filtered(answer(request, shown), v)
 
 
+@requires("agent", "read", node_name)
 async def agent_self(request: web.Request) -> web.Response:
     server = server_of(request)
     cfg = server.config

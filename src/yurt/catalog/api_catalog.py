@@ -10,6 +10,16 @@ from aiohttp import web
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import flag, read_json
+from yurt.catalog.acl_http import (
+    View,
+    checked,
+    open_route,
+    require,
+    view,
+)
+from yurt.catalog.acl_http import (
+    filtered as acl_filtered,
+)
 from yurt.catalog.api_common import (
     answer,
     blocking_answer,
@@ -86,14 +96,29 @@ def _node_of(store: CatalogStore, svc: Service) -> Node:
 # -- catalog ------------------------------------------------------------------------------
 
 
+def _sees_instance(v: View, svc: Service) -> bool:
+    return v.can("service", "read", svc.name) and v.can("node", "read", svc.node)
+
+
+def _sees_check(v: View, check: Check) -> bool:
+    if check.service_name:
+        return v.can("service", "read", check.service_name)
+    return v.can("node", "read", check.node)
+
+
+@acl_filtered("service:read per service")
 async def catalog_services(request: web.Request) -> web.Response:
     store = server_of(request).store
     meta = _node_meta(request)
+    v = view(request)
 
     def run() -> tuple[Any, int]:
         out: dict[str, list[str]] = {}
         services = [
-            svc for name in store.service_names() for svc in _instances(store, name, [], meta)
+            svc
+            for name in store.service_names()
+            if v.can("service", "read", name)
+            for svc in _instances(store, name, [], meta)
         ]
         if "filter" in request.query:
             rows = [s.catalog_json(_node_of(store, s)) for s in services]
@@ -104,70 +129,87 @@ async def catalog_services(request: web.Request) -> web.Response:
             tags.extend(t for t in svc.tags if t not in tags)
         return out, store.topic_index("services")
 
-    return await blocking_answer(request, ["services"], run)
+    return await blocking_answer(request, ["services"], run, v)
 
 
+@acl_filtered("service:read and node:read per instance")
 async def catalog_service(request: web.Request) -> web.Response:
     store = server_of(request).store
     name = request.match_info["name"]
     tags = request.query.getall("tag", [])
     meta = _node_meta(request)
+    v = view(request)
 
     def run() -> tuple[Any, int]:
-        rows = [s.catalog_json(_node_of(store, s)) for s in _instances(store, name, tags, meta)]
+        rows = [
+            s.catalog_json(_node_of(store, s))
+            for s in _instances(store, name, tags, meta)
+            if _sees_instance(v, s)
+        ]
         return filtered(request, rows), store.topic_index(f"svc:{name}", "services")
 
-    return await blocking_answer(request, [f"svc:{name}"], run)
+    return await blocking_answer(request, [f"svc:{name}"], run, v)
 
 
+@acl_filtered("node:read per node")
 async def catalog_nodes(request: web.Request) -> web.Response:
     store = server_of(request).store
     meta = _node_meta(request)
+    v = view(request)
 
     def run() -> tuple[Any, int]:
         nodes = sorted(store.nodes.values(), key=lambda n: n.name)
-        rows = [n.to_json() for n in nodes if _node_matches(n, meta)]
+        rows = [
+            n.to_json() for n in nodes if _node_matches(n, meta) and v.can("node", "read", n.name)
+        ]
         return filtered(request, rows), store.topic_index("nodes")
 
-    return await blocking_answer(request, ["nodes"], run)
+    return await blocking_answer(request, ["nodes"], run, v)
 
 
+@acl_filtered("node:read on the node, service:read per service")
 async def catalog_node(request: web.Request) -> web.Response:
     store = server_of(request).store
     name = request.match_info["node"]
+    v = view(request)
 
     def run() -> tuple[Any, int]:
         node = store.nodes.get(name)
         index = store.topic_index(f"node:{name}", "nodes")
-        if node is None:
+        if node is None or not v.can("node", "read", name):
             return None, index
-        services = store.node_services(name)
+        services = [s for s in store.node_services(name) if v.can("service", "read", s.name)]
         rows = filtered(request, [s.health_json() for s in services])
         return {"Node": node.to_json(), "Services": {r["ID"]: r for r in rows}}, index
 
-    return await blocking_answer(request, [f"node:{name}"], run)
+    return await blocking_answer(request, [f"node:{name}"], run, v)
 
 
+@acl_filtered("node:read on the node, service:read per service")
 async def catalog_node_services(request: web.Request) -> web.Response:
     """Like /v1/catalog/node/:node, with `Services` as a list (Consul 1.7+)."""
     store = server_of(request).store
     name = request.match_info["node"]
+    v = view(request)
 
     def run() -> tuple[Any, int]:
         node = store.nodes.get(name)
         index = store.topic_index(f"node:{name}", "nodes")
-        if node is None:
+        if node is None or not v.can("node", "read", name):
             return None, index
-        rows = filtered(request, [s.health_json() for s in store.node_services(name)])
+        services = [s for s in store.node_services(name) if v.can("service", "read", s.name)]
+        rows = filtered(request, [s.health_json() for s in services])
         return {"Node": node.to_json(), "Services": rows}, index
 
-    return await blocking_answer(request, [f"node:{name}"], run)
+    return await blocking_answer(request, [f"node:{name}"], run, v)
 
 
+@open_route("Consul lists datacenters to anyone")
 async def catalog_datacenters(request: web.Request) -> web.Response:
     return answer(request, [server_of(request).config.datacenter])
 
 
+@checked("node:write on the node, service:write on the service and its checks")
 async def catalog_register(request: web.Request) -> web.Response:
     server = server_of(request)
     store = server.store
@@ -226,6 +268,16 @@ async def catalog_register(request: web.Request) -> web.Response:
         raw_checks.extend(many)
     for i, raw in enumerate(raw_checks):
         checks.append(_catalog_check(store, node_name, service, raw, i))
+    node_changes = existing is None or (not skip_node_update and not existing.same_content(node))
+    if node_changes:
+        require(request, "node", "write", node_name)
+    if service is not None:
+        require(request, "service", "write", service.name)
+    for check in checks:
+        if check.service_name:
+            require(request, "service", "write", check.service_name)
+        else:
+            require(request, "node", "write", node_name)
     if existing is None or not skip_node_update:
         store.upsert_node(node)
     if service is not None:
@@ -279,6 +331,7 @@ def _catalog_check(
     )
 
 
+@checked("service:write on the service, node:write on the node or a node check")
 async def catalog_deregister(request: web.Request) -> web.Response:
     server = server_of(request)
     store = server.store
@@ -290,6 +343,7 @@ async def catalog_deregister(request: web.Request) -> web.Response:
     sid = _string(body, "ServiceID")
     cid = _string(body, "CheckID")
     local = node == server.node_name
+    _vet_deregister(request, store, node, sid, cid)
     if sid:
         if local:
             server.deregister_service(sid)
@@ -309,6 +363,22 @@ async def catalog_deregister(request: web.Request) -> web.Response:
     return answer(request, True)
 
 
+def _vet_deregister(
+    request: web.Request, store: CatalogStore, node: str, sid: str, cid: str
+) -> None:
+    if sid:
+        svc = store.services.get((node, sid))
+        require(request, "service", "write", svc.name if svc else sid)
+    if cid:
+        check = store.checks.get((node, cid))
+        if check is not None and check.service_name:
+            require(request, "service", "write", check.service_name)
+        else:
+            require(request, "node", "write", node)
+    if not sid and not cid:
+        require(request, "node", "write", node)
+
+
 # -- health -------------------------------------------------------------------------------
 
 
@@ -317,16 +387,20 @@ def _service_checks(store: CatalogStore, svc: Service) -> list[Check]:
     return store.checks_of(svc.node, "") + store.checks_of(svc.node, svc.id)
 
 
+@acl_filtered("service:read and node:read per instance")
 async def health_service(request: web.Request) -> web.Response:
     store = server_of(request).store
     name = request.match_info["name"]
     tags = request.query.getall("tag", [])
     passing = flag(request, "passing")
     meta = _node_meta(request)
+    v = view(request)
 
     def run() -> tuple[Any, int]:
         rows = []
         for svc in _instances(store, name, tags, meta):
+            if not _sees_instance(v, svc):
+                continue
             checks = _service_checks(store, svc)
             if passing and any(c.status != PASSING for c in checks):
                 continue
@@ -339,22 +413,31 @@ async def health_service(request: web.Request) -> web.Response:
             )
         return filtered(request, rows), store.topic_index(f"svc:{name}", "services")
 
-    return await blocking_answer(request, [f"svc:{name}"], run)
+    return await blocking_answer(request, [f"svc:{name}"], run, v)
 
 
+@acl_filtered("service:read per check")
 async def health_checks(request: web.Request) -> web.Response:
     store = server_of(request).store
     name = request.match_info["name"]
+    v = view(request)
 
     def run() -> tuple[Any, int]:
-        rows = [c.to_json() for s in store.instances(name) for c in store.checks_of(s.node, s.id)]
+        rows = [
+            c.to_json()
+            for s in store.instances(name)
+            for c in store.checks_of(s.node, s.id)
+            if _sees_check(v, c)
+        ]
         return filtered(request, rows), store.topic_index(f"svc:{name}", "services")
 
-    return await blocking_answer(request, [f"svc:{name}"], run)
+    return await blocking_answer(request, [f"svc:{name}"], run, v)
 
 
+@acl_filtered("service:read or node:read per check")
 async def health_state(request: web.Request) -> web.Response:
     store = server_of(request).store
+    v = view(request)
     state = request.match_info["state"]
     if state not in HEALTH_STATES:
         raise APIError.bad_request(
@@ -365,22 +448,24 @@ async def health_state(request: web.Request) -> web.Response:
         rows = [
             c.to_json()
             for c in _sorted(store.checks.values())
-            if state == "any" or c.status == state
+            if (state == "any" or c.status == state) and _sees_check(v, c)
         ]
         return filtered(request, rows), store.topic_index("checks")
 
-    return await blocking_answer(request, ["checks"], run)
+    return await blocking_answer(request, ["checks"], run, v)
 
 
+@acl_filtered("service:read or node:read per check")
 async def health_node(request: web.Request) -> web.Response:
     store = server_of(request).store
     name = request.match_info["node"]
+    v = view(request)
 
     def run() -> tuple[Any, int]:
-        rows = [c.to_json() for c in store.node_checks(name)]
+        rows = [c.to_json() for c in store.node_checks(name) if _sees_check(v, c)]
         return filtered(request, rows), store.topic_index(f"node:{name}", "nodes")
 
-    return await blocking_answer(request, [f"node:{name}"], run)
+    return await blocking_answer(request, [f"node:{name}"], run, v)
 
 
 def _sorted(checks: Any) -> list[Check]:
@@ -390,11 +475,13 @@ def _sorted(checks: Any) -> list[Check]:
 # -- status -----------------------------------------------------------------------------
 
 
+@open_route("Consul answers /v1/status/* without a token")
 async def status_leader(request: web.Request) -> web.Response:
     cfg = server_of(request).config
     return answer(request, f"{cfg.advertise_addr}:{cfg.server_port}")
 
 
+@open_route("Consul answers /v1/status/* without a token")
 async def status_peers(request: web.Request) -> web.Response:
     cfg = server_of(request).config
     return answer(request, [f"{cfg.advertise_addr}:{cfg.server_port}"])

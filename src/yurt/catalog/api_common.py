@@ -12,6 +12,7 @@ from aiohttp import web
 from yurt.api.blocking import BlockingQuery, blocking_query
 from yurt.api.errors import APIError
 from yurt.api.http import flag, json_response
+from yurt.catalog.acl_http import FILTERED_HEADER, View
 from yurt.catalog.filter import compile_filter
 
 if TYPE_CHECKING:
@@ -71,11 +72,17 @@ class AnswerCache:
     def __init__(self, generation: Callable[[], int]) -> None:
         self._generation = generation
         self._seen = -1
-        self._entries: dict[tuple[Any, ...], tuple[bytes, int]] = {}
+        self._entries: dict[tuple[Any, ...], tuple[bytes, int, bool]] = {}
 
     def get(
-        self, key: tuple[Any, ...], run: Callable[[], tuple[Any, int]], pretty: bool
-    ) -> tuple[bytes, int]:
+        self,
+        key: tuple[Any, ...],
+        run: Callable[[], tuple[Any, int]],
+        pretty: bool,
+        hid: Callable[[], bool] = lambda: False,
+    ) -> tuple[bytes, int, bool]:
+        """The encoded answer, its index, and whether ACLs hid part of it (`hid`, asked
+        right after `run`)."""
         generation = self._generation()
         if generation != self._seen or len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
@@ -84,7 +91,7 @@ class AnswerCache:
         if hit is not None:
             return hit
         result, index = run()
-        encoded = (json.dumps(result, indent=4 if pretty else None).encode(), index)
+        encoded = (json.dumps(result, indent=4 if pretty else None).encode(), index, hid())
         self._entries[key] = encoded
         return encoded
 
@@ -98,21 +105,46 @@ async def blocking_answer(
     request: web.Request,
     topics: Iterable[str],
     run: Callable[[], tuple[Any, int]],
+    acl_view: View | None = None,
 ) -> web.Response:
-    """A read that Consul blocks on: answers with the index, waits when `?index=` asks."""
+    """A read that Consul blocks on: answers with the index, waits when `?index=` asks.
+
+    With `acl_view`, `run` filters through it: answers are then cached per token, and say
+    `X-Consul-Results-Filtered-By-ACLs: true` when the token could not see everything."""
     check_datacenter(request)
     if "filter" in request.query:
         compile_filter(request.query["filter"])  # a bad filter is a 400 before waiting
     query = BlockingQuery.from_query(request.query)
     server = server_of(request)
     key = _cache_key(request)
+    v = acl_view
+    if v is not None and v.enabled:
+        key = (*key, "acl", v.who.accessor)
     pretty = flag(request, "pretty")
 
-    def cached() -> tuple[bytes, int]:
-        return server.answers.get(key, run, pretty)
+    def counted() -> tuple[Any, int]:
+        if v is not None:
+            v.hid = False
+        return run()
 
-    body, index = await wait_for_change(request, topics, query, cached)
-    return web.Response(body=body, headers=consul_headers(index), content_type="application/json")
+    def cached() -> tuple[bytes, int, bool]:
+        return server.answers.get(key, counted, pretty, lambda: v.hid if v else False)
+
+    (body, index, hid), _ = await wait_for_change(request, topics, query, _pair(cached))
+    headers = consul_headers(index)
+    if hid:
+        headers[FILTERED_HEADER] = "true"
+    return web.Response(body=body, headers=headers, content_type="application/json")
+
+
+def _pair(
+    run: Callable[[], tuple[bytes, int, bool]],
+) -> Callable[[], tuple[tuple[bytes, int, bool], int]]:
+    def inner() -> tuple[tuple[bytes, int, bool], int]:
+        answer = run()
+        return answer, answer[1]
+
+    return inner
 
 
 async def wait_for_change(

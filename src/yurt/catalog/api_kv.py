@@ -9,6 +9,13 @@ from aiohttp import web
 from yurt.api.blocking import BlockingQuery
 from yurt.api.errors import APIError
 from yurt.api.http import flag
+from yurt.catalog.acl_http import (
+    FILTERED_HEADER,
+    checked,
+    require,
+    require_key_write_prefix,
+    view,
+)
 from yurt.catalog.api_common import (
     answer,
     check_datacenter,
@@ -42,6 +49,7 @@ def _uint(request: web.Request, name: str) -> int | None:
     return value
 
 
+@checked("key:read on the key; lists keep the keys the token may read")
 async def kv_get(request: web.Request) -> web.Response:
     server = server_of(request)
     store = server.store
@@ -52,11 +60,17 @@ async def kv_get(request: web.Request) -> web.Response:
     if not key and not (keys_mode or recurse):
         raise APIError.bad_request("Missing key name")
     separator = request.query.get("separator", "")
+    if not (keys_mode or recurse):
+        require(request, "key", "read", key)
+    v = view(request)
 
     def run() -> tuple[Any, int]:
+        v.hid = False
         if keys_mode:
             out: list[str] = []
             for entry in store.kv_prefix(key):
+                if not v.can("key", "read", entry.key):
+                    continue
                 name = entry.key
                 if separator:
                     cut = name.find(separator, len(key))
@@ -64,9 +78,10 @@ async def kv_get(request: web.Request) -> web.Response:
                         name = name[: cut + len(separator)]
                 if not out or out[-1] != name:
                     out.append(name)
-            return (out or None), store.kv_index(key, exact=False)
+            # everything hidden is an empty list, as Consul answers; nothing there is a 404
+            return (out or ([] if v.hid else None)), store.kv_index(key, exact=False)
         if recurse:
-            entries = [e.to_json() for e in store.kv_prefix(key)]
+            entries = [e.to_json() for e in store.kv_prefix(key) if v.can("key", "read", e.key)]
             return (entries or None), store.kv_index(key, exact=False)
         return store.kv_get(key), store.kv_index(key, exact=True)
 
@@ -74,10 +89,16 @@ async def kv_get(request: web.Request) -> web.Response:
     # a single key's readers wake only for that key; prefix readers for any KV write
     topics = ["kvs"] if keys_mode or recurse else [f"kv:{key}"]
     result, index = await wait_for_change(request, topics, query, run)
+    headers = consul_headers(index)
+    if v.hid:
+        headers[FILTERED_HEADER] = "true"
     if result is None:
-        return web.Response(status=404, headers=consul_headers(index))
+        return web.Response(status=404, headers=headers)
     if keys_mode or recurse:
-        return answer(request, result, index=index)
+        resp = answer(request, result, index=index)
+        if v.hid:
+            resp.headers[FILTERED_HEADER] = "true"
+        return resp
     if flag(request, "raw"):
         return web.Response(
             body=result.value or b"",
@@ -90,12 +111,14 @@ async def kv_get(request: web.Request) -> web.Response:
     return answer(request, [result.to_json()], index=index)
 
 
+@checked("key:write on the key")
 async def kv_put(request: web.Request) -> web.Response:
     server = server_of(request)
     check_datacenter(request)
     key = request.match_info["key"]
     if not key:
         raise APIError.bad_request("Missing key name")
+    require(request, "key", "write", key)
     acquire = request.query.get("acquire", "")
     release = request.query.get("release", "")
     if acquire and release:
@@ -135,6 +158,7 @@ def _too_large(size: int) -> APIError:
     )
 
 
+@checked("key:write on the key; with ?recurse, write on everything under the prefix")
 async def kv_delete(request: web.Request) -> web.Response:
     server = server_of(request)
     check_datacenter(request)
@@ -145,5 +169,9 @@ async def kv_delete(request: web.Request) -> web.Response:
     cas = _uint(request, "cas")
     if recurse and cas is not None:
         raise APIError.bad_request("Conflicting flags: cas and recurse cannot be used together")
+    if recurse:
+        require_key_write_prefix(request, key)
+    else:
+        require(request, "key", "write", key)
     ok = server.store.kv_delete(key, recurse=recurse, cas=cas)
     return answer(request, ok)

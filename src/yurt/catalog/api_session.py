@@ -11,6 +11,7 @@ from yurt.api.casing import get_field
 from yurt.api.durations import SECOND, duration_from_json, format_go_duration, parse_go_duration
 from yurt.api.errors import APIError
 from yurt.api.http import json_type_name, read_json
+from yurt.catalog.acl_http import checked, filtered, require, view
 from yurt.catalog.api_common import answer, blocking_answer, check_datacenter, server_of
 from yurt.catalog.model import (
     CRITICAL,
@@ -119,6 +120,7 @@ def parse_session(body: dict[str, Any], default_node: str, ttl_min_ns: int) -> S
     )
 
 
+@checked("session:write on the session's node")
 async def create(request: web.Request) -> web.Response:
     server = server_of(request)
     check_datacenter(request)
@@ -131,6 +133,7 @@ async def create(request: web.Request) -> web.Response:
         )
     ttl_min_ns = round(server.config.session_ttl_min_s * SECOND)
     session = parse_session(body, server.node_name, ttl_min_ns)
+    require(request, "session", "write", session.node)
     store = server.store
     if session.node not in store.nodes:
         raise APIError.bad_request(f"Missing node registration: {session.node!r}")
@@ -144,52 +147,76 @@ async def create(request: web.Request) -> web.Response:
     return answer(request, {"ID": session.id})
 
 
+def _require_session_write(request: web.Request, sid: str) -> None:
+    session = server_of(request).store.sessions.get(sid)
+    if session is not None:
+        require(request, "session", "write", session.node)
+
+
+@checked("session:write on the session's node")
 async def destroy(request: web.Request) -> web.Response:
     check_datacenter(request)
+    _require_session_write(request, request.match_info["id"])
     server_of(request).destroy_session(request.match_info["id"])
     return answer(request, True)
 
 
+@checked("session:write on the session's node")
 async def renew(request: web.Request) -> web.Response:
     check_datacenter(request)
     sid = request.match_info["id"]
+    _require_session_write(request, sid)
     session = server_of(request).renew_session(sid)
     if session is None:
         raise APIError.not_found(f"Session id '{sid}' not found")
     return answer(request, [session.to_json()])
 
 
+@filtered("session:read on each session's node")
 async def info(request: web.Request) -> web.Response:
     store = server_of(request).store
     sid = request.match_info["id"]
+    v = view(request)
 
     def run() -> tuple[Any, int]:
         session = store.sessions.get(sid)
-        return ([session.to_json()] if session else []), store.topic_index("sessions")
+        shown = session is not None and v.can("session", "read", session.node)
+        return ([session.to_json()] if session and shown else []), store.topic_index("sessions")
 
-    return await blocking_answer(request, ["sessions"], run)
+    return await blocking_answer(request, ["sessions"], run, v)
 
 
+@filtered("session:read on each session's node")
 async def node_sessions(request: web.Request) -> web.Response:
     store = server_of(request).store
     node = request.match_info["node"]
+    v = view(request)
 
     def run() -> tuple[Any, int]:
-        rows = [s.to_json() for s in _sorted(store.sessions.values()) if s.node == node]
+        rows = [
+            s.to_json()
+            for s in _sorted(store.sessions.values())
+            if s.node == node and v.can("session", "read", s.node)
+        ]
         return rows, store.topic_index("sessions")
 
-    return await blocking_answer(request, ["sessions"], run)
+    return await blocking_answer(request, ["sessions"], run, v)
 
 
+@filtered("session:read on each session's node")
 async def list_sessions(request: web.Request) -> web.Response:
     store = server_of(request).store
+    v = view(request)
 
     def run() -> tuple[Any, int]:
-        return [s.to_json() for s in _sorted(store.sessions.values())], store.topic_index(
-            "sessions"
-        )
+        rows = [
+            s.to_json()
+            for s in _sorted(store.sessions.values())
+            if v.can("session", "read", s.node)
+        ]
+        return rows, store.topic_index("sessions")
 
-    return await blocking_answer(request, ["sessions"], run)
+    return await blocking_answer(request, ["sessions"], run, v)
 
 
 def _sorted(sessions: Any) -> list[Session]:

@@ -12,6 +12,7 @@ from aiohttp import web
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import json_type_name, read_json
+from yurt.catalog.acl_http import FILTERED_HEADER, authz, checked, denied
 from yurt.catalog.api_common import answer, check_datacenter, server_of
 from yurt.catalog.api_kv import MAX_VALUE_SIZE
 from yurt.catalog.store import TXN_KV_VERBS, KVOp
@@ -79,6 +80,26 @@ def _op(i: int, item: Any) -> KVOp:
     )
 
 
+# What each verb needs on its key, as Consul's transaction endpoint checks them one by one.
+_READ_VERBS = frozenset({"get", "get-tree", "check-index", "check-session", "check-not-exists"})
+
+
+def _acl_errors(request: web.Request, ops: list[KVOp]) -> list[tuple[int, str]]:
+    who = authz(request)
+    errors = []
+    for i, op in enumerate(ops):
+        if op.verb == "delete-tree":
+            ok, need = who.key_write_prefix(op.key), "write"
+        elif op.verb in _READ_VERBS:
+            ok, need = who.key_read(op.key), "read"
+        else:
+            ok, need = who.key_write(op.key), "write"
+        if not ok:
+            errors.append((i, denied(who, "key", need, op.key).message))
+    return errors
+
+
+@checked("key:read or key:write on each operation's key")
 async def txn(request: web.Request) -> web.Response:
     server = server_of(request)
     check_datacenter(request)
@@ -92,11 +113,19 @@ async def txn(request: web.Request) -> web.Response:
             f"Transaction contains too many operations ({len(body)} > {MAX_OPS})"
         )
     ops = [_op(i, item) for i, item in enumerate(body)]
-    results, errors = server.store.kv_txn(ops)
+    errors = _acl_errors(request, ops)
+    results: list[dict[str, Any]] = []
+    if not errors:
+        results, errors = server.store.kv_txn(ops)
     if errors:
         return answer(
             request,
             {"Results": None, "Errors": [{"OpIndex": i, "What": what} for i, what in errors]},
             status=409,
         )
-    return answer(request, {"Results": [{"KV": r} for r in results] or None, "Errors": None})
+    who = authz(request)
+    shown = [r for r in results if who.key_read(r["Key"])]
+    resp = answer(request, {"Results": [{"KV": r} for r in shown] or None, "Errors": None})
+    if len(shown) != len(results):
+        resp.headers[FILTERED_HEADER] = "true"
+    return resp

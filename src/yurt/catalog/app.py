@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from yurt.api.http import error_middleware
-from yurt.catalog import api_agent, api_catalog, api_kv, api_session, api_txn
+from yurt.catalog import (
+    api_acl,
+    api_acl_tokens,
+    api_agent,
+    api_catalog,
+    api_kv,
+    api_session,
+    api_txn,
+)
 from yurt.catalog import ui as catalog_ui
 from yurt.catalog.api_common import SERVER_KEY
 
@@ -30,5 +38,17 @@ def build_app(server: CatalogServer) -> web.Application:
     api_kv.add_routes(app.router)
     api_session.add_routes(app.router)
     api_txn.add_routes(app.router)
+    api_acl.add_routes(app.router)
+    api_acl_tokens.add_routes(app.router)
     catalog_ui.add_routes(app)
+    app.on_response_prepare.append(_default_acl_policy)
     return app
+
+
+async def _default_acl_policy(request: web.Request, response: web.StreamResponse) -> None:
+    # Consul's answers name the default policy that applies (allow while ACLs are off)
+    if "X-Consul-Default-Acl-Policy" in response.headers:
+        acl = request.app[SERVER_KEY].config.acl
+        response.headers["X-Consul-Default-Acl-Policy"] = (
+            acl.default_policy if acl.enabled else "allow"
+        )

@@ -6,6 +6,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yurt.api.tls import TLSConfig
+
 
 def _hostname() -> str:
     return socket.gethostname().split(".")[0] or "yurt"
@@ -27,6 +29,9 @@ class ConsulACLConfig:
     initial_management: str = ""
     agent: str = ""
     default: str = ""
+    # Consul's `tokens { agent_recovery }`: the local agent's endpoints, even without a
+    # bootstrap.
+    agent_recovery: str = ""
 
 
 @dataclass
@@ -50,6 +55,10 @@ class CatalogConfig:
     acl: ConsulACLConfig = field(default_factory=ConsulACLConfig)
     # Origins besides the listener's own whose browser requests are let through.
     allowed_origins: list[str] = field(default_factory=list)
+    # Consul's `tls { defaults / https }` and `ports { https }`: the HTTPS listener, off at
+    # -1 as in Consul; `http_port = -1` turns plain HTTP off.
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    https_port: int = -1
 
     @property
     def address(self) -> str:

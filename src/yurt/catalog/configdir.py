@@ -1,7 +1,8 @@
 """Service definitions from `-config-dir`: JSON and HCL files shaped like Consul's.
 
-A file holds `{"service": {...}}` or `{"services": [{...}, ...]}` (other top-level keys are
-agent settings, which are ignored). In HCL the same is written with blocks: `service { ... }`,
+A file holds `{"service": {...}}` or `{"services": [{...}, ...]}`; other top-level keys are
+agent settings, read by `config_settings` (TLS, ports) and the ACL reader, or refused there
+with their position. In HCL the same is written with blocks: `service { ... }`,
 one `services { ... }` block per service, `check { ... }` or `checks { ... }` blocks inside,
 and `meta { ... }` for maps; keys in snake_case as Consul's documentation writes them. HCL
 files are read with yurt's HCL2 parser, which takes the HCL1 that Consul's examples use except
@@ -17,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from yurt.api.casing import fold, get_field
+from yurt.catalog.acl_config import ACLConfigError, load_acl
+from yurt.catalog.config import ConsulACLConfig
+from yurt.catalog.config_settings import CatalogSettings, SettingsError, read_settings
 from yurt.catalog.definitions import DefinitionError, ServiceDefinition, parse_service
 from yurt.jobspec.diagnostics import Collector, JobspecError
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
@@ -41,9 +45,28 @@ def load_services(dirs: list[Path], node: str) -> list[ServiceDefinition]:
         for path in sorted(directory.iterdir()):
             if path.suffix not in (".json", ".hcl") or not path.is_file():
                 continue
-            data = _read_json(path) if path.suffix == ".json" else _read_hcl(path)
+            data = read_file(path)
+            # Every other top-level key is a setting: implemented or refused, never ignored.
+            try:
+                read_settings(path, data, CatalogSettings())
+            except SettingsError as exc:
+                raise ConfigDirError(str(exc)) from None
             out.extend(_definitions(path, data, node))
     return out
+
+
+def load_acl_settings(dirs: list[Path], acl: ConsulACLConfig) -> None:
+    """The files' `acl { }` blocks onto `acl` (later files win); ConfigDirError names the
+    file:line:column of a bad setting."""
+    try:
+        load_acl(dirs, acl, read_file)
+    except ACLConfigError as exc:
+        raise ConfigDirError(str(exc)) from None
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """A JSON or HCL config file as the JSON object Consul decodes it to."""
+    return _read_json(path) if path.suffix == ".json" else _read_hcl(path)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

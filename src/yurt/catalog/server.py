@@ -12,10 +12,19 @@ from aiohttp import web
 from yurt import CONSUL_VERSION
 from yurt.api.blocking import WatchHub
 from yurt.api.http import start_site
+from yurt.catalog.acl_http import ACLResolver
+from yurt.catalog.acl_setup import start_acl
 from yurt.catalog.api_common import AnswerCache
 from yurt.catalog.checks import CheckRunners
 from yurt.catalog.config import CatalogConfig
-from yurt.catalog.configdir import CONFIG_SOURCE, load_services
+from yurt.catalog.config_settings import SettingsError, load_settings
+from yurt.catalog.config_settings import apply as apply_settings
+from yurt.catalog.configdir import (
+    CONFIG_SOURCE,
+    ConfigDirError,
+    load_acl_settings,
+    load_services,
+)
 from yurt.catalog.definitions import ServiceDefinition
 from yurt.catalog.model import (
     CRITICAL,
@@ -66,6 +75,7 @@ class CatalogServer:
         self._runners: CheckRunners | None = None
         self._site: web.AppRunner | None = None
         self.node_id = ""
+        self._acl: ACLResolver | None = None
         self.app = build_app(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -75,6 +85,12 @@ class CatalogServer:
         if self._store is None:
             raise RuntimeError("the catalog is not started")
         return self._store
+
+    @property
+    def acl(self) -> ACLResolver:
+        if self._acl is None:
+            raise RuntimeError("the catalog is not started")
+        return self._acl
 
     @property
     def closing(self) -> asyncio.Future[None]:
@@ -103,6 +119,12 @@ class CatalogServer:
         cfg = self.config
         self._closing = asyncio.get_running_loop().create_future()
         definitions = load_services(cfg.config_dirs, cfg.node_name)
+        # TLS and ports from the config files; a bad certificate stops the start here.
+        try:
+            apply_settings(load_settings(cfg.config_dirs), cfg)
+        except SettingsError as exc:
+            raise ConfigDirError(str(exc)) from None
+        tls = cfg.tls.server_context() if cfg.https_port >= 0 else None
         if cfg.dev:
             db_path: Path | str = ":memory:"
             self.node_id = str(uuid.uuid4())
@@ -112,6 +134,8 @@ class CatalogServer:
             self.node_id = self._node_id(cfg.data_dir)
         store = self._store = CatalogStore(db_path, self.hub)
         self._answers = AnswerCache(lambda: store.generation)
+        load_acl_settings(cfg.config_dirs, cfg.acl)
+        self._acl = start_acl(cfg, store)
         self._runners = CheckRunners(self._store, cfg.node_name, self._deregister_from_runner)
         self._register_self()
         self._session_timers = SessionTimers(store)
@@ -125,22 +149,31 @@ class CatalogServer:
             self.app,
             cfg.http_host,
             cfg.http_port,
+            tls=tls,
+            https_port=cfg.https_port if tls is not None else None,
             allowed_origins=cfg.allowed_origins,
             advertise=[cfg.advertise_addr],
         )
-        if cfg.http_port == 0:
-            for site in self._site.sites:
-                server = getattr(site, "_server", None)
-                if server is not None and server.sockets:
-                    cfg.http_port = int(server.sockets[0].getsockname()[1])
-                    break
-        log.info(
-            "catalog: node %s in %s, HTTP API on http://%s:%s",
-            cfg.node_name,
-            cfg.datacenter,
-            cfg.http_host,
-            cfg.http_port,
-        )
+        # Port 0 binds a free port: record what each listener got (plain first, then TLS).
+        bound = [
+            int(server.sockets[0].getsockname()[1])
+            for site in self._site.sites
+            if (server := getattr(site, "_server", None)) is not None and server.sockets
+        ]
+        if tls is not None and bound:
+            cfg.https_port = bound.pop()
+        if cfg.http_port == 0 and bound:
+            cfg.http_port = bound[0]
+        for scheme, port in (("http", cfg.http_port), ("https", cfg.https_port)):
+            if port >= 0 and (scheme == "http" or tls is not None):
+                log.info(
+                    "catalog: node %s in %s, HTTP API on %s://%s:%s",
+                    cfg.node_name,
+                    cfg.datacenter,
+                    scheme,
+                    cfg.http_host,
+                    port,
+                )
 
     async def stop(self) -> None:
         if self._closing is not None and not self._closing.done():

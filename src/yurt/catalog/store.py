@@ -22,7 +22,7 @@ import bisect
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,8 @@ class CatalogStore:
         # Bumped by every in-memory change, output-only check updates included (which take
         # no index): answers cached under one generation are still exact.
         self.generation = 0
+        # other tables' in-memory copies (the ACL store's), rebuilt with this one's
+        self.reload_hooks: list[Callable[[], None]] = []
         self._load()
 
     # -- loading and bookkeeping ------------------------------------------------------
@@ -138,6 +140,8 @@ class CatalogStore:
         for row in conn.execute("SELECT data FROM sessions"):
             session = Session.from_record(json.loads(row[0]))
             self.sessions[session.id] = session
+        for hook in self.reload_hooks:
+            hook()
 
     def close(self) -> None:
         self.db.close()

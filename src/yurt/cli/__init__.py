@@ -35,6 +35,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "deployment": ("yurt.cli.deployment", "deployment"),
     "system": ("yurt.cli.system", "system"),
     "status": ("yurt.cli.status", "status"),
+    "acl": ("yurt.cli.acl", "acl"),
 }
 
 

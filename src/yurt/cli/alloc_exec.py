@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shutil
+import ssl
 import sys
 import termios
 import threading
@@ -23,7 +24,7 @@ from typing import Any, BinaryIO
 
 import aiohttp
 
-from yurt.cli.nomad_http import NomadError
+from yurt.cli.nomad_http import NomadError, nomad_ssl_context
 
 
 @contextlib.contextmanager
@@ -78,12 +79,15 @@ async def run_exec(
     """Runs one exec session; the remote command's exit code."""
     headers = {"X-Nomad-Token": token} if token else {}
     ws_url = "ws" + url[4:] if url.startswith("http") else url
+    # https:// -> wss:// with the CLI's TLS settings (NOMAD_CACERT, -client-cert, ...).
+    context = nomad_ssl_context(url)
+    tls: ssl.SSLContext | bool = context if context is not None else True
     async with aiohttp.ClientSession() as session:
         try:
-            ws = await session.ws_connect(ws_url, headers=headers, heartbeat=30)
+            ws = await session.ws_connect(ws_url, headers=headers, heartbeat=30, ssl=tls)
         except aiohttp.WSServerHandshakeError as exc:
             # The refusal's reason is in the body, which the handshake error does not keep.
-            async with session.get(url, headers=headers) as resp:
+            async with session.get(url, headers=headers, ssl=tls) as resp:
                 reason = (await resp.text()).strip() or exc.message
             raise NomadError(
                 f"Unexpected response code: {exc.status} ({reason})", exc.status
@@ -100,7 +104,10 @@ async def run_exec(
             if interactive:
                 pump = asyncio.create_task(_pump_stdin(ws, sys.stdin.buffer))
             else:
-                await ws.send_str(json.dumps({"stdin": {"close": True}}))
+                # A quick command may have run and its node closed the socket already; its
+                # frames are still buffered and read below.
+                with contextlib.suppress(aiohttp.ClientConnectionResetError):
+                    await ws.send_str(json.dumps({"stdin": {"close": True}}))
             code = 0
             exited = False
             try:

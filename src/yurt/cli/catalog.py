@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from yurt.cli import catalog_acl
 from yurt.cli._consul_http import get_json, http_addr_option
 from yurt.cli.output import format_list
 
@@ -47,7 +48,8 @@ log = logging.getLogger(__name__)
     "config_dirs",
     multiple=True,
     type=click.Path(path_type=Path, file_okay=False),
-    help='Directory of JSON service definitions ({"service": {...}}); repeatable.',
+    help="Directory of Consul config files (JSON or HCL): service definitions and the "
+    "acl { }, tls { } and ports { } settings; repeatable.",
 )
 @click.option(
     "-advertise",
@@ -236,3 +238,6 @@ def datacenters(ctx: click.Context, http_addr: str | None) -> None:
     """List the known datacenters, as `consul catalog datacenters` does."""
     for name in get_json(_addr(ctx, http_addr), "/v1/catalog/datacenters"):
         click.echo(name)
+
+
+catalog.add_command(catalog_acl.acl)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from yurt.api.http import split_host_port
+
+if TYPE_CHECKING:
+    from yurt.agent_config import AgentConfig
 
 
 @click.command(context_settings={"help_option_names": ["-h", "-help", "--help"]})
@@ -82,6 +86,7 @@ def client(
 ) -> None:
     """Run a client node (Nomad's client role) against one or more schedulers."""
     from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
+    from yurt.api.tls import TLSConfig
     from yurt.client import ClientAgent, ClientConfig
     from yurt.runtime import run, serve_until_signal
 
@@ -126,13 +131,19 @@ def client(
         docker_endpoint=docker_endpoint or base.docker_endpoint,
         docker_allow_privileged=base.docker_allow_privileged,
         docker_volumes_enabled=base.docker_volumes_enabled or not agent,
-        consul_addr=None if no_consul else (consul_addr or base.consul_address),
+        consul_addr=None if no_consul else _consul_url(consul_addr or base.consul_address, base),
         client_service_name=base.client_service_name,
         auto_advertise=base.auto_advertise,
         http_host=host,
         http_port=port,
         network_ip=network_ip,
         templates=base.client_template,
+        # The config's tls { } and consul { ssl ... tags }, as in `yurt up`.
+        tls=base.tls,
+        consul_tls=base.consul_tls or TLSConfig(),
+        consul_tags=list(base.consul_tags),
+        cpu_total_compute=base.cpu_total_compute,
+        memory_total_mb=base.memory_total_mb,
     )
 
     async def main() -> None:
@@ -143,3 +154,8 @@ def client(
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def _consul_url(address: str, base: AgentConfig) -> str:
+    """The catalog's address with the scheme that consul { ssl } asks for."""
+    return base.consul_tls.url(address) if base.consul_tls is not None else address

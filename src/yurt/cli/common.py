@@ -9,13 +9,35 @@ from typing import Any, TypeVar
 
 import click
 
-from yurt.cli.nomad_http import NomadError, NomadHTTP
+from yurt.cli.nomad_http import TLS_FLAGS_META, NomadError, NomadHTTP
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def address_option(f: F) -> F:
-    """`-address` as the nomad CLI takes it (NOMAD_ADDR otherwise)."""
+    """`-address` as the nomad CLI takes it (NOMAD_ADDR otherwise), with the nomad CLI's
+    TLS flags beside it (they win over NOMAD_CACERT and the other variables)."""
+    for name, metavar, text in reversed(_TLS_FLAGS):
+        f = click.option(
+            f"-{name}",
+            f"--{name}",
+            name.replace("-", "_"),
+            default=None,
+            is_flag=metavar is None,
+            metavar=metavar,
+            expose_value=False,
+            callback=_remember_tls_flag,
+            help=text,
+        )(f)
+    f = click.option(
+        "-token",
+        "--token",
+        default=None,
+        metavar="SECRET",
+        expose_value=False,
+        callback=_remember_token,
+        help="The ACL token's secret to send (default: NOMAD_TOKEN).",
+    )(f)
     return click.option(
         "-address",
         "--address",
@@ -25,6 +47,30 @@ def address_option(f: F) -> F:
         help="The address of the Nomad-compatible server (default: NOMAD_ADDR or "
         "http://127.0.0.1:4646).",
     )(f)
+
+
+# (flag, metavar or None for a switch, help), as the nomad CLI names them.
+_TLS_FLAGS: list[tuple[str, str | None, str]] = [
+    ("ca-cert", "FILE", "CA certificate to verify the server's (default: NOMAD_CACERT)."),
+    ("ca-path", "DIR", "Directory of CA certificates (default: NOMAD_CAPATH)."),
+    ("client-cert", "FILE", "Client certificate for mutual TLS (default: NOMAD_CLIENT_CERT)."),
+    ("client-key", "FILE", "Key of -client-cert (default: NOMAD_CLIENT_KEY)."),
+    ("tls-server-name", "NAME", "Name to verify the server's certificate against."),
+    ("tls-skip-verify", None, "Do not verify the server's certificate (NOMAD_SKIP_VERIFY)."),
+]
+
+
+def _remember_tls_flag(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value and param.name:
+        ctx.meta.setdefault(TLS_FLAGS_META, {})[param.name] = value
+
+
+_TOKEN_META = "yurt.nomad_token"
+
+
+def _remember_token(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value:
+        ctx.meta[_TOKEN_META] = value
 
 
 def nomad_command(f: F) -> F:
@@ -47,7 +93,11 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def client(address: str | None) -> NomadHTTP:
-    return NomadHTTP.from_env(address)
+    api = NomadHTTP.from_env(address)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get(_TOKEN_META):
+        api.token = str(ctx.meta[_TOKEN_META])  # -token wins over NOMAD_TOKEN, as nomad's
+    return api
 
 
 def resolve_one(api: NomadHTTP, kind: str, noun: str, ident: str) -> str:

@@ -1,6 +1,8 @@
 """A small synchronous client of Nomad's HTTP API for the `yurt` commands.
 
-It honours `NOMAD_ADDR` and `NOMAD_TOKEN` like the nomad CLI, and turns failures into the
+It honours `NOMAD_ADDR` and `NOMAD_TOKEN` like the nomad CLI, and its TLS settings
+(`NOMAD_CACERT`, `NOMAD_CAPATH`, `NOMAD_CLIENT_CERT`, `NOMAD_CLIENT_KEY`, `NOMAD_SKIP_VERIFY`,
+`NOMAD_TLS_SERVER_NAME`, or the `-ca-cert`... flags, which win), and turns failures into the
 messages the nomad CLI prints ("Unexpected response code: 404 (job not found)").
 """
 
@@ -8,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from yurt.api.tls import TLSConfig, TLSConfigError
 
 DEFAULT_NOMAD_ADDR = "http://127.0.0.1:4646"
 
@@ -37,17 +42,66 @@ def _query_value(value: str | int | bool) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+# Where `yurt.cli.common`'s -ca-cert... flags leave their values (click's context meta).
+TLS_FLAGS_META = "yurt.nomad_tls_flags"
+
+
+def _truthy(text: str | None) -> bool:
+    return (text or "").strip().lower() in ("1", "t", "true", "yes", "on")
+
+
+def nomad_tls(address: str) -> TLSConfig:
+    """The nomad CLI's TLS settings for `address`: flags first, then NOMAD_* variables."""
+    flags: dict[str, Any] = {}
+    try:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            flags = dict(ctx.meta.get(TLS_FLAGS_META) or {})
+    except ImportError:  # pragma: no cover - click is a dependency
+        pass
+
+    def get(flag: str, var: str) -> str:
+        return str(flags.get(flag) or os.environ.get(var) or "")
+
+    return TLSConfig(
+        http=address.startswith("https://"),
+        ca_file=get("ca_cert", "NOMAD_CACERT"),
+        ca_path=get("ca_path", "NOMAD_CAPATH"),
+        cert_file=get("client_cert", "NOMAD_CLIENT_CERT"),
+        key_file=get("client_key", "NOMAD_CLIENT_KEY"),
+        verify_outgoing=not (
+            flags.get("tls_skip_verify") or _truthy(os.environ.get("NOMAD_SKIP_VERIFY"))
+        ),
+        server_name=get("tls_server_name", "NOMAD_TLS_SERVER_NAME"),
+    )
+
+
+def nomad_ssl_context(address: str) -> ssl.SSLContext | None:
+    """None for plain HTTP; NomadError naming the bad setting otherwise."""
+    if not address.startswith("https://"):
+        return None
+    try:
+        return nomad_tls(address).client_context()
+    except TLSConfigError as exc:
+        raise NomadError(f"Error creating the TLS config: {exc}") from None
+
+
 @dataclass
 class NomadHTTP:
     address: str = DEFAULT_NOMAD_ADDR
     token: str | None = None
     timeout: float = 330.0
+    ssl_context: ssl.SSLContext | None = None
 
     @classmethod
     def from_env(cls, address: str | None = None) -> NomadHTTP:
+        resolved = resolve_address(address, "NOMAD_ADDR", DEFAULT_NOMAD_ADDR)
         return cls(
-            address=resolve_address(address, "NOMAD_ADDR", DEFAULT_NOMAD_ADDR),
+            address=resolved,
             token=os.environ.get("NOMAD_TOKEN") or None,
+            ssl_context=nomad_ssl_context(resolved),
         )
 
     def url(self, path: str, params: Mapping[str, str | int | bool] | None = None) -> str:
@@ -89,7 +143,9 @@ class NomadHTTP:
         if self.token:
             req.add_header("X-Nomad-Token", self.token)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with urllib.request.urlopen(
+                req, timeout=self.timeout, context=self.ssl_context
+            ) as resp:
                 return resp.read(), dict(resp.headers.items())
         except urllib.error.HTTPError as exc:
             text = exc.read().decode(errors="replace").strip()
@@ -123,7 +179,9 @@ class NomadHTTP:
         if self.token:
             req.add_header("X-Nomad-Token", self.token)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with urllib.request.urlopen(
+                req, timeout=self.timeout, context=self.ssl_context
+            ) as resp:
                 while True:
                     chunk = resp.read1(65536)
                     if not chunk:

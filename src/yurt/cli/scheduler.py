@@ -62,6 +62,41 @@ from yurt.api.http import split_host_port
     show_default=True,
     help="Extra time past the TTL before a node is marked down.",
 )
+@click.option(
+    "-acl-enabled",
+    "--acl-enabled",
+    "acl_enabled",
+    is_flag=True,
+    help="Turn on Nomad's ACL system (bootstrap it with `yurt acl bootstrap`).",
+)
+@click.option(
+    "-tls-cert-file",
+    "--tls-cert-file",
+    "tls_cert_file",
+    default=None,
+    help="Serve HTTPS with this certificate (Nomad's tls { http, cert_file }).",
+)
+@click.option(
+    "-tls-key-file",
+    "--tls-key-file",
+    "tls_key_file",
+    default=None,
+    help="The key of -tls-cert-file.",
+)
+@click.option(
+    "-tls-ca-file",
+    "--tls-ca-file",
+    "tls_ca_file",
+    default=None,
+    help="CA that clients' certificates must be signed by (tls { ca_file }).",
+)
+@click.option(
+    "-tls-verify-https-client",
+    "--tls-verify-https-client",
+    "tls_verify_client",
+    is_flag=True,
+    help="Require a client certificate (tls { verify_https_client }).",
+)
 def scheduler(
     http_addr: str,
     data_dir: str | None,
@@ -72,8 +107,14 @@ def scheduler(
     server_service_name: str,
     heartbeat_ttl: str,
     heartbeat_grace: str,
+    acl_enabled: bool,
+    tls_cert_file: str | None,
+    tls_key_file: str | None,
+    tls_ca_file: str | None,
+    tls_verify_client: bool,
 ) -> None:
     """Run the scheduler (a Nomad server) on its own."""
+    from yurt.api.tls import TLSConfig, TLSConfigError
     from yurt.runtime import run, serve_until_signal
     from yurt.scheduler import SchedulerConfig, SchedulerServer
 
@@ -100,7 +141,20 @@ def scheduler(
         server_service_name=server_service_name,
         heartbeat_ttl=ttl,
         heartbeat_grace=grace,
+        acl_enabled=acl_enabled,
+        tls=TLSConfig(
+            http=bool(tls_cert_file or tls_key_file),
+            cert_file=tls_cert_file or "",
+            key_file=tls_key_file or "",
+            ca_file=tls_ca_file or "",
+            verify_incoming=tls_verify_client,
+            verify_server_hostname=False,
+        ),
     )
+    try:
+        config.tls.check()
+    except TLSConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="-tls-*") from None
 
     async def main() -> None:
         await serve_until_signal([SchedulerServer(config)])

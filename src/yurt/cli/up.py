@@ -26,7 +26,8 @@ from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
     "acl_enabled",
     is_flag=True,
     help="Turn on Nomad's and Consul's ACL systems (the catalog with default_policy deny); "
-    "bootstrap a management token with `yurt acl bootstrap`.",
+    "bootstrap management tokens with `yurt acl bootstrap` (Nomad) and "
+    "`yurt catalog acl bootstrap` (Consul).",
 )
 @click.option(
     "-data-dir",

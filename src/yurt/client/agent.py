@@ -105,7 +105,9 @@ class ClientAgent:
         if cfg.http_port == 0:
             cfg.http_port = int(self._http.addresses[0][1])
         self.consul = (
-            ConsulClient(cfg.consul_addr, tls=cfg.consul_tls) if cfg.consul_addr else None
+            ConsulClient(cfg.consul_addr, tls=cfg.consul_tls, token=cfg.consul_token)
+            if cfg.consul_addr
+            else None
         )
         node_view = NodeView(
             id=self.node_id,

@@ -6,6 +6,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yurt.api.tls import TLSConfig
+
 
 @dataclass
 class TemplateConfig:
@@ -61,6 +63,15 @@ class ClientConfig:
     consul_token: str = ""
     # Origins besides the listener's own whose browser requests are let through.
     allowed_origins: list[str] = field(default_factory=list)
+    # Nomad's `tls { }`: HTTPS on the client's API and to its servers.
+    tls: TLSConfig = field(default_factory=lambda: TLSConfig(verify_server_hostname=False))
+    # Nomad's `consul { ssl, ... }`: how this client calls the catalog.
+    consul_tls: TLSConfig = field(default_factory=TLSConfig)
+    # Nomad's `consul { tags }` on the client's own service.
+    consul_tags: list[str] = field(default_factory=list)
+    # Nomad's `client { cpu_total_compute, memory_total_mb }` (0: as fingerprinted).
+    cpu_total_compute: int = 0
+    memory_total_mb: int = 0
 
     @property
     def address(self) -> str:

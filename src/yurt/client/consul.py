@@ -7,6 +7,8 @@ from typing import Any
 
 import aiohttp
 
+from yurt.api.tls import TLSConfig
+
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
@@ -16,14 +18,22 @@ class CatalogError(Exception):
 
 
 class ConsulClient:
-    def __init__(self, addr: str) -> None:
-        base = addr if "://" in addr else f"http://{addr}"
-        self.base = base.rstrip("/")
+    def __init__(self, addr: str, *, tls: TLSConfig | None = None, token: str = "") -> None:
+        # `tls`: Nomad's consul { ssl, ca_file, cert_file, key_file, verify_ssl };
+        # `token`: Nomad's consul { token }, sent on every call as X-Consul-Token.
+        self._headers = {"X-Consul-Token": token} if token else None
+        tls = tls or TLSConfig()
+        self.base = tls.url(addr)
+        self._ssl = tls.client_context() if self.base.startswith("https") else None
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=10),
+                headers=self._headers,
+                connector=aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True),
+            )
         return self._session
 
     async def _call(self, method: str, path: str, body: Any = None, **params: str) -> Any:

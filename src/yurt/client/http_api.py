@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from yurt.api.errors import APIError
-from yurt.api.http import error_middleware, flag, json_response, read_json
+from yurt.api.http import error_middleware, expect_object, flag, json_response, read_json
+from yurt.client import acl as client_acl
 from yurt.client.allocdir import PathEscapesError
 from yurt.client.drivers.base import DriverError, parse_signal
+from yurt.client.filestream import file_size, read_chunk, read_chunks
 from yurt.client.logfiles import log_indexes
 from yurt.client.stats import UsageSampler
 
@@ -34,12 +36,15 @@ _POLL = 0.1
 def build_app(agent: ClientAgent) -> web.Application:
     api = ClientAPI(agent)
     app = web.Application(middlewares=[error_middleware])
+    # Nomad's ACLs, resolved through the server (which says whether they are on).
+    client_acl.install(app, agent)
     r = app.router
     r.add_get("/v1/agent/health", api.health)
     r.add_get("/v1/client/stats", api.host_stats)
     r.add_get("/v1/client/fs/logs/{alloc}", api.logs)
     r.add_get("/v1/client/fs/cat/{alloc}", api.cat)
     r.add_get("/v1/client/fs/readat/{alloc}", api.readat)
+    r.add_get("/v1/client/fs/stream/{alloc}", api.stream)
     r.add_get("/v1/client/fs/ls/{alloc}", api.ls)
     r.add_get("/v1/client/fs/stat/{alloc}", api.stat)
     r.add_get("/v1/client/allocation/{alloc}/stats", api.alloc_stats)
@@ -119,17 +124,16 @@ class ClientAPI:
             )
         return json_response(_file_info(path, path.name))
 
-    async def cat(self, request: web.Request) -> web.Response:
+    async def cat(self, request: web.Request) -> web.StreamResponse:
         runner = self._runner(request)
         path = self._path(runner, request)
         if not path.is_file():
             raise APIError.bad_request(
                 f"file {request.query.get('path', '')!r} not found or is a directory"
             )
-        data = await asyncio.to_thread(path.read_bytes)
-        return web.Response(body=data, content_type="text/plain")
+        return await self._send_file(request, path, 0, -1)
 
-    async def readat(self, request: web.Request) -> web.Response:
+    async def readat(self, request: web.Request) -> web.StreamResponse:
         runner = self._runner(request)
         path = self._path(runner, request)
         if not path.is_file():
@@ -139,10 +143,63 @@ class ClientAPI:
             limit = int(request.query.get("limit", "-1"))
         except ValueError:
             raise APIError.bad_request("offset and limit must be integers") from None
-        with path.open("rb") as f:
-            f.seek(offset)
-            data = f.read(limit if limit >= 0 else -1)
-        return web.Response(body=data, content_type="text/plain")
+        if offset < 0:
+            raise APIError.bad_request("offset must be a positive value")
+        return await self._send_file(request, path, offset, limit)
+
+    async def _send_file(
+        self, request: web.Request, path: Path, offset: int, limit: int
+    ) -> web.StreamResponse:
+        """The file's bytes, streamed chunk by chunk: memory does not grow with its size."""
+        resp = web.StreamResponse()
+        resp.content_type = "text/plain"
+        await resp.prepare(request)
+        async for chunk in read_chunks(path, offset, limit):
+            await resp.write(chunk)
+        await resp.write_eof()
+        return resp
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """`fs/stream`: a file's contents as frames (or plain), following it by default."""
+        runner = self._runner(request)
+        path = self._path(runner, request)
+        if not path.is_file():
+            raise APIError.bad_request(f"file {request.query.get('path', '')!r} not found")
+        q = request.query
+        origin = q.get("origin", "start")
+        if origin not in ("start", "end"):
+            raise APIError.bad_request('origin must be "start" or "end"')
+        try:
+            offset = int(q.get("offset", "0"))
+        except ValueError:
+            raise APIError.bad_request("offset must be an integer") from None
+        if offset < 0:
+            raise APIError.bad_request("offset must be a positive value")
+        # Nomad's fs/stream follows unless told not to.
+        follow = q.get("follow", "true").lower() not in ("false", "0")
+        plain = flag(request, "plain")
+        size = await file_size(path) or 0
+        pos = max(0, size - offset) if origin == "end" else offset
+        rel = q.get("path", "").lstrip("/")
+        resp = web.StreamResponse()
+        resp.content_type = "text/plain" if plain else "application/json"
+        await resp.prepare(request)
+        last_sent = time.monotonic()
+        while True:
+            data = await read_chunk(path, pos)
+            if data:
+                await resp.write(data if plain else _frame(data, pos + len(data), rel))
+                pos += len(data)
+                last_sent = time.monotonic()
+                continue
+            if not follow or self.agent.stopping or await file_size(path) is None:
+                break
+            if not plain and time.monotonic() - last_sent > _HEARTBEAT:
+                await resp.write(b"{}")
+                last_sent = time.monotonic()
+            await asyncio.sleep(_POLL)
+        await resp.write_eof()
+        return resp
 
     # --- logs ---------------------------------------------------------------------------
 
@@ -177,13 +234,7 @@ class ClientAPI:
         last_sent = time.monotonic()
         while True:
             path = log_dir / f"{task}.{kind}.{index}"
-            data = b""
-            try:
-                with path.open("rb") as f:
-                    f.seek(pos)
-                    data = f.read(64 * 1024)
-            except FileNotFoundError:
-                pass
+            data = await read_chunk(path, pos)
             if data:
                 rel = f"alloc/logs/{path.name}"
                 await resp.write(data if plain else _frame(data, pos + len(data), rel))
@@ -208,10 +259,8 @@ class ClientAPI:
     async def _drained(self, path: Path, pos: int) -> bool:
         """A dead task's logmon may still be flushing: stop once the file stops growing."""
         await asyncio.sleep(_POLL)
-        try:
-            return path.stat().st_size <= pos
-        except FileNotFoundError:
-            return True
+        size = await file_size(path)
+        return size is None or size <= pos
 
     @staticmethod
     def _start_position(
@@ -260,7 +309,7 @@ class ClientAPI:
 
     async def restart(self, request: web.Request) -> web.Response:
         runner = self._runner(request)
-        body = await read_json(request) or {}
+        body = expect_object(await read_json(request) or {}, "body")
         task = str(body.get("TaskName") or request.query.get("task") or "")
         if task and task not in runner.tasks:
             raise APIError.bad_request(f'Failed to restart task "{task}": unknown task name')
@@ -269,7 +318,7 @@ class ClientAPI:
 
     async def signal(self, request: web.Request) -> web.Response:
         runner = self._runner(request)
-        body = await read_json(request) or {}
+        body = expect_object(await read_json(request) or {}, "body")
         task = str(body.get("Task") or "")
         name = str(body.get("Signal") or "SIGKILL")
         if task and task not in runner.tasks:

@@ -8,6 +8,8 @@ from typing import Any
 
 import aiohttp
 
+from yurt.api.tls import TLSConfig
+
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 PROTOCOL_VERSION = 1
@@ -25,12 +27,27 @@ class Unreachable(Exception):
 
 
 class ServerConnection:
-    def __init__(self, servers: list[str], node_id: str, secret: str) -> None:
+    def __init__(
+        self,
+        servers: list[str],
+        node_id: str,
+        secret: str,
+        *,
+        tls: TLSConfig | None = None,
+        region: str = "global",
+    ) -> None:
         if not servers:
             raise ValueError("the client needs at least one server address")
-        self.servers = [s if "://" in s else f"http://{s}" for s in servers]
+        self.tls = tls or TLSConfig()
+        self.servers = [self.tls.url(s) for s in servers]
         self.node_id = node_id
         self.secret = secret
+        # Nomad's verify_server_hostname: a server's certificate must name
+        # server.<region>.nomad, whatever address it was dialled at.
+        self._ssl = self.tls.client_context() if self.tls.http else None
+        self._server_name = (
+            f"server.{region}.nomad" if self.tls.http and self.tls.verify_server_hostname else None
+        )
         self._current = 0
         self._session: aiohttp.ClientSession | None = None
 
@@ -43,6 +60,7 @@ class ServerConnection:
             self._session = aiohttp.ClientSession(
                 headers={"X-Yurt-Node-Secret": self.secret},
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
+                connector=aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True),
             )
         return self._session
 
@@ -56,6 +74,7 @@ class ServerConnection:
                 json=body,
                 params=params or None,
                 timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=5),
+                server_hostname=self._server_name,
             ) as resp:
                 text = await resp.text()
                 if resp.status >= 300:

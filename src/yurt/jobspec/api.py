@@ -58,6 +58,41 @@ def parse_request(body: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
+async def parse_request_isolated(body: Any) -> dict[str, Any]:
+    """`parse_request` in a worker with a deadline (`yurt.jobspec.isolate`): what the
+    scheduler's `POST /v1/jobs/parse` calls, so that no job file stalls the event loop."""
+    from yurt.jobspec.isolate import run_isolated
+
+    await _warm_up()
+    result: dict[str, Any] = await run_isolated(parse_request, body)
+    return result
+
+
+_warm = False
+
+
+async def _warm_up() -> None:
+    """Build the HCL parser once in the server, so that each forked worker inherits it
+    instead of spending a few hundred milliseconds building it again."""
+    global _warm
+    if _warm:
+        return
+    import asyncio
+
+    from yurt.jobspec.syntax import parse_body
+
+    await asyncio.to_thread(parse_body, "x = 1\n", "warm-up.hcl")
+    _warm = True
+
+
+async def validate_request_isolated(body: Any) -> dict[str, Any]:
+    """`validate_request` in a worker with a deadline, for `PUT /v1/validate/job`."""
+    from yurt.jobspec.isolate import run_isolated
+
+    result: dict[str, Any] = await run_isolated(validate_request, body)
+    return result
+
+
 def _client_canonical(job: dict[str, Any]) -> dict[str, Any]:
     """The parse endpoint canonicalizes with the API library's rules only: the server's
     own defaults (node pool, the "*" datacenter, submit time) come later, on register."""

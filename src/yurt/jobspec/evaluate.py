@@ -13,6 +13,7 @@ from typing import Any
 
 from lark import Token, Tree
 
+from yurt.jobspec import limits
 from yurt.jobspec.diagnostics import Pos
 from yurt.jobspec.syntax import Expr, pos_of, unescape
 
@@ -53,6 +54,13 @@ class Scope:
             raise EvalError(pos, f'undeclared local "{name}": add it to a locals block')
         if name in self._computing:
             raise EvalError(pos, f'local "{name}" refers to itself')
+        if len(self._computing) >= limits.MAX_EXPR_DEPTH:
+            budget = limits.current()
+            raise limits.LimitError(
+                budget.filename if budget else "",
+                pos,
+                f"locals refer to one another more than {limits.MAX_EXPR_DEPTH} deep",
+            )
         self._computing.add(name)
         try:
             value = evaluate(expr, self)
@@ -70,7 +78,14 @@ def evaluate(node: Expr, scope: Scope) -> Any:
     handler = _HANDLERS.get(kind)
     if handler is None:
         raise EvalError(pos_of(node), f"unsupported expression ({kind})")
-    return handler(node, scope)
+    budget = limits.current()
+    if budget is None:
+        return handler(node, scope)
+    budget.step(node)
+    value = handler(node, scope)
+    if kind in _BUILDERS:
+        budget.check_value(value, node)
+    return value
 
 
 def _expr_term(node: Tree[Any], scope: Scope) -> Any:
@@ -79,7 +94,11 @@ def _expr_term(node: Tree[Any], scope: Scope) -> Any:
 
 
 def _int(node: Tree[Any], scope: Scope) -> Any:
-    return int(str(node.children[0]))
+    text = str(node.children[0])
+    if len(text) > 155:
+        # 2^512 has 155 digits; int() of a very long literal costs quadratic time.
+        raise EvalError(pos_of(node), f"this number is larger than 2^{limits.MAX_NUMBER_BITS}")
+    return int(text)
 
 
 def _float(node: Tree[Any], scope: Scope) -> Any:
@@ -474,6 +493,25 @@ def _splat(node: Tree[Any], scope: Scope) -> Any:
 def _template_string(node: Tree[Any], scope: Scope) -> Any:
     return unescape(str(node.children[0])[2:-2])
 
+
+# The node kinds that build new values (others pass existing ones on): their results are
+# measured against the size limits.
+_BUILDERS = frozenset(
+    {
+        "string",
+        "heredoc_template",
+        "heredoc_template_trim",
+        "tuple",
+        "object",
+        "function_call",
+        "binary_op",
+        "unary_op",
+        "for_tuple_expr",
+        "for_object_expr",
+        "attr_splat_expr_term",
+        "full_splat_expr_term",
+    }
+)
 
 _HANDLERS: dict[str, Callable[[Tree[Any], Scope], Any]] = {
     "expr_term": _expr_term,

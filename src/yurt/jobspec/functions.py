@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from yurt.jobspec import limits
 from yurt.jobspec.diagnostics import Pos
 from yurt.jobspec.evaluate import Function, to_string, type_name
 
@@ -61,6 +62,12 @@ def hcl_format(fmt: str, *args: Any) -> str:
         if verb == "%":
             out.append("%")
             continue
+        # Checked before formatting: Python would build the padded text first.
+        if (
+            max(len(width or ""), len(precision or "")) > 7
+            or max(int(width or 0), int(precision or 0)) > limits.MAX_STRING
+        ):
+            raise ValueError(f"width or precision in {m.group(0)!r} is too large")
         if explicit:
             index = int(explicit) - 1
         if index >= len(args):
@@ -98,8 +105,53 @@ def hcl_format(fmt: str, *args: Any) -> str:
 def _replace(text: Any, search: Any, repl: Any) -> str:
     t, pat, r = _s(text), _s(search), _s(repl)
     if len(pat) > 1 and pat.startswith("/") and pat.endswith("/"):
-        return re.compile(pat[1:-1]).sub(re.sub(r"\$(\d+)", r"\\\1", r), t)
+        regex = re.compile(pat[1:-1])
+        matches = sum(1 for _ in regex.finditer(t))
+        _check_length(len(t) + matches * len(r))
+        return regex.sub(re.sub(r"\$(\d+)", r"\\\1", r), t)
+    matches = t.count(pat) if pat else len(t) + 1
+    _check_length(len(t) + matches * (len(r) - len(pat)))
     return t.replace(pat, r)
+
+
+def _check_length(n: int) -> None:
+    """Refuse, before building it, a string past the limit."""
+    if n > limits.MAX_STRING:
+        raise ValueError(
+            f"the result would be {n} characters long; the limit is {limits.MAX_STRING}"
+        )
+
+
+def _join(sep: Any, *lists: Any) -> str:
+    parts = [_s(x) for lst in lists for x in _list(lst)]
+    _check_length(sum(len(p) for p in parts) + len(_s(sep)) * max(0, len(parts) - 1))
+    return _s(sep).join(parts)
+
+
+def _jsonencode(value: Any) -> str:
+    if limits.size_exceeds(value, limits.MAX_STRING):
+        raise ValueError(f"the encoded value would be longer than {limits.MAX_STRING} characters")
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _jsondecode(text: Any) -> Any:
+    s = _s(text)
+    if s.count("[") + s.count("{") > limits.MAX_JSON_DEPTH:
+        depth = 0
+        deepest = 0
+        for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', s):
+            c = m.group()
+            depth += c in "[{"
+            depth -= c in "]}"
+            deepest = max(deepest, depth)
+        if deepest > limits.MAX_JSON_DEPTH:
+            raise ValueError(
+                f"arrays and objects are nested more than {limits.MAX_JSON_DEPTH} deep"
+            )
+    try:
+        return json.loads(s)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
 
 
 def _lookup(mapping: Any, key: Any, *default: Any) -> Any:
@@ -157,18 +209,33 @@ def _tobool(value: Any) -> bool:
 
 
 def _range(*args: Any) -> list[Any]:
+    """cty's range(): the step defaults to -1 when the limit is below the start, and at
+    most 1,024 numbers are made, as in Terraform."""
     nums = [_num(a) for a in args]
+    if not 1 <= len(nums) <= 3:
+        raise ValueError("range() takes one to three arguments")
     if len(nums) == 1:
         start: int | float = 0
         stop: int | float = nums[0]
-        step: int | float = 1
-    elif len(nums) == 2:
-        start, stop, step = nums[0], nums[1], 1
     else:
-        start, stop, step = nums[0], nums[1], nums[2]
-    out = []
+        start, stop = nums[0], nums[1]
+    step: int | float = nums[2] if len(nums) == 3 else (1 if stop >= start else -1)
+    if step == 0:
+        raise ValueError("step must not be zero")
+    if (step > 0 and stop < start) or (step < 0 and stop > start):
+        raise ValueError(
+            "step must be positive when limit is greater than start"
+            if step < 0
+            else "step must be negative when limit is less than start"
+        )
+    out: list[int | float] = []
     v = start
     while (step > 0 and v < stop) or (step < 0 and v > stop):
+        if len(out) >= limits.MAX_RANGE:
+            raise ValueError(
+                f"more than {limits.MAX_RANGE} values were generated; either decrease the "
+                "difference between start and limit or use a larger step"
+            )
         out.append(v)
         v += step
     return out
@@ -215,7 +282,7 @@ def functions(base_dir: Path | None) -> dict[str, Function]:
     table: dict[str, Callable[..., Any]] = {
         "format": lambda fmt, *a: hcl_format(_s(fmt), *a),
         "formatlist": _formatlist,
-        "join": lambda sep, *lists: _s(sep).join(_s(x) for lst in lists for x in _list(lst)),
+        "join": _join,
         "split": lambda sep, text: _s(text).split(_s(sep)),
         "concat": lambda *lists: [x for lst in lists for x in _list(lst)],
         "merge": _merge,
@@ -232,8 +299,8 @@ def functions(base_dir: Path | None) -> dict[str, Function]:
         "substr": _substr,
         "strrev": lambda s: _s(s)[::-1],
         "length": _length,
-        "jsonencode": lambda v: json.dumps(v, separators=(",", ":")),
-        "jsondecode": lambda s: json.loads(_s(s)),
+        "jsonencode": _jsonencode,
+        "jsondecode": _jsondecode,
         "base64encode": lambda s: base64.b64encode(_s(s).encode()).decode(),
         "base64decode": lambda s: base64.b64decode(_s(s)).decode(),
         "coalesce": _coalesce,

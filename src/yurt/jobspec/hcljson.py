@@ -53,11 +53,27 @@ class _Reader:
         self.text = text
         self.filename = filename
         self.i = 0
+        self.depth = 0
+        # The last position computed: lines are counted from there, not from the start,
+        # so that positions cost O(n) over a whole file rather than O(n) each.
+        self._at = 0
+        self._line = 1
 
     def pos(self, at: int | None = None) -> Pos:
         at = self.i if at is None else at
-        line = self.text.count("\n", 0, at) + 1
-        return Pos(line, at - (self.text.rfind("\n", 0, at) + 1) + 1)
+        if at >= self._at:
+            self._line += self.text.count("\n", self._at, at)
+        else:
+            self._line = self.text.count("\n", 0, at) + 1
+        self._at = at
+        return Pos(self._line, at - (self.text.rfind("\n", 0, at) + 1) + 1)
+
+    def _enter(self) -> None:
+        from yurt.jobspec.limits import MAX_JSON_DEPTH
+
+        self.depth += 1
+        if self.depth > MAX_JSON_DEPTH:
+            raise self.fail(f"arrays and objects are nested more than {MAX_JSON_DEPTH} deep")
 
     def fail(self, message: str) -> JobspecError:
         p = self.pos()
@@ -73,10 +89,14 @@ class _Reader:
         if self.i >= len(self.text):
             raise self.fail("unexpected end of the JSON document")
         c = self.text[self.i]
-        if c == "{":
-            return Node("obj", self._object(), start)
-        if c == "[":
-            return Node("arr", self._array(), start)
+        if c in "{[":
+            self._enter()
+            if c == "{":
+                node = Node("obj", self._object(), start)
+            else:
+                node = Node("arr", self._array(), start)
+            self.depth -= 1
+            return node
         if c == '"':
             return Node("str", self._string(), start)
         for word, kind, value in (
@@ -150,6 +170,9 @@ class _Reader:
 
 def parse_json_body(text: str, filename: str) -> Body:
     """An HCL JSON job file -> the same Body structure the HCL reader produces."""
+    from yurt.jobspec.limits import check_source_size
+
+    check_source_size(text, filename)
     reader = _Reader(text.lstrip("\ufeff"), filename)
     root = reader.value()
     reader.ws()
@@ -285,11 +308,17 @@ def _expr(node: Node, collector: Collector) -> Expr:
 
 
 def _parse_expr(source: str, pos: Pos, collector: Collector, *, raw: bool = False) -> Expr:
+    from yurt.jobspec.limits import LimitError, check_nesting
+
     try:
         tree = parses_to_tree(f"x = {source}\n")
+        check_nesting(tree, collector.filename)
     except UnexpectedInput:
         what = "value" if raw else f'expression "{source}"'
         collector.error(pos, f"invalid {what}")
+        return Tree("literal_value", [Token("NULL", "null")])
+    except LimitError as exc:
+        collector.error(pos, exc.diagnostics[0].message)
         return Tree("literal_value", [Token("NULL", "null")])
     expr: Expr = tree.children[0].children[0].children[2]
     _relocate(expr, pos)

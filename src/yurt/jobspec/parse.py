@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from yurt.jobspec import limits
 from yurt.jobspec.decode import Decoder, Positions
 from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope
@@ -47,7 +48,43 @@ def load_job(
     environ: Mapping[str, str] | None = None,
     allow_fs: bool = False,
 ) -> ParsedJob:
-    """Parse, evaluate and decode a job file; raise JobspecError with every diagnostic."""
+    """Parse, evaluate and decode a job file; raise JobspecError with every diagnostic.
+
+    Bounded by `yurt.jobspec.limits`: a file past a limit raises LimitError (a
+    JobspecError) at the place it was found."""
+    try:
+        with limits.budget(filename):
+            parsed = _load_job(
+                text,
+                filename,
+                variables=variables,
+                var_files=var_files,
+                environ=environ,
+                allow_fs=allow_fs,
+            )
+    except RecursionError:
+        # The nesting checks come first, so this is a last resort: still a diagnostic.
+        raise limits.LimitError(
+            filename, Pos(1, 1), "this file nests blocks or expressions too deeply to be read"
+        ) from None
+    if limits.size_exceeds(parsed.job, limits.MAX_JOB_SIZE):
+        raise limits.LimitError(
+            filename,
+            parsed.positions.get("Job", Pos(1, 1)),
+            f"the job is larger than {limits.MAX_JOB_SIZE} characters as JSON",
+        )
+    return parsed
+
+
+def _load_job(
+    text: str,
+    filename: str,
+    *,
+    variables: Mapping[str, str] | None,
+    var_files: Sequence[Path],
+    environ: Mapping[str, str] | None,
+    allow_fs: bool,
+) -> ParsedJob:
     body = parse_json_body(text, filename) if looks_like_json(text) else parse_body(text, filename)
     collector = Collector(filename)
     base_dir = Path(filename).resolve().parent if allow_fs else None

@@ -64,10 +64,15 @@ def pos_of(node: Expr) -> Pos:
 
 def parse_body(text: str, filename: str) -> Body:
     """Parse HCL2 text; raise JobspecError with the position of a syntax error."""
+    from yurt.jobspec.limits import check_nesting, check_raw_nesting, check_source_size
+
+    check_source_size(text, filename)
+    check_raw_nesting(text, filename)
     try:
         tree = parses_to_tree(text)
     except UnexpectedInput as exc:
         raise JobspecError([_syntax_diagnostic(exc, text, filename)]) from None
+    check_nesting(tree, filename)
     collector = Collector(filename)
     body_tree = tree.children[0]
     body = _body(body_tree, collector, Pos(1, 1))

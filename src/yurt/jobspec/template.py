@@ -141,11 +141,16 @@ def _directive(source: str, pos: Pos, strip_left: bool, strip_right: bool) -> Se
 
 def _parse_expr(source: str, pos: Pos) -> Expr:
     from yurt.jobspec.evaluate import EvalError
+    from yurt.jobspec.limits import LimitError, check_nesting
 
     try:
         tree = parses_to_tree(f"x = {source}\n")
     except UnexpectedInput:
         raise EvalError(pos, f'invalid expression "{source}"') from None
+    try:
+        check_nesting(tree, "")
+    except LimitError as exc:
+        raise EvalError(pos, exc.diagnostics[0].message) from None
     expr: Expr = tree.children[0].children[0].children[2]
     return expr
 
@@ -179,11 +184,48 @@ def render(segments: list[Segment], scope: Scope) -> Any:
 
     if len(segments) == 1 and segments[0].kind == "expr" and segments[0].expr is not None:
         return evaluate(segments[0].expr, scope)
+    _check_directive_depth(segments)
     _apply_strip(segments)
-    pieces: list[str] = []
+    pieces = _Pieces()
     end = _render_range(segments, 0, len(segments), scope, pieces)
     assert end == len(segments)
     return "".join(pieces)
+
+
+def _check_directive_depth(segments: list[Segment]) -> None:
+    """%{if}/%{for} nested past the expression limit are refused: each level rescans the
+    segments after it, so deep nesting would cost quadratic time."""
+    from yurt.jobspec.evaluate import EvalError
+    from yurt.jobspec.limits import MAX_EXPR_DEPTH
+
+    depth = 0
+    for seg in segments:
+        if seg.kind in ("if", "for"):
+            depth += 1
+            if depth > MAX_EXPR_DEPTH:
+                raise EvalError(
+                    seg.pos, f"template directives are nested more than {MAX_EXPR_DEPTH} deep"
+                )
+        elif seg.kind in ("endif", "endfor"):
+            depth -= 1
+
+
+class _Pieces(list[str]):
+    """A template's output so far, refused past the string limit before it is joined
+    (a `%{for}` repeating a long string would otherwise build it whole first)."""
+
+    size = 0
+
+    def add(self, text: str, pos: Pos) -> None:
+        from yurt.jobspec.evaluate import EvalError
+        from yurt.jobspec.limits import MAX_STRING
+
+        self.size += len(text)
+        if self.size > MAX_STRING:
+            raise EvalError(
+                pos, f"this template builds a string of more than {MAX_STRING} characters"
+            )
+        self.append(text)
 
 
 def _apply_strip(segments: list[Segment]) -> None:
@@ -219,7 +261,7 @@ def _block_end(segments: list[Segment], start: int, opener: str) -> tuple[int | 
 
 
 def _render_range(
-    segments: list[Segment], start: int, stop: int, scope: Scope, out: list[str]
+    segments: list[Segment], start: int, stop: int, scope: Scope, out: _Pieces
 ) -> int:
     from yurt.jobspec.evaluate import EvalError, evaluate, to_string, truthy
 
@@ -227,11 +269,11 @@ def _render_range(
     while i < stop:
         seg = segments[i]
         if seg.kind == "lit":
-            out.append(seg.text)
+            out.add(seg.text, seg.pos)
             i += 1
         elif seg.kind == "expr":
             assert seg.expr is not None
-            out.append(to_string(evaluate(seg.expr, scope), seg.pos))
+            out.add(to_string(evaluate(seg.expr, scope), seg.pos), seg.pos)
             i += 1
         elif seg.kind == "if":
             assert seg.expr is not None

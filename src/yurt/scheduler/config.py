@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yurt.api.durations import SECOND
+from yurt.api.tls import TLSConfig
 from yurt.scheduler.gc import GCThresholds
 
 
@@ -40,6 +41,13 @@ class SchedulerConfig:
     consul_token: str = ""
     # Origins besides the listener's own whose browser requests are let through.
     allowed_origins: list[str] = field(default_factory=list)
+    # Nomad's `tls { }`: HTTPS on the API, and how this server calls clients (forwarding).
+    tls: TLSConfig = field(default_factory=lambda: TLSConfig(verify_server_hostname=False))
+    # Nomad's `consul { ssl, ... }`: how this server calls the catalog.
+    consul_tls: TLSConfig = field(default_factory=TLSConfig)
+    # Nomad's `consul { tags }` on this server's service; `advertise { http }` as its address.
+    consul_tags: list[str] = field(default_factory=list)
+    advertise_http: str = ""
 
     @property
     def address(self) -> str:

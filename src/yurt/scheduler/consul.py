@@ -11,16 +11,36 @@ import logging
 
 import aiohttp
 
+from yurt.api.tls import TLSConfig, agent_http_check
+
 log = logging.getLogger(__name__)
 
 
 class ConsulRegistration:
-    def __init__(self, consul_addr: str, service_name: str, host: str, port: int) -> None:
-        base = consul_addr if "://" in consul_addr else f"http://{consul_addr}"
-        self.base = base.rstrip("/")
+    def __init__(
+        self,
+        consul_addr: str,
+        service_name: str,
+        host: str,
+        port: int,
+        *,
+        consul_tls: TLSConfig | None = None,
+        http_tls: TLSConfig | None = None,
+        tags: list[str] | None = None,
+        token: str = "",
+    ) -> None:
+        # `consul_tls`: how to reach the catalog (Nomad's consul { ssl ... }); `http_tls`:
+        # this server's own API, which decides the scheme of its health check.
+        self.consul_tls = consul_tls or TLSConfig()
+        self.http_tls = http_tls or TLSConfig()
+        self.base = self.consul_tls.url(consul_addr)
+        self.ssl = self.consul_tls.client_context() if self.base.startswith("https") else None
         self.service_name = service_name
         self.host = host
         self.port = port
+        self.tags = list(tags or [])
+        # Nomad's consul { token }: the catalog's ACL token, on every call
+        self.headers = {"X-Consul-Token": token} if token else None
         digest = hashlib.sha1(f"{host}:{port}".encode()).hexdigest()[:32]
         self.service_id = f"_nomad-server-{digest}"
         self._task: asyncio.Task[None] | None = None
@@ -28,26 +48,30 @@ class ConsulRegistration:
 
     def payload(self) -> dict[str, object]:
         check_host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        return {
+        payload: dict[str, object] = {
             "ID": self.service_id,
             "Name": self.service_name,
-            "Tags": ["http"],
+            "Tags": ["http", *self.tags],
             "Address": check_host,
             "Port": self.port,
-            "Check": {
-                "Name": "Nomad Server HTTP Check",
-                "HTTP": f"http://{check_host}:{self.port}/v1/agent/health?type=server",
-                "Interval": "10s",
-                "Timeout": "5s",
-            },
         }
+        check = agent_http_check(
+            "Nomad Server HTTP Check", check_host, self.port, "server", self.http_tls
+        )
+        if check is not None:
+            payload["Check"] = check
+        return payload
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._register_loop(), name="consul-register")
 
     async def _register_loop(self) -> None:
         delay = 0.25
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=10),
+            headers=self.headers,
+            connector=aiohttp.TCPConnector(ssl=self.ssl if self.ssl is not None else True),
+        ) as session:
             while True:
                 try:
                     async with session.put(
@@ -76,7 +100,11 @@ class ConsulRegistration:
             return
         try:
             async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
+                aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=5),
+                    headers=self.headers,
+                    connector=aiohttp.TCPConnector(ssl=self.ssl if self.ssl is not None else True),
+                ) as session,
                 session.put(f"{self.base}/v1/agent/service/deregister/{self.service_id}"),
             ):
                 pass

@@ -22,6 +22,9 @@ What is collected:
 Evaluations, allocations, jobs and nodes carry their own wall times; deployments do not, so
 their age comes from a table of (index, time) samples the collector keeps, as Nomad's
 TimeTable does (kept in memory: after a restart a deployment's age counts from then).
+
+After deleting, the database's free pages go back to the file system (incremental vacuum
+and a WAL checkpoint), so a collection also shrinks `scheduler.db`.
 """
 
 from __future__ import annotations
@@ -182,6 +185,8 @@ class GarbageCollector:
             with self.store.write() as txn:
                 for kind, key in dict.fromkeys(doomed):
                     txn.delete(kind, key)
+            # Deleted rows leave free pages: give them (and the WAL) back to the disk.
+            self.store.db.reclaim()
         return result
 
     def _job_collectable(self, job: Obj, evals: list[Obj], allocs: list[Obj], old: _Old) -> bool:

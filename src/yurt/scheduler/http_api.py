@@ -22,6 +22,8 @@ from yurt.scheduler import jobspec_bridge
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler import ui as scheduler_ui
+from yurt.scheduler.acl_api import add_acl_routes
+from yurt.scheduler.acl_enforce import Enforcer, acl_middleware
 from yurt.scheduler.job_keys import normalize_job_keys
 from yurt.scheduler.jobdiff import job_diff
 from yurt.scheduler.metrics import metrics_json, metrics_prometheus
@@ -53,9 +55,13 @@ _JOB_SUFFIXES = {
 
 
 def build_app(server: SchedulerServer) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024 * 1024)
+    middlewares = [error_middleware]
+    if server.config.acl_enabled:
+        middlewares.append(acl_middleware(Enforcer(server.acl, server.store, _JOB_SUFFIXES)))
+    app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
     api = _API(server)
     r = app.router
+    add_acl_routes(app, server.acl, server.config.acl_enabled)
     r.add_get("/v1/jobs", api.list_jobs)
     r.add_route("PUT", "/v1/jobs", api.register_jobs)
     r.add_route("POST", "/v1/jobs", api.register_jobs)
@@ -254,11 +260,11 @@ class _API:
 
     async def parse_job(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        return json_response(jobspec_bridge.parse_request(body))
+        return json_response(await jobspec_bridge.parse_request(body))
 
     async def validate_job(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        return json_response(jobspec_bridge.validate_request(body))
+        return json_response(await jobspec_bridge.validate_request(body))
 
     async def job_dispatch(self, request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path[len("/v1/job/") :]
@@ -967,7 +973,9 @@ class _API:
         addr = node.get("HTTPAddr") or ""
         if not addr:
             raise APIError(500, f"node {node_id} has no HTTP address")
-        url = f"http://{addr}{request.rel_url}"
+        # A node that serves HTTPS says so in its registration (Nomad's Node.TLSEnabled).
+        scheme = "https" if node.get("TLSEnabled") else "http"
+        url = f"{scheme}://{addr}{request.rel_url}"
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._forward_websocket(request, url, node_id, addr)
         headers = {
@@ -1002,7 +1010,11 @@ class _API:
         """`alloc exec` through the server: one WebSocket each way, frames relayed as they come."""
         session = self.server.http_session()
         try:
-            upstream = await session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5))
+            upstream = await session.ws_connect(
+                url,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5),
+                headers=_forwarded_auth(request),
+            )
         except aiohttp.WSServerHandshakeError as exc:
             raise APIError(exc.status, exc.message) from None
         except (aiohttp.ClientError, OSError) as exc:
@@ -1036,6 +1048,13 @@ class _API:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await downstream.close()
         return downstream
+
+
+def _forwarded_auth(request: web.Request) -> dict[str, str]:
+    """The caller's token, for the client to check as Nomad's client does."""
+    return {
+        k: v for k, v in request.headers.items() if k.lower() in ("x-nomad-token", "authorization")
+    }
 
 
 def _utcnow() -> Any:

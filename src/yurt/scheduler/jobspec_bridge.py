@@ -23,9 +23,10 @@ def validate(job: Obj) -> tuple[str, list[str]]:
     return result.error_text(), list(result.warnings)
 
 
-def parse_request(body: Any) -> Obj:
-    return jobspec_api.parse_request(body)
+async def parse_request(body: Any) -> Obj:
+    """In a worker with a deadline: no job file stalls the other roles' event loop."""
+    return await jobspec_api.parse_request_isolated(body)
 
 
-def validate_request(body: Any) -> Obj:
-    return jobspec_api.validate_request(body)
+async def validate_request(body: Any) -> Obj:
+    return await jobspec_api.validate_request_isolated(body)

@@ -17,6 +17,7 @@ from typing import Any
 
 from yurt.api.errors import APIError
 from yurt.scheduler import model as m
+from yurt.scheduler import plan_apply
 from yurt.scheduler import store as s
 from yurt.scheduler.broker import EvalBroker
 from yurt.scheduler.cron import Cron, CronError
@@ -903,9 +904,7 @@ class Operations:
         }
 
     def _finish_drains(self) -> None:
-        for node in list(self.store.tables[s.NODE].values()):
-            if node.get("DrainStrategy") is None:
-                continue
+        for node in plan_apply.draining_nodes(self.store):
             busy = any(
                 a.get("DesiredStatus") == m.ALLOC_DESIRED_RUN
                 and not m.alloc_client_terminal(a)
@@ -954,65 +953,7 @@ class Operations:
             del self.eval_latencies_ns[:50_000]
 
     def apply_plan(self, ev: Obj, plan: Plan) -> None:
-        new_evals: list[Obj] = []
-        with self.store.write() as txn:
-            now = m.now_ns()
-            for planned in plan.deployments.values():
-                if not planned["CreateIndex"]:
-                    planned["CreateIndex"] = txn.index
-                planned["ModifyIndex"] = txn.index
-            for alloc in plan.allocs.values():
-                if not alloc["CreateIndex"]:
-                    alloc["CreateIndex"] = txn.index
-                    dep: Obj | None = plan.deployments.get(alloc.get("DeploymentID") or "")
-                    if dep is None and alloc.get("DeploymentID"):
-                        stored = self.store.tables[s.DEPLOYMENT].get(alloc["DeploymentID"])
-                        if stored is not None:
-                            dep = json.loads(json.dumps(stored))
-                            dep["ModifyIndex"] = txn.index
-                            plan.deployments[dep["ID"]] = dep
-                    if dep is not None and alloc["TaskGroup"] in dep["TaskGroups"]:
-                        dep["TaskGroups"][alloc["TaskGroup"]]["PlacedAllocs"] += 1
-                alloc["ModifyIndex"] = txn.index
-                alloc["AllocModifyIndex"] = txn.index
-                alloc["ModifyTime"] = now
-                txn.put(s.ALLOC, alloc["ID"], alloc)
-            for planned in plan.deployments.values():
-                planned["ModifyTime"] = now
-                txn.put(s.DEPLOYMENT, planned["ID"], planned)
-            for follow in plan.new_evals:
-                new_evals.append(self._put_eval(txn, follow))
-            done = dict(ev)
-            done["Status"] = m.EVAL_COMPLETE
-            done["FailedTGAllocs"] = plan.failed_tg or None
-            done["QueuedAllocations"] = plan.queued
-            done["ModifyTime"] = now
-            if plan.failed_tg and ev.get("Type") not in ("system", "sysbatch"):
-                already = any(
-                    e["Status"] == m.EVAL_BLOCKED and e["ID"] != ev["ID"]
-                    for e in self.store.evals_for_job(ev["Namespace"], ev["JobID"])
-                )
-                if not already:
-                    job = self.store.job(ev["Namespace"], ev["JobID"]) or {
-                        "ID": ev["JobID"],
-                        "Namespace": ev["Namespace"],
-                        "Type": ev["Type"],
-                    }
-                    blocked = m.new_eval(
-                        job,
-                        m.TRIGGER_QUEUED_ALLOCS,
-                        txn.index,
-                        status=m.EVAL_BLOCKED,
-                        previous_eval=ev["ID"],
-                    )
-                    blocked["StatusDescription"] = "created to place remaining allocations"
-                    self._put_eval(txn, blocked)
-                    done["BlockedEval"] = blocked["ID"]
-            if plan.deployments and not done.get("DeploymentID"):
-                running = [d for d in plan.deployments.values() if d["Status"] == m.DEPLOY_RUNNING]
-                if running:
-                    done["DeploymentID"] = running[0]["ID"]
-            self._put_eval(txn, done)
+        new_evals = plan_apply.apply_plan(self, ev, plan)
         self._enqueue(new_evals)
         self._finish_drains()
 

@@ -1,78 +1,61 @@
 """Where a task group can run and where it runs best.
 
-Feasibility (node status, pool, datacenter, drivers, constraints, CPU, memory, ports), then
-Nomad's ranking: shuffle, check a limited candidate set, score each by bin-packing (or
-spread), job anti-affinity, reschedule penalty and affinities, keep the best.
+Nomad's generic stack: the job's ready nodes in a random order drawn once per evaluation,
+each placement going on from where the last one
+stopped; feasibility checked node by node as the order reaches it (drivers and constraints
+once per computed node class, resources and ports per node); only a limited number of
+feasible nodes scored (see `rank.candidate_limit`), the best of them taken. The cost of a
+placement therefore follows the limit, not the number of nodes.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
-import json
-import math
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from yurt.scheduler import constraints
-from yurt.scheduler.model import NODE_READY
+from yurt.scheduler import constraints, rank
+from yurt.scheduler.feasible import (
+    MAX_DYNAMIC_PORT as MAX_DYNAMIC_PORT,
+)
+from yurt.scheduler.feasible import (
+    MIN_DYNAMIC_PORT as MIN_DYNAMIC_PORT,
+)
+from yurt.scheduler.feasible import (
+    NodeFacts,
+    Scope,
+    all_affinities,
+    all_constraints,
+    class_reason,
+    job_scope,
+    mentions_unique,
+    view_of,
+)
+from yurt.scheduler.feasible import (
+    computed_class as computed_class,
+)
+from yurt.scheduler.feasible import (
+    constraint_string as constraint_string,
+)
+from yurt.scheduler.feasible import (
+    node_capacity as node_capacity,
+)
+from yurt.scheduler.feasible import (
+    parse_port_list as parse_port_list,
+)
+from yurt.scheduler.feasible import (
+    reserved_ports as reserved_ports,
+)
 from yurt.scheduler.usage import NodeUsage
 
 Obj = dict[str, Any]
 
-MIN_DYNAMIC_PORT = 20000
-MAX_DYNAMIC_PORT = 32000
+# Nomad keeps the five best scores of a placement in its AllocMetric.
+SCORES_KEPT = 5
 
-
-def computed_class(node: Obj) -> str:
-    """Nodes alike in everything constraints can see share one feasibility answer."""
-    key = {
-        "dc": node.get("Datacenter"),
-        "class": node.get("NodeClass"),
-        "pool": node.get("NodePool"),
-        "attrs": {k: v for k, v in (node.get("Attributes") or {}).items() if "unique." not in k},
-        "meta": node.get("Meta"),
-        "drivers": {
-            k: bool(v.get("Detected") and v.get("Healthy"))
-            for k, v in (node.get("Drivers") or {}).items()
-        },
-    }
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    return "v1:" + str(int(digest[:15], 16))
-
-
-def parse_port_list(text: str) -> set[int]:
-    """ "22,80,8000-8010" -> the set of ports."""
-    ports: set[int] = set()
-    for part in (text or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            ports.update(range(int(lo), int(hi) + 1))
-        else:
-            ports.add(int(part))
-    return ports
-
-
-def node_capacity(node: Obj) -> tuple[int, int]:
-    res = node.get("NodeResources") or {}
-    reserved = node.get("ReservedResources") or {}
-    cpu = int((res.get("Cpu") or {}).get("CpuShares") or 0) - int(
-        (reserved.get("Cpu") or {}).get("CpuShares") or 0
-    )
-    mem = int((res.get("Memory") or {}).get("MemoryMB") or 0) - int(
-        (reserved.get("Memory") or {}).get("MemoryMB") or 0
-    )
-    return max(cpu, 0), max(mem, 0)
-
-
-def reserved_ports(node: Obj) -> set[int]:
-    nets = (node.get("ReservedResources") or {}).get("Networks") or {}
-    return parse_port_list(str(nets.get("ReservedHostPorts") or ""))
+_NO_USAGE = NodeUsage()  # read-only: what a node without allocations uses
 
 
 def tg_ask(tg: Obj) -> tuple[int, int]:
@@ -117,16 +100,82 @@ def _bump(metrics: Obj, field_name: str, key: str) -> None:
     metrics[field_name] = table
 
 
-def constraint_string(c: Obj) -> str:
-    return f"{c.get('LTarget', '')} {c.get('Operand', '=')} {c.get('RTarget', '')}".strip()
-
-
 @dataclass
 class Placement:
     node: Obj
     ports: list[Obj]
     networks: list[Obj]
     metrics: Obj
+
+
+@dataclass(slots=True)
+class _Distinct:
+    constraint: Obj
+    operand: str
+    job_level: bool
+
+
+@dataclass(slots=True)
+class _Group:
+    """What one task group asks, worked out once per evaluation."""
+
+    tg: Obj
+    key: tuple[str, str]
+    count: int
+    cpu: int
+    memory: int
+    networks: list[Obj]
+    static_ports: list[tuple[Obj, int]]
+    dynamic: int
+    checks: list[Obj]
+    escaped: bool
+    distinct: list[_Distinct]
+    affinities: list[Obj]
+    affinity_weights: list[int]
+    spreads: list[Obj]
+    # computed class -> why the group cannot run there (None: it can), for this evaluation
+    classes: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, job: Obj, tg: Obj) -> _Group:
+        cpu, mem = tg_ask(tg)
+        nets = tg_networks(tg)
+        checks = all_constraints(job, tg)
+        job_checks = job.get("Constraints") or []
+        distinct = [
+            _Distinct(c, str(c.get("Operand")), any(c is j or c == j for j in job_checks))
+            for c in checks
+            if c.get("Operand") in ("distinct_hosts", "distinct_property")
+        ]
+        affinities = all_affinities(job, tg)
+        return cls(
+            tg=tg,
+            key=(job["ID"], tg["Name"]),
+            count=max(int(tg.get("Count") or 1), 1),
+            cpu=cpu,
+            memory=mem,
+            networks=nets,
+            static_ports=[
+                (p, int(p.get("Value") or 0)) for n in nets for p in n.get("ReservedPorts") or []
+            ],
+            dynamic=sum(len(n.get("DynamicPorts") or []) for n in nets),
+            checks=checks,
+            escaped=mentions_unique(checks),
+            distinct=distinct,
+            affinities=affinities,
+            affinity_weights=[int(a.get("Weight") or 50) for a in affinities],
+            spreads=list(job.get("Spreads") or []) + list(tg.get("Spreads") or []),
+        )
+
+
+@dataclass(slots=True)
+class _Tally:
+    """How many of a group's allocations each value of a node attribute holds, kept up
+    to date as the plan places and stops allocations (spread and distinct_property)."""
+
+    key: tuple[str, str]
+    values: dict[str, str]  # node ID -> the attribute's value
+    counts: dict[str, int]
 
 
 class Placer:
@@ -142,33 +191,23 @@ class Placer:
     ) -> None:
         self.nodes = nodes
         self.algorithm = algorithm
+        self._spread_fit = algorithm == "spread"
         self.rng = rng or random.Random()
+        # The plan's own view of usage: a node's is copied from the store's on first change.
         self.usage: dict[str, NodeUsage] = {}
         self._base_usage = base_usage
-        self._class_cache: dict[tuple[int, str], str | None] = {}
-        self._ready: dict[str, tuple[list[Obj], dict[str, int]]] = {}
-        self._static: dict[str, tuple[int, int, set[int], int, int, str, str]] = {}
-        self._tgs: dict[int, tuple[int, int, list[Obj], list[int], int]] = {}
-        self._distinct: dict[int, list[Obj]] = {}
-        self._offsets: dict[str, int] = {}
+        self._view = view_of(nodes)
+        self._groups: dict[int, _Group] = {}
+        self._orders: dict[Scope, rank.Shuffled[Obj]] = {}
+        self._offsets: dict[Scope, int] = {}
+        self._available: dict[Scope, dict[str, int]] = {}
+        self._tallies: dict[tuple[str, str, str, str], _Tally] = {}
 
-    def _shuffled(self, job: Obj) -> tuple[list[Obj], dict[str, int]]:
-        """The job's ready nodes, shuffled once per evaluation, and how many per DC."""
-        cached = self._ready.get(job["ID"])
-        if cached is None:
-            nodes = list(self.ready_nodes(job))
-            self.rng.shuffle(nodes)
-            available: dict[str, int] = {}
-            for node in nodes:
-                dc = node.get("Datacenter", "")
-                available[dc] = available.get(dc, 0) + 1
-            cached = (nodes, available)
-            self._ready[job["ID"]] = cached
-        return cached
+    # usage -----------------------------------------------------------------------------
 
     def usage_of(self, node_id: str) -> NodeUsage:
-        """The node's usage as this plan sees it: the store's, plus what the plan changed
-        (copied on first touch so that the store's stays as committed)."""
+        """The node's usage as this plan may change it: the store's, copied on first touch
+        so that the store's stays as committed."""
         usage = self.usage.get(node_id)
         if usage is None:
             base = self._base_usage.get(node_id)
@@ -176,194 +215,306 @@ class Placer:
             self.usage[node_id] = usage
         return usage
 
+    def _read(self, node_id: str) -> NodeUsage:
+        """The node's usage as this plan sees it, without copying (read only)."""
+        usage = self.usage.get(node_id)
+        if usage is None:
+            usage = self._base_usage.get(node_id, _NO_USAGE)
+        return usage
+
+    def commit(self, node_id: str, alloc: Obj) -> None:
+        self.usage_of(node_id).add(alloc)
+        self._retally(node_id, alloc, 1)
+
+    def release(self, node_id: str, alloc: Obj) -> None:
+        self.usage_of(node_id).remove(alloc)
+        self._retally(node_id, alloc, -1)
+
+    def _retally(self, node_id: str, alloc: Obj, delta: int) -> None:
+        key = (alloc.get("JobID"), alloc.get("TaskGroup"))
+        for tally in self._tallies.values():
+            if tally.key == key:
+                value = tally.values.get(node_id)
+                if value is not None:
+                    tally.counts[value] = tally.counts.get(value, 0) + delta
+
+    def _tally(self, key: tuple[str, str], scope: Scope | None, target: str) -> _Tally:
+        """The per-value counts of the group's allocations for `target` over the nodes in
+        `scope` (every node when None): one pass per evaluation, then kept incrementally."""
+        scope_key = "\x00".join(scope[0]) + "\x01" + scope[1] if scope is not None else ""
+        tkey = (key[0], key[1], scope_key, target)
+        tally = self._tallies.get(tkey)
+        if tally is None:
+            values = self._view.values(scope, target)
+            counts = dict.fromkeys(values.values(), 0) if scope is not None else {}
+            for node_id, value in values.items():
+                used = self._read(node_id).job_tg_counts.get(key, 0)
+                if used:
+                    counts[value] = counts.get(value, 0) + used
+            tally = _Tally(key, values, counts)
+            self._tallies[tkey] = tally
+        return tally
+
+    # nodes -----------------------------------------------------------------------------
+
     def ready_nodes(self, job: Obj) -> list[Obj]:
-        dcs = job.get("Datacenters") or ["*"]
-        pool = job.get("NodePool") or "default"
-        out = []
-        for node in self.nodes:
-            if node.get("Status") != NODE_READY:
-                continue
-            if node.get("SchedulingEligibility", "eligible") != "eligible":
-                continue
-            if node.get("DrainStrategy") is not None:
-                continue
-            if pool != "all" and (node.get("NodePool") or "default") != pool:
-                continue
-            if not any(fnmatch.fnmatchcase(node.get("Datacenter", ""), dc) for dc in dcs):
-                continue
-            out.append(node)
-        return out
+        return list(self._view.ready_nodes(job_scope(job)))
 
-    def _static_feasible(self, job: Obj, tg: Obj, node: Obj, metrics: Obj) -> bool:
-        """Drivers and constraints: the same for every node of a computed class."""
-        cls = node.get("ComputedClass") or computed_class(node)
-        key = (id(tg), cls)
-        has_unique = _mentions_unique(job, tg)
-        if not has_unique and key in self._class_cache:
-            reason = self._class_cache[key]
+    def _order(self, scope: Scope) -> rank.Shuffled[Obj]:
+        """The scope's ready nodes in this evaluation's random order (one order per
+        evaluation, as Nomad's stack shuffles once; drawn as far as placements read)."""
+        order = self._orders.get(scope)
+        if order is None:
+            order = rank.Shuffled(self._view.ready_nodes(scope), self.rng)
+            self._orders[scope] = order
+        return order
+
+    def _group(self, job: Obj, tg: Obj) -> _Group:
+        group = self._groups.get(id(tg))
+        if group is None or group.tg is not tg:
+            group = _Group.of(job, tg)
+            self._groups[id(tg)] = group
+        return group
+
+    # feasibility -----------------------------------------------------------------------
+
+    def _class_feasible(self, g: _Group, facts: NodeFacts, metrics: Obj) -> bool:
+        """Drivers and constraints: one answer per computed class, unless a check escapes
+        to a `unique.` attribute."""
+        if g.escaped:
+            reason = class_reason(g.tg, g.checks, facts.node)
         else:
-            reason = self._check_static(job, tg, node)
-            if not has_unique:
-                self._class_cache[key] = reason
-        if reason is not None:
-            metrics["NodesFiltered"] += 1
-            _bump(metrics, "ConstraintFiltered", reason)
-            if node.get("NodeClass"):
-                _bump(metrics, "ClassFiltered", node["NodeClass"])
-            return False
-        return True
-
-    def _check_static(self, job: Obj, tg: Obj, node: Obj) -> str | None:
-        drivers = node.get("Drivers") or {}
-        attrs = node.get("Attributes") or {}
-        for task in tg.get("Tasks") or []:
-            name = task.get("Driver", "")
-            info = drivers.get(name)
-            if info is not None:
-                if not (info.get("Detected") and info.get("Healthy")):
-                    return "missing drivers"
-            elif str(attrs.get(f"driver.{name}", "")).lower() not in ("1", "true"):
-                return "missing drivers"
-        for c in _all_constraints(job, tg):
-            if not constraints.check(c, node):
-                return constraint_string(c)
-        return None
-
-    def _distinct_ok(self, job: Obj, tg: Obj, node: Obj, metrics: Obj) -> bool:
-        key = id(tg)
-        distinct = self._distinct.get(key)
-        if distinct is None:
-            distinct = [
-                c
-                for c in _all_constraints(job, tg)
-                if c.get("Operand") in ("distinct_hosts", "distinct_property")
-            ]
-            self._distinct[key] = distinct
-        if not distinct:
+            cls = facts.computed_class
+            if cls in g.classes:
+                reason = g.classes[cls]
+            else:
+                reason = g.classes[cls] = class_reason(g.tg, g.checks, facts.node)
+        if reason is None:
             return True
-        usage = self.usage_of(node["ID"])
-        for c in distinct:
-            op = c.get("Operand")
-            if op == "distinct_hosts" and str(c.get("RTarget", "true")).lower() != "false":
-                job_level = c in (job.get("Constraints") or [])
+        metrics["NodesFiltered"] += 1
+        _bump(metrics, "ConstraintFiltered", reason)
+        if facts.node_class:
+            _bump(metrics, "ClassFiltered", facts.node_class)
+        return False
+
+    def _distinct_ok(self, g: _Group, facts: NodeFacts, metrics: Obj) -> bool:
+        node_id = facts.node["ID"]
+        for d in g.distinct:
+            c = d.constraint
+            if d.operand == "distinct_hosts":
+                if str(c.get("RTarget", "true")).lower() == "false":
+                    continue
+                usage = self._read(node_id)
                 taken = (
-                    usage.job_counts.get(job["ID"], 0)
-                    if job_level
-                    else usage.job_tg_counts.get((job["ID"], tg["Name"]), 0)
+                    usage.job_counts.get(g.key[0], 0)
+                    if d.job_level
+                    else (usage.job_tg_counts.get(g.key, 0))
                 )
                 if taken > 0:
                     metrics["NodesFiltered"] += 1
                     _bump(metrics, "ConstraintFiltered", "distinct_hosts")
                     return False
-            elif op == "distinct_property":
-                value, ok = constraints.resolve_target(c.get("LTarget", ""), node)
-                if not ok:
+            else:
+                tally = self._tally(g.key, None, str(c.get("LTarget", "")))
+                value = tally.values.get(node_id)
+                if value is None:
                     return False
-                limit = int(c.get("RTarget") or 1)
-                used = 0
-                for other in self.nodes:
-                    ov, ook = constraints.resolve_target(c.get("LTarget", ""), other)
-                    if ook and ov == value:
-                        used += self.usage_of(other["ID"]).job_tg_counts.get(
-                            (job["ID"], tg["Name"]), 0
-                        )
-                if used >= limit:
+                if tally.counts.get(value, 0) >= int(c.get("RTarget") or 1):
                     metrics["NodesFiltered"] += 1
                     _bump(metrics, "ConstraintFiltered", "distinct_property")
                     return False
         return True
 
-    def _node_static(self, node: Obj) -> tuple[int, int, set[int], int, int, str, str]:
-        """What never changes during an evaluation: capacity, reserved ports, port range."""
-        cached = self._static.get(node["ID"])
-        if cached is None:
-            cap_cpu, cap_mem = node_capacity(node)
-            res = node.get("NodeResources") or {}
-            cached = (
-                cap_cpu,
-                cap_mem,
-                reserved_ports(node),
-                int(res.get("MinDynamicPort") or MIN_DYNAMIC_PORT),
-                int(res.get("MaxDynamicPort") or MAX_DYNAMIC_PORT),
-                _node_ip(node),
-                _node_device(node),
-            )
-            self._static[node["ID"]] = cached
-        return cached
-
-    def _tg_static(self, tg: Obj) -> tuple[int, int, list[Obj], list[int], int]:
-        cached = self._tgs.get(id(tg))
-        if cached is None:
-            cpu, mem = tg_ask(tg)
-            nets = tg_networks(tg)
-            static = [int(p.get("Value") or 0) for n in nets for p in n.get("ReservedPorts") or []]
-            dynamic = sum(len(n.get("DynamicPorts") or []) for n in nets)
-            cached = (cpu, mem, nets, static, dynamic)
-            self._tgs[id(tg)] = cached
-        return cached
-
-    def _fits(self, tg: Obj, node: Obj, metrics: Obj) -> bool:
+    def _fits(self, g: _Group, facts: NodeFacts, usage: NodeUsage, metrics: Obj) -> bool:
         """CPU, memory and ports are free on the node (exhaustion counted in `metrics`)."""
-        usage = self.usage_of(node["ID"])
-        cap_cpu, cap_mem, reserved, lo, hi, _, _ = self._node_static(node)
-        cpu, mem, nets, _static, dynamic = self._tg_static(tg)
-        if usage.cpu + cpu > cap_cpu:
+        if usage.cpu + g.cpu > facts.cpu:
             metrics["NodesExhausted"] += 1
             _bump(metrics, "DimensionExhausted", "cpu")
             return False
-        if usage.memory + mem > cap_mem:
+        if usage.memory + g.memory > facts.memory:
             metrics["NodesExhausted"] += 1
             _bump(metrics, "DimensionExhausted", "memory")
             return False
         seen: set[int] = set()
-        for net in nets:
-            for p in net.get("ReservedPorts") or []:
-                value = int(p.get("Value") or 0)
-                if value in usage.ports or value in reserved or value in seen:
-                    metrics["NodesExhausted"] += 1
-                    _bump(
-                        metrics,
-                        "DimensionExhausted",
-                        f"network: reserved port collision {p.get('Label')}={value}",
-                    )
-                    return False
-                seen.add(value)
-        if dynamic:
-            taken = sum(1 for port in usage.ports | reserved | seen if lo <= port <= hi)
-            if (hi - lo + 1) - taken < dynamic:
+        for p, value in g.static_ports:
+            if value in usage.ports or value in facts.reserved or value in seen:
                 metrics["NodesExhausted"] += 1
-                _bump(metrics, "DimensionExhausted", "network: dynamic port selection failed")
+                _bump(
+                    metrics,
+                    "DimensionExhausted",
+                    f"network: reserved port collision {p.get('Label')}={value}",
+                )
                 return False
+            seen.add(value)
+        if g.dynamic:
+            lo, hi = facts.port_lo, facts.port_hi
+            room = hi - lo + 1
+            # Counting the taken ports in range needs a pass over them; the sizes bound it
+            # from above, which settles the common case of a node with room to spare.
+            if room - len(usage.ports) - len(facts.reserved) - len(seen) < g.dynamic:
+                taken = sum(1 for port in usage.ports | facts.reserved | seen if lo <= port <= hi)
+                if room - taken < g.dynamic:
+                    metrics["NodesExhausted"] += 1
+                    _bump(metrics, "DimensionExhausted", "network: dynamic port selection failed")
+                    return False
         return True
 
-    def _assign_ports(self, tg: Obj, node: Obj) -> tuple[list[Obj], list[Obj]]:
+    # ranking ---------------------------------------------------------------------------
+
+    def _score(
+        self, g: _Group, facts: NodeFacts, usage: NodeUsage, scope: Scope, penalty_nodes: set[str]
+    ) -> rank.Ranked[NodeFacts]:
+        node = facts.node
+        scores = {
+            "binpack": rank.binpack_score(
+                usage.cpu + g.cpu,
+                usage.memory + g.memory,
+                facts.cpu,
+                facts.memory,
+                spread=self._spread_fit,
+            )
+        }
+        collisions = usage.job_tg_counts.get(g.key, 0) if usage.job_tg_counts else 0
+        if collisions:
+            anti = rank.anti_affinity_score(collisions, g.count)
+            if anti is not None:
+                scores["job-anti-affinity"] = anti
+        if penalty_nodes and node["ID"] in penalty_nodes:
+            scores["node-reschedule-penalty"] = -1.0
+        if g.affinities:
+            matched = [
+                constraints.check(
+                    {
+                        "LTarget": a.get("LTarget"),
+                        "RTarget": a.get("RTarget"),
+                        "Operand": a.get("Operand"),
+                    },
+                    node,
+                )
+                for a in g.affinities
+            ]
+            affinity = rank.affinity_score(g.affinity_weights, matched)
+            if affinity is not None:
+                scores["node-affinity"] = affinity
+        if g.spreads:
+            counts: list[dict[str, int]] = []
+            values: list[str | None] = []
+            for spread in g.spreads:
+                attribute = str(spread.get("Attribute", ""))
+                counts.append(self._tally(g.key, scope, attribute).counts)
+                value, ok = constraints.resolve_target(attribute, node)
+                values.append(value if ok else None)
+            scores["allocation-spread"] = rank.spread_score(g.spreads, counts, values, g.count)
+        # A lone score is its own mean: the same float object, one less per kept score.
+        final = scores["binpack"] if len(scores) == 1 else sum(scores.values()) / len(scores)
+        return rank.Ranked(facts, scores, final)
+
+    def _feasible(
+        self,
+        g: _Group,
+        candidates: Iterator[Obj],
+        scope: Scope,
+        metrics: Obj,
+        penalty_nodes: set[str],
+    ) -> Iterator[rank.Ranked[NodeFacts]]:
+        """The candidates that can take the group, scored, in the order given."""
+        facts_of, planned, base = self._view.facts, self.usage, self._base_usage
+        for node in candidates:
+            metrics["NodesEvaluated"] += 1
+            facts = facts_of(node)
+            if not self._class_feasible(g, facts, metrics):
+                continue
+            if g.distinct and not self._distinct_ok(g, facts, metrics):
+                continue
+            node_id = node["ID"]
+            usage = planned.get(node_id) or base.get(node_id, _NO_USAGE)
+            if not self._fits(g, facts, usage, metrics):
+                continue
+            yield self._score(g, facts, usage, scope, penalty_nodes)
+
+    def _walk(self, scope: Scope) -> Iterator[Obj]:
+        """One pass over the scope's nodes, starting where the last placement stopped (as
+        Nomad's source iterator does), so that one random order serves the evaluation."""
+        return self._order(scope).walk(self._offsets.get(scope, 0))
+
+    def place(
+        self,
+        job: Obj,
+        tg: Obj,
+        *,
+        penalty_nodes: set[str] | None = None,
+        only_node: Obj | None = None,
+    ) -> tuple[Placement | None, Obj]:
+        """Pick the best node for one instance of `tg` (or check `only_node`, for system
+        jobs). Returns the placement (None if nothing fits) and Nomad's AllocMetric."""
+        started = time.perf_counter_ns()
+        metrics = new_metrics(len(self.nodes))
+        g = self._group(job, tg)
+        scope = job_scope(job)
+        candidates: Iterator[Obj]
+        if only_node is not None:
+            candidates = iter((only_node,))
+            metrics["NodesAvailable"] = {only_node.get("Datacenter", ""): 1}
+            limit = 1
+        else:
+            ready, per_dc = self._view.ready(scope)
+            # One copy per evaluation, shared by its placements' metrics (read only).
+            available = self._available.get(scope)
+            if available is None:
+                available = self._available[scope] = dict(per_dc)
+            metrics["NodesAvailable"] = available
+            candidates = self._walk(scope)
+            limit = rank.candidate_limit(
+                str(job.get("Type") or "service"),
+                ready,
+                preferences=bool(g.affinities or g.spreads),
+                count=g.count,
+            )
+        feasible = self._feasible(g, candidates, scope, metrics, penalty_nodes or set())
+        top, seen = rank.best(rank.limited(feasible, limit))
+        if only_node is None:
+            self._offsets[scope] = self._offsets.get(scope, 0) + metrics["NodesEvaluated"]
+        seen.sort(key=lambda r: -r.final)
+        metrics["ScoreMetaData"] = [
+            {"NodeID": r.option.node["ID"], "Scores": r.scores, "NormScore": r.final}
+            for r in seen[:SCORES_KEPT]
+        ] or None
+        metrics["AllocationTime"] = time.perf_counter_ns() - started
+        if top is None:
+            return None, metrics
+        ports, networks = self._assign_ports(g, top.option)
+        return Placement(node=top.option.node, ports=ports, networks=networks, metrics=metrics), (
+            metrics
+        )
+
+    # ports -----------------------------------------------------------------------------
+
+    def _assign_ports(self, g: _Group, facts: NodeFacts) -> tuple[list[Obj], list[Obj]]:
         """The ports and networks the chosen node gives the task group."""
-        usage = self.usage_of(node["ID"])
-        _, _, reserved, lo, hi, host_ip, device = self._node_static(node)
-        _, _, nets, _, _ = self._tg_static(tg)
-        taken = usage.ports | reserved
+        usage = self._read(facts.node["ID"])
+        taken = usage.ports | facts.reserved
         ports: list[Obj] = []
         networks: list[Obj] = []
-        for net in nets:
+        for net in g.networks:
             reserved_out = []
             for p in net.get("ReservedPorts") or []:
                 value = int(p.get("Value") or 0)
                 taken.add(value)
                 reserved_out.append(_port(p, value))
-                ports.append(_shared_port(p, value, host_ip))
+                ports.append(_shared_port(p, value, facts.ip))
             dynamic_out = []
             for p in net.get("DynamicPorts") or []:
-                picked = self._dynamic_port(taken, lo, hi)
+                picked = self._dynamic_port(taken, facts.port_lo, facts.port_hi)
                 assert picked is not None  # _fits counted the free ports
                 taken.add(picked)
                 dynamic_out.append(_port(p, picked))
-                ports.append(_shared_port(p, picked, host_ip))
+                ports.append(_shared_port(p, picked, facts.ip))
             networks.append(
                 {
                     "Mode": net.get("Mode") or "host",
-                    "Device": device,
+                    "Device": facts.device,
                     "CIDR": "",
-                    "IP": host_ip,
+                    "IP": facts.ip,
                     "Hostname": net.get("Hostname", ""),
                     "MBits": int(net.get("MBits") or 0),
                     "DNS": net.get("DNS"),
@@ -383,166 +534,6 @@ class Placer:
                 return value
         return None
 
-    def place(
-        self,
-        job: Obj,
-        tg: Obj,
-        *,
-        penalty_nodes: set[str] | None = None,
-        only_node: Obj | None = None,
-    ) -> tuple[Placement | None, Obj]:
-        """Pick the best node for one instance of `tg` (or check `only_node`, for system
-        jobs). Returns the placement (None if nothing fits) and Nomad's AllocMetric."""
-        started = time.perf_counter_ns()
-        metrics = new_metrics(len(self.nodes))
-        if only_node is not None:
-            candidates = [only_node]
-            metrics["NodesAvailable"] = {only_node.get("Datacenter", ""): 1}
-        else:
-            candidates, available = self._shuffled(job)
-            metrics["NodesAvailable"] = dict(available)
-            # Like Nomad's iterator, each placement goes on from where the last one stopped,
-            # so one shuffle serves the whole evaluation.
-            offset = self._offsets.get(job["ID"], 0) % max(len(candidates), 1)
-            candidates = candidates[offset:] + candidates[:offset]
-        affinities = _all_affinities(job, tg)
-        spreads = list(job.get("Spreads") or []) + list(tg.get("Spreads") or [])
-        spread_counts = self._spread_counts(job, tg, spreads) if spreads else []
-        if affinities or spreads:
-            limit = 100
-        elif job.get("Type") == "batch":
-            limit = 2
-        else:
-            limit = max(2, math.ceil(math.log2(max(len(candidates), 1))))
-        best: tuple[float, Obj, Obj] | None = None
-        scored = 0
-        score_meta: list[Obj] = []
-        for node in candidates:
-            metrics["NodesEvaluated"] += 1
-            if not self._static_feasible(job, tg, node, metrics):
-                continue
-            if not self._distinct_ok(job, tg, node, metrics):
-                continue
-            if not self._fits(tg, node, metrics):
-                continue
-            scores = self._score(job, tg, node, affinities, penalty_nodes or set())
-            if spreads:
-                scores["allocation-spread"] = _spread_score(spreads, spread_counts, tg, node)
-            norm = sum(scores.values()) / len(scores)
-            score_meta.append({"NodeID": node["ID"], "Scores": scores, "NormScore": norm})
-            scored += 1
-            if best is None or norm > best[0]:
-                best = (norm, node, scores)
-            if scored >= limit:
-                break
-        if only_node is None:
-            self._offsets[job["ID"]] = self._offsets.get(job["ID"], 0) + metrics["NodesEvaluated"]
-        score_meta.sort(key=lambda s: -float(s["NormScore"]))
-        metrics["ScoreMetaData"] = score_meta[:5] or None
-        metrics["AllocationTime"] = time.perf_counter_ns() - started
-        if best is None:
-            return None, metrics
-        _, node, _scores = best
-        ports, networks = self._assign_ports(tg, node)
-        return Placement(node=node, ports=ports, networks=networks, metrics=metrics), metrics
-
-    def _score(
-        self, job: Obj, tg: Obj, node: Obj, affinities: list[Obj], penalty_nodes: set[str]
-    ) -> dict[str, float]:
-        usage = self.usage_of(node["ID"])
-        cap_cpu, cap_mem = self._node_static(node)[:2]
-        cpu, mem = self._tg_static(tg)[:2]
-        free_cpu = 1 - (usage.cpu + cpu) / cap_cpu if cap_cpu else 0.0
-        free_mem = 1 - (usage.memory + mem) / cap_mem if cap_mem else 0.0
-        total = 10**free_cpu + 10**free_mem
-        raw = total - 2 if self.algorithm == "spread" else 20 - total
-        scores: dict[str, float] = {"binpack": min(max(raw, 0.0), 18.0) / 18.0}
-        collisions = usage.job_tg_counts.get((job["ID"], tg["Name"]), 0)
-        if collisions > 0:
-            count = max(int(tg.get("Count") or 1), 1)
-            scores["job-anti-affinity"] = -1.0 * (collisions + 1) / count
-        if node["ID"] in penalty_nodes:
-            scores["node-reschedule-penalty"] = -1.0
-        if affinities:
-            total_weight = sum(abs(int(a.get("Weight") or 50)) for a in affinities)
-            matched = sum(
-                int(a.get("Weight") or 50)
-                for a in affinities
-                if constraints.check(
-                    {
-                        "LTarget": a.get("LTarget"),
-                        "RTarget": a.get("RTarget"),
-                        "Operand": a.get("Operand"),
-                    },
-                    node,
-                )
-            )
-            if total_weight and matched:
-                scores["node-affinity"] = matched / total_weight
-        return scores
-
-    def _spread_counts(self, job: Obj, tg: Obj, spreads: list[Obj]) -> list[dict[str, int]]:
-        """For each spread, how many of the group's allocations each attribute value has
-        (every value a ready node has is listed, with 0 when it has none)."""
-        key = (job["ID"], tg["Name"])
-        out: list[dict[str, int]] = []
-        ready = self._shuffled(job)[0]
-        for spread in spreads:
-            counts: dict[str, int] = {}
-            for node in ready:
-                value, ok = constraints.resolve_target(spread.get("Attribute", ""), node)
-                if not ok or value is None:
-                    continue
-                counts[value] = counts.get(value, 0) + self.usage_of(node["ID"]).job_tg_counts.get(
-                    key, 0
-                )
-            out.append(counts)
-        return out
-
-    def commit(self, node_id: str, alloc: Obj) -> None:
-        self.usage_of(node_id).add(alloc)
-
-    def release(self, node_id: str, alloc: Obj) -> None:
-        self.usage_of(node_id).remove(alloc)
-
-
-def _all_constraints(job: Obj, tg: Obj) -> list[Obj]:
-    out = list(job.get("Constraints") or []) + list(tg.get("Constraints") or [])
-    for task in tg.get("Tasks") or []:
-        out.extend(task.get("Constraints") or [])
-    return out
-
-
-def _all_affinities(job: Obj, tg: Obj) -> list[Obj]:
-    out = list(job.get("Affinities") or []) + list(tg.get("Affinities") or [])
-    for task in tg.get("Tasks") or []:
-        out.extend(task.get("Affinities") or [])
-    return out
-
-
-def _mentions_unique(job: Obj, tg: Obj) -> bool:
-    for c in _all_constraints(job, tg):
-        if "unique." in str(c.get("LTarget", "")) + str(c.get("RTarget", "")):
-            return True
-    return False
-
-
-def _node_ip(node: Obj) -> str:
-    nets = (node.get("NodeResources") or {}).get("Networks") or []
-    for net in nets:
-        if net.get("IP"):
-            return str(net["IP"])
-    attrs = node.get("Attributes") or {}
-    return str(attrs.get("unique.network.ip-address", "127.0.0.1"))
-
-
-def _node_device(node: Obj) -> str:
-    nets = (node.get("NodeResources") or {}).get("Networks") or []
-    for net in nets:
-        if net.get("Device"):
-            return str(net["Device"])
-    return ""
-
 
 def _port(p: Obj, value: int) -> Obj:
     return {
@@ -560,33 +551,3 @@ def _shared_port(p: Obj, value: int, host_ip: str) -> Obj:
         "To": int(p.get("To") or 0),
         "HostIP": host_ip,
     }
-
-
-def _spread_score(spreads: list[Obj], counts: list[dict[str, int]], tg: Obj, node: Obj) -> float:
-    """Nomad's spread boost: towards each target's share of the group's count, or towards
-    an even spread over the attribute's values when no targets are given; weighted."""
-    total_weight = sum(abs(int(s.get("Weight") or 50)) for s in spreads) or 1
-    desired_total = max(int(tg.get("Count") or 1), 1)
-    score = 0.0
-    for spread, per_value in zip(spreads, counts, strict=True):
-        weight = int(spread.get("Weight") or 50) / total_weight
-        value, ok = constraints.resolve_target(spread.get("Attribute", ""), node)
-        if not ok or value is None:
-            score -= weight
-            continue
-        used = per_value.get(value, 0)
-        targets = spread.get("SpreadTarget") or []
-        if targets:
-            percent = next(
-                (float(t.get("Percent") or 0) for t in targets if t.get("Value") == value), None
-            )
-            if percent is None:
-                named = sum(float(t.get("Percent") or 0) for t in targets)
-                percent = max(100.0 - named, 0.0)
-            desired = percent / 100.0 * desired_total
-            boost = -1.0 if desired <= 0 else (desired - used) / desired
-        else:
-            low, high = min(per_value.values()), max(per_value.values())
-            boost = 0.0 if high == low else ((high - used) / (high - low)) * 2 - 1
-        score += max(min(boost, 1.0), -1.0) * weight
-    return score

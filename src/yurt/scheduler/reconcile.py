@@ -95,7 +95,8 @@ class _Run:
         self.placer = placer
         self.now = now
         self.plan = Plan()
-        self.nodes = {n["ID"]: n for n in store.tables["node"].values()}
+        # Keyed by ID already; read only here (the store replaces nodes, never edits them).
+        self.nodes: dict[str, Obj] = store.tables["node"]
         self.allocs = [dict(a) for a in store.allocs_for_job(ev["Namespace"], ev["JobID"])]
         self.stopped = job is None or bool(job.get("Stop"))
         self.deployment: Obj | None = None

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from yurt.api.durations import SECOND
 from yurt.api.http import start_site
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
+from yurt.scheduler.acl_state import ACLState
 from yurt.scheduler.broker import EvalBroker
 from yurt.scheduler.config import SchedulerConfig
 from yurt.scheduler.consul import ConsulRegistration
@@ -52,6 +54,7 @@ class SchedulerServer:
             on_node_alive=self.heartbeats.reset,
         )
         self.gc = GarbageCollector(self.store, self.config.gc_thresholds)
+        self.acl = ACLState(self.store, self.config.data_dir)
         self.server_id = self._server_id()
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
@@ -67,7 +70,7 @@ class SchedulerServer:
 
     @property
     def address(self) -> str:
-        return f"http://{self.config.http_host}:{self.config.http_port}"
+        return f"{self.config.tls.scheme}://{self.config.http_host}:{self.config.http_port}"
 
     def _server_id(self) -> str:
         conf = self.store.tables[s.CONFIG].get("server-id")
@@ -126,8 +129,15 @@ class SchedulerServer:
             self._unpaused.set()
 
     def http_session(self) -> aiohttp.ClientSession:
+        """The session that forwards `/v1/client/*` to nodes. Under TLS it presents this
+        server's certificate (a node may ask for one) and trusts the cluster's CA; a node's
+        name is not checked, as Nomad's servers do not check the names of clients."""
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            tls = self.config.tls
+            ctx = replace(tls, verify_server_hostname=False).client_context() if tls.http else None
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=ctx if ctx is not None else True)
+            )
         return self._session
 
     def _node_expired(self, node_id: str) -> None:
@@ -142,6 +152,7 @@ class SchedulerServer:
             self.app,
             self.config.http_host,
             self.config.http_port,
+            tls=self.config.tls.server_context() if self.config.tls.http else None,
             allowed_origins=self.config.allowed_origins,
         )
         if self.config.http_port == 0:
@@ -161,11 +172,16 @@ class SchedulerServer:
         self._tasks.append(asyncio.create_task(self._periodic(), name="periodic-launcher"))
         self._tasks.append(asyncio.create_task(self._collect_garbage(), name="gc"))
         if self.config.consul_addr:
+            adv_host, _, adv_port = self.config.advertise_http.rpartition(":")
             self._consul = ConsulRegistration(
                 self.config.consul_addr,
                 self.config.server_service_name,
-                self.config.http_host,
-                self.config.http_port,
+                adv_host or self.config.http_host,
+                int(adv_port) if adv_host else self.config.http_port,
+                consul_tls=self.config.consul_tls,
+                http_tls=self.config.tls,
+                tags=self.config.consul_tags,
+                token=self.config.consul_token,
             )
             self._consul.start()
         log.info("scheduler serving Nomad's API on %s", self.address)

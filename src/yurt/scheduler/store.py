@@ -28,7 +28,24 @@ NODE = "node"
 DEPLOYMENT = "deployment"
 SUBMISSION = "submission"
 CONFIG = "config"
-KINDS = (JOB, JOB_VERSION, EVAL, ALLOC, NODE, DEPLOYMENT, SUBMISSION, CONFIG)
+# Nomad's ACL state (yurt.scheduler.acl_state): policies by name, tokens by AccessorID (only
+# a hash of each secret is kept), one-time tokens by the hash of their one-time secret.
+ACL_POLICY = "acl_policy"
+ACL_TOKEN = "acl_token"
+ACL_ONETIME = "acl_onetime"
+KINDS = (
+    JOB,
+    JOB_VERSION,
+    EVAL,
+    ALLOC,
+    NODE,
+    DEPLOYMENT,
+    SUBMISSION,
+    CONFIG,
+    ACL_POLICY,
+    ACL_TOKEN,
+    ACL_ONETIME,
+)
 
 Obj = dict[str, Any]
 

@@ -26,6 +26,7 @@ def shell(datacenter: str) -> Shell:
             (f"{base}/services", "Services"),
             (f"{base}/nodes", "Nodes"),
             (f"{base}/kv/", "Key/Value"),
+            (f"{base}/acls/tokens", "Tokens"),
         ),
         noscript="Services: /v1/catalog/services, nodes: /v1/catalog/nodes, keys: /v1/kv/.",
     )
@@ -38,5 +39,5 @@ def add_routes(app: web.Application) -> None:
         app,
         shell(datacenter),
         redirects=(("/", "/ui/"), ("/ui", "/ui/"), ("/ui/", f"/ui/{datacenter}/services")),
-        pages=("/ui/{dc:[^/]+}/{page:(services|nodes|kv).*}",),
+        pages=("/ui/{dc:[^/]+}/{page:(services|nodes|kv|acls).*}",),
     )

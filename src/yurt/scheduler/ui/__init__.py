@@ -21,6 +21,7 @@ SHELL = Shell(
         ("/ui/evaluations", "Evaluations"),
         ("/ui/clients", "Clients"),
         ("/ui/topology", "Topology"),
+        ("/ui/settings/tokens", "ACL Tokens"),
     ),
     noscript="Jobs are at /v1/jobs, allocations at /v1/allocations, clients at /v1/nodes.",
 )
@@ -32,5 +33,5 @@ def add_routes(app: web.Application) -> None:
         app,
         SHELL,
         redirects=(("/", "/ui/"), ("/ui", "/ui/"), ("/ui/", "/ui/jobs")),
-        pages=("/ui/{page:(jobs|clients|allocations|topology|evaluations).*}",),
+        pages=("/ui/{page:(jobs|clients|allocations|topology|evaluations|settings).*}",),
     )

@@ -6,7 +6,32 @@
   const enc = encodeURIComponent;
   const encPath = (p) => p.split("/").map(enc).join("/");
   const STATUS_ORDER = { critical: 0, warning: 1, passing: 2, maintenance: 0 };
-  const errorBox = (err) => h("div.error-box", null, err && err.message ? err.message : String(err));
+
+  // --- ACL token (Consul's UI "Log in"): kept in this browser, sent on every API call ----
+  const TOKEN_KEY = "consul:token";
+  function savedToken() {
+    try { return (JSON.parse(localStorage.getItem(TOKEN_KEY) || "null") || {}).SecretID || ""; }
+    catch (e) { return ""; }
+  }
+  const plainFetch = window.fetch.bind(window);
+  window.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : input.url;
+    const secret = savedToken();
+    if (secret && url.startsWith("/v1/")) {
+      init = Object.assign({}, init);
+      const headers = new Headers(init.headers || {});
+      if (!headers.has("X-Consul-Token")) headers.set("X-Consul-Token", secret);
+      init.headers = headers;
+    }
+    return plainFetch(input, init);
+  };
+  const dcOfPage = () => (location.pathname.split("/")[2] || "dc1");
+  const errorBox = (err) => h("div.error-box", { "data-status": err && err.status ? String(err.status) : "" },
+    err && err.message ? err.message : String(err),
+    err && err.status === 403
+      ? h("div", { "data-acl-hint": "" }, "The ACL token of this browser may not do this: ",
+        h("a", { href: "/ui/" + dcOfPage() + "/acls/tokens" }, savedToken() ? "use another token" : "log in with a token"), ".")
+      : null);
   const section = (title, ...kids) => h("section", null, title ? h("h2", null, title) : null, ...kids);
 
   function counts(checks) {
@@ -302,6 +327,50 @@
     });
   }
 
+  // --- tokens: log in and out ---------------------------------------------------------
+  function tokensPage(ctx, dc) {
+    ctx.title("Tokens");
+    const who = h("div");
+    const input = h("input", { type: "password", name: "secret", placeholder: "SecretID", autocomplete: "off", style: { minWidth: "24em" } });
+    const msg = h("div");
+    const show = async () => {
+      const secret = savedToken();
+      if (!secret) return Y.fill(who, h("p.muted", { "data-logged-out": "" }, "No token: requests use the catalog's default or anonymous token."));
+      try {
+        const t = await Y.api("GET", "/v1/acl/token/self");
+        Y.fill(who, h("div.panel", { "data-logged-in": t.AccessorID },
+          h("div", null, h("strong", null, "AccessorID: "), h("span.mono", null, t.AccessorID)),
+          h("div", null, h("strong", null, "Description: "), t.Description || h("span.muted", null, "none")),
+          h("div", null, h("strong", null, "Policies: "), (t.Policies || []).map((p) => p.Name).join(", ") || h("span.muted", null, "none")),
+          h("button", { type: "button", onclick: () => { localStorage.removeItem(TOKEN_KEY); Y.fill(msg); show(); } }, "Log out")));
+      } catch (err) {
+        Y.fill(who, errorBox(err));
+      }
+    };
+    const login = async (ev) => {
+      ev.preventDefault();
+      const secret = input.value.trim();
+      if (!secret) return;
+      try {
+        const resp = await fetch("/v1/acl/token/self", { headers: { "X-Consul-Token": secret } });
+        const text = await resp.text();
+        if (resp.status === 401) return Y.fill(msg, h("div.error-box", null, "ACLs are not enabled in this catalog: no token is needed."));
+        if (!resp.ok) return Y.fill(msg, h("div.error-box", { "data-login-error": "" }, text.trim() || resp.statusText));
+        const t = JSON.parse(text);
+        localStorage.setItem(TOKEN_KEY, JSON.stringify({ AccessorID: t.AccessorID, SecretID: secret }));
+        input.value = "";
+        Y.fill(msg);
+        show();
+      } catch (err) {
+        Y.fill(msg, errorBox(err));
+      }
+    };
+    Y.append(ctx.el, [h("h1", null, "Tokens"),
+      h("p.muted", null, "The token is kept in this browser (localStorage) and sent as X-Consul-Token with every request of these pages."),
+      h("form.toolbar", { onsubmit: login }, input, h("button", { type: "submit" }, "Log in")), msg, who]);
+    show();
+  }
+
   function redirect(ctx, to) { Y.navigate(to, { replace: true }); }
 
   Y.start({
@@ -317,6 +386,7 @@
       [/^\/ui\/([^/]+)\/kv\/(.+\/)create$/, kvCreatePage],
       [/^\/ui\/([^/]+)\/kv\/(.+)\/edit$/, kvEditPage],
       [/^\/ui\/([^/]+)\/kv\/(.+\/)$/, kvListPage],
+      [/^\/ui\/([^/]+)\/acls\/tokens\/?$/, tokensPage],
     ],
   });
 })();

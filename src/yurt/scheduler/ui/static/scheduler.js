@@ -12,6 +12,32 @@
   const TERMINAL = new Set(["complete", "failed", "lost"]);
   const isTerminal = (a) => a.DesiredStatus !== "run" || TERMINAL.has(a.ClientStatus);
 
+  // --- ACL token -------------------------------------------------------------------------
+  // As Nomad's UI: the token's secret stays in this browser (localStorage "nomadTokenSecret")
+  // and goes with every API call as X-Nomad-Token; the servers never set it.
+  const TOKEN_KEY = "nomadTokenSecret";
+  const TOKENS_PAGE = "/ui/settings/tokens";
+  const getToken = () => {
+    try { return localStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+  };
+  const setToken = (secret) => {
+    if (secret) localStorage.setItem(TOKEN_KEY, secret);
+    else localStorage.removeItem(TOKEN_KEY);
+  };
+  const rawFetch = window.fetch.bind(window);
+  window.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : input.url;
+    const token = getToken();
+    const ownAPI = url.startsWith("/v1/") || url.startsWith(location.origin + "/v1/");
+    if (token && ownAPI) {
+      init = Object.assign({}, init);
+      const headers = new Headers(init.headers || {});
+      if (!headers.has("X-Nomad-Token")) headers.set("X-Nomad-Token", token);
+      init.headers = headers;
+    }
+    return rawFetch(input, init);
+  };
+
   // --- shared pieces -------------------------------------------------------------------
   function sumSummary(summary) {
     const total = Object.fromEntries(STATES.map((s) => [s, 0]));
@@ -42,7 +68,11 @@
   function legend() {
     return h("div.legend", null, STATES.map((s) => h("span", null, h("i." + s.toLowerCase()), s)));
   }
-  const errorBox = (err) => h("div.error-box", null, err && err.message ? err.message : String(err));
+  const errorBox = (err) =>
+    err && err.status === 403
+      ? h("div.error-box.not-authorized", null,
+          "Not authorized: set a token. ", Y.link(TOKENS_PAGE, "Set an ACL token"), " (" + err.message + ")")
+      : h("div.error-box", null, err && err.message ? err.message : String(err));
   const section = (title, ...kids) => h("section", null, title ? h("h2", null, title) : null, ...kids);
   function taskResources(tasks) {
     let cpu = 0, mem = 0;
@@ -1024,6 +1054,40 @@
     ]);
   }
 
+  // --- ACL tokens (Nomad's /ui/settings/tokens) ----------------------------------------
+  function tokensPage(ctx) {
+    ctx.title("ACL Tokens");
+    const input = h("input", { type: "password", id: "token-secret", placeholder: "Secret ID", autocomplete: "off", style: { width: "100%" } });
+    const info = h("div", { id: "token-info" });
+    async function show() {
+      if (!getToken()) {
+        return Y.fill(info, h("p.sub", null, "No token is set: requests run with the anonymous policy."));
+      }
+      try {
+        const self = await Y.api("GET", "/v1/acl/token/self");
+        Y.fill(info, h("div.panel", null, Y.kv([
+          ["Name", self.Name || "<none>"],
+          ["Type", self.Type],
+          ["Accessor ID", self.AccessorID],
+          ["Policies", (self.Policies || []).join(", ") || "n/a"],
+          ["Expires", self.ExpirationTime || "never"],
+        ])));
+      } catch (e) {
+        if (e.status === 400) Y.fill(info, h("p.sub", null, "ACLs are off on this cluster: no token is needed."));
+        else Y.fill(info, h("div.error-box", null, "This token does not work: " + e.message));
+      }
+    }
+    const save = h("button", { type: "button", id: "token-save", onclick: () => { setToken(input.value.trim()); input.value = ""; show(); } }, "Set token");
+    const clear = h("button", { type: "button", id: "token-clear", onclick: () => { setToken(""); show(); } }, "Clear token");
+    Y.append(ctx.el, [
+      h("h1", null, "ACL Tokens"),
+      h("p.sub", null, "The secret is kept in this browser's local storage and sent as X-Nomad-Token with every request."),
+      h("div.panel", null, input, h("div.toolbar", { style: { marginTop: "10px", marginBottom: 0 } }, save, clear)),
+      info,
+    ]);
+    show();
+  }
+
   Y.start({
     titleSuffix: "yurt scheduler",
     navFor: (p) => (p.startsWith("/ui/allocations") ? "/ui/jobs" : p),
@@ -1037,6 +1101,7 @@
       [/^\/ui\/clients\/?$/, clientsPage],
       [/^\/ui\/clients\/([0-9a-f-]+)\/?$/, clientPage],
       [/^\/ui\/topology\/?$/, topologyPage],
+      [/^\/ui\/settings\/tokens\/?$/, tokensPage],
     ],
   });
 })();

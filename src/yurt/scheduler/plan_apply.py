@@ -1,0 +1,161 @@
+"""Applying an evaluation's plan: every write it makes in one store transaction.
+
+The allocations, deployments, follow-up and blocked evaluations, the evaluation itself and
+the job's new status are written together, as Nomad's plan applier commits a plan in one
+Raft entry. The job's status is settled inside the same transaction so that the store's
+own settling after the commit finds nothing left to write (one commit per evaluation, not
+two).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from yurt.scheduler import model as m
+from yurt.scheduler import store as s
+from yurt.scheduler.feasible import view_of
+
+if TYPE_CHECKING:
+    from yurt.scheduler.operations import Operations
+    from yurt.scheduler.reconcile import Plan
+
+Obj = dict[str, Any]
+
+
+def apply_plan(ops: Operations, ev: Obj, plan: Plan) -> list[Obj]:
+    """Write the plan and complete `ev`; returns the new pending evaluations (for the
+    broker, once committed)."""
+    store = ops.store
+    new_evals: list[Obj] = []
+    share_alike_parts(plan.allocs.values())
+    with store.write() as txn:
+        now = m.now_ns()
+        for planned in plan.deployments.values():
+            if not planned["CreateIndex"]:
+                planned["CreateIndex"] = txn.index
+            planned["ModifyIndex"] = txn.index
+        for alloc in plan.allocs.values():
+            if not alloc["CreateIndex"]:
+                alloc["CreateIndex"] = txn.index
+                dep: Obj | None = plan.deployments.get(alloc.get("DeploymentID") or "")
+                if dep is None and alloc.get("DeploymentID"):
+                    stored = store.tables[s.DEPLOYMENT].get(alloc["DeploymentID"])
+                    if stored is not None:
+                        dep = json.loads(json.dumps(stored))
+                        dep["ModifyIndex"] = txn.index
+                        plan.deployments[dep["ID"]] = dep
+                if dep is not None and alloc["TaskGroup"] in dep["TaskGroups"]:
+                    dep["TaskGroups"][alloc["TaskGroup"]]["PlacedAllocs"] += 1
+            alloc["ModifyIndex"] = txn.index
+            alloc["AllocModifyIndex"] = txn.index
+            alloc["ModifyTime"] = now
+            txn.put(s.ALLOC, alloc["ID"], alloc)
+        for planned in plan.deployments.values():
+            planned["ModifyTime"] = now
+            txn.put(s.DEPLOYMENT, planned["ID"], planned)
+        for follow in plan.new_evals:
+            new_evals.append(ops._put_eval(txn, follow))
+        done = dict(ev)
+        done["Status"] = m.EVAL_COMPLETE
+        done["FailedTGAllocs"] = plan.failed_tg or None
+        done["QueuedAllocations"] = plan.queued
+        done["ModifyTime"] = now
+        if plan.failed_tg and ev.get("Type") not in ("system", "sysbatch"):
+            already = any(
+                e["Status"] == m.EVAL_BLOCKED and e["ID"] != ev["ID"]
+                for e in store.evals_for_job(ev["Namespace"], ev["JobID"])
+            )
+            if not already:
+                job = store.job(ev["Namespace"], ev["JobID"]) or {
+                    "ID": ev["JobID"],
+                    "Namespace": ev["Namespace"],
+                    "Type": ev["Type"],
+                }
+                blocked = m.new_eval(
+                    job,
+                    m.TRIGGER_QUEUED_ALLOCS,
+                    txn.index,
+                    status=m.EVAL_BLOCKED,
+                    previous_eval=ev["ID"],
+                )
+                blocked["StatusDescription"] = "created to place remaining allocations"
+                ops._put_eval(txn, blocked)
+                done["BlockedEval"] = blocked["ID"]
+        if plan.deployments and not done.get("DeploymentID"):
+            running = [d for d in plan.deployments.values() if d["Status"] == m.DEPLOY_RUNNING]
+            if running:
+                done["DeploymentID"] = running[0]["ID"]
+        ops._put_eval(txn, done)
+        settle_job_statuses(store, txn)
+    return new_evals
+
+
+# Parts of a new allocation that are the same for every allocation of its task group (the
+# tasks' resources, lifecycles, the empty desired transition): placing a group of 100 keeps
+# one copy instead of 100. Stored objects are never changed in place (every writer copies
+# what it changes), which is what makes sharing them safe.
+_ALIKE_TOP = ("TaskResources", "DesiredTransition")
+_ALIKE_ALLOCATED = ("Tasks", "TaskLifecycles")
+
+
+def share_alike_parts(allocs: Iterable[Obj]) -> None:
+    """Make equal parts of the new allocations one object (hash-consing within a plan)."""
+    seen: dict[tuple[str, str, str], Any] = {}
+
+    def alike(group: str, name: str, where: str, value: Any) -> Any:
+        if value is None:
+            return None
+        key = (group, name, where)
+        prior = seen.get(key)
+        if prior is not None and prior is not value and prior == value:
+            return prior
+        seen[key] = value
+        return value
+
+    for alloc in allocs:
+        if alloc.get("CreateIndex"):
+            continue  # an update of a stored allocation: left as the writer made it
+        group = str(alloc.get("TaskGroup"))
+        for name in _ALIKE_TOP:
+            if name in alloc:
+                alloc[name] = alike(group, name, "", alloc[name])
+        allocated = alloc.get("AllocatedResources")
+        if isinstance(allocated, dict):
+            for name in _ALIKE_ALLOCATED:
+                if name in allocated:
+                    allocated[name] = alike(group, name, "AllocatedResources", allocated[name])
+
+
+def settle_job_statuses(store: s.Store, txn: s.Txn) -> None:
+    """Put the new status of every job whose allocations or evaluations this transaction
+    changes, reading them as they will be once it commits."""
+    touched: dict[tuple[str, str], tuple[dict[str, Obj], dict[str, Obj]]] = {}
+    for kind, key, obj in txn.puts:
+        if kind not in (s.ALLOC, s.EVAL) or obj is None or not obj.get("JobID"):
+            continue
+        owner = (str(obj.get("Namespace") or m.DEFAULT_NAMESPACE), str(obj["JobID"]))
+        allocs, evals = touched.setdefault(owner, ({}, {}))
+        (allocs if kind == s.ALLOC else evals)[key] = obj
+    for (namespace, job_id), (planned_allocs, planned_evals) in touched.items():
+        job = store.job(namespace, job_id)
+        if job is None:
+            continue
+        allocs = {a["ID"]: a for a in store.allocs_for_job(namespace, job_id)}
+        allocs.update(planned_allocs)
+        evals = {e["ID"]: e for e in store.evals_for_job(namespace, job_id)}
+        evals.update(planned_evals)
+        status = m.job_status(job, list(allocs.values()), list(evals.values()))
+        if job.get("Status") != status:
+            txn.put(
+                s.JOB,
+                s.job_key(namespace, job_id),
+                {**job, "Status": status, "ModifyIndex": txn.index},
+            )
+
+
+def draining_nodes(store: s.Store) -> list[Obj]:
+    """The nodes with a drain in progress, found without a scan of every node while the
+    node table is unchanged (the node view caches it)."""
+    return view_of(list(store.tables[s.NODE].values())).draining()
