@@ -6,6 +6,7 @@ The aiohttp Application is built here and only here; `/ui/` is left free for the
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -897,7 +898,8 @@ class _API:
         node = self.store.tables[s.NODE].get(request.match_info["id"])
         if node is None:
             raise APIError.not_found("node not found")
-        if request.headers.get("X-Yurt-Node-Secret", "") != node.get("SecretID"):
+        given = request.headers.get("X-Yurt-Node-Secret", "")
+        if not hmac.compare_digest(given.encode(), str(node.get("SecretID") or "").encode()):
             raise APIError(403, "node secret does not match")
         return node
 
