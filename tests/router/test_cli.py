@@ -179,7 +179,9 @@ def test_file_backend_needs_no_catalog(files: int, tmp_path: Path) -> None:
 def test_static_backend_errors_name_the_line() -> None:
     res = subprocess.run(
         [sys.executable, "-m", "yurt", "router", "-registry.backend", "static",
-         "-registry.static.routes", "route add a / http://127.0.0.1:1/\nroute bogus"],
+         "-registry.static.routes", "route add a / http://127.0.0.1:1/\nroute bogus",
+         # Free ports: a router or agent already on :9999/:9998 must not change the answer.
+         "-proxy.addr", "127.0.0.1:0", "-ui.addr", "127.0.0.1:0"],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert res.returncode != 0

@@ -90,13 +90,22 @@ def build_app(router: Router) -> web.Application:
                 text=f"manual routes need registry.backend=consul (this router uses "
                 f"{cfg.registry_backend})\n",
             )
+        raw = await request.read()
         try:
-            body = json.loads(await request.read() or b"null")
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return web.Response(
+                status=400, text=f"request body is not UTF-8: invalid byte at offset {exc.start}\n"
+            )
+        try:
+            body = json.loads(text or "null")
         except json.JSONDecodeError as exc:
             return web.Response(
                 status=400,
                 text=f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}\n",
             )
+        except RecursionError:
+            return web.Response(status=400, text="invalid JSON: nested too deeply\n")
         if not isinstance(body, dict) or not isinstance(body.get("value", ""), str):
             return web.Response(
                 status=400, text='expected {"value": "<route commands>", "version": "<index>"}\n'

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from yurt.api.durations import SECOND, parse_go_duration
+from yurt.api.durations import SECOND, format_go_duration, parse_go_duration
 from yurt.router.access_log import AccessLog, AccessLogError
+from yurt.router.limits import Timeouts
 
 if TYPE_CHECKING:
     from yurt.router.metrics import ProxyMetrics
@@ -50,7 +51,33 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "proxy.noroutestatus": ("404", "status code when no route matches"),
     "proxy.dialtimeout": ("30s", "connect timeout for upstreams"),
     "proxy.responseheadertimeout": ("0s", "max wait for an upstream's response headers (0: none)"),
-    "proxy.keepalivetimeout": ("0s", "idle time of a pooled upstream connection (0: 90s)"),
+    "proxy.keepalivetimeout": (
+        "0s",
+        "yurt's older name for proxy.idleconntimeout: when set, it wins (0: not set)",
+    ),
+    "proxy.idleconntimeout": ("15s", "idle time of a pooled upstream connection (0: 90s)"),
+    "proxy.readtimeout": (
+        "0s",
+        "time to read a whole request, head and body (0: none); listener option rt=",
+    ),
+    "proxy.writetimeout": (
+        "0s",
+        "time from the end of a request head to the end of its response (0: none); "
+        "listener option wt=",
+    ),
+    "proxy.readheadertimeout": (
+        "10s",
+        "yurt: time to read a request head (0: proxy.readtimeout)",
+    ),
+    "proxy.idletimeout": (
+        "60s",
+        "yurt: how long a client's keep-alive connection may wait for its next request "
+        "(0: proxy.readtimeout)",
+    ),
+    "proxy.maxconnsperclient": (
+        "0",
+        "yurt: open connections one client address may have on a listener (0: no limit)",
+    ),
     "proxy.maxconn": ("10000", "max idle pooled connections per upstream"),
     "proxy.localip": ("", "the proxy's own address for 'Forwarded: by='"),
     "proxy.header.clientip": ("", "extra header set to the client's IP"),
@@ -117,9 +144,6 @@ INERT_PROPERTIES = frozenset(
     {
         "insecure",
         "proxy.deregistergraceperiod",
-        "proxy.idleconntimeout",
-        "proxy.readtimeout",
-        "proxy.writetimeout",
         "proxy.flushinterval",
         "proxy.globalflushinterval",
         "proxy.grpcmaxrxmsgsize",
@@ -196,6 +220,10 @@ def _duration_seconds(key: str, text: str) -> float:
         raise ConfigError(f"{key}: {exc}") from None
 
 
+def _go_duration(seconds: float) -> str:
+    return format_go_duration(round(seconds * SECOND))
+
+
 def _bool(key: str, text: str) -> bool:
     low = text.strip().lower()
     if low in ("true", "1", "t", "yes"):
@@ -239,6 +267,8 @@ class Listener:
     proxy_protocol: bool = False  # pxyproto=true: connections may start with a PROXY header
     proxy_timeout: str = ""  # pxytimeout: how long to wait for it (Fabio's default 250ms)
     refresh: str = ""  # tcp-dynamic: how often to retry addresses it could not listen on
+    read_timeout: str = ""  # rt=: this listener's proxy.readtimeout
+    write_timeout: str = ""  # wt=: this listener's proxy.writetimeout
 
     @property
     def proxy_header_timeout(self) -> float | None:
@@ -320,8 +350,12 @@ def _parse_listener(key: str, item: str, allowed: Sequence[str]) -> Listener:
         elif k == "pxytimeout":
             li.proxy_timeout = v
             _duration_seconds(f"{key}: {item!r}: pxytimeout", v)
-        # rt/wt (read/write timeouts) are accepted as Fabio's; they do not change
-        # yurt's listeners.
+        elif k == "rt":
+            li.read_timeout = v
+            _duration_seconds(f"{key}: {item!r}: rt", v)
+        elif k == "wt":
+            li.write_timeout = v
+            _duration_seconds(f"{key}: {item!r}: wt", v)
     if li.proto in ("https", "https+tcp+sni") and not li.cs:
         raise ConfigError(f"{key}: {item!r}: a proto={li.proto} listener needs cs=NAME")
     # (ui.addr has no proto: cs= alone serves it over TLS.)
@@ -363,6 +397,8 @@ def format_listeners(listeners: Sequence[Listener]) -> str:
             ("pxyproto", "true" if li.proxy_protocol else ""),
             ("pxytimeout", li.proxy_timeout),
             ("refresh", li.refresh),
+            ("rt", li.read_timeout),
+            ("wt", li.write_timeout),
         ):
             if value:
                 text += f";{key}={value}"
@@ -422,8 +458,13 @@ class RouterConfig:
     noroute_status: int = 404
     dial_timeout: float = 30.0
     response_header_timeout: float = 0.0
-    keepalive_timeout: float = 90.0
+    keepalive_timeout: float = 15.0  # the upstream pool's idle time (proxy.idleconntimeout)
     max_idle_per_upstream: int = 10000
+    read_timeout: float = 0.0  # proxy.readtimeout
+    write_timeout: float = 0.0  # proxy.writetimeout
+    read_header_timeout: float = 10.0  # proxy.readheadertimeout
+    idle_timeout: float = 60.0  # proxy.idletimeout
+    max_conns_per_client: int = 0  # proxy.maxconnsperclient
     local_ip: str = ""
     client_ip_header: str = ""
     request_id_header: str = ""
@@ -530,6 +571,20 @@ class RouterConfig:
     def listeners(self) -> list[Listener]:
         return parse_listeners(self.proxy_addr)
 
+    def timeouts(self, li: Listener) -> Timeouts:
+        """A listener's timeouts: its `rt=`/`wt=` over `proxy.readtimeout`/`writetimeout`,
+        as Fabio takes them; a negative duration is none."""
+        read = _duration_seconds("rt", li.read_timeout) if li.read_timeout else self.read_timeout
+        write = (
+            _duration_seconds("wt", li.write_timeout) if li.write_timeout else self.write_timeout
+        )
+        return Timeouts(
+            header=max(self.read_header_timeout, 0.0),
+            read=max(read, 0.0),
+            write=max(write, 0.0),
+            idle=max(self.idle_timeout, 0.0),
+        )
+
     @property
     def ui_host(self) -> str:
         return self.ui_listener.host
@@ -620,6 +675,10 @@ class RouterConfig:
             if s not in ("passing", "warning", "critical"):
                 raise ConfigError(f"registry.consul.service.status: unknown status {s!r}")
         keepalive = _duration_seconds("proxy.keepalivetimeout", p["proxy.keepalivetimeout"])
+        idle_conn = _duration_seconds("proxy.idleconntimeout", p["proxy.idleconntimeout"])
+        max_per_client = _int("proxy.maxconnsperclient", p["proxy.maxconnsperclient"])
+        if max_per_client < 0:
+            raise ConfigError(f"proxy.maxconnsperclient: expected 0 or more, got {max_per_client}")
         return cls(
             proxy_addr=p["proxy.addr"],
             cert_sources=p["proxy.cs"],
@@ -665,8 +724,15 @@ class RouterConfig:
             response_header_timeout=_duration_seconds(
                 "proxy.responseheadertimeout", p["proxy.responseheadertimeout"]
             ),
-            keepalive_timeout=keepalive or 90.0,
+            keepalive_timeout=keepalive or idle_conn or 90.0,
             max_idle_per_upstream=_int("proxy.maxconn", p["proxy.maxconn"]),
+            read_timeout=_duration_seconds("proxy.readtimeout", p["proxy.readtimeout"]),
+            write_timeout=_duration_seconds("proxy.writetimeout", p["proxy.writetimeout"]),
+            read_header_timeout=_duration_seconds(
+                "proxy.readheadertimeout", p["proxy.readheadertimeout"]
+            ),
+            idle_timeout=_duration_seconds("proxy.idletimeout", p["proxy.idletimeout"]),
+            max_conns_per_client=max_per_client,
             local_ip=p["proxy.localip"],
             client_ip_header=p["proxy.header.clientip"],
             request_id_header=p["proxy.header.requestid"],
@@ -724,6 +790,12 @@ class RouterConfig:
                 "metrics.prometheus.subsystem": self.prometheus_subsystem,
                 "metrics.prometheus.path": self.prometheus_path,
                 "metrics.prometheus.buckets": self.prometheus_buckets,
+                "proxy.readtimeout": _go_duration(self.read_timeout),
+                "proxy.writetimeout": _go_duration(self.write_timeout),
+                "proxy.readheadertimeout": _go_duration(self.read_header_timeout),
+                "proxy.idletimeout": _go_duration(self.idle_timeout),
+                "proxy.idleconntimeout": _go_duration(self.keepalive_timeout),
+                "proxy.maxconnsperclient": str(self.max_conns_per_client),
                 "proxy.strategy": self.strategy,
                 "proxy.matcher": self.matcher,
                 "proxy.noroutestatus": str(self.noroute_status),

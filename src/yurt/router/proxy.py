@@ -31,29 +31,32 @@ import httptools
 
 from yurt.router.access_log import AccessLog
 from yurt.router.auth import AuthScheme, ExternalAuth, ExternalDecision
+from yurt.router.limits import (
+    BUSY,
+    HEAD,
+    HEADER_SLACK,
+    IDLE,
+    MAX_HEADER_BYTES,
+    MAX_HEADER_COUNT,
+    MAX_RESPONSE_HEADER_BYTES,
+    MAX_URL_BYTES,
+    TOO_MANY_CONNS,
+    ClientCounter,
+    Sweeper,
+    Timeouts,
+    expired,
+)
 from yurt.router.metrics import ProxyMetrics
 from yurt.router.paths import lookup_path
 from yurt.router.proxy_protocol import with_proxy_protocol
+from yurt.router.request_checks import MALFORMED_HOST, absolute_form, head_problem, valid_host
+from yurt.router.request_head import DROP, KEEP, REQUEST_SPECIAL, read_headers
 from yurt.router.table import Matcher, Picker, Table, Target, redirect_url
 
 log = logging.getLogger(__name__)
 
 STATUS_CLIENT_CLOSED = 499
 
-# Hop-by-hop headers (RFC 7230 6.1) that a proxy must not forward.
-_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
 _REASONS = {
     200: b"OK",
     301: b"Moved Permanently",
@@ -64,8 +67,12 @@ _REASONS = {
     400: b"Bad Request",
     403: b"Forbidden",
     404: b"Not Found",
+    414: b"URI Too Long",
+    429: b"Too Many Requests",
+    431: b"Request Header Fields Too Large",
     499: b"Client Closed Request",
     500: b"Internal Server Error",
+    501: b"Not Implemented",
     502: b"Bad Gateway",
     504: b"Gateway Timeout",
 }
@@ -83,42 +90,6 @@ _RESP_SPECIAL = re.compile(
 _RESP_RARE = re.compile(
     rb"\n(?:keep-alive|proxy-connection|proxy-authenticate|proxy-authorization"
     rb"|te|trailer|transfer-encoding|upgrade)[ \t]*:"
-)
-
-# Request headers the proxy looks at, by lower-case name: one dict lookup per header.
-(
-    _H_HOP,
-    _H_TE,
-    _H_UPGRADE,
-    _H_HOST,
-    _H_XFF,
-    _H_FORWARDED,
-    _H_XFPREFIX,
-    _H_CL,
-    _H_XFPROTO,
-    _H_XFPORT,
-    _H_XFHOST,
-    _H_REALIP,
-) = range(1, 13)
-# Flags on a kind: the header is forwarded as it is (its value still noted), or it is replaced
-# by the proxy's own (`proxy.header.requestid`, `proxy.header.clientip`).
-_KEEP = 16
-_DROP = 32
-_REQ_SPECIAL: dict[bytes, int] = {name: _H_HOP for name in _HOP}
-_REQ_SPECIAL.update(
-    {
-        b"transfer-encoding": _H_TE,
-        b"upgrade": _H_UPGRADE,
-        b"host": _H_HOST,
-        b"x-forwarded-for": _H_XFF,
-        b"forwarded": _H_FORWARDED,
-        b"x-forwarded-prefix": _H_XFPREFIX,
-        b"content-length": _H_CL | _KEEP,
-        b"x-forwarded-proto": _H_XFPROTO | _KEEP,
-        b"x-forwarded-port": _H_XFPORT | _KEEP,
-        b"x-forwarded-host": _H_XFHOST | _KEEP,
-        b"x-real-ip": _H_REALIP | _KEEP,
-    }
 )
 
 
@@ -183,7 +154,7 @@ class UpstreamPool:
         if len(conns) >= self.settings.max_idle_per_upstream:
             conn.close()
             return
-        conn.idle_since = time.monotonic()
+        conn.idle_since = _monotonic()
         conns.append(conn)
 
     def discard(self, conn: _UpstreamProtocol) -> None:
@@ -207,7 +178,7 @@ class UpstreamPool:
         while True:
             timeout = self.settings.keepalive_timeout
             await asyncio.sleep(min(max(timeout / 4, 0.5), 5.0))
-            limit = time.monotonic() - timeout
+            limit = _monotonic() - timeout
             for conns in self.idle.values():
                 old = [c for c in conns if c.idle_since < limit]
                 for c in old:
@@ -316,6 +287,17 @@ class _UpstreamProtocol(asyncio.Protocol):
         if self._in_head:
             self._hbuf = buf[self._hstart :]
             self._hstart = 0
+            if len(self._hbuf) > MAX_RESPONSE_HEADER_BYTES:
+                log.warning(
+                    "response head from %s:%d over %d bytes",
+                    self.key[0],
+                    self.key[1],
+                    MAX_RESPONSE_HEADER_BYTES,
+                )
+                self.client = None
+                self.close()
+                client.upstream_failed(self, 502)
+                return
         elif self._raw:
             at = self._body_at
             left = self._left
@@ -472,6 +454,18 @@ def _status_line_11(head: bytes) -> bytes:
     return head if head.startswith(b"HTTP/1.1 ") else b"HTTP/1.1" + head[8:]
 
 
+class _HeadLimit(Exception):
+    """Raised from a parser callback to stop reading a head over a limit (`_limit` says
+    which); httptools re-raises it as an HttpParserCallbackError."""
+
+
+_HEAD_LIMIT = MAX_HEADER_BYTES + HEADER_SLACK
+_monotonic = time.monotonic
+# Reads of a request body (or a WebSocket's first bytes) kept while the upstream is being
+# dialed (up to proxy.dialtimeout): past this many, the client is not read until it is up.
+_PENDING_READS = 16
+
+
 class _ClientProtocol(asyncio.Protocol):
     """One client connection: parses requests, routes them, relays responses."""
 
@@ -479,6 +473,7 @@ class _ClientProtocol(asyncio.Protocol):
         "_auth_wait",
         "_body_sent_ok",
         "_connecting",
+        "_counted",
         "_ext_decision",
         "_gz",
         "_gzip_ok",
@@ -487,6 +482,9 @@ class _ClientProtocol(asyncio.Protocol):
         "_h_special",
         "_head_bytes",
         "_headers",
+        "_hlen",
+        "_idle",
+        "_limit",
         "_m_cip",
         "_m_host",
         "_m_local_ip",
@@ -500,6 +498,8 @@ class _ClientProtocol(asyncio.Protocol):
         "_remote",
         "_resp_extra",
         "_retry_ok",
+        "_since",
+        "_timed",
         "_timer",
         "_url",
         "_ws_open",
@@ -508,6 +508,7 @@ class _ClientProtocol(asyncio.Protocol):
         "chunked_out",
         "close_after",
         "close_delimited",
+        "counter",
         "head_request",
         "ids",
         "log_line",
@@ -523,6 +524,7 @@ class _ClientProtocol(asyncio.Protocol):
         "routes",
         "settings",
         "started",
+        "sweeper",
         "target",
         "transport",
         "tunnel",
@@ -530,12 +532,29 @@ class _ClientProtocol(asyncio.Protocol):
     )
 
     def __init__(
-        self, settings: ProxySettings, pool: UpstreamPool, ids: _RequestIds, routes: _RouteCache
+        self,
+        settings: ProxySettings,
+        pool: UpstreamPool,
+        ids: _RequestIds,
+        routes: _RouteCache,
+        sweeper: Sweeper | None = None,
+        counter: ClientCounter | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.ids = ids
         self.routes = routes
+        # The listener's limits: its timeouts' sweeper and its per-client connection count.
+        self.sweeper = sweeper
+        self.counter = counter
+        self._counted = ""  # the address counted in `counter` for this connection
+        self._timed = sweeper is not None and bool(sweeper.timeouts.read or sweeper.timeouts.write)
+        # When the current phase began (see check_timeouts); whether the connection is
+        # between requests; the bytes of an unfinished request head; a limit it broke.
+        self._since = 0.0
+        self._idle = False
+        self._hlen = 0
+        self._limit: tuple[int, str] | None = None
         self._remote = b""
         # The last request's header lines, and what was read from them.
         self._h_headers: list[tuple[bytes, bytes]] | None = None
@@ -596,6 +615,21 @@ class _ClientProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.remote_ip = peer[0] if peer else ""
         self._remote = self.remote_ip.encode()
+        self._since = _monotonic()
+        counter = self.counter
+        if counter is not None:
+            if not counter.admit(self.remote_ip):
+                # Nomad's answer to a client over http_max_conns_per_client.
+                self.transport.write(
+                    b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8"
+                    b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%b"
+                    % (len(TOO_MANY_CONNS), TOO_MANY_CONNS)
+                )
+                self.transport.close()
+                return
+            self._counted = self.remote_ip
+        if self.sweeper is not None:
+            self.sweeper.conns.add(self)
 
     def set_client_address(self, address: tuple[str, int]) -> None:
         """The client named by a PROXY header (`pxyproto=true` listeners)."""
@@ -604,6 +638,11 @@ class _ClientProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self._counted and self.counter is not None:
+            self.counter.release(self._counted)
+            self._counted = ""
+        if self.sweeper is not None:
+            self.sweeper.conns.discard(self)
         if self._ws_open:
             self._ws_open = False
             m = self.settings.metrics
@@ -630,7 +669,13 @@ class _ClientProtocol(asyncio.Protocol):
                 up.transport.write(data)
             elif self._pending is not None:
                 self._pending.append(data)
+                if len(self._pending) >= _PENDING_READS:
+                    self._hold()
             return
+        if self._idle:
+            # The first bytes of the next request: its head has the header timeout now.
+            self._idle = False
+            self._since = _monotonic()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -643,8 +688,19 @@ class _ClientProtocol(asyncio.Protocol):
                 # An upgrade other than WebSocket: answered as a plain request, then closed.
                 self.close_after = True
         except httptools.HttpParserError as exc:
-            self._bad_request(str(exc))
+            if self._limit is not None:
+                self._refuse(*self._limit)
+            else:
+                self._bad_request(str(exc))
             return
+        if self._url:
+            # A head still unfinished: bounded as Go bounds it (MaxHeaderBytes and the
+            # reader's slack), counted in whole reads, before httptools buffers more of it.
+            self._hlen += len(data)
+            limit = self._over_limit(self._hlen)
+            if limit is not None:
+                self._refuse(*limit)
+                return
         out = self._out
         if out:
             self._out = []
@@ -672,7 +728,27 @@ class _ClientProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
 
+    def _over_limit(self, size: int) -> tuple[int, str] | None:
+        """The limit a request head being read breaks, if any, with `size` bytes of it."""
+        if len(self._url) > MAX_URL_BYTES:
+            return 414, f"request target over {MAX_URL_BYTES} bytes"
+        if len(self._headers) > MAX_HEADER_COUNT:
+            return 431, f"more than {MAX_HEADER_COUNT} header fields"
+        if size > _HEAD_LIMIT:
+            return 431, f"request head over {MAX_HEADER_BYTES} bytes"
+        return None
+
     def on_headers_complete(self) -> None:
+        if self._hlen or len(self._url) > MAX_URL_BYTES or len(self._headers) > MAX_HEADER_COUNT:
+            # Over a limit, or a head that spanned reads (every head over one read does):
+            # its size, now that it is all here, since the read that ended it was not counted.
+            size = 0
+            if self._hlen:
+                size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
+            self._limit = self._over_limit(size)
+            if self._limit is not None:
+                raise _HeadLimit
+            self._hlen = 0
         p = self.parser
         request = (
             p.get_method(),
@@ -705,8 +781,11 @@ class _ClientProtocol(asyncio.Protocol):
     def _feed_body(self, body: bytes) -> None:
         if self.req_chunked:
             body = b"%x\r\n%b\r\n" % (len(body), body)
-        if self._pending is not None:
-            self._pending.append(body)
+        pending = self._pending
+        if pending is not None:
+            pending.append(body)
+            if len(pending) >= _PENDING_READS:
+                self._hold()
         else:
             self._out.append(body)
 
@@ -737,6 +816,8 @@ class _ClientProtocol(asyncio.Protocol):
         method, url, headers, version, keep_alive, upgrade = request
         s = self.settings
         self.busy = True
+        if self._timed:
+            self._since = _monotonic()
         self.resp_status = 0
         self.resp_bytes = 0
         self.req_complete = False
@@ -760,13 +841,17 @@ class _ClientProtocol(asyncio.Protocol):
             )
 
         raw_path, _, query = url.partition(b"?")
+        # The host an absolute-form target names; b"*" for `OPTIONS *`; None for neither.
+        url_host: bytes | None = None
         if raw_path[:1] != b"/":
-            # absolute-form (`GET http://host/path`) or `*`
-            if raw_path.startswith((b"http://", b"https://")):
-                rest = raw_path.split(b"://", 1)[1]
-                slash = rest.find(b"/")
-                raw_path = rest[slash:] if slash >= 0 else b"/"
+            # absolute-form (`GET http://host/path`): its authority is the host, whatever
+            # Host says (RFC 9112 section 3.2.2); `*` and CONNECT's authority-form are paths.
+            target_form = absolute_form(raw_path)
+            if target_form is not None:
+                url_host, raw_path = target_form
             else:
+                if raw_path == b"*" and method == b"OPTIONS":
+                    url_host = b"*"
                 raw_path = b"/" + raw_path
 
         routes = self.routes
@@ -776,92 +861,45 @@ class _ClientProtocol(asyncio.Protocol):
         if headers == self._h_headers and special is self._h_special:
             # The same header lines as the connection's previous request (a client on a
             # keep-alive connection repeats them): the same reading of them.
-            (
-                passthrough,
-                host,
-                xff,
-                xfproto,
-                xfport,
-                xfhost,
-                forwarded,
-                real_ip,
-                xfprefix,
-                upgrade_value,
-                is_chunked,
-                has_body,
-                plain,
-            ) = self._h_parsed
+            parsed = self._h_parsed
         else:
-            host = b""
-            xff = b""
-            xfproto = b""
-            xfport = b""
-            xfhost = b""
-            forwarded = b""
-            real_ip = b""
-            xfprefix = b""
-            upgrade_value = b""
-            is_chunked = False
-            has_body = False
-            out: list[bytes] = []
-            plain = True  # no header that shapes the forwarding headers
-            for name, value in headers:
-                kind = special.get(name.lower(), 0)
-                if not kind:
-                    out += (name, b": ", value, b"\r\n")
-                    continue
-                if kind & _KEEP:
-                    # Kept as they are (unless replaced), but their presence matters below.
-                    base = kind & ~(_KEEP | _DROP)
-                    if base == _H_CL:
-                        has_body = value.strip() not in (b"0", b"")
-                    else:
-                        plain = False
-                    if base == _H_XFPROTO:
-                        xfproto = value
-                    elif base == _H_XFPORT:
-                        xfport = value
-                    elif base == _H_XFHOST:
-                        xfhost = value
-                    elif base == _H_REALIP:
-                        real_ip = value
-                    if not kind & _DROP:
-                        out += (name, b": ", value, b"\r\n")
-                elif kind == _H_HOST:
-                    host = value
-                elif kind == _H_XFF:
-                    xff = value if not xff else xff + b", " + value
-                    plain = False
-                elif kind == _H_TE:
-                    is_chunked = b"chunked" in value.lower()
-                elif kind == _H_UPGRADE:
-                    upgrade_value = value
-                    plain = False
-                elif kind == _H_FORWARDED:
-                    forwarded = value
-                    plain = False
-                elif kind == _H_XFPREFIX:
-                    xfprefix = value
-                    plain = False
-                # _H_HOP and _DROP: not forwarded
-            passthrough = b"".join(out)
+            parsed = read_headers(headers, special)
             self._h_headers = headers
             self._h_special = special
-            self._h_parsed = (
-                passthrough,
-                host,
-                xff,
-                xfproto,
-                xfport,
-                xfhost,
-                forwarded,
-                real_ip,
-                xfprefix,
-                upgrade_value,
-                is_chunked,
-                has_body,
-                plain,
-            )
+            self._h_parsed = parsed
+        (
+            passthrough,
+            host,
+            xff,
+            xfproto,
+            xfport,
+            xfhost,
+            forwarded,
+            real_ip,
+            xfprefix,
+            upgrade_value,
+            is_chunked,
+            has_body,
+            plain,
+            hosts,
+            has_te,
+            head_ok,
+        ) = parsed
+        if not head_ok:
+            problem = head_problem(version, method, hosts, host, has_te)
+            if problem:
+                self._refuse(400, problem)
+                return
+        if url_host is not None:
+            if url_host == b"*":
+                # About the server, not a resource: Go's server answers it itself.
+                self.req_has_body = has_body or is_chunked
+                self._respond(200, b"", b"", drain=True)
+                return
+            if not valid_host(url_host):
+                self._refuse(400, MALFORMED_HOST)
+                return
+            host = url_host
         # out[0] becomes the request line once the target is known.
         out = [b"", passthrough]
 
@@ -1056,7 +1094,9 @@ class _ClientProtocol(asyncio.Protocol):
         s = self.settings
         remote = self._remote
         out: list[bytes] = []
-        up_host = t.host if t.host is not None else host
+        # No Host from the client (HTTP/1.0, or an empty one): the target's, as Go's
+        # transport sends, since an HTTP/1.1 request must carry one.
+        up_host = t.host if t.host is not None else host or t.netloc
         if up_host:
             out += (b"Host: ", up_host, b"\r\n")
         if websocket_upgrade:
@@ -1145,6 +1185,11 @@ class _ClientProtocol(asyncio.Protocol):
         pending, self._pending = self._pending or [], None
         if proto.transport is not None:
             proto.transport.write(b"".join(pending))
+        if self._paused and not self._pipeline and self._auth_wait is None:
+            # Held while dialing (see _PENDING_READS): the upstream takes the rest.
+            self._paused = False
+            if self.transport is not None:
+                self.transport.resume_reading()
         if not self.tunnel:
             self._arm_timer()
 
@@ -1365,6 +1410,8 @@ class _ClientProtocol(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
             return
+        self._idle = True
+        self._since = _monotonic()
         if self._pipeline:
             self._resume_pipeline()
 
@@ -1489,14 +1536,58 @@ class _ClientProtocol(asyncio.Protocol):
         self._restart_held(held)
 
     def _bad_request(self, why: str) -> None:
+        """A request httptools could not read (its head, or its body's framing)."""
+        if why == "Request has invalid `Transfer-Encoding`":
+            # Go's answer to a transfer coding other than chunked.
+            self._refuse(501, "Unsupported transfer encoding")
+        else:
+            self._refuse(400, why)
+
+    def _refuse(self, status: int, why: str) -> None:
+        """Answer a request the proxy will not forward (`status`, with `why` in the body, as
+        Go's server words them), and close the connection. A request already being
+        forwarded is abandoned while nothing of its response has been relayed yet."""
         self.close_after = True
-        if self.busy or self.transport is None:
-            if self.transport is not None:
-                self.transport.close()
+        if self.transport is None:
             return
-        body = f"400 Bad Request: {why}\n".encode()
+        if self.busy:
+            if self.resp_status or self.tunnel or self.req_complete or self._pipeline:
+                # A response under way, or the fault is in a later pipelined request:
+                # the client cannot be told in order; the connection is closed.
+                self.transport.close()
+                return
+            self._abandon_exchange()
+        body = b"%d %b: %b\n" % (status, _REASONS.get(status, b"Error"), why.encode())
         self.busy = True
-        self._respond(400, body, b"text/plain; charset=utf-8", drain=False)
+        self.head_request = False
+        self._respond(status, body, b"text/plain; charset=utf-8", drain=False)
+
+    def _abandon_exchange(self) -> None:
+        """Drop the upstream side of the current exchange: its dial, its connection, its
+        timer, a held request and the requests pipelined behind it."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+            self._connecting = None
+        self._cancel_timer()
+        up = self.upstream
+        if up is not None:
+            self.upstream = None
+            up.client = None
+            up.close()
+        self._auth_wait = None
+        self._pipeline.clear()
+
+    def check_timeouts(self, t: Timeouts, now: float) -> None:
+        """Close the connection if it has run out of time in its phase (the sweeper calls
+        this). As Go's server: no response, the connection is just closed."""
+        if self.tunnel or self.transport is None:
+            return
+        phase = BUSY if self.busy else IDLE if self._idle else HEAD
+        why = expired(t, phase, self._since, self._since, self.req_complete, now)
+        if why:
+            log.debug("closing the connection from %s: %s timeout", self.remote_ip, why)
+            self.close_after = True
+            self.transport.close()
 
     def _log(self) -> None:
         al = self.settings.access_log
@@ -1541,6 +1632,7 @@ class _TargetBytes:
         "access_rules",
         "auth",
         "host",
+        "netloc",
         "prefix_line",
         "prepend",
         "query",
@@ -1564,6 +1656,7 @@ class _TargetBytes:
         )
         self.prepend = t.prepend_path.encode()
         self.query = t.url_query.encode()
+        self.netloc = t.netloc.encode()
         if t.host_header == "dst":
             self.host: bytes | None = t.netloc.encode()
         elif t.host_header:
@@ -1595,6 +1688,7 @@ class _RouteCache:
     )
 
     LIMIT = 8192
+    KEY_LIMIT = 1024  # longer host+path keys (and Host values) are not cached
 
     def __init__(
         self, tls: bool = False, tls_header: str = "", tls_value: str = "", sts: str = ""
@@ -1610,7 +1704,7 @@ class _RouteCache:
         self.targets: dict[Target, _TargetBytes] = {}
         self._hosts: dict[bytes, tuple[bytes, bytes]] = {}
         # The request headers to look at, for these request-ID and client-IP header names.
-        self.special = _REQ_SPECIAL
+        self.special = REQUEST_SPECIAL
         self.rid = ""
         self.cip = ""
         self.rid_prefix = b""
@@ -1645,6 +1739,8 @@ class _RouteCache:
                 continue
             result = _UNCACHEABLE if any(t.redirect_code for t in r.targets) else r
             break
+        if len(key) > self.KEY_LIMIT:
+            return result  # looked up each time: the cache holds LIMIT short keys at most
         if len(self.entries) >= self.LIMIT:
             self.entries.clear()
         self.entries[key] = result
@@ -1668,6 +1764,8 @@ class _RouteCache:
                 b"X-Forwarded-Port: " + port + b"\r\n",
                 b"X-Forwarded-Host: " + host + b"\r\n" if host else b"",
             )
+            if len(host) > self.KEY_LIMIT:
+                return lines
             if len(self._hosts) >= self.LIMIT:
                 self._hosts.clear()
             self._hosts[host] = lines
@@ -1675,12 +1773,12 @@ class _RouteCache:
 
     def replaced_headers(self, rid: str, cip: str) -> None:
         """The request-ID and client-IP header names changed: what to look at, what to send."""
-        special = dict(_REQ_SPECIAL)
+        special = dict(REQUEST_SPECIAL)
         for name in (rid, cip, self.tls_name):
             if name:
                 lname = name.lower().encode()
                 kind = special.get(lname, 0)
-                special[lname] = kind | _DROP if kind & _KEEP or not kind else kind
+                special[lname] = kind | DROP if kind & KEEP or not kind else kind
         self.special = special
         self.rid = rid
         self.cip = cip
@@ -1740,11 +1838,21 @@ class HTTPProxy:
         tls: ssl.SSLContext | None = None,
         *,
         proxy_protocol: float | None = None,
+        timeouts: Timeouts | None = None,
+        max_conns_per_client: int = 0,
     ) -> None:
         self.settings = settings
         self.tls = tls
         # With a PROXY header timeout (`pxyproto=true`), connections may start with one.
         self.proxy_protocol = proxy_protocol
+        self.sweeper = Sweeper(timeouts or Timeouts())
+        # Behind a PROXY-protocol balancer every connection comes from the balancer: the
+        # per-client cap would cap the balancer, so it is not applied there.
+        self.counter = (
+            ClientCounter(max_conns_per_client)
+            if max_conns_per_client > 0 and proxy_protocol is None
+            else None
+        )
         self.pool = UpstreamPool(settings)
         self.ids = _RequestIds()
         self.routes = _RouteCache(
@@ -1755,7 +1863,9 @@ class HTTPProxy:
 
     def protocol(self) -> _ClientProtocol:
         """The protocol of one client connection (the listener's factory)."""
-        return _ClientProtocol(self.settings, self.pool, self.ids, self.routes)
+        return _ClientProtocol(
+            self.settings, self.pool, self.ids, self.routes, self.sweeper, self.counter
+        )
 
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
@@ -1763,9 +1873,16 @@ class HTTPProxy:
         if self.proxy_protocol is not None:
             factory = with_proxy_protocol(factory, self.proxy_protocol)
         self._server = await loop.create_server(
-            factory, host, port, reuse_address=True, backlog=1024, ssl=self.tls
+            factory,
+            host,
+            port,
+            reuse_address=True,
+            backlog=1024,
+            ssl=self.tls,
+            ssl_handshake_timeout=self.sweeper.timeouts.handshake() if self.tls else None,
         )
         self.pool.start()
+        self.sweeper.start()
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 
@@ -1773,4 +1890,5 @@ class HTTPProxy:
         if self._server is not None:
             self._server.close()
             self._server = None
+        self.sweeper.stop()
         self.pool.close()

@@ -114,7 +114,12 @@ class Router:
                 pxy = li.proxy_header_timeout
                 if li.proto == "tcp-dynamic":
                     refresh = _duration(li.refresh) if li.refresh else 5.0
-                    server = DynamicTCPProxy(self.settings, refresh)
+                    server = DynamicTCPProxy(
+                        self.settings,
+                        refresh,
+                        timeouts=cfg.timeouts(li),
+                        max_conns_per_client=cfg.max_conns_per_client,
+                    )
                 elif li.proto == "prometheus":
                     assert self.settings.metrics is not None  # checked by the config
                     server = PrometheusListener(self.settings.metrics, cfg.prometheus_path)
@@ -125,9 +130,17 @@ class Router:
                         sni=li.proto != "tcp",
                         https_fallback=li.proto == "https+tcp+sni",
                         proxy_protocol=pxy,
+                        timeouts=cfg.timeouts(li),
+                        max_conns_per_client=cfg.max_conns_per_client,
                     )
                 else:
-                    server = HTTPProxy(self.settings, tls, proxy_protocol=pxy)
+                    server = HTTPProxy(
+                        self.settings,
+                        tls,
+                        proxy_protocol=pxy,
+                        timeouts=cfg.timeouts(li),
+                        max_conns_per_client=cfg.max_conns_per_client,
+                    )
                 li.port = await server.start(li.host, li.port)
                 self._listeners.append(server)
                 log.info("proxy listening on %s (%s)", li.address, li.proto)

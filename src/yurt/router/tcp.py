@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import ssl
+import time
 from asyncio.sslproto import SSLProtocol
 from collections.abc import Callable
 from typing import cast
 
+from yurt.router.limits import ClientCounter, Sweeper, Timeouts
 from yurt.router.proxy import HTTPProxy, ProxySettings
 from yurt.router.proxy_protocol import with_proxy_protocol
 from yurt.router.sni import NotClientHello, read_client_hello
@@ -64,9 +67,21 @@ class _Upstream(asyncio.Protocol):
 class _Client(asyncio.Protocol):
     metric = "tcp_"  # Fabio's counters: tcp_conn, tcp_connfail, tcp_noroute
 
-    def __init__(self, settings: ProxySettings, port_key: str) -> None:
+    def __init__(
+        self,
+        settings: ProxySettings,
+        port_key: str,
+        sweeper: Sweeper | None = None,
+        counter: ClientCounter | None = None,
+    ) -> None:
         self.settings = settings
         self.port_key = port_key
+        self.sweeper = sweeper
+        self.counter = counter
+        self.counted = ""  # the address counted in `counter`
+        self.routed = True  # False while an SNI listener waits for the ClientHello
+        self.since = 0.0  # when the connection opened
+        self.last_read = 0.0  # when the client last sent bytes
         self.transport: asyncio.Transport | None = None
         self.upstream: _Upstream | None = None
         self.pending: list[bytes] = []
@@ -77,8 +92,48 @@ class _Client(asyncio.Protocol):
     def set_client_address(self, address: tuple[str, int]) -> None:
         self.client = address
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+    def _admit(self, transport: asyncio.BaseTransport) -> bool:
+        """Count the connection against its client's cap (closing it when over) and let the
+        sweeper watch it."""
         self.transport = cast(asyncio.Transport, transport)
+        self.since = self.last_read = time.monotonic()
+        if self.counter is not None:
+            peer = transport.get_extra_info("peername")
+            ip = peer[0] if peer else ""
+            if not self.counter.admit(ip):
+                log.info("%s: %s is over proxy.maxconnsperclient", self.port_key, ip)
+                self.transport.close()
+                return False
+            self.counted = ip
+        if self.sweeper is not None:
+            self.sweeper.conns.add(self)
+        return True
+
+    def _forget(self) -> None:
+        """Undo `_admit` (the connection closed, or another protocol took it over)."""
+        if self.counted and self.counter is not None:
+            self.counter.release(self.counted)
+            self.counted = ""
+        if self.sweeper is not None:
+            self.sweeper.conns.discard(self)
+
+    def check_timeouts(self, t: Timeouts, now: float) -> None:
+        """As Fabio's TCP proxy: `proxy.readtimeout` (`rt=`) bounds each wait for the
+        client's bytes; an SNI listener gives the ClientHello the header timeout."""
+        if self.transport is None:
+            return
+        if not self.routed:
+            if t.header and now - self.since > t.header:
+                log.info("%s: no ClientHello within %gs", self.port_key, t.header)
+                self.transport.close()
+        elif t.read and now - self.last_read > t.read:
+            log.info("%s: nothing from the client within %gs", self.port_key, t.read)
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not self._admit(transport):
+            return
+        assert self.transport is not None
         s = self.settings
         assert s.pick is not None
         target = s.table.lookup_tcp(self.port_key, s.pick)
@@ -125,9 +180,15 @@ class _Client(asyncio.Protocol):
         self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        self.last_read = time.monotonic()
         up = self.upstream
         if up is not None and up.transport is not None:
             up.transport.write(data)
+        elif up is None and self.transport is not None:
+            # Still dialing: uvloop delivers what came with the connection although reading
+            # was paused in connection_made. Kept for the upstream, and reading paused again.
+            self.pending.append(data)
+            self.transport.pause_reading()
 
     def eof_received(self) -> bool | None:
         up = self.upstream
@@ -138,6 +199,7 @@ class _Client(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self._forget()
         up = self.upstream
         if up is not None and up.transport is not None:
             up.transport.close()
@@ -159,13 +221,19 @@ class _SNIClient(_Client):
     metric = "tcp_sni_"
     label = "tcp+sni"
 
-    def __init__(self, settings: ProxySettings, port_key: str) -> None:
-        super().__init__(settings, port_key)
+    def __init__(
+        self,
+        settings: ProxySettings,
+        port_key: str,
+        sweeper: Sweeper | None = None,
+        counter: ClientCounter | None = None,
+    ) -> None:
+        super().__init__(settings, port_key, sweeper, counter)
         self.hello = b""
         self.routed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
+        self._admit(transport)
 
     def data_received(self, data: bytes) -> None:
         if self.routed:
@@ -185,6 +253,7 @@ class _SNIClient(_Client):
             self._unrouted(hello.server_name)
             return
         self.routed = True
+        self.last_read = time.monotonic()
         self.pending = [self.hello]
         self.hello = b""
         self._dial(target)
@@ -213,8 +282,15 @@ class _MixedSNIClient(_SNIClient):
 
     label = "https+tcp+sni"
 
-    def __init__(self, settings: ProxySettings, port_key: str, https: HTTPProxy) -> None:
-        super().__init__(settings, port_key)
+    def __init__(
+        self,
+        settings: ProxySettings,
+        port_key: str,
+        https: HTTPProxy,
+        sweeper: Sweeper | None = None,
+        counter: ClientCounter | None = None,
+    ) -> None:
+        super().__init__(settings, port_key, sweeper, counter)
         self.https = https
 
     def _route(self, server_name: str) -> Target | None:
@@ -232,12 +308,23 @@ class _MixedSNIClient(_SNIClient):
         transport, self.transport = self.transport, None
         if transport is None:
             return
+        # The HTTPS protocol counts and times the connection from here on.
+        self._forget()
         assert self.https.tls is not None
         loop = asyncio.get_running_loop()
         handshake: asyncio.Future[None] = loop.create_future()
         # A failed handshake is the client's business (logged by the TLS layer at debug).
         handshake.add_done_callback(lambda f: f.cancelled() or f.exception())
-        tls = SSLProtocol(loop, self.https.protocol(), self.https.tls, handshake, server_side=True)
+        # Whole seconds: what SSLProtocol's signature takes.
+        hs = self.https.sweeper.timeouts.handshake()
+        tls = SSLProtocol(
+            loop,
+            self.https.protocol(),
+            self.https.tls,
+            handshake,
+            server_side=True,
+            ssl_handshake_timeout=None if hs is None else math.ceil(hs),
+        )
         transport.set_protocol(tls)
         tls.connection_made(transport)
         data, self.hello = self.hello, b""
@@ -276,11 +363,22 @@ class TCPProxy:
         https_fallback: bool = False,
         proxy_protocol: float | None = None,
         route_key: str = "",
+        timeouts: Timeouts | None = None,
+        max_conns_per_client: int = 0,
     ) -> None:
         self.settings = settings
         self.tls = tls
         self.sni = sni
-        self.https = HTTPProxy(settings, tls) if https_fallback else None
+        self.sweeper = Sweeper(timeouts or Timeouts())
+        # Not behind a PROXY-protocol balancer, where every peer is the balancer.
+        self.counter = (
+            ClientCounter(max_conns_per_client)
+            if max_conns_per_client > 0 and proxy_protocol is None
+            else None
+        )
+        self.https = HTTPProxy(settings, tls, timeouts=timeouts) if https_fallback else None
+        if self.https is not None:
+            self.https.counter = self.counter  # one count per client for the listener
         self.route_key = route_key  # the table key its connections look up (default ":port")
         # With a PROXY header timeout (`pxyproto=true`), connections may start with one.
         self.proxy_protocol = proxy_protocol
@@ -292,17 +390,28 @@ class TCPProxy:
         holder: dict[str, str] = {}
         factory: Callable[[], asyncio.Protocol]
         https = self.https
+        sweeper, counter = self.sweeper, self.counter
         if https is not None:
             https.pool.start()
-            factory = lambda: _MixedSNIClient(self.settings, holder["key"], https)  # noqa: E731
+            https.sweeper.start()
+            factory = lambda: _MixedSNIClient(  # noqa: E731
+                self.settings, holder["key"], https, sweeper, counter
+            )
         else:
             kind = _SNIClient if self.sni else _Client
-            factory = lambda: kind(self.settings, holder["key"])  # noqa: E731
+            factory = lambda: kind(self.settings, holder["key"], sweeper, counter)  # noqa: E731
         if self.proxy_protocol is not None:
             factory = with_proxy_protocol(factory, self.proxy_protocol)
+        tls = None if https else self.tls
         self._server = await loop.create_server(
-            factory, host, port, reuse_address=True, ssl=None if https else self.tls
+            factory,
+            host,
+            port,
+            reuse_address=True,
+            ssl=tls,
+            ssl_handshake_timeout=self.sweeper.timeouts.handshake() if tls else None,
         )
+        self.sweeper.start()
         self.port = int(self._server.sockets[0].getsockname()[1])
         # Routes name the port the proxy was asked for (":port"); a free port maps to itself.
         holder["key"] = self.route_key or f":{port or self.port}"
@@ -312,7 +421,9 @@ class TCPProxy:
         if self._server is not None:
             self._server.close()
             self._server = None
+        self.sweeper.stop()
         if self.https is not None:
+            self.https.sweeper.stop()
             self.https.pool.close()
 
 
@@ -332,9 +443,18 @@ class DynamicTCPProxy:
     (`urlprefix-10.0.0.1:1234 proto=tcp`), opened and closed as the table changes. An
     address that cannot be bound (not local) is logged and tried again every `refresh`."""
 
-    def __init__(self, settings: ProxySettings, refresh: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: ProxySettings,
+        refresh: float = 5.0,
+        *,
+        timeouts: Timeouts | None = None,
+        max_conns_per_client: int = 0,
+    ) -> None:
         self.settings = settings
         self.refresh = refresh
+        self.timeouts = timeouts
+        self.max_conns_per_client = max_conns_per_client
         self.servers: dict[str, TCPProxy] = {}
         self._lock = asyncio.Lock()
         self._retry: asyncio.Task[None] | None = None
@@ -356,7 +476,12 @@ class DynamicTCPProxy:
                 log.info("tcp-dynamic: stopped listening on %s", key)
             for key in sorted(wanted - set(self.servers)):
                 host, _, port = key.rpartition(":")
-                server = TCPProxy(self.settings, route_key=key)
+                server = TCPProxy(
+                    self.settings,
+                    route_key=key,
+                    timeouts=self.timeouts,
+                    max_conns_per_client=self.max_conns_per_client,
+                )
                 try:
                     await server.start(host.strip("[]"), int(port))
                 except OSError as exc:
