@@ -258,3 +258,23 @@ def test_tls_and_consul_tls_and_the_implemented_keys(tmp_path: Path) -> None:
     assert agent.addresses.scheduler.startswith("https://")
     # verify_https_client: the Nomad agents register no check, so readiness waits for none.
     assert agent.agent_service_names() == ["consul", "fabio"]
+
+
+def test_acl_settings_reach_the_components(tmp_path: Path) -> None:
+    from yurt.agent import Agent
+
+    cfg = parse_agent_config(
+        f'data_dir = "{tmp_path}"\n'
+        'acl {\n  enabled = true\n  token_ttl = "5s"\n}\n'
+        'consul {\n  token = "c0ffee"\n}\n'
+        'http_allowed_origins = ["https://ops.example.com"]\n',
+        "acl.hcl",
+    )
+    agent = Agent(cfg)
+    by_name = {c.name: c for c in agent.components}
+    client = by_name["client"].config  # type: ignore[attr-defined]
+    scheduler = by_name["scheduler"].config  # type: ignore[attr-defined]
+    assert client.acl_token_ttl == 5.0
+    assert scheduler.acl_enabled is True
+    assert client.consul_token == scheduler.consul_token == "c0ffee"
+    assert client.allowed_origins == scheduler.allowed_origins == ["https://ops.example.com"]

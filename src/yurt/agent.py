@@ -188,6 +188,7 @@ class Agent:
                         consul_tags=list(cfg.consul_tags),
                         cpu_total_compute=cfg.cpu_total_compute,
                         memory_total_mb=cfg.memory_total_mb,
+                        acl_token_ttl=cfg.acl_token_ttl_ns / 1e9,
                     )
                 )
             )

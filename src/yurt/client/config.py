@@ -63,6 +63,8 @@ class ClientConfig:
     consul_token: str = ""
     # Origins besides the listener's own whose browser requests are let through.
     allowed_origins: list[str] = field(default_factory=list)
+    # Seconds a token resolved through the server is trusted (Nomad's `acl { token_ttl }`).
+    acl_token_ttl: float = 30.0
     # Nomad's `tls { }`: HTTPS on the client's API and to its servers.
     tls: TLSConfig = field(default_factory=lambda: TLSConfig(verify_server_hostname=False))
     # Nomad's `consul { ssl, ... }`: how this client calls the catalog.

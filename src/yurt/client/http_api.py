@@ -37,7 +37,7 @@ def build_app(agent: ClientAgent) -> web.Application:
     api = ClientAPI(agent)
     app = web.Application(middlewares=[error_middleware])
     # Nomad's ACLs, resolved through the server (which says whether they are on).
-    client_acl.install(app, agent)
+    client_acl.install(app, agent, agent.config.acl_token_ttl)
     r = app.router
     r.add_get("/v1/agent/health", api.health)
     r.add_get("/v1/client/stats", api.host_stats)
