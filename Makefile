@@ -14,7 +14,7 @@ LOG_FILE := $(RUN_DIR)/yurt.log
 CONFIG ?= config/agent.hcl
 NOMAD_ADDRESS = -address=http://127.0.0.1:4646
 
-.PHONY: venv deps test lint typecheck up stop status restart logs node-status \
+.PHONY: venv deps test test-fast lint typecheck up stop status restart logs node-status \
         job-validate job-run job-status job-stop job-allocs job-last-alloc-id \
         job-last-alloc-status job-run-redis podman
 
@@ -44,7 +44,25 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src/
 
 test: $(STAMP) deps lint typecheck
-	$(BIN)/pytest -q
+	$(call pytest,-q)
+
+# The fast lane, to run while working: every test that starts no process (no yurt process,
+# Podman, nginx, Chromium, openssl...; tests/support/lanes.py sorts them), in well under a
+# minute, then `ruff check` (under a second). Not mypy (~40 s cold): `make typecheck` before
+# a commit. PYTEST_ARGS narrows it: make test-fast PYTEST_ARGS="-x tests/router".
+test-fast: $(STAMP)
+	$(call pytest,-q --lane=fast $(PYTEST_ARGS))
+	$(BIN)/ruff check src tests bench scripts
+
+# pytest with its wall time; exit 5 (no test collected) fails the target saying so, so that a
+# lane which selects nothing can never look like a pass. PYTHONDONTWRITEBYTECODE is dropped:
+# with it set, pytest rewrites every test module's asserts again on each run (seconds).
+define pytest
+	@start=$$(date +%s); env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest $(1); rc=$$?; \
+	echo "$@: pytest $(1) exited $$rc after $$(( $$(date +%s) - start ))s"; \
+	if [ $$rc -eq 5 ]; then echo "$@: no test was collected: that is a failure" >&2; fi; \
+	exit $$rc
+endef
 
 # --- the stack (the seed's docker-compose targets) ---
 
