@@ -7,7 +7,7 @@ set -euo pipefail
 want=(nginx:nginx-light redis-server:redis-server podman:podman runc:runc
       busybox:busybox-static wrk:wrk chromium:chromium slirp4netns:slirp4netns
       newuidmap:uidmap ip:iproute2 curl:curl catatonit:catatonit
-      htpasswd:apache2-utils)
+      htpasswd:apache2-utils openssl:openssl)
 missing=()
 for pair in "${want[@]}"; do
   cmd=${pair%%:*}; pkg=${pair#*:}
