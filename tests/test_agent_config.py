@@ -278,3 +278,71 @@ def test_acl_settings_reach_the_components(tmp_path: Path) -> None:
     assert scheduler.acl_enabled is True
     assert client.consul_token == scheduler.consul_token == "c0ffee"
     assert client.allowed_origins == scheduler.allowed_origins == ["https://ops.example.com"]
+
+
+def test_limits_block_reaches_the_scheduler_and_the_client(tmp_path: Path) -> None:
+    from yurt.agent import Agent
+
+    cfg = parse_agent_config(
+        f'data_dir = "{tmp_path}"\n'
+        "limits {\n"
+        '  https_handshake_timeout = "2s"\n'
+        "  http_max_conns_per_client = 7\n"
+        '  http_read_header_timeout = "1500ms"\n'
+        '  http_idle_timeout = "0"\n'
+        "}\n",
+        "limits.hcl",
+    )
+    agent = Agent(cfg)
+    by_name = {c.name: c for c in agent.components}
+    for name in ("scheduler", "client"):
+        limits = by_name[name].config.http_limits  # type: ignore[attr-defined]
+        assert (
+            limits.handshake_timeout,
+            limits.max_conns_per_client,
+            limits.header_timeout,
+            limits.idle_timeout,
+            limits.answer_429,  # Nomad closes without an answer
+        ) == (2.0, 7, 1.5, 0.0, False)
+
+
+def test_limits_default_to_nomads() -> None:
+    limits = parse_agent_config("", "empty.hcl").http_limits
+    assert (limits.max_conns_per_client, limits.handshake_timeout) == (100, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "limits {\n  http_max_conns_per_client = -1\n}\n",
+            'l.hcl:2:3: "http_max_conns_per_client" in limits: expected a number of connections',
+        ),
+        (
+            'limits {\n  https_handshake_timeout = "soon"\n}\n',
+            'l.hcl:2:3: "https_handshake_timeout" in limits: invalid duration',
+        ),
+        (
+            "limits {\n  https_handshake_timeout = 5\n}\n",
+            'l.hcl:2:3: "https_handshake_timeout" in limits must be a string',
+        ),
+        (
+            "limits {\n  rpc_max_conns_per_client = 20\n}\n",
+            'l.hcl:2:3: "rpc_max_conns_per_client" in limits: yurt does not support '
+            '"rpc_max_conns_per_client": yurt\'s RPC travels on the HTTP listener',
+        ),
+        (
+            'limits {\n  rpc_handshake_timeout = "5s"\n}\n',
+            'l.hcl:2:3: "rpc_handshake_timeout" in limits: yurt does not support',
+        ),
+        (
+            "limits {\n  http_max_conns = 20\n}\n",
+            'l.hcl:2:3: unknown key "http_max_conns" in limits; did you mean '
+            '"http_max_conns_per_client"?',
+        ),
+    ],
+)
+def test_bad_limits_are_errors_at_their_position(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_agent_config(text, "l.hcl")
+    assert str(err.value).startswith(expected), str(err.value)

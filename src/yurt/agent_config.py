@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from yurt.api.durations import parse_go_duration
+from yurt.api.limits import LIMIT_KEYS, HTTPLimits, apply_limit, nomad_limits
 from yurt.api.tls import TLSConfig, TLSConfigError, parse_min_version
 from yurt.catalog.acl_config import apply_acl_block
 from yurt.catalog.config import ConsulACLConfig
@@ -73,6 +74,8 @@ class AgentConfig:
     log_level: str = ""
     # Nomad's `advertise { http }`: the address the scheduler registers in the catalog.
     advertise_http: str = ""
+    # Nomad's `limits { }`: the scheduler's and the client's API listeners (yurt.api.limits).
+    http_limits: HTTPLimits = field(default_factory=nomad_limits)
     # Nomad's `tls { rpc }`: only meaningful together with `http` (see `_TLS`).
     tls_rpc: bool = False
     # Nomad's `server { heartbeat_grace }` (None: the scheduler's default).
@@ -364,6 +367,25 @@ _DOCKER: dict[str, tuple[type | tuple[type, ...], Setter]] = {
 }
 
 
+def _limit(key: str) -> Setter:
+    def setter(cfg: AgentConfig, value: Any) -> None:
+        cfg.http_limits = apply_limit(cfg.http_limits, key, value)
+
+    return setter
+
+
+_RPC_ON_HTTP = (
+    "yurt's RPC travels on the HTTP listener, which http_max_conns_per_client and "
+    "https_handshake_timeout bound"
+)
+# Nomad's `limits { }`, plus yurt's http_read_header_timeout and http_idle_timeout.
+_LIMITS: dict[str, tuple[type | tuple[type, ...], Setter]] = {
+    **{key: (kind, _limit(key)) for key, kind in LIMIT_KEYS.items()},
+    "rpc_handshake_timeout": (str, _unsupported("rpc_handshake_timeout", _RPC_ON_HTTP)),
+    "rpc_max_conns_per_client": (int, _unsupported("rpc_max_conns_per_client", _RPC_ON_HTTP)),
+}
+
+
 def _check_acl_ttl(text: str) -> None:
     _positive_duration(text)
 
@@ -409,6 +431,7 @@ _BLOCKS: dict[str, dict[str, tuple[type | tuple[type, ...], Setter]]] = {
         "serf": (str, _unsupported("serf", _NO_SERF)),
     },
     "tls": _TLS,
+    "limits": _LIMITS,
     "acl": _ACL,
     "advertise": _ADVERTISE,
     "catalog": _CATALOG,

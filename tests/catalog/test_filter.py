@@ -60,3 +60,17 @@ def test_syntax_errors_are_400(expr: str) -> None:
     with pytest.raises(APIError) as err:
         compile_filter(expr)
     assert err.value.status == 400
+
+
+def test_a_catastrophic_regular_expression_is_a_400_not_a_stalled_loop() -> None:
+    import time
+
+    pred = compile_filter('ServiceName matches "(a|aa)+b"')
+    started = time.monotonic()
+    with pytest.raises(APIError) as err:
+        pred({**ROW, "ServiceName": "a" * 60})
+    assert time.monotonic() - started < 1.0  # unbounded, this takes minutes
+    assert err.value.status == 400
+    assert "takes too long to match" in err.value.message
+    # an ordinary pattern is unaffected
+    assert compile_filter('ServiceName matches "^w.b$"')(ROW) is True

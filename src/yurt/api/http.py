@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from yurt.api.errors import APIError
+from yurt.api.limits import BoundedTCPSite, HTTPLimits
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +157,13 @@ async def start_site(
     https_port: int | None = None,
     allowed_origins: Iterable[str] = (),
     advertise: Iterable[str] = (),
+    limits: HTTPLimits | None = None,
 ) -> web.AppRunner:
     """Serve `app` on host:port behind the browser guard; the runner is returned for cleanup.
+
+    Every listener is bounded by `limits` (`yurt.api.limits`; bounded defaults when None):
+    header-read, idle and TLS handshake timeouts, connections per client, head size, and
+    the process's descriptor reserve.
 
     Every API listener is started here, so none can be served without the guard
     (`yurt.api.guard`); `allowed_origins` and `advertise` widen what it accepts.
@@ -187,8 +193,13 @@ async def start_site(
             return await chosen.middleware(request, handler)
 
         app.middlewares.insert(0, by_scheme)
+    limits = limits or HTTPLimits()
     runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
+        app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_GRACE,
+        **limits.handler_args(),
     )
     await runner.setup()
     listeners: list[tuple[int, ssl.SSLContext | None]] = []
@@ -200,7 +211,9 @@ async def start_site(
         listeners.append((https_port, tls))
     try:
         for listen_port, context in listeners:
-            site = web.TCPSite(runner, host, listen_port, reuse_address=True, ssl_context=context)
+            site = BoundedTCPSite(
+                runner, host, listen_port, limits=limits, reuse_address=True, ssl_context=context
+            )
             await site.start()
     except BaseException:
         await runner.cleanup()  # a second listener that cannot bind frees the first

@@ -173,6 +173,51 @@ async def wait_for_change(
     return run()
 
 
+# The longest a streamed answer encodes before letting the loop run other requests.
+STREAM_SLICE_S = 0.005
+
+
+async def stream_json_list(
+    request: web.Request,
+    items: Iterable[T],
+    encode: Callable[[T], str],
+    headers: dict[str, str],
+    *,
+    head: str = "[",
+    sep: str = ", ",
+    tail: str = "]",
+) -> web.StreamResponse:
+    """`head`, the encoded `items` joined by `sep`, `tail`: encoded and sent an item at a time,
+    yielding to the loop every STREAM_SLICE_S.
+
+    For answers of many megabytes (a KV prefix, a transaction's reads): encoding them at once
+    holds the loop every role of `yurt up` shares for as long as it takes, and keeps the whole
+    answer in memory twice over. The caller picks head, sep and tail so that the bytes are
+    those `json.dumps` of the whole value gives."""
+    resp = web.StreamResponse(headers=headers)
+    resp.content_type = "application/json"
+    await resp.prepare(request)
+    if request.method == "HEAD":
+        return resp
+    loop = asyncio.get_running_loop()
+    slice_end = loop.time() + STREAM_SLICE_S
+    try:
+        pending = head
+        for i, item in enumerate(items):
+            # write() waits for the reader only past its buffer limit: a slow reader keeps
+            # memory bounded, a fast one would never let other requests in without the sleep.
+            await resp.write((pending + (sep if i else "") + encode(item)).encode())
+            pending = ""
+            if loop.time() >= slice_end:
+                await asyncio.sleep(0)
+                slice_end = loop.time() + STREAM_SLICE_S
+        await resp.write((pending + tail).encode())
+        await resp.write_eof()
+    except ConnectionResetError:
+        pass  # the reader went away; nothing is left to answer
+    return resp
+
+
 async def park(request: web.Request, topics: Iterable[str], timeout: float) -> bool:
     """Wait until one of `topics` changes (True), or `timeout` passes or the server stops
     (False)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any
 
 from aiohttp import web
@@ -21,12 +23,17 @@ from yurt.catalog.api_common import (
     check_datacenter,
     consul_headers,
     server_of,
+    stream_json_list,
     wait_for_change,
 )
 from yurt.catalog.store import SessionError
 
 # Consul's kv_max_value_size default.
 MAX_VALUE_SIZE = 512 * 1024
+# A recursive read whose values pass this size is streamed: encoding a large prefix at once
+# (base64, then one json.dumps) holds the event loop that every role shares for seconds, and
+# the whole answer in memory twice over.
+STREAM_ABOVE = 1024 * 1024
 _MAX_UINT64 = 2**64 - 1
 
 
@@ -50,7 +57,7 @@ def _uint(request: web.Request, name: str) -> int | None:
 
 
 @checked("key:read on the key; lists keep the keys the token may read")
-async def kv_get(request: web.Request) -> web.Response:
+async def kv_get(request: web.Request) -> web.StreamResponse:
     server = server_of(request)
     store = server.store
     check_datacenter(request)
@@ -81,7 +88,9 @@ async def kv_get(request: web.Request) -> web.Response:
             # everything hidden is an empty list, as Consul answers; nothing there is a 404
             return (out or ([] if v.hid else None)), store.kv_index(key, exact=False)
         if recurse:
-            entries = [e.to_json() for e in store.kv_prefix(key) if v.can("key", "read", e.key)]
+            # Copies, so that the answer stays the one of its index while it streams: only
+            # the references are copied, never the values.
+            entries = [copy.copy(e) for e in store.kv_prefix(key) if v.can("key", "read", e.key)]
             return (entries or None), store.kv_index(key, exact=False)
         return store.kv_get(key), store.kv_index(key, exact=True)
 
@@ -94,6 +103,21 @@ async def kv_get(request: web.Request) -> web.Response:
         headers[FILTERED_HEADER] = "true"
     if result is None:
         return web.Response(status=404, headers=headers)
+    entries = recurse and not keys_mode  # `?keys` wins over `?recurse`, as in run()
+    if entries and sum(len(e.value or b"") for e in result) > STREAM_ABOVE:
+        if flag(request, "pretty"):
+            return await stream_json_list(
+                request,
+                result,
+                lambda e: json.dumps(e.to_json(), indent=4).replace("\n", "\n    "),
+                headers,
+                head="[\n    ",
+                sep=",\n    ",
+                tail="\n]",
+            )
+        return await stream_json_list(request, result, lambda e: json.dumps(e.to_json()), headers)
+    if entries:
+        result = [e.to_json() for e in result]
     if keys_mode or recurse:
         resp = answer(request, result, index=index)
         if v.hid:

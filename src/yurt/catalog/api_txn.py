@@ -5,20 +5,28 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import json
 from typing import Any
 
 from aiohttp import web
 
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
-from yurt.api.http import json_type_name, read_json
+from yurt.api.http import flag, json_type_name, read_json
 from yurt.catalog.acl_http import FILTERED_HEADER, authz, checked, denied
-from yurt.catalog.api_common import answer, check_datacenter, server_of
-from yurt.catalog.api_kv import MAX_VALUE_SIZE
+from yurt.catalog.api_common import answer, check_datacenter, server_of, stream_json_list
+from yurt.catalog.api_kv import MAX_VALUE_SIZE, STREAM_ABOVE
+from yurt.catalog.model import KVEntry
 from yurt.catalog.store import TXN_KV_VERBS, KVOp
 
 # "up to 64 KV operations atomically", as Consul documents
 MAX_OPS = 64
+
+
+def _result(entry: KVEntry, with_value: bool) -> dict[str, Any]:
+    """A result as Consul writes it: `Value` only for reads (null, not omitted, otherwise)."""
+    return (entry if with_value else dataclasses.replace(entry, value=None)).to_json()
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -100,7 +108,7 @@ def _acl_errors(request: web.Request, ops: list[KVOp]) -> list[tuple[int, str]]:
 
 
 @checked("key:read or key:write on each operation's key")
-async def txn(request: web.Request) -> web.Response:
+async def txn(request: web.Request) -> web.StreamResponse:
     server = server_of(request)
     check_datacenter(request)
     body = await read_json(request)
@@ -114,7 +122,7 @@ async def txn(request: web.Request) -> web.Response:
         )
     ops = [_op(i, item) for i, item in enumerate(body)]
     errors = _acl_errors(request, ops)
-    results: list[dict[str, Any]] = []
+    results: list[tuple[KVEntry, bool]] = []
     if not errors:
         results, errors = server.store.kv_txn(ops)
     if errors:
@@ -124,8 +132,23 @@ async def txn(request: web.Request) -> web.Response:
             status=409,
         )
     who = authz(request)
-    shown = [r for r in results if who.key_read(r["Key"])]
-    resp = answer(request, {"Results": [{"KV": r} for r in shown] or None, "Errors": None})
+    shown = [r for r in results if who.key_read(r[0].key)]
+    read = sum(len(e.value or b"") for e, with_value in shown if with_value)
+    if read > STREAM_ABOVE and not flag(request, "pretty"):
+        # 64 reads of 512 KB values (or one `get-tree`): a 45 MB answer or more, which
+        # encoded at once would hold the loop for 0.3 s and up.
+        headers = {FILTERED_HEADER: "true"} if len(shown) != len(results) else {}
+        return await stream_json_list(
+            request,
+            shown,
+            lambda r: json.dumps({"KV": _result(*r)}),
+            headers,
+            head='{"Results": [',
+            tail='], "Errors": null}',
+        )
+    resp = answer(
+        request, {"Results": [{"KV": _result(*r)} for r in shown] or None, "Errors": None}
+    )
     if len(shown) != len(results):
         resp.headers[FILTERED_HEADER] = "true"
     return resp

@@ -6,6 +6,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yurt.api.limits import HTTPLimits, consul_limits
 from yurt.api.tls import TLSConfig
 
 
@@ -59,6 +60,8 @@ class CatalogConfig:
     # -1 as in Consul; `http_port = -1` turns plain HTTP off.
     tls: TLSConfig = field(default_factory=TLSConfig)
     https_port: int = -1
+    # Consul's `limits { http_max_conns_per_client, https_handshake_timeout }` (config files).
+    http_limits: HTTPLimits = field(default_factory=consul_limits)
 
     @property
     def address(self) -> str:

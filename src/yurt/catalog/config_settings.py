@@ -4,9 +4,10 @@ names it at its file:line:column.
 
 Read, as Consul reads them, from `tls { defaults { ... } https { ... } }` (Consul 1.12+), or
 from the older top-level `cert_file`, `key_file`, `ca_file`, `ca_path`, `verify_incoming`,
-`verify_incoming_https`, `tls_min_version`; and `ports { http, https }` (-1 turns a listener
-off; HTTPS is off unless `ports { https }` is set, as in Consul). Files are merged in order,
-later ones overriding.
+`verify_incoming_https`, `tls_min_version`; `ports { http, https }` (-1 turns a listener
+off; HTTPS is off unless `ports { https }` is set, as in Consul); and `limits {
+http_max_conns_per_client, https_handshake_timeout }` with yurt's `http_read_header_timeout`
+and `http_idle_timeout` (yurt.api.limits). Files are merged in order, later ones overriding.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from yurt.api.limits import LIMIT_KEYS, HTTPLimits, apply_limit
 from yurt.api.tls import TLSConfig, TLSConfigError, parse_min_version
 from yurt.catalog.config import CatalogConfig
 
@@ -46,7 +48,6 @@ _HINTS: dict[str, str] = {
     "auto_encrypt": "yurt's catalog issues no certificates",
     "auto_config": "yurt's catalog issues no certificates",
     "telemetry": "yurt's catalog has no metrics sinks",
-    "limits": "yurt's limits are built in (docs/security.md)",
     "performance": "yurt's catalog has no Raft to tune",
 }
 _DISABLED_PORTS = {
@@ -82,6 +83,8 @@ class CatalogSettings:
     tls: dict[str, Any] = field(default_factory=dict)
     http_port: int | None = None
     https_port: int | None = None
+    # Consul's `limits { }`: the keys given, in file order, for `apply_limit`.
+    limits: dict[str, Any] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
     def tls_config(self) -> TLSConfig | None:
@@ -104,6 +107,8 @@ def read_settings(path: Path, data: Mapping[str, Any], into: CatalogSettings) ->
             _tls_block(at, _object(at, ["tls"], value), into)
         elif key == "ports":
             _ports(at, _object(at, ["ports"], value), into)
+        elif key == "limits":
+            _limits(at, _object(at, ["limits"], value), into)
         elif key in ("ui", "ui_config"):
             _ui(at, key, value)
         elif key in _ONLY:
@@ -209,6 +214,38 @@ def _ports(at: _Locator, ports: Mapping[str, Any], into: CatalogSettings) -> Non
             raise at.error(["ports", key], f'yurt\'s catalog does not support "ports.{key}"')
 
 
+# Consul's other `limits { }` keys bound its server RPC, its rate limiter and its KV and
+# transaction sizes: yurt's catalog has no RPC, and its body limits are built in.
+_LIMITS_NOT_HERE = {
+    "rpc_handshake_timeout": "yurt's catalog has no server RPC",
+    "rpc_max_conns_per_client": "yurt's catalog has no server RPC",
+    "rpc_rate": "yurt's catalog has no server RPC",
+    "rpc_max_burst": "yurt's catalog has no server RPC",
+    "rpc_client_timeout": "yurt's catalog has no server RPC",
+    "request_limits": "yurt's catalog has no request rate limiter",
+}
+
+
+def _limits(at: _Locator, block: Mapping[str, Any], into: CatalogSettings) -> None:
+    for key, value in block.items():
+        if key in _LIMITS_NOT_HERE:
+            raise at.error(
+                ["limits", key],
+                f'yurt\'s catalog does not support "limits.{key}": {_LIMITS_NOT_HERE[key]}',
+            )
+        if key not in LIMIT_KEYS:
+            raise at.error(
+                ["limits", key],
+                f'yurt\'s catalog does not support "limits.{key}": it reads '
+                + ", ".join(LIMIT_KEYS),
+            )
+        try:
+            apply_limit(HTTPLimits(), key, value)
+        except ValueError as exc:
+            raise at.error(["limits", key], f'"limits.{key}": {exc}') from None
+        into.limits[key] = value
+
+
 def _ui(at: _Locator, key: str, value: Any) -> None:
     enabled = value.get("enabled", True) if isinstance(value, dict) else value
     extra = [k for k in value if k != "enabled"] if isinstance(value, dict) else []
@@ -305,3 +342,5 @@ def apply(settings: CatalogSettings, cfg: CatalogConfig) -> None:
         cfg.https_port = settings.https_port
     if settings.http_port is not None:
         cfg.http_port = settings.http_port
+    for key, value in settings.limits.items():
+        cfg.http_limits = apply_limit(cfg.http_limits, key, value)

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import regex
+
 from yurt.api.errors import APIError
 
 Predicate = Callable[[Any], bool]
@@ -29,12 +31,33 @@ _TOKEN = re.compile(
 _KEYWORDS = {"and", "or", "not", "in", "contains", "matches", "is", "empty"}
 
 
+# Parentheses and `not` nest by recursion, in the parser and in the predicate it builds; Go's
+# parser has no such bound, Python's stack has (a 1,000-deep filter was a 500).
+MAX_DEPTH = 100
+
+
 def compile_filter(text: str) -> Predicate:
     try:
         return _Parser(text).parse()
     except _FilterSyntaxError as exc:
         raise APIError.bad_request(
             f"Failed to create boolean expression evaluator: {exc}"
+        ) from None
+
+
+# Consul's regular expressions (Go's RE2) run in linear time; Python's backtrack, so a
+# pattern such as `(a|aa)+b` could hold the event loop for minutes. One match may take this
+# long; a pattern that needs more is refused, with the request, as too expensive.
+MATCH_TIMEOUT = 0.02
+
+
+def _matches(rx: Any, pattern: str, text: str) -> bool:
+    try:
+        return rx.search(text, timeout=MATCH_TIMEOUT) is not None
+    except TimeoutError:
+        raise APIError.bad_request(
+            f"Failed to evaluate the filter: regular expression {pattern!r} takes too "
+            f"long to match (more than {MATCH_TIMEOUT * 1000:.0f} ms on one value)"
         ) from None
 
 
@@ -92,6 +115,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
         self.pos = 0
+        self.depth = 0
 
     def parse(self) -> Predicate:
         if not self.tokens:
@@ -119,29 +143,42 @@ class _Parser:
         return False
 
     def _or(self) -> Predicate:
-        left = self._and()
+        # A flat list, not nested closures: a chain of 2,000 `or`s must not recurse 2,000 deep.
+        preds = [self._and()]
         while self._accept_kw("or"):
-            right = self._and()
-            left = (lambda a, b: lambda o: a(o) or b(o))(left, right)
-        return left
+            preds.append(self._and())
+        if len(preds) == 1:
+            return preds[0]
+        return lambda o: any(p(o) for p in preds)
 
     def _and(self) -> Predicate:
-        left = self._unary()
+        preds = [self._unary()]
         while self._accept_kw("and"):
-            right = self._unary()
-            left = (lambda a, b: lambda o: a(o) and b(o))(left, right)
-        return left
+            preds.append(self._unary())
+        if len(preds) == 1:
+            return preds[0]
+        return lambda o: all(p(o) for p in preds)
 
     def _unary(self) -> Predicate:
-        if self._accept_kw("not"):
-            inner = self._unary()
-            return lambda o: not inner(o)
-        if self._peek() == ("op", "("):
-            self.pos += 1
-            inner = self._or()
-            if self._take() != ("op", ")"):
-                raise _FilterSyntaxError("expected ')'")
-            return inner
+        negated = self._accept_kw("not")
+        if negated or self._peek() == ("op", "("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _FilterSyntaxError(
+                    f"expression is nested more than {MAX_DEPTH} levels deep "
+                    f"(parentheses and 'not') at token {self.pos}"
+                )
+            try:
+                if negated:
+                    inner = self._unary()
+                    return lambda o: not inner(o)
+                self.pos += 1
+                inner = self._or()
+                if self._take() != ("op", ")"):
+                    raise _FilterSyntaxError("expected ')'")
+                return inner
+            finally:
+                self.depth -= 1
         return self._match()
 
     def _value(self) -> str:
@@ -178,10 +215,10 @@ class _Parser:
         if tok == ("kw", "matches"):
             pattern = self._value()
             try:
-                rx = re.compile(pattern)
-            except re.error as exc:
+                rx = regex.compile(pattern)
+            except regex.error as exc:
                 raise _FilterSyntaxError(f"invalid regular expression {pattern!r}: {exc}") from None
-            return lambda o: (rx.search(_as_text(_select(o, sel))) is not None) != negate
+            return lambda o: _matches(rx, pattern, _as_text(_select(o, sel))) != negate
         if tok == ("kw", "is") and not negate:
             negate = self._accept_kw("not")
             if not self._accept_kw("empty"):

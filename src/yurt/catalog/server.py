@@ -153,6 +153,7 @@ class CatalogServer:
             https_port=cfg.https_port if tls is not None else None,
             allowed_origins=cfg.allowed_origins,
             advertise=[cfg.advertise_addr],
+            limits=cfg.http_limits,
         )
         # Port 0 binds a free port: record what each listener got (plain first, then TLS).
         bound = [

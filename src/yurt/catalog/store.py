@@ -19,13 +19,13 @@ and wakes nobody, as Consul defers output-only updates.
 from __future__ import annotations
 
 import bisect
+import copy
 import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from yurt.api.blocking import WatchHub
 from yurt.api.durations import SECOND
@@ -604,14 +604,15 @@ class CatalogStore:
 
     # -- transactions ---------------------------------------------------------------------------
 
-    def kv_txn(self, ops: list[KVOp]) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+    def kv_txn(self, ops: list[KVOp]) -> tuple[list[tuple[KVEntry, bool]], list[tuple[int, str]]]:
         """Run KV operations all or nothing, under one index, as Consul's `/v1/txn`.
 
-        Returns the results (KV entries as Consul writes them; `Value` only for reads) and
-        no errors, or no results and every failed operation's (position, reason): then the
-        whole transaction is rolled back.
+        Returns the results (each KV entry as it was after its operation, and whether its
+        `Value` is answered: only for reads) and no errors, or no results and every failed
+        operation's (position, reason): then the whole transaction is rolled back. Encoding
+        is left to the caller, which can spread a large answer's over time.
         """
-        results: list[dict[str, Any]] = []
+        results: list[tuple[KVEntry, bool]] = []
         errors: list[tuple[int, str]] = []
         try:
             with self._write() as w:
@@ -626,16 +627,14 @@ class CatalogStore:
         return results, []
 
     def _txn_op(
-        self, w: CatalogStore._Write, op: KVOp, results: list[dict[str, Any]]
+        self, w: CatalogStore._Write, op: KVOp, results: list[tuple[KVEntry, bool]]
     ) -> str | None:
         key, verb = op.key, op.verb
         entry = self.kv.get(key)
 
         def found(e: KVEntry, with_value: bool) -> None:
-            data = e.to_json()
-            if not with_value:
-                data["Value"] = None
-            results.append(data)
+            # A copy: a session's end changes entries in place (the value is shared, not copied).
+            results.append((copy.copy(e), with_value))
 
         if verb in ("set", "cas", "lock", "unlock"):
             try:

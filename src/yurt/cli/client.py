@@ -144,6 +144,7 @@ def client(
         consul_tags=list(base.consul_tags),
         cpu_total_compute=base.cpu_total_compute,
         memory_total_mb=base.memory_total_mb,
+        http_limits=base.http_limits,
         acl_token_ttl=base.acl_token_ttl_ns / 1e9,
     )
 

@@ -101,6 +101,7 @@ class ClientAgent:
             tls=cfg.tls.server_context() if cfg.tls.http else None,
             allowed_origins=cfg.allowed_origins,
             advertise=[cfg.network_ip],
+            limits=cfg.http_limits,
         )
         if cfg.http_port == 0:
             cfg.http_port = int(self._http.addresses[0][1])

@@ -6,6 +6,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yurt.api.limits import HTTPLimits, nomad_limits
 from yurt.api.tls import TLSConfig
 
 
@@ -69,6 +70,8 @@ class ClientConfig:
     tls: TLSConfig = field(default_factory=lambda: TLSConfig(verify_server_hostname=False))
     # Nomad's `consul { ssl, ... }`: how this client calls the catalog.
     consul_tls: TLSConfig = field(default_factory=TLSConfig)
+    # Nomad's `limits { }` on the client's API listener (docs/security.md, Limits).
+    http_limits: HTTPLimits = field(default_factory=nomad_limits)
     # Nomad's `consul { tags }` on the client's own service.
     consul_tags: list[str] = field(default_factory=list)
     # Nomad's `client { cpu_total_compute, memory_total_mb }` (0: as fingerprinted).

@@ -98,10 +98,18 @@ class ClientAPI:
     # --- files --------------------------------------------------------------------------
 
     def _path(self, runner: AllocRunner, request: web.Request) -> Path:
+        raw = request.query.get("path", "/")
         try:
-            return runner.alloc_dir.resolve(request.query.get("path", "/"))
+            path = runner.alloc_dir.resolve(raw)
+            # exists() is False for a path that is not there, and raises for one the OS
+            # refuses to look up (a name over 255 bytes, a NUL): those were 500s.
+            path.exists()
         except PathEscapesError as exc:
             raise APIError(403, str(exc)) from None
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise APIError.bad_request(f"stat {raw[:200]}: {why.lower()}") from None
+        return path
 
     async def ls(self, request: web.Request) -> web.Response:
         runner = self._runner(request)

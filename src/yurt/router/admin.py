@@ -37,6 +37,13 @@ def build_app(router: Router) -> web.Application:
 
     def manual_key(request: web.Request) -> str:
         sub = request.match_info.get("key", "")
+        # Dot segments (`%2E%2E%2F` arrives decoded) would leave kvpath once the catalog's URL
+        # is normalised: `..%2F..%2Fx` read and wrote the KV key `x`. Go's ServeMux never
+        # lets such a path reach Fabio's handler.
+        if any(part in (".", "..") for part in sub.split("/")):
+            raise web.HTTPBadRequest(
+                text=f"invalid manual path {sub!r}: '.' and '..' segments are not allowed\n"
+            )
         return cfg.kv_path + ("/" + sub.strip("/") if sub.strip("/") else "")
 
     async def health(request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from yurt.api.durations import SECOND, format_go_duration, parse_go_duration
+from yurt.api.limits import HTTPLimits
 from yurt.router.access_log import AccessLog, AccessLogError
 from yurt.router.limits import Timeouts
 
@@ -92,6 +93,15 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "ui.access": ("rw", "ro or rw: whether /manual can be edited"),
     "ui.title": ("", "title shown in the UI"),
     "ui.allowedorigins": ("", "yurt: other origins that may call the UI, comma-separated"),
+    "ui.readheadertimeout": ("10s", "yurt: time to read a request head on ui.addr (0: none)"),
+    "ui.idletimeout": (
+        "60s",
+        "yurt: how long a keep-alive connection to ui.addr may wait for its next request (0: none)",
+    ),
+    "ui.maxconnsperclient": (
+        "100",
+        "yurt: open connections one client address may have on ui.addr (0: no limit)",
+    ),
     "ui.color": ("light-green", "colour of the UI's title bar"),
     "registry.backend": ("consul", "where routes come from: consul, static or file"),
     "registry.static.routes": ("", "route commands of the static backend"),
@@ -244,6 +254,27 @@ def _sts_value(p: Mapping[str, str]) -> str:
     if _bool("proxy.header.sts.preload", p["proxy.header.sts.preload"]):
         value += "; preload"
     return value
+
+
+_UI_CAP = "-ui.maxconnsperclient"
+
+
+def _ui_limits(p: Mapping[str, str]) -> HTTPLimits:
+    cap = _int("ui.maxconnsperclient", p["ui.maxconnsperclient"])
+    if cap < 0:
+        raise ConfigError(f"ui.maxconnsperclient: expected 0 or more, got {cap}")
+    header, idle = (
+        _duration_seconds(key, p[key]) for key in ("ui.readheadertimeout", "ui.idletimeout")
+    )
+    for key, value in (("ui.readheadertimeout", header), ("ui.idletimeout", idle)):
+        if value < 0:
+            raise ConfigError(f"{key}: expected 0 or more, got {p[key]}")
+    return HTTPLimits(
+        header_timeout=header,
+        idle_timeout=idle,
+        max_conns_per_client=cap,
+        setting=_UI_CAP,
+    )
 
 
 def _int(key: str, text: str) -> int:
@@ -440,6 +471,8 @@ class RouterConfig:
     ui_access: str = "rw"
     ui_title: str = ""
     ui_allowed_origins: tuple[str, ...] = ()
+    # ui.readheadertimeout, ui.idletimeout, ui.maxconnsperclient (docs/security.md, Limits).
+    ui_limits: HTTPLimits = field(default_factory=lambda: HTTPLimits(setting=_UI_CAP))
     consul_scheme: str = "http"
     consul_cafile: str = ""
     consul_capath: str = ""
@@ -698,6 +731,7 @@ class RouterConfig:
             ui_access=p["ui.access"],
             ui_title=p["ui.title"],
             ui_allowed_origins=_origin_list(p["ui.allowedorigins"]),
+            ui_limits=_ui_limits(p),
             consul_addr=p["registry.consul.addr"],
             consul_scheme=p["registry.consul.scheme"],
             consul_cafile=p["registry.consul.tls.cafile"],
@@ -796,6 +830,9 @@ class RouterConfig:
                 "proxy.idletimeout": _go_duration(self.idle_timeout),
                 "proxy.idleconntimeout": _go_duration(self.keepalive_timeout),
                 "proxy.maxconnsperclient": str(self.max_conns_per_client),
+                "ui.readheadertimeout": _go_duration(self.ui_limits.header_timeout),
+                "ui.idletimeout": _go_duration(self.ui_limits.idle_timeout),
+                "ui.maxconnsperclient": str(self.ui_limits.max_conns_per_client),
                 "proxy.strategy": self.strategy,
                 "proxy.matcher": self.matcher,
                 "proxy.noroutestatus": str(self.noroute_status),

@@ -154,6 +154,7 @@ class Router:
                 tls=ui_tls,
                 allowed_origins=cfg.ui_allowed_origins,
                 advertise=[cfg.register_addr.rsplit(":", 1)[0]] if cfg.register_addr else [],
+                limits=cfg.ui_limits,
             )
             if ui.port == 0:
                 cfg.with_ui_port(_bound_port(self._admin))

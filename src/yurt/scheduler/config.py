@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yurt.api.durations import SECOND
+from yurt.api.limits import HTTPLimits, nomad_limits
 from yurt.api.tls import TLSConfig
 from yurt.scheduler.gc import GCThresholds
 
@@ -45,6 +46,8 @@ class SchedulerConfig:
     tls: TLSConfig = field(default_factory=lambda: TLSConfig(verify_server_hostname=False))
     # Nomad's `consul { ssl, ... }`: how this server calls the catalog.
     consul_tls: TLSConfig = field(default_factory=TLSConfig)
+    # Nomad's `limits { }` on the API listener (docs/security.md, Limits).
+    http_limits: HTTPLimits = field(default_factory=nomad_limits)
     # Nomad's `consul { tags }` on this server's service; `advertise { http }` as its address.
     consul_tags: list[str] = field(default_factory=list)
     advertise_http: str = ""

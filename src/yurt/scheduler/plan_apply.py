@@ -62,6 +62,16 @@ def apply_plan(ops: Operations, ev: Obj, plan: Plan) -> list[Obj]:
         done["FailedTGAllocs"] = plan.failed_tg or None
         done["QueuedAllocations"] = plan.queued
         done["ModifyTime"] = now
+        if not plan.failed_tg:
+            # Nomad's state store rule: an evaluation that placed everything cancels the
+            # job's blocked ones (a stopped job's would otherwise keep it from GC forever).
+            for other in store.evals_for_job(ev["Namespace"], ev["JobID"]):
+                if other["Status"] == m.EVAL_BLOCKED and other["ID"] != ev["ID"]:
+                    canceled = dict(other)
+                    canceled["Status"] = m.EVAL_CANCELED
+                    canceled["StatusDescription"] = f'evaluation "{other["ID"]}" successful'
+                    canceled["ModifyTime"] = now
+                    ops._put_eval(txn, canceled)
         if plan.failed_tg and ev.get("Type") not in ("system", "sysbatch"):
             already = any(
                 e["Status"] == m.EVAL_BLOCKED and e["ID"] != ev["ID"]

@@ -154,6 +154,7 @@ class SchedulerServer:
             self.config.http_port,
             tls=self.config.tls.server_context() if self.config.tls.http else None,
             allowed_origins=self.config.allowed_origins,
+            limits=self.config.http_limits,
         )
         if self.config.http_port == 0:
             for site in self._runner.sites:
