@@ -9,6 +9,7 @@ import json
 import mimetypes
 import stat as statmod
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -174,15 +175,7 @@ class ClientAPI:
         if not path.is_file():
             raise APIError.bad_request(f"file {request.query.get('path', '')!r} not found")
         q = request.query
-        origin = q.get("origin", "start")
-        if origin not in ("start", "end"):
-            raise APIError.bad_request('origin must be "start" or "end"')
-        try:
-            offset = int(q.get("offset", "0"))
-        except ValueError:
-            raise APIError.bad_request("offset must be an integer") from None
-        if offset < 0:
-            raise APIError.bad_request("offset must be a positive value")
+        origin, offset = _origin_offset(q)
         # Nomad's fs/stream follows unless told not to.
         follow = q.get("follow", "true").lower() not in ("false", "0")
         plain = flag(request, "plain")
@@ -222,15 +215,7 @@ class ClientAPI:
         kind = q.get("type", "")
         if kind not in ("stdout", "stderr"):
             raise APIError.bad_request("must provide log type (stdout/stderr)")
-        origin = q.get("origin", "start")
-        if origin not in ("start", "end"):
-            raise APIError.bad_request('origin must be "start" or "end"')
-        try:
-            offset = int(q.get("offset", "0"))
-        except ValueError:
-            raise APIError.bad_request("offset must be an integer") from None
-        if offset < 0:
-            raise APIError.bad_request("offset must be a positive value")
+        origin, offset = _origin_offset(q)
         follow = flag(request, "follow")
         plain = flag(request, "plain")
         log_dir = runner.alloc_dir.logs
@@ -343,3 +328,17 @@ class ClientAPI:
 
         runner, command, tty = parse_exec_request(request, self._runner(request).tasks)
         return await serve_exec(request, runner, command, tty)
+
+
+def _origin_offset(q: Mapping[str, str]) -> tuple[str, int]:
+    """`?origin=start|end&offset=N` of Nomad's fs/stream and logs, or a 400 saying why."""
+    origin = q.get("origin", "start")
+    if origin not in ("start", "end"):
+        raise APIError.bad_request('origin must be "start" or "end"')
+    try:
+        offset = int(q.get("offset", "0"))
+    except ValueError:
+        raise APIError.bad_request("offset must be an integer") from None
+    if offset < 0:
+        raise APIError.bad_request("offset must be a positive value")
+    return origin, offset
