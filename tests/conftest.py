@@ -117,3 +117,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.line(
         "`make test-fast` fails these: mark them `process` (tests/support/lanes.py says why)."
     )
+
+
+# Property tests explore new inputs on every developer run; in CI (CI=true) they replay the same
+# derandomized examples, so that a new finding shows up on a developer's machine rather than
+# turning a submission red at random.
+def _hypothesis_profile() -> None:
+    import os
+
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, database=None)
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        settings.load_profile("ci")
+
+
+_hypothesis_profile()

@@ -49,8 +49,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 15.0
 ANY_METHOD = ["GET", "PUT", "POST", "DELETE", "HEAD"]
 # The real products' own 500s for an unknown `dc` / `region`, which their clients match on
-# (hashicorp/consul#908, linkerd's consul namer): faithful answers, not failures.
-FAITHFUL_500S = ("No path to datacenter", "No path to region")
+# (hashicorp/consul#908, linkerd's consul namer), and Consul's 500 for a KV `?acquire=` or
+# `?release=` naming no session (consul 1.10.11: `PUT /v1/kv/x?acquire=0` is a 500 "failed
+# session lookup"): faithful answers, not failures.
+FAITHFUL_500S = ("No path to datacenter", "No path to region", "invalid session")
 
 
 @dataclass(frozen=True)
