@@ -94,6 +94,12 @@ def up(
             "==> next: yurt job run jobs/job.nginx-raw.nomad, then curl "
             f"{a.proxy}/ (Ctrl-C stops everything)"
         )
+        if config.acl_enabled:
+            click.echo("==> Nomad's ACLs are on: `yurt acl bootstrap`, then NOMAD_TOKEN")
+        if config.catalog_acl.enabled:
+            click.echo(
+                "==> Consul's ACLs are on: `yurt catalog acl bootstrap`, then CONSUL_HTTP_TOKEN"
+            )
 
     async def main() -> None:
         try:
