@@ -9,7 +9,9 @@ import pytest
 
 from yurt.api.blocking import WatchHub
 from yurt.catalog.model import CRITICAL, PASSING, Check, CheckDefinition, Node, Service
-from yurt.catalog.store import CatalogStore
+from yurt.catalog.store import CatalogStore, KVOp
+from yurt.storage.memory import MemoryBackend
+from yurt.storage.sqlite import SQLiteBackend
 
 
 def _store(path: Path) -> CatalogStore:
@@ -84,10 +86,12 @@ def test_deregister_service_removes_its_checks(tmp_path: Path) -> None:
 
 def test_failed_write_leaves_memory_as_the_database(tmp_path: Path) -> None:
     store = _store(tmp_path)
-    # a real SQLite failure in the middle of a write (as a full disk would raise)
-    store.db.conn.execute(
-        "CREATE TRIGGER fail_boom BEFORE INSERT ON checks WHEN NEW.check_id = 'boom' "
-        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    # a real SQLite failure in the middle of a commit (as a full disk would raise)
+    assert isinstance(store.backend, SQLiteBackend)
+    store.backend.db.conn.execute(
+        "CREATE TRIGGER fail_boom BEFORE INSERT ON objects"
+        " WHEN NEW.kind = 'checks' AND NEW.key = 'n' || char(0) || 'boom'"
+        " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
     )
     index, generation = store.index, store.generation
     web = Service(node="n", id="web", name="web")
@@ -101,3 +105,49 @@ def test_failed_write_leaves_memory_as_the_database(tmp_path: Path) -> None:
     # and the store goes on working
     store.register_service(Service(node="n", id="web", name="web"), [_ttl_check("ok", web)])
     assert store.index == index + 1
+
+
+def _scripted(store: CatalogStore) -> tuple[object, ...]:
+    """A little of everything; what it answers must not depend on the backend."""
+    web = Service(node="n", id="web", name="web", tags=["t"])
+    store.register_service(web, [_ttl_check("c1", web)])
+    store.update_check("n", "c1", PASSING, "ok")
+    store.update_check("n", "c1", PASSING, "output only")
+    store.kv_put("a/b", b"\x00\xff", 3, None)
+    store.kv_put("a/c", b"", 0, 0)
+    store.kv_delete("a/b", recurse=False, cas=None)
+    store.deregister_service("n", "web")
+    return (
+        store.index,
+        {t: store.topic_index(t) for t in ("nodes", "services", "checks", "kvs", "svc:web")},
+        [(e.key, e.value, e.flags, e.create_index, e.modify_index) for e in store.kv_prefix("")],
+        store.kv_index("a/b", exact=True),
+        sorted(store.services),
+        sorted(store.checks),
+    )
+
+
+def test_the_store_answers_the_same_on_every_backend(tmp_path: Path) -> None:
+    on_sqlite = _scripted(_store(tmp_path))
+    memory = MemoryBackend()
+    store = CatalogStore(memory, WatchHub())
+    store.upsert_node(Node(name="n", node_id="id", address="127.0.0.1", datacenter="dc1"))
+    assert _scripted(store) == on_sqlite
+    # a second store on the same backend loads what the first wrote
+    again = CatalogStore(memory, WatchHub())
+    assert again.index == store.index
+    assert [e.key for e in again.kv_prefix("")] == ["a/c"]
+    assert again.kv_index("a/b", exact=True) == store.kv_index("a/b", exact=True)
+    assert again.topic_index("svc:web") == store.topic_index("svc:web")
+
+
+def test_a_failed_transaction_leaves_nothing_on_the_memory_backend() -> None:
+    store = CatalogStore(MemoryBackend(), WatchHub())
+    store.kv_put("old", b"1", 0, None)
+    index, generation = store.index, store.generation
+    # the set is applied in memory, then the check fails: all of it is rolled back
+    results, errors = store.kv_txn([KVOp("set", "k", b"v"), KVOp("check-not-exists", "k")])
+    assert results == [] and [pos for pos, _ in errors] == [1]
+    assert store.kv_get("k") is None and store.kv_get("old") is not None
+    assert store.index == index and store.generation > generation
+    assert [e.key for e in store.kv_prefix("")] == ["old"]

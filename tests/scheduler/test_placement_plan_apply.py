@@ -5,7 +5,6 @@ no processes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,12 +62,9 @@ def test_the_committed_rows_are_what_memory_holds(ops: Operations, tmp_path: Pat
     ops.register_job(J.job("web", groups=[J.group(count=5)]))
     for ev in _pending(store):
         ops.process_eval(ev["ID"])
-    rows = {
-        (kind, key): json.loads(body)
-        for kind, key, body in store.db.conn.execute("SELECT kind, key, body FROM objects")
-    }
+    rows = dict(store.backend.load(s.ALLOC))
     for alloc in store.allocs_for_job("default", "web"):
-        assert rows[(s.ALLOC, alloc["ID"])] == alloc
+        assert rows[alloc["ID"]] == alloc
     reopened = s.Store(tmp_path)
     try:
         job = reopened.job("default", "web")

@@ -1,15 +1,13 @@
 """The ACL tables of the catalog's store: policies, tokens, roles and the bootstrap mark.
 
-They live in the catalog's SQLite database and take their indexes from its one counter, so a
-change is durable once answered and bumps the index that blocking reads of `/v1/acl/*` wait
-on (topic `acl`). Reads come from an in-memory copy, rebuilt from SQLite at start and after a
-failed write.
+They live in the catalog's storage backend, in tables of their own, and take their indexes
+from its one counter, so a change is durable once answered and bumps the index that blocking
+reads of `/v1/acl/*` wait on (topic `acl`). Reads come from an in-memory copy, rebuilt from
+the backend at start and after a failed write.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import uuid
 from typing import TYPE_CHECKING
 
@@ -25,13 +23,13 @@ from yurt.catalog.acl_templates import (
 
 if TYPE_CHECKING:
     from yurt.catalog.store import CatalogStore
+    from yurt.storage.interface import Batch
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS acl_policies (id TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS acl_tokens (accessor TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS acl_roles (id TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS acl_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+# the backend's tables, by ID, AccessorID, ID and name
+POLICIES = "acl_policies"
+TOKENS = "acl_tokens"
+ROLES = "acl_roles"
+META = "acl_meta"
 
 TOPIC = "acl"
 
@@ -54,27 +52,26 @@ def new_token(secret: str, description: str, *, management: bool = False) -> ACL
 class ACLStore:
     def __init__(self, store: CatalogStore) -> None:
         self.store = store
-        store.db.conn.executescript(_SCHEMA)
         self._load()
         store.reload_hooks.append(self._load)
 
     def _load(self) -> None:
-        conn = self.store.db.conn
+        backend = self.store.backend
         self.policies: dict[str, ACLPolicy] = {}
         self.tokens: dict[str, ACLToken] = {}
         self.roles: dict[str, ACLRole] = {}
         self.meta: dict[str, str] = {}
-        for row in conn.execute("SELECT data FROM acl_policies"):
-            policy = ACLPolicy.from_record(json.loads(row[0]))
+        for _, data in backend.load(POLICIES):
+            policy = ACLPolicy.from_record(data)
             self.policies[policy.id] = policy
-        for row in conn.execute("SELECT data FROM acl_tokens"):
-            token = ACLToken.from_record(json.loads(row[0]))
+        for _, data in backend.load(TOKENS):
+            token = ACLToken.from_record(data)
             self.tokens[token.accessor_id] = token
-        for row in conn.execute("SELECT data FROM acl_roles"):
-            role = ACLRole.from_record(json.loads(row[0]))
+        for _, data in backend.load(ROLES):
+            role = ACLRole.from_record(data)
             self.roles[role.id] = role
-        for row in conn.execute("SELECT key, value FROM acl_meta"):
-            self.meta[row[0]] = row[1]
+        for key, value in backend.load(META):
+            self.meta[key] = str(value)
         self._by_secret = {t.secret_id: t.accessor_id for t in self.tokens.values()}
 
     @property
@@ -124,79 +121,67 @@ class ACLStore:
         with self.store._write() as w:
             policy.create_index = old.create_index if old else w.index
             policy.modify_index = w.index
-            w.conn.execute(
-                "INSERT OR REPLACE INTO acl_policies(id, data) VALUES(?, ?)",
-                (policy.id, json.dumps(policy.to_record())),
-            )
+            w.batch.put(POLICIES, policy.id, policy.to_record())
             self.policies[policy.id] = policy
             if old is not None and old.name != policy.name:
-                self._rename_links(w.conn, policy.id, policy.name)
+                self._rename_links(w.batch, policy.id, policy.name)
             w.touch(TOPIC)
         return policy
 
-    def _rename_links(self, conn: sqlite3.Connection, policy_id: str, name: str) -> None:
+    def _rename_links(self, batch: Batch, policy_id: str, name: str) -> None:
         for token in self.tokens.values():
             if any(link.id == policy_id for link in token.grants.policies):
                 for link in token.grants.policies:
                     if link.id == policy_id:
                         link.name = name
-                self._save_token(conn, token)
+                self._save_token(batch, token)
         for role in self.roles.values():
             if any(link.id == policy_id for link in role.grants.policies):
                 for link in role.grants.policies:
                     if link.id == policy_id:
                         link.name = name
-                self._save_role(conn, role)
+                self._save_role(batch, role)
 
     def delete_policy(self, policy_id: str) -> bool:
         if policy_id not in self.policies:
             return False
         with self.store._write() as w:
             del self.policies[policy_id]
-            w.conn.execute("DELETE FROM acl_policies WHERE id=?", (policy_id,))
+            w.batch.delete(POLICIES, policy_id)
             # links to a deleted policy go away, as Consul drops dangling links
             for token in self.tokens.values():
                 kept = [p for p in token.grants.policies if p.id != policy_id]
                 if len(kept) != len(token.grants.policies):
                     token.grants.policies = kept
-                    self._save_token(w.conn, token)
+                    self._save_token(w.batch, token)
             for role in self.roles.values():
                 kept = [p for p in role.grants.policies if p.id != policy_id]
                 if len(kept) != len(role.grants.policies):
                     role.grants.policies = kept
-                    self._save_role(w.conn, role)
+                    self._save_role(w.batch, role)
             w.touch(TOPIC)
         return True
 
     @staticmethod
-    def _save_token(conn: sqlite3.Connection, token: ACLToken) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO acl_tokens(accessor, data) VALUES(?, ?)",
-            (token.accessor_id, json.dumps(token.to_record())),
-        )
+    def _save_token(batch: Batch, token: ACLToken) -> None:
+        batch.put(TOKENS, token.accessor_id, token.to_record())
 
     @staticmethod
-    def _save_role(conn: sqlite3.Connection, role: ACLRole) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO acl_roles(id, data) VALUES(?, ?)",
-            (role.id, json.dumps(role.to_record())),
-        )
+    def _save_role(batch: Batch, role: ACLRole) -> None:
+        batch.put(ROLES, role.id, role.to_record())
 
     def put_token(self, token: ACLToken, *, bootstrap: bool = False) -> ACLToken:
         old = self.tokens.get(token.accessor_id)
         with self.store._write() as w:
             token.create_index = old.create_index if old else w.index
             token.modify_index = w.index
-            self._save_token(w.conn, token)
+            self._save_token(w.batch, token)
             if old is not None:
                 self._by_secret.pop(old.secret_id, None)
             self.tokens[token.accessor_id] = token
             self._by_secret[token.secret_id] = token.accessor_id
             if bootstrap:
-                w.conn.execute(
-                    "INSERT OR REPLACE INTO acl_meta(key, value) VALUES('bootstrap_index', ?)",
-                    (str(w.index),),
-                )
+                w.batch.put(META, "bootstrap_index", str(w.index))
                 self.meta["bootstrap_index"] = str(w.index)
             w.touch(TOPIC)
         return token
@@ -208,7 +193,7 @@ class ACLStore:
         with self.store._write() as w:
             del self.tokens[accessor]
             self._by_secret.pop(token.secret_id, None)
-            w.conn.execute("DELETE FROM acl_tokens WHERE accessor=?", (accessor,))
+            w.batch.delete(TOKENS, accessor)
             w.touch(TOPIC)
         return True
 
@@ -217,14 +202,14 @@ class ACLStore:
         with self.store._write() as w:
             role.create_index = old.create_index if old else w.index
             role.modify_index = w.index
-            self._save_role(w.conn, role)
+            self._save_role(w.batch, role)
             self.roles[role.id] = role
             if old is not None and old.name != role.name:
                 for token in self.tokens.values():
                     for link in token.roles:
                         if link.id == role.id:
                             link.name = role.name
-                            self._save_token(w.conn, token)
+                            self._save_token(w.batch, token)
             w.touch(TOPIC)
         return role
 
@@ -233,12 +218,12 @@ class ACLStore:
             return False
         with self.store._write() as w:
             del self.roles[role_id]
-            w.conn.execute("DELETE FROM acl_roles WHERE id=?", (role_id,))
+            w.batch.delete(ROLES, role_id)
             for token in self.tokens.values():
                 kept = [r for r in token.roles if r.id != role_id]
                 if len(kept) != len(token.roles):
                     token.roles = kept
-                    self._save_token(w.conn, token)
+                    self._save_token(w.batch, token)
             w.touch(TOPIC)
         return True
 
@@ -251,6 +236,6 @@ class ACLStore:
 
     def reset_bootstrap(self) -> None:
         with self.store._write() as w:
-            w.conn.execute("DELETE FROM acl_meta WHERE key='bootstrap_index'")
+            w.batch.delete(META, "bootstrap_index")
             self.meta.pop("bootstrap_index", None)
             w.touch(TOPIC)

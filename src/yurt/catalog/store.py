@@ -1,7 +1,9 @@
-"""The catalog's state: SQLite for durability, an in-memory copy for reads.
+"""The catalog's state: a storage backend for durability, an in-memory copy for reads.
 
-Every change runs in one SQLite transaction that takes the next index, so a restart (even
+Every change runs in one backend transaction that takes the next index, so a restart (even
 after `kill -9`) finds every acknowledged write and an index that never goes backwards.
+Records are kept as JSON documents in the tables named in `_TABLES` (SQLite by default,
+`yurt.storage.interface` says what another backend provides).
 
 Blocking queries wait on topics, each with its own index, as Consul's state store keeps an
 index per table and per service name:
@@ -18,10 +20,9 @@ and wakes nobody, as Consul defers output-only updates.
 
 from __future__ import annotations
 
+import base64
 import bisect
 import copy
-import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -30,21 +31,56 @@ from pathlib import Path
 from yurt.api.blocking import WatchHub
 from yurt.api.durations import SECOND
 from yurt.catalog.model import CRITICAL, DELETE, Check, KVEntry, Node, Service, Session
-from yurt.storage.sqlite import Database
+from yurt.storage.interface import Backend, Batch, JSONValue
+from yurt.storage.topics import TopicIndex
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS services (
-    node TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (node, id));
-CREATE TABLE IF NOT EXISTS checks (
-    node TEXT NOT NULL, check_id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (node, check_id));
-CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY, value BLOB, flags INTEGER NOT NULL, lock_index INTEGER NOT NULL,
-    session TEXT NOT NULL, create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS kv_tombstones (key TEXT PRIMARY KEY, idx INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS topic_index (topic TEXT PRIMARY KEY, idx INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, data TEXT NOT NULL);
-"""
+# The backend's tables. Keys: a node's name, `<node>\0<id>` for services and checks, a KV
+# key, a session's ID, a topic.
+NODES = "nodes"
+SERVICES = "services"
+CHECKS = "checks"
+KV = "kv"
+KV_TOMBSTONES = "kv_tombstones"
+TOPIC_INDEX = "topic_index"
+SESSIONS = "sessions"
+
+
+def pair_key(node: str, item: str) -> str:
+    return f"{node}\x00{item}"
+
+
+def kv_record(entry: KVEntry) -> dict[str, JSONValue]:
+    return {
+        "key": entry.key,
+        "value": None if entry.value is None else base64.b64encode(entry.value).decode(),
+        "flags": entry.flags,
+        "lock_index": entry.lock_index,
+        "session": entry.session,
+        "create_index": entry.create_index,
+        "modify_index": entry.modify_index,
+    }
+
+
+def kv_from_record(data: dict[str, JSONValue]) -> KVEntry:
+    value = data["value"]
+    return KVEntry(
+        key=data["key"],
+        value=None if value is None else base64.b64decode(value),
+        flags=int(data["flags"]),
+        lock_index=int(data["lock_index"]),
+        session=str(data["session"]),
+        create_index=int(data["create_index"]),
+        modify_index=int(data["modify_index"]),
+    )
+
+
+def open_backend(path: Path | str | Backend) -> Backend:
+    """`path`: a SQLite file (or `:memory:`), or a backend to use as it is."""
+    if isinstance(path, (str, Path)):
+        from yurt.storage.sqlite import SQLiteBackend
+
+        return SQLiteBackend(path)
+    return path
 
 
 class SessionError(ValueError):
@@ -87,10 +123,10 @@ class _TxnFailed(Exception):
 
 
 class CatalogStore:
-    def __init__(self, path: Path | str, hub: WatchHub) -> None:
-        self.db = Database(path)
+    def __init__(self, path: Path | str | Backend, hub: WatchHub) -> None:
+        self.backend = open_backend(path)
         self.hub = hub
-        self.db.conn.executescript(_SCHEMA)
+        self._topics = TopicIndex(hub, TOPIC_INDEX)
         # keys released by an invalidated session cannot be acquired again before this
         # (monotonic) time: Consul's lock-delay, kept in memory as Consul keeps it
         self._lock_delays: dict[str, float] = {}
@@ -104,8 +140,8 @@ class CatalogStore:
     # -- loading and bookkeeping ------------------------------------------------------
 
     def _load(self) -> None:
-        """(Re)build the in-memory copy from SQLite: at start, and after a failed write,
-        so that memory never keeps half of a change the database rolled back."""
+        """(Re)build the in-memory copy from the backend: at start, and after a failed
+        write, so that memory never keeps half of a change the backend rolled back."""
         self.nodes: dict[str, Node] = {}
         self.services: dict[tuple[str, str], Service] = {}
         self.checks: dict[tuple[str, str], Check] = {}
@@ -113,42 +149,38 @@ class CatalogStore:
         self._kv_keys: list[str] = []
         self._tombstones: dict[str, int] = {}
         self._tombstone_keys: list[str] = []
-        self._topics: dict[str, int] = {}
         self.sessions: dict[str, Session] = {}
         # secondary indexes, so that a read touches only what it answers with
         self._by_name: dict[str, dict[tuple[str, str], Service]] = {}
         self._by_node: dict[str, dict[str, Service]] = {}
         self._checks_of: dict[tuple[str, str], dict[str, Check]] = {}
-        conn = self.db.conn
-        for row in conn.execute("SELECT data FROM nodes"):
-            node = Node.from_record(json.loads(row[0]))
+        backend = self.backend
+        for _, data in backend.load(NODES):
+            node = Node.from_record(data)
             self.nodes[node.name] = node
-        for row in conn.execute("SELECT data FROM services"):
-            self._add_service(Service.from_record(json.loads(row[0])))
-        for row in conn.execute("SELECT data FROM checks"):
-            self._add_check(Check.from_record(json.loads(row[0])))
-        for row in conn.execute(
-            "SELECT key, value, flags, lock_index, session, create_index, modify_index FROM kv"
-        ):
-            self.kv[row[0]] = KVEntry(row[0], None if row[1] is None else bytes(row[1]), *row[2:])
+        for _, data in backend.load(SERVICES):
+            self._add_service(Service.from_record(data))
+        for _, data in backend.load(CHECKS):
+            self._add_check(Check.from_record(data))
+        for key, data in backend.load(KV):
+            self.kv[key] = kv_from_record(data)
         self._kv_keys = sorted(self.kv)
-        for row in conn.execute("SELECT key, idx FROM kv_tombstones"):
-            self._tombstones[row[0]] = int(row[1])
+        for key, idx in backend.load(KV_TOMBSTONES):
+            self._tombstones[key] = int(idx)
         self._tombstone_keys = sorted(self._tombstones)
-        for row in conn.execute("SELECT topic, idx FROM topic_index"):
-            self._topics[row[0]] = int(row[1])
-        for row in conn.execute("SELECT data FROM sessions"):
-            session = Session.from_record(json.loads(row[0]))
+        self._topics.load(backend)
+        for _, data in backend.load(SESSIONS):
+            session = Session.from_record(data)
             self.sessions[session.id] = session
         for hook in self.reload_hooks:
             hook()
 
     def close(self) -> None:
-        self.db.close()
+        self.backend.close()
 
     @property
     def index(self) -> int:
-        return self.db.index
+        return self.backend.index
 
     # -- the in-memory indexes ---------------------------------------------------------------
 
@@ -223,19 +255,16 @@ class CatalogStore:
     class _Write:
         """One write: a transaction, its index, the topics it touches."""
 
-        def __init__(self, store: CatalogStore, conn: sqlite3.Connection) -> None:
+        def __init__(self, store: CatalogStore, batch: Batch) -> None:
             self.store = store
-            self.conn = conn
-            self._index = 0
+            self.batch = batch
             self.topics: set[str] = set()
             # woken but not given an index of their own (one KV key's readers)
             self.wakes: set[str] = set()
 
         @property
         def index(self) -> int:
-            if not self._index:
-                self._index = self.store.db.next_index()
-            return self._index
+            return self.batch.claim_index()
 
         def touch(self, *topics: str) -> None:
             self.topics.update(topics)
@@ -244,17 +273,10 @@ class CatalogStore:
         return _WriteContext(self)
 
     def _finish(self, write: CatalogStore._Write) -> None:
+        """The last step inside the transaction: the touched topics' indexes."""
         self.generation += 1
-        if not write.topics:
-            return
-        idx = write.index
-        for topic in write.topics:
-            self._topics[topic] = idx
-            write.conn.execute(
-                "INSERT INTO topic_index(topic, idx) VALUES(?, ?) "
-                "ON CONFLICT(topic) DO UPDATE SET idx=excluded.idx",
-                (topic, idx),
-            )
+        if write.topics:
+            self._topics.persist(write.batch, write.topics, write.index)
 
     def _service_topics(self, node: str) -> Iterator[str]:
         for svc in self._by_node.get(node, {}).values():
@@ -271,25 +293,16 @@ class CatalogStore:
     # -- persistence of single records --------------------------------------------------
 
     @staticmethod
-    def _save_node(conn: sqlite3.Connection, node: Node) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO nodes(name, data) VALUES(?, ?)",
-            (node.name, json.dumps(node.to_record())),
-        )
+    def _save_node(batch: Batch, node: Node) -> None:
+        batch.put(NODES, node.name, node.to_record())
 
     @staticmethod
-    def _save_service(conn: sqlite3.Connection, svc: Service) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO services(node, id, data) VALUES(?, ?, ?)",
-            (svc.node, svc.id, json.dumps(svc.to_record())),
-        )
+    def _save_service(batch: Batch, svc: Service) -> None:
+        batch.put(SERVICES, pair_key(svc.node, svc.id), svc.to_record())
 
     @staticmethod
-    def _save_check(conn: sqlite3.Connection, chk: Check) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO checks(node, check_id, data) VALUES(?, ?, ?)",
-            (chk.node, chk.check_id, json.dumps(chk.to_record())),
-        )
+    def _save_check(batch: Batch, chk: Check) -> None:
+        batch.put(CHECKS, pair_key(chk.node, chk.check_id), chk.to_record())
 
     # -- nodes ----------------------------------------------------------------------------
 
@@ -300,7 +313,7 @@ class CatalogStore:
         with self._write() as w:
             node.create_index = old.create_index if old else w.index
             node.modify_index = w.index
-            self._save_node(w.conn, node)
+            self._save_node(w.batch, node)
             self.nodes[node.name] = node
             w.touch("nodes", f"node:{node.name}", *self._service_topics(node.name))
         return True
@@ -315,12 +328,12 @@ class CatalogStore:
                 self._invalidate(w, session)
             for svc in self.node_services(name):
                 self._drop_service(svc)
+                w.batch.delete(SERVICES, pair_key(name, svc.id))
             for chk in [c for c in self.checks.values() if c.node == name]:
                 self._drop_check(chk)
+                w.batch.delete(CHECKS, pair_key(name, chk.check_id))
             del self.nodes[name]
-            w.conn.execute("DELETE FROM services WHERE node=?", (name,))
-            w.conn.execute("DELETE FROM checks WHERE node=?", (name,))
-            w.conn.execute("DELETE FROM nodes WHERE name=?", (name,))
+            w.batch.delete(NODES, name)
             w.touch(*topics)
         return True
 
@@ -341,7 +354,7 @@ class CatalogStore:
             if old is None or not old.same_content(service):
                 service.create_index = old.create_index if old else w.index
                 service.modify_index = w.index
-                self._save_service(w.conn, service)
+                self._save_service(w.batch, service)
                 self._add_service(service)
                 w.touch("services", f"svc:{service.name}", f"node:{service.node}")
                 if old is not None and old.name != service.name:
@@ -352,7 +365,7 @@ class CatalogStore:
                         chk.service_tags = list(service.tags)
                         chk.service_name = service.name
                         chk.modify_index = w.index
-                        self._save_check(w.conn, chk)
+                        self._save_check(w.batch, chk)
                         w.touch(*self._check_topics(chk))
             wanted = {c.check_id for c in new_checks}
             if replace_checks:
@@ -370,7 +383,7 @@ class CatalogStore:
             for chk in self.checks_of(node, service_id):
                 self._delete_check(w, chk)
             self._drop_service(svc)
-            w.conn.execute("DELETE FROM services WHERE node=? AND id=?", (node, service_id))
+            w.batch.delete(SERVICES, pair_key(node, service_id))
             w.touch("services", f"svc:{svc.name}", f"node:{node}")
         return svc
 
@@ -387,7 +400,7 @@ class CatalogStore:
             self._invalidate_for_check(w, check.node, check.check_id)
         check.create_index = old.create_index if old else w.index
         check.modify_index = w.index
-        self._save_check(w.conn, check)
+        self._save_check(w.batch, check)
         self._add_check(check)
         w.touch(*self._check_topics(check))
         if old is not None and old.service_name != check.service_name:
@@ -397,9 +410,7 @@ class CatalogStore:
     def _delete_check(self, w: CatalogStore._Write, check: Check) -> None:
         self._invalidate_for_check(w, check.node, check.check_id)
         self._drop_check(check)
-        w.conn.execute(
-            "DELETE FROM checks WHERE node=? AND check_id=?", (check.node, check.check_id)
-        )
+        w.batch.delete(CHECKS, pair_key(check.node, check.check_id))
         w.touch(*self._check_topics(check))
 
     def register_check(self, check: Check) -> Check:
@@ -429,7 +440,7 @@ class CatalogStore:
                 w.touch(*self._check_topics(chk))
                 if status == CRITICAL:
                     self._invalidate_for_check(w, node, check_id)
-            self._save_check(w.conn, chk)
+            self._save_check(w.batch, chk)
         return changed
 
     # -- KV -----------------------------------------------------------------------------------
@@ -547,9 +558,9 @@ class CatalogStore:
             create_index=old.create_index if old else w.index,
             modify_index=w.index,
         )
-        self._save_kv(w.conn, entry)
+        self._save_kv(w.batch, entry)
         if self._tombstones.pop(key, None) is not None:
-            w.conn.execute("DELETE FROM kv_tombstones WHERE key=?", (key,))
+            w.batch.delete(KV_TOMBSTONES, key)
             self._tombstone_keys.pop(bisect.bisect_left(self._tombstone_keys, key))
         if old is None:
             bisect.insort(self._kv_keys, key)
@@ -559,20 +570,8 @@ class CatalogStore:
         return entry
 
     @staticmethod
-    def _save_kv(conn: sqlite3.Connection, entry: KVEntry) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO kv(key, value, flags, lock_index, session, create_index,"
-            " modify_index) VALUES(?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.key,
-                entry.value,
-                entry.flags,
-                entry.lock_index,
-                entry.session,
-                entry.create_index,
-                entry.modify_index,
-            ),
-        )
+    def _save_kv(batch: Batch, entry: KVEntry) -> None:
+        batch.put(KV, entry.key, kv_record(entry))
 
     def _kv_remove(self, w: CatalogStore._Write, entry: KVEntry) -> None:
         del self.kv[entry.key]
@@ -581,10 +580,8 @@ class CatalogStore:
             bisect.insort(self._tombstone_keys, entry.key)
         self._tombstones[entry.key] = w.index
         w.wakes.add(f"kv:{entry.key}")
-        w.conn.execute("DELETE FROM kv WHERE key=?", (entry.key,))
-        w.conn.execute(
-            "INSERT OR REPLACE INTO kv_tombstones(key, idx) VALUES(?, ?)", (entry.key, w.index)
-        )
+        w.batch.delete(KV, entry.key)
+        w.batch.put(KV_TOMBSTONES, entry.key, w.index)
         w.touch("kvs")
 
     def kv_delete(self, key: str, *, recurse: bool, cas: int | None) -> bool:
@@ -696,10 +693,7 @@ class CatalogStore:
     def session_create(self, session: Session) -> Session:
         with self._write() as w:
             session.create_index = session.modify_index = w.index
-            w.conn.execute(
-                "INSERT OR REPLACE INTO sessions(id, data) VALUES(?, ?)",
-                (session.id, json.dumps(session.to_record())),
-            )
+            w.batch.put(SESSIONS, session.id, session.to_record())
             self.sessions[session.id] = session
             w.touch("sessions")
         return session
@@ -716,7 +710,7 @@ class CatalogStore:
 
     def _invalidate(self, w: CatalogStore._Write, session: Session) -> None:
         del self.sessions[session.id]
-        w.conn.execute("DELETE FROM sessions WHERE id=?", (session.id,))
+        w.batch.delete(SESSIONS, session.id)
         w.touch("sessions")
         now = time.monotonic()
         self._lock_delays = {k: t for k, t in self._lock_delays.items() if t > now}
@@ -729,7 +723,7 @@ class CatalogStore:
                 continue
             entry.session = ""
             entry.modify_index = w.index
-            self._save_kv(w.conn, entry)
+            self._save_kv(w.batch, entry)
             w.touch("kvs")
             w.wakes.add(f"kv:{entry.key}")
 
@@ -741,23 +735,35 @@ class CatalogStore:
 
 
 class _WriteContext:
+    """One write of the store: the backend's transaction, then memory and the watchers.
+
+    Memory is changed as the write goes; if the write or its commit fails, it is rebuilt
+    from the backend, so that it never keeps half of a change that was not committed."""
+
     def __init__(self, store: CatalogStore) -> None:
         self.store = store
-        self._tx = store.db.transaction()
+        self._tx = store.backend.transaction()
         self.write: CatalogStore._Write | None = None
 
     def __enter__(self) -> CatalogStore._Write:
-        conn = self._tx.__enter__()
-        self.write = CatalogStore._Write(self.store, conn)
+        self.write = CatalogStore._Write(self.store, self._tx.__enter__())
         return self.write
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        assert self.write is not None
-        if exc is None:
-            self.store._finish(self.write)
-            self._tx.__exit__(None, None, None)
-            self.store.hub.notify(*self.write.topics, *self.write.wakes)
-        else:
+        write, store = self.write, self.store
+        assert write is not None
+        if exc is not None:
             self._tx.__exit__(type(exc), exc, tb)  # type: ignore[arg-type]
-            self.store._load()
-            self.store.generation += 1
+            store._load()
+            store.generation += 1
+            return
+        store._finish(write)
+        try:
+            self._tx.__exit__(None, None, None)
+        except BaseException:
+            store._load()
+            store.generation += 1
+            raise
+        if write.topics:
+            store._topics.advance(write.topics, write.index)
+        store._topics.publish(*write.topics, *write.wakes)

@@ -186,7 +186,7 @@ class GarbageCollector:
                 for kind, key in dict.fromkeys(doomed):
                     txn.delete(kind, key)
             # Deleted rows leave free pages: give them (and the WAL) back to the disk.
-            self.store.db.reclaim()
+            self.store.reclaim()
         return result
 
     def _job_collectable(self, job: Obj, evals: list[Obj], allocs: list[Obj], old: _Old) -> bool:

@@ -1,15 +1,14 @@
 """The scheduler's state: jobs and their versions, evaluations, allocations, nodes and
-deployments, in SQLite (WAL) with one modify index.
+deployments, in a storage backend (SQLite by default) with one modify index.
 
-Every object is kept as the JSON Nomad's API answers with, in one table, and mirrored in
-memory for reads. A write runs in one SQLite transaction that takes the next index; memory
-and the blocking-query waiters are updated only after the commit, so nothing is ever
-answered that a `kill -9` could lose.
+Every object is kept as the JSON Nomad's API answers with, in the backend's table of its
+kind, and mirrored in memory for reads. A write runs in one backend transaction that takes
+the next index; memory and the blocking-query waiters are updated only after the commit, so
+nothing is ever answered that a `kill -9` could lose.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 from yurt.api.blocking import WatchHub
 from yurt.scheduler.model import alloc_uses_resources, job_status
 from yurt.scheduler.usage import NodeUsage
-from yurt.storage.sqlite import Database
+from yurt.storage.interface import Backend, Batch, Reclaimed
+from yurt.storage.topics import TopicIndex
 
 JOB = "job"
 JOB_VERSION = "job_version"
@@ -47,6 +47,9 @@ KINDS = (
     ACL_ONETIME,
 )
 
+# the backend's table of each kind's index (what blocking reads of a kind's list wait on)
+KIND_INDEX = "_index"
+
 Obj = dict[str, Any]
 
 
@@ -61,35 +64,35 @@ def version_key(namespace: str, job_id: str, version: int) -> str:
 class Txn:
     """The writes of one transaction; `index` is the modify index they all get."""
 
-    def __init__(self, store: Store, index: int) -> None:
-        self._store = store
-        self.index = index
+    def __init__(self, batch: Batch) -> None:
+        self._batch = batch
+        self.index = batch.claim_index()
         self.puts: list[tuple[str, str, Obj | None]] = []
 
     def put(self, kind: str, key: str, obj: Obj) -> None:
-        self._store.db.conn.execute(
-            "INSERT INTO objects(kind, key, body) VALUES(?, ?, ?) "
-            "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body",
-            (kind, key, json.dumps(obj, separators=(",", ":"))),
-        )
+        self._batch.put(kind, key, obj)
         self.puts.append((kind, key, obj))
 
     def delete(self, kind: str, key: str) -> None:
-        self._store.db.conn.execute("DELETE FROM objects WHERE kind=? AND key=?", (kind, key))
+        self._batch.delete(kind, key)
         self.puts.append((kind, key, None))
 
 
+def open_backend(data_dir: Path | str | Backend) -> Backend:
+    """`data_dir`: the directory of `scheduler.db`, or a backend to use as it is."""
+    if isinstance(data_dir, (str, Path)):
+        from yurt.storage.sqlite import SQLiteBackend
+
+        return SQLiteBackend(Path(data_dir) / "scheduler.db")
+    return data_dir
+
+
 class Store:
-    def __init__(self, data_dir: Path | str, hub: WatchHub | None = None) -> None:
-        self.db = Database(Path(data_dir) / "scheduler.db")
+    def __init__(self, data_dir: Path | str | Backend, hub: WatchHub | None = None) -> None:
+        self.backend = open_backend(data_dir)
         self.hub = hub if hub is not None else WatchHub()
-        self.db.conn.execute(
-            "CREATE TABLE IF NOT EXISTS objects ("
-            " kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,"
-            " PRIMARY KEY(kind, key))"
-        )
         self.tables: dict[str, dict[str, Obj]] = {k: {} for k in KINDS}
-        self.table_index: dict[str, int] = dict.fromkeys(KINDS, 1)
+        self._kinds = TopicIndex(self.hub, KIND_INDEX)
         self.allocs_by_node: dict[str, set[str]] = {}
         self.allocs_by_job: dict[str, set[str]] = {}
         # Every write that touches a job's allocations settles the job's status, which reads
@@ -101,32 +104,28 @@ class Store:
         self._load()
 
     def _load(self) -> None:
-        for row in self.db.conn.execute("SELECT kind, key, body FROM objects"):
-            kind, key, body = row[0], row[1], row[2]
-            if kind == "_index":
-                self.table_index[key] = int(body)
-                continue
-            obj = json.loads(body)
-            self.tables.setdefault(kind, {})[key] = obj
-            self._reindex(kind, key, None, obj)
+        self._kinds.load(self.backend)
+        # a kind never written answers index 1; the dict is the one `advance` moves
+        self.table_index = self._kinds.indexes
+        for kind in KINDS:
+            self.table_index.setdefault(kind, 1)
+            table = self.tables[kind]
+            for key, obj in self.backend.load(kind):
+                table[key] = obj
+                self._reindex(kind, key, None, obj)
 
     @property
     def index(self) -> int:
-        return self.db.index
+        return self.backend.index
 
     @contextmanager
     def write(self) -> Iterator[Txn]:
         """One atomic change. The caller stamps objects with `txn.index`."""
-        with self.db.transaction():
-            txn = Txn(self, self.db.next_index())
+        with self.backend.transaction() as batch:
+            txn = Txn(batch)
             yield txn
             kinds = {kind for kind, _, _ in txn.puts}
-            for kind in kinds:
-                self.db.conn.execute(
-                    "INSERT INTO objects(kind, key, body) VALUES('_index', ?, ?) "
-                    "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body",
-                    (kind, str(txn.index)),
-                )
+            self._kinds.persist(batch, kinds, txn.index)
         topics: set[str] = set()
         for kind, key, obj in txn.puts:
             table = self.tables[kind]
@@ -136,14 +135,14 @@ class Store:
             else:
                 table[key] = obj
             self._reindex(kind, key, old, obj)
-            self.table_index[kind] = txn.index
             topics.add(kind)
             topics.add(f"{kind}:{key}")
             if kind == ALLOC:
                 for o in (old, obj):
                     if o is not None:
                         topics.add(f"node-allocs:{o.get('NodeID', '')}")
-        self.hub.notify(*topics)
+        self._kinds.advance(kinds, txn.index)
+        self._kinds.publish(*topics)
         self._settle_job_statuses(txn.puts)
 
     def _settle_job_statuses(self, puts: list[tuple[str, str, Obj | None]]) -> None:
@@ -231,5 +230,9 @@ class Store:
             if d["JobID"] == job_id and d["Namespace"] == namespace
         ]
 
+    def reclaim(self) -> Reclaimed:
+        """Give the space of deleted objects back (after garbage collection)."""
+        return self.backend.reclaim()
+
     def close(self) -> None:
-        self.db.close()
+        self.backend.close()

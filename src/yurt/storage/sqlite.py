@@ -1,4 +1,10 @@
-"""One SQLite database per component, in WAL mode, with a persisted modify index.
+"""The SQLite backend: one database per component, in WAL mode, with a persisted index.
+
+`Database` is the connection (pragmas, transactions, the index, vacuum); `SQLiteBackend`
+implements the store interface on it with one table, `objects(kind, key, body)`: the
+interface's table is `kind`, its value the JSON text `body`. The scheduler has always kept
+this layout; the catalog's older typed tables are moved into it when first opened
+(`storage/sqlite_legacy.py`).
 
 The index is the stand-in for the Raft index that Consul and Nomad answer with: it grows by
 one for every write that changes something, is committed in the same transaction as the
@@ -16,26 +22,18 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+
+from yurt.storage import archive
+from yurt.storage.batch import PendingWrites, Transaction, decode, encode
+from yurt.storage.interface import Backend, JSONValue, Reclaimed
+from yurt.storage.sqlite_legacy import migrate_legacy_tables
 
 log = logging.getLogger(__name__)
 
 # sqlite's PRAGMA auto_vacuum values.
 _AUTO_VACUUM_NONE = 0
 _AUTO_VACUUM_INCREMENTAL = 2
-
-
-@dataclass(frozen=True)
-class Reclaimed:
-    """What one `Database.reclaim()` gave back: pages freed from the main file."""
-
-    pages: int
-    page_size: int
-
-    @property
-    def bytes(self) -> int:
-        return self.pages * self.page_size
 
 
 class Database:
@@ -115,6 +113,12 @@ class Database:
         )
         return self._index
 
+    def set_index(self, index: int) -> None:
+        """Move the index to `index` inside the current transaction (a restore)."""
+        if not self._in_tx:
+            raise RuntimeError("set_index() outside a transaction")
+        self._index = index
+
     def reclaim(self) -> Reclaimed:
         """Give the pages of deleted rows back to the file system, and shrink the WAL.
 
@@ -135,3 +139,105 @@ class Database:
 
     def close(self) -> None:
         self.conn.close()
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS objects ("
+    " kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,"
+    " PRIMARY KEY(kind, key))"
+)
+_PUT = (
+    "INSERT INTO objects(kind, key, body) VALUES(?, ?, ?) "
+    "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body"
+)
+_DELETE = "DELETE FROM objects WHERE kind=? AND key=?"
+
+
+class SQLiteBackend(Backend):
+    """The store interface on one SQLite file (or `:memory:`).
+
+    A transaction's writes are kept in memory until it ends, then applied in one
+    `BEGIN IMMEDIATE ... COMMIT` with the index: nothing touches the file for a
+    transaction that raises, and a commit that fails is rolled back whole.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.db = Database(path)
+        self.db.conn.execute(_SCHEMA)
+        with self.db.transaction() as conn:
+            migrate_legacy_tables(conn)
+        self._batch: PendingWrites | None = None
+
+    @property
+    def index(self) -> int:
+        return self.db.index
+
+    def load(self, table: str) -> Iterator[tuple[str, JSONValue]]:
+        # rowid order is the order keys were first written (an upsert keeps its row)
+        rows = self.db.conn.execute(
+            "SELECT key, body FROM objects WHERE kind=? ORDER BY rowid", (table,)
+        )
+        for key, body in rows:
+            yield key, decode(body)
+
+    def get(self, table: str, key: str) -> JSONValue | None:
+        row = self.db.conn.execute(
+            "SELECT body FROM objects WHERE kind=? AND key=?", (table, key)
+        ).fetchone()
+        return None if row is None else decode(row[0])
+
+    def transaction(self) -> Transaction:
+        return Transaction(self)
+
+    def begin_batch(self) -> PendingWrites:
+        if self._batch is not None:
+            raise RuntimeError("transactions do not nest")
+        self._batch = PendingWrites(self.db.index)
+        return self._batch
+
+    def end_batch(self) -> None:
+        self._batch = None
+
+    def commit_batch(self, batch: PendingWrites) -> None:
+        with self.db.transaction() as conn:
+            execute = conn.execute
+            for table, key, body in batch.ops:
+                if body is None:
+                    execute(_DELETE, (table, key))
+                else:
+                    execute(_PUT, (table, key, body))
+            if batch.claimed:
+                self.db.next_index()
+
+    def snapshot(self) -> bytes:
+        conn = self.db.conn
+        # one read transaction: the rows and the index of the same moment
+        conn.execute("BEGIN")
+        try:
+            rows = conn.execute("SELECT kind, key, body FROM objects ORDER BY rowid").fetchall()
+            index = self.db.index
+        finally:
+            conn.execute("COMMIT")
+        return archive.encode(index, ((r[0], r[1], r[2]) for r in rows))
+
+    def restore(self, data: bytes) -> None:
+        if self._batch is not None:
+            raise RuntimeError("restore() inside a transaction")
+        got = archive.decode(data)
+        floor = max(got.index, self.db.index)
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM objects")
+            conn.executemany(
+                "INSERT INTO objects(kind, key, body) VALUES(?, ?, ?)",
+                ((t, k, encode(v)) for t, k, v in got.rows),
+            )
+            self.db.set_index(floor)
+            self.db.next_index()
+
+    def reclaim(self) -> Reclaimed:
+        if self._batch is not None:
+            raise RuntimeError("reclaim() inside a transaction")
+        return self.db.reclaim()
+
+    def close(self) -> None:
+        self.db.close()
