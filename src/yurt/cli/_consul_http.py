@@ -1,4 +1,5 @@
-"""A small synchronous client of Consul's HTTP API for the Consul-style commands.
+"""The Consul-style commands' way to the catalog: the consul CLI's flags and environment,
+turned into calls of the one Consul client (`yurt.consul_api.sync`).
 
 The address comes from `-http-addr`, else `CONSUL_HTTP_ADDR`, else 127.0.0.1:8500, as the
 consul CLI does; the token from `-token`, `-token-file`, else `CONSUL_HTTP_TOKEN`,
@@ -13,14 +14,13 @@ from __future__ import annotations
 import json
 import os
 import ssl
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
 import click
 
 from yurt.api.tls import TLSConfig, TLSConfigError
+from yurt.consul_api import sync
+from yurt.consul_api.errors import ConsulAPIError, ConsulUnreachable
 
 DEFAULT_ADDR = "127.0.0.1:8500"
 
@@ -136,23 +136,25 @@ def request(
     body: bytes | None = None,
     allow_404: bool = False,
 ) -> tuple[int, bytes]:
-    url = base_url(http_addr) + path
-    if query:
-        url += "?" + urllib.parse.urlencode(query)
-    req = urllib.request.Request(url, data=body, method=method)
-    secret = token()
-    if secret:
-        req.add_header("X-Consul-Token", secret)
+    base = base_url(http_addr)
     try:
-        with urllib.request.urlopen(req, timeout=30, context=ssl_context(url)) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404 and allow_404:
-            return 404, b""
-        text = exc.read().decode(errors="replace").strip()
-        raise ConsulHTTPError(f"Unexpected response code: {exc.code} ({text})") from None
-    except OSError as exc:
-        raise ConsulHTTPError(f"Error connecting to {base_url(http_addr)}: {exc}") from None
+        answer = sync.call(
+            base,
+            method,
+            path,
+            token=token(),
+            ssl_context=ssl_context(base),
+            params=query,
+            body=body,
+            allow_404=allow_404,
+        )
+    except ConsulAPIError as exc:
+        raise ConsulHTTPError(f"Unexpected response code: {exc.status} ({exc.body})") from None
+    except ConsulUnreachable as exc:
+        raise ConsulHTTPError(f"Error connecting to {base}: {exc.cause}") from None
+    if answer.status == 404:
+        return 404, b""
+    return answer.status, answer.raw
 
 
 def get_json(

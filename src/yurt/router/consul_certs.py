@@ -12,9 +12,10 @@ from __future__ import annotations
 import base64
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from yurt.consul_api.client import ConsulClient, ConsulError
+from yurt.consul_api.watch import next_index
 from yurt.router.certs import CertSource
 from yurt.router.config import ConfigError
-from yurt.router.consul import ConsulClient, ConsulError
 from yurt.router.remote_certs import CertFetchError, RemoteCertStore
 
 
@@ -58,7 +59,7 @@ class ConsulCertStore(RemoteCertStore):
     ) -> None:
         super().__init__(source, tls_min, tls_max, ciphers)
         base, self.prefix, token = parse_kv_url(source.cert)
-        self.client = ConsulClient(base, token)
+        self.client = ConsulClient(base, token=token)
         self.index = 0
 
     async def read(self) -> dict[str, bytes]:
@@ -67,13 +68,12 @@ class ConsulCertStore(RemoteCertStore):
 
     async def next(self) -> dict[str, bytes]:
         files, index = await read_kv_files(self.client, self.prefix, self.index)
-        # An index that went back (a restarted store) starts the blocking over.
-        self.index = index if index >= self.index else 0
+        self.index = next_index(self.index, index)
         return files
 
     async def read_clientca(self) -> dict[str, bytes]:
         base, prefix, token = parse_kv_url(self.source.clientca)
-        async with ConsulClient(base, token) as client:
+        async with ConsulClient(base, token=token) as client:
             files, _ = await read_kv_files(client, prefix)
         return files
 

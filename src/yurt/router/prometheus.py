@@ -26,10 +26,7 @@ class PrometheusListener:
         app = web.Application()
         app.router.add_get(self.path, self._scrape)
         self._runner = await start_site(app, host, port)
-        for site in self._runner.sites:
-            server = getattr(site, "_server", None)
-            if server is not None and server.sockets:
-                self.port = int(server.sockets[0].getsockname()[1])
+        self.port = self._runner.port
         return self.port
 
     async def stop(self) -> None:

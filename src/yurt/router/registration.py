@@ -3,8 +3,10 @@ aliases that routes ask for with `register=<name>`.
 
 Each is registered as Fabio registers itself: the UI address, the configured tags, an HTTP
 check on `/health`, plus a TTL check that the router keeps passing (so that a router that
-hangs goes critical even while its UI port still answers). A registration that fails because
-the catalog is not there yet is retried on every TTL round; all are removed on shutdown.
+hangs goes critical even while its UI port still answers). Each is kept by the one
+self-registration loop (`yurt.consul_api.registration`): the TTL passed every third of its
+period, registered again when the catalog lost it, retried with backoff while the catalog is
+not there; all are removed on shutdown.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import logging
 import socket
 from collections.abc import Iterable
 
+from yurt.consul_api.backoff import Backoff
+from yurt.consul_api.client import ConsulClient
+from yurt.consul_api.registration import ServiceRegistration
 from yurt.router.config import RouterConfig, split_addr
-from yurt.router.consul import ConsulClient, ConsulError
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +33,8 @@ class Registrations:
         self.consul = consul
         self.config = config
         self.bodies: dict[str, Body] = {}
-        self._pending: set[str] = set()  # registered in our view, not yet in the catalog
+        self._kept: dict[str, ServiceRegistration] = {}  # by service ID
         self._aliases: dict[str, str] = {}  # alias name -> its service ID
-        self._ttl_task: asyncio.Task[None] | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self._wanted_aliases: tuple[str, ...] = ()
         self._closed = False
@@ -89,26 +92,36 @@ class Registrations:
         """Register the router as `name` (retried in the background if the catalog is not
         reachable); the service ID."""
         sid = self._track(name)
-        await self._put(sid)
+        await self._open(sid)
         return sid
 
     def _track(self, name: str) -> str:
         body = self.body(name)
         sid = str(body["ID"])
+        if sid in self._kept:
+            return sid  # already kept: one loop per service
         self.bodies[sid] = body
-        if self._ttl_task is None:
-            self._ttl_task = asyncio.get_running_loop().create_task(self._ttl_loop())
+        interval = max(self.config.check_ttl / 3, 0.2)
+        kept = ServiceRegistration(
+            self.consul,
+            body,
+            ttl_check_id=f"{sid}-ttl",
+            keepalive=interval,
+            backoff=Backoff(initial=min(0.25, interval), cap=interval),
+        )
+        self._kept[sid] = kept
         return sid
 
+    async def _open(self, sid: str) -> None:
+        kept = self._kept[sid]
+        await kept.attempt()
+        kept.start()
+
     async def remove(self, sid: str) -> None:
-        if self.bodies.pop(sid, None) is None:
-            return
-        self._pending.discard(sid)
-        try:
-            await self.consul.put(f"/v1/agent/service/deregister/{sid}")
-            log.info("deregistered %s", sid)
-        except ConsulError as exc:
-            log.warning("deregistering %s: %s", sid, exc)
+        self.bodies.pop(sid, None)
+        kept = self._kept.pop(sid, None)
+        if kept is not None:
+            await kept.stop(unconfirmed=True)
 
     def want_aliases(self, names: Iterable[str]) -> None:
         """The `register=` names of the current routing table: registered and deregistered
@@ -131,43 +144,17 @@ class Registrations:
             for name in wanted:
                 if name not in self._aliases and name != own:
                     sid = self._aliases[name] = self._track(name)
-                    await self._put(sid)
+                    await self._open(sid)
             if wanted == self._wanted_aliases:
                 return
 
     async def close(self) -> None:
         """Deregister everything; stop refreshing and ignore later tables."""
         self._closed = True
-        for task in (self._sync_task, self._ttl_task):
-            if task is not None:
-                task.cancel()
-        self._sync_task = self._ttl_task = None
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+        self._sync_task = None
         for sid in list(self.bodies):
             await self.remove(sid)
         self._aliases.clear()
         self._wanted_aliases = ()
-
-    async def _put(self, sid: str) -> None:
-        try:
-            await self.consul.put("/v1/agent/service/register", self.bodies[sid])
-            await self.consul.put(f"/v1/agent/check/pass/{sid}-ttl")
-            self._pending.discard(sid)
-            log.info("registered as %s", sid)
-        except ConsulError as exc:
-            if sid not in self._pending:
-                log.warning("registering %s: %s; will retry", sid, exc)
-            self._pending.add(sid)
-
-    async def _ttl_loop(self) -> None:
-        interval = max(self.config.check_ttl / 3, 0.2)
-        while True:
-            await asyncio.sleep(interval)
-            for sid in list(self.bodies):
-                if sid in self._pending:
-                    await self._put(sid)
-                    continue
-                try:
-                    await self.consul.put(f"/v1/agent/check/pass/{sid}-ttl")
-                except ConsulError:
-                    # Gone from the catalog (restarted, reaped): register it again.
-                    await self._put(sid)

@@ -4,7 +4,8 @@ Four blocking queries run side by side: `/v1/health/state/any` (which instances 
 `/v1/catalog/services` (which services exist, with their tags), the KV prefix of the manual
 routes and the no-route page. Any change marks the table dirty; one rebuilder reads the
 instances of the routed services (`/v1/catalog/service/:name`), generates the route commands,
-appends the manual ones and swaps the new table in whole. Nothing polls.
+appends the manual ones and swaps the new table in whole. Nothing polls: each query runs in
+the one blocking-query loop (`yurt.consul_api.watch`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from yurt.consul_api.backoff import Backoff
+from yurt.consul_api.client import ConsulClient, ConsulError, kv_value
+from yurt.consul_api.watch import watch
 from yurt.router.commands import RouteDef, RouteSyntaxError, parse, parse_line
 from yurt.router.config import RouterConfig
-from yurt.router.consul import ConsulClient, ConsulError, kv_value
 from yurt.router.health import blocked_nodes, passing_instances, services_with_checks
 from yurt.router.table import RouteError, Table
 from yurt.router.tags import service_commands
@@ -86,45 +89,33 @@ class CatalogWatcher:
 
     # the blocking queries -----------------------------------------------------
 
-    async def _watch(self, name: str, step: Callable[[int], Any]) -> None:
-        index = 0
-        delay = self.config.registry_retry or 0.5
-        failing = False
-        while True:
-            try:
-                new_index = await step(index)
-            except asyncio.CancelledError:
-                raise
-            except (ConsulError, ValueError, KeyError, TypeError) as exc:
-                if not failing:
-                    log.warning("catalog watch %s: %s; retrying", name, exc)
-                failing = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            if failing:
-                log.info("catalog watch %s: connected again", name)
-            failing = False
-            delay = self.config.registry_retry or 0.5
-            # Consul's rules: an index that goes backwards resets the watch; one that is 0
-            # would make the next query return at once, so it is taken as 1.
-            index = 0 if new_index < index else max(new_index, 1)
+    def _backoff(self) -> Backoff:
+        return Backoff(initial=self.config.registry_retry or 0.5, cap=5.0)
+
+    async def _watch(self, name: str, step: Callable[[int], Awaitable[int]]) -> None:
+        await watch(
+            name,
+            step,
+            self._backoff(),
+            retry_on=(ConsulError, ValueError, KeyError, TypeError),
+            logger=log,
+        )
 
     async def _health(self, index: int) -> int:
-        ans = await self.client.get("/v1/health/state/any", index=index)
-        if ans.index != index or not self._seen_health:
-            self.state.checks = list(ans.data or [])
+        data, new_index = await self.client.get("/v1/health/state/any", index=index)
+        if new_index != index or not self._seen_health:
+            self.state.checks = list(data or [])
             self._seen_health = True
             self._dirty.set()
-        return ans.index
+        return new_index
 
     async def _services(self, index: int) -> int:
-        ans = await self.client.get("/v1/catalog/services", index=index)
-        if ans.index != index or not self._seen_services:
-            self.state.services = {str(k): list(v or []) for k, v in (ans.data or {}).items()}
+        data, new_index = await self.client.get("/v1/catalog/services", index=index)
+        if new_index != index or not self._seen_services:
+            self.state.services = {str(k): list(v or []) for k, v in (data or {}).items()}
             self._seen_services = True
             self._dirty.set()
-        return ans.index
+        return new_index
 
     async def _manual(self, index: int) -> int:
         entries, new_index = await self.client.kv_list(self.config.kv_path, index=index)
@@ -171,16 +162,15 @@ class CatalogWatcher:
             self._env = {"DC": self.config.datacenter}
             self._dc_done = True
             return
-        delay = self.config.registry_retry or 0.5
+        backoff = self._backoff()
         while True:
             try:
-                ans = await self.client.get("/v1/agent/self")
+                data, _ = await self.client.get("/v1/agent/self")
             except ConsulError as exc:
                 log.debug("datacenter from /v1/agent/self: %s; retrying", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(backoff.next())
                 continue
-            dc = ((ans.data or {}).get("Config") or {}).get("Datacenter")
+            dc = ((data or {}).get("Config") or {}).get("Datacenter")
             if dc:
                 self._env = {"DC": str(dc)}
             else:
@@ -227,8 +217,8 @@ class CatalogWatcher:
         )
         errors: list[str] = []
         generated: list[str] = []
-        for ans in answers:
-            for inst in ans.data or []:
+        for data, _ in answers:
+            for inst in data or []:
                 key = (str(inst.get("Node", "")), str(inst.get("ServiceID", "")))
                 ok = key in passing or (
                     cfg.route_unchecked and key not in checked and key[0] not in blocked
