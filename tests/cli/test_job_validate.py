@@ -36,7 +36,8 @@ def test_validate_reports_positions_and_exits_1(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["job", "validate", str(bad)])
     assert result.exit_code == 1
     assert (
-        f'{bad}:3:5: unknown block "netwrok" in group "g"; did you mean "network"?' in result.output
+        f'{bad}:3:5: Unsupported block type; Blocks of type "netwrok" are not expected here. '
+        'Did you mean "network"?' in result.output
     )
 
 

@@ -20,13 +20,15 @@ def _errors(name: str, **kwargs: object) -> list[str]:
 
 def test_typos_wrong_types_and_bad_durations_are_all_reported() -> None:
     assert _errors("typo.nomad") == [
-        'typo.nomad:3:3: unknown attribute "tpye" in job "job-nginx"; did you mean "type"?',
+        'typo.nomad:3:3: Unsupported argument; An argument named "tpye" is not expected here. '
+        'Did you mean "type"?',
         'typo.nomad:5:13: "count" in group "group-webs": expected a number, got string "three"',
-        'typo.nomad:6:5: unknown block "netwrok" in group "group-webs"; did you mean "network"?',
+        'typo.nomad:6:5: Unsupported block type; Blocks of type "netwrok" are not expected '
+        'here. Did you mean "network"?',
         'typo.nomad:13:22: "kill_timeout" in task "web": invalid duration "5 seconds": '
         "missing unit (use one of ns, us, ms, s, m, h)",
-        'typo.nomad:19:9: unknown attribute "memroy" in resources of task "web"; '
-        'did you mean "memory"?',
+        'typo.nomad:19:9: Unsupported argument; An argument named "memroy" is not expected '
+        'here. Did you mean "memory"?',
     ]
 
 
@@ -48,10 +50,12 @@ def test_type_errors_undeclared_variables_and_functions() -> None:
         'types.nomad:2:17: "datacenters" in job "x": expected a list of strings such as '
         '["a"], got string "dc1"',
         'types.nomad:3:14: "priority" in job "x": expected a number, got bool',
-        'types.nomad:5:17: undeclared variable "n": declare it with a variable "n" block',
+        "types.nomad:5:17: Reference to undeclared input variable; An input variable with the "
+        'name "n" has not been declared. This variable can be declared with a variable "n" {} '
+        "block.",
         'types.nomad:8:13: "env" in task "t": expected a map of strings, got list',
         "types.nomad:10:13: upper(): wrong number or type of arguments (got 2)",
-        'types.nomad:11:13: unknown function "nosuch"',
+        'types.nomad:11:13: Call to unknown function; There is no function named "nosuch".',
     ]
 
 
@@ -89,7 +93,10 @@ def test_error_holds_structured_diagnostics() -> None:
         parse_job('job "x" {\n  group "g" {\n    cuont = 2\n  }\n}\n', "x.nomad")
     (diag,) = info.value.diagnostics
     assert (diag.filename, diag.line, diag.column) == ("x.nomad", 3, 5)
-    assert diag.message == 'unknown attribute "cuont" in group "g"; did you mean "count"?'
+    assert diag.message == (
+        'Unsupported argument; An argument named "cuont" is not expected here. '
+        'Did you mean "count"?'
+    )
 
 
 @pytest.mark.parametrize(
@@ -157,8 +164,9 @@ def test_variables_problems() -> None:
     with pytest.raises(JobspecError) as info:
         parse_job(text, "v.nomad")
     assert str(info.value) == (
-        'v.nomad:1:1: variable "n" has no value: give it a default, -var n=..., -var-file, '
-        "or NOMAD_VAR_n"
+        'v.nomad:1:1: Unset variable "n"; A used variable must be set or have a default '
+        "value; see https://www.nomadproject.io/docs/job-specification/hcl2/variables for "
+        "details."
     )
     with pytest.raises(JobspecError) as info:
         parse_job(text, "v.nomad", variables={"n": "many"})
@@ -174,7 +182,9 @@ def test_several_job_blocks_and_stray_top_level_attributes() -> None:
     with pytest.raises(JobspecError) as info:
         parse_job(text, "two.nomad")
     lines = str(info.value).splitlines()
-    assert lines[0].startswith('two.nomad:1:1: unexpected attribute "name" at the top level')
+    assert lines[0] == (
+        'two.nomad:1:1: Unsupported argument; An argument named "name" is not expected here.'
+    )
     assert lines[1] == "two.nomad:7:1: only one job block is allowed in a file"
 
 
@@ -188,5 +198,6 @@ def test_duplicate_blocks() -> None:
         parse_job(text, "x.nomad")
     assert str(info.value).splitlines() == [
         'x.nomad:6:5: volume "d" is declared twice in group "g"',
-        'x.nomad:10:5: only one "restart" block is allowed in group "g"',
+        "x.nomad:10:5: Duplicate restart block; Only one restart block is allowed. Another was "
+        "defined at x.nomad:9:5.",
     ]

@@ -86,8 +86,11 @@ def test_function(expr: str, value: Any) -> None:
         ("element([], 0)", "element(): cannot use element() with an empty list"),
         ('tonumber("x")', "tonumber(): expected a number, got string 'x'"),
         ('format("%d")', "format(): not enough arguments for format string '%d'"),
-        ("nosuch(1)", 'unknown function "nosuch"'),
-        ("uper(1)", 'unknown function "uper"; did you mean "upper"?'),
+        ("nosuch(1)", 'Call to unknown function; There is no function named "nosuch".'),
+        (
+            "uper(1)",
+            'Call to unknown function; There is no function named "uper". Did you mean "upper"?',
+        ),
     ],
 )
 def test_function_errors(expr: str, message: str) -> None:

@@ -48,7 +48,8 @@ def test_json_templates_variables_and_escapes() -> None:
             '{\n  "job": {\n    "x": {\n      "group": {\n        "g": {\n'
             '          "cuont": 2,\n          "task": {"t": {"driver": "exec"}}\n'
             "        }\n      }\n    }\n  }\n}\n",
-            'x.json:6:11: unknown attribute "cuont" in group "g"; did you mean "count"?',
+            'x.json:6:11: Unsupported argument; An argument named "cuont" is not expected '
+            'here. Did you mean "count"?',
         ),
         (
             '{\n  "job": {\n    "x": {\n      "priority": "high",\n      "group": {"g": {}}\n'

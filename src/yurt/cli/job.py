@@ -164,12 +164,13 @@ def run_cmd(
 ) -> None:
     """Submit a job file and follow its evaluation and deployment (as `nomad job run`)."""
     try:
+        if output:
+            # As `nomad job run -output`: parse only; the server's checks come on submit.
+            click.echo(json.dumps({"Job": _load(path, var, var_file, check=False).job}, indent=4))
+            return
         parsed, _warnings = _load(path, var, var_file, check=True)
     except JobspecError as exc:
         _fail([str(d) for d in exc.diagnostics])
-        return
-    if output:
-        click.echo(json.dumps({"Job": parsed.job}, indent=4))
         return
     source, _ = _read(path) if path != "-" else ("", "")
     code = submit_job(

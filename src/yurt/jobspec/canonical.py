@@ -12,6 +12,7 @@ import posixpath
 from typing import Any
 
 from yurt.api.durations import HOUR, MINUTE, SECOND
+from yurt.jobspec import canonical_blocks
 from yurt.jobspec.schema import SPECS
 from yurt.jobspec.typecheck import type_errors
 
@@ -175,6 +176,8 @@ def canonicalize(job: Job) -> Job:
     for c in j.get("Constraints") or []:
         _constraint(c)
 
+    if j.get("Multiregion") is not None:
+        j["Multiregion"] = canonical_blocks.multiregion(j["Multiregion"])
     j["TaskGroups"] = [_group(_fill(g, "group"), j) for g in j.get("TaskGroups") or []]
     if j["Update"] is None:
         # The server's Job.Update is a plain struct, not a pointer: a job without an
@@ -261,7 +264,22 @@ def _group(g: dict[str, Any], job: Job) -> dict[str, Any]:
     g["Services"] = [_service(s, None, g, job) for s in g.get("Services") or []] or None
     if g.get("Volumes"):
         g["Volumes"] = {k: _fill(v, "volume") for k, v in g["Volumes"].items()}
+    if g.get("Scaling") is not None:
+        g["Scaling"] = canonical_blocks.scaling_policy(g["Scaling"], g["Count"])
+    if g.get("Disconnect") is not None:
+        g["Disconnect"] = canonical_blocks.disconnect(g["Disconnect"])
     return g
+
+
+def _default_resources() -> dict[str, Any]:
+    """DefaultResources(): what a sidecar task without a resources block gets."""
+    r = _fill({}, "resources")
+    r.update({"CPU": 100, "Cores": 0, "MemoryMB": 300, "MemoryMaxMB": 0, "DiskMB": 0, "IOPS": 0})
+    return r
+
+
+def _default_logs() -> dict[str, Any]:
+    return {"MaxFiles": 10, "MaxFileSizeMB": 10, "Disabled": False}
 
 
 def _network(n: dict[str, Any]) -> dict[str, Any]:
@@ -320,10 +338,7 @@ def _task(t: dict[str, Any], g: dict[str, Any], job: Job) -> dict[str, Any]:
             consul["Cluster"] = "default"
         t["Consul"] = consul
     if t.get("CSIPluginConfig") is not None:
-        csi = t["CSIPluginConfig"]
-        csi.setdefault("MountDir", "/csi")
-        csi.setdefault("StagePublishBaseDir", "/local/csi")
-        csi.setdefault("HealthTimeout", 30 * SECOND)
+        t["CSIPluginConfig"] = canonical_blocks.csi_plugin(t["CSIPluginConfig"])
     t["Templates"] = [_template(x) for x in t.get("Templates") or []] or None
     t["Services"] = [_service(s, t, g, job) for s in t.get("Services") or []] or None
     for aff in t.get("Affinities") or []:
@@ -409,6 +424,10 @@ def _service(
     for key in ("Meta", "CanaryMeta", "TaggedAddresses"):
         if not s.get(key):
             s[key] = None
+    if s.get("Weights") is not None:
+        s["Weights"] = canonical_blocks.weights(s["Weights"])
+    if s.get("Connect") is not None:
+        s["Connect"] = canonical_blocks.connect(s["Connect"], _default_resources(), _default_logs())
     checks = []
     for c in s.get("Checks") or []:
         c = _fill(c, "check")

@@ -7,8 +7,8 @@ import copy
 from typing import Any
 
 from yurt.api.durations import parse_go_duration
-from yurt.jobspec import dynamic
-from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
+from yurt.jobspec import block_rules, dynamic, hcl_messages
+from yurt.jobspec.diagnostics import Collector, Pos
 from yurt.jobspec.evaluate import EvalError, Scope, type_name
 from yurt.jobspec.schema import SPECS, Blk, Spec
 from yurt.jobspec.syntax import Attribute, Block, Body, pos_of
@@ -41,10 +41,8 @@ class Decoder:
         out: dict[str, Any] = {k: copy.copy(v) for k, v in spec.fields}
         self.positions[path] = block.pos
         if len(block.labels) != spec.labels:
-            want = "one label" if spec.labels == 1 else "no label"
-            got = ", ".join(f'"{x}"' for x in block.labels) or "none"
             self.collector.error(
-                block.pos, f"a {block.type} block takes {want} (got {got}) {where}".rstrip()
+                block.pos, hcl_messages.label_count(block.type, len(block.labels), spec.labels)
             )
         inner_where = _describe(block, where)
         known = list(spec.attrs) + list(spec.blocks)
@@ -52,14 +50,8 @@ class Decoder:
         for attr in block.body.attributes.values():
             a = spec.attrs.get(attr.name)
             if a is None:
-                hint = (
-                    f'; "{attr.name}" is a block: write {attr.name} {{ ... }}'
-                    if attr.name in spec.blocks
-                    else did_you_mean(attr.name, known)
-                )
                 self.collector.error(
-                    attr.pos,
-                    f'unknown attribute "{attr.name}" {inner_where}{hint}',
+                    attr.pos, hcl_messages.unsupported_argument(attr.name, known, spec.blocks)
                 )
                 continue
             value = self.value(attr, a.kind, inner_where)
@@ -73,19 +65,24 @@ class Decoder:
         for child in block.body.blocks:
             b = spec.blocks.get(child.type)
             if b is None:
-                if child.type in spec.attrs:
-                    hint = f'; "{child.type}" is an attribute: write {child.type} = ...'
-                else:
-                    hint = did_you_mean(child.type, known)
-                self.collector.error(child.pos, f'unknown block "{child.type}" {inner_where}{hint}')
+                self.collector.error(
+                    child.pos, hcl_messages.unsupported_block(child.type, known, spec.attrs)
+                )
                 continue
             if not b.multi:
-                if child.type in seen_single or (
-                    b.json and child.type in spec.attrs and child.type in block.body.attributes
-                ):
-                    self.collector.error(
-                        child.pos, f'only one "{child.type}" block is allowed {inner_where}'
+                other = seen_single.get(child.type)
+                as_attr = block.body.attributes.get(child.type)
+                previous = other.pos if other is not None else None
+                if previous is None and as_attr is not None and b.json and child.type in spec.attrs:
+                    previous = as_attr.pos
+                if previous is not None:
+                    message = hcl_messages.duplicate_block(
+                        child.type,
+                        self.collector.filename,
+                        previous,
+                        other_is_attribute=other is None,
                     )
+                    self.collector.error(child.pos, message)
                     continue
                 seen_single[child.type] = child
             self._child(out, child, b, path, inner_where)
@@ -95,7 +92,7 @@ class Decoder:
     def _child(self, out: dict[str, Any], child: Block, b: Blk, path: str, where: str) -> None:
         if b.spec in ("map", "listmap", "freeform"):
             if child.labels:
-                self.collector.error(child.pos, f"a {child.type} block takes no label {where}")
+                self.collector.error(child.pos, hcl_messages.label_count(child.type, 1, 0))
             if b.spec == "map":
                 value: Any = self.string_map(child.body, f"{child.type} block")
             elif b.spec == "listmap":
@@ -103,7 +100,7 @@ class Decoder:
             else:
                 value = self.freeform(child.body)
             if b.multi:
-                out[b.json] = (out[b.json] or []) + [value]
+                out[b.json] = (out.get(b.json) or []) + [value]
             else:
                 out[b.json] = value
             self.positions[f"{path}.{b.json}"] = child.pos
@@ -111,7 +108,9 @@ class Decoder:
         if not b.json:
             return  # handled by the caller (job-level tasks, vault inheritance)
         if b.multi:
-            items: Any = out[b.json] if out[b.json] is not None else ({} if b.keyed else [])
+            items: Any = out.get(b.json)
+            if items is None:
+                items = {} if b.keyed else []
             if b.keyed:
                 key = child.labels[0] if child.labels else ""
                 if key in items:
@@ -199,6 +198,8 @@ class Decoder:
                 out["Env"] = True
             if out["ChangeMode"] is None:
                 out["ChangeMode"] = "restart"
+        elif spec.name in ("scaling", "task_scaling", "task"):
+            block_rules.after_decode(spec.name, out, block, self.collector)
         elif spec.name == "service" or spec.name == "check":
             port = values.get("port")
             if isinstance(port, int | float) and not isinstance(port, bool):

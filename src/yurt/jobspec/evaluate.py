@@ -13,7 +13,7 @@ from typing import Any
 
 from lark import Token, Tree
 
-from yurt.jobspec import limits
+from yurt.jobspec import hcl_messages, limits
 from yurt.jobspec.diagnostics import Pos
 from yurt.jobspec.syntax import Expr, pos_of, unescape
 
@@ -135,18 +135,24 @@ def to_string(value: Any, pos: Pos) -> str:
     raise EvalError(pos, f"cannot use a {type_name(value)} value in a string")
 
 
-def type_name(value: Any) -> str:
+def type_name(value: Any, *, article: bool = False) -> str:
+    """The HCL type name of a JSON value ("bool", "number", ...); with `article`, as a
+    message says it ("a number", "an object"), null staying "null"."""
     if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+        name = "bool"
+    elif isinstance(value, int | float):
+        name = "number"
+    elif isinstance(value, str):
+        name = "string"
+    elif isinstance(value, list):
+        name = "list"
+    elif isinstance(value, dict):
+        name = "object"
+    else:
+        return "null"
+    if not article:
+        return name
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 def _heredoc(node: Tree[Any], scope: Scope) -> Any:
@@ -223,10 +229,7 @@ def _traversal(node: Tree[Any], scope: Scope) -> Any:
             key, key_pos = steps[0][1], steps[0][2]
             if name == "var":
                 if key not in scope.variables:
-                    raise EvalError(
-                        key_pos,
-                        f'undeclared variable "{key}": declare it with a variable "{key}" block',
-                    )
+                    raise EvalError(key_pos, hcl_messages.undeclared_variable(key))
                 value = scope.variables[key]
             else:
                 value = scope.local(key, key_pos)
@@ -235,6 +238,22 @@ def _traversal(node: Tree[Any], scope: Scope) -> Any:
             return "${" + _reference_text(root, steps, scope) + "}"
     value = evaluate(root, scope)
     return _apply_steps(value, steps, scope)
+
+
+def is_runtime_reference(node: Expr, scope: Scope) -> bool:
+    """Whether an expression is only a reference whose root the job file does not define
+    (not var, local or an iterator): a value the client fills in at run time."""
+    if not isinstance(node, Tree):
+        return False
+    root, steps = _flatten_traversal(node)
+    if not (isinstance(root, Tree) and root.data == "identifier"):
+        return False
+    for kind, key, _pos in steps:
+        if kind == "expr" and any(n.data == "identifier" for n in key.iter_subtrees()):
+            # An index computed from the file's own values is not verbatim text.
+            return False
+    name = str(root.children[0])
+    return name not in ("var", "local") and not any(name in f for f in scope.iterators)
 
 
 def _flatten_traversal(node: Tree[Any]) -> tuple[Expr, list[tuple[str, Any, Pos]]]:
@@ -326,9 +345,7 @@ def _function_call(node: Tree[Any], scope: Scope) -> Any:
     pos = pos_of(node)
     func = scope.functions.get(name)
     if func is None:
-        from yurt.jobspec.diagnostics import did_you_mean
-
-        raise EvalError(pos, f'unknown function "{name}"{did_you_mean(name, scope.functions)}')
+        raise EvalError(pos, hcl_messages.unknown_function(name, scope.functions))
     args: list[Any] = []
     expand = False
     for child in node.children[1:]:

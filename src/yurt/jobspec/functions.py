@@ -347,4 +347,12 @@ def functions(base_dir: Path | None) -> dict[str, Function]:
         table["file"] = _file
         table["fileexists"] = lambda path: (base_dir / _s(path)).is_file()
         table["abspath"] = lambda path: str((base_dir / _s(path)).resolve())
+    else:
+        # jobspec2's guardFS: the names exist, and say why they cannot be used.
+        for name in ("file", "fileexists", "abspath"):
+            table[name] = _filesystem_disabled
     return table
+
+
+def _filesystem_disabled(*_args: Any) -> Any:
+    raise ValueError("filesystem function disabled")

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from yurt.jobspec import limits
+from yurt.jobspec import hcl_messages, limits
 from yurt.jobspec.decode import Decoder, Positions
-from yurt.jobspec.diagnostics import Collector, Pos, did_you_mean
+from yurt.jobspec.diagnostics import Collector, Pos
 from yurt.jobspec.evaluate import EvalError, Scope
 from yurt.jobspec.functions import functions
 from yurt.jobspec.hcljson import looks_like_json, parse_json_body
 from yurt.jobspec.syntax import Block, Expr, parse_body
+from yurt.jobspec.variable_validation import check_validations
 from yurt.jobspec.variables import declare, declare_shorthand, resolve
 
 _TOP_LEVEL = ("job", "variable", "variables", "locals")
@@ -91,11 +92,7 @@ def _load_job(
     funcs = functions(base_dir)
 
     for attr in body.attributes.values():
-        collector.error(
-            attr.pos,
-            f'unexpected attribute "{attr.name}" at the top level; a job file holds a job '
-            "block and optional variable and locals blocks",
-        )
+        collector.error(attr.pos, hcl_messages.unsupported_argument(attr.name, (), ()))
     jobs = []
     variable_blocks = []
     shorthand_blocks = []
@@ -113,11 +110,7 @@ def _load_job(
                     collector.error(attr.pos, f'local "{attr.name}" is defined twice')
                 locals_exprs[attr.name] = attr.expr
         else:
-            collector.error(
-                block.pos,
-                f'unknown block "{block.type}" at the top level'
-                + did_you_mean(block.type, _TOP_LEVEL),
-            )
+            collector.error(block.pos, hcl_messages.unsupported_block(block.type, _TOP_LEVEL, ()))
 
     # Variable defaults may not refer to anything, as in Nomad.
     declared = declare(variable_blocks, Scope({}, {}, funcs), collector)
@@ -130,6 +123,7 @@ def _load_job(
         environ=dict(environ or {}),
         collector=collector,
     )
+    check_validations(declared, values, Scope(values, {}, funcs), collector)
     scope = Scope(values, locals_exprs, funcs)
     for name in locals_exprs:
         try:

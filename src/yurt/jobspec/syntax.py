@@ -73,11 +73,21 @@ def parse_body(text: str, filename: str) -> Body:
     except UnexpectedInput as exc:
         raise JobspecError([_syntax_diagnostic(exc, text, filename)]) from None
     check_nesting(tree, filename)
+    _keep_interpolation_source(tree, text)
     collector = Collector(filename)
     body_tree = tree.children[0]
     body = _body(body_tree, collector, Pos(1, 1))
     collector.raise_if_any()
     return body
+
+
+def _keep_interpolation_source(tree: Tree[Any], text: str) -> None:
+    """Each `${...}` keeps its source text: a runtime reference (`${ attr.x.0 }`) is
+    handed to the client character for character, as jobspec2 does."""
+    for node in tree.iter_subtrees():
+        if node.data == "interpolation" and not node.meta.empty:
+            # lark's Meta takes extra attributes; read back with getattr(meta, "source_text").
+            vars(node.meta)["source_text"] = text[node.meta.start_pos : node.meta.end_pos]
 
 
 def _body(tree: Tree[Any], collector: Collector, pos: Pos) -> Body:

@@ -24,6 +24,7 @@ class Segment:
     pos: Pos
     text: str = ""
     expr: Expr | None = None
+    source: str | None = None  # the `${...}` text as written, for runtime references
     names: list[str] = field(default_factory=list)
     strip_left: bool = False
     strip_right: bool = False
@@ -44,7 +45,8 @@ def segments_from_string(parts: list[Tree[Any]]) -> list[Segment]:
         strip_left = len(kinds) > 1 and kinds[1] == "STRIP_MARKER"
         strip_right = len(kinds) > 1 and kinds[-2] == "STRIP_MARKER"
         if inner.data == "interpolation":
-            out.append(Segment("expr", pos, expr=exprs[0]))
+            source = getattr(inner.meta, "source_text", None)
+            out.append(Segment("expr", pos, expr=exprs[0], source=source))
         elif inner.data == "template_if_start":
             out.append(
                 Segment("if", pos, expr=exprs[0], strip_left=strip_left, strip_right=strip_right)
@@ -105,7 +107,11 @@ def segments_from_text(text: str, start: Pos) -> list[Segment]:
         strip_right = stripped.endswith("~")
         source = stripped.strip("~").strip()
         if tag == "${":
-            out.append(Segment("expr", here, expr=_parse_expr(source, here)))
+            out.append(
+                Segment(
+                    "expr", here, expr=_parse_expr(source, here), source=text[m.start() : end + 1]
+                )
+            )
         else:
             out.append(_directive(source, here, strip_left, strip_right))
         i = end + 1
@@ -180,16 +186,26 @@ def matching_brace(text: str, start: int) -> int:
 
 def render(segments: list[Segment], scope: Scope) -> Any:
     """Evaluate a template; a lone `${expr}` keeps its value's type, as in HCL."""
-    from yurt.jobspec.evaluate import evaluate
 
     if len(segments) == 1 and segments[0].kind == "expr" and segments[0].expr is not None:
-        return evaluate(segments[0].expr, scope)
+        return _expr_value(segments[0], scope)
     _check_directive_depth(segments)
     _apply_strip(segments)
     pieces = _Pieces()
     end = _render_range(segments, 0, len(segments), scope, pieces)
     assert end == len(segments)
     return "".join(pieces)
+
+
+def _expr_value(seg: Segment, scope: Scope) -> Any:
+    """An interpolation's value; one that is only a runtime reference (`${attr.x}`,
+    `${ NOMAD_PORT_http }`) stays as written, spaces included, as jobspec2 keeps it."""
+    from yurt.jobspec.evaluate import evaluate, is_runtime_reference
+
+    assert seg.expr is not None
+    if seg.source is not None and is_runtime_reference(seg.expr, scope):
+        return seg.source
+    return evaluate(seg.expr, scope)
 
 
 def _check_directive_depth(segments: list[Segment]) -> None:
@@ -273,7 +289,7 @@ def _render_range(
             i += 1
         elif seg.kind == "expr":
             assert seg.expr is not None
-            out.add(to_string(evaluate(seg.expr, scope), seg.pos), seg.pos)
+            out.add(to_string(_expr_value(seg, scope), seg.pos), seg.pos)
             i += 1
         elif seg.kind == "if":
             assert seg.expr is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from yurt.jobspec.evaluate import type_name
 from yurt.jobspec.schema import SPECS, Spec
 
 _KIND_NAMES = {
@@ -66,25 +67,11 @@ def _ok(value: Any, kind: str) -> bool:
     return True
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return "null"
-
-
 def type_errors(job: Any) -> list[tuple[str, str]]:
     """(JSON path, message) for every field of the wrong JSON type."""
     errors: list[tuple[str, str]] = []
     if not isinstance(job, dict):
-        return [("", f"the job must be an object, got {_type_name(job)}")]
+        return [("", f"the job must be an object, got {type_name(job, article=True)}")]
     _check(job, SPECS["job"], "", errors)
     return errors
 
@@ -100,32 +87,39 @@ def _check(obj: dict[str, Any], spec: Spec, path: str, errors: list[tuple[str, s
             if b.spec in ("map", "listmap"):
                 if not _ok(value, b.spec):
                     errors.append(
-                        (here, f"expected {_KIND_NAMES[b.spec]}, got {_type_name(value)}")
+                        (
+                            here,
+                            f"expected {_KIND_NAMES[b.spec]}, got {type_name(value, article=True)}",
+                        )
                     )
             elif b.spec == "freeform":
                 continue
             elif b.keyed:
                 if not isinstance(value, dict):
-                    errors.append((here, f"expected an object, got {_type_name(value)}"))
+                    errors.append(
+                        (here, f"expected an object, got {type_name(value, article=True)}")
+                    )
                     continue
                 for name, item in value.items():
                     _item(item, SPECS[b.spec], f'{here}["{name}"]', errors)
             elif b.multi:
                 if not isinstance(value, list):
-                    errors.append((here, f"expected a list, got {_type_name(value)}"))
+                    errors.append((here, f"expected a list, got {type_name(value, article=True)}"))
                     continue
                 for i, item in enumerate(value):
                     _item(item, SPECS[b.spec], f"{here}[{i}]", errors)
             else:
                 _item(value, SPECS[b.spec], here, errors)
         elif key in kinds and not _ok(value, kinds[key]):
-            errors.append((here, f"expected {_KIND_NAMES[kinds[key]]}, got {_type_name(value)}"))
+            errors.append(
+                (here, f"expected {_KIND_NAMES[kinds[key]]}, got {type_name(value, article=True)}")
+            )
 
 
 def _item(value: Any, spec: Spec, path: str, errors: list[tuple[str, str]]) -> None:
     if value is None:
         return
     if not isinstance(value, dict):
-        errors.append((path, f"expected an object, got {_type_name(value)}"))
+        errors.append((path, f"expected an object, got {type_name(value, article=True)}"))
         return
     _check(value, spec, path, errors)

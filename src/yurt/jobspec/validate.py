@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from yurt.jobspec import validate_blocks
 from yurt.jobspec.canonical import canonicalize
 from yurt.jobspec.typecheck import type_errors
 
@@ -97,6 +98,8 @@ def validate(job: dict[str, Any]) -> ValidationResult:
         return c.result
     try:
         _job(c, j)
+        for path, message in validate_blocks.problems(j):
+            c.err(path, message)
     except (TypeError, AttributeError, KeyError, ValueError) as exc:
         # A field of the wrong JSON type (e.g. "Count": "two") stops the checks here.
         c.err("", f"malformed job: a field has the wrong type ({exc})")

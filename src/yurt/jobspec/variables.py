@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedInput
 
 from yurt.jobspec.diagnostics import Collector, Pos
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate, type_name
+from yurt.jobspec.hcl_messages import unset_variable
 from yurt.jobspec.syntax import Block, Expr, parse_body, pos_of
 
 VarType = Any  # "string" | "number" | "bool" | "any" | ("list", T) | ("map", T) | ("object", {...})
@@ -31,6 +32,8 @@ class Variable:
     default: Any
     has_default: bool
     pos: Pos
+    validations: list[Block] = field(default_factory=list)
+    default_pos: Pos | None = None
 
 
 _PRIMITIVES = {"string", "number", "bool", "any"}
@@ -154,7 +157,11 @@ def declare(blocks: Sequence[Block], scope: Scope, collector: Collector) -> dict
         for inner in block.body.blocks:
             if inner.type != "validation":
                 collector.error(inner.pos, f'unknown block "{inner.type}" in variable "{name}"')
-        declared[name] = Variable(name, t, default, has_default, block.pos)
+        validations = [b for b in block.body.blocks if b.type == "validation"]
+        default_pos = pos_of(attrs["default"].expr) if has_default else None
+        declared[name] = Variable(
+            name, t, default, has_default, block.pos, validations, default_pos
+        )
     return declared
 
 
@@ -230,11 +237,7 @@ def resolve(
             collector.error(declared[name].pos, f"-var {name}: {exc}")
     for name, var in declared.items():
         if name not in values and name not in bad:
-            collector.error(
-                var.pos,
-                f'variable "{name}" has no value: give it a default, -var {name}=..., '
-                f"-var-file, or NOMAD_VAR_{name}",
-            )
+            collector.error(var.pos, unset_variable(name))
     return values
 
 

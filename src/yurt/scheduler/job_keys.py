@@ -24,6 +24,9 @@ _OPAQUE = frozenset(
         "Options",
         "Payload",
         "DeviceIDs",
+        # A scaling policy's `policy` and `target` are the autoscaler's own documents.
+        "Policy",
+        "Target",
     }
 )
 
@@ -55,7 +58,9 @@ SelinuxLabel Min Max Policy Target Type File Audience
 """.split()  # noqa: SIM905 - one word list reads best
 
 _BY_FOLD = {fold(n): n for n in _NAMES}
-_KNOWN = frozenset(_NAMES)
+# Spellings kept when sent exactly so but never folded to: Go matches a key against the
+# struct it decodes into, and `Periodic.TimeZone` and `TaskSchedule.Cron.Timezone` fold alike.
+_KNOWN = frozenset(_NAMES) | {"Timezone"}
 
 
 def normalize_job_keys(value: Any) -> Any:
