@@ -155,7 +155,7 @@ REJECTED_AGENT_KEYS: list[tuple[str, str]] = [
     ("ports {\n  rpc = 4647\n}\n", '2:3: "rpc" in ports: yurt does not support "rpc": yurt\'s RPC'),
     ("ports {\n  serf = 4648\n}\n", '2:3: "serf" in ports: yurt does not support "serf"'),
     ('addresses {\n  rpc = "0.0.0.0"\n}\n', '2:3: "rpc" in addresses: yurt does not support'),
-    ('client {\n  network_interface = "eth0"\n}\n', '2:3: "network_interface" in client'),
+    ("client {\n  network_interface = 7\n}\n", '2:3: "network_interface" in client'),
     (
         "client {\n  memory_total_mb = 0\n}\n",
         '2:3: "memory_total_mb" in client: expected a positive',
@@ -258,6 +258,18 @@ def test_tls_and_consul_tls_and_the_implemented_keys(tmp_path: Path) -> None:
     assert agent.addresses.scheduler.startswith("https://")
     # verify_https_client: the Nomad agents register no check, so readiness waits for none.
     assert agent.agent_service_names() == ["consul", "fabio"]
+
+
+def test_network_interface_reaches_the_client(tmp_path: Path) -> None:
+    from yurt.agent import Agent
+
+    cfg = parse_agent_config(
+        f'data_dir = "{tmp_path}"\nclient {{\n  network_interface = "lo"\n}}\n', "net.hcl"
+    )
+    assert cfg.network_interface == "lo"
+    agent = Agent(cfg)
+    client = {c.name: c for c in agent.components}["client"].config  # type: ignore[attr-defined]
+    assert client.network_interface == "lo"
 
 
 def test_acl_settings_reach_the_components(tmp_path: Path) -> None:

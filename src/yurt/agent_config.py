@@ -96,6 +96,8 @@ class AgentConfig:
     node_class: str = ""
     client_meta: dict[str, str] = field(default_factory=dict)
     client_servers: list[str] = field(default_factory=list)
+    # Nomad's `client { network_interface }`: whose address the node's allocations get.
+    network_interface: str = ""
     client_template: TemplateConfig = field(default_factory=TemplateConfig)
     raw_exec_enabled: bool = False
     docker_endpoint: str | None = None
@@ -295,10 +297,7 @@ _CLIENT: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "servers": (list, lambda c, v: setattr(c, "client_servers", [str(s) for s in v])),
     "node_class": (str, _set("node_class")),
     "meta": (dict, lambda c, v: setattr(c, "client_meta", {k: str(x) for k, x in v.items()})),
-    "network_interface": (
-        str,
-        _unsupported("network_interface", "the client's address is its bind_addr"),
-    ),
+    "network_interface": (str, _set("network_interface")),
     "cpu_total_compute": (int, lambda c, v: setattr(c, "cpu_total_compute", _positive(v))),
     "memory_total_mb": (int, lambda c, v: setattr(c, "memory_total_mb", _positive(v))),
 }

@@ -46,6 +46,9 @@ class ClientProcess:
             'datacenter = "dc1"\n'
             + consul_block
             + f'client {{\n  enabled = true\n  servers = ["{servers}"]\n'
+            # Everything here is on loopback (Nomad's -dev picks it too); without the key
+            # the node would take the default route's interface.
+            '  network_interface = "lo"\n'
             '  meta { rack = "r1" }\n}\n'
             'plugin "raw_exec" {\n  config {\n    enabled = true\n  }\n}\n'
         )

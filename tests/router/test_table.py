@@ -280,6 +280,64 @@ def test_redirect_urls(dst: str, path: str, query: str, want: str) -> None:
     assert redirect_url(target, "a.com", path, query) == want
 
 
+@pytest.mark.parametrize(
+    ("route", "opts", "path", "query", "want"),
+    [
+        # Rows in the spirit of Fabio's TestTarget_BuildRedirectURL (request host foo.com).
+        ("/ http://bar.com/", "", "/a/b/c", "aaa=1", "http://bar.com/"),
+        ("/ http://bar.com/a/b/c?foo=bar", "", "/abc", "aaa=1", "http://bar.com/a/b/c?foo=bar"),
+        ("*:80/ https://$host/", "", "/abc", "", "https://foo.com/"),
+        ("/ http://bar.com/$path", "", "/abc/", "aaa=1", "http://bar.com/abc/?aaa=1"),
+        ("*:80/ https://$host/bbb$path", "", "/a/b/c", "", "https://foo.com/bbb/a/b/c"),
+        ("/stripme http://bar.com/$path", "strip=/stripme", "/stripme/", "", "http://bar.com/"),
+        (
+            "/stripme http://bar.com/$path",
+            "strip=/stripme",
+            "/stripme/abc/",
+            "aaa=1",
+            "http://bar.com/abc/?aaa=1",
+        ),
+        # strip= comes off the request path before it goes into the target's path...
+        (
+            "/stripme https://bar.com/bbb$path",
+            "strip=/stripme",
+            "/stripme/abc",
+            "",
+            "https://bar.com/bbb/abc",
+        ),
+        (
+            "/stripme https://bar.com/bbb/$path",
+            "strip=/stripme",
+            "/stripme",
+            "",
+            "https://bar.com/bbb",
+        ),
+        # ... then prepend= goes in front of it.
+        (
+            "/pp https://bar.com$path",
+            "prepend=/pre",
+            "/pp/abc",
+            "",
+            "https://bar.com/pre/pp/abc",
+        ),
+        (
+            "/pp https://bar.com/x$path",
+            "strip=/pp prepend=/pre",
+            "/pp/abc",
+            "q=1",
+            "https://bar.com/x/pre/abc?q=1",
+        ),
+        # Without $path neither applies.
+        ("/pp https://bar.com/x", "strip=/pp prepend=/pre", "/pp/abc", "", "https://bar.com/x"),
+    ],
+)
+def test_redirect_urls_as_fabio(route: str, opts: str, path: str, query: str, want: str) -> None:
+    t = Table.from_text(f'route add svc {route} opts "redirect=301 {opts}"')
+    target = t.all_targets()[0]
+    assert target.redirect_code == 301
+    assert redirect_url(target, "foo.com", path, query) == want
+
+
 def test_redirect_to_itself_is_skipped() -> None:
     t = Table.from_text(
         'route add r a.com/ http://a.com$path opts "redirect=301"\nroute add s / http://s:1/'
@@ -338,8 +396,51 @@ def test_routes_sorted_reverse_lexically() -> None:
     assert [r.path for r in t.hosts[""]] == ["/bb", "/b", "/"]
 
 
+@pytest.mark.parametrize(
+    ("cmd", "want"),
+    [
+        # The text form Fabio prints (`/api/routes?raw`, the route log): options sorted by
+        # name after the tags.
+        (
+            'route add svc-a / http://aaa.com/ weight 0.5 opts "strip=/foo"',
+            'route add svc-a / http://aaa.com/ weight 0.5000 opts "strip=/foo"',
+        ),
+        (
+            'route add s /p http://a:1/ tags "x,y" opts "strip=/p prepend=/q host=dst"',
+            'route add s /p http://a:1/ tags "x,y" opts "host=dst prepend=/q strip=/p"',
+        ),
+        (
+            'route add s /r https://b.com/bbb$path opts "strip=/r redirect=301"',
+            'route add s /r https://b.com/bbb$path opts "redirect=301 strip=/r"',
+        ),
+        (
+            'route add s / http://a:1/ opts "tlsskipverify"',
+            'route add s / http://a:1/ opts "tlsskipverify="',
+        ),
+        # Fabio's hostpath: a source without a slash is the host's "/" route.
+        ("route add s 1.1.1.1:999 http://a:1/", "route add s 1.1.1.1:999/ http://a:1/"),
+        ("route add s Foo.COM http://a:1/", "route add s foo.com/ http://a:1/"),
+        ("route add s 1.2.3.4:88 tcp://a:1", "route add s 1.2.3.4:88/ tcp://a:1"),
+        ("route add s :88 tcp://a:1", "route add s :88 tcp://a:1"),
+    ],
+)
+def test_raw_config_lines(cmd: str, want: str) -> None:
+    assert Table.from_text(cmd).config() == [want]
+
+
+def test_host_without_path_routes_http_and_tcp() -> None:
+    t = Table.from_text("route add h 1.1.1.1:999 http://h:1/\nroute add t 1.2.3.4:88 tcp://t:2")
+    target = t.lookup("1.1.1.1:999", "/any", rr, prefix)
+    assert target is not None and target.host == "h"
+    target = t.lookup_tcp("1.2.3.4:88", rr)
+    assert target is not None and (target.host, target.port) == ("t", 2)
+
+
 def test_raw_config_round_trips() -> None:
-    text = 'route add a /p http://a:1/ weight 0.2500 tags "x"\nroute add b /p http://b:1/'
+    text = (
+        'route add a /p http://a:1/ weight 0.2500 tags "x" opts "strip=/p"\n'
+        "route add b /p http://b:1/"
+    )
     t = Table.from_text(text)
     again = Table.from_text(str(t))
     assert again.api_routes() == t.api_routes()

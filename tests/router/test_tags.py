@@ -34,11 +34,54 @@ def test_parse_urlprefix(tag: str, want: URLPrefix | None) -> None:
     assert parse_urlprefix(tag, P, {"DC": "dc1"}) == want
 
 
-def test_tag_without_slash_is_an_error() -> None:
-    with pytest.raises(TagError, match="trailing slash"):
-        parse_urlprefix("urlprefix-example.com", P)
-    with pytest.raises(TagError, match="trailing slash"):
-        parse_urlprefix("urlprefix-example.com:8080", P)  # host:port without proto=tcp
+@pytest.mark.parametrize(
+    ("tag", "env", "want"),
+    [
+        # Rows in the spirit of Fabio's registry/consul TestParseTag, prefix "p-".
+        ("p", None, None),
+        ("p-/", None, URLPrefix("/", "")),
+        (" p-/", None, URLPrefix("/", "")),
+        ("p-/ ", None, URLPrefix("/", "")),
+        ("p- / ", None, URLPrefix("/", "")),
+        ("p- /foo", None, URLPrefix("/foo", "")),
+        ("p-bar/foo/foo", None, URLPrefix("bar/foo/foo", "")),
+        ("p-WWW.BAR.COM/Foo", None, URLPrefix("www.bar.com/Foo", "")),
+        ("p-bar/foo a b c", None, URLPrefix("bar/foo", "a b c")),
+        (
+            "p-www.bar.com:80/foo redirect=302,https://x",
+            None,
+            URLPrefix("www.bar.com:80/foo", "redirect=302,https://x"),
+        ),
+        # No path: taken as written (the table reads "host" as "host/").
+        ("p-Example.COM", None, URLPrefix("Example.COM", "")),
+        ("p-1.1.1.1:999", None, URLPrefix("1.1.1.1:999", "")),
+        ("p-1.1.1.1:999 proto=tcp", None, URLPrefix("1.1.1.1:999", "proto=tcp")),
+        # $x and ${x}: from the variables given, unset ones to "", in the host and path only.
+        ("p-$x/$y", None, URLPrefix("/", "")),
+        ("p-${x}/${y}", {}, URLPrefix("/", "")),
+        ("p-$x/$Y", {"x": "Xx", "Y": "Yy"}, URLPrefix("xx/Yy", "")),
+        ("p-${x}/${Y}", {"x": "Xx", "Y": "Yy"}, URLPrefix("xx/Yy", "")),
+        ("p-$DCx/a${DC}b/$", {"DC": "dc1"}, URLPrefix("/adc1b/$", "")),
+        ("p-/e${}f/g${h", {"DC": "dc1"}, URLPrefix("/ef/gh", "")),
+        ("p-/t$1x/$$", {"DC": "dc1"}, URLPrefix("/tx/", "")),
+        ("p-/$DC strip=/$DC", {"DC": "dc1"}, URLPrefix("/dc1", "strip=/$DC")),
+        (
+            "p-/r redirect=301,https://b.com$path",
+            {"DC": "dc1"},
+            URLPrefix("/r", "redirect=301,https://b.com$path"),
+        ),
+        ("p-$DC:80", {"DC": "dc1"}, URLPrefix("$DC:80", "")),
+    ],
+)
+def test_parse_tag_as_fabio(tag: str, env: dict[str, str] | None, want: URLPrefix | None) -> None:
+    assert parse_urlprefix(tag, "p-", env) == want
+
+
+@pytest.mark.parametrize("tag", ["urlprefix-", "urlprefix- ", "  urlprefix-  "])
+def test_empty_route_is_an_error(tag: str) -> None:
+    # Fabio generates a `route add` without a source that its parser rejects.
+    with pytest.raises(TagError, match="must not be empty"):
+        parse_urlprefix(tag, P)
 
 
 def inst(tags: list[str], **kw: Any) -> dict[str, Any]:
@@ -91,6 +134,18 @@ def inst(tags: list[str], **kw: Any) -> dict[str, Any]:
             ['route add web a.com/ https://b.com$path opts "redirect=301"'],
         ),
         (
+            ["nginx-tag", " urlprefix-/a ", "  x  "],
+            {},
+            ['route add web /a http://10.0.0.2:8080/ tags "nginx-tag,x"'],
+        ),
+        (["urlprefix-1.1.1.1:999"], {}, ["route add web 1.1.1.1:999 http://10.0.0.2:8080/"]),
+        (["urlprefix-Example.com"], {}, ["route add web Example.com http://10.0.0.2:8080/"]),
+        (
+            ["urlprefix-/s strip=/s prepend=/p redirect=302,https://b.com/x$path"],
+            {},
+            ['route add web /s https://b.com/x$path opts "strip=/s prepend=/p redirect=302"'],
+        ),
+        (
             ["urlprefix-/ allow=ip:10.0.0.0/8,ip:127.0.0.1"],
             {},
             ['route add web / http://10.0.0.2:8080/ opts "allow=ip:10.0.0.0/8,ip:127.0.0.1"'],
@@ -106,7 +161,7 @@ def test_bad_tags_are_reported_and_skipped() -> None:
     got = service_commands(
         inst(
             [
-                "urlprefix-nohost",
+                "urlprefix-",
                 "urlprefix-/x redirect=301",
                 "urlprefix-/ok weight=x",
                 "urlprefix-/good",
@@ -117,7 +172,7 @@ def test_bad_tags_are_reported_and_skipped() -> None:
     )
     assert got == ["route add web /good http://10.0.0.2:8080/"]
     assert len(errors) == 3
-    assert "trailing slash" in errors[0]
+    assert "must not be empty" in errors[0]
     assert "redirect=<code>,<url>" in errors[1]
     assert "weight" in errors[2]
 
@@ -126,3 +181,8 @@ def test_custom_prefix() -> None:
     assert service_commands(inst(["lb-/x", "urlprefix-/y"]), "lb-") == [
         'route add web /x http://10.0.0.2:8080/ tags "urlprefix-/y"'
     ]
+
+
+def test_datacenter_expands_in_routes() -> None:
+    got = service_commands(inst(["urlprefix-$DC.a.com/${DC}/x"]), P, {"DC": "eu1"})
+    assert got == ["route add web eu1.a.com/eu1/x http://10.0.0.2:8080/"]

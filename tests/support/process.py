@@ -69,8 +69,10 @@ class YurtProcess:
         env: dict[str, str] | None = None,
         timeout: float = 30.0,
         cwd: Path | None = None,
+        prefix: Sequence[str] = (),
     ) -> None:
         self.args = list(args)
+        self.prefix = list(prefix)  # a command that execs yurt, such as `ip netns exec NS`
         self.ready_url = ready_url
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
@@ -82,7 +84,7 @@ class YurtProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "yurt", *self.args],
+            [*self.prefix, sys.executable, "-m", "yurt", *self.args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,

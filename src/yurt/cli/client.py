@@ -55,9 +55,10 @@ if TYPE_CHECKING:
     "-network-ip",
     "--network-ip",
     "network_ip",
-    default="127.0.0.1",
-    show_default=True,
-    help="IP the node's ports are allocated on and its services advertise.",
+    default=None,
+    help="IP the node's ports are allocated on and its services advertise (default: the "
+    "address of client.network_interface, else of the default route's interface, else "
+    "127.0.0.1; -dev: 127.0.0.1).",
 )
 @click.option("-raw-exec", "--raw-exec", "raw_exec", is_flag=True, help="Enable raw_exec.")
 @click.option(
@@ -79,7 +80,7 @@ def client(
     http_addr: str,
     consul_addr: str | None,
     no_consul: bool,
-    network_ip: str,
+    network_ip: str | None,
     raw_exec: bool,
     docker_endpoint: str | None,
     dev: bool,
@@ -88,6 +89,7 @@ def client(
     from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
     from yurt.api.tls import TLSConfig
     from yurt.client import ClientAgent, ClientConfig
+    from yurt.client.fingerprint import NetworkError, node_network
     from yurt.runtime import run, serve_until_signal
 
     try:
@@ -97,6 +99,10 @@ def client(
     except OSError as exc:
         raise click.ClickException(f"cannot read config: {exc}") from None
     base = agent or AgentConfig()
+    try:
+        network = node_network(base.network_interface, ip=network_ip or "", dev=dev)
+    except NetworkError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         host, port = split_host_port(http_addr, 0)
     except ValueError as exc:
@@ -136,7 +142,8 @@ def client(
         auto_advertise=base.auto_advertise,
         http_host=host,
         http_port=port,
-        network_ip=network_ip,
+        network_ip=network.ip,
+        network_device=network.device,
         templates=base.client_template,
         # The config's tls { } and consul { ssl ... tags }, as in `yurt up`.
         tls=base.tls,

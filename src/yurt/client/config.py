@@ -53,8 +53,13 @@ class ClientConfig:
     auto_advertise: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = 0
-    # The address the node's ports are allocated on and its services advertise.
+    # The address the node's ports are allocated on and its services advertise, and the
+    # interface holding it: what `fingerprint.node_network` chose (loopback by default).
     network_ip: str = "127.0.0.1"
+    network_device: str = ""
+    # Nomad's `client { network_interface }`: when set, `start()` takes that interface's
+    # address instead (and fails if the host has no such interface).
+    network_interface: str = ""
     min_dynamic_port: int = 20000
     max_dynamic_port: int = 32000
     # Seconds between allocation-update batches sent to the scheduler.

@@ -246,10 +246,9 @@ def contains(have: tuple[str, ...], want: tuple[str, ...]) -> bool:
 
 
 def hostpath(src: str) -> tuple[str, str]:
-    """'host/path' -> ('host', '/path'); ':port' and 'ip:port' (TCP) -> (src, '')."""
+    """Fabio's hostpath: 'host/path' -> ('host', '/path'), ':port' (TCP) -> (src, ''),
+    and a source without a slash ('host', 'ip:port') -> ('host', '/')."""
     if src.startswith(":"):
-        return src, ""
-    if "/" not in src and src.rpartition(":")[2].isdigit():
         return src, ""
     host, sep, path = src.partition("/")
     return host, "/" + path if sep else "/"
@@ -533,6 +532,10 @@ class Table:
                         s += f" weight {t.fixed_weight:.4f}"
                     if t.tags:
                         s += " tags " + quote(",".join(t.tags))
+                    if t.opts:
+                        # Fabio prints the options sorted by name, quoted without escaping.
+                        s += ' opts "' + " ".join(f"{k}={v}" for k, v in sorted(t.opts.items()))
+                        s += '"'
                     lines.append(s)
         return lines
 
@@ -541,8 +544,9 @@ class Table:
 
 
 def redirect_url(t: Target, host: str, path: str, query: str) -> str:
-    """Fabio's BuildRedirectURL: `$path` takes the request path (less `strip=`), `$host` the
-    request host; the request query is kept when the target has none."""
+    """Fabio's BuildRedirectURL: `$path` takes the request path less `strip=` and after
+    `prepend=`, `$host` the request host; the request query is kept when the target has
+    none."""
     r_host = t.netloc
     r_path = t.url_path
     r_query = t.url_query
@@ -552,9 +556,9 @@ def redirect_url(t: Target, host: str, path: str, query: str) -> str:
     if "/$path" in r_path:
         r_path = r_path.replace("/$path", "$path", 1)
     if "$path" in r_path:
-        r_path = r_path.replace("$path", path, 1)
-        if t.strip_path and r_path.startswith(t.strip_path):
-            r_path = r_path[len(t.strip_path) :]
+        if t.strip_path and path.startswith(t.strip_path):
+            path = path[len(t.strip_path) :]
+        r_path = r_path.replace("$path", t.prepend_path + path, 1)
         if not r_query and query:
             r_query = query
     if not r_path:

@@ -1,8 +1,11 @@
 """Service tags -> route commands, as Fabio's Consul backend generates them.
 
-`urlprefix-[host]/path [opt=value ...]` and `urlprefix-:port proto=tcp`. The host is
-lower-cased, the path keeps its case, `$DC` expands to the datacenter. The service's other
-tags (those without the prefix) become the route's tags.
+`urlprefix-[host]/path [opt=value ...]`, `urlprefix-:port proto=tcp` and
+`urlprefix-host[:port]` (no path: the route of `host` with path `/`). Tags are trimmed
+before their prefix is tested; `$x` and `${x}` in the host and path expand as Go's
+`os.Expand` does from the variables Fabio gives (`DC`, the datacenter), unset ones to the
+empty string. The host is lower-cased, the path keeps its case. The service's other tags
+(those without the prefix) become the route's tags.
 """
 
 from __future__ import annotations
@@ -21,13 +24,55 @@ class TagError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class URLPrefix:
-    route: str  # "host/path", ":port" or "ip:port" (a TCP route for tcp-dynamic listeners)
+    route: str  # "host/path", ":port" or "host:port" (Fabio reads it as "host:port/")
     opts: str
 
 
-def _is_host_port(text: str) -> bool:
-    host, sep, port = text.rpartition(":")
-    return bool(sep and host and port.isdigit())
+_SHELL_SPECIAL = frozenset("*#$@!?-0123456789")
+
+
+def _is_name_char(c: str) -> bool:
+    return c == "_" or ("0" <= c <= "9") or ("a" <= c <= "z") or ("A" <= c <= "Z")
+
+
+def _shell_name(s: str) -> tuple[str, int]:
+    """Go's getShellName: the variable name after a `$` and how many characters it takes.
+
+    ("", n > 0) is bad syntax whose n characters are dropped; ("", 0) leaves the `$`.
+    """
+    if s[0] == "{":
+        if len(s) > 2 and s[1] in _SHELL_SPECIAL and s[2] == "}":
+            return s[1], 3
+        end = s.find("}", 1)
+        if end == 1:
+            return "", 2
+        if end < 0:
+            return "", 1
+        return s[1:end], end + 1
+    if s[0] in _SHELL_SPECIAL:
+        return s[0], 1
+    i = 0
+    while i < len(s) and _is_name_char(s[i]):
+        i += 1
+    return s[:i], i
+
+
+def expand(s: str, env: Mapping[str, str] | None) -> str:
+    """Go's os.Expand with Fabio's mapping: `$x` and `${x}` to env[x], unset ones to ""."""
+    out: list[str] = []
+    i = j = 0
+    while j < len(s):
+        if s[j] == "$" and j + 1 < len(s):
+            out.append(s[i:j])
+            name, width = _shell_name(s[j + 1 :])
+            if name:
+                out.append((env or {}).get(name, ""))
+            elif width == 0:
+                out.append("$")
+            j += width
+            i = j + 1
+        j += 1
+    return "".join(out) + s[i:]
 
 
 def parse_urlprefix(
@@ -35,26 +80,24 @@ def parse_urlprefix(
 ) -> URLPrefix | None:
     """The route and options of a tag, None if the tag does not have the prefix.
 
-    TagError if it has the prefix but no trailing slash after the host.
+    TagError if it has the prefix but no route at all (`urlprefix-`): Fabio generates a
+    command without a source that its parser rejects.
     """
     s = tag.strip()
-    if env:
-        for key, value in env.items():
-            s = s.replace("$" + key, value)
     if not s.startswith(prefix):
         return None
     s = s[len(prefix) :].strip()
+    # Fabio splits at the first space only; the options are read word by word later.
     route, _, opts = s.partition(" ")
     opts = opts.strip()
-    if route.startswith(":"):
+    if not route:
+        raise TagError(f"invalid {prefix} tag {tag!r}: the route must not be empty")
+    if route.startswith(":") or "/" not in route:
+        # `:port` (a TCP listener) or `host[:port]`: taken as written, not expanded; the
+        # table lower-cases the host and reads `host` as `host/`.
         return URLPrefix(route, opts)
-    if "/" not in route and "proto=tcp" in opts.split() and _is_host_port(route):
-        # `urlprefix-10.0.0.1:1234 proto=tcp`: Fabio's TCP dynamic proxy listens there.
-        return URLPrefix(route.lower(), opts)
-    host, sep, path = route.partition("/")
-    if not sep:
-        raise TagError(f"invalid {prefix} tag {tag!r}: you need to have a trailing slash")
-    return URLPrefix(host.lower() + "/" + path, opts)
+    host, _, path = route.partition("/")
+    return URLPrefix(expand(host, env).lower() + "/" + expand(path, env), opts)
 
 
 def _join_host_port(host: str, port: int) -> str:
@@ -77,7 +120,8 @@ def service_commands(
     A bad tag or option is appended to `errors` and skipped; the other tags still route.
     """
     name = str(instance.get("ServiceName", ""))
-    tags: list[str] = [str(t) for t in instance.get("ServiceTags") or ()]
+    # Trimmed before the prefix is tested: " urlprefix-/x" routes and is no service tag.
+    tags: list[str] = [str(t).strip() for t in instance.get("ServiceTags") or ()]
     addr = str(instance.get("ServiceAddress") or instance.get("Address") or "")
     port = int(instance.get("ServicePort") or 0)
     other = [t for t in tags if not t.startswith(prefix)]
