@@ -6,6 +6,7 @@ from pathlib import Path
 import nomad
 import pytest
 
+from tests.scheduler.ops_fixture import ops as ops  # the operations' unit tests
 from tests.support.process import YurtProcess, free_port
 
 

@@ -28,8 +28,9 @@ SAMPLE = {
 
 
 def _sample_paths(pattern: str) -> list[str]:
-    if pattern == "/v1/job/{tail}":
-        return ["/v1/job/web", "/v1/job/web/allocations", "/v1/job/web/dispatch"]
+    if pattern.startswith("/v1/job/{id}"):
+        # a child job's ID holds "/"
+        return [pattern.replace("{id}", job) for job in ("web", "web/periodic-1")]
     if pattern == "/v1/client/{tail}":
         return [
             "/v1/client/stats",
@@ -194,3 +195,23 @@ def test_client_paths_need_nomads_capabilities(
     need, alloc_id = client_tail_need(tail)
     assert (need.kind, need.caps, alloc_id) == (kind, caps, alloc)
     assert need.exec_task is tail.endswith("/exec")
+
+
+async def test_a_method_a_job_path_does_not_take_is_405_before_any_acl_check(
+    server: SchedulerServer,
+) -> None:
+    # nomad 1.1.2 with ACLs on: "Invalid method" (405) without a token; the job is 403
+    async with aiohttp.ClientSession() as http:
+        for method, path in (
+            ("DELETE", "/v1/job/web/allocations"),
+            ("GET", "/v1/job/web/plan"),
+            ("PATCH", "/v1/job/web"),
+            ("DELETE", "/v1/job/web/periodic/force"),
+        ):
+            async with http.request(method, server.address + path) as resp:
+                assert (resp.status, await resp.text()) == (
+                    405,
+                    f"Invalid method {method} for {path}",
+                )
+        async with http.get(server.address + "/v1/job/web") as resp:
+            assert (resp.status, await resp.text()) == (403, "Permission denied")

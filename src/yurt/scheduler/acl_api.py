@@ -11,9 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
+from yurt.api import routes
 from yurt.api.blocking import BlockingQuery, blocking_query
 from yurt.api.errors import APIError
 from yurt.api.http import expect_object, flag, json_response, read_json
+from yurt.api.routes import Route
 from yurt.scheduler import store as s
 from yurt.scheduler.acl_enforce import request_token
 from yurt.scheduler.acl_state import (
@@ -22,38 +24,32 @@ from yurt.scheduler.acl_state import (
     Resolved,
     denied,
 )
+from yurt.scheduler.api_common import index_headers
 
 Obj = dict[str, Any]
 
 
-def _headers(index: int) -> dict[str, str]:
-    return {
-        "X-Nomad-Index": str(max(index, 1)),
-        "X-Nomad-KnownLeader": "true",
-        "X-Nomad-LastContact": "0",
-    }
+def acl_routes(api: ACLAPI) -> list[Route]:
+    """The ACL endpoints' table; `self` before `{accessor}` (a literal path wins)."""
+    return [
+        routes.write("/v1/acl/bootstrap", api.bootstrap),
+        routes.get("/v1/acl/policies", api.list_policies),
+        routes.get("/v1/acl/policy/{name}", api.get_policy),
+        routes.write("/v1/acl/policy/{name}", api.put_policy),
+        routes.delete("/v1/acl/policy/{name}", api.delete_policy),
+        routes.get("/v1/acl/tokens", api.list_tokens),
+        routes.write("/v1/acl/token", api.create_token),
+        routes.write("/v1/acl/token/onetime", api.create_one_time),
+        routes.write("/v1/acl/token/onetime/exchange", api.exchange_one_time),
+        routes.get("/v1/acl/token/self", api.token_self),
+        routes.get("/v1/acl/token/{accessor}", api.get_token),
+        routes.write("/v1/acl/token/{accessor}", api.update_token),
+        routes.delete("/v1/acl/token/{accessor}", api.delete_token),
+    ]
 
 
 def add_acl_routes(app: web.Application, state: ACLState, enabled: bool) -> None:
-    api = ACLAPI(state, enabled)
-    r = app.router
-    for method in ("PUT", "POST"):
-        r.add_route(method, "/v1/acl/bootstrap", api.bootstrap)
-    r.add_get("/v1/acl/policies", api.list_policies)
-    r.add_get("/v1/acl/policy/{name}", api.get_policy)
-    for method in ("PUT", "POST"):
-        r.add_route(method, "/v1/acl/policy/{name}", api.put_policy)
-    r.add_route("DELETE", "/v1/acl/policy/{name}", api.delete_policy)
-    r.add_get("/v1/acl/tokens", api.list_tokens)
-    for method in ("PUT", "POST"):
-        r.add_route(method, "/v1/acl/token", api.create_token)
-        r.add_route(method, "/v1/acl/token/onetime", api.create_one_time)
-        r.add_route(method, "/v1/acl/token/onetime/exchange", api.exchange_one_time)
-    r.add_get("/v1/acl/token/self", api.token_self)
-    r.add_get("/v1/acl/token/{accessor}", api.get_token)
-    for method in ("PUT", "POST"):
-        r.add_route(method, "/v1/acl/token/{accessor}", api.update_token)
-    r.add_route("DELETE", "/v1/acl/token/{accessor}", api.delete_token)
+    routes.add_routes(app.router, acl_routes(ACLAPI(state, enabled)))
 
 
 class ACLAPI:
@@ -79,7 +75,7 @@ class ACLAPI:
     async def _blocking(self, request: web.Request, kind: str, run: Any) -> web.Response:
         query = BlockingQuery.from_query(request.query)
         result, index = await blocking_query(self.store.hub, [kind], query, run)
-        return json_response(result, headers=_headers(index), pretty=flag(request, "pretty"))
+        return json_response(result, headers=index_headers(index), pretty=flag(request, "pretty"))
 
     # --- bootstrap ----------------------------------------------------------------------
 
@@ -92,7 +88,7 @@ class ACLAPI:
             if not isinstance(secret, str):
                 raise APIError.bad_request("BootstrapSecret: expected a string")
         token = self.state.bootstrap(secret)
-        return json_response(token, headers=_headers(token["ModifyIndex"]))
+        return json_response(token, headers=index_headers(token["ModifyIndex"]))
 
     # --- policies -----------------------------------------------------------------------
 
@@ -134,12 +130,12 @@ class ACLAPI:
             raise APIError.bad_request("ACL policy name does not match request path")
         body["Name"] = name
         index = self.state.upsert_policy(body)
-        return web.Response(status=200, headers=_headers(index))
+        return web.Response(status=200, headers=index_headers(index))
 
     async def delete_policy(self, request: web.Request) -> web.Response:
         self._management(request)
         index = self.state.delete_policy(request.match_info["name"])
-        return web.Response(status=200, headers=_headers(index))
+        return web.Response(status=200, headers=index_headers(index))
 
     # --- tokens -------------------------------------------------------------------------
 
@@ -162,7 +158,7 @@ class ACLAPI:
         self._management(request)
         body = expect_object(await read_json(request), "body")
         token = self.state.create_token(body)
-        return json_response(token, headers=_headers(token["ModifyIndex"]))
+        return json_response(token, headers=index_headers(token["ModifyIndex"]))
 
     async def token_self(self, request: web.Request) -> web.Response:
         self._enabled()
@@ -175,7 +171,7 @@ class ACLAPI:
             raise APIError.not_found("ACL token not found")
         self.state.resolve(secret)  # an expired token is refused here too
         return json_response(
-            self.state.token_view(token, secret), headers=_headers(token["ModifyIndex"])
+            self.state.token_view(token, secret), headers=index_headers(token["ModifyIndex"])
         )
 
     async def get_token(self, request: web.Request) -> web.Response:
@@ -197,19 +193,19 @@ class ACLAPI:
         self._management(request)
         body = expect_object(await read_json(request), "body")
         token = self.state.update_token(request.match_info["accessor"], body)
-        return json_response(token, headers=_headers(token["ModifyIndex"]))
+        return json_response(token, headers=index_headers(token["ModifyIndex"]))
 
     async def delete_token(self, request: web.Request) -> web.Response:
         self._management(request)
         index = self.state.delete_token(request.match_info["accessor"])
-        return web.Response(status=200, headers=_headers(index))
+        return web.Response(status=200, headers=index_headers(index))
 
     # --- one-time tokens ----------------------------------------------------------------
 
     async def create_one_time(self, request: web.Request) -> web.Response:
         caller = self._caller(request)
         out = self.state.create_one_time(caller)
-        return json_response(out, headers=_headers(out["Index"]))
+        return json_response(out, headers=index_headers(out["Index"]))
 
     async def exchange_one_time(self, request: web.Request) -> web.Response:
         self._enabled()
@@ -218,4 +214,4 @@ class ACLAPI:
         if not isinstance(secret, str) or not secret:
             raise APIError.bad_request("OneTimeSecretID: expected the one-time secret")
         out = self.state.exchange_one_time(secret)
-        return json_response(out, headers=_headers(out["Index"]))
+        return json_response(out, headers=index_headers(out["Index"]))

@@ -77,6 +77,56 @@ READ_JOB = ns(p.READ_JOB)
 _GET = ("GET", "HEAD")
 _WRITE = ("PUT", "POST")
 
+# --- the capability of a /v1/job/<id>[/<what>] request -------------------------------------
+
+# Every job path ("" for the job itself) and the methods it takes, as
+# `yurt.scheduler.api_jobs.ROUTES` declares them.
+JOB_PATHS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("", ("GET", *_WRITE, "DELETE")),
+    ("allocations", ("GET",)),
+    ("evaluations", ("GET",)),
+    ("versions", ("GET",)),
+    ("summary", ("GET",)),
+    ("deployments", ("GET",)),
+    ("deployment", ("GET",)),
+    ("submission", ("GET",)),
+    ("scale", ("GET", *_WRITE)),
+    ("plan", _WRITE),
+    ("evaluate", _WRITE),
+    ("periodic/force", _WRITE),
+    ("dispatch", _WRITE),
+    ("revert", _WRITE),
+    ("stable", _WRITE),
+)
+_JOB_READS = frozenset(what for what, methods in JOB_PATHS if methods == ("GET",)) | {""}
+
+
+def job_path(what: str) -> str:
+    """The route pattern of `/v1/job/<id>/<what>`."""
+    return f"/v1/job/{{id}}/{what}" if what else "/v1/job/{id}"
+
+
+def job_tail_need(method: str, suffix: str) -> Need:
+    """What `method` on `/v1/job/<id>/<suffix>` needs ("" for the job itself), as Nomad's
+    job endpoints check it."""
+    reading = method in _GET
+    if suffix in _JOB_READS and reading:
+        return READ_JOB
+    if suffix == "scale":
+        if reading:
+            return ns(p.READ_JOB_SCALING, p.READ_JOB)
+        return ns(p.SCALE_JOB, p.SUBMIT_JOB)
+    if suffix == "dispatch":
+        return ns(p.DISPATCH_JOB)
+    if suffix == "periodic/force":
+        return ns(p.DISPATCH_JOB, p.SUBMIT_JOB)
+    if suffix == "" and method in _WRITE:
+        return ns(p.SUBMIT_JOB, ns_from=JOB_BODY)
+    if suffix == "plan":
+        return ns(p.SUBMIT_JOB, ns_from=JOB_BODY)
+    return ns(p.SUBMIT_JOB)
+
+
 # What Nomad leaves open: cluster status (`nomad status` and clients find their servers by
 # it), agent health, ACL bootstrap, the one-time token exchange, the caller's own token,
 # metrics (Nomad checks no ACL on /v1/metrics), and the UI's pages and files (they hold no
@@ -94,6 +144,9 @@ OPEN: dict[tuple[str, str], Need] = {
     ("GET", "/v1/acl/token/self"): SELF,
     # Lists only the policies the caller's token holds (the anonymous one without a token).
     ("GET", "/v1/acl/policies"): SELF,
+    # A job path asked with a method it does not take: Nomad's job handlers answer 405
+    # "Invalid method" before any ACL check.
+    **{("*", job_path(what)): OPEN_NEED for what, _ in JOB_PATHS},
 }
 OPEN_PREFIXES = ("/ui/assets/",)
 OPEN_UI_PAGES = ("/", "/ui", "/ui/")
@@ -108,7 +161,11 @@ ROUTES: dict[tuple[str, str], Need] = {
     **_both(_WRITE, "/v1/jobs", ns(p.SUBMIT_JOB, ns_from=JOB_BODY)),
     **_both(_WRITE, "/v1/jobs/parse", ns(p.PARSE_JOB, p.SUBMIT_JOB)),
     **_both(_WRITE, "/v1/validate/job", ns(p.READ_JOB, ns_from=JOB_BODY)),
-    ("*", "/v1/job/{tail}"): Need("job-tail"),
+    **{
+        (method, job_path(what)): job_tail_need(method, what)
+        for what, methods in JOB_PATHS
+        for method in methods
+    },
     ("GET", "/v1/allocations"): ns(p.READ_JOB, filter_cap=p.READ_JOB),
     ("GET", "/v1/allocation/{id}"): ns(p.READ_JOB, ns_from=ALLOC),
     **_both(_WRITE, "/v1/allocation/{id}/stop", ns(p.ALLOC_LIFECYCLE, ns_from=ALLOC)),
@@ -154,49 +211,7 @@ ROUTES: dict[tuple[str, str], Need] = {
 }
 
 
-# --- the capability of a /v1/job/<id>/<suffix> or /v1/client/<...> request -------------------
-
-
-def job_tail_need(method: str, suffix: str) -> Need:
-    """`suffix` as yurt's job dispatcher splits it ("" for the job itself)."""
-    reading = method in _GET
-    if (
-        suffix
-        in (
-            "",
-            "versions",
-            "summary",
-            "allocations",
-            "evaluations",
-            "deployments",
-            "deployment",
-            "submission",
-        )
-        and reading
-    ):
-        return READ_JOB
-    if suffix == "scale":
-        if reading:
-            return ns(p.READ_JOB_SCALING, p.READ_JOB)
-        return ns(p.SCALE_JOB, p.SUBMIT_JOB)
-    if suffix == "dispatch":
-        return ns(p.DISPATCH_JOB)
-    if suffix == "periodic/force":
-        return ns(p.DISPATCH_JOB, p.SUBMIT_JOB)
-    if suffix == "" and method in _WRITE:
-        return ns(p.SUBMIT_JOB, ns_from=JOB_BODY)
-    if suffix == "plan":
-        return ns(p.SUBMIT_JOB, ns_from=JOB_BODY)
-    return ns(p.SUBMIT_JOB)
-
-
-def split_job_tail(raw: str, suffixes: set[str]) -> str:
-    parts = raw.split("/")
-    if len(parts) >= 3 and parts[-2:] == ["periodic", "force"]:
-        return "periodic/force"
-    if len(parts) >= 2 and parts[-1] in suffixes:
-        return parts[-1]
-    return ""
+# --- the capability of a /v1/client/<...> request ----------------------------------------
 
 
 def client_tail_need(tail: str) -> tuple[Need, str]:
@@ -339,10 +354,9 @@ def _by_prefix(table: Mapping[str, Obj], ident: str) -> Obj | None:
 class Enforcer:
     """The scheduler's side: resolves tokens against its own ACL state."""
 
-    def __init__(self, state: ACLState, store: Store, job_suffixes: set[str]) -> None:
+    def __init__(self, state: ACLState, store: Store) -> None:
         self.state = state
         self.store = store
-        self.job_suffixes = job_suffixes
 
     async def _namespace(
         self, request: web.Request, need: Need, alloc_id: str
@@ -373,9 +387,6 @@ class Enforcer:
         if key is None:
             return OPEN_NEED, ""
         need = lookup_need(*key)
-        if need.kind == "job-tail":
-            raw = request.rel_url.raw_path[len("/v1/job/") :]
-            return job_tail_need(request.method, split_job_tail(raw, self.job_suffixes)), ""
         if need.kind == "client-tail":
             return client_tail_need(request.match_info.get("tail", ""))
         return need, ""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-Obj = dict[str, Any]
+from yurt.scheduler.structs import Affinity, Constraint, Node
 
 _TARGET = re.compile(r"^\$\{(.+)\}$")
 
 
-def resolve_target(target: str, node: Obj) -> tuple[str | None, bool]:
+def resolve_target(target: str, node: Node) -> tuple[str | None, bool]:
     """The value of `${node.datacenter}`, `${attr.kernel.name}`, `${meta.rack}`... on `node`,
     and whether it is set. A literal (no `${}`) is itself."""
     m = _TARGET.match(target or "")
@@ -28,9 +28,11 @@ def resolve_target(target: str, node: Obj) -> tuple[str | None, bool]:
     if name in fixed:
         value = fixed[name]
         return (None, False) if value is None else (str(value), True)
-    for prefix, source in (("attr.", "Attributes"), ("meta.", "Meta")):
+    for prefix, table in (
+        ("attr.", node.get("Attributes") or {}),
+        ("meta.", node.get("Meta") or {}),
+    ):
         if name.startswith(prefix):
-            table = node.get(source) or {}
             key = name[len(prefix) :]
             if key in table:
                 return str(table[key]), True
@@ -38,7 +40,7 @@ def resolve_target(target: str, node: Obj) -> tuple[str | None, bool]:
     return None, False
 
 
-def check(constraint: Obj, node: Obj) -> bool:
+def check(constraint: Constraint | Affinity, node: Node) -> bool:
     """Whether `node` meets one constraint (distinct_* are checked with the plan instead)."""
     operand = constraint.get("Operand") or "="
     if operand in ("distinct_hosts", "distinct_property"):

@@ -14,13 +14,13 @@ import fnmatch
 import hashlib
 import json
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from yurt.scheduler import constraints
 from yurt.scheduler.model import NODE_READY
-
-Obj = dict[str, Any]
+from yurt.scheduler.structs import Affinity, Constraint, Job, Node, TaskGroup
 
 MIN_DYNAMIC_PORT = 20000
 MAX_DYNAMIC_PORT = 32000
@@ -30,7 +30,7 @@ MAX_DYNAMIC_PORT = 32000
 _VIEWS_KEPT = 4
 
 
-def computed_class(node: Obj) -> str:
+def computed_class(node: Mapping[str, Any]) -> str:
     """Nodes alike in everything constraints can see share one feasibility answer."""
     key = {
         "dc": node.get("Datacenter"),
@@ -62,7 +62,7 @@ def parse_port_list(text: str) -> set[int]:
     return ports
 
 
-def node_capacity(node: Obj) -> tuple[int, int]:
+def node_capacity(node: Node) -> tuple[int, int]:
     res = node.get("NodeResources") or {}
     reserved = node.get("ReservedResources") or {}
     cpu = int((res.get("Cpu") or {}).get("CpuShares") or 0) - int(
@@ -74,12 +74,12 @@ def node_capacity(node: Obj) -> tuple[int, int]:
     return max(cpu, 0), max(mem, 0)
 
 
-def reserved_ports(node: Obj) -> set[int]:
+def reserved_ports(node: Node) -> set[int]:
     nets = (node.get("ReservedResources") or {}).get("Networks") or {}
     return parse_port_list(str(nets.get("ReservedHostPorts") or ""))
 
 
-def node_ip(node: Obj) -> str:
+def node_ip(node: Node) -> str:
     for net in (node.get("NodeResources") or {}).get("Networks") or []:
         if net.get("IP"):
             return str(net["IP"])
@@ -87,14 +87,14 @@ def node_ip(node: Obj) -> str:
     return str(attrs.get("unique.network.ip-address", "127.0.0.1"))
 
 
-def node_device(node: Obj) -> str:
+def node_device(node: Node) -> str:
     for net in (node.get("NodeResources") or {}).get("Networks") or []:
         if net.get("Device"):
             return str(net["Device"])
     return ""
 
 
-def schedulable(node: Obj) -> bool:
+def schedulable(node: Node) -> bool:
     """Ready, eligible and not draining: what Nomad's readyNodesInDCs keeps."""
     return (
         node.get("Status") == NODE_READY
@@ -107,7 +107,7 @@ def schedulable(node: Obj) -> bool:
 class NodeFacts:
     """What placement reads from a node, computed once per node object."""
 
-    node: Obj
+    node: Node
     cpu: int
     memory: int
     reserved: frozenset[int]
@@ -122,7 +122,7 @@ class NodeFacts:
     schedulable: bool
 
     @classmethod
-    def of(cls, node: Obj) -> NodeFacts:
+    def of(cls, node: Node) -> NodeFacts:
         cpu, mem = node_capacity(node)
         res = node.get("NodeResources") or {}
         return cls(
@@ -145,7 +145,7 @@ class NodeFacts:
 Scope = tuple[tuple[str, ...], str]  # (the job's datacenter patterns, its node pool)
 
 
-def job_scope(job: Obj) -> Scope:
+def job_scope(job: Job) -> Scope:
     return tuple(job.get("Datacenters") or ["*"]), str(job.get("NodePool") or "default")
 
 
@@ -156,22 +156,22 @@ class NodeView:
     Valid while the store holds the very same node objects: the store replaces a node
     object on every write and never changes one in place, so identity is the version."""
 
-    def __init__(self, nodes: list[Obj], facts: dict[str, NodeFacts] | None = None) -> None:
+    def __init__(self, nodes: list[Node], facts: dict[str, NodeFacts] | None = None) -> None:
         self.nodes = nodes
         self._facts: dict[str, NodeFacts] = facts if facts is not None else {}
         self._dc_match: dict[tuple[str, tuple[str, ...]], bool] = {}
         self._ready: dict[Scope, tuple[int, dict[str, int]]] = {}
-        self._ready_lists: dict[Scope, list[Obj]] = {}
-        self._draining: list[Obj] | None = None
+        self._ready_lists: dict[Scope, list[Node]] = {}
+        self._draining: list[Node] | None = None
         self._values: dict[tuple[Scope | None, str], dict[str, str]] = {}
         if len(self._facts) > 2 * len(nodes) + 64:
             # Drop the facts of nodes that are gone (kept bounded, rebuilt lazily).
             self._facts = {}
 
-    def matches(self, nodes: list[Obj]) -> bool:
+    def matches(self, nodes: list[Node]) -> bool:
         return len(nodes) == len(self.nodes) and all(map(operator.is_, nodes, self.nodes))
 
-    def facts(self, node: Obj) -> NodeFacts:
+    def facts(self, node: Node) -> NodeFacts:
         found = self._facts.get(node["ID"])
         if found is None or found.node is not node:
             found = NodeFacts.of(node)
@@ -208,7 +208,7 @@ class NodeView:
             self._ready[scope] = found
         return found
 
-    def ready_nodes(self, scope: Scope) -> list[Obj]:
+    def ready_nodes(self, scope: Scope) -> list[Node]:
         """The scope's nodes (shared: callers copy before reordering)."""
         found = self._ready_lists.get(scope)
         if found is None:
@@ -216,7 +216,7 @@ class NodeView:
             self._ready_lists[scope] = found
         return found
 
-    def draining(self) -> list[Obj]:
+    def draining(self) -> list[Node]:
         if self._draining is None:
             self._draining = [n for n in self.nodes if n.get("DrainStrategy") is not None]
         return self._draining
@@ -241,7 +241,7 @@ class NodeView:
 _views: list[NodeView] = []
 
 
-def view_of(nodes: list[Obj]) -> NodeView:
+def view_of(nodes: list[Node]) -> NodeView:
     """The view of this node table, reused while no node changed (one check by identity,
     a C-speed pass, instead of recomputing every node's facts per evaluation)."""
     for i, view in enumerate(_views):
@@ -256,31 +256,31 @@ def view_of(nodes: list[Obj]) -> NodeView:
     return view
 
 
-def all_constraints(job: Obj, tg: Obj) -> list[Obj]:
+def all_constraints(job: Job, tg: TaskGroup) -> list[Constraint]:
     out = list(job.get("Constraints") or []) + list(tg.get("Constraints") or [])
     for task in tg.get("Tasks") or []:
         out.extend(task.get("Constraints") or [])
     return out
 
 
-def all_affinities(job: Obj, tg: Obj) -> list[Obj]:
+def all_affinities(job: Job, tg: TaskGroup) -> list[Affinity]:
     out = list(job.get("Affinities") or []) + list(tg.get("Affinities") or [])
     for task in tg.get("Tasks") or []:
         out.extend(task.get("Affinities") or [])
     return out
 
 
-def constraint_string(c: Obj) -> str:
+def constraint_string(c: Constraint | Affinity) -> str:
     return f"{c.get('LTarget', '')} {c.get('Operand', '=')} {c.get('RTarget', '')}".strip()
 
 
-def mentions_unique(checks: list[Obj]) -> bool:
+def mentions_unique(checks: list[Constraint]) -> bool:
     """A constraint on a `unique.` attribute escapes the per-class cache (Nomad's
     "escaped" computed class): it is checked on every node."""
     return any("unique." in str(c.get("LTarget", "")) + str(c.get("RTarget", "")) for c in checks)
 
 
-def class_reason(tg: Obj, checks: list[Obj], node: Obj) -> str | None:
+def class_reason(tg: TaskGroup, checks: list[Constraint], node: Node) -> str | None:
     """Why the node cannot run the group by its drivers or constraints (None: it can).
     The answer is the same for every node of a computed class unless a check escapes."""
     drivers = node.get("Drivers") or {}

@@ -9,7 +9,21 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+from yurt.scheduler.structs import (
+    AllocatedPort,
+    AllocatedResources,
+    AllocatedTaskResources,
+    Allocation,
+    Deployment,
+    DeploymentState,
+    Job,
+    NetworkResource,
+    Resources,
+    TaskGroup,
+)
 
 Obj = dict[str, Any]
 
@@ -70,7 +84,7 @@ def new_id() -> str:
 
 
 def new_eval(
-    job: Obj,
+    job: Mapping[str, Any],
     triggered_by: str,
     index: int,
     *,
@@ -158,18 +172,18 @@ def parse_rfc3339_ns(text: Any) -> int:
 # allocations ----------------------------------------------------------------------------
 
 
-def alloc_is_terminal(alloc: Obj) -> bool:
+def alloc_is_terminal(alloc: Mapping[str, Any]) -> bool:
     """Nomad's TerminalStatus: the server stopped it, or the client finished with it."""
     if alloc.get("DesiredStatus") in (ALLOC_DESIRED_STOP, ALLOC_DESIRED_EVICT):
         return True
     return alloc.get("ClientStatus") in TERMINAL_CLIENT
 
 
-def alloc_client_terminal(alloc: Obj) -> bool:
+def alloc_client_terminal(alloc: Mapping[str, Any]) -> bool:
     return alloc.get("ClientStatus") in TERMINAL_CLIENT
 
 
-def alloc_uses_resources(alloc: Obj) -> bool:
+def alloc_uses_resources(alloc: Mapping[str, Any]) -> bool:
     """Whether an allocation holds CPU, memory and ports in the scheduler's eyes: as in
     Nomad, one the server has stopped frees them in the plan that stops it."""
     return not alloc_is_terminal(alloc)
@@ -212,6 +226,120 @@ def alloc_stub(alloc: Obj, *, resources: bool = False) -> Obj:
     if not resources:
         out["AllocatedResources"] = None
     return out
+
+
+# deployments ---------------------------------------------------------------------------
+
+
+def new_deployment(
+    job: Job, groups: dict[str, TaskGroup], live: list[Allocation], now: int
+) -> Deployment:
+    """A running deployment of the job's current version for the groups with an update
+    block."""
+    tgs: dict[str, DeploymentState] = {}
+    for name, tg in groups.items():
+        update = tg.get("Update") or job.get("Update") or {}
+        deadline = int(update.get("ProgressDeadline") or 0)
+        count = tg.get("Count")
+        tgs[name] = {
+            "AutoRevert": bool(update.get("AutoRevert")),
+            "AutoPromote": bool(update.get("AutoPromote")),
+            "ProgressDeadline": deadline,
+            "RequireProgressBy": rfc3339(now + deadline) if deadline else None,
+            "Promoted": False,
+            "PlacedCanaries": None,
+            # Canaries test an update; a group's first placement needs none.
+            "DesiredCanaries": int(update.get("Canary") or 0)
+            if any(a["TaskGroup"] == name for a in live)
+            else 0,
+            "DesiredTotal": int(count if count is not None else 1),
+            "PlacedAllocs": 0,
+            "HealthyAllocs": 0,
+            "UnhealthyAllocs": 0,
+        }
+    return {
+        "ID": new_id(),
+        "Namespace": job.get("Namespace") or DEFAULT_NAMESPACE,
+        "JobID": job["ID"],
+        "JobVersion": int(job.get("Version") or 0),
+        "JobModifyIndex": job.get("JobModifyIndex", 0),
+        "JobSpecModifyIndex": job.get("JobModifyIndex", 0),
+        "JobCreateIndex": job.get("CreateIndex", 0),
+        "IsMultiregion": False,
+        "TaskGroups": tgs,
+        "Status": DEPLOY_RUNNING,
+        "StatusDescription": "Deployment is running",
+        "EvalPriority": int(job.get("Priority") or 50),
+        "CreateIndex": 0,
+        "ModifyIndex": 0,
+        "CreateTime": now,
+        "ModifyTime": now,
+    }
+
+
+class AllocResources(TypedDict):
+    Resources: Resources
+    SharedResources: Resources
+    TaskResources: dict[str, Resources]
+    AllocatedResources: AllocatedResources
+
+
+def alloc_resources(
+    tg: TaskGroup, networks: list[NetworkResource], ports: list[AllocatedPort]
+) -> AllocResources:
+    """What an allocation of `tg` holds with the networks and ports its node gave it, in
+    the API's three shapes (the legacy totals, per task, and AllocatedResources)."""
+    tasks_alloc: dict[str, AllocatedTaskResources] = {}
+    task_resources: dict[str, Resources] = {}
+    total_cpu = total_mem = 0
+    for task in tg.get("Tasks") or []:
+        res: Resources = task.get("Resources") or {}
+        cpu = int(res.get("CPU") or 0)
+        mem = int(res.get("MemoryMB") or 0)
+        mem_max = int(res.get("MemoryMaxMB") or 0)
+        total_cpu += cpu
+        total_mem += mem
+        tasks_alloc[task["Name"]] = {
+            "Cpu": {"CpuShares": cpu, "ReservedCores": None},
+            "Memory": {"MemoryMB": mem, "MemoryMaxMB": mem_max},
+            "Networks": None,
+            "Devices": None,
+        }
+        task_resources[task["Name"]] = {
+            "CPU": cpu,
+            "Cores": int(res.get("Cores") or 0),
+            "MemoryMB": mem,
+            "MemoryMaxMB": mem_max,
+            "DiskMB": 0,
+            "IOPS": 0,
+            "Networks": None,
+            "Devices": None,
+        }
+    disk = int((tg.get("EphemeralDisk") or {}).get("SizeMB") or 0)
+    shared_networks = networks or None
+    return {
+        "Resources": {
+            "CPU": total_cpu,
+            "Cores": 0,
+            "MemoryMB": total_mem,
+            "MemoryMaxMB": 0,
+            "DiskMB": disk,
+            "IOPS": 0,
+            "Networks": shared_networks,
+            "Devices": None,
+        },
+        "SharedResources": {"CPU": 0, "MemoryMB": 0, "DiskMB": disk, "Networks": shared_networks},
+        "TaskResources": task_resources,
+        "AllocatedResources": {
+            "Tasks": tasks_alloc,
+            "TaskLifecycles": {t["Name"]: t.get("Lifecycle") for t in tg.get("Tasks") or []},
+            "Shared": {
+                "Networks": shared_networks,
+                "DiskMB": disk,
+                "Ports": ports or None,
+            },
+        },
+    }
 
 
 # jobs -----------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
 from yurt.scheduler import constraints, rank
 from yurt.scheduler.feasible import (
@@ -48,9 +48,20 @@ from yurt.scheduler.feasible import (
 from yurt.scheduler.feasible import (
     reserved_ports as reserved_ports,
 )
+from yurt.scheduler.structs import (
+    Affinity,
+    AllocatedPort,
+    Allocation,
+    AllocMetric,
+    Constraint,
+    Job,
+    NetworkResource,
+    Node,
+    Port,
+    Spread,
+    TaskGroup,
+)
 from yurt.scheduler.usage import NodeUsage
-
-Obj = dict[str, Any]
 
 # Nomad keeps the five best scores of a placement in its AllocMetric.
 SCORES_KEPT = 5
@@ -58,7 +69,7 @@ SCORES_KEPT = 5
 _NO_USAGE = NodeUsage()  # read-only: what a node without allocations uses
 
 
-def tg_ask(tg: Obj) -> tuple[int, int]:
+def tg_ask(tg: TaskGroup) -> tuple[int, int]:
     cpu = mem = 0
     for task in tg.get("Tasks") or []:
         res = task.get("Resources") or {}
@@ -67,14 +78,14 @@ def tg_ask(tg: Obj) -> tuple[int, int]:
     return cpu, mem
 
 
-def tg_networks(tg: Obj) -> list[Obj]:
+def tg_networks(tg: TaskGroup) -> list[NetworkResource]:
     nets = list(tg.get("Networks") or [])
     for task in tg.get("Tasks") or []:
         nets.extend((task.get("Resources") or {}).get("Networks") or [])
     return nets
 
 
-def new_metrics(nodes_in_pool: int) -> Obj:
+def new_metrics(nodes_in_pool: int) -> AllocMetric:
     return {
         "NodesEvaluated": 0,
         "NodesFiltered": 0,
@@ -94,7 +105,10 @@ def new_metrics(nodes_in_pool: int) -> Obj:
     }
 
 
-def _bump(metrics: Obj, field_name: str, key: str) -> None:
+_Tallied = Literal["ClassFiltered", "ConstraintFiltered", "DimensionExhausted"]
+
+
+def _bump(metrics: AllocMetric, field_name: _Tallied, key: str) -> None:
     table = metrics.get(field_name) or {}
     table[key] = table.get(key, 0) + 1
     metrics[field_name] = table
@@ -102,15 +116,15 @@ def _bump(metrics: Obj, field_name: str, key: str) -> None:
 
 @dataclass
 class Placement:
-    node: Obj
-    ports: list[Obj]
-    networks: list[Obj]
-    metrics: Obj
+    node: Node
+    ports: list[AllocatedPort]
+    networks: list[NetworkResource]
+    metrics: AllocMetric
 
 
 @dataclass(slots=True)
 class _Distinct:
-    constraint: Obj
+    constraint: Constraint
     operand: str
     job_level: bool
 
@@ -119,25 +133,25 @@ class _Distinct:
 class _Group:
     """What one task group asks, worked out once per evaluation."""
 
-    tg: Obj
+    tg: TaskGroup
     key: tuple[str, str]
     count: int
     cpu: int
     memory: int
-    networks: list[Obj]
-    static_ports: list[tuple[Obj, int]]
+    networks: list[NetworkResource]
+    static_ports: list[tuple[Port, int]]
     dynamic: int
-    checks: list[Obj]
+    checks: list[Constraint]
     escaped: bool
     distinct: list[_Distinct]
-    affinities: list[Obj]
+    affinities: list[Affinity]
     affinity_weights: list[int]
-    spreads: list[Obj]
+    spreads: list[Spread]
     # computed class -> why the group cannot run there (None: it can), for this evaluation
     classes: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, job: Obj, tg: Obj) -> _Group:
+    def of(cls, job: Job, tg: TaskGroup) -> _Group:
         cpu, mem = tg_ask(tg)
         nets = tg_networks(tg)
         checks = all_constraints(job, tg)
@@ -183,8 +197,8 @@ class Placer:
 
     def __init__(
         self,
-        nodes: list[Obj],
-        base_usage: dict[str, NodeUsage],
+        nodes: list[Node],
+        base_usage: Mapping[str, NodeUsage],
         *,
         algorithm: str = "binpack",
         rng: random.Random | None = None,
@@ -198,7 +212,7 @@ class Placer:
         self._base_usage = base_usage
         self._view = view_of(nodes)
         self._groups: dict[int, _Group] = {}
-        self._orders: dict[Scope, rank.Shuffled[Obj]] = {}
+        self._orders: dict[Scope, rank.Shuffled[Node]] = {}
         self._offsets: dict[Scope, int] = {}
         self._available: dict[Scope, dict[str, int]] = {}
         self._tallies: dict[tuple[str, str, str, str], _Tally] = {}
@@ -222,15 +236,15 @@ class Placer:
             usage = self._base_usage.get(node_id, _NO_USAGE)
         return usage
 
-    def commit(self, node_id: str, alloc: Obj) -> None:
+    def commit(self, node_id: str, alloc: Allocation) -> None:
         self.usage_of(node_id).add(alloc)
         self._retally(node_id, alloc, 1)
 
-    def release(self, node_id: str, alloc: Obj) -> None:
+    def release(self, node_id: str, alloc: Allocation) -> None:
         self.usage_of(node_id).remove(alloc)
         self._retally(node_id, alloc, -1)
 
-    def _retally(self, node_id: str, alloc: Obj, delta: int) -> None:
+    def _retally(self, node_id: str, alloc: Allocation, delta: int) -> None:
         key = (alloc.get("JobID"), alloc.get("TaskGroup"))
         for tally in self._tallies.values():
             if tally.key == key:
@@ -257,10 +271,10 @@ class Placer:
 
     # nodes -----------------------------------------------------------------------------
 
-    def ready_nodes(self, job: Obj) -> list[Obj]:
+    def ready_nodes(self, job: Job) -> list[Node]:
         return list(self._view.ready_nodes(job_scope(job)))
 
-    def _order(self, scope: Scope) -> rank.Shuffled[Obj]:
+    def _order(self, scope: Scope) -> rank.Shuffled[Node]:
         """The scope's ready nodes in this evaluation's random order (one order per
         evaluation, as Nomad's stack shuffles once; drawn as far as placements read)."""
         order = self._orders.get(scope)
@@ -269,7 +283,7 @@ class Placer:
             self._orders[scope] = order
         return order
 
-    def _group(self, job: Obj, tg: Obj) -> _Group:
+    def _group(self, job: Job, tg: TaskGroup) -> _Group:
         group = self._groups.get(id(tg))
         if group is None or group.tg is not tg:
             group = _Group.of(job, tg)
@@ -278,7 +292,7 @@ class Placer:
 
     # feasibility -----------------------------------------------------------------------
 
-    def _class_feasible(self, g: _Group, facts: NodeFacts, metrics: Obj) -> bool:
+    def _class_feasible(self, g: _Group, facts: NodeFacts, metrics: AllocMetric) -> bool:
         """Drivers and constraints: one answer per computed class, unless a check escapes
         to a `unique.` attribute."""
         if g.escaped:
@@ -297,7 +311,7 @@ class Placer:
             _bump(metrics, "ClassFiltered", facts.node_class)
         return False
 
-    def _distinct_ok(self, g: _Group, facts: NodeFacts, metrics: Obj) -> bool:
+    def _distinct_ok(self, g: _Group, facts: NodeFacts, metrics: AllocMetric) -> bool:
         node_id = facts.node["ID"]
         for d in g.distinct:
             c = d.constraint
@@ -325,7 +339,7 @@ class Placer:
                     return False
         return True
 
-    def _fits(self, g: _Group, facts: NodeFacts, usage: NodeUsage, metrics: Obj) -> bool:
+    def _fits(self, g: _Group, facts: NodeFacts, usage: NodeUsage, metrics: AllocMetric) -> bool:
         """CPU, memory and ports are free on the node (exhaustion counted in `metrics`)."""
         if usage.cpu + g.cpu > facts.cpu:
             metrics["NodesExhausted"] += 1
@@ -382,17 +396,7 @@ class Placer:
         if penalty_nodes and node["ID"] in penalty_nodes:
             scores["node-reschedule-penalty"] = -1.0
         if g.affinities:
-            matched = [
-                constraints.check(
-                    {
-                        "LTarget": a.get("LTarget"),
-                        "RTarget": a.get("RTarget"),
-                        "Operand": a.get("Operand"),
-                    },
-                    node,
-                )
-                for a in g.affinities
-            ]
+            matched = [constraints.check(a, node) for a in g.affinities]
             affinity = rank.affinity_score(g.affinity_weights, matched)
             if affinity is not None:
                 scores["node-affinity"] = affinity
@@ -412,9 +416,9 @@ class Placer:
     def _feasible(
         self,
         g: _Group,
-        candidates: Iterator[Obj],
+        candidates: Iterator[Node],
         scope: Scope,
-        metrics: Obj,
+        metrics: AllocMetric,
         penalty_nodes: set[str],
     ) -> Iterator[rank.Ranked[NodeFacts]]:
         """The candidates that can take the group, scored, in the order given."""
@@ -432,26 +436,26 @@ class Placer:
                 continue
             yield self._score(g, facts, usage, scope, penalty_nodes)
 
-    def _walk(self, scope: Scope) -> Iterator[Obj]:
+    def _walk(self, scope: Scope) -> Iterator[Node]:
         """One pass over the scope's nodes, starting where the last placement stopped (as
         Nomad's source iterator does), so that one random order serves the evaluation."""
         return self._order(scope).walk(self._offsets.get(scope, 0))
 
     def place(
         self,
-        job: Obj,
-        tg: Obj,
+        job: Job,
+        tg: TaskGroup,
         *,
         penalty_nodes: set[str] | None = None,
-        only_node: Obj | None = None,
-    ) -> tuple[Placement | None, Obj]:
+        only_node: Node | None = None,
+    ) -> tuple[Placement | None, AllocMetric]:
         """Pick the best node for one instance of `tg` (or check `only_node`, for system
         jobs). Returns the placement (None if nothing fits) and Nomad's AllocMetric."""
         started = time.perf_counter_ns()
         metrics = new_metrics(len(self.nodes))
         g = self._group(job, tg)
         scope = job_scope(job)
-        candidates: Iterator[Obj]
+        candidates: Iterator[Node]
         if only_node is not None:
             candidates = iter((only_node,))
             metrics["NodesAvailable"] = {only_node.get("Datacenter", ""): 1}
@@ -489,12 +493,14 @@ class Placer:
 
     # ports -----------------------------------------------------------------------------
 
-    def _assign_ports(self, g: _Group, facts: NodeFacts) -> tuple[list[Obj], list[Obj]]:
+    def _assign_ports(
+        self, g: _Group, facts: NodeFacts
+    ) -> tuple[list[AllocatedPort], list[NetworkResource]]:
         """The ports and networks the chosen node gives the task group."""
         usage = self._read(facts.node["ID"])
         taken = usage.ports | facts.reserved
-        ports: list[Obj] = []
-        networks: list[Obj] = []
+        ports: list[AllocatedPort] = []
+        networks: list[NetworkResource] = []
         for net in g.networks:
             reserved_out = []
             for p in net.get("ReservedPorts") or []:
@@ -535,7 +541,7 @@ class Placer:
         return None
 
 
-def _port(p: Obj, value: int) -> Obj:
+def _port(p: Port, value: int) -> Port:
     return {
         "Label": p.get("Label", ""),
         "Value": value,
@@ -544,7 +550,7 @@ def _port(p: Obj, value: int) -> Obj:
     }
 
 
-def _shared_port(p: Obj, value: int, host_ip: str) -> Obj:
+def _shared_port(p: Port, value: int, host_ip: str) -> AllocatedPort:
     return {
         "Label": p.get("Label", ""),
         "Value": value,

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.feasible import view_of
+from yurt.scheduler.structs import Deployment, Node
 
 if TYPE_CHECKING:
-    from yurt.scheduler.operations import Operations
+    from yurt.scheduler.ops_base import OpsBase as Operations
     from yurt.scheduler.reconcile import Plan
 
 Obj = dict[str, Any]
@@ -29,7 +30,7 @@ def apply_plan(ops: Operations, ev: Obj, plan: Plan) -> list[Obj]:
     broker, once committed)."""
     store = ops.store
     new_evals: list[Obj] = []
-    share_alike_parts(plan.allocs.values())
+    share_alike_parts(cast(Iterable[Obj], plan.allocs.values()))
     with store.write() as txn:
         now = m.now_ns()
         for planned in plan.deployments.values():
@@ -39,11 +40,11 @@ def apply_plan(ops: Operations, ev: Obj, plan: Plan) -> list[Obj]:
         for alloc in plan.allocs.values():
             if not alloc["CreateIndex"]:
                 alloc["CreateIndex"] = txn.index
-                dep: Obj | None = plan.deployments.get(alloc.get("DeploymentID") or "")
+                dep = plan.deployments.get(alloc.get("DeploymentID") or "")
                 if dep is None and alloc.get("DeploymentID"):
                     stored = store.tables[s.DEPLOYMENT].get(alloc["DeploymentID"])
                     if stored is not None:
-                        dep = json.loads(json.dumps(stored))
+                        dep = cast(Deployment, json.loads(json.dumps(stored)))
                         dep["ModifyIndex"] = txn.index
                         plan.deployments[dep["ID"]] = dep
                 if dep is not None and alloc["TaskGroup"] in dep["TaskGroups"]:
@@ -51,12 +52,12 @@ def apply_plan(ops: Operations, ev: Obj, plan: Plan) -> list[Obj]:
             alloc["ModifyIndex"] = txn.index
             alloc["AllocModifyIndex"] = txn.index
             alloc["ModifyTime"] = now
-            txn.put(s.ALLOC, alloc["ID"], alloc)
+            txn.put(s.ALLOC, alloc["ID"], cast(Obj, alloc))
         for planned in plan.deployments.values():
             planned["ModifyTime"] = now
-            txn.put(s.DEPLOYMENT, planned["ID"], planned)
+            txn.put(s.DEPLOYMENT, planned["ID"], cast(Obj, planned))
         for follow in plan.new_evals:
-            new_evals.append(ops._put_eval(txn, follow))
+            new_evals.append(ops._put_eval(txn, cast(Obj, follow)))
         done = dict(ev)
         done["Status"] = m.EVAL_COMPLETE
         done["FailedTGAllocs"] = plan.failed_tg or None
@@ -168,4 +169,5 @@ def settle_job_statuses(store: s.Store, txn: s.Txn) -> None:
 def draining_nodes(store: s.Store) -> list[Obj]:
     """The nodes with a drain in progress, found without a scan of every node while the
     node table is unchanged (the node view caches it)."""
-    return view_of(list(store.tables[s.NODE].values())).draining()
+    nodes = cast(list[Node], list(store.tables[s.NODE].values()))
+    return cast(list[Obj], view_of(nodes).draining())

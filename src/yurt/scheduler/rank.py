@@ -10,9 +10,10 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-Obj = dict[str, Any]
+from yurt.scheduler.structs import Spread
+
 T = TypeVar("T")
 
 # Nomad's limit iterator skips up to MAX_SKIP nodes scoring at or below the threshold
@@ -161,7 +162,7 @@ def affinity_score(weights: list[int], matched: list[bool]) -> float | None:
 
 
 def spread_score(
-    spreads: list[Obj], counts: list[dict[str, int]], values: list[str | None], count: int
+    spreads: list[Spread], counts: list[dict[str, int]], values: list[str | None], count: int
 ) -> float:
     """Nomad's spread boost for a node whose value of each spread's attribute is
     `values[i]`: towards each target's share of the group's count, or towards an even

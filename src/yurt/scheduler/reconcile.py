@@ -3,20 +3,39 @@
 `service` and `batch` keep `Count` instances of each task group; `system` and `sysbatch`
 keep one on every feasible node. Every run reconciles the wanted state with what exists,
 so running the same evaluation twice (after a crash) plans nothing new.
+
+A decision is made on a `ClusterState`, a snapshot read from the store once before it starts
+(as Nomad's reconciler works on its state snapshot): `decide` itself reads no store, so it
+is tested by tables of states and plans (tests/scheduler/test_reconcile_table.py).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from yurt.scheduler import model as m
 from yurt.scheduler.placement import Placement, Placer, tg_networks
-from yurt.scheduler.store import Store
+from yurt.scheduler.structs import (
+    Allocation,
+    AllocMetric,
+    Deployment,
+    DeploymentState,
+    Evaluation,
+    Job,
+    Node,
+    ReschedulePolicy,
+    RescheduleTracker,
+    TaskGroup,
+)
+from yurt.scheduler.usage import NodeUsage
 
-Obj = dict[str, Any]
+if TYPE_CHECKING:
+    from yurt.scheduler.store import Store
 
 DESC_NOT_NEEDED = "alloc not needed due to job update"
 DESC_UPDATING = "alloc is being updated due to job update"
@@ -30,10 +49,10 @@ DESC_RESCHEDULED = "alloc was rescheduled because it failed"
 class Plan:
     """What an evaluation decided; applied in one transaction."""
 
-    allocs: dict[str, Obj] = field(default_factory=dict)
-    new_evals: list[Obj] = field(default_factory=list)
-    deployments: dict[str, Obj] = field(default_factory=dict)
-    failed_tg: dict[str, Obj] = field(default_factory=dict)
+    allocs: dict[str, Allocation] = field(default_factory=dict)
+    new_evals: list[Evaluation] = field(default_factory=list)
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    failed_tg: dict[str, AllocMetric] = field(default_factory=dict)
     queued: dict[str, int] = field(default_factory=dict)
     placed: int = 0
     # Nomad's DesiredTGUpdates, for `nomad job plan` annotations.
@@ -43,7 +62,7 @@ class Plan:
         counts = self.desired.setdefault(tg, dict.fromkeys(_DESIRED_KINDS, 0))
         counts[what] += n
 
-    def upsert(self, alloc: Obj) -> None:
+    def upsert(self, alloc: Allocation) -> None:
         self.allocs[alloc["ID"]] = alloc
 
 
@@ -61,7 +80,7 @@ _DESIRED_KINDS = (
 _NAME_INDEX = re.compile(r"\[(\d+)\]$")
 
 
-def alloc_index(alloc: Obj) -> int:
+def alloc_index(alloc: Mapping[str, Any]) -> int:
     mt = _NAME_INDEX.search(alloc.get("Name", ""))
     return int(mt.group(1)) if mt else 0
 
@@ -70,40 +89,126 @@ def alloc_name(job_id: str, tg: str, index: int) -> str:
     return f"{job_id}.{tg}[{index}]"
 
 
+# the snapshot ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterState:
+    """Everything one evaluation decides on, read before the decision starts.
+
+    `allocs` are the job's allocations, copied: the decision edits them into the plan, so
+    a state is decided once.
+    `nodes`, `usage`, `deployments` and `job_versions` are read only (the store replaces
+    its objects, never edits them, so sharing them costs nothing and stays consistent).
+    """
+
+    evaluation: Evaluation
+    job: Job | None
+    allocs: list[Allocation]
+    nodes: Mapping[str, Node]
+    usage: Mapping[str, NodeUsage] = field(default_factory=dict)
+    deployments: list[Deployment] = field(default_factory=list)
+    # The earlier job versions that allocations still run, by version: whether an update
+    # can be made in place depends on what changed since.
+    job_versions: Mapping[int, Job] = field(default_factory=dict)
+
+
+def snapshot(
+    store: Store, ev: Mapping[str, Any], *, job: Mapping[str, Any] | None = None
+) -> ClusterState:
+    """The store's state for evaluating `ev` (of `job` in place of the stored one, for a
+    dry run). The one place where the store's untyped objects become the typed structs."""
+    namespace, job_id = ev["Namespace"], ev["JobID"]
+    current = job or store.job(namespace, job_id)
+    allocs = [cast(Allocation, dict(a)) for a in store.allocs_for_job(namespace, job_id)]
+    version = int(current.get("Version") or 0) if current is not None else 0
+    versions: dict[int, Job] = {}
+    for alloc in allocs:
+        ran = int(alloc.get("JobVersion", 0))
+        if ran != version and ran not in versions:
+            old = store.job_version(namespace, job_id, ran)
+            if old is not None:
+                versions[ran] = cast(Job, old)
+    return ClusterState(
+        evaluation=cast(Evaluation, ev),
+        job=cast(Job | None, current),
+        allocs=allocs,
+        nodes=cast(Mapping[str, Node], store.tables["node"]),
+        usage=store.usage,
+        deployments=cast(list[Deployment], store.deployments_for_job(namespace, job_id)),
+        job_versions=versions,
+    )
+
+
+def decide(
+    state: ClusterState,
+    now_ns: int,
+    *,
+    algorithm: str = "binpack",
+    rng: random.Random | None = None,
+) -> Plan:
+    """The plan for `state.evaluation`: pure, given the snapshot (and `rng`, which draws
+    the node order and dynamic ports)."""
+    placer = Placer(list(state.nodes.values()), state.usage, algorithm=algorithm, rng=rng)
+    run = _Run(state, placer, now_ns)
+    if state.job is not None and state.job.get("Type") in ("system", "sysbatch"):
+        run.system()
+    else:
+        run.generic()
+    return run.plan
+
+
 class Scheduler:
+    """The scheduler as the server holds it: snapshot the store, then decide."""
+
     def __init__(self, store: Store, *, algorithm: str = "binpack") -> None:
         self.store = store
         self.algorithm = algorithm
 
-    def plan(self, ev: Obj, now_ns: int, *, job_override: Obj | None = None) -> Plan:
-        job = job_override or self.store.job(ev["Namespace"], ev["JobID"])
-        nodes = list(self.store.tables["node"].values())
-        placer = Placer(nodes, self.store.usage, algorithm=self.algorithm)
-        run = _Run(self.store, ev, job, placer, now_ns)
-        if job is not None and job.get("Type") in ("system", "sysbatch"):
-            run.system()
-        else:
-            run.generic()
-        return run.plan
+    def plan(
+        self, ev: Mapping[str, Any], now_ns: int, *, job_override: Mapping[str, Any] | None = None
+    ) -> Plan:
+        state = snapshot(self.store, ev, job=job_override)
+        return decide(state, now_ns, algorithm=self.algorithm)
+
+
+@dataclass(slots=True)
+class _GroupRun:
+    """One task group's allocations as its reconciliation sorts them."""
+
+    tg: TaskGroup
+    count: int
+    all_tg: list[Allocation]  # every allocation of the group, terminal ones included
+    live: list[Allocation]  # running and staying (the decision removes and adds)
+    replace: list[Allocation]  # lost or migrating: to replace
+    done: list[Allocation]  # batch work finished for good
+    reschedule_now: list[Allocation]  # failed, to reschedule in this plan
+
+    @property
+    def name(self) -> str:
+        return self.tg["Name"]
+
+    def satisfied(self) -> bool:
+        return len(self.live) + len(self.done) >= self.count
 
 
 class _Run:
-    def __init__(self, store: Store, ev: Obj, job: Obj | None, placer: Placer, now: int) -> None:
-        self.store = store
-        self.ev = ev
-        self.job = job
+    def __init__(self, state: ClusterState, placer: Placer, now: int) -> None:
+        self.ev = state.evaluation
+        self.job = state.job
         self.placer = placer
         self.now = now
         self.plan = Plan()
-        # Keyed by ID already; read only here (the store replaces nodes, never edits them).
-        self.nodes: dict[str, Obj] = store.tables["node"]
-        self.allocs = [dict(a) for a in store.allocs_for_job(ev["Namespace"], ev["JobID"])]
-        self.stopped = job is None or bool(job.get("Stop"))
-        self.deployment: Obj | None = None
+        self.nodes = state.nodes
+        self.allocs = state.allocs
+        self.deployments = state.deployments
+        self.job_versions = state.job_versions
+        self.stopped = self.job is None or bool(self.job.get("Stop"))
+        self.deployment: Deployment | None = None
 
     # shared steps ----------------------------------------------------------------------
 
-    def _stop(self, alloc: Obj, desc: str, *, client_status: str | None = None) -> None:
+    def _stop(self, alloc: Allocation, desc: str, *, client_status: str | None = None) -> None:
         held = m.alloc_uses_resources(alloc)
         if held:
             self.placer.usage_of(alloc["NodeID"])
@@ -119,10 +224,11 @@ class _Run:
         if held:
             self.placer.release(alloc["NodeID"], alloc)
 
-    def _handle_nodes(self, live: list[Obj]) -> tuple[list[Obj], list[Obj]]:
+    def _handle_nodes(self, live: list[Allocation]) -> tuple[list[Allocation], list[Allocation]]:
         """Split live allocations into those that stay and those to replace (lost,
         migrating); the latter are stopped here."""
-        keep, replace = [], []
+        keep: list[Allocation] = []
+        replace: list[Allocation] = []
         for alloc in live:
             node = self.nodes.get(alloc["NodeID"])
             if node is None or node.get("Status") == m.NODE_DOWN:
@@ -139,58 +245,18 @@ class _Run:
 
     def _new_alloc(
         self,
-        job: Obj,
-        tg: Obj,
+        job: Job,
+        tg: TaskGroup,
         name: str,
         placement: Placement,
         *,
-        previous: Obj | None = None,
+        previous: Allocation | None = None,
         reschedule: bool = False,
         canary: bool = False,
-    ) -> Obj:
-        now = m.now_ns()
+    ) -> Allocation:
+        now = self.now
         node = placement.node
-        tasks_alloc: Obj = {}
-        task_resources: Obj = {}
-        total_cpu = total_mem = total_disk = 0
-        for task in tg.get("Tasks") or []:
-            res = task.get("Resources") or {}
-            cpu = int(res.get("CPU") or 0)
-            mem = int(res.get("MemoryMB") or 0)
-            mem_max = int(res.get("MemoryMaxMB") or 0)
-            total_cpu += cpu
-            total_mem += mem
-            tasks_alloc[task["Name"]] = {
-                "Cpu": {"CpuShares": cpu, "ReservedCores": None},
-                "Memory": {"MemoryMB": mem, "MemoryMaxMB": mem_max},
-                "Networks": None,
-                "Devices": None,
-            }
-            task_resources[task["Name"]] = {
-                "CPU": cpu,
-                "Cores": int(res.get("Cores") or 0),
-                "MemoryMB": mem,
-                "MemoryMaxMB": mem_max,
-                "DiskMB": 0,
-                "IOPS": 0,
-                "Networks": None,
-                "Devices": None,
-            }
-        disk = int((tg.get("EphemeralDisk") or {}).get("SizeMB") or 0)
-        total_disk += disk
-        tracker = None
-        if previous is not None and reschedule:
-            events = list(((previous.get("RescheduleTracker") or {}).get("Events")) or [])
-            events.append(
-                {
-                    "RescheduleTime": now,
-                    "PrevAllocID": previous["ID"],
-                    "PrevNodeID": previous["NodeID"],
-                    "Delay": _reschedule_delay(tg, previous),
-                }
-            )
-            tracker = {"Events": events}
-        alloc = {
+        alloc: Allocation = {
             "ID": m.new_id(),
             "Namespace": job.get("Namespace") or m.DEFAULT_NAMESPACE,
             "EvalID": self.ev["ID"],
@@ -202,32 +268,7 @@ class _Run:
             "JobVersion": int(job.get("Version") or 0),
             "Job": None,
             "TaskGroup": tg["Name"],
-            "Resources": {
-                "CPU": total_cpu,
-                "Cores": 0,
-                "MemoryMB": total_mem,
-                "MemoryMaxMB": 0,
-                "DiskMB": total_disk,
-                "IOPS": 0,
-                "Networks": placement.networks or None,
-                "Devices": None,
-            },
-            "SharedResources": {
-                "CPU": 0,
-                "MemoryMB": 0,
-                "DiskMB": disk,
-                "Networks": placement.networks or None,
-            },
-            "TaskResources": task_resources,
-            "AllocatedResources": {
-                "Tasks": tasks_alloc,
-                "TaskLifecycles": {t["Name"]: t.get("Lifecycle") for t in tg.get("Tasks") or []},
-                "Shared": {
-                    "Networks": placement.networks or None,
-                    "DiskMB": disk,
-                    "Ports": placement.ports or None,
-                },
-            },
+            **m.alloc_resources(tg, placement.networks, placement.ports),
             "Metrics": placement.metrics,
             "DesiredStatus": m.ALLOC_DESIRED_RUN,
             "DesiredDescription": "",
@@ -242,7 +283,9 @@ class _Run:
                 else None
             ),
             "FollowupEvalID": "",
-            "RescheduleTracker": tracker,
+            "RescheduleTracker": (
+                _next_tracker(tg, previous, now) if previous is not None and reschedule else None
+            ),
             "NetworkStatus": None,
             "PreviousAllocation": previous["ID"] if previous else "",
             "NextAllocation": "",
@@ -266,7 +309,7 @@ class _Run:
         self.plan.placed += 1
         return alloc
 
-    def _fail(self, tg: Obj, metrics: Obj, missing: int) -> None:
+    def _fail(self, tg: TaskGroup, metrics: AllocMetric, missing: int) -> None:
         prior = self.plan.failed_tg.get(tg["Name"])
         if prior is not None:
             prior["CoalescedFailures"] += missing
@@ -275,11 +318,39 @@ class _Run:
         self.plan.failed_tg[tg["Name"]] = metrics
         self.plan.queued[tg["Name"]] = self.plan.queued.get(tg["Name"], 0) + missing
 
+    def _place_one(
+        self,
+        job: Job,
+        g: _GroupRun,
+        name: str,
+        *,
+        previous: Allocation | None = None,
+        reschedule: bool = False,
+        canary: bool = False,
+    ) -> Allocation | None:
+        """Place one instance of the group (or record why it could not be placed)."""
+        penalty = {previous["NodeID"]} if previous is not None and reschedule else None
+        placement, metrics = self.placer.place(job, g.tg, penalty_nodes=penalty)
+        if placement is None:
+            self._fail(g.tg, metrics, 1)
+            return None
+        return self._new_alloc(
+            job, g.tg, name, placement, previous=previous, reschedule=reschedule, canary=canary
+        )
+
+    def _in_place(self, alloc: Allocation, job: Job, tg: TaskGroup) -> bool:
+        """Whether `alloc`, of an earlier version, takes `job`'s version without a restart."""
+        old = self.job_versions.get(int(alloc.get("JobVersion", 0)))
+        if not old:
+            return False
+        old_tg = _find_tg(old, tg["Name"])
+        return old_tg is not None and not _destructive(old, old_tg, job, tg)
+
     # service and batch -----------------------------------------------------------------
 
     def generic(self) -> None:
         job = self.job
-        tgs = {tg["Name"]: tg for tg in (job or {}).get("TaskGroups") or []}
+        tgs = {tg["Name"]: tg for tg in (job.get("TaskGroups") or [] if job else [])}
         batch = job is not None and job.get("Type") == "batch"
         live = [a for a in self.allocs if not m.alloc_is_terminal(a)]
         if self.stopped or job is None:
@@ -304,10 +375,28 @@ class _Run:
             )
 
     def _reconcile_group(
-        self, job: Obj, tg: Obj, live: list[Obj], replace: list[Obj], batch: bool
+        self,
+        job: Job,
+        tg: TaskGroup,
+        live: list[Allocation],
+        replace: list[Allocation],
+        batch: bool,
     ) -> None:
+        g = self._sort_group(tg, live, replace, batch)
+        canaries, want_canaries, canary_phase = self._canaries(job, g)
+        self._scale_down(g)
+        needs_canary = self._update(job, g, canary_phase)
+        if needs_canary and len(canaries) < want_canaries:
+            needs_canary.sort(key=alloc_index)
+            for alloc in needs_canary[: want_canaries - len(canaries)]:
+                self._place_one(job, g, alloc["Name"], canary=True)
+        self._replace(job, g)
+        self._scale_up(job, g)
+
+    def _sort_group(
+        self, tg: TaskGroup, live: list[Allocation], replace: list[Allocation], batch: bool
+    ) -> _GroupRun:
         raw_count = tg.get("Count")
-        count = int(raw_count) if raw_count is not None else 1
         all_tg = [a for a in self.allocs if a["TaskGroup"] == tg["Name"]]
         # Batch work that finished successfully is done; it is not run again.
         done = (
@@ -316,7 +405,7 @@ class _Run:
             else []
         )
         # Failed allocations that may be rescheduled now, later, or never.
-        reschedule_now: list[Obj] = []
+        reschedule_now: list[Allocation] = []
         for alloc in all_tg:
             if alloc.get("ClientStatus") != m.ALLOC_FAILED or alloc.get("NextAllocation"):
                 continue
@@ -327,28 +416,44 @@ class _Run:
                 reschedule_now.append(alloc)
             elif decision == "never" and batch:
                 done.append(alloc)
-        # Canaries: extra allocations of the new version beside the old ones until the
-        # deployment is promoted; then each takes the place of an old allocation.
+        return _GroupRun(
+            tg=tg,
+            count=int(raw_count) if raw_count is not None else 1,
+            all_tg=all_tg,
+            live=live,
+            replace=replace,
+            done=done,
+            reschedule_now=reschedule_now,
+        )
+
+    def _canaries(self, job: Job, g: _GroupRun) -> tuple[list[Allocation], int, bool]:
+        """Canaries: extra allocations of the new version beside the old ones until the
+        deployment is promoted; then each takes the place of an old allocation. Returns
+        the group's canaries, how many it wants, and whether it is still testing them."""
         version = int(job.get("Version") or 0)
-        dep_state = ((self.deployment or {}).get("TaskGroups") or {}).get(tg["Name"]) or {}
+        groups = self.deployment.get("TaskGroups") if self.deployment else None
+        dep_state: DeploymentState = (groups.get(g.name) if groups else None) or {}
         want_canaries = int(dep_state.get("DesiredCanaries") or 0)
         canary_phase = want_canaries > 0 and not dep_state.get("Promoted")
+        deployment = self.deployment
         canaries = [
             a
-            for a in live
-            if self.deployment
-            and a.get("DeploymentID") == self.deployment["ID"]
+            for a in g.live
+            if deployment
+            and a.get("DeploymentID") == deployment["ID"]
             and (a.get("DeploymentStatus") or {}).get("Canary")
         ]
         if canary_phase:
-            live = [a for a in live if a not in canaries]
+            g.live = [a for a in g.live if a not in canaries]
         elif canaries:
-            took_over = {a.get("NextAllocation") for a in all_tg}
+            took_over = {a.get("NextAllocation") for a in g.all_tg}
             for canary in canaries:
                 if canary["ID"] in took_over:
                     continue
                 old_ones = [
-                    a for a in live if a not in canaries and int(a.get("JobVersion", 0)) != version
+                    a
+                    for a in g.live
+                    if a not in canaries and int(a.get("JobVersion", 0)) != version
                 ]
                 victim = next((a for a in old_ones if a["Name"] == canary["Name"]), None) or (
                     old_ones[0] if old_ones else None
@@ -356,111 +461,106 @@ class _Run:
                 if victim is not None:
                     self._stop(victim, DESC_UPDATING)
                     victim["NextAllocation"] = canary["ID"]
-                    live.remove(victim)
-        # Scale down: stop the highest-indexed instances beyond Count.
-        live.sort(key=alloc_index)
-        satisfied = len(live) + len(done)
-        while satisfied > count and live:
-            victim = live.pop()
+                    g.live.remove(victim)
+        return canaries, want_canaries, canary_phase
+
+    def _scale_down(self, g: _GroupRun) -> None:
+        """Stop the highest-indexed instances beyond Count."""
+        g.live.sort(key=alloc_index)
+        satisfied = len(g.live) + len(g.done)
+        while satisfied > g.count and g.live:
+            victim = g.live.pop()
             self._stop(victim, DESC_NOT_NEEDED)
             satisfied -= 1
-        # Updates to a new job version: in place, or stop and replace (rolling).
-        stale = [a for a in live if int(a.get("JobVersion", 0)) != int(job.get("Version") or 0)]
-        destructive_budget = self._destructive_budget(job, tg)
-        needs_canary: list[Obj] = []
+
+    def _update(self, job: Job, g: _GroupRun, canary_phase: bool) -> list[Allocation]:
+        """Updates to a new job version: in place, or stop and replace (rolling, within
+        the update block's max_parallel). Returns those waiting for canaries."""
+        version = int(job.get("Version") or 0)
+        stale = [a for a in g.live if int(a.get("JobVersion", 0)) != version]
+        destructive_budget = self._destructive_budget(job, g.tg)
+        needs_canary: list[Allocation] = []
         for alloc in stale:
-            old = self.store.job_version(alloc["Namespace"], alloc["JobID"], alloc["JobVersion"])
-            old_tg = _find_tg(old, tg["Name"]) if old else None
-            if old_tg is not None and not _destructive(old or {}, old_tg, job, tg):
-                alloc["JobVersion"] = int(job.get("Version") or 0)
+            if self._in_place(alloc, job, g.tg):
+                alloc["JobVersion"] = version
                 alloc["EvalID"] = self.ev["ID"]
                 if self.deployment:
                     alloc["DeploymentID"] = self.deployment["ID"]
                 self.plan.upsert(alloc)
-                self.plan.note(tg["Name"], "InPlaceUpdate")
+                self.plan.note(g.name, "InPlaceUpdate")
                 continue
+            # An update deferred (to canaries, or beyond max_parallel) leaves the allocation
+            # untouched: `_scale_up` counts it as Ignore once, as Nomad's reconciler does.
             if canary_phase:
                 needs_canary.append(alloc)
-                self.plan.note(tg["Name"], "Ignore")
                 continue
             if destructive_budget is not None:
                 if destructive_budget <= 0:
-                    self.plan.note(tg["Name"], "Ignore")
                     continue
                 destructive_budget -= 1
             self._stop(alloc, DESC_UPDATING)
-            live.remove(alloc)
-            placement, metrics = self.placer.place(job, tg)
-            if placement is None:
-                self._fail(tg, metrics, 1)
-                continue
-            live.append(self._new_alloc(job, tg, alloc["Name"], placement, previous=alloc))
-        if needs_canary and len(canaries) < want_canaries:
-            needs_canary.sort(key=alloc_index)
-            for alloc in needs_canary[: want_canaries - len(canaries)]:
-                placement, metrics = self.placer.place(job, tg)
-                if placement is None:
-                    self._fail(tg, metrics, 1)
-                    continue
-                self._new_alloc(job, tg, alloc["Name"], placement, canary=True)
-        # Replace lost and migrating allocations (also those an earlier evaluation could not
-        # replace for want of room), and reschedule failed ones.
-        seen = {id(a) for a in replace}
-        for alloc in all_tg:
-            if id(alloc) in seen or alloc.get("NextAllocation") or alloc in live:
+            g.live.remove(alloc)
+            placed = self._place_one(job, g, alloc["Name"], previous=alloc)
+            if placed is not None:
+                g.live.append(placed)
+        return needs_canary
+
+    def _replace(self, job: Job, g: _GroupRun) -> None:
+        """Replace lost and migrating allocations (also those an earlier evaluation could
+        not replace for want of room), and reschedule failed ones."""
+        seen = {id(a) for a in g.replace}
+        for alloc in g.all_tg:
+            if id(alloc) in seen or alloc.get("NextAllocation") or alloc in g.live:
                 continue
             if alloc.get("ClientStatus") == m.ALLOC_LOST or (
                 alloc.get("DesiredDescription") == DESC_MIGRATING
             ):
-                replace.append(alloc)
-        for alloc in replace:
-            if len(live) + len(done) >= count:
+                g.replace.append(alloc)
+        for alloc in g.replace:
+            if g.satisfied():
                 break
-            placement, metrics = self.placer.place(job, tg)
-            if placement is None:
-                self._fail(tg, metrics, 1)
-                continue
-            live.append(self._new_alloc(job, tg, alloc["Name"], placement, previous=alloc))
-        for alloc in reschedule_now:
-            if len(live) + len(done) >= count:
+            placed = self._place_one(job, g, alloc["Name"], previous=alloc)
+            if placed is not None:
+                g.live.append(placed)
+        for alloc in g.reschedule_now:
+            if g.satisfied():
                 break
-            placement, metrics = self.placer.place(job, tg, penalty_nodes={alloc["NodeID"]})
-            if placement is None:
-                self._fail(tg, metrics, 1)
-                continue
-            live.append(
-                self._new_alloc(job, tg, alloc["Name"], placement, previous=alloc, reschedule=True)
-            )
-        # Scale up / first placement, reusing the lowest free name indexes.
+            placed = self._place_one(job, g, alloc["Name"], previous=alloc, reschedule=True)
+            if placed is not None:
+                g.live.append(placed)
+
+    def _scale_up(self, job: Job, g: _GroupRun) -> None:
+        """Scale up / first placement, reusing the lowest free name indexes."""
         pending_failed = [
             a
-            for a in all_tg
+            for a in g.all_tg
             if a.get("ClientStatus") == m.ALLOC_FAILED
             and not a.get("NextAllocation")
             and a.get("DesiredStatus") == m.ALLOC_DESIRED_RUN
-            and a not in done
+            and a not in g.done
         ]
-        missing = count - len(live) - len(done) - len(pending_failed)
-        untouched = sum(1 for a in live if a["ID"] not in self.plan.allocs)
+        missing = g.count - len(g.live) - len(g.done) - len(pending_failed)
+        untouched = sum(1 for a in g.live if a["ID"] not in self.plan.allocs)
         if untouched:
-            self.plan.note(tg["Name"], "Ignore", untouched)
-        self.plan.desired.setdefault(tg["Name"], dict.fromkeys(_DESIRED_KINDS, 0))
+            self.plan.note(g.name, "Ignore", untouched)
+        self.plan.desired.setdefault(g.name, dict.fromkeys(_DESIRED_KINDS, 0))
         if missing <= 0:
             return
-        used = {alloc_index(a) for a in live + done + pending_failed}
+        used = {alloc_index(a) for a in g.live + g.done + pending_failed}
         idx = 0
         for _ in range(missing):
             while idx in used:
                 idx += 1
             used.add(idx)
-            placement, metrics = self.placer.place(job, tg)
+            placement, metrics = self.placer.place(job, g.tg)
             if placement is None:
-                remaining = missing - sum(1 for a in live if a["ID"] in self.plan.allocs)
-                self._fail(tg, metrics, max(remaining, 1))
+                remaining = missing - sum(1 for a in g.live if a["ID"] in self.plan.allocs)
+                self._fail(g.tg, metrics, max(remaining, 1))
                 break
-            live.append(self._new_alloc(job, tg, alloc_name(job["ID"], tg["Name"], idx), placement))
+            name = alloc_name(job["ID"], g.name, idx)
+            g.live.append(self._new_alloc(job, g.tg, name, placement))
 
-    def _reschedule_decision(self, tg: Obj, alloc: Obj) -> str:
+    def _reschedule_decision(self, tg: TaskGroup, alloc: Allocation) -> str:
         if (alloc.get("DesiredTransition") or {}).get("ForceReschedule"):
             return "now"
         policy = tg.get("ReschedulePolicy")
@@ -474,27 +574,29 @@ class _Run:
             ]
             if len(recent) >= int(policy.get("Attempts") or 0):
                 return "never"
-        fail_time = _fail_time(alloc)
-        when = fail_time + _reschedule_delay(tg, alloc)
+        when = _fail_time(alloc) + _reschedule_delay(tg, alloc)
         if when <= self.now:
             return "now"
         if not alloc.get("FollowupEvalID") or self.ev["ID"] == alloc.get("FollowupEvalID"):
             if self.ev["ID"] == alloc.get("FollowupEvalID"):
                 return "now"
             assert self.job is not None
-            follow = m.new_eval(
-                self.job,
-                m.TRIGGER_RETRY_FAILED_ALLOC,
-                0,
-                previous_eval=self.ev["ID"],
-                wait_until_ns=when,
+            follow = cast(
+                Evaluation,
+                m.new_eval(
+                    self.job,
+                    m.TRIGGER_RETRY_FAILED_ALLOC,
+                    0,
+                    previous_eval=self.ev["ID"],
+                    wait_until_ns=when,
+                ),
             )
             self.plan.new_evals.append(follow)
             alloc["FollowupEvalID"] = follow["ID"]
             self.plan.upsert(alloc)
         return "later"
 
-    def _destructive_budget(self, job: Obj, tg: Obj) -> int | None:
+    def _destructive_budget(self, job: Job, tg: TaskGroup) -> int | None:
         update = tg.get("Update") or job.get("Update") or {}
         max_parallel = int(update.get("MaxParallel") or 0)
         if job.get("Type") != "service" or max_parallel <= 0 or self.deployment is None:
@@ -514,7 +616,7 @@ class _Run:
                 in_flight += 1
         return max_parallel - in_flight
 
-    def _ensure_deployment(self, job: Obj, live: list[Obj]) -> None:
+    def _ensure_deployment(self, job: Job, live: list[Allocation]) -> None:
         """A service job whose groups have an update block is rolled out by a deployment."""
         if job.get("Type") != "service":
             return
@@ -526,83 +628,41 @@ class _Run:
         if not groups:
             return
         version = int(job.get("Version") or 0)
-        existing = [
-            d for d in self.store.deployments_for_job(job.get("Namespace", "default"), job["ID"])
-        ]
-        for d in existing:
+        for d in self.deployments:
             if (
                 d["Status"] in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED)
                 and int(d["JobVersion"]) != version
             ):
-                d = dict(d)
-                d["Status"] = m.DEPLOY_CANCELLED
-                d["StatusDescription"] = "Cancelled due to newer version of job"
-                self.plan.deployments[d["ID"]] = d
-        current = [d for d in existing if int(d["JobVersion"]) == version]
+                self._cancel(d, "Cancelled due to newer version of job")
+        current = [d for d in self.deployments if int(d["JobVersion"]) == version]
         if current:
             latest = max(current, key=lambda d: d["CreateIndex"])
             if latest["Status"] in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
-                self.deployment = json.loads(json.dumps(latest))
+                self.deployment = cast(Deployment, json.loads(json.dumps(latest)))
             return
         # Nothing to roll out when every live allocation already runs this version and the
         # job was placed before (a plain re-evaluation).
         if live and all(int(a.get("JobVersion", 0)) == version for a in live):
             return
-        now = m.now_ns()
-        tgs: Obj = {}
-        for name, tg in groups.items():
-            update = tg.get("Update") or job.get("Update") or {}
-            deadline = int(update.get("ProgressDeadline") or 0)
-            tgs[name] = {
-                "AutoRevert": bool(update.get("AutoRevert")),
-                "AutoPromote": bool(update.get("AutoPromote")),
-                "ProgressDeadline": deadline,
-                "RequireProgressBy": m.rfc3339(now + deadline) if deadline else None,
-                "Promoted": False,
-                "PlacedCanaries": None,
-                # Canaries test an update; a group's first placement needs none.
-                "DesiredCanaries": int(update.get("Canary") or 0)
-                if any(a["TaskGroup"] == name for a in live)
-                else 0,
-                "DesiredTotal": int(tg.get("Count") if tg.get("Count") is not None else 1),
-                "PlacedAllocs": 0,
-                "HealthyAllocs": 0,
-                "UnhealthyAllocs": 0,
-            }
-        self.deployment = {
-            "ID": m.new_id(),
-            "Namespace": job.get("Namespace") or m.DEFAULT_NAMESPACE,
-            "JobID": job["ID"],
-            "JobVersion": version,
-            "JobModifyIndex": job.get("JobModifyIndex", 0),
-            "JobSpecModifyIndex": job.get("JobModifyIndex", 0),
-            "JobCreateIndex": job.get("CreateIndex", 0),
-            "IsMultiregion": False,
-            "TaskGroups": tgs,
-            "Status": m.DEPLOY_RUNNING,
-            "StatusDescription": "Deployment is running",
-            "EvalPriority": int(job.get("Priority") or 50),
-            "CreateIndex": 0,
-            "ModifyIndex": 0,
-            "CreateTime": now,
-            "ModifyTime": now,
-        }
+        self.deployment = m.new_deployment(job, groups, live, self.now)
         self.plan.deployments[self.deployment["ID"]] = self.deployment
 
+    def _cancel(self, deployment: Deployment, why: str) -> None:
+        cancelled = deployment.copy()
+        cancelled["Status"] = m.DEPLOY_CANCELLED
+        cancelled["StatusDescription"] = why
+        self.plan.deployments[cancelled["ID"]] = cancelled
+
     def _cancel_deployments(self, why: str) -> None:
-        for d in self.store.deployments_for_job(self.ev["Namespace"], self.ev["JobID"]):
+        for d in self.deployments:
             if d["Status"] in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
-                d = dict(d)
-                d["Status"] = m.DEPLOY_CANCELLED
-                d["StatusDescription"] = why
-                self.plan.deployments[d["ID"]] = d
+                self._cancel(d, why)
 
     # system and sysbatch ---------------------------------------------------------------
 
     def system(self) -> None:
         job = self.job
         assert job is not None
-        sysbatch = job.get("Type") == "sysbatch"
         live = [a for a in self.allocs if not m.alloc_is_terminal(a)]
         if self.stopped:
             for alloc in live:
@@ -614,11 +674,10 @@ class _Run:
                 self._stop(alloc, DESC_NOT_NEEDED)
         live = [a for a in live if a["TaskGroup"] in tgs]
         keep, _replaced = self._handle_nodes(live)
-        ready = {n["ID"]: n for n in self.placer.ready_nodes(job)}
-        version = int(job.get("Version") or 0)
+        ready: dict[str, Node] = {n["ID"]: n for n in self.placer.ready_nodes(job)}
         for name, tg in tgs.items():
             self.plan.queued.setdefault(name, 0)
-            on_node: dict[str, Obj] = {}
+            on_node: dict[str, Allocation] = {}
             for alloc in keep:
                 if alloc["TaskGroup"] != name:
                     continue
@@ -626,56 +685,68 @@ class _Run:
                     self._stop(alloc, DESC_NODE_INFEASIBLE)
                     continue
                 on_node[alloc["NodeID"]] = alloc
-            finished = {
-                a["NodeID"]
-                for a in self.allocs
-                if a["TaskGroup"] == name
-                and a.get("ClientStatus") == m.ALLOC_COMPLETE
-                and int(a.get("JobVersion", 0)) == version
-            }
-            for node_id, node in ready.items():
-                existing = on_node.get(node_id)
-                if existing is not None:
-                    if int(existing.get("JobVersion", 0)) == version:
-                        continue
-                    old = self.store.job_version(
-                        existing["Namespace"], existing["JobID"], existing["JobVersion"]
-                    )
-                    old_tg = _find_tg(old, name) if old else None
-                    if old_tg is not None and not _destructive(old or {}, old_tg, job, tg):
-                        existing["JobVersion"] = version
-                        self.plan.upsert(existing)
-                        continue
-                    self._stop(existing, DESC_UPDATING)
-                elif sysbatch and node_id in finished:
+            self._system_group(job, tg, ready, on_node)
+
+    def _system_group(
+        self, job: Job, tg: TaskGroup, ready: dict[str, Node], on_node: dict[str, Allocation]
+    ) -> None:
+        """One allocation of the group on every ready node (a sysbatch job's once)."""
+        name = tg["Name"]
+        version = int(job.get("Version") or 0)
+        finished = {
+            a["NodeID"]
+            for a in self.allocs
+            if a["TaskGroup"] == name
+            and a.get("ClientStatus") == m.ALLOC_COMPLETE
+            and int(a.get("JobVersion", 0)) == version
+        }
+        for node_id, node in ready.items():
+            existing = on_node.get(node_id)
+            if existing is not None:
+                if int(existing.get("JobVersion", 0)) == version:
                     continue
-                placement, metrics = self.placer.place(job, tg, only_node=node)
-                if placement is None:
-                    # A system job that does not fit a node is reported, not queued forever.
-                    self._fail(tg, metrics, 1)
-                    self.plan.queued[name] = 0
+                if self._in_place(existing, job, tg):
+                    existing["JobVersion"] = version
+                    self.plan.upsert(existing)
                     continue
-                self._new_alloc(
-                    job,
-                    tg,
-                    alloc_name(job["ID"], name, 0),
-                    placement,
-                    previous=existing,
-                )
+                self._stop(existing, DESC_UPDATING)
+            elif job.get("Type") == "sysbatch" and node_id in finished:
+                continue
+            placement, metrics = self.placer.place(job, tg, only_node=node)
+            if placement is None:
+                # A system job that does not fit a node is reported, not queued forever.
+                self._fail(tg, metrics, 1)
+                self.plan.queued[name] = 0
+                continue
+            self._new_alloc(job, tg, alloc_name(job["ID"], name, 0), placement, previous=existing)
 
 
-def _find_tg(job: Obj | None, name: str) -> Obj | None:
-    for tg in (job or {}).get("TaskGroups") or []:
+def _next_tracker(tg: TaskGroup, previous: Allocation, now: int) -> RescheduleTracker:
+    """The replacement's reschedule history: the failed allocation's, plus this event."""
+    events = list(((previous.get("RescheduleTracker") or {}).get("Events")) or [])
+    events.append(
+        {
+            "RescheduleTime": now,
+            "PrevAllocID": previous["ID"],
+            "PrevNodeID": previous["NodeID"],
+            "Delay": _reschedule_delay(tg, previous),
+        }
+    )
+    return {"Events": events}
+
+
+def _find_tg(job: Job, name: str) -> TaskGroup | None:
+    for tg in job.get("TaskGroups") or []:
         if tg.get("Name") == name:
-            return dict(tg)
+            return tg.copy()
     return None
 
 
-def _strip_services(task: Obj) -> Obj:
+def _strip_services(task: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in task.items() if k not in ("Services",)}
 
 
-def _destructive(old_job: Obj, old_tg: Obj, new_job: Obj, new_tg: Obj) -> bool:
+def _destructive(old_job: Job, old_tg: TaskGroup, new_job: Job, new_tg: TaskGroup) -> bool:
     """Nomad's tasksUpdated: what a running allocation cannot take without a restart."""
 
     def canon(value: Any) -> str:
@@ -693,15 +764,15 @@ def _destructive(old_job: Obj, old_tg: Obj, new_job: Obj, new_tg: Obj) -> bool:
     return canon(old_tasks) != canon(new_tasks)
 
 
-def _fail_time(alloc: Obj) -> int:
+def _fail_time(alloc: Allocation) -> int:
     latest = 0
     for state in (alloc.get("TaskStates") or {}).values():
         latest = max(latest, m.parse_rfc3339_ns(state.get("FinishedAt")))
     return latest or int(alloc.get("ModifyTime") or 0)
 
 
-def _reschedule_delay(tg: Obj, alloc: Obj) -> int:
-    policy = tg.get("ReschedulePolicy") or {}
+def _reschedule_delay(tg: TaskGroup, alloc: Allocation) -> int:
+    policy: ReschedulePolicy = tg.get("ReschedulePolicy") or {}
     base = int(policy.get("Delay") or 0)
     fn = policy.get("DelayFunction") or "constant"
     max_delay = int(policy.get("MaxDelay") or 0)

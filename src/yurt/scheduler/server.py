@@ -157,11 +157,7 @@ class SchedulerServer:
             limits=self.config.http_limits,
         )
         if self.config.http_port == 0:
-            for site in self._runner.sites:
-                server = getattr(site, "_server", None)
-                if server is not None and server.sockets:
-                    self.config.http_port = int(server.sockets[0].getsockname()[1])
-                    break
+            self.config.http_port = self._runner.port
         # After a restart, nodes get a fresh TTL (as Nomad's new leader does) and every
         # pending evaluation goes back to the broker.
         for node in self.store.tables[s.NODE].values():

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-Obj = dict[str, Any]
 
 
 @dataclass
@@ -18,7 +17,7 @@ class NodeUsage:
     job_tg_counts: dict[tuple[str, str], int] = field(default_factory=dict)
     job_counts: dict[str, int] = field(default_factory=dict)
 
-    def add(self, alloc: Obj) -> None:
+    def add(self, alloc: Mapping[str, Any]) -> None:
         res = alloc.get("AllocatedResources") or {}
         for task in (res.get("Tasks") or {}).values():
             self.cpu += int(((task.get("Cpu") or {}).get("CpuShares")) or 0)
@@ -29,7 +28,7 @@ class NodeUsage:
         self.job_tg_counts[key] = self.job_tg_counts.get(key, 0) + 1
         self.job_counts[alloc["JobID"]] = self.job_counts.get(alloc["JobID"], 0) + 1
 
-    def remove(self, alloc: Obj) -> None:
+    def remove(self, alloc: Mapping[str, Any]) -> None:
         res = alloc.get("AllocatedResources") or {}
         for task in (res.get("Tasks") or {}).values():
             self.cpu -= int(((task.get("Cpu") or {}).get("CpuShares")) or 0)

@@ -1,0 +1,115 @@
+"""What every scheduler operation shares: the store, the broker, and the writes that each
+concept's operations make the same way (an evaluation, a job version, the job a request
+names).
+
+Each operation is one SQLite transaction; it returns only after the commit, then hands the
+new pending evaluations to the broker. The concepts live in `ops_jobs`, `ops_periodic`,
+`ops_allocations`, `ops_deployments`, `ops_nodes` and `ops_evaluations`;
+`yurt.scheduler.operations.Operations` composes them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from yurt.scheduler import model as m
+from yurt.scheduler import store as s
+from yurt.scheduler.broker import EvalBroker
+from yurt.scheduler.errors import NotFound
+from yurt.scheduler.reconcile import Scheduler
+
+Obj = dict[str, Any]
+
+# Nomad keeps six versions of a job (JobTrackedVersions).
+TRACKED_VERSIONS = 6
+# What a job's spec is not: registering a job that differs only here changes nothing.
+_SPEC_IGNORED = (
+    "Status",
+    "StatusDescription",
+    "Stable",
+    "Version",
+    "SubmitTime",
+    "CreateIndex",
+    "ModifyIndex",
+    "JobModifyIndex",
+)
+
+
+def spec_of(job: Obj) -> str:
+    return json.dumps({k: v for k, v in job.items() if k not in _SPEC_IGNORED}, sort_keys=True)
+
+
+def json_copy(obj: Obj) -> Obj:
+    """A copy that shares nothing with the stored object, made as the store makes its rows
+    (a stored object is JSON and nothing else)."""
+    copied: Obj = json.loads(json.dumps(obj))
+    return copied
+
+
+class OpsBase:
+    def __init__(
+        self,
+        store: s.Store,
+        broker: EvalBroker,
+        scheduler: Scheduler,
+        *,
+        heartbeat_ttl: int,
+        on_node_alive: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.broker = broker
+        self.scheduler = scheduler
+        self.heartbeat_ttl = heartbeat_ttl
+        self.on_node_alive = on_node_alive
+        self.evals_processed = 0
+        self.allocs_placed = 0
+        self.eval_latencies_ns: list[int] = []
+
+    def _enqueue(self, evals: list[Obj]) -> None:
+        for ev in evals:
+            if ev["Status"] == m.EVAL_PENDING:
+                self.broker.enqueue(ev)
+
+    def _put_eval(self, txn: s.Txn, ev: Obj) -> Obj:
+        if not ev["CreateIndex"]:
+            ev["CreateIndex"] = txn.index
+        ev["ModifyIndex"] = txn.index
+        txn.put(s.EVAL, ev["ID"], ev)
+        return ev
+
+    def _put_job(self, txn: s.Txn, job: Obj) -> None:
+        """The job and its version; versions past the tracked number are dropped."""
+        ns = job["Namespace"]
+        txn.put(s.JOB, s.job_key(ns, job["ID"]), job)
+        txn.put(s.JOB_VERSION, s.version_key(ns, job["ID"], int(job["Version"])), job)
+        versions = self.store.job_versions(ns, job["ID"])
+        kept = {int(job["Version"])}
+        for old in versions:
+            if len(kept) >= TRACKED_VERSIONS:
+                txn.delete(s.JOB_VERSION, s.version_key(ns, job["ID"], int(old["Version"])))
+            else:
+                kept.add(int(old["Version"]))
+
+    def job_or_404(self, namespace: str, job_id: str) -> Obj:
+        job = self.store.job(namespace, job_id)
+        if job is None:
+            raise NotFound("job not found")
+        return job
+
+    def job_status(self, job: Obj) -> str:
+        return m.job_status(
+            job,
+            self.store.allocs_for_job(job["Namespace"], job["ID"]),
+            self.store.evals_for_job(job["Namespace"], job["ID"]),
+        )
+
+    def _job_or_stub(self, namespace: str, job_id: str, job_type: str = "service") -> Obj:
+        """The job an allocation or deployment belongs to, or enough of it to name in an
+        evaluation when it is gone (purged)."""
+        return self.store.job(namespace, job_id) or {
+            "ID": job_id,
+            "Namespace": namespace,
+            "Type": job_type,
+        }

@@ -1,0 +1,268 @@
+"""Deployment operations: Nomad's deployment watcher (health counts, canary auto-promotion,
+success, failure on unhealthy allocations or a missed progress deadline, auto-revert) and
+the user's promote, pause/resume and fail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from yurt.scheduler import model as m
+from yurt.scheduler import store as s
+from yurt.scheduler.errors import InvalidRequest
+from yurt.scheduler.ops_base import Obj, json_copy
+from yurt.scheduler.ops_jobs import JobOps
+
+
+@dataclass
+class DeploymentTally:
+    """What a deployment's allocations say: whether it is done, why it failed ("" if it has
+    not), and whether it moved on since the last look."""
+
+    done: bool = True
+    failure: str = ""
+    needs_promotion: bool = False
+    promoted_now: bool = False
+    progressed: bool = False
+
+
+def _healthy(alloc: Obj) -> bool | None:
+    healthy: bool | None = (alloc.get("DeploymentStatus") or {}).get("Healthy")
+    return healthy
+
+
+def _canary(alloc: Obj) -> bool:
+    return bool((alloc.get("DeploymentStatus") or {}).get("Canary"))
+
+
+def tally_deployment(
+    new: Obj, allocs: list[Obj], now: int, check_deadline: bool
+) -> DeploymentTally:
+    """Count `new`'s task groups' allocations into it (placed, healthy, unhealthy, canaries,
+    the next progress deadline) and judge the deployment. Pure: `new` is a copy."""
+    tally = DeploymentTally()
+    for name, tg in new["TaskGroups"].items():
+        mine = [a for a in allocs if a["TaskGroup"] == name]
+        live = [a for a in mine if not m.alloc_is_terminal(a)]
+        healthy = sum(1 for a in live if _healthy(a))
+        if healthy > int(tg.get("HealthyAllocs") or 0):
+            tally.progressed = True
+            if tg.get("ProgressDeadline"):
+                tg["RequireProgressBy"] = m.rfc3339(now + int(tg["ProgressDeadline"]))
+        tg["PlacedAllocs"] = len(mine)
+        tg["HealthyAllocs"] = healthy
+        tg["UnhealthyAllocs"] = sum(1 for a in mine if _healthy(a) is False)
+        tg["PlacedCanaries"] = [a["ID"] for a in mine if _canary(a)] or None
+        if tg["UnhealthyAllocs"]:
+            tally.failure = "Failed due to unhealthy allocations"
+        if int(tg.get("DesiredCanaries") or 0) and not tg.get("Promoted"):
+            tally.done = False
+            healthy_canaries = sum(1 for a in live if _canary(a) and _healthy(a))
+            if healthy_canaries >= int(tg["DesiredCanaries"]):
+                if tg.get("AutoPromote"):
+                    tg["Promoted"] = True
+                    tally.promoted_now = True
+                else:
+                    tally.needs_promotion = True
+        elif healthy < int(tg["DesiredTotal"]):
+            tally.done = False
+        deadline = m.parse_rfc3339_ns(tg.get("RequireProgressBy"))
+        if check_deadline and not tally.done and deadline and deadline < now and not tally.failure:
+            tally.failure = "Failed due to progress deadline"
+    return tally
+
+
+class DeploymentOps(JobOps):
+    def _deployment_allocs(self, dep: Obj, *, live_only: bool = False) -> list[Obj]:
+        return [
+            a
+            for a in self.store.allocs_for_job(dep["Namespace"], dep["JobID"])
+            if a.get("DeploymentID") == dep["ID"] and not (live_only and m.alloc_is_terminal(a))
+        ]
+
+    def _watch_deployment(self, dep_id: str, *, check_deadline: bool = False) -> None:
+        """Nomad's deployment watcher: count healthy allocations, promote canaries when
+        `auto_promote`, finish, fail (unhealthy allocation or progress deadline) and
+        auto-revert, or let the rolling update go on."""
+        dep = self.store.tables[s.DEPLOYMENT].get(dep_id)
+        if dep is None or dep["Status"] != m.DEPLOY_RUNNING:
+            return
+        new = json_copy(dep)
+        tally = tally_deployment(new, self._deployment_allocs(dep), m.now_ns(), check_deadline)
+        if check_deadline and not tally.failure:
+            return
+        job = self.store.job(dep["Namespace"], dep["JobID"])
+        with self.store.write() as txn:
+            evals, revert_to = self._settle(txn, dep, new, tally, job)
+            new["ModifyIndex"] = txn.index
+            new["ModifyTime"] = m.now_ns()
+            txn.put(s.DEPLOYMENT, dep_id, new)
+        self._enqueue(evals)
+        if revert_to is not None:
+            self.register_job(json_copy(revert_to))
+
+    def _settle(
+        self, txn: s.Txn, dep: Obj, new: Obj, tally: DeploymentTally, job: Obj | None
+    ) -> tuple[list[Obj], Obj | None]:
+        """Write the tally's verdict into `new`: failed (and the stable version to revert
+        to), successful (its job version is stable now), or running (with an evaluation to
+        go on when it progressed). Returns the evaluations made and the revert target."""
+        if tally.failure:
+            new["Status"] = m.DEPLOY_FAILED
+            new["StatusDescription"] = tally.failure
+            revert_to = self._auto_revert_target(dep, new, job)
+            if revert_to is not None:
+                new["StatusDescription"] += f" - rolling back to job version {revert_to['Version']}"
+            return [], revert_to
+        if tally.done:
+            new["Status"] = m.DEPLOY_SUCCESSFUL
+            new["StatusDescription"] = "Deployment completed successfully"
+            self._mark_stable(txn, dep, job)
+            return [], None
+        new["StatusDescription"] = (
+            "Deployment is running but requires manual promotion"
+            if tally.needs_promotion
+            else "Deployment is running"
+        )
+        if job is None or not (tally.progressed or tally.promoted_now):
+            return [], None
+        # More healthy allocations: let the rolling update go on.
+        ev = m.new_eval(job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"])
+        return [self._put_eval(txn, ev)], None
+
+    def _auto_revert_target(self, dep: Obj, new: Obj, job: Obj | None) -> Obj | None:
+        """The latest stable version other than the deployment's, when a group auto-reverts."""
+        if not job or not any(tg.get("AutoRevert") for tg in new["TaskGroups"].values()):
+            return None
+        stable = [
+            v
+            for v in self.store.job_versions(dep["Namespace"], dep["JobID"])
+            if v.get("Stable") and int(v["Version"]) != int(dep["JobVersion"])
+        ]
+        return stable[0] if stable else None
+
+    def _mark_stable(self, txn: s.Txn, dep: Obj, job: Obj | None) -> None:
+        ver = self.store.job_version(dep["Namespace"], dep["JobID"], dep["JobVersion"])
+        if ver is None:
+            return
+        ver = dict(ver)
+        ver["Stable"] = True
+        txn.put(
+            s.JOB_VERSION,
+            s.version_key(dep["Namespace"], dep["JobID"], int(dep["JobVersion"])),
+            ver,
+        )
+        if job is not None and int(job["Version"]) == int(dep["JobVersion"]):
+            cur = dict(job)
+            cur["Stable"] = True
+            cur["ModifyIndex"] = txn.index
+            txn.put(s.JOB, s.job_key(dep["Namespace"], dep["JobID"]), cur)
+
+    def check_deployment_deadlines(self) -> None:
+        now = m.now_ns()
+        for dep in list(self.store.tables[s.DEPLOYMENT].values()):
+            if dep["Status"] != m.DEPLOY_RUNNING:
+                continue
+            deadlines = [
+                m.parse_rfc3339_ns(tg.get("RequireProgressBy"))
+                for tg in (dep.get("TaskGroups") or {}).values()
+            ]
+            if any(d and d < now for d in deadlines):
+                self._watch_deployment(dep["ID"], check_deadline=True)
+
+    def promote_deployment(self, dep: Obj, groups: list[str] | None) -> Obj:
+        if dep["Status"] != m.DEPLOY_RUNNING:
+            raise InvalidRequest(f"can't promote terminal deployment (status {dep['Status']})")
+        new = json_copy(dep)
+        allocs = self._deployment_allocs(dep, live_only=True)
+        targets = [
+            name
+            for name, tg in new["TaskGroups"].items()
+            if int(tg.get("DesiredCanaries") or 0) and (groups is None or name in groups)
+        ]
+        if not targets:
+            raise InvalidRequest("no canaries to promote")
+        for name in targets:
+            tg = new["TaskGroups"][name]
+            healthy = sum(
+                1 for a in allocs if a["TaskGroup"] == name and _canary(a) and _healthy(a)
+            )
+            if healthy < int(tg["DesiredCanaries"]):
+                raise InvalidRequest(
+                    f'Task group "{name}" has {healthy}/{tg["DesiredCanaries"]} healthy allocations'
+                )
+            tg["Promoted"] = True
+        job = self.store.job(dep["Namespace"], dep["JobID"]) or {
+            "ID": dep["JobID"],
+            "Namespace": dep["Namespace"],
+        }
+        with self.store.write() as txn:
+            new["StatusDescription"] = "Deployment is running"
+            new["ModifyIndex"] = txn.index
+            txn.put(s.DEPLOYMENT, dep["ID"], new)
+            ev = self._put_eval(
+                txn,
+                m.new_eval(job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"]),
+            )
+        self._enqueue([ev])
+        # The promoted canaries may already be all the group wants (count = canary): then
+        # no allocation of this deployment changes again, and it is done now.
+        self._watch_deployment(dep["ID"])
+        return {
+            "EvalID": ev["ID"],
+            "EvalCreateIndex": ev["CreateIndex"],
+            "DeploymentModifyIndex": txn.index,
+            "Index": txn.index,
+        }
+
+    def pause_deployment(self, dep: Obj, pause: bool) -> Obj:
+        if dep["Status"] not in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
+            raise InvalidRequest(
+                f"can't {'pause' if pause else 'resume'} terminal deployment "
+                f"(status {dep['Status']})"
+            )
+        status = m.DEPLOY_PAUSED if pause else m.DEPLOY_RUNNING
+        desc = "Deployment is paused" if pause else "Deployment is running"
+        job = self.store.job(dep["Namespace"], dep["JobID"])
+        with self.store.write() as txn:
+            _put_status(txn, dep, status, desc)
+            evals = []
+            if not pause and job is not None:
+                ev = m.new_eval(
+                    job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"]
+                )
+                evals.append(self._put_eval(txn, ev))
+        self._enqueue(evals)
+        if not pause:
+            # Health reported while paused counts now (and may auto-promote).
+            self._watch_deployment(dep["ID"])
+        return {
+            "EvalID": evals[0]["ID"] if evals else "",
+            "EvalCreateIndex": evals[0]["CreateIndex"] if evals else 0,
+            "DeploymentModifyIndex": txn.index,
+            "Index": txn.index,
+        }
+
+    def fail_deployment(self, dep: Obj) -> Obj:
+        """`nomad deployment fail`: a running deployment only."""
+        if dep["Status"] != m.DEPLOY_RUNNING:
+            raise InvalidRequest(f"can't fail terminal deployment (status {dep['Status']})")
+        return self.set_deployment_status(dep, m.DEPLOY_FAILED, "Deployment marked as failed")
+
+    def set_deployment_status(self, dep: Obj, status: str, desc: str) -> Obj:
+        with self.store.write() as txn:
+            _put_status(txn, dep, status, desc)
+        return {
+            "Index": txn.index,
+            "DeploymentModifyIndex": txn.index,
+            "EvalID": "",
+            "EvalCreateIndex": 0,
+            "RevertedJobVersion": None,
+        }
+
+
+def _put_status(txn: s.Txn, dep: Obj, status: str, desc: str) -> None:
+    new = dict(dep)
+    new["Status"] = status
+    new["StatusDescription"] = desc
+    new["ModifyIndex"] = txn.index
+    txn.put(s.DEPLOYMENT, dep["ID"], new)
