@@ -2,7 +2,7 @@
 
 `bench/router.py` measures the router as a whole, but on a 2-core machine shared with wrk and
 nginx its numbers move by a factor of two from run to run. This drives the data path's own
-protocol objects (`_ClientProtocol`, `_UpstreamProtocol`) with in-memory transports: a request
+protocol objects (`ClientProtocol`, `UpstreamProtocol`) with in-memory transports: a request
 as wrk sends it goes in, the head the upstream would get comes out, nginx's response to it goes
 in and the client's bytes come out. CPU time (not wall time) per request, best of several
 rounds, so other processes barely move it.
@@ -30,6 +30,7 @@ from yurt.router import proxy as P  # noqa: E402
 from yurt.router.access_log import AccessLog  # noqa: E402
 from yurt.router.metrics import ProxyMetrics  # noqa: E402
 from yurt.router.table import MATCHERS, PICKERS, Table  # noqa: E402
+from yurt.router.upstream import UpstreamProtocol  # noqa: E402
 
 REQUEST = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:9999\r\n\r\n"
 BROWSER = (
@@ -102,7 +103,7 @@ def case(
     client = proxy.protocol()
     ct = MemoryTransport()
     client.connection_made(ct)
-    up = P._UpstreamProtocol(proxy.pool, ("127.0.0.1", 8080, 0))
+    up = UpstreamProtocol(proxy.pool, ("127.0.0.1", 8080, 0))
     ut = MemoryTransport()
     up.connection_made(ut)
     proxy.pool.put(up)

@@ -15,12 +15,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-
 from yurt.agent_config import AgentConfig
 from yurt.api.http import split_host_port
 from yurt.api.tls import TLSConfig
 from yurt.component import Component
+from yurt.consul_api.client import ConsulClient, ConsulError
+from yurt.consul_api.watch import next_index
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,7 @@ class Agent:
                         client_service_name=cfg.client_service_name,
                         http_host=cfg.bind_addr,
                         http_port=0,
+                        network_interface=cfg.network_interface,
                         templates=cfg.client_template,
                         consul_token=cfg.consul_token,
                         allowed_origins=list(cfg.http_allowed_origins),
@@ -279,32 +280,27 @@ class Agent:
 
         Raises TimeoutError naming the services that are still not passing."""
         wanted = set(self.agent_service_names())
-        url = f"{self.addresses.catalog}/v1/health/state/any"
         missing = set(wanted)
         index = 0
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        ssl = self.consul_tls.client_context() if url.startswith("https") else None
-        token = self.config.consul_token
-        async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=ssl if ssl is not None else True),
-            headers={"X-Consul-Token": token} if token else None,
-        ) as session:
+        async with ConsulClient.from_tls(
+            self.addresses.catalog, self.consul_tls, self.config.consul_token
+        ) as consul:
             while missing:
                 left = deadline - loop.time()
                 if left <= 0:
                     raise TimeoutError(f"not passing after {timeout:.0f}s: {sorted(missing)}")
                 wait = max(1, min(int(left), 10))
                 try:
-                    async with session.get(
-                        url, params={"index": str(index), "wait": f"{wait}s"}
-                    ) as resp:
-                        checks = await resp.json() if resp.status == 200 else []
-                        index = int(resp.headers.get("X-Consul-Index", "0") or 0)
-                except aiohttp.ClientError:
+                    checks, answered = await consul.get(
+                        "/v1/health/state/any", index=index, wait=f"{wait}s"
+                    )
+                except ConsulError:
                     await asyncio.sleep(0.1)
                     continue
-                missing = wanted - _passing_services(checks)
+                index = next_index(index, answered)
+                missing = wanted - _passing_services(checks or [])
 
 
 _LOG_LEVELS = {

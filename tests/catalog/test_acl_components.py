@@ -9,7 +9,7 @@ import consul
 import pytest
 
 from tests.catalog.conftest import CatalogProcess
-from yurt.client.consul import CatalogError, ConsulClient
+from yurt.consul_api.client import ConsulAPIError, ConsulClient
 from yurt.scheduler.consul import ConsulRegistration
 
 
@@ -21,17 +21,17 @@ def nomad_token(root: consul.Consul) -> str:
 
 async def test_client_sends_its_token(acl_catalog: CatalogProcess, nomad_token: str) -> None:
     addr = f"127.0.0.1:{acl_catalog.port}"
-    anonymous = ConsulClient(addr)
-    with pytest.raises(CatalogError, match="lacks permission 'service:write'"):
+    anonymous = ConsulClient.from_tls(addr)
+    with pytest.raises(ConsulAPIError, match="lacks permission 'service:write'"):
         await anonymous.register({"Name": "task", "ID": "task-1"})
     await anonymous.close()
-    client = ConsulClient(addr, token=nomad_token)
+    client = ConsulClient.from_tls(addr, token=nomad_token)
     try:
         await client.register({"Name": "task", "ID": "task-1", "Check": {"TTL": "30s"}})
         await client.update_ttl("service:task-1", "passing", "ok")
         checks = await client.agent_checks()
         assert checks["service:task-1"]["Status"] == "passing"
-        assert await client.kv_get("nothing/here") is None  # a KV read carries it too
+        assert (await client.kv_get("nothing/here"))[0] is None  # a KV read carries it too
         assert [e["Service"]["ID"] for e in await client.health_service("task")] == ["task-1"]
         await client.deregister("task-1")
     finally:

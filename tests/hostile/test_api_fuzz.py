@@ -403,7 +403,7 @@ def test_the_route_tables_are_read_whole(targets: dict[str, Target]) -> None:
     catalog = {(r.method, r.template) for r in targets["catalog"].routes}
     sched = {(r.method, r.template) for r in targets["scheduler"].routes}
     assert ("GET", "/v1/kv/{key}") in catalog and ("PUT", "/v1/txn") in catalog
-    assert ("DELETE", "/v1/job/{tail}") in sched and ("POST", "/v1/jobs/parse") in sched
+    assert ("DELETE", "/v1/job/{id}") in sched and ("POST", "/v1/jobs/parse") in sched
     client = {(r.method, r.template) for r in targets["client"].routes}
     assert ("GET", "/v1/client/fs/cat/{alloc}") in client
     assert ("POST", "/v1/client/allocation/{alloc}/signal") in client

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from tests.router.hostile_support import RouterProcess, echo_upstream, read_reply, start_router
 from yurt.router.paths import lookup_path
-from yurt.router.proxy import _RouteCache
 from yurt.router.request_checks import absolute_form, connection_tokens, head_problem, valid_host
+from yurt.router.route_cache import RouteCache as _RouteCache
 from yurt.router.table import MATCHERS, PICKERS, Table
 
 HOST_BYTES = set(

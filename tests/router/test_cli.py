@@ -83,9 +83,10 @@ def test_router_process_end_to_end(consul: Catalog, files: int, tmp_path: Path) 
             timeout=30,
             check=True,
         ).stdout
-        assert out == f"route add files /files http://127.0.0.1:{files}/\n"
+        line = f'route add files /files http://127.0.0.1:{files}/ opts "strip=/files"'
+        assert out == line + "\n"
         # log.routes.format=delta: every change of the table is logged as added/removed lines
-        assert f"+ route add files /files http://127.0.0.1:{files}/" in router.log()
+        assert f"+ {line}" in router.log()
 
         def registered() -> bool:
             return any(

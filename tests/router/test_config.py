@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
 
+import yurt.router
 from yurt.router.config import (
     ConfigError,
     Listener,
@@ -177,3 +179,24 @@ def test_fabio_properties_yurt_ignores_still_load(tmp_path: Path) -> None:
     bad.write_text("runtime.nope = 1\n")
     with pytest.raises(ConfigError, match=r"unknown property 'runtime\.nope'"):
         load(["-cfg", str(bad)], {})
+
+
+def test_config_modules_import_no_cycle() -> None:
+    """`config` imports `auth`, `certs` and `metrics` to check their settings: none of them
+    (nor the config modules they share) imports `config` back."""
+    root = Path(yurt.router.__file__).parent
+    for name in (
+        "auth",
+        "certs",
+        "metrics",
+        "config_values",
+        "config_properties",
+        "config_listeners",
+    ):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        imported = {
+            n.module
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module is not None
+        }
+        assert "yurt.router.config" not in imported, name

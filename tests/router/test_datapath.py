@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from yurt.router.access_log import AccessLog
-from yurt.router.proxy import HTTPProxy, ProxySettings, _hop_cut, _RequestIds
+from yurt.router.proxy import HTTPProxy, ProxySettings
+from yurt.router.response_head import hop_cut
+from yurt.router.route_cache import RequestIds
 from yurt.router.table import MATCHERS, PICKERS, Table
 
 # -- the head cut, as a function ------------------------------------------------------------
@@ -97,7 +99,7 @@ from yurt.router.table import MATCHERS, PICKERS, Table
     ],
 )
 def test_hop_cut(head: bytes, status: int, want: bytes, length: int, chunked: bool) -> None:
-    assert _hop_cut(head, status) == (want, length, chunked)
+    assert hop_cut(head, status) == (want, length, chunked)
 
 
 # -- a proxy in front of a scripted upstream ------------------------------------------------
@@ -270,14 +272,14 @@ async def test_forwarding_headers_follow_each_request(env: Env) -> None:
 
 
 def test_request_ids_are_uuid_shaped_and_unique() -> None:
-    ids = _RequestIds()
-    made = [ids.next() for _ in range(3 * _RequestIds.BATCH + 7)]
+    ids = RequestIds()
+    made = [ids.next() for _ in range(3 * RequestIds.BATCH + 7)]
     assert len(set(made)) == len(made)
     for rid in made[:3] + made[-3:]:
         u = uuid.UUID(rid.decode())
         assert (u.version, u.variant) == (4, uuid.RFC_4122)
     # another generator (another router process) starts from another random prefix
-    assert _RequestIds().next()[:24] != made[0][:24]
+    assert RequestIds().next()[:24] != made[0][:24]
 
 
 async def test_pooled_upstream_connections_have_nagle_off(env: Env) -> None:

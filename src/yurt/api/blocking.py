@@ -124,6 +124,34 @@ def _jitter(wait_s: float) -> float:
     return random.uniform(0, wait_s / 16)
 
 
+async def wait_until(
+    hub: WatchHub,
+    topics: Iterable[str],
+    wait_s: float,
+    run: Callable[[], T],
+    done: Callable[[T], bool],
+) -> T:
+    """Run `run` until `done` holds for its answer, and answer with it; or with the last
+    answer once `wait_s` passes or the hub closes (the server is stopping).
+
+    This is the one place that decides how a parked read ends: every blocking read of both
+    APIs (index-based or, as Consul's agent offers, hash-based) waits through it. `run` is
+    synchronous, so no write can slip in between running it and parking on the hub: a
+    wake-up is never lost.
+    """
+    topic_list = list(topics)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        answer = run()
+        if done(answer):
+            return answer
+        remaining = deadline - loop.time()
+        if remaining <= 0 or hub.closed:
+            return answer
+        await hub.wait(topic_list, remaining)
+
+
 async def blocking_query(
     hub: WatchHub,
     topics: Iterable[str],
@@ -131,22 +159,15 @@ async def blocking_query(
     run: Callable[[], tuple[T, int]],
 ) -> tuple[T, int]:
     """Run `run` (which returns the answer and its index) until the index moves past
-    `query.index` or the wait runs out. The index answered is never below 1.
+    `query.index` or the wait runs out. The index answered is never below 1."""
 
-    `run` is synchronous, so no write can slip in between running it and parking on the
-    hub: a wake-up is never lost.
-    """
-    topic_list = list(topics)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + query.wait_s
-    while True:
+    def indexed() -> tuple[T, int]:
         result, index = run()
-        index = max(index, 1)
-        if query.index == 0 or index != query.index:
-            # An index below the one asked for means the store was reset: answer at once so
-            # the caller starts over, as Consul's clients expect.
-            return result, index
-        remaining = deadline - loop.time()
-        if remaining <= 0 or hub.closed:
-            return result, index
-        await hub.wait(topic_list, remaining)
+        return result, max(index, 1)
+
+    def moved(answer: tuple[T, int]) -> bool:
+        # An index below the one asked for means the store was reset: answer at once so
+        # the caller starts over, as Consul's clients expect.
+        return query.index == 0 or answer[1] != query.index
+
+    return await wait_until(hub, topics, query.wait_s, indexed, moved)

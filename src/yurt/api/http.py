@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from yurt.api.blocking import WatchHub
 from yurt.api.errors import APIError
 from yurt.api.limits import BoundedTCPSite, HTTPLimits
 
@@ -108,12 +109,13 @@ def _check_json_depth(body: bytes) -> None:
 def expect_object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise APIError.bad_request(
-            f"Request decode failed: {where}: expected a JSON object, got {_json_type(value)}"
+            f"Request decode failed: {where}: expected a JSON object, got {json_type_name(value)}"
         )
     return value
 
 
-def _json_type(value: Any) -> str:
+def json_type_name(value: Any) -> str:
+    """A decoded JSON value's type as an error message names it ("got an array")."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -125,10 +127,6 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object"
-
-
-def json_type_name(value: Any) -> str:
-    return _json_type(value)
 
 
 @web.middleware
@@ -148,6 +146,31 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 SHUTDOWN_GRACE = 2.0
 
 
+def close_on_shutdown(app: web.Application, hub: WatchHub) -> None:
+    """Close `hub` as soon as `app`'s runner begins its shutdown: every parked blocking query
+    then answers at once with what it has, before the `SHUTDOWN_GRACE` given to requests
+    still in flight runs out and they are cancelled without an answer."""
+
+    async def close(_: web.Application) -> None:
+        hub.close()
+
+    app.on_shutdown.append(close)
+
+
+class SiteRunner(web.AppRunner):
+    """The runner `start_site` returns: cleaned up as any runner, and knowing the port each
+    of its listeners got (the kernel's choice where port 0 was asked)."""
+
+    ports: tuple[int, ...] = ()  # in the order of the listeners: plain, then TLS
+
+    @property
+    def port(self) -> int:
+        """The first listener's port."""
+        if not self.ports:
+            raise RuntimeError("the site has no listener")
+        return self.ports[0]
+
+
 async def start_site(
     app: web.Application,
     host: str,
@@ -158,8 +181,9 @@ async def start_site(
     allowed_origins: Iterable[str] = (),
     advertise: Iterable[str] = (),
     limits: HTTPLimits | None = None,
-) -> web.AppRunner:
-    """Serve `app` on host:port behind the browser guard; the runner is returned for cleanup.
+) -> SiteRunner:
+    """Serve `app` on host:port behind the browser guard; the runner is returned for cleanup,
+    with the bound ports in `ports`.
 
     Every listener is bounded by `limits` (`yurt.api.limits`; bounded defaults when None):
     header-read, idle and TLS handshake timeouts, connections per client, head size, and
@@ -168,9 +192,9 @@ async def start_site(
     Every API listener is started here, so none can be served without the guard
     (`yurt.api.guard`); `allowed_origins` and `advertise` widen what it accepts.
 
-    On cleanup, requests still in flight (parked blocking queries, followed log streams)
-    get `SHUTDOWN_GRACE` seconds and are then cancelled: stopping must not wait out a
-    five-minute `?wait=`.
+    On cleanup, requests still in flight (followed log streams; parked blocking queries
+    answer at once where the app has `close_on_shutdown`) get `SHUTDOWN_GRACE` seconds and
+    are then cancelled: stopping must not wait out a five-minute `?wait=`.
 
     With `https_port` (Consul's `ports { http, https }`), `port` serves plain HTTP (nothing
     when negative) and `https_port` serves the same app with `tls`; the runner's sites are in
@@ -194,7 +218,7 @@ async def start_site(
 
         app.middlewares.insert(0, by_scheme)
     limits = limits or HTTPLimits()
-    runner = web.AppRunner(
+    runner = SiteRunner(
         app,
         access_log=None,
         handle_signals=False,
@@ -214,7 +238,12 @@ async def start_site(
             site = BoundedTCPSite(
                 runner, host, listen_port, limits=limits, reuse_address=True, ssl_context=context
             )
+            known = len(runner.addresses)
             await site.start()
+            # The runner lists its sockets' addresses site by site, in start order.
+            addresses = runner.addresses
+            bound = int(addresses[known][1]) if len(addresses) > known else listen_port
+            runner.ports = (*runner.ports, bound)
     except BaseException:
         await runner.cleanup()  # a second listener that cannot bind frees the first
         raise

@@ -13,9 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
+from yurt.api import routes
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
-from yurt.api.http import read_json
+from yurt.api.http import expect_object, read_json
 from yurt.catalog.acl_body import check_name, strings, text, update_target
 from yurt.catalog.acl_http import (
     ACL_DISABLED,
@@ -30,7 +31,7 @@ from yurt.catalog.acl_model import ACLPolicy
 from yurt.catalog.acl_rules import RulesError, parse_rules
 from yurt.catalog.acl_store import new_id, new_token
 from yurt.catalog.acl_templates import GLOBAL_MANAGEMENT_ID, TEMPLATED_POLICIES
-from yurt.catalog.api_common import answer, require_json_object, server_of
+from yurt.catalog.api_common import answer, server_of
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +39,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 BOOTSTRAP_DESCRIPTION = "Bootstrap Token (Global Management)"
 RESET_FILE = "acl-bootstrap-reset"
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_put("/v1/acl/bootstrap", bootstrap)
-    router.add_put("/v1/acl/policy", policy_create)
-    router.add_get("/v1/acl/policy/name/{name}", policy_read_by_name)
-    router.add_get("/v1/acl/policy/{id}", policy_read)
-    router.add_put("/v1/acl/policy/{id}", policy_update)
-    router.add_delete("/v1/acl/policy/{id}", policy_delete)
-    router.add_get("/v1/acl/policies", policy_list)
-    router.add_get("/v1/acl/templated-policies", templated_list)
-    router.add_get("/v1/acl/templated-policy/name/{name:.+}", templated_read)
-    router.add_post("/v1/acl/templated-policy/preview/{name:.+}", templated_preview)
-    router.add_put("/v1/agent/token/{type}", agent_token)
 
 
 def enabled_only(handler: Handler) -> Handler:
@@ -71,7 +58,7 @@ def enabled_only(handler: Handler) -> Handler:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     body = await read_json(request)
-    return {} if body is None else require_json_object(body)
+    return {} if body is None else expect_object(body, "request body")
 
 
 # -- bootstrap ----------------------------------------------------------------------------
@@ -265,3 +252,19 @@ async def agent_token(request: web.Request) -> web.Response:
     tokens.set(kind, text(body, "Token"))
     log.info("catalog: agent token %s updated", kind)
     return web.Response(status=200)
+
+
+# This resource's endpoints; `yurt.catalog.app` installs every table.
+ROUTES = (
+    routes.put("/v1/acl/bootstrap", bootstrap),
+    routes.put("/v1/acl/policy", policy_create),
+    routes.get("/v1/acl/policy/name/{name}", policy_read_by_name),
+    routes.get("/v1/acl/policy/{id}", policy_read),
+    routes.put("/v1/acl/policy/{id}", policy_update),
+    routes.delete("/v1/acl/policy/{id}", policy_delete),
+    routes.get("/v1/acl/policies", policy_list),
+    routes.get("/v1/acl/templated-policies", templated_list),
+    routes.get("/v1/acl/templated-policy/name/{name:.+}", templated_read),
+    routes.post("/v1/acl/templated-policy/preview/{name:.+}", templated_preview),
+    routes.put("/v1/agent/token/{type}", agent_token),
+)

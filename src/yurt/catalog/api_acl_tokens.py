@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from yurt.api import routes
 from yurt.api.casing import get_field
 from yurt.api.durations import SECOND, format_go_duration, parse_go_duration
 from yurt.api.errors import APIError
@@ -30,22 +31,6 @@ from yurt.catalog.api_common import answer
 
 MIN_TTL_NS = 60 * SECOND
 MAX_TTL_NS = 24 * 3600 * SECOND
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_put("/v1/acl/token", token_create)
-    router.add_get("/v1/acl/token/self", token_self)
-    router.add_get("/v1/acl/token/{accessor}", token_read)
-    router.add_put("/v1/acl/token/{accessor}", token_update)
-    router.add_delete("/v1/acl/token/{accessor}", token_delete)
-    router.add_put("/v1/acl/token/{accessor}/clone", token_clone)
-    router.add_get("/v1/acl/tokens", token_list)
-    router.add_put("/v1/acl/role", role_create)
-    router.add_get("/v1/acl/role/name/{name}", role_read_by_name)
-    router.add_get("/v1/acl/role/{id}", role_read)
-    router.add_put("/v1/acl/role/{id}", role_update)
-    router.add_delete("/v1/acl/role/{id}", role_delete)
-    router.add_get("/v1/acl/roles", role_list)
 
 
 def _store(request: web.Request) -> ACLStore:
@@ -322,3 +307,21 @@ async def role_list(request: web.Request) -> web.Response:
         if not policy or any(p.id == policy for p in r.grants.policies)
     ]
     return answer(request, rows, index=store.index)
+
+
+# This resource's endpoints; `yurt.catalog.app` installs every table.
+ROUTES = (
+    routes.put("/v1/acl/token", token_create),
+    routes.get("/v1/acl/token/self", token_self),
+    routes.get("/v1/acl/token/{accessor}", token_read),
+    routes.put("/v1/acl/token/{accessor}", token_update),
+    routes.delete("/v1/acl/token/{accessor}", token_delete),
+    routes.put("/v1/acl/token/{accessor}/clone", token_clone),
+    routes.get("/v1/acl/tokens", token_list),
+    routes.put("/v1/acl/role", role_create),
+    routes.get("/v1/acl/role/name/{name}", role_read_by_name),
+    routes.get("/v1/acl/role/{id}", role_read),
+    routes.put("/v1/acl/role/{id}", role_update),
+    routes.delete("/v1/acl/role/{id}", role_delete),
+    routes.get("/v1/acl/roles", role_list),
+)

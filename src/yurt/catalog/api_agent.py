@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
@@ -10,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from yurt import CONSUL_VERSION, __version__
-from yurt.api.blocking import BlockingQuery
+from yurt.api import routes
+from yurt.api.blocking import BlockingQuery, wait_until
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
-from yurt.api.http import flag, read_json
+from yurt.api.http import expect_object, flag, read_json
 from yurt.catalog.acl_http import (
     checked,
     mark_filtered,
@@ -28,8 +28,6 @@ from yurt.catalog.acl_http import (
 from yurt.catalog.api_common import (
     answer,
     filtered,
-    park,
-    require_json_object,
     server_of,
 )
 from yurt.catalog.configdir import ConfigDirError
@@ -53,27 +51,6 @@ if TYPE_CHECKING:
 OUTPUT_MAX = 4096
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_put("/v1/agent/service/register", register_service)
-    router.add_put("/v1/agent/service/deregister/{id:.+}", deregister_service)
-    router.add_put("/v1/agent/service/maintenance/{id:.+}", service_maintenance)
-    router.add_get("/v1/agent/services", list_services)
-    router.add_get("/v1/agent/service/{id:.+}", get_service)
-    router.add_get("/v1/agent/health/service/id/{id:.+}", health_by_id)
-    router.add_get("/v1/agent/health/service/name/{name:.+}", health_by_name)
-    router.add_get("/v1/agent/checks", list_checks)
-    router.add_put("/v1/agent/check/register", register_check)
-    router.add_put("/v1/agent/check/deregister/{id:.+}", deregister_check)
-    router.add_put("/v1/agent/check/pass/{id:.+}", check_pass)
-    router.add_put("/v1/agent/check/warn/{id:.+}", check_warn)
-    router.add_put("/v1/agent/check/fail/{id:.+}", check_fail)
-    router.add_put("/v1/agent/check/update/{id:.+}", check_update)
-    router.add_put("/v1/agent/maintenance", node_maintenance)
-    router.add_get("/v1/agent/self", agent_self)
-    router.add_put("/v1/agent/reload", reload)
-    router.add_get("/v1/agent/members", members)
-
-
 def _empty() -> web.Response:
     return web.Response(status=200)
 
@@ -84,7 +61,7 @@ def _empty() -> web.Response:
 @checked("service:write on the service")
 async def register_service(request: web.Request) -> web.Response:
     server = server_of(request)
-    body = require_json_object(await read_json(request))
+    body = expect_object(await read_json(request), "request body")
     try:
         definition = parse_service(body, node=server.node_name)
     except DefinitionError as exc:
@@ -154,17 +131,20 @@ async def get_service(request: web.Request) -> web.Response:
     _require_service(request, sid, "read")
     wanted = request.query.get("hash", "")
     query = BlockingQuery.from_query(request.query)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + query.wait_s
-    while True:
+
+    def run() -> dict[str, Any]:
         data = _service_with_hash(server, sid)
         if data is None:
             raise APIError.not_found(f"unknown service ID: {sid}")
-        remaining = deadline - loop.time()
-        if not wanted or data["ContentHash"] != wanted or remaining <= 0:
-            break
-        if not await park(request, ["services", f"node:{server.node_name}"], remaining):
-            break
+        return data
+
+    data = await wait_until(
+        server.hub,
+        ["services", f"node:{server.node_name}"],
+        query.wait_s,
+        run,
+        lambda data: not wanted or data["ContentHash"] != wanted,
+    )
     resp = answer(request, data)
     resp.headers["X-Consul-ContentHash"] = data["ContentHash"]
     return resp
@@ -275,7 +255,7 @@ async def list_checks(request: web.Request) -> web.Response:
 @checked("service:write on a service check, node:write on a node check")
 async def register_check(request: web.Request) -> web.Response:
     server = server_of(request)
-    body = require_json_object(await read_json(request))
+    body = expect_object(await read_json(request), "request body")
     service = None
     sid = get_field(body, "ServiceID")
     if sid:
@@ -349,7 +329,7 @@ async def check_fail(request: web.Request) -> web.Response:
 
 @checked("service:write on a service check, node:write on a node check")
 async def check_update(request: web.Request) -> web.Response:
-    body = require_json_object(await read_json(request))
+    body = expect_object(await read_json(request), "request body")
     status = get_field(body, "Status", "")
     output = get_field(body, "Output", "")
     if not isinstance(status, str) or status not in STATUSES:
@@ -462,3 +442,26 @@ async def agent_self(request: web.Request) -> web.Response:
         "xDS": None,
     }
     return answer(request, data)
+
+
+# This resource's endpoints; `yurt.catalog.app` installs every table.
+ROUTES = (
+    routes.put("/v1/agent/service/register", register_service),
+    routes.put("/v1/agent/service/deregister/{id:.+}", deregister_service),
+    routes.put("/v1/agent/service/maintenance/{id:.+}", service_maintenance),
+    routes.get("/v1/agent/services", list_services),
+    routes.get("/v1/agent/service/{id:.+}", get_service),
+    routes.get("/v1/agent/health/service/id/{id:.+}", health_by_id),
+    routes.get("/v1/agent/health/service/name/{name:.+}", health_by_name),
+    routes.get("/v1/agent/checks", list_checks),
+    routes.put("/v1/agent/check/register", register_check),
+    routes.put("/v1/agent/check/deregister/{id:.+}", deregister_check),
+    routes.put("/v1/agent/check/pass/{id:.+}", check_pass),
+    routes.put("/v1/agent/check/warn/{id:.+}", check_warn),
+    routes.put("/v1/agent/check/fail/{id:.+}", check_fail),
+    routes.put("/v1/agent/check/update/{id:.+}", check_update),
+    routes.put("/v1/agent/maintenance", node_maintenance),
+    routes.get("/v1/agent/self", agent_self),
+    routes.put("/v1/agent/reload", reload),
+    routes.get("/v1/agent/members", members),
+)

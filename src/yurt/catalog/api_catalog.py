@@ -7,9 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from yurt.api import routes
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
-from yurt.api.http import flag, read_json
+from yurt.api.http import expect_object, flag, read_json
 from yurt.catalog.acl_http import (
     View,
     checked,
@@ -25,7 +26,6 @@ from yurt.catalog.api_common import (
     blocking_answer,
     check_datacenter,
     filtered,
-    require_json_object,
     server_of,
 )
 from yurt.catalog.definitions import DefinitionError, parse_service
@@ -42,23 +42,6 @@ from yurt.catalog.model import (
 from yurt.catalog.store import CatalogStore
 
 HEALTH_STATES = ("any", PASSING, WARNING, CRITICAL)
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/v1/catalog/services", catalog_services)
-    router.add_get("/v1/catalog/service/{name}", catalog_service)
-    router.add_get("/v1/catalog/nodes", catalog_nodes)
-    router.add_get("/v1/catalog/node/{node}", catalog_node)
-    router.add_get("/v1/catalog/node-services/{node}", catalog_node_services)
-    router.add_get("/v1/catalog/datacenters", catalog_datacenters)
-    router.add_put("/v1/catalog/register", catalog_register)
-    router.add_put("/v1/catalog/deregister", catalog_deregister)
-    router.add_get("/v1/health/service/{name}", health_service)
-    router.add_get("/v1/health/checks/{name}", health_checks)
-    router.add_get("/v1/health/state/{state}", health_state)
-    router.add_get("/v1/health/node/{node}", health_node)
-    router.add_get("/v1/status/leader", status_leader)
-    router.add_get("/v1/status/peers", status_peers)
 
 
 def _node_meta(request: web.Request) -> dict[str, str]:
@@ -169,25 +152,17 @@ async def catalog_nodes(request: web.Request) -> web.Response:
 
 @acl_filtered("node:read on the node, service:read per service")
 async def catalog_node(request: web.Request) -> web.Response:
-    store = server_of(request).store
-    name = request.match_info["node"]
-    v = view(request)
-
-    def run() -> tuple[Any, int]:
-        node = store.nodes.get(name)
-        index = store.topic_index(f"node:{name}", "nodes")
-        if node is None or not v.can("node", "read", name):
-            return None, index
-        services = [s for s in store.node_services(name) if v.can("service", "read", s.name)]
-        rows = filtered(request, [s.health_json() for s in services])
-        return {"Node": node.to_json(), "Services": {r["ID"]: r for r in rows}}, index
-
-    return await blocking_answer(request, [f"node:{name}"], run, v)
+    """The node and its services, `Services` keyed by service ID."""
+    return await _node_with_services(request, by_id=True)
 
 
 @acl_filtered("node:read on the node, service:read per service")
 async def catalog_node_services(request: web.Request) -> web.Response:
     """Like /v1/catalog/node/:node, with `Services` as a list (Consul 1.7+)."""
+    return await _node_with_services(request, by_id=False)
+
+
+async def _node_with_services(request: web.Request, *, by_id: bool) -> web.Response:
     store = server_of(request).store
     name = request.match_info["node"]
     v = view(request)
@@ -199,7 +174,10 @@ async def catalog_node_services(request: web.Request) -> web.Response:
             return None, index
         services = [s for s in store.node_services(name) if v.can("service", "read", s.name)]
         rows = filtered(request, [s.health_json() for s in services])
-        return {"Node": node.to_json(), "Services": rows}, index
+        return {
+            "Node": node.to_json(),
+            "Services": {r["ID"]: r for r in rows} if by_id else rows,
+        }, index
 
     return await blocking_answer(request, [f"node:{name}"], run, v)
 
@@ -214,7 +192,7 @@ async def catalog_register(request: web.Request) -> web.Response:
     server = server_of(request)
     store = server.store
     check_datacenter(request)
-    body = require_json_object(await read_json(request))
+    body = expect_object(await read_json(request), "request body")
     node_name = _string(body, "Node")
     if not node_name:
         raise APIError.bad_request("Must provide node")
@@ -249,7 +227,7 @@ async def catalog_register(request: web.Request) -> web.Response:
     service: Service | None = None
     raw_service = get_field(body, "Service")
     if raw_service is not None:
-        svc_obj = dict(require_json_object(raw_service, "Service"))
+        svc_obj = dict(expect_object(raw_service, "Service"))
         if get_field(svc_obj, "Name") is None and isinstance(get_field(svc_obj, "Service"), str):
             svc_obj["Name"] = get_field(svc_obj, "Service")
             svc_obj = {k: v for k, v in svc_obj.items() if k.lower() != "service"}
@@ -299,7 +277,7 @@ def _string(body: dict[str, Any], name: str) -> str:
 def _catalog_check(
     store: CatalogStore, node: str, service: Service | None, raw: Any, i: int
 ) -> Check:
-    obj = require_json_object(raw, f"Checks[{i}]")
+    obj = expect_object(raw, f"Checks[{i}]")
     status = _string(obj, "Status") or CRITICAL
     if status not in STATUSES:
         raise APIError.bad_request(
@@ -336,7 +314,7 @@ async def catalog_deregister(request: web.Request) -> web.Response:
     server = server_of(request)
     store = server.store
     check_datacenter(request)
-    body = require_json_object(await read_json(request))
+    body = expect_object(await read_json(request), "request body")
     node = _string(body, "Node")
     if not node:
         raise APIError.bad_request("Must provide node")
@@ -485,3 +463,22 @@ async def status_leader(request: web.Request) -> web.Response:
 async def status_peers(request: web.Request) -> web.Response:
     cfg = server_of(request).config
     return answer(request, [f"{cfg.advertise_addr}:{cfg.server_port}"])
+
+
+# This resource's endpoints; `yurt.catalog.app` installs every table.
+ROUTES = (
+    routes.get("/v1/catalog/services", catalog_services),
+    routes.get("/v1/catalog/service/{name}", catalog_service),
+    routes.get("/v1/catalog/nodes", catalog_nodes),
+    routes.get("/v1/catalog/node/{node}", catalog_node),
+    routes.get("/v1/catalog/node-services/{node}", catalog_node_services),
+    routes.get("/v1/catalog/datacenters", catalog_datacenters),
+    routes.put("/v1/catalog/register", catalog_register),
+    routes.put("/v1/catalog/deregister", catalog_deregister),
+    routes.get("/v1/health/service/{name}", health_service),
+    routes.get("/v1/health/checks/{name}", health_checks),
+    routes.get("/v1/health/state/{state}", health_state),
+    routes.get("/v1/health/node/{node}", health_node),
+    routes.get("/v1/status/leader", status_leader),
+    routes.get("/v1/status/peers", status_peers),
+)

@@ -130,7 +130,7 @@ async def blocking_answer(
     def cached() -> tuple[bytes, int, bool]:
         return server.answers.get(key, counted, pretty, lambda: v.hid if v else False)
 
-    (body, index, hid), _ = await wait_for_change(request, topics, query, _pair(cached))
+    (body, index, hid), _ = await blocking_query(server.hub, topics, query, _pair(cached))
     headers = consul_headers(index)
     if hid:
         headers[FILTERED_HEADER] = "true"
@@ -145,32 +145,6 @@ def _pair(
         return answer, answer[1]
 
     return inner
-
-
-async def wait_for_change(
-    request: web.Request,
-    topics: Iterable[str],
-    query: BlockingQuery,
-    run: Callable[[], tuple[T, int]],
-) -> tuple[T, int]:
-    """`blocking_query`, cut short when the server stops: parked readers then get the current
-    answer at once, so that shutting down does not wait for their `?wait=` to run out."""
-    server = server_of(request)
-    if query.index == 0:
-        return run()
-    closing = server.closing
-    if closing.done():
-        return run()
-    waiter = asyncio.ensure_future(blocking_query(server.hub, topics, query, run))
-    try:
-        await asyncio.wait((waiter, closing), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        finished = waiter.done()
-        if not finished:
-            waiter.cancel()  # the server is stopping, or the reader went away
-    if finished:
-        return waiter.result()
-    return run()
 
 
 # The longest a streamed answer encodes before letting the loop run other requests.
@@ -216,28 +190,3 @@ async def stream_json_list(
     except ConnectionResetError:
         pass  # the reader went away; nothing is left to answer
     return resp
-
-
-async def park(request: web.Request, topics: Iterable[str], timeout: float) -> bool:
-    """Wait until one of `topics` changes (True), or `timeout` passes or the server stops
-    (False)."""
-    server = server_of(request)
-    if server.closing.done():
-        return False
-    waiter = asyncio.ensure_future(server.hub.wait(topics, timeout))
-    try:
-        await asyncio.wait((waiter, server.closing), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        finished = waiter.done()
-        if not finished:
-            waiter.cancel()
-    return finished and waiter.result()
-
-
-def require_json_object(value: Any, where: str = "request body") -> dict[str, Any]:
-    if not isinstance(value, dict):
-        kind = "null" if value is None else type(value).__name__
-        raise APIError.bad_request(
-            f"Request decode failed: {where}: expected a JSON object, got {kind}"
-        )
-    return value

@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from yurt.api.blocking import BlockingQuery
+from yurt.api import routes
+from yurt.api.blocking import BlockingQuery, blocking_query
 from yurt.api.errors import APIError
 from yurt.api.http import flag
 from yurt.catalog.acl_http import (
@@ -24,7 +25,6 @@ from yurt.catalog.api_common import (
     consul_headers,
     server_of,
     stream_json_list,
-    wait_for_change,
 )
 from yurt.catalog.store import SessionError
 
@@ -35,12 +35,6 @@ MAX_VALUE_SIZE = 512 * 1024
 # the whole answer in memory twice over.
 STREAM_ABOVE = 1024 * 1024
 _MAX_UINT64 = 2**64 - 1
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/v1/kv/{key:.*}", kv_get)
-    router.add_put("/v1/kv/{key:.*}", kv_put)
-    router.add_delete("/v1/kv/{key:.*}", kv_delete)
 
 
 def _uint(request: web.Request, name: str) -> int | None:
@@ -97,7 +91,7 @@ async def kv_get(request: web.Request) -> web.StreamResponse:
     query = BlockingQuery.from_query(request.query)
     # a single key's readers wake only for that key; prefix readers for any KV write
     topics = ["kvs"] if keys_mode or recurse else [f"kv:{key}"]
-    result, index = await wait_for_change(request, topics, query, run)
+    result, index = await blocking_query(server.hub, topics, query, run)
     headers = consul_headers(index)
     if v.hid:
         headers[FILTERED_HEADER] = "true"
@@ -199,3 +193,11 @@ async def kv_delete(request: web.Request) -> web.Response:
         require(request, "key", "write", key)
     ok = server.store.kv_delete(key, recurse=recurse, cas=cas)
     return answer(request, ok)
+
+
+# This resource's endpoints; `yurt.catalog.app` installs every table.
+ROUTES = (
+    routes.get("/v1/kv/{key:.*}", kv_get),
+    routes.put("/v1/kv/{key:.*}", kv_put),
+    routes.delete("/v1/kv/{key:.*}", kv_delete),
+)

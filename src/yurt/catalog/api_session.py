@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from yurt.api import routes
 from yurt.api.casing import get_field
 from yurt.api.durations import SECOND, duration_from_json, format_go_duration, parse_go_duration
 from yurt.api.errors import APIError
@@ -25,15 +26,6 @@ from yurt.catalog.model import (
 MAX_LOCK_DELAY_NS = 60 * SECOND
 MAX_TTL_NS = 86400 * SECOND
 _SECONDS_BELOW = 1000
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_put("/v1/session/create", create)
-    router.add_put("/v1/session/destroy/{id}", destroy)
-    router.add_put("/v1/session/renew/{id}", renew)
-    router.add_get("/v1/session/info/{id}", info)
-    router.add_get("/v1/session/node/{node}", node_sessions)
-    router.add_get("/v1/session/list", list_sessions)
 
 
 def _strings(body: dict[str, Any], name: str) -> list[str] | None:
@@ -221,3 +213,14 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 def _sorted(sessions: Any) -> list[Session]:
     return sorted(sessions, key=lambda s: (s.create_index, s.id))
+
+
+# This resource's endpoints; `yurt.catalog.app` installs every table.
+ROUTES = (
+    routes.put("/v1/session/create", create),
+    routes.put("/v1/session/destroy/{id}", destroy),
+    routes.put("/v1/session/renew/{id}", renew),
+    routes.get("/v1/session/info/{id}", info),
+    routes.get("/v1/session/node/{node}", node_sessions),
+    routes.get("/v1/session/list", list_sessions),
+)

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from yurt.api import routes
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import flag, json_type_name, read_json
@@ -27,10 +28,6 @@ MAX_OPS = 64
 def _result(entry: KVEntry, with_value: bool) -> dict[str, Any]:
     """A result as Consul writes it: `Value` only for reads (null, not omitted, otherwise)."""
     return (entry if with_value else dataclasses.replace(entry, value=None)).to_json()
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_put("/v1/txn", txn)
 
 
 def _op(i: int, item: Any) -> KVOp:
@@ -152,3 +149,7 @@ async def txn(request: web.Request) -> web.StreamResponse:
     if len(shown) != len(results):
         resp.headers[FILTERED_HEADER] = "true"
     return resp
+
+
+# This resource's endpoints; `yurt.catalog.app` installs every table.
+ROUTES = (routes.put("/v1/txn", txn),)

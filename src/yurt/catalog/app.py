@@ -1,6 +1,8 @@
 """The catalog's aiohttp Application, built in one place.
 
-Consul's API lives under /v1/; /ui/ is left free for the web UI, which mounts there.
+Consul's API lives under /v1/, declared as one route table per resource module (`api_*`);
+/ui/ is left free for the web UI, which mounts there. Stopping the site closes the server's
+`WatchHub`, so parked blocking reads answer at once.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from yurt.api.http import error_middleware
+from yurt.api.http import close_on_shutdown, error_middleware
+from yurt.api.routes import Route, add_routes
 from yurt.catalog import (
     api_acl,
     api_acl_tokens,
@@ -29,19 +32,25 @@ if TYPE_CHECKING:
 # separately against kv_max_value_size.
 MAX_BODY = 16 * 1024 * 1024
 
+# Consul's HTTP API, a table per resource.
+API: tuple[Route, ...] = (
+    *api_agent.ROUTES,
+    *api_catalog.ROUTES,
+    *api_kv.ROUTES,
+    *api_session.ROUTES,
+    *api_txn.ROUTES,
+    *api_acl.ROUTES,
+    *api_acl_tokens.ROUTES,
+)
+
 
 def build_app(server: CatalogServer) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     app[SERVER_KEY] = server
-    api_agent.add_routes(app.router)
-    api_catalog.add_routes(app.router)
-    api_kv.add_routes(app.router)
-    api_session.add_routes(app.router)
-    api_txn.add_routes(app.router)
-    api_acl.add_routes(app.router)
-    api_acl_tokens.add_routes(app.router)
+    add_routes(app.router, API)
     catalog_ui.add_routes(app)
     app.on_response_prepare.append(_default_acl_policy)
+    close_on_shutdown(app, server.hub)
     return app
 
 

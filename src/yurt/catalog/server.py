@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -70,7 +69,6 @@ class CatalogServer:
         self.hub = WatchHub()
         self._store: CatalogStore | None = None
         self._answers: AnswerCache | None = None
-        self._closing: asyncio.Future[None] | None = None
         self._session_timers: SessionTimers | None = None
         self._runners: CheckRunners | None = None
         self._site: web.AppRunner | None = None
@@ -93,13 +91,6 @@ class CatalogServer:
         return self._acl
 
     @property
-    def closing(self) -> asyncio.Future[None]:
-        """Done once `stop()` begins: parked blocking reads answer at once."""
-        if self._closing is None:
-            raise RuntimeError("the catalog is not started")
-        return self._closing
-
-    @property
     def answers(self) -> AnswerCache:
         if self._answers is None:
             raise RuntimeError("the catalog is not started")
@@ -117,7 +108,6 @@ class CatalogServer:
 
     async def start(self) -> None:
         cfg = self.config
-        self._closing = asyncio.get_running_loop().create_future()
         definitions = load_services(cfg.config_dirs, cfg.node_name)
         # TLS and ports from the config files; a bad certificate stops the start here.
         try:
@@ -156,11 +146,7 @@ class CatalogServer:
             limits=cfg.http_limits,
         )
         # Port 0 binds a free port: record what each listener got (plain first, then TLS).
-        bound = [
-            int(server.sockets[0].getsockname()[1])
-            for site in self._site.sites
-            if (server := getattr(site, "_server", None)) is not None and server.sockets
-        ]
+        bound = list(self._site.ports)
         if tls is not None and bound:
             cfg.https_port = bound.pop()
         if cfg.http_port == 0 and bound:
@@ -177,8 +163,7 @@ class CatalogServer:
                 )
 
     async def stop(self) -> None:
-        if self._closing is not None and not self._closing.done():
-            self._closing.set_result(None)
+        # Parked blocking reads answer at once: the app closes the hub as its site shuts down.
         if self._site is not None:
             await self._site.cleanup()
             self._site = None

@@ -21,14 +21,15 @@ from yurt.api.http import start_site
 from yurt.api.tls import agent_http_check
 from yurt.client.alloc_runner import AllocRunner, ClientEnv
 from yurt.client.config import ClientConfig
-from yurt.client.consul import CatalogError, ConsulClient
 from yurt.client.drivers import marker
 from yurt.client.drivers.base import Driver, DriverHealth
 from yurt.client.events import rfc3339
-from yurt.client.fingerprint import host_attributes
+from yurt.client.fingerprint import NodeNetwork, host_attributes, node_network
 from yurt.client.server_conn import ServerConnection, ServerError, Unreachable
 from yurt.client.state import StateStore
 from yurt.client.taskenv import NodeView
+from yurt.consul_api.client import ConsulClient
+from yurt.consul_api.registration import ServiceRegistration
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -79,12 +80,15 @@ class ClientAgent:
         self.conn: ServerConnection | None = None
         self.env: ClientEnv | None = None
         self._stopped = False
-        self._self_service_id = ""
+        self._advertised: ServiceRegistration | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
         cfg = self.config
+        if cfg.network_interface:
+            net = node_network(cfg.network_interface)  # NetworkError: the start fails
+            cfg.network_ip, cfg.network_device = net.ip, net.device
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = StateStore(cfg.data_dir)
         self.node_id, self.secret = self.store.node_identity()
@@ -104,9 +108,9 @@ class ClientAgent:
             limits=cfg.http_limits,
         )
         if cfg.http_port == 0:
-            cfg.http_port = int(self._http.addresses[0][1])
+            cfg.http_port = self._http.port
         self.consul = (
-            ConsulClient(cfg.consul_addr, tls=cfg.consul_tls, token=cfg.consul_token)
+            ConsulClient.from_tls(cfg.consul_addr, cfg.consul_tls, cfg.consul_token)
             if cfg.consul_addr
             else None
         )
@@ -149,7 +153,7 @@ class ClientAgent:
             asyncio.create_task(self._forever(self._fingerprint_loop), name="client-fingerprint"),
         ]
         if self.consul is not None and cfg.auto_advertise:
-            self._tasks.append(asyncio.create_task(self._advertise(), name="client-advertise"))
+            self._advertise(self.consul)
         log.info(
             "client %s (%s) serving on %s://%s, servers %s",
             cfg.node_name,
@@ -199,10 +203,9 @@ class ClientAgent:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._send_updates(finished), 2)
             await self.conn.close()
+        if self._advertised is not None:
+            await self._advertised.stop()
         if self.consul is not None:
-            if self._self_service_id:
-                with contextlib.suppress(CatalogError):
-                    await self.consul.deregister(self._self_service_id)
             await self.consul.close()
         for driver in self.drivers.values():
             with contextlib.suppress(Exception):
@@ -230,6 +233,8 @@ class ClientAgent:
     def node_attributes(self) -> dict[str, str]:
         attrs = dict(self.attributes)
         attrs["nomad.advertise.address"] = self.config.address
+        # Nomad's network fingerprint sets it: the address the node's allocations get.
+        attrs["unique.network.ip-address"] = self.config.network_ip
         # Nomad's client { cpu_total_compute, memory_total_mb }: the operator's numbers win.
         if self.config.cpu_total_compute:
             attrs["cpu.totalcompute"] = str(self.config.cpu_total_compute)
@@ -270,9 +275,10 @@ class ClientAgent:
                 "Disk": {"DiskMB": int(attrs["unique.storage.bytesfree"]) // (1024 * 1024)},
                 "Networks": [
                     {
-                        "Device": "lo" if cfg.network_ip.startswith("127.") else "",
+                        "Device": cfg.network_device
+                        or ("lo" if cfg.network_ip.startswith("127.") else ""),
                         "IP": cfg.network_ip,
-                        "CIDR": f"{cfg.network_ip}/32",
+                        "CIDR": NodeNetwork(cfg.network_device, cfg.network_ip).cidr,
                         "Mode": "host",
                     }
                 ],
@@ -524,14 +530,13 @@ class ClientAgent:
 
     # --- the catalog --------------------------------------------------------------------
 
-    async def _advertise(self) -> None:
-        """Nomad's `consul { auto_advertise }`: the client as a service with an HTTP check."""
-        assert self.consul is not None
+    def _advertise(self, consul: ConsulClient) -> None:
+        """Nomad's `consul { auto_advertise }`: the client as a service with an HTTP check,
+        kept registered by the one self-registration loop."""
         cfg = self.config
         host, port = cfg.address.rsplit(":", 1)
-        self._self_service_id = f"_nomad-client-{self.node_id}"
-        payload = {
-            "ID": self._self_service_id,
+        payload: dict[str, Any] = {
+            "ID": f"_nomad-client-{self.node_id}",
             "Name": cfg.client_service_name,
             "Tags": ["http", *cfg.consul_tags],
             "Address": host,
@@ -541,16 +546,8 @@ class ClientAgent:
         check = agent_http_check("Nomad Client HTTP Check", host, int(port), "client", cfg.tls)
         if check is not None:
             payload["Check"] = {"CheckID": f"_nomad-check-client-{self.node_id}", **check}
-        delay = 0.25
-        while True:
-            try:
-                await self.consul.register(payload)
-                log.info("registered %s in the catalog", cfg.client_service_name)
-                return
-            except CatalogError as exc:
-                log.info("catalog registration failed (%s); retrying", exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+        self._advertised = ServiceRegistration(consul, payload)
+        self._advertised.start()
 
     def uptime(self) -> float:
         return time.monotonic()

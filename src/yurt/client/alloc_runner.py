@@ -15,13 +15,13 @@ from typing import Any
 
 from yurt.client.allocdir import AllocDir
 from yurt.client.config import TemplateConfig
-from yurt.client.consul import CatalogError, ConsulClient
 from yurt.client.drivers.base import Driver, DriverError, TaskContext, parse_signal
 from yurt.client.events import TaskState, rfc3339
 from yurt.client.services import CheckRestart, Registration, ScriptCheck, build_registrations
 from yurt.client.state import StateStore
 from yurt.client.task_runner import TaskRunner
 from yurt.client.taskenv import NodeView, alloc_ports, build_env, interpolate
+from yurt.consul_api.client import ConsulClient, ConsulError
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -412,7 +412,7 @@ class AllocRunner:
         for reg in regs:
             try:
                 await self.env.consul.register(reg.payload)
-            except CatalogError as exc:
+            except ConsulError as exc:
                 log.warning("allocation %s: %s", self.id, exc)
 
     async def _deregister(self, task: str | None) -> None:
@@ -422,7 +422,7 @@ class AllocRunner:
         for reg in regs:
             try:
                 await self.env.consul.deregister(reg.service_id)
-            except CatalogError as exc:
+            except ConsulError as exc:
                 log.warning("allocation %s: %s", self.id, exc)
 
     def _start_scripts(self, runner: TaskRunner) -> None:
@@ -454,7 +454,7 @@ class AllocRunner:
             status = "passing" if code == 0 else "warning" if code == 1 else "critical"
             try:
                 await self.env.consul.update_ttl(script.check_id, status, output[-4096:])
-            except CatalogError as exc:
+            except ConsulError as exc:
                 log.debug("script check %s: %s", script.check_id, exc)
             await asyncio.sleep(script.interval)
 
@@ -471,7 +471,7 @@ class AllocRunner:
                 continue
             try:
                 checks = await self.env.consul.agent_checks()
-            except CatalogError:
+            except ConsulError:
                 continue
             for policy in policies:
                 if now - started < policy.grace:
@@ -545,7 +545,7 @@ class AllocRunner:
             return True
         try:
             checks = await self.env.consul.agent_checks()
-        except CatalogError:
+        except ConsulError:
             return False
         return all((checks.get(cid) or {}).get("Status") == "passing" for cid in wanted)
 

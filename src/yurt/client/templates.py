@@ -715,7 +715,7 @@ class TemplateHook(PrestartHook):
     def _catalog(self, alloc: AllocRunner) -> AllocCatalog:
         catalog = self.catalogs.get(alloc.id)
         if catalog is None:
-            base = self.env.consul.base if self.env.consul is not None else None
+            base = self.env.consul.base_url if self.env.consul is not None else None
             catalog = self.catalogs[alloc.id] = AllocCatalog(base, self.env.templates)
         return catalog
 

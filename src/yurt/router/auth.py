@@ -38,7 +38,7 @@ import aiohttp
 import bcrypt
 
 from yurt.api.durations import SECOND, parse_go_duration
-from yurt.router.config import ConfigError, split_unquoted
+from yurt.router.config_values import ConfigError, split_unquoted
 
 log = logging.getLogger(__name__)
 

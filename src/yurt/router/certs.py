@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from yurt.api.durations import SECOND, parse_go_duration
-from yurt.router.config import ConfigError
+from yurt.router.config_values import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from yurt.router.config import ConfigError
+from yurt.router.config_values import ConfigError
 
 if TYPE_CHECKING:
     from yurt.router.table import Target

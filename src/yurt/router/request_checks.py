@@ -51,6 +51,16 @@ def absolute_form(target: bytes) -> tuple[bytes, bytes] | None:
     return authority, path
 
 
+def request_target(method: bytes, target: bytes) -> tuple[bytes | None, bytes]:
+    """(the host a request target names, its path) for a target that is not a path: the
+    authority of an absolute-form one, b"*" for `OPTIONS *`, else None (CONNECT's
+    authority-form and `*` are taken as paths: `/` is put before them)."""
+    form = absolute_form(target)
+    if form is not None:
+        return form
+    return (b"*" if target == b"*" and method == b"OPTIONS" else None), b"/" + target
+
+
 def connection_tokens(values: list[bytes]) -> frozenset[bytes]:
     """The lower-cased header names that Connection lines ask a proxy to remove, less the
     options (close, keep-alive, upgrade) and the framing and routing headers."""

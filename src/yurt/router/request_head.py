@@ -3,12 +3,13 @@ forwarded as it is, replaced by the proxy's own, or read for routing, framing an
 forwarding headers (Fabio's X-Forwarded-*, Forwarded, X-Real-Ip).
 
 Pure: bytes in, a `HeadLines` out, so that the proxy reads a keep-alive connection's lines
-once while they repeat, and tests can drive it by tables.
+once while they repeat, and tests can drive it by tables. `Request` is the parser's reading
+of one head, as the connection keeps it.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from yurt.router.request_checks import connection_tokens, valid_host
 
@@ -66,7 +67,33 @@ REQUEST_SPECIAL.update(
 )
 
 
-class HeadLines(NamedTuple):
+class Request:
+    """One request head as the parser read it, and, while the request waits (read behind
+    another on the connection, or held for an auth decision), the body read with it so far
+    and whether that is all of it."""
+
+    __slots__ = ("body", "complete", "headers", "keep_alive", "method", "upgrade", "url", "version")
+
+    # Set field by field by the parser's callback (one per request: no __init__ to call).
+    method: bytes
+    url: bytes
+    headers: list[tuple[bytes, bytes]]
+    version: str
+    keep_alive: bool
+    upgrade: bool
+    # Set by `wait`, only for a request that waits: most never do.
+    body: list[bytes]
+    complete: bool
+
+    def wait(self) -> Request:
+        """Start keeping the body read with this request, which waits to be started."""
+        self.body = []
+        self.complete = False
+        return self
+
+
+@dataclass(slots=True)
+class HeadLines:
     """What the data path takes from a request's header lines."""
 
     passthrough: bytes  # the lines forwarded as they are, each with its CRLF

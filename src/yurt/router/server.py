@@ -12,12 +12,12 @@ from aiohttp import web
 
 from yurt.api.durations import SECOND, parse_go_duration
 from yurt.api.http import start_site
+from yurt.consul_api.client import ConsulClient
 from yurt.router.access_log import AccessLog
 from yurt.router.admin import build_app
 from yurt.router.auth import ExternalAuth, parse_auth_schemes
 from yurt.router.certs import CertStore, parse_cert_sources
 from yurt.router.config import Listener, RouterConfig, format_listeners
-from yurt.router.consul import ConsulClient
 from yurt.router.consul_certs import ConsulCertStore
 from yurt.router.http_certs import HTTPCertStore
 from yurt.router.prometheus import PrometheusListener
@@ -58,7 +58,9 @@ class Router:
         )
         if config.access_log_target == "stdout":
             self.settings.access_log = AccessLog(config.access_log_format, sys.stdout)
-        self.consul = ConsulClient(config.consul_url, config.consul_token, tls=config.consul_tls())
+        self.consul = ConsulClient(
+            config.consul_url, token=config.consul_token, ssl_context=config.consul_tls()
+        )
         self.watcher: CatalogWatcher | StaticRegistry
         if config.registry_backend == "consul":
             self.watcher = CatalogWatcher(self.consul, config, self._set_table, self._set_noroute)
@@ -157,7 +159,7 @@ class Router:
                 limits=cfg.ui_limits,
             )
             if ui.port == 0:
-                cfg.with_ui_port(_bound_port(self._admin))
+                cfg.with_ui_port(self._admin.port)
             log.info("ui and api on %s", cfg.ui_address)
             await self.watcher.start()
             if cfg.register and cfg.registry_backend == "consul":
@@ -220,14 +222,6 @@ async def _every(seconds: float, refresh: Callable[[], object]) -> None:
 
 def _duration(text: str) -> float:
     return parse_go_duration(text) / SECOND
-
-
-def _bound_port(runner: web.AppRunner) -> int:
-    for site in runner.sites:
-        server = getattr(site, "_server", None)
-        if server is not None and server.sockets:
-            return int(server.sockets[0].getsockname()[1])
-    raise RuntimeError("admin site has no socket")
 
 
 def _log_table_change(old: Table, new: Table, fmt: str) -> None:

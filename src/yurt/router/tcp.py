@@ -23,6 +23,7 @@ from asyncio.sslproto import SSLProtocol
 from collections.abc import Callable
 from typing import cast
 
+from yurt.router.backpressure import Relay
 from yurt.router.limits import ClientCounter, Sweeper, Timeouts
 from yurt.router.proxy import HTTPProxy, ProxySettings
 from yurt.router.proxy_protocol import with_proxy_protocol
@@ -32,7 +33,7 @@ from yurt.router.table import Table, Target
 log = logging.getLogger(__name__)
 
 
-class _Upstream(asyncio.Protocol):
+class _Upstream(Relay):
     def __init__(self, client: _Client) -> None:
         self.client = client
         self.transport: asyncio.Transport | None = None
@@ -55,16 +56,11 @@ class _Upstream(asyncio.Protocol):
         if self.client.transport is not None:
             self.client.transport.close()
 
-    def pause_writing(self) -> None:
-        if self.client.transport is not None:
-            self.client.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.client.transport is not None:
-            self.client.transport.resume_reading()
+    def peer_transport(self) -> asyncio.Transport | None:
+        return self.client.transport
 
 
-class _Client(asyncio.Protocol):
+class _Client(Relay):
     metric = "tcp_"  # Fabio's counters: tcp_conn, tcp_connfail, tcp_noroute
 
     def __init__(
@@ -204,15 +200,9 @@ class _Client(asyncio.Protocol):
         if up is not None and up.transport is not None:
             up.transport.close()
 
-    def pause_writing(self) -> None:
+    def peer_transport(self) -> asyncio.Transport | None:
         up = self.upstream
-        if up is not None and up.transport is not None:
-            up.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        up = self.upstream
-        if up is not None and up.transport is not None:
-            up.transport.resume_reading()
+        return up.transport if up is not None else None
 
 
 class _SNIClient(_Client):

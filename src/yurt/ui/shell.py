@@ -10,6 +10,8 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
+from yurt.api import routes
+
 STATIC_DIR = Path(__file__).parent / "static"
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("yurt.ui", "templates"),
@@ -84,8 +86,7 @@ def add_shell_routes(
     each of `pages` (aiohttp route patterns), and the given redirects."""
     app.router.add_static(f"{shell.assets}/yurt", STATIC_DIR, append_version=False)
     app.router.add_static(f"{shell.assets}/app", shell.static_dir, append_version=False)
-    for path, to in redirects:
-        app.router.add_get(path, _redirect(to))
     handler = _page(shell.render())
-    for path in pages:
-        app.router.add_get(path, handler)
+    table = [routes.get(path, _redirect(to)) for path, to in redirects]
+    table += [routes.get(path, handler) for path in pages]
+    routes.add_routes(app.router, table)
