@@ -12,6 +12,7 @@ from tests.client.test_templates import CountingProxy
 from tests.support.process import wait_for
 from yurt.client.config import TemplateConfig
 from yurt.client.templates import AllocCatalog, Dependency, PendingChange, Quiescence, View
+from yurt.consul_api.client import ConsulClient
 
 S = 1_000_000_000
 
@@ -23,7 +24,7 @@ def _kv(value: str, modify: int) -> list[dict[str, object]]:
 
 def test_answers_change_the_data_only_when_what_templates_see_changed() -> None:
     dep = Dependency.key("k")
-    view = View(dep, AllocCatalog("127.0.0.1:1"))
+    view = View(dep, AllocCatalog(ConsulClient("http://127.0.0.1:1")))
     assert view.take(dep.decode(_kv("a", 5)), 5) is True
     assert (view.data, view.index) == ("a", 5)
     # A write of the same value: a new index, nothing a template could see.
@@ -35,7 +36,7 @@ def test_answers_change_the_data_only_when_what_templates_see_changed() -> None:
 
 def test_an_index_going_backwards_restarts_the_watch_from_zero() -> None:
     dep = Dependency.key("k")
-    view = View(dep, AllocCatalog("127.0.0.1:1"))
+    view = View(dep, AllocCatalog(ConsulClient("http://127.0.0.1:1")))
     view.take(dep.decode(_kv("a", 50)), 50)
     assert view.take(dep.decode(_kv("z", 3)), 3) is False
     assert (view.index, view.data) == (0, "a")
@@ -46,7 +47,7 @@ def test_an_index_going_backwards_restarts_the_watch_from_zero() -> None:
 
 def test_an_index_of_zero_counts_as_one() -> None:
     dep = Dependency.key("missing")
-    view = View(dep, AllocCatalog("127.0.0.1:1"))
+    view = View(dep, AllocCatalog(ConsulClient("http://127.0.0.1:1")))
     assert view.take(dep.decode(None), 0) is True
     assert view.index == 1 and view.received and view.data is None
 
@@ -115,7 +116,9 @@ def test_block_query_wait_of_the_client_config_is_the_wait_asked_for(tmp_path: P
     try:
 
         async def watch() -> None:
-            cat = AllocCatalog(f"http://127.0.0.1:{proxy.port}", TemplateConfig(block_query_wait=7))
+            cat = AllocCatalog(
+                ConsulClient(f"http://127.0.0.1:{proxy.port}"), TemplateConfig(block_query_wait=7)
+            )
             sub = _Subscriber()
             cat.subscribe((sub, 0), [Dependency.key("bq/k")])  # type: ignore[arg-type]
             while len(proxy.to("/v1/kv/bq/k")) < 2:
@@ -130,3 +133,35 @@ def test_block_query_wait_of_the_client_config_is_the_wait_asked_for(tmp_path: P
     finally:
         proxy.close()
         catalog.proc.stop()
+
+
+def test_views_present_the_agents_consul_token() -> None:
+    """Under Consul ACLs a template's reads must carry the client's `consul { token }`."""
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def kv(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-Consul-Token", ""))
+        return web.json_response(_kv("v", 4), headers={"X-Consul-Index": "4"})
+
+    async def watch() -> None:
+        app = web.Application()
+        app.router.add_get("/v1/kv/{key:.*}", kv)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        cat = AllocCatalog(ConsulClient(f"http://127.0.0.1:{port}", token="s3cret"))
+        sub = _Subscriber()
+        try:
+            cat.subscribe((sub, 0), [Dependency.key("k")])  # type: ignore[arg-type]
+            while not seen:
+                await asyncio.sleep(0.01)
+        finally:
+            await cat.close()
+            await runner.cleanup()
+
+    asyncio.run(asyncio.wait_for(watch(), 20))
+    assert seen[0] == "s3cret"

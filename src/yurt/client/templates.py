@@ -33,6 +33,7 @@ from yurt.client.drivers.base import parse_signal
 from yurt.client.gotemplate import MissingData, TemplateError, parse, render
 from yurt.client.task_runner import TaskRunner, TaskSetupError
 from yurt.client.template_helpers import helper_funcs
+from yurt.consul_api.client import ConsulClient
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -250,8 +251,12 @@ def _header_index(raw: str | None) -> int:
 class AllocCatalog:
     """The views of one allocation, shared by all its tasks' templates."""
 
-    def __init__(self, base: str | None, settings: TemplateConfig | None = None) -> None:
-        self.base = base.rstrip("/") if base else None
+    def __init__(self, consul: ConsulClient | None, settings: TemplateConfig | None = None) -> None:
+        # The agent's Consul client says where the catalog is, how to trust it and which
+        # ACL token to present; the views keep a session of their own because each holds
+        # a connection open while it blocks.
+        self.consul = consul
+        self.base = consul.base_url.rstrip("/") if consul is not None else None
         self.settings = settings or TemplateConfig()
         self.views: dict[Dependency, View] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -260,8 +265,14 @@ class AllocCatalog:
         if self._session is None or self._session.closed:
             # No connection limit: every view holds one connection open while it blocks.
             # The read timeout covers the wait plus Consul's wait/16 jitter.
+            consul = self.consul
+            token = consul.token if consul is not None else ""
+            context = consul.ssl_context if consul is not None else None
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0),
+                headers={"X-Consul-Token": token} if token else {},
+                connector=aiohttp.TCPConnector(
+                    limit=0, ssl=context if context is not None else True
+                ),
                 timeout=aiohttp.ClientTimeout(
                     total=None,
                     sock_connect=10,
@@ -715,8 +726,7 @@ class TemplateHook(PrestartHook):
     def _catalog(self, alloc: AllocRunner) -> AllocCatalog:
         catalog = self.catalogs.get(alloc.id)
         if catalog is None:
-            base = self.env.consul.base_url if self.env.consul is not None else None
-            catalog = self.catalogs[alloc.id] = AllocCatalog(base, self.env.templates)
+            catalog = self.catalogs[alloc.id] = AllocCatalog(self.env.consul, self.env.templates)
         return catalog
 
     async def _release(self, alloc_id: str, task: str) -> None:
