@@ -8,6 +8,21 @@ from typing import Any
 
 from yurt.api.casing import fold
 
+# What the server sets on a job rather than the user: a change in these is neither a new
+# version of the job's spec nor a line of `job plan`'s diff.
+SERVER_FIELDS = frozenset(
+    {
+        "Status",
+        "StatusDescription",
+        "Stable",
+        "Version",
+        "SubmitTime",
+        "CreateIndex",
+        "ModifyIndex",
+        "JobModifyIndex",
+    }
+)
+
 # Fields whose values are maps with user-chosen keys: never renamed below them.
 _OPAQUE = frozenset(
     {

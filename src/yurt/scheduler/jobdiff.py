@@ -5,20 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from yurt.scheduler.job_keys import SERVER_FIELDS
+
 Obj = dict[str, Any]
 
-_SKIP = {
-    "Status",
-    "StatusDescription",
-    "Stable",
-    "Version",
-    "SubmitTime",
-    "CreateIndex",
-    "ModifyIndex",
-    "JobModifyIndex",
-    "TaskGroups",
-    "Tasks",
-}
+_SKIP = SERVER_FIELDS | {"TaskGroups", "Tasks"}
 
 _UPDATE_NAMES = {
     "Ignore": "ignore",

@@ -18,27 +18,19 @@ from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.broker import EvalBroker
 from yurt.scheduler.errors import NotFound
+from yurt.scheduler.job_keys import SERVER_FIELDS
 from yurt.scheduler.reconcile import Scheduler
 
 Obj = dict[str, Any]
 
 # Nomad keeps six versions of a job (JobTrackedVersions).
 TRACKED_VERSIONS = 6
-# What a job's spec is not: registering a job that differs only here changes nothing.
-_SPEC_IGNORED = (
-    "Status",
-    "StatusDescription",
-    "Stable",
-    "Version",
-    "SubmitTime",
-    "CreateIndex",
-    "ModifyIndex",
-    "JobModifyIndex",
-)
 
 
 def spec_of(job: Obj) -> str:
-    return json.dumps({k: v for k, v in job.items() if k not in _SPEC_IGNORED}, sort_keys=True)
+    """The job as the user wrote it: registering a job that differs only in what the server
+    sets changes nothing."""
+    return json.dumps({k: v for k, v in job.items() if k not in SERVER_FIELDS}, sort_keys=True)
 
 
 def json_copy(obj: Obj) -> Obj:
