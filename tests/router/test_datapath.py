@@ -1,6 +1,7 @@
-"""The data path's byte-level relay: response heads cut from the received bytes, bodies relayed
-as raw slices, route lookups cached per table; against a raw socket upstream that sends
-exactly the bytes a test gives it, in the pieces it gives them."""
+"""The data path's byte-level relay: response heads cut from the received bytes (the cut
+itself: test_response_head.py), bodies relayed as raw slices, route lookups cached per
+table; against a raw socket upstream that sends exactly the bytes a test gives it, in the
+pieces it gives them."""
 
 from __future__ import annotations
 
@@ -15,92 +16,8 @@ import pytest
 
 from yurt.router.access_log import AccessLog
 from yurt.router.proxy import HTTPProxy, ProxySettings
-from yurt.router.response_head import hop_cut
 from yurt.router.route_cache import RequestIds
 from yurt.router.table import MATCHERS, PICKERS, Table
-
-# -- the head cut, as a function ------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("head", "status", "want", "length", "chunked"),
-    [
-        (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nX-A: 1",
-            200,
-            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1",
-            5,
-            False,
-        ),
-        (  # Connection last, no other hop header
-            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close",
-            200,
-            b"HTTP/1.1 200 OK\r\nContent-Length: 5",
-            5,
-            False,
-        ),
-        (  # names in any case; Keep-Alive too
-            b"HTTP/1.1 200 OK\r\nCONNECTION: keep-alive\r\nkeep-alive: timeout=5\r\nX: y",
-            200,
-            b"HTTP/1.1 200 OK\r\nX: y",
-            -1,
-            False,
-        ),
-        (  # two Connection lines
-            b"HTTP/1.1 200 OK\r\nConnection: a\r\nX: 1\r\nConnection: b\r\nContent-Length: 0",
-            200,
-            b"HTTP/1.1 200 OK\r\nX: 1\r\nContent-Length: 0",
-            0,
-            False,
-        ),
-        (  # a folded Connection value goes with its line
-            b"HTTP/1.1 200 OK\r\nConnection: a,\r\n b\r\nX: 1",
-            200,
-            b"HTTP/1.1 200 OK\r\nX: 1",
-            -1,
-            False,
-        ),
-        (  # bare LF line ends
-            b"HTTP/1.1 200 OK\nConnection: close\nContent-Length: 3\nX: 1",
-            200,
-            b"HTTP/1.1 200 OK\nContent-Length: 3\nX: 1",
-            3,
-            False,
-        ),
-        (
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X\r\nTE: x\r\nX-Te: 1",
-            200,
-            b"HTTP/1.1 200 OK\r\nX-Te: 1",
-            -1,
-            True,
-        ),
-        (  # a header whose name only starts like a hop-by-hop one is kept
-            b"HTTP/1.1 200 OK\r\nConnections: 3\r\nTests: 1\r\nUpgraded: no",
-            200,
-            b"HTTP/1.1 200 OK\r\nConnections: 3\r\nTests: 1\r\nUpgraded: no",
-            -1,
-            False,
-        ),
-        (
-            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket"
-            b"\r\nKeep-Alive: 1",
-            101,
-            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket",
-            -1,
-            False,
-        ),
-        (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 12x",
-            200,
-            b"HTTP/1.1 200 OK\r\nContent-Length: 12x",
-            -2,
-            False,
-        ),
-    ],
-)
-def test_hop_cut(head: bytes, status: int, want: bytes, length: int, chunked: bool) -> None:
-    assert hop_cut(head, status) == (want, length, chunked)
-
 
 # -- a proxy in front of a scripted upstream ------------------------------------------------
 

@@ -12,6 +12,7 @@ from yurt.router.request_checks import (
     absolute_form,
     connection_tokens,
     head_problem,
+    request_target,
     valid_host,
 )
 
@@ -97,3 +98,18 @@ def test_head_problem(
     version: str, method: bytes, hosts: int, host: bytes, te: bool, want: str
 ) -> None:
     assert head_problem(version, method, hosts, host, te) == want
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "want"),
+    [
+        (b"GET", b"http://a.com:81/x?q", (b"a.com:81", b"/x?q")),
+        (b"GET", b"https://u@a.com", (b"a.com", b"/")),
+        (b"OPTIONS", b"*", (b"*", b"/*")),
+        (b"GET", b"*", (None, b"/*")),  # `*` is for OPTIONS only: a path otherwise
+        (b"CONNECT", b"a.com:443", (None, b"/a.com:443")),
+        (b"GET", b"x/y", (None, b"/x/y")),
+    ],
+)
+def test_request_target(method: bytes, target: bytes, want: tuple[bytes | None, bytes]) -> None:
+    assert request_target(method, target) == want

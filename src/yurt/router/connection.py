@@ -1,8 +1,9 @@
 """The client side of the HTTP data path: one `ClientProtocol` per client connection reads
 requests with httptools, routes each when its head is complete and sends it on, in steps:
-the head's reading (`request_head`), its refusals (`request_checks`), the route (`_route`,
-through the listener's `RouteCache`), access rules, `auth=` and redirects (`_admitted`), the
-upstream head (`forward_headers`) and the send on a pooled or new connection (`_send`).
+the head's reading (`request_head`), its refusals (`_routed_host`, `request_checks`), the
+route (`_route`, through the listener's `RouteCache`), access rules, `auth=` and redirects
+(`_admitted`), and the upstream head (`forward_headers`) sent on a pooled or new connection
+(`_forward`).
 
 Request bodies are streamed as they arrive, with back-pressure (`backpressure.Relay`);
 requests pipelined behind one under way, or held for an auth decision, wait as `Request`s

@@ -203,7 +203,7 @@ class Exchange(Relay):
         if proto.transport is not None:
             proto.transport.write(b"".join(pending))
         if self._paused and not self._pipeline and self._auth_wait is None:
-            # Held while dialing (see _PENDING_READS): the upstream takes the rest.
+            # Held while dialing (connection._PENDING_READS): the upstream takes the rest.
             self._paused = False
             if self.transport is not None:
                 self.transport.resume_reading()
