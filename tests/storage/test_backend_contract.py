@@ -7,22 +7,33 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.etcd import shared_endpoint
 from yurt.storage.archive import ArchiveError
+from yurt.storage.etcd import EtcdBackend
 from yurt.storage.interface import Backend
 from yurt.storage.memory import MemoryBackend
 from yurt.storage.sqlite import SQLiteBackend
 
 # name -> (open a backend in a directory); the same directory opens the same state again
-# for the durable ones
+# for the durable ones (etcd: the directory names the key prefix in the run's one etcd)
 Opener = Callable[[Path], Backend]
 OPENERS: dict[str, Opener] = {
     "memory": lambda _dir: MemoryBackend(),
     "sqlite": lambda d: SQLiteBackend(d / "state.db"),
+    "etcd": lambda d: EtcdBackend([shared_endpoint()], f"/test{d}"),
 }
-DURABLE = ["sqlite"]
+# the backends that need a server process run in the process lane
+_PROCESS = {"etcd": pytest.mark.process(reason="a real etcd (tests/support/etcd.py)")}
 
 
-@pytest.fixture(params=sorted(OPENERS))
+def _names(names: list[str]) -> list[object]:
+    return [pytest.param(n, marks=_PROCESS[n]) if n in _PROCESS else n for n in names]
+
+
+DURABLE = _names(["etcd", "sqlite"])
+
+
+@pytest.fixture(params=_names(sorted(OPENERS)))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     b = OPENERS[request.param](tmp_path)
     yield b
@@ -158,7 +169,7 @@ def _fill(b: Backend) -> None:
         batch.claim_index()
 
 
-@pytest.mark.parametrize("into", sorted(OPENERS))
+@pytest.mark.parametrize("into", _names(sorted(OPENERS)))
 def test_snapshot_restores_into_any_backend(backend: Backend, into: str, tmp_path: Path) -> None:
     _fill(backend)
     archive = backend.snapshot()

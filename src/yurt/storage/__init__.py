@@ -1,5 +1,6 @@
 """The store interface (`interface.Backend`) and its backends: SQLite for the stateful
-components (catalog, scheduler), memory for unit tests.
+components (catalog, scheduler) by default, etcd when the agent config's `store { }` says
+so (`config.py`, `etcd.py`), memory for unit tests.
 
 Nothing heavy is imported here (PEP 562): `import yurt.storage.interface` loads no sqlite3.
 """

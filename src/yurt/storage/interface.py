@@ -11,12 +11,13 @@ for the embedded SQLite one without the domain code changing:
   acknowledged before the commit returns, and a batch that raises is discarded whole;
 - `snapshot()` is a self-contained archive any backend can `restore()` (`storage/archive.py`).
 
-Watches by topic stay in the process (`storage/topics.py` publishes what a commit touched).
+Watches by topic stay in the process (`storage/topics.py` publishes what a commit touched);
+`follow()` is where a shared backend reports the rows other servers changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,6 +37,20 @@ class Reclaimed:
     @property
     def bytes(self) -> int:
         return self.pages * self.page_size
+
+
+@dataclass(frozen=True)
+class RemoteChange:
+    """One row that another writer of a shared backend changed: `value` None when it was
+    deleted; `revision` orders the changes."""
+
+    table: str
+    key: str
+    value: JSONValue | None
+    revision: int
+
+
+Follower = Callable[[RemoteChange], None]
 
 
 class Batch(Protocol):
@@ -82,5 +97,9 @@ class Backend(Protocol):
 
     def reclaim(self) -> Reclaimed:
         """Give the space of deleted rows back (vacuum, compaction); outside transactions."""
+
+    def follow(self, callback: Follower) -> None:
+        """Deliver each row another writer changes to `callback` (on another thread), from
+        now on. Only a shared backend (etcd) has other writers: the others do nothing."""
 
     def close(self) -> None: ...

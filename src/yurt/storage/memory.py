@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from yurt.storage import archive
 from yurt.storage.batch import PendingWrites, Transaction, decode, encode
-from yurt.storage.interface import Backend, JSONValue, Reclaimed
+from yurt.storage.interface import Backend, Follower, JSONValue, Reclaimed
 
 
 class MemoryBackend(Backend):
@@ -73,6 +73,9 @@ class MemoryBackend(Backend):
         if self._batch is not None:
             raise RuntimeError("reclaim() inside a transaction")
         return Reclaimed(pages=0, page_size=0)
+
+    def follow(self, callback: Follower) -> None:
+        """No other writer shares this state: nothing to deliver."""
 
     def close(self) -> None:
         self.closed = True

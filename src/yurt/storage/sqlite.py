@@ -26,7 +26,7 @@ from pathlib import Path
 
 from yurt.storage import archive
 from yurt.storage.batch import PendingWrites, Transaction, decode, encode
-from yurt.storage.interface import Backend, JSONValue, Reclaimed
+from yurt.storage.interface import Backend, Follower, JSONValue, Reclaimed
 from yurt.storage.sqlite_legacy import migrate_legacy_tables
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,9 @@ class SQLiteBackend(Backend):
         if self._batch is not None:
             raise RuntimeError("reclaim() inside a transaction")
         return self.db.reclaim()
+
+    def follow(self, callback: Follower) -> None:
+        """No other writer shares this state: nothing to deliver."""
 
     def close(self) -> None:
         self.db.close()
