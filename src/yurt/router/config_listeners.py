@@ -53,6 +53,15 @@ _LISTENER_OPTIONS = (
 )
 
 
+# The other options, kept as given in the Listener's fields (durations once they parse).
+_TEXT_FIELDS = {"cs": "cs", "tlsmin": "tls_min", "tlsmax": "tls_max", "tlsciphers": "tls_ciphers"}
+_DURATION_FIELDS = {
+    "refresh": "refresh",
+    "pxytimeout": "proxy_timeout",
+    "rt": "read_timeout",
+    "wt": "write_timeout",
+}
+
 _PROTOS = ("http", "https", "tcp", "tcp+sni", "https+tcp+sni", "tcp-dynamic", "prometheus")
 
 
@@ -74,28 +83,12 @@ def _parse_listener(key: str, item: str, allowed: Sequence[str]) -> Listener:
                     f"proto={', '.join(_PROTOS)} listeners)"
                 )
             li.proto = v
-        elif k == "cs":
-            li.cs = v
-        elif k == "tlsmin":
-            li.tls_min = v
-        elif k == "tlsmax":
-            li.tls_max = v
-        elif k == "tlsciphers":
-            li.tls_ciphers = v
         elif k == "pxyproto":
             li.proxy_protocol = parse_bool(f"{key}: {item!r}: pxyproto", v)
-        elif k == "refresh":
-            li.refresh = v
-            duration_seconds(f"{key}: {item!r}: refresh", v)
-        elif k == "pxytimeout":
-            li.proxy_timeout = v
-            duration_seconds(f"{key}: {item!r}: pxytimeout", v)
-        elif k == "rt":
-            li.read_timeout = v
-            duration_seconds(f"{key}: {item!r}: rt", v)
-        elif k == "wt":
-            li.write_timeout = v
-            duration_seconds(f"{key}: {item!r}: wt", v)
+        else:
+            if k in _DURATION_FIELDS:
+                duration_seconds(f"{key}: {item!r}: {k}", v)
+            setattr(li, _TEXT_FIELDS.get(k) or _DURATION_FIELDS[k], v)
     if li.proto in ("https", "https+tcp+sni") and not li.cs:
         raise ConfigError(f"{key}: {item!r}: a proto={li.proto} listener needs cs=NAME")
     # (ui.addr has no proto: cs= alone serves it over TLS.)

@@ -155,18 +155,9 @@ class ClientProtocol(Exchange):
             m = self.settings.metrics
             if m is not None:
                 m.ws_conn.value -= 1
-        if self._connecting is not None:
-            self._connecting.cancel()
-        self._cancel_timer()
-        up = self.upstream
-        if up is not None:
-            # Mid-exchange: the upstream connection is in an unknown state; drop it.
-            self.upstream = None
-            up.client = None
-            up.close()
-            if self.busy and not self.tunnel and self.resp_status == 0:
-                self.resp_status = STATUS_CLIENT_CLOSED
-                self._log()
+        if self._drop_upstream() and self.busy and not self.tunnel and self.resp_status == 0:
+            self.resp_status = STATUS_CLIENT_CLOSED
+            self._log()
         self._pipeline.clear()
 
     def data_received(self, data: bytes) -> None:

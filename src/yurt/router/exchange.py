@@ -450,17 +450,24 @@ class Exchange(Relay):
     def _abandon_exchange(self) -> None:
         """Drop the upstream side of the current exchange: its dial, its connection, its
         timer, a held request and the requests pipelined behind it."""
+        self._drop_upstream()
+        self._auth_wait = None
+        self._pipeline.clear()
+
+    def _drop_upstream(self) -> bool:
+        """Cancel a dial and the exchange's timer, and close the upstream connection (in an
+        unknown state mid-exchange); whether there was one."""
         if self._connecting is not None:
             self._connecting.cancel()
             self._connecting = None
         self._cancel_timer()
         up = self.upstream
-        if up is not None:
-            self.upstream = None
-            up.client = None
-            up.close()
-        self._auth_wait = None
-        self._pipeline.clear()
+        if up is None:
+            return False
+        self.upstream = None
+        up.client = None
+        up.close()
+        return True
 
     def check_timeouts(self, t: Timeouts, now: float) -> None:
         """Close the connection if it has run out of time in its phase (the sweeper calls

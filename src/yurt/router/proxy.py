@@ -20,13 +20,11 @@ fixed-length bodies relayed as the raw bytes that arrive.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from collections.abc import Callable
 
 from yurt.router.connection import ClientProtocol
-from yurt.router.limits import ClientCounter, Sweeper, Timeouts
-from yurt.router.proxy_protocol import with_proxy_protocol
+from yurt.router.limits import Timeouts
+from yurt.router.listener import Listener
 from yurt.router.proxy_settings import ProxySettings
 from yurt.router.route_cache import RequestIds, RouteCache
 from yurt.router.upstream import UpstreamPool
@@ -34,7 +32,7 @@ from yurt.router.upstream import UpstreamPool
 __all__ = ["HTTPProxy", "ProxySettings"]
 
 
-class HTTPProxy:
+class HTTPProxy(Listener):
     """A listener serving the proxy on host:port (port 0 binds a free port)."""
 
     def __init__(
@@ -46,25 +44,13 @@ class HTTPProxy:
         timeouts: Timeouts | None = None,
         max_conns_per_client: int = 0,
     ) -> None:
+        super().__init__(tls, proxy_protocol, timeouts, max_conns_per_client)
         self.settings = settings
-        self.tls = tls
-        # With a PROXY header timeout (`pxyproto=true`), connections may start with one.
-        self.proxy_protocol = proxy_protocol
-        self.sweeper = Sweeper(timeouts or Timeouts())
-        # Behind a PROXY-protocol balancer every connection comes from the balancer: the
-        # per-client cap would cap the balancer, so it is not applied there.
-        self.counter = (
-            ClientCounter(max_conns_per_client)
-            if max_conns_per_client > 0 and proxy_protocol is None
-            else None
-        )
         self.pool = UpstreamPool(settings)
         self.ids = RequestIds()
         self.routes = RouteCache(
             tls is not None, settings.tls_header, settings.tls_header_value, settings.sts_value
         )
-        self._server: asyncio.AbstractServer | None = None
-        self.port = 0
 
     def protocol(self) -> ClientProtocol:
         """The protocol of one client connection (the listener's factory)."""
@@ -73,27 +59,10 @@ class HTTPProxy:
         )
 
     async def start(self, host: str, port: int) -> int:
-        loop = asyncio.get_running_loop()
-        factory: Callable[[], asyncio.Protocol] = self.protocol
-        if self.proxy_protocol is not None:
-            factory = with_proxy_protocol(factory, self.proxy_protocol)
-        self._server = await loop.create_server(
-            factory,
-            host,
-            port,
-            reuse_address=True,
-            backlog=1024,
-            ssl=self.tls,
-            ssl_handshake_timeout=self.sweeper.timeouts.handshake() if self.tls else None,
-        )
+        port = await self._listen(self.protocol, host, port, self.tls, backlog=1024)
         self.pool.start()
-        self.sweeper.start()
-        self.port = int(self._server.sockets[0].getsockname()[1])
-        return self.port
+        return port
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        self.sweeper.stop()
+        await super().stop()
         self.pool.close()

@@ -309,12 +309,22 @@ def _reverse_host(host: str) -> str:
 class Table:
     """Routes by host; each host's routes sorted by path in reverse lexical order."""
 
-    __slots__ = ("_glob", "_host_cache", "hosts")
+    __slots__ = ("_glob", "_host_cache", "_paths", "hosts")
 
     def __init__(self, hosts: dict[str, list[Route]] | None = None, *, glob: bool = True) -> None:
         self.hosts: dict[str, list[Route]] = hosts or {}
         self._glob = glob
         self._host_cache: dict[str, tuple[str, ...]] = {}
+        # (host, path) -> its route: building a table of n routes on one host is then O(n),
+        # not the O(n^2) of a scan per command (10,000 services route under one host).
+        self._paths: dict[tuple[str, str], Route] = {}
+        self._index_paths()
+
+    def _index_paths(self) -> None:
+        self._paths = {}
+        for host, routes in self.hosts.items():
+            for r in routes:
+                self._paths.setdefault((host, r.path), r)
 
     def __len__(self) -> int:
         return sum(len(r.targets) for routes in self.hosts.values() for r in routes)
@@ -361,14 +371,14 @@ class Table:
         host = host.lower()
         target = _target(d.service, d.dst, d.weight, d.tags, d.opts)
         target.route_host, target.route_path = host, path
-        routes = self.hosts.setdefault(host, [])
-        for r in routes:
-            if r.path == path:
-                r.add_target(target)
-                return
+        found = self._paths.get((host, path))
+        if found is not None:
+            found.add_target(target)
+            return
         r = Route(host=host, path=path, path_lower=path.lower())
         r.add_target(target)
-        routes.append(r)
+        self.hosts.setdefault(host, []).append(r)
+        self._paths[(host, path)] = r
 
     def _weigh(self, d: RouteDef) -> None:
         if not d.src:
@@ -403,12 +413,10 @@ class Table:
                 self.hosts[host] = kept
             else:
                 del self.hosts[host]
+        self._index_paths()
 
     def _route(self, host: str, path: str) -> Route | None:
-        for r in self.hosts.get(host.lower(), ()):
-            if r.path == path:
-                return r
-        return None
+        return self._paths.get((host.lower(), path))
 
     # lookup -------------------------------------------------------------------
 

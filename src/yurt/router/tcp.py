@@ -25,8 +25,8 @@ from typing import cast
 
 from yurt.router.backpressure import Relay
 from yurt.router.limits import ClientCounter, Sweeper, Timeouts
+from yurt.router.listener import Listener
 from yurt.router.proxy import HTTPProxy, ProxySettings
-from yurt.router.proxy_protocol import with_proxy_protocol
 from yurt.router.sni import NotClientHello, read_client_hello
 from yurt.router.table import Table, Target
 
@@ -62,6 +62,7 @@ class _Upstream(Relay):
 
 class _Client(Relay):
     metric = "tcp_"  # Fabio's counters: tcp_conn, tcp_connfail, tcp_noroute
+    by_server_name = False  # routed by the ClientHello's server name (SNI listeners)
 
     def __init__(
         self,
@@ -75,7 +76,8 @@ class _Client(Relay):
         self.sweeper = sweeper
         self.counter = counter
         self.counted = ""  # the address counted in `counter`
-        self.routed = True  # False while an SNI listener waits for the ClientHello
+        self.routed = not self.by_server_name  # False while waiting for the ClientHello
+        self.hello = b""  # the ClientHello read so far (SNI listeners)
         self.since = 0.0  # when the connection opened
         self.last_read = 0.0  # when the client last sent bytes
         self.transport: asyncio.Transport | None = None
@@ -210,17 +212,7 @@ class _SNIClient(_Client):
 
     metric = "tcp_sni_"
     label = "tcp+sni"
-
-    def __init__(
-        self,
-        settings: ProxySettings,
-        port_key: str,
-        sweeper: Sweeper | None = None,
-        counter: ClientCounter | None = None,
-    ) -> None:
-        super().__init__(settings, port_key, sweeper, counter)
-        self.hello = b""
-        self.routed = False
+    by_server_name = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._admit(transport)
@@ -339,7 +331,7 @@ def proxy_protocol_line(
     return f"PROXY {family} {peer[0]} {local[0]} {peer[1]} {local[1]}\r\n".encode()
 
 
-class TCPProxy:
+class TCPProxy(Listener):
     """Routes connections on host:port: by the table's `:port` routes, or (`sni`) by the
     server name a TLS client asks for. With `tls`, TLS is terminated here first; with
     `https_fallback` (and `sni`), only for connections that no TCP route takes."""
@@ -356,27 +348,15 @@ class TCPProxy:
         timeouts: Timeouts | None = None,
         max_conns_per_client: int = 0,
     ) -> None:
+        super().__init__(tls, proxy_protocol, timeouts, max_conns_per_client)
         self.settings = settings
-        self.tls = tls
         self.sni = sni
-        self.sweeper = Sweeper(timeouts or Timeouts())
-        # Not behind a PROXY-protocol balancer, where every peer is the balancer.
-        self.counter = (
-            ClientCounter(max_conns_per_client)
-            if max_conns_per_client > 0 and proxy_protocol is None
-            else None
-        )
         self.https = HTTPProxy(settings, tls, timeouts=timeouts) if https_fallback else None
         if self.https is not None:
             self.https.counter = self.counter  # one count per client for the listener
         self.route_key = route_key  # the table key its connections look up (default ":port")
-        # With a PROXY header timeout (`pxyproto=true`), connections may start with one.
-        self.proxy_protocol = proxy_protocol
-        self._server: asyncio.AbstractServer | None = None
-        self.port = 0
 
     async def start(self, host: str, port: int) -> int:
-        loop = asyncio.get_running_loop()
         holder: dict[str, str] = {}
         factory: Callable[[], asyncio.Protocol]
         https = self.https
@@ -390,28 +370,13 @@ class TCPProxy:
         else:
             kind = _SNIClient if self.sni else _Client
             factory = lambda: kind(self.settings, holder["key"], sweeper, counter)  # noqa: E731
-        if self.proxy_protocol is not None:
-            factory = with_proxy_protocol(factory, self.proxy_protocol)
-        tls = None if https else self.tls
-        self._server = await loop.create_server(
-            factory,
-            host,
-            port,
-            reuse_address=True,
-            ssl=tls,
-            ssl_handshake_timeout=self.sweeper.timeouts.handshake() if tls else None,
-        )
-        self.sweeper.start()
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        await self._listen(factory, host, port, None if https else self.tls)
         # Routes name the port the proxy was asked for (":port"); a free port maps to itself.
         holder["key"] = self.route_key or f":{port or self.port}"
         return self.port
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        self.sweeper.stop()
+        await super().stop()
         if self.https is not None:
             self.https.sweeper.stop()
             self.https.pool.close()

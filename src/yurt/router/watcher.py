@@ -3,9 +3,10 @@
 Four blocking queries run side by side: `/v1/health/state/any` (which instances pass),
 `/v1/catalog/services` (which services exist, with their tags), the KV prefix of the manual
 routes and the no-route page. Any change marks the table dirty; one rebuilder reads the
-instances of the routed services (`/v1/catalog/service/:name`), generates the route commands,
-appends the manual ones and swaps the new table in whole. Nothing polls: each query runs in
-the one blocking-query loop (`yurt.consul_api.watch`).
+instances of the routed services that changed (`/v1/catalog/service/:name`; the table
+builder remembers the others' and their route commands), appends the manual routes and swaps
+the new table in whole. Nothing polls: each query runs in the one blocking-query loop
+(`yurt.consul_api.watch`).
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ from urllib.parse import quote
 from yurt.consul_api.backoff import Backoff
 from yurt.consul_api.client import ConsulClient, ConsulError, kv_value
 from yurt.consul_api.watch import watch
-from yurt.router.commands import RouteDef, RouteSyntaxError, parse, parse_line
+from yurt.router.commands import RouteDef, RouteSyntaxError, parse
 from yurt.router.config import RouterConfig
-from yurt.router.health import blocked_nodes, passing_instances, services_with_checks
-from yurt.router.table import RouteError, Table
-from yurt.router.tags import service_commands
+from yurt.router.table import Table
+from yurt.router.table_builder import Rules, TableBuilder
 
 log = logging.getLogger(__name__)
+
+# Reading every routed service again (after a catalog change no answer attributes to a
+# service) happens at most this often.
+FULL_READ_EVERY_S = 2.0
 
 
 @dataclass
@@ -67,6 +71,13 @@ class CatalogWatcher:
         self._seen_manual = False
         self._env: dict[str, str] = {}
         self._dc_done = False  # $DC is known (or known to be unknown): tags can be expanded
+        self.builder = TableBuilder(self._rules())
+        # Catalog reads of one rebuild in flight at once (10,000 at once would queue in the
+        # client's pool anyway, holding every answer in memory).
+        self._reads = asyncio.Semaphore(64)
+        self._full_read_due = False
+        self._next_full_read = 0.0
+        self._full_read_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -80,6 +91,9 @@ class CatalogWatcher:
         ]
 
     async def stop(self) -> None:
+        if self._full_read_timer is not None:
+            self._full_read_timer.cancel()
+            self._full_read_timer = None
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -105,6 +119,7 @@ class CatalogWatcher:
         data, new_index = await self.client.get("/v1/health/state/any", index=index)
         if new_index != index or not self._seen_health:
             self.state.checks = list(data or [])
+            self.builder.set_checks(self.state.checks)
             self._seen_health = True
             self._dirty.set()
         return new_index
@@ -112,7 +127,15 @@ class CatalogWatcher:
     async def _services(self, index: int) -> int:
         data, new_index = await self.client.get("/v1/catalog/services", index=index)
         if new_index != index or not self._seen_services:
-            self.state.services = {str(k): list(v or []) for k, v in (data or {}).items()}
+            services = {str(k): list(v or []) for k, v in (data or {}).items()}
+            # The index moved with the map unchanged: an instance was added, removed or
+            # changed keeping the service's tags. Its checks, if any, name it in the health
+            # answer; an address change does not show anywhere but in the instances: those
+            # are all read again, at a bounded rate (see `rebuild`).
+            if services == self.state.services and self._seen_services:
+                self._full_read_due = True
+            self.state.services = services
+            self.builder.set_services(services)
             self._seen_services = True
             self._dirty.set()
         return new_index
@@ -200,45 +223,33 @@ class CatalogWatcher:
                 self._dirty.set()
 
     async def rebuild(self) -> Table:
-        cfg = self.config
-        checks = self.state.checks
-        passing = passing_instances(
-            checks, cfg.service_status, require_all=cfg.checks_required == "all"
-        )
-        checked = services_with_checks(checks) if cfg.route_unchecked else set()
-        blocked = blocked_nodes(checks) if cfg.route_unchecked else set()
-        names = sorted(
-            name
-            for name, tags in self.state.services.items()
-            if any(str(t).strip().startswith(cfg.tag_prefix) for t in tags)
-        )
-        answers = await asyncio.gather(
-            *(self.client.get("/v1/catalog/service/" + quote(n, safe="")) for n in names)
-        )
-        errors: list[str] = []
-        generated: list[str] = []
-        for data, _ in answers:
-            for inst in data or []:
-                key = (str(inst.get("Node", "")), str(inst.get("ServiceID", "")))
-                ok = key in passing or (
-                    cfg.route_unchecked and key not in checked and key[0] not in blocked
-                )
-                if ok:
-                    generated.extend(service_commands(inst, cfg.tag_prefix, self._env, errors))
-        table = Table(glob=not cfg.glob_disabled)
-        for line in generated:
-            try:
-                table.apply(parse_line(line))
-            except (ValueError, RouteError) as exc:
-                errors.append(f"generated route {line!r}: {exc}")
-        for d in self.state.manual_defs:
-            try:
-                table.apply(d)
-            except RouteError as exc:
-                # Fabio drops the whole table here; one stale weight should not do that.
-                errors.append(f"manual route {d.cmd.value} {d.service} {d.src}: {exc}")
-        for routes in table.hosts.values():
-            routes.sort(key=lambda r: r.path, reverse=True)
+        builder = self.builder
+        builder.set_rules(self._rules())
+        builder.set_env(self._env)
+        full = self._full_read_due and time.monotonic() >= self._next_full_read
+        if full:
+            self._full_read_due = False
+            builder.read_all()
+        elif self._full_read_due and self._full_read_timer is None:
+            delay = self._next_full_read - time.monotonic()
+            self._full_read_timer = asyncio.get_running_loop().call_later(
+                delay, self._full_read_wakeup
+            )
+        started = time.monotonic()
+        stale = builder.take_stale()
+        try:
+            answers = await asyncio.gather(*(self._read_service(n) for n in stale))
+        except BaseException:
+            builder.mark_stale(stale)
+            raise
+        for name, data in zip(stale, answers, strict=True):
+            builder.set_instances(name, data)
+        if full:
+            # Whole reads take at most a sixth of the time (10,000 services: seconds).
+            self._next_full_read = time.monotonic() + max(
+                FULL_READ_EVERY_S, 5 * (time.monotonic() - started)
+            )
+        table, errors = builder.table(self.state.manual_defs)
         if self.manual_error:
             errors.insert(0, self.manual_error)
         for e in errors:
@@ -250,3 +261,22 @@ class CatalogWatcher:
         self.last_build_at = time.monotonic()
         self.ready.set()
         return table
+
+    def _full_read_wakeup(self) -> None:
+        self._full_read_timer = None
+        self._dirty.set()
+
+    def _rules(self) -> Rules:
+        cfg = self.config
+        return Rules(
+            tag_prefix=cfg.tag_prefix,
+            service_status=tuple(cfg.service_status),
+            require_all=cfg.checks_required == "all",
+            route_unchecked=cfg.route_unchecked,
+            glob=not cfg.glob_disabled,
+        )
+
+    async def _read_service(self, name: str) -> list[dict[str, Any]]:
+        async with self._reads:
+            data, _ = await self.client.get("/v1/catalog/service/" + quote(name, safe=""))
+        return list(data or [])

@@ -1,0 +1,265 @@
+"""The catalog at scale with the router running: `yurt up -dev`, then N services x K
+instances registered through `/v1/catalog/register` (each instance with a passing check and
+a `urlprefix-` tag), measuring
+
+- registrations per second (16 writers) while the router keeps its table in step;
+- the time from the last registration until the router's table holds every instance;
+- one health change (a check turned critical, then passing) through to the proxy: the time
+  until the proxy stops routing the service (404) and routes it again (502: the instances
+  point at a closed port), median and p99 over repeated changes;
+- the RSS of the `yurt up` process per registered instance.
+
+Everything runs inside a private network namespace (`unshare -n`, loopback only) so that
+the default ports meet nothing else on the machine.
+
+    .venv/bin/python bench/catalog_scale.py            # 1,000 services x 3 (under 3 minutes)
+    .venv/bin/python bench/catalog_scale.py --big      # 10,000 services x 3
+    .venv/bin/python bench/catalog_scale.py --services 2000 --instances 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import aiohttp
+
+CATALOG = "http://127.0.0.1:8500"
+PROXY = "http://127.0.0.1:9999"
+ADMIN = "http://127.0.0.1:9998"
+NODES = 100
+WRITERS = 16
+
+
+def _in_namespace(argv: list[str]) -> None:
+    """Run this script again inside a fresh network namespace with loopback up."""
+    if shutil.which("unshare") is None:
+        raise SystemExit("needs unshare (util-linux) and root: the default ports are used")
+    inner = [sys.executable, os.path.abspath(__file__), "--inside", *argv]
+    script = "ip link set lo up && exec " + " ".join(_quote(a) for a in inner)
+    raise SystemExit(subprocess.call(["unshare", "-n", "sh", "-c", script]))
+
+
+def _quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def _wait_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on :{port} after {timeout:.0f} s")
+
+
+def rss_mb(pid: int) -> float:
+    """The RSS of a process and its children, in MB."""
+    total = 0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                pids.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return total / 1024
+
+
+def registration(i: int, k: int) -> dict[str, Any]:
+    sid = f"svc{i}-{k}"
+    node = f"node-{(i * 7 + k) % NODES}"
+    return {
+        "Node": node,
+        "Address": f"10.1.{(i * 7 + k) % NODES}.1",
+        "Service": {
+            "ID": sid,
+            "Service": f"svc{i}",
+            "Tags": [f"urlprefix-/svc{i}"],
+            "Address": "127.0.0.1",
+            "Port": 9,  # closed: a routed request answers 502, an unrouted one 404
+        },
+        "Check": {
+            "CheckID": f"{sid}:alive",
+            "Name": "alive",
+            "ServiceID": sid,
+            "Status": "passing",
+        },
+    }
+
+
+async def register_all(http: aiohttp.ClientSession, services: int, instances: int) -> float:
+    """Registers every instance with WRITERS writers; returns registrations per second."""
+    queue = [(i, k) for i in range(services) for k in range(instances)]
+    queue.reverse()
+
+    async def writer() -> None:
+        while queue:
+            i, k = queue.pop()
+            async with http.put(CATALOG + "/v1/catalog/register", json=registration(i, k)) as r:
+                if r.status != 200:
+                    raise SystemExit(f"register {i}/{k}: {r.status} {await r.text()}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(WRITERS)))
+    return services * instances / (time.perf_counter() - started)
+
+
+async def routed_targets(http: aiohttp.ClientSession) -> int:
+    async with http.get(ADMIN + "/api/routes") as r:
+        body = await r.read()
+    return len(json.loads(body) or [])
+
+
+async def proxy_status(http: aiohttp.ClientSession, path: str) -> int:
+    async with http.get(PROXY + path) as r:
+        await r.read()
+        return r.status
+
+
+async def until(probe: Any, want: Any, timeout: float, every: float = 0.002) -> float:
+    started = time.perf_counter()
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        if await probe() == want:
+            return time.perf_counter() - started
+        await asyncio.sleep(every)
+    return float("inf")
+
+
+async def health_flips(http: aiohttp.ClientSession, rounds: int) -> list[float]:
+    """A one-instance service's check turned critical and back: the time each change
+    takes to reach the proxy."""
+    body = registration(10_000_000, 0)
+    body["Service"]["Service"] = "flip"
+    body["Service"]["Tags"] = ["urlprefix-/flip"]
+    async with http.put(CATALOG + "/v1/catalog/register", json=body) as r:
+        assert r.status == 200
+    await until(lambda: proxy_status(http, "/flip"), 502, 60)
+    times: list[float] = []
+    for n in range(rounds):
+        status = "critical" if n % 2 == 0 else "passing"
+        body["Check"]["Status"] = status
+        async with http.put(CATALOG + "/v1/catalog/register", json=body) as r:
+            assert r.status == 200
+        times.append(
+            await until(lambda: proxy_status(http, "/flip"), 404 if n % 2 == 0 else 502, 30)
+        )
+    return times
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+async def measure(services: int, instances: int, pid: int, rounds: int) -> dict[str, Any]:
+    conn = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        rss0 = rss_mb(pid)
+        rate = await register_all(http, services, instances)
+        last = time.perf_counter()
+        want = services * instances
+        got = 0
+        while time.perf_counter() - last < 600:
+            got = await routed_targets(http)
+            if got >= want:
+                break
+            await asyncio.sleep(0.05)
+        complete_s = time.perf_counter() - last
+        rss1 = rss_mb(pid)
+        flips = await health_flips(http, rounds)
+    return {
+        "services": services,
+        "instances": want,
+        "registrations_per_s": rate,
+        "table_complete_s": complete_s,
+        "table_targets": got,
+        "health_to_proxy_p50_ms": _pct(flips, 0.5) * 1000,
+        "health_to_proxy_p99_ms": _pct(flips, 0.99) * 1000,
+        "rss_start_mb": rss0,
+        "rss_end_mb": rss1,
+        "kb_per_instance": (rss1 - rss0) * 1024 / want,
+    }
+
+
+def run_inside(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {**os.environ, "YURT_LOG_LEVEL": "WARNING"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yurt", "up", "-data-dir", data_dir],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            for port in (8500, 9998, 9999):
+                _wait_port(port, 60)
+            time.sleep(1.0)
+            return asyncio.run(measure(args.services, args.instances, proc.pid, args.rounds))
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def print_result(r: dict[str, Any]) -> None:
+    print(f"{'services x instances':<44} {r['services']:,} x {r['instances'] // r['services']:,}")
+    print(f"{'registrations/s (16 writers, router running)':<44} {r['registrations_per_s']:,.0f}")
+    print(
+        f"{'table complete after the last one':<44} {r['table_complete_s']:.2f} s"
+        f" ({r['table_targets']:,} targets)"
+    )
+    print(
+        f"{'health change -> proxy, p50 / p99':<44} {r['health_to_proxy_p50_ms']:.0f} / "
+        f"{r['health_to_proxy_p99_ms']:.0f} ms"
+    )
+    print(
+        f"{'RSS start -> end (per instance)':<44} {r['rss_start_mb']:.0f} -> "
+        f"{r['rss_end_mb']:.0f} MB ({r['kb_per_instance']:.1f} KB)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--big", action="store_true", help="10,000 services x 3 instances")
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--instances", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=20, help="health changes timed")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.big:
+        args.services = 10_000
+    if not args.inside:
+        _in_namespace(sys.argv[1:])
+    result = run_inside(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_result(result)
+
+
+if __name__ == "__main__":
+    main()
