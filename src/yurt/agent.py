@@ -56,6 +56,20 @@ class Agent:
             config.data_dir = Path(self._tmp)
         self._internal_consul_token()
         self.components: list[Component] = self._build()
+        self._link_local_client()
+
+    def _link_local_client(self) -> None:
+        """The server's `/v1/agent/self` tells of the client this agent runs, as a Nomad
+        agent with both roles does (`nomad node status -self` needs it)."""
+        if not (self.config.server_enabled and self.config.client_enabled):
+            return
+        from yurt.client import ClientAgent
+        from yurt.scheduler import SchedulerServer
+
+        servers = [c for c in self.components if isinstance(c, SchedulerServer)]
+        clients = [c for c in self.components if isinstance(c, ClientAgent)]
+        if servers and clients:
+            servers[0].local_client = clients[0].agent_stats
 
     def _internal_consul_token(self) -> None:
         """With the catalog's ACLs on, the scheduler, client and router need a token: the
@@ -124,6 +138,7 @@ class Agent:
                         config_dirs=list(cfg.catalog_config_dirs),
                         acl=cfg.catalog_acl,
                         allowed_origins=list(cfg.http_allowed_origins),
+                        store=cfg.store,
                     )
                 )
             )
@@ -153,6 +168,7 @@ class Agent:
                         consul_tags=list(cfg.consul_tags),
                         advertise_http=cfg.advertise_http,
                         heartbeat_grace=cfg.heartbeat_grace_ns or SchedulerConfig.heartbeat_grace,
+                        store=cfg.store,
                     )
                 )
             )

@@ -40,6 +40,8 @@ from yurt.jobspec.diagnostics import Collector, JobspecError, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
 from yurt.jobspec.functions import functions
 from yurt.jobspec.syntax import Block, Body, parse_body
+from yurt.storage import config as store_config
+from yurt.storage.config import EtcdTLS, StoreConfig
 
 ConfigError = JobspecError
 
@@ -117,6 +119,9 @@ class AgentConfig:
     ui_addr: str = "127.0.0.1:9998"
     router_service_name: str = "fabio"
     sources: list[str] = field(default_factory=list)
+    # yurt's `store { }`: where the catalog's and the scheduler's state lives (SQLite in
+    # data_dir, or etcd: yurt.storage.config).
+    store: StoreConfig = field(default_factory=StoreConfig)
 
 
 Setter = Callable[[AgentConfig, Any], None]
@@ -353,6 +358,25 @@ _ROUTER: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "ui_addr": (str, _set("ui_addr")),
     "service_name": (str, _set("router_service_name")),
 }
+_STORE: dict[str, tuple[type | tuple[type, ...], Setter]] = {
+    "backend": (str, lambda c, v: setattr(c.store, "backend", store_config.backend(v))),
+    "endpoints": (
+        list,
+        lambda c, v: setattr(c.store, "endpoints", [store_config.endpoint(str(e)) for e in v]),
+    ),
+    "prefix": (str, lambda c, v: setattr(c.store, "prefix", store_config.prefix(v))),
+}
+
+
+def _store_tls(name: str) -> Setter:
+    def setter(cfg: AgentConfig, value: Any) -> None:
+        tls = cfg.store.tls or EtcdTLS()
+        cfg.store.tls = replace(tls, **{name: store_config.tls_file(str(value))})
+
+    return setter
+
+
+_STORE_TLS = {name: (str, _store_tls(name)) for name in ("ca_file", "cert_file", "key_file")}
 _RAW_EXEC: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "enabled": (bool, _set("raw_exec_enabled")),
     # yurt's raw_exec puts no task in a cgroup: that is no_cgroups = true.
@@ -435,6 +459,7 @@ _BLOCKS: dict[str, dict[str, tuple[type | tuple[type, ...], Setter]]] = {
     "advertise": _ADVERTISE,
     "catalog": _CATALOG,
     "router": _ROUTER,
+    "store": _STORE,
 }
 _PLUGINS = {"raw_exec": _RAW_EXEC, "docker": _DOCKER}
 _TYPE_NAMES = {str: "a string", bool: "a bool", int: "a number", list: "a list", dict: "a map"}
@@ -458,7 +483,7 @@ def parse_agent_config(text: str, filename: str, base: AgentConfig | None = None
 
 
 # Blocks inside the blocks above: client { meta {} template {} }, catalog { acl {} }.
-_NESTED_BLOCKS = {"client": {"meta", "template"}, "catalog": {"acl"}}
+_NESTED_BLOCKS = {"client": {"meta", "template"}, "catalog": {"acl"}, "store": {"tls"}}
 
 
 def _apply(cfg: AgentConfig, text: str, filename: str) -> None:
@@ -472,6 +497,8 @@ def _apply(cfg: AgentConfig, text: str, filename: str) -> None:
             if block.type in ("tls", "consul"):
                 _check_tls(cfg, block, collector)
             _no_blocks(block, collector, allowed=_NESTED_BLOCKS.get(block.type, set()))
+            if block.type == "store":
+                _store_block(cfg, block, scope, collector)
             if block.type == "catalog":
                 for acl in block.body.blocks_of("acl"):
                     apply_acl_block(cfg.catalog_acl, acl.body, collector)
@@ -500,6 +527,19 @@ def _apply(cfg: AgentConfig, text: str, filename: str) -> None:
                 block.pos, f'unknown block "{block.type}"{did_you_mean(block.type, known)}'
             )
     collector.raise_if_any()
+
+
+def _store_block(cfg: AgentConfig, block: Block, scope: Scope, collector: Collector) -> None:
+    """`store { tls { } }` and the checks of the block as a whole, at its position."""
+    for tls in block.body.blocks_of("tls"):
+        _attributes(cfg, tls.body, _STORE_TLS, scope, collector, "store tls")
+        _no_blocks(tls, collector, allowed=set())
+    etcd_keys = bool({"endpoints", "prefix"} & set(block.body.attributes))
+    etcd_keys = etcd_keys or bool(block.body.blocks_of("tls"))
+    # endpoints given but refused have their own error already
+    given = "endpoints" in block.body.attributes
+    for problem in store_config.problems(cfg.store, etcd_keys_set=etcd_keys, endpoints_given=given):
+        collector.error(block.pos, f"store: {problem}")
 
 
 def _check_tls(cfg: AgentConfig, block: Block, collector: Collector) -> None:

@@ -32,6 +32,8 @@ EXPECTED = {
     ("GET", "/v1/client/allocation/{alloc}/stats"),
     ("*", "/v1/client/allocation/{alloc}/restart"),
     ("*", "/v1/client/allocation/{alloc}/signal"),
+    ("*", "/v1/client/allocation/{alloc}/gc"),
+    ("*", "/v1/client/gc"),
     ("GET", "/v1/client/allocation/{alloc}/exec"),
 }
 

@@ -97,7 +97,6 @@ async def test_another_method_is_nomads_405(
     ("method", "path", "body", "status", "text"),
     [
         ("GET", "/v1/job/nope", None, 404, "job not found"),
-        ("DELETE", "/v1/job/nope", None, 404, "job not found"),
         (
             "PUT",
             "/v1/jobs",

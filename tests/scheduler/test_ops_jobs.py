@@ -110,9 +110,31 @@ def test_deregister_stops_or_purges(ops: Operations, purge: bool, kept: bool) ->
     assert {a["DesiredStatus"] for a in allocs} == {m.ALLOC_DESIRED_STOP}
 
 
-def test_deregister_of_an_unknown_job_is_not_found(ops: Operations) -> None:
-    with pytest.raises(NotFound, match=r"^job not found$"):
-        ops.deregister_job("default", "nope", purge=False)
+@pytest.mark.parametrize("purge", [False, True])
+def test_deregister_of_an_unknown_job_is_an_evaluation(ops: Operations, purge: bool) -> None:
+    # Nomad's Job.Deregister: a job that is not there (never was, or already purged) is
+    # no error; the evaluation finds nothing to stop.
+    result = ops.deregister_job("default", "nope", purge=purge)
+    (ev,) = pending(ops.store)
+    assert (ev["ID"], ev["JobID"], ev["TriggeredBy"]) == (
+        result["EvalID"],
+        "nope",
+        m.TRIGGER_JOB_DEREGISTER,
+    )
+    assert result["JobModifyIndex"] == result["EvalCreateIndex"]
+    settle(ops)
+    assert ops.store.job("default", "nope") is None
+
+
+def test_stop_version_keeps_submit_time_and_stable(ops: Operations) -> None:
+    ops.register_job(J.job("web"), stable=True)
+    first = ops.store.job("default", "web")
+    assert first is not None and first["Stable"] is True
+    ops.deregister_job("default", "web", purge=False)
+    stopped = ops.store.job("default", "web")
+    assert stopped is not None
+    assert (stopped["Version"], stopped["Stop"]) == (1, True)
+    assert (stopped["SubmitTime"], stopped["Stable"]) == (first["SubmitTime"], True)
 
 
 @pytest.mark.parametrize(

@@ -19,15 +19,15 @@ refused with why: yurt's catalog is one server that resolves every token locally
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from yurt.catalog.config import ConsulACLConfig
-from yurt.jobspec.diagnostics import Collector, JobspecError, did_you_mean
+from yurt.catalog.config_settings import key_position
+from yurt.jobspec.diagnostics import Collector, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
-from yurt.jobspec.syntax import Body, parse_body
+from yurt.jobspec.syntax import Body
 
 ErrorAt = Callable[[list[str], str], None]
 
@@ -156,34 +156,7 @@ def _collect(path: Path, problems: list[str]) -> ErrorAt:
 
 def _where(path: Path, keys: list[str]) -> str:
     """line:column of a key path in a config file (the last key found along it)."""
-    try:
-        text = path.read_text()
-    except OSError:
-        return "1:1"
-    if path.suffix == ".json":
-        start = found = 0
-        for key in keys:
-            match = re.compile(r'"' + re.escape(key) + r'"\s*:').search(text, start)
-            if match is None:
-                break
-            found = start = match.start()
-        line = text.count("\n", 0, found) + 1
-        return f"{line}:{found - (text.rfind(chr(10), 0, found) + 1) + 1}"
-    try:
-        body = parse_body(text, str(path))
-    except JobspecError:
-        return "1:1"
-    pos = "1:1"
-    for key in keys:
-        attr = body.attributes.get(key)
-        if attr is not None:
-            return f"{attr.pos.line}:{attr.pos.column}"
-        blocks = body.blocks_of(key)
-        if not blocks:
-            break
-        pos = f"{blocks[0].pos.line}:{blocks[0].pos.column}"
-        body = blocks[0].body
-    return pos
+    return "{}:{}".format(*key_position(path, keys))
 
 
 # -- yurt's agent config (HCL) -------------------------------------------------------------

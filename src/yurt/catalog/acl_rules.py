@@ -10,10 +10,10 @@ Pure: no I/O. Errors carry the line and column of HCL rules (JSON: the path of t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from yurt.api.json_document import DocumentError, load_object
 from yurt.jobspec.diagnostics import Collector, JobspecError, Pos, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
 from yurt.jobspec.syntax import Body, parse_body
@@ -170,13 +170,9 @@ def _hcl_body(body: Body, policy: Policy, collector: Collector) -> None:
 
 def _parse_json(text: str, where: str) -> Policy:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RulesError(
-            f"Failed to parse ACL rules: {where}:{exc.lineno}:{exc.colno}: {exc.msg}"
-        ) from None
-    if not isinstance(data, dict):
-        raise RulesError("Failed to parse ACL rules: expected a JSON object")
+        data = load_object(text, where)
+    except DocumentError as exc:
+        raise RulesError(f"Failed to parse ACL rules: {exc}") from None
     policy = Policy()
     problems: list[str] = []
     for name, value in data.items():

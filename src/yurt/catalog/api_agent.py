@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
+import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -14,10 +18,12 @@ from yurt.api.blocking import BlockingQuery, wait_until
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import expect_object, flag, read_json
+from yurt.catalog import agent_monitor, host_info
 from yurt.catalog.acl_http import (
     checked,
     mark_filtered,
     node_name,
+    open_route,
     require,
     requires,
     view,
@@ -30,8 +36,10 @@ from yurt.catalog.api_common import (
     filtered,
     server_of,
 )
+from yurt.catalog.api_connect import deregister_sidecar, sidecar_registration
 from yurt.catalog.configdir import ConfigDirError
 from yurt.catalog.definitions import DefinitionError, parse_check, parse_service
+from yurt.catalog.metrics import Sample, to_json, to_prometheus
 from yurt.catalog.model import (
     CRITICAL,
     MAINT,
@@ -48,7 +56,10 @@ from yurt.catalog.server import LEADER_MANAGED_SERVICES
 if TYPE_CHECKING:
     from yurt.catalog.server import CatalogServer
 
+log = logging.getLogger(__name__)
+
 OUTPUT_MAX = 4096
+BUILD_DATE = "2023-11-03T00:00:00Z"
 
 
 def _empty() -> web.Response:
@@ -70,7 +81,12 @@ async def register_service(request: web.Request) -> web.Response:
     if definition.service.id == "consul":
         raise APIError.bad_request('Service ID "consul" is reserved for the catalog itself')
     replace = flag(request, "replace-existing-checks") or flag(request, "replace_existing_checks")
+    sidecar = sidecar_registration(server, definition)
+    if sidecar is not None:
+        require(request, "service", "write", sidecar.service.name)
     server.register_service(definition, replace_checks=replace)
+    if sidecar is not None:
+        server.register_service(sidecar, replace_checks=replace)
     return _empty()
 
 
@@ -100,6 +116,7 @@ async def deregister_service(request: web.Request) -> web.Response:
             f'Unknown service ID "{sid}". '
             "Ensure that the service ID is passed, not the service name."
         )
+    deregister_sidecar(server, sid)
     return _empty()
 
 
@@ -263,7 +280,8 @@ async def register_check(request: web.Request) -> web.Response:
             raise APIError.bad_request("ServiceID: expected a string")
         service = server.store.services.get((server.node_name, sid))
         if service is None or sid == "consul":
-            raise APIError.bad_request(f'ServiceID "{sid}" does not exist')
+            # 404 since Consul 1.11 (500 before)
+            raise APIError.not_found(f'ServiceID "{sid}" does not exist')
     if service is not None:
         require(request, "service", "write", service.name)
     else:
@@ -356,30 +374,36 @@ async def reload(request: web.Request) -> web.Response:
 # -- self and members -------------------------------------------------------------------
 
 
-def _member(request: web.Request) -> dict[str, Any]:
+def _member(request: web.Request, *, wan: bool = False) -> dict[str, Any]:
+    """This agent as a Serf member: of the LAN pool, or (`wan`) of the servers' WAN pool,
+    where Consul names it `<node>.<dc>`."""
     server = server_of(request)
     cfg = server.config
+    tags = {
+        "acls": "0",
+        "build": f"{CONSUL_VERSION}:yurt-{__version__}",
+        "dc": cfg.datacenter,
+        "expect": "1",
+        "ft_fs": "1",
+        "ft_si": "1",
+        "id": server.node_id,
+        "port": str(cfg.server_port),
+        "raft_vsn": "3",
+        "role": "consul",
+        "segment": "",
+        "vsn": "2",
+        "vsn_max": "3",
+        "vsn_min": "2",
+        "wan_join_port": "8302",
+    }
+    if wan:
+        for lan_only in ("expect", "wan_join_port"):
+            tags.pop(lan_only)
     return {
-        "Name": cfg.node_name,
+        "Name": f"{cfg.node_name}.{cfg.datacenter}" if wan else cfg.node_name,
         "Addr": cfg.advertise_addr,
-        "Port": 8301,
-        "Tags": {
-            "acls": "0",
-            "build": f"{CONSUL_VERSION}:yurt-{__version__}",
-            "dc": cfg.datacenter,
-            "expect": "1",
-            "ft_fs": "1",
-            "ft_si": "1",
-            "id": server.node_id,
-            "port": str(cfg.server_port),
-            "raft_vsn": "3",
-            "role": "consul",
-            "segment": "",
-            "vsn": "2",
-            "vsn_max": "3",
-            "vsn_min": "2",
-            "wan_join_port": "8302",
-        },
+        "Port": 8302 if wan else 8301,
+        "Tags": tags,
         "Status": 1,
         "ProtocolMin": 1,
         "ProtocolMax": 5,
@@ -393,7 +417,10 @@ def _member(request: web.Request) -> dict[str, Any]:
 @acl_filtered("node:read per member")
 async def members(request: web.Request) -> web.Response:
     v = view(request)
-    shown = [_member(request)] if v.can("node", "read", server_of(request).node_name) else []
+    wan = flag(request, "wan")
+    shown = (
+        [_member(request, wan=wan)] if v.can("node", "read", server_of(request).node_name) else []
+    )
     return mark_filtered(answer(request, shown), v)
 
 
@@ -410,7 +437,7 @@ async def agent_self(request: web.Request) -> web.Response:
             "Revision": f"yurt-{__version__}",
             "Server": True,
             "Version": CONSUL_VERSION,
-            "BuildDate": "2023-11-03T00:00:00Z",
+            "BuildDate": BUILD_DATE,
         },
         "DebugConfig": {
             "Datacenter": cfg.datacenter,
@@ -435,13 +462,126 @@ async def agent_self(request: web.Request) -> web.Response:
                 "services": str(len(server.local_services())),
             },
             "build": {"version": CONSUL_VERSION, "revision": f"yurt-{__version__}"},
-            "consul": {"server": "true", "leader": "true", "known_datacenters": "1"},
+            "consul": {
+                "acl": "enabled" if cfg.acl.enabled else "disabled",
+                "bootstrap": "false",
+                "known_datacenters": "1",
+                "leader": "true",
+                "leader_addr": f"{cfg.advertise_addr}:{cfg.server_port}",
+                "server": "true",
+            },
             "raft": {"state": "Leader", "last_log_index": str(server.store.index)},
         },
         "Meta": {"consul-network-segment": ""},
         "xDS": None,
     }
     return answer(request, data)
+
+
+# -- the cluster, as its one server sees it -----------------------------------------------
+
+# Addresses that name this agent: joining one of them joins the cluster it already is.
+_SELF_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "0.0.0.0"})
+
+
+@requires("agent", "write", node_name)
+async def join(request: web.Request) -> web.Response:
+    """Joining this agent's own address succeeds, as it does on Consul; any other fails as a
+    dial to a Serf port nobody answers (yurt's catalog has no gossip)."""
+    server = server_of(request)
+    address = request.match_info["address"]
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        host, port = address, "8302" if flag(request, "wan") else "8301"
+    host = host.strip("[]")
+    mine = _SELF_HOSTS | {server.config.advertise_addr, server.config.http_host, server.node_name}
+    if host in mine:
+        return _empty()
+    text = (
+        "1 error occurred:\n"
+        f"\t* Failed to join {host}:{port}: yurt's catalog is a datacenter of one server "
+        "and has no gossip to join\n\n"
+    )
+    return web.Response(status=500, text=text)
+
+
+@requires("agent", "write", node_name)
+async def leave(request: web.Request) -> web.Response:
+    """Consul's agent leaves its cluster and stops; yurt's catalog is the whole datacenter
+    (and, under `yurt up`, shares its process with the other roles), so it stays up: stop
+    the process to leave. The answer is Consul's."""
+    log.info("agent: leave requested: yurt's catalog is the only server, and keeps running")
+    return _empty()
+
+
+@requires("operator", "write")
+async def force_leave(request: web.Request) -> web.Response:
+    server = server_of(request)
+    name = request.match_info["node"]
+    if name not in (server.node_name, f"{server.node_name}.{server.config.datacenter}"):
+        raise APIError(500, f"agent: No node found with name '{name}'")
+    # the agent itself is alive: Serf removes only failed or left members
+    return _empty()
+
+
+def _samples(server: CatalogServer) -> list[Sample]:
+    store = server.store
+    rss = _rss_bytes()
+    return [
+        Sample("consul.autopilot.failure_tolerance", 0),
+        Sample("consul.autopilot.healthy", 1),
+        Sample("consul.raft.applied_index", store.index),
+        Sample("consul.raft.last_index", store.index),
+        Sample("consul.raft.peers", 1),
+        Sample("consul.rpc.queries_blocking", server.hub.waiting()),
+        Sample("consul.runtime.alloc_bytes", rss),
+        Sample("consul.runtime.sys_bytes", rss),
+        Sample("consul.runtime.num_goroutines", len(asyncio.all_tasks())),
+        Sample("consul.session_ttl.active", len(store.sessions)),
+        Sample("consul.catalog.service.count", len(store.service_names())),
+        Sample("consul.catalog.node.count", len(store.nodes)),
+        Sample("consul.kv.entries", len(store.kv)),
+        Sample("consul.version", 1, {"pre_release": "", "version": CONSUL_VERSION}),
+    ]
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+@requires("agent", "read", node_name)
+async def agent_metrics(request: web.Request) -> web.Response:
+    samples = _samples(server_of(request))
+    if request.query.get("format") == "prometheus":
+        return web.Response(text=to_prometheus(samples), content_type="text/plain", charset="utf-8")
+    return answer(request, to_json(samples, time.time()))
+
+
+@requires("operator", "read")
+async def agent_host(request: web.Request) -> web.Response:
+    data_dir = str(server_of(request).config.data_dir)
+    return answer(request, await asyncio.to_thread(host_info.collect, data_dir))
+
+
+@open_route("Consul answers its version to anyone")
+async def agent_version(request: web.Request) -> web.Response:
+    data = {
+        "SHA": f"yurt-{__version__}",
+        "BuildDate": BUILD_DATE,
+        "HumanVersion": CONSUL_VERSION,
+        "FIPS": "",
+    }
+    return answer(request, data)
+
+
+@requires("agent", "read", node_name)
+async def monitor(request: web.Request) -> web.StreamResponse:
+    hub = server_of(request).hub
+    return await agent_monitor.stream(request, lambda: hub.closed)
 
 
 # This resource's endpoints; `yurt.catalog.app` installs every table.
@@ -464,4 +604,11 @@ ROUTES = (
     routes.get("/v1/agent/self", agent_self),
     routes.put("/v1/agent/reload", reload),
     routes.get("/v1/agent/members", members),
+    routes.put("/v1/agent/join/{address}", join),
+    routes.put("/v1/agent/leave", leave),
+    routes.put("/v1/agent/force-leave/{node}", force_leave),
+    routes.get("/v1/agent/metrics", agent_metrics),
+    routes.get("/v1/agent/host", agent_host),
+    routes.get("/v1/agent/version", agent_version),
+    routes.get("/v1/agent/monitor", monitor),
 )

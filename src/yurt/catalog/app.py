@@ -18,12 +18,22 @@ from yurt.catalog import (
     api_acl_tokens,
     api_agent,
     api_catalog,
+    api_config,
+    api_connect,
+    api_coordinate,
+    api_event,
+    api_intentions,
     api_kv,
+    api_operator,
     api_session,
+    api_snapshot,
     api_txn,
 )
 from yurt.catalog import ui as catalog_ui
 from yurt.catalog.api_common import SERVER_KEY
+from yurt.catalog.api_coordinate import Coordinates
+from yurt.catalog.api_operator import OperatorState
+from yurt.catalog.events import EventBuffer
 
 if TYPE_CHECKING:
     from yurt.catalog.server import CatalogServer
@@ -41,12 +51,23 @@ API: tuple[Route, ...] = (
     *api_txn.ROUTES,
     *api_acl.ROUTES,
     *api_acl_tokens.ROUTES,
+    *api_event.ROUTES,
+    *api_operator.ROUTES,
+    *api_coordinate.ROUTES,
+    *api_snapshot.ROUTES,
+    *api_config.ROUTES,
+    *api_intentions.ROUTES,
+    *api_connect.ROUTES,
 )
 
 
 def build_app(server: CatalogServer) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     app[SERVER_KEY] = server
+    # the agent's own state, kept for the life of the process as Consul's agent keeps it
+    app[api_event.EVENTS_KEY] = EventBuffer()
+    app[api_operator.OPERATOR_KEY] = OperatorState()
+    app[api_coordinate.COORDS_KEY] = Coordinates()
     add_routes(app.router, API)
     catalog_ui.add_routes(app)
     app.on_response_prepare.append(_default_acl_policy)

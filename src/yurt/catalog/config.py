@@ -8,6 +8,7 @@ from pathlib import Path
 
 from yurt.api.limits import HTTPLimits, consul_limits
 from yurt.api.tls import TLSConfig
+from yurt.storage.config import StoreConfig
 
 
 def _hostname() -> str:
@@ -62,6 +63,8 @@ class CatalogConfig:
     https_port: int = -1
     # Consul's `limits { http_max_conns_per_client, https_handshake_timeout }` (config files).
     http_limits: HTTPLimits = field(default_factory=consul_limits)
+    # yurt's `store { }`: SQLite in data_dir (default), or etcd under `<prefix>/catalog`.
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     @property
     def address(self) -> str:

@@ -270,17 +270,19 @@ class _Locator:
         self.path = path
 
     def error(self, keys: list[str], message: str) -> SettingsError:
-        line, column = self._find(keys)
+        line, column = key_position(self.path, keys)
         return SettingsError(f"{self.path}:{line}:{column}: {message}")
 
-    def _find(self, keys: list[str]) -> tuple[int, int]:
-        try:
-            text = self.path.read_text()
-        except OSError:
-            return 1, 1
-        if self.path.suffix == ".json":
-            return _find_json(text, keys)
-        return _find_hcl(text, str(self.path), keys)
+
+def key_position(path: Path, keys: list[str]) -> tuple[int, int]:
+    """line, column of a key path in a config file (the last key found along it)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return 1, 1
+    if path.suffix == ".json":
+        return _find_json(text, keys)
+    return _find_hcl(text, str(path), keys)
 
 
 def _find_json(text: str, keys: list[str]) -> tuple[int, int]:

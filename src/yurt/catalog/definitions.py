@@ -13,6 +13,12 @@ from typing import Any
 from yurt.api.casing import get_field
 from yurt.api.durations import SECOND, duration_from_json
 from yurt.api.http import json_type_name
+from yurt.catalog.connect_proxy import (
+    ConnectError,
+    connect_block,
+    proxy_block,
+    validate_proxy,
+)
 from yurt.catalog.model import (
     DEFAULT_WEIGHTS,
     STATUSES,
@@ -45,6 +51,8 @@ class DefinitionError(ValueError):
 class ServiceDefinition:
     service: Service
     checks: list[Check]
+    # Connect.SidecarService as given: the agent expands it into the sidecar's registration
+    sidecar: dict[str, Any] | None = None
 
 
 def _str(data: dict[str, Any], name: str, where: str, default: str = "") -> str:
@@ -241,6 +249,14 @@ def parse_service(data: dict[str, Any], *, node: str, where: str = "") -> Servic
     port = _int(data, "Port", where)
     if not 0 <= port <= 65535:
         raise DefinitionError(f"{where}Port: must be between 0 and 65535, got {port}")
+    try:
+        proxy = proxy_block(get_field(data, "Proxy"), f"{where}Proxy")
+        connect, sidecar = connect_block(get_field(data, "Connect"))
+        validate_proxy(_str(data, "Kind", where), port, proxy)
+        if not _str(data, "Kind", where):
+            proxy = {}  # a typical service has no proxy block: Consul keeps none
+    except ConnectError as exc:
+        raise DefinitionError(str(exc)) from None
     service = Service(
         node=node,
         id=_str(data, "ID", where) or name,
@@ -253,6 +269,8 @@ def parse_service(data: dict[str, Any], *, node: str, where: str = "") -> Servic
         tagged_addresses=tagged,
         enable_tag_override=_bool(data, "EnableTagOverride", where),
         kind=_str(data, "Kind", where),
+        proxy=proxy,
+        connect=connect,
     )
     raw_checks: list[tuple[str, Any]] = []
     single = get_field(data, "Check")
@@ -275,4 +293,4 @@ def parse_service(data: dict[str, Any], *, node: str, where: str = "") -> Servic
     ids = [c.check_id for c in checks]
     if len(set(ids)) != len(ids):
         raise DefinitionError(f"{where}Checks: check IDs must be unique, got {ids}")
-    return ServiceDefinition(service=service, checks=checks)
+    return ServiceDefinition(service=service, checks=checks, sidecar=sidecar)

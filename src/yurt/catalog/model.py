@@ -77,6 +77,9 @@ class Service:
     tagged_addresses: dict[str, Any] = field(default_factory=dict)
     enable_tag_override: bool = False
     kind: str = ""
+    # Connect: a proxy's `Proxy` block (Consul's wire names) and the `Connect` block
+    proxy: dict[str, Any] = field(default_factory=dict)
+    connect: dict[str, Any] = field(default_factory=dict)
     # "config" for a service defined in a -config-dir file: a reload removes it once its
     # file is gone, while services registered through the API stay until deregistered
     source: str = ""
@@ -102,9 +105,23 @@ class Service:
             out["TaggedAddresses"] = self.tagged_addresses
         out["Weights"] = dict(self.weights)
         out["EnableTagOverride"] = self.enable_tag_override
+        if self.proxy:
+            out["Proxy"] = self.proxy_json(mode=False)
+        if self.connect:
+            out["Connect"] = self.connect
         out["Datacenter"] = datacenter
         if self.kind:
             out["Kind"] = self.kind
+        return out
+
+    def proxy_json(self, *, mode: bool = True) -> dict[str, Any]:
+        """Consul's `Proxy` object: what was registered, and the blocks Consul always writes
+        (the agent's own view leaves out an empty `Mode`)."""
+        out = dict(self.proxy)
+        if mode:
+            out.setdefault("Mode", "")
+        out.setdefault("MeshGateway", {})
+        out.setdefault("Expose", {})
         return out
 
     def health_json(self) -> dict[str, Any]:
@@ -118,8 +135,8 @@ class Service:
             "Port": self.port,
             "Weights": dict(self.weights),
             "EnableTagOverride": self.enable_tag_override,
-            "Proxy": {"Mode": "", "MeshGateway": {}, "Expose": {}},
-            "Connect": {},
+            "Proxy": self.proxy_json(),
+            "Connect": dict(self.connect),
             "CreateIndex": self.create_index,
             "ModifyIndex": self.modify_index,
         }
@@ -147,8 +164,8 @@ class Service:
             "ServiceMeta": dict(self.meta),
             "ServicePort": self.port,
             "ServiceEnableTagOverride": self.enable_tag_override,
-            "ServiceProxy": {"Mode": "", "MeshGateway": {}, "Expose": {}},
-            "ServiceConnect": {},
+            "ServiceProxy": self.proxy_json(),
+            "ServiceConnect": dict(self.connect),
             "CreateIndex": self.create_index,
             "ModifyIndex": self.modify_index,
         }

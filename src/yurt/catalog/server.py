@@ -122,7 +122,7 @@ class CatalogServer:
             cfg.data_dir.mkdir(parents=True, exist_ok=True)
             db_path = cfg.data_dir / "catalog.db"
             self.node_id = self._node_id(cfg.data_dir)
-        store = self._store = CatalogStore(db_path, self.hub)
+        store = self._store = CatalogStore(cfg.store.open("catalog", db_path), self.hub)
         self._answers = AnswerCache(lambda: store.generation)
         load_acl_settings(cfg.config_dirs, cfg.acl)
         self._acl = start_acl(cfg, store)

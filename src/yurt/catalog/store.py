@@ -30,6 +30,7 @@ from pathlib import Path
 
 from yurt.api.blocking import WatchHub
 from yurt.api.durations import SECOND
+from yurt.catalog.config_entry_store import ConfigEntryStore
 from yurt.catalog.model import CRITICAL, DELETE, Check, KVEntry, Node, Service, Session
 from yurt.storage.interface import Backend, Batch, JSONValue
 from yurt.storage.topics import TopicIndex
@@ -43,6 +44,15 @@ KV = "kv"
 KV_TOMBSTONES = "kv_tombstones"
 TOPIC_INDEX = "topic_index"
 SESSIONS = "sessions"
+
+
+# The topics of whole tables, stamped by a restore even when no write touched them yet.
+_TABLE_TOPICS = ("nodes", "services", "checks", "kvs", "sessions", "acl")
+
+
+def _persisted(topic: str) -> bool:
+    """Whether a topic keeps an index of its own (one KV key's readers are only woken)."""
+    return not topic.startswith("kv:")
 
 
 def pair_key(node: str, item: str) -> str:
@@ -136,6 +146,7 @@ class CatalogStore:
         # other tables' in-memory copies (the ACL store's), rebuilt with this one's
         self.reload_hooks: list[Callable[[], None]] = []
         self._load()
+        self.config_entries = ConfigEntryStore(self)
 
     # -- loading and bookkeeping ------------------------------------------------------
 
@@ -177,6 +188,40 @@ class CatalogStore:
 
     def close(self) -> None:
         self.backend.close()
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The whole state (ACLs included) and its index, as the backend's archive."""
+        return self.backend.snapshot()
+
+    def restore(self, archive: bytes) -> int:
+        """Replace the whole state with an archive's (`snapshot()` of this or another
+        catalog, of any backend), as one write: memory is rebuilt, every topic is stamped
+        with the restore's index and woken, so that a reader parked at an index from before
+        sees one above it. Raises `storage.archive.ArchiveError` for a bad archive, with
+        nothing changed. Returns the new index."""
+        before = self._watched_topics()
+        self.backend.restore(archive)
+        self._lock_delays.clear()
+        self._load()
+        self.generation += 1
+        after = self._watched_topics()
+        with self._write() as w:
+            w.touch(
+                *_TABLE_TOPICS, *self._topics.indexes, *(t for t in before | after if _persisted(t))
+            )
+            w.wakes.update(before | after)
+        return self.index
+
+    def _watched_topics(self) -> set[str]:
+        """Every topic a reader of the current state can wait on."""
+        topics = set(self._topics.indexes)
+        topics.update(f"svc:{name}" for name in self._by_name)
+        topics.update(f"node:{name}" for name in self.nodes)
+        topics.update(f"kv:{key}" for key in self.kv)
+        topics.update(f"kv:{key}" for key in self._tombstones)
+        return topics
 
     @property
     def index(self) -> int:

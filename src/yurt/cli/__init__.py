@@ -27,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     # Consul-style commands
     "kv": ("yurt.cli.kv", "kv"),
     "services": ("yurt.cli.services", "services"),
+    "snapshot": ("yurt.cli.snapshot", "snapshot"),
     # Nomad-style commands
     "job": ("yurt.cli.job", "job"),
     "alloc": ("yurt.cli.alloc", "alloc"),
@@ -36,6 +37,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "system": ("yurt.cli.system", "system"),
     "status": ("yurt.cli.status", "status"),
     "acl": ("yurt.cli.acl", "acl"),
+    "var": ("yurt.cli.var", "var"),
+    "service": ("yurt.cli.service", "service"),
 }
 
 

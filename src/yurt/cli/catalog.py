@@ -13,6 +13,7 @@ import click
 from yurt.cli import catalog_acl
 from yurt.cli._consul_http import get_json, http_addr_option
 from yurt.cli.output import format_list
+from yurt.cli.store_option import config_option, store_from
 
 _SERVER_DEFAULT_ADDR = "127.0.0.1:8500"
 
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
     help="Address advertised for this node (default 127.0.0.1).",
 )
 @click.option("-dev", "--dev", "dev", is_flag=True, help="Keep all state in memory.")
+@config_option
 @click.option(
     "-session-ttl-min",
     "--session-ttl-min",
@@ -78,6 +80,7 @@ def catalog(
     advertise: str | None,
     dev: bool,
     session_ttl_min: str,
+    config_paths: tuple[Path, ...],
 ) -> None:
     """Run the Consul-compatible catalog (or list it: `services`, `nodes`)."""
     ctx.ensure_object(dict)
@@ -89,6 +92,7 @@ def catalog(
     from yurt.catalog import CatalogConfig, CatalogServer
     from yurt.catalog.configdir import ConfigDirError
     from yurt.runtime import run, serve_until_signal
+    from yurt.storage.config import StoreOpenError
 
     try:
         host, port = split_host_port(http_addr or _SERVER_DEFAULT_ADDR, 8500)
@@ -106,6 +110,7 @@ def catalog(
         config_dirs=list(config_dirs),
         dev=dev,
         session_ttl_min_s=ttl_min_s,
+        store=store_from(config_paths),
     )
     if node:
         config.node_name = node
@@ -131,6 +136,8 @@ def catalog(
     try:
         run(main)
     except ConfigDirError as exc:
+        raise click.ClickException(str(exc)) from None
+    except StoreOpenError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None

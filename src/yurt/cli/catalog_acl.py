@@ -109,8 +109,29 @@ def format_role(role: dict[str, Any], indent: str = "") -> str:
     return "\n".join(lines)
 
 
+def _show_token(token: dict[str, Any]) -> str:
+    return format_token(token) + "\n"
+
+
+def _show_role(role: dict[str, Any]) -> str:
+    return format_role(role) + "\n"
+
+
 def _echo(data: Any, fmt: str, pretty: str) -> None:
     click.echo(json.dumps(data, indent=4) if fmt == "json" else pretty)
+
+
+def _put(
+    ctx: click.Context,
+    addr: str | None,
+    path: str,
+    body: Any,
+    fmt: str,
+    show: Callable[[Any], str],
+) -> None:
+    """PUT `body` and print the policy, role or token the catalog answers with."""
+    saved = _call(ctx, addr, "PUT", path, body)
+    _echo(saved, fmt, show(saved))
 
 
 _FORMAT = click.option(
@@ -168,7 +189,19 @@ def _resolve(
     return str(found[0])
 
 
-def _read_and_delete(group: click.Group, kind: str, show: Any) -> None:
+def _list(group: click.Group, kind: str, show: Callable[[Any], str]) -> None:
+    """`<kind> list`; `show` formats the rows."""
+
+    @group.command("list")
+    @http_addr_option
+    @_FORMAT
+    @click.pass_context
+    def list_(ctx: click.Context, http_addr: str | None, fmt: str) -> None:
+        rows = _call(ctx, http_addr, "GET", f"/v1/acl/{_PLURAL[kind]}")
+        _echo(rows, fmt, show(rows))
+
+
+def _read_and_delete(group: click.Group, kind: str, show: Callable[[Any], str]) -> None:
     """`<kind> read` and `<kind> delete` by -id or -name; `show` formats what is read."""
 
     @group.command("read")
@@ -213,8 +246,7 @@ def acl() -> None:
 @click.pass_context
 def bootstrap(ctx: click.Context, http_addr: str | None, fmt: str) -> None:
     """Create the initial management token (once), as `consul acl bootstrap`."""
-    token = _call(ctx, http_addr, "PUT", "/v1/acl/bootstrap")
-    _echo(token, fmt, format_token(token) + "\n")
+    _put(ctx, http_addr, "/v1/acl/bootstrap", None, fmt, _show_token)
 
 
 # -- policies ------------------------------------------------------------------------------
@@ -259,16 +291,10 @@ def policy_create(
         "Rules": _rules(rules) or "",
         "Datacenters": list(datacenters),
     }
-    created = _call(ctx, http_addr, "PUT", "/v1/acl/policy", body)
-    _echo(created, fmt, format_policy(created))
+    _put(ctx, http_addr, "/v1/acl/policy", body, fmt, format_policy)
 
 
-@policy.command("list")
-@http_addr_option
-@_FORMAT
-@click.pass_context
-def policy_list(ctx: click.Context, http_addr: str | None, fmt: str) -> None:
-    rows = _call(ctx, http_addr, "GET", "/v1/acl/policies")
+def format_policies(rows: list[dict[str, Any]]) -> str:
     lines = []
     for p in rows:
         lines += [
@@ -277,9 +303,10 @@ def policy_list(ctx: click.Context, http_addr: str | None, fmt: str) -> None:
             f"   {'Description:':<14}{p['Description']}",
             f"   {'Datacenters:':<14}{', '.join(p.get('Datacenters') or [])}",
         ]
-    _echo(rows, fmt, "\n".join(lines))
+    return "\n".join(lines)
 
 
+_list(policy, "policy", format_policies)
 _read_and_delete(policy, "policy", format_policy)
 
 
@@ -311,8 +338,7 @@ def policy_update(
         "Rules": old["Rules"] if rules is None else _rules(rules),
         "Datacenters": old.get("Datacenters") or [],
     }
-    updated = _call(ctx, http_addr, "PUT", f"/v1/acl/policy/{policy_id}", body)
-    _echo(updated, fmt, format_policy(updated))
+    _put(ctx, http_addr, f"/v1/acl/policy/{policy_id}", body, fmt, format_policy)
 
 
 # -- tokens ----------------------------------------------------------------------------------
@@ -414,17 +440,10 @@ def token_create(
         body["AccessorID"] = accessor
     if secret:
         body["SecretID"] = secret
-    created = _call(ctx, http_addr, "PUT", "/v1/acl/token", body)
-    _echo(created, fmt, format_token(created) + "\n")
+    _put(ctx, http_addr, "/v1/acl/token", body, fmt, _show_token)
 
 
-@token.command("list")
-@http_addr_option
-@_FORMAT
-@click.pass_context
-def token_list(ctx: click.Context, http_addr: str | None, fmt: str) -> None:
-    rows = _call(ctx, http_addr, "GET", "/v1/acl/tokens")
-    _echo(rows, fmt, "\n".join(format_token(t, listing=True) + "\n" for t in rows))
+_list(token, "token", lambda rows: "\n".join(format_token(t, listing=True) + "\n" for t in rows))
 
 
 @token.command("read")
@@ -444,7 +463,7 @@ def token_read(
         )
     else:
         raise click.UsageError("Must specify the -id parameter or -self")
-    _echo(found, fmt, format_token(found) + "\n")
+    _echo(found, fmt, _show_token(found))
 
 
 @token.command("update")
@@ -467,8 +486,7 @@ def token_update(
     accessor = _resolve(ctx, http_addr, "token", tid)
     body = _grants(**grants)
     body.update(AccessorID=accessor, Description=description)
-    updated = _call(ctx, http_addr, "PUT", f"/v1/acl/token/{accessor}", body)
-    _echo(updated, fmt, format_token(updated) + "\n")
+    _put(ctx, http_addr, f"/v1/acl/token/{accessor}", body, fmt, _show_token)
 
 
 @token.command("clone")
@@ -482,8 +500,7 @@ def token_clone(
 ) -> None:
     accessor = _resolve(ctx, http_addr, "token", tid)
     body = {"Description": description}
-    clone = _call(ctx, http_addr, "PUT", f"/v1/acl/token/{accessor}/clone", body)
-    _echo(clone, fmt, format_token(clone) + "\n")
+    _put(ctx, http_addr, f"/v1/acl/token/{accessor}/clone", body, fmt, _show_token)
 
 
 @token.command("delete")
@@ -520,20 +537,11 @@ def role_create(
 ) -> None:
     body = _grants(**grants, roles=False)
     body.update(Name=name, Description=description)
-    created = _call(ctx, http_addr, "PUT", "/v1/acl/role", body)
-    _echo(created, fmt, format_role(created) + "\n")
+    _put(ctx, http_addr, "/v1/acl/role", body, fmt, _show_role)
 
 
-@role.command("list")
-@http_addr_option
-@_FORMAT
-@click.pass_context
-def role_list(ctx: click.Context, http_addr: str | None, fmt: str) -> None:
-    rows = _call(ctx, http_addr, "GET", "/v1/acl/roles")
-    _echo(rows, fmt, "\n".join(f"{r['Name']}:\n{format_role(r, '   ')}" for r in rows))
-
-
-_read_and_delete(role, "role", lambda found: format_role(found) + "\n")
+_list(role, "role", lambda rows: "\n".join(f"{r['Name']}:\n{format_role(r, '   ')}" for r in rows))
+_read_and_delete(role, "role", _show_role)
 
 
 @role.command("update")
@@ -559,5 +567,4 @@ def role_update(
     old = _call(ctx, http_addr, "GET", f"/v1/acl/role/{role_id}")
     body = _grants(**grants, roles=False)
     body.update(ID=role_id, Name=new_name or old["Name"], Description=description)
-    updated = _call(ctx, http_addr, "PUT", f"/v1/acl/role/{role_id}", body)
-    _echo(updated, fmt, format_role(updated) + "\n")
+    _put(ctx, http_addr, f"/v1/acl/role/{role_id}", body, fmt, _show_role)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from yurt.api.http import split_host_port
+from yurt.cli.store_option import agent_config_from, data_dir_for
 
 if TYPE_CHECKING:
     from yurt.agent_config import AgentConfig
@@ -86,18 +85,13 @@ def client(
     dev: bool,
 ) -> None:
     """Run a client node (Nomad's client role) against one or more schedulers."""
-    from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
+    from yurt.agent_config import AgentConfig
     from yurt.api.tls import TLSConfig
     from yurt.client import ClientAgent, ClientConfig
     from yurt.client.fingerprint import NetworkError, node_network
     from yurt.runtime import run, serve_until_signal
 
-    try:
-        agent = load_agent_config([Path(p) for p in config_paths]) if config_paths else None
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot read config: {exc}") from None
+    agent = agent_config_from([Path(p) for p in config_paths])
     base = agent or AgentConfig()
     try:
         network = node_network(base.network_interface, ip=network_ip or "", dev=dev)
@@ -113,56 +107,52 @@ def client(
         if not sep or not key:
             raise click.BadParameter(f"{item!r}: expected key=value", param_hint="-meta")
         node_meta[key] = value
-    temp: str | None = None
-    if data_dir is None:
-        if dev:
-            temp = tempfile.mkdtemp(prefix="yurt-client-")
-            data_dir = temp
-        else:
-            data_dir = str(base.data_dir / "client") if agent else ".yurt/client"
     server_list = (
         [s.strip() for s in servers.split(",") if s.strip()]
         if servers
         else (base.client_servers or ["127.0.0.1:4646"])
     )
-    config = ClientConfig(
-        servers=server_list,
-        data_dir=Path(data_dir),
-        node_name=node_name or (base.name if agent else ClientConfig().node_name),
-        datacenter=datacenter or base.datacenter,
-        region=base.region,
-        node_class=node_class if node_class is not None else base.node_class,
-        meta=node_meta,
-        raw_exec_enabled=raw_exec or dev or base.raw_exec_enabled,
-        docker_endpoint=docker_endpoint or base.docker_endpoint,
-        docker_allow_privileged=base.docker_allow_privileged,
-        docker_volumes_enabled=base.docker_volumes_enabled or not agent,
-        consul_addr=None if no_consul else _consul_url(consul_addr or base.consul_address, base),
-        client_service_name=base.client_service_name,
-        auto_advertise=base.auto_advertise,
-        http_host=host,
-        http_port=port,
-        network_ip=network.ip,
-        network_device=network.device,
-        templates=base.client_template,
-        # The config's tls { } and consul { ssl ... tags }, as in `yurt up`.
-        tls=base.tls,
-        consul_tls=base.consul_tls or TLSConfig(),
-        consul_tags=list(base.consul_tags),
-        cpu_total_compute=base.cpu_total_compute,
-        memory_total_mb=base.memory_total_mb,
-        http_limits=base.http_limits,
-        acl_token_ttl=base.acl_token_ttl_ns / 1e9,
-    )
+    consul_url = None if no_consul else _consul_url(consul_addr or base.consul_address, base)
+    with data_dir_for(
+        data_dir,
+        dev=dev,
+        prefix="yurt-client-",
+        default=str(base.data_dir / "client") if agent else ".yurt/client",
+    ) as state_dir:
+        config = ClientConfig(
+            servers=server_list,
+            data_dir=Path(state_dir),
+            node_name=node_name or (base.name if agent else ClientConfig().node_name),
+            datacenter=datacenter or base.datacenter,
+            region=base.region,
+            node_class=node_class if node_class is not None else base.node_class,
+            meta=node_meta,
+            raw_exec_enabled=raw_exec or dev or base.raw_exec_enabled,
+            docker_endpoint=docker_endpoint or base.docker_endpoint,
+            docker_allow_privileged=base.docker_allow_privileged,
+            docker_volumes_enabled=base.docker_volumes_enabled or not agent,
+            consul_addr=consul_url,
+            client_service_name=base.client_service_name,
+            auto_advertise=base.auto_advertise,
+            http_host=host,
+            http_port=port,
+            network_ip=network.ip,
+            network_device=network.device,
+            templates=base.client_template,
+            # The config's tls { } and consul { ssl ... tags }, as in `yurt up`.
+            tls=base.tls,
+            consul_tls=base.consul_tls or TLSConfig(),
+            consul_tags=list(base.consul_tags),
+            cpu_total_compute=base.cpu_total_compute,
+            memory_total_mb=base.memory_total_mb,
+            http_limits=base.http_limits,
+            acl_token_ttl=base.acl_token_ttl_ns / 1e9,
+        )
 
-    async def main() -> None:
-        await serve_until_signal([ClientAgent(config)])
+        async def main() -> None:
+            await serve_until_signal([ClientAgent(config)])
 
-    try:
         run(main)
-    finally:
-        if temp is not None:
-            shutil.rmtree(temp, ignore_errors=True)
 
 
 def _consul_url(address: str, base: AgentConfig) -> str:

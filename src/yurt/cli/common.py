@@ -100,6 +100,45 @@ def client(address: str | None) -> NomadHTTP:
     return api
 
 
+verbose_option = click.option("-verbose", "--verbose", is_flag=True, help="Full IDs.")
+
+
+def add_status_and_list(
+    group: click.Group,
+    *,
+    noun: str,
+    plural: str,
+    show: Callable[[Any, int], str],
+    show_list: Callable[[list[Any], int], str],
+    helps: tuple[str, str],
+) -> None:
+    """`<group> status ID` (an ID prefix, resolved as the nomad CLI does) and `<group> list`
+    for a resource at /v1/<noun>/ID and /v1/<plural>; `show` and `show_list` format it with
+    IDs cut to the length given (0 with -verbose)."""
+    status_help, list_help = helps
+
+    @group.command("status", help=status_help)
+    @address_option
+    @verbose_option
+    @click.argument("ident", metavar=f"{str(group.name).upper()}_ID")
+    @nomad_command
+    def status(address: str | None, verbose: bool, ident: str) -> None:
+        api = client(address)
+        full = resolve_one(api, plural, noun, ident)
+        click.echo(show(api.get(f"/v1/{noun}/{full}"), 0 if verbose else 8))
+
+    @group.command("list", help=list_help)
+    @address_option
+    @verbose_option
+    @nomad_command
+    def list_(address: str | None, verbose: bool) -> None:
+        items = client(address).get(f"/v1/{plural}") or []
+        if not items:
+            click.echo(f"No {group.name}s found")  # as nomad's: "No evals found"
+            return
+        click.echo(show_list(items, 0 if verbose else 8))
+
+
 def resolve_one(api: NomadHTTP, kind: str, noun: str, ident: str) -> str:
     """Resolve an ID prefix (2+ characters) to one full ID, as the nomad CLI does."""
     if len(ident) < 2:

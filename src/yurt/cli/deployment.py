@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from yurt.cli.common import address_option, client, nomad_command, resolve_one
+from yurt.cli.common import add_status_and_list
 from yurt.cli.nomad_format import deployment as format_deployment
 from yurt.cli.nomad_format import deployment_list
 
@@ -14,26 +14,11 @@ def deployment() -> None:
     """Interact with deployments (as `nomad deployment`)."""
 
 
-@deployment.command("status")
-@address_option
-@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs.")
-@click.argument("deployment_id")
-@nomad_command
-def status(address: str | None, verbose: bool, deployment_id: str) -> None:
-    """Show a deployment's progress per task group."""
-    api = client(address)
-    full = resolve_one(api, "deployments", "deployment", deployment_id)
-    click.echo(format_deployment(api.get(f"/v1/deployment/{full}"), 0 if verbose else 8))
-
-
-@deployment.command("list")
-@address_option
-@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs.")
-@nomad_command
-def list_(address: str | None, verbose: bool) -> None:
-    """List deployments."""
-    items = client(address).get("/v1/deployments") or []
-    if not items:
-        click.echo("No deployments found")
-        return
-    click.echo(deployment_list(items, 0 if verbose else 8))
+add_status_and_list(
+    deployment,
+    noun="deployment",
+    plural="deployments",
+    show=format_deployment,
+    show_list=deployment_list,
+    helps=("Show a deployment's progress per task group.", "List deployments."),
+)

@@ -15,9 +15,10 @@ from typing import Any
 
 import click
 
-from yurt.cli.common import address_option, client, nomad_command
+from yurt.cli.common import address_option, client, nomad_command, verbose_option
 from yurt.cli.job_ops import SERVER_COMMANDS, plan_job, submit_job
 from yurt.jobspec import JobspecError, check_job, load_job, validate
+from yurt.jobspec.parse import LoadOptions
 
 _CONTEXT = {"help_option_names": ["-h", "-help", "--help"]}
 
@@ -68,15 +69,15 @@ def _var_options(func: Any) -> Any:
 
 def _load(path: str, var: tuple[str, ...], var_file: tuple[str, ...], *, check: bool) -> Any:
     text, name = _read(path)
-    kwargs: dict[str, Any] = {
-        "variables": _parse_vars(var),
-        "var_files": [Path(f) for f in var_file],
-        "environ": os.environ,
-        "allow_fs": True,
-    }
+    options = LoadOptions(
+        variables=_parse_vars(var),
+        var_files=[Path(f) for f in var_file],
+        environ=os.environ,
+        allow_fs=True,
+    )
     if check:
-        return check_job(text, name, **kwargs)
-    return load_job(text, name, **kwargs)
+        return check_job(text, name, **options)
+    return load_job(text, name, **options)
 
 
 def _fail(lines: list[str]) -> None:
@@ -140,7 +141,7 @@ def validate_cmd(path: str, var: tuple[str, ...], var_file: tuple[str, ...], as_
     help="Print the JSON job instead of submitting it.",
 )
 @click.option("-detach", "--detach", is_flag=True, help="Return at once with the eval ID.")
-@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs.")
+@verbose_option
 @click.option(
     "-check-index",
     "--check-index",
@@ -187,7 +188,7 @@ def run_cmd(
 
 @job.command("plan", context_settings=_CONTEXT)
 @address_option
-@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs.")
+@verbose_option
 @_var_options
 @click.argument("path", metavar="FILE")
 @nomad_command

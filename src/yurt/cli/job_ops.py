@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from yurt.cli.common import address_option, client, fail, nomad_command
+from yurt.cli.common import address_option, client, fail, nomad_command, verbose_option
 from yurt.cli.monitor import monitor_evaluation
 from yurt.cli.nomad_format import alloc_list, job_list, job_status
 from yurt.cli.nomad_http import NomadError, NomadHTTP
@@ -22,7 +22,6 @@ from yurt.cli.output import format_kv, format_unix_nano
 detach_option = click.option(
     "-detach", "--detach", is_flag=True, help="Return at once with the evaluation ID."
 )
-verbose_option = click.option("-verbose", "--verbose", is_flag=True, help="Full IDs.")
 
 
 def resolve_job(api: NomadHTTP, ident: str) -> str:

@@ -97,38 +97,30 @@ def alloc_list(
     if not allocs:
         return "No allocations placed"
     ordered = sorted(allocs, key=lambda a: -int(a.get("CreateIndex") or 0))
+    # -verbose adds the eval and shows the creation time in place of two ages.
+    head = ["ID", "Node ID", "Task Group", "Version", "Desired", "Status"]
     if verbose:
-        rows = [
-            ["ID", "Eval ID", "Node ID", "Task Group", "Version", "Desired", "Status", "Created At"]
-        ]
-        for a in ordered:
-            rows.append(
-                [
-                    limit(str(a.get("ID", "")), length),
-                    limit(str(a.get("EvalID", "")), length),
-                    limit(str(a.get("NodeID", "")), length),
-                    str(a.get("TaskGroup", "")),
-                    str(_alloc_version(a)),
-                    str(a.get("DesiredStatus", "")),
-                    str(a.get("ClientStatus", "")),
-                    format_unix_nano(a.get("CreateTime")),
-                ]
-            )
-        return format_list(rows)
-    rows = [["ID", "Node ID", "Task Group", "Version", "Desired", "Status", "Created", "Modified"]]
+        head[1:1] = ["Eval ID"]
+    rows = [head + (["Created At"] if verbose else ["Created", "Modified"])]
     for a in ordered:
-        rows.append(
-            [
-                limit(str(a.get("ID", "")), length),
-                limit(str(a.get("NodeID", "")), length),
-                str(a.get("TaskGroup", "")),
-                str(_alloc_version(a)),
-                str(a.get("DesiredStatus", "")),
-                str(a.get("ClientStatus", "")),
+        row = [limit(str(a.get("ID", "")), length)]
+        if verbose:
+            row.append(limit(str(a.get("EvalID", "")), length))
+        row += [
+            limit(str(a.get("NodeID", "")), length),
+            str(a.get("TaskGroup", "")),
+            str(_alloc_version(a)),
+            str(a.get("DesiredStatus", "")),
+            str(a.get("ClientStatus", "")),
+        ]
+        if verbose:
+            row.append(format_unix_nano(a.get("CreateTime")))
+        else:
+            row += [
                 pretty_time_diff(a.get("CreateTime"), now),
                 pretty_time_diff(a.get("ModifyTime"), now),
             ]
-        )
+        rows.append(row)
     return format_list(rows)
 
 
@@ -187,23 +179,12 @@ def deployment_list(items: list[Json], length: int = 8) -> str:
     return format_list(rows)
 
 
-def deployment(d: Json, length: int = 8) -> str:
-    pairs = [
-        ("ID", limit(str(d.get("ID", "")), length)),
-        ("Job ID", str(d.get("JobID", ""))),
-        ("Job Version", str(d.get("JobVersion", 0))),
-        ("Status", str(d.get("Status", ""))),
-        ("Description", str(d.get("StatusDescription", ""))),
-    ]
-    text = format_kv(pairs)
-    if d.get("TaskGroups"):
-        text += "\n\nDeployed\n" + deployment_groups(d, length)
-    return text
-
-
-def latest_deployment(d: Json, length: int = 8) -> str:
-    pairs = [
-        ("ID", limit(str(d.get("ID", "")), length)),
+def deployment(d: Json, length: int = 8, *, job: bool = True) -> str:
+    """`nomad deployment status`; without `job`, the "Latest Deployment" of a job's status."""
+    pairs = [("ID", limit(str(d.get("ID", "")), length))]
+    if job:
+        pairs += [("Job ID", str(d.get("JobID", ""))), ("Job Version", str(d.get("JobVersion", 0)))]
+    pairs += [
         ("Status", str(d.get("Status", ""))),
         ("Description", str(d.get("StatusDescription", ""))),
     ]
@@ -225,22 +206,29 @@ def job_status(
     length = 0 if verbose else 8
     parts = [job_header(job), "", "Summary", job_summary(summary)]
     if evals is not None:
-        rows = [["ID", "Priority", "Triggered By", "Status", "Placement Failures"]]
-        for ev in evals:
-            rows.append(
-                [
-                    limit(str(ev.get("ID", "")), length),
-                    str(ev.get("Priority", "")),
-                    str(ev.get("TriggeredBy", "")),
-                    str(ev.get("Status", "")),
-                    str(bool(ev.get("FailedTGAllocs"))).lower(),
-                ]
-            )
-        parts += ["", "Evaluations", format_list(rows)]
+        parts += ["", "Evaluations", eval_list(evals, length, job=False)]
     if deployment_:
-        parts += ["", "Latest Deployment", latest_deployment(deployment_, length)]
+        parts += ["", "Latest Deployment", deployment(deployment_, length, job=False)]
     parts += ["", "Allocations", alloc_list(allocs, verbose=verbose, length=length)]
     return "\n".join(parts)
+
+
+def eval_list(evals: list[Json], length: int = 8, *, job: bool = True) -> str:
+    """`nomad eval list`; without `job` (no Job ID and Node ID columns), the "Evaluations"
+    of `nomad job status -evals`."""
+    head = ["ID", "Priority", "Triggered By", "Job ID", "Node ID", "Status", "Placement Failures"]
+    rows = [head if job else head[:3] + head[5:]]
+    for ev in evals:
+        row = [
+            limit(str(ev.get("ID", "")), length),
+            str(ev.get("Priority", "")),
+            str(ev.get("TriggeredBy", "")),
+        ]
+        if job:
+            row += [str(ev.get("JobID", "")), limit(str(ev.get("NodeID") or "<none>"), length)]
+        row += [str(ev.get("Status", "")), str(bool(ev.get("FailedTGAllocs"))).lower()]
+        rows.append(row)
+    return format_list(rows)
 
 
 def _task_time(text: str | None) -> str:

@@ -8,6 +8,8 @@ messages the nomad CLI prints ("Unexpected response code: 404 (job not found)").
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import ssl
@@ -137,6 +139,19 @@ class NomadHTTP:
         body: Any = None,
     ) -> tuple[bytes, dict[str, str]]:
         data = None if body is None else json.dumps(body).encode()
+        with self._opened(method, path, params, data) as resp:
+            return resp.read(), dict(resp.headers.items())
+
+    @contextlib.contextmanager
+    def _opened(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int | bool] | None,
+        data: bytes | None = None,
+    ) -> Iterator[http.client.HTTPResponse]:
+        """The answer to one request sent with the token; NomadError, in the nomad CLI's
+        words, for a non-2xx answer or a failed connection (also while the body is read)."""
         req = urllib.request.Request(self.url(path, params), data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
@@ -146,7 +161,7 @@ class NomadHTTP:
             with urllib.request.urlopen(
                 req, timeout=self.timeout, context=self.ssl_context
             ) as resp:
-                return resp.read(), dict(resp.headers.items())
+                yield resp
         except urllib.error.HTTPError as exc:
             text = exc.read().decode(errors="replace").strip()
             raise NomadError(
@@ -175,26 +190,12 @@ class NomadHTTP:
         return self.request("DELETE", path, params=params or None)[0]
 
     def stream(self, path: str, **params: str | int | bool) -> Iterator[bytes]:
-        req = urllib.request.Request(self.url(path, params or None))
-        if self.token:
-            req.add_header("X-Nomad-Token", self.token)
-        try:
-            with urllib.request.urlopen(
-                req, timeout=self.timeout, context=self.ssl_context
-            ) as resp:
-                while True:
-                    chunk = resp.read1(65536)
-                    if not chunk:
-                        return
-                    yield chunk
-        except urllib.error.HTTPError as exc:
-            text = exc.read().decode(errors="replace").strip()
-            raise NomadError(
-                f"Unexpected response code: {exc.code} ({text})", status=exc.code
-            ) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise NomadError(f'Get "{self.url(path, params or None)}": {reason}') from None
+        with self._opened("GET", path, params or None) as resp:
+            while True:
+                chunk = resp.read1(65536)
+                if not chunk:
+                    return
+                yield chunk
 
     def lookup_prefix(self, kind: str, prefix: str) -> list[dict[str, Any]]:
         """`kind` is "allocations", "evaluations", "nodes", "deployments" or "jobs"."""

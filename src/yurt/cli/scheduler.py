@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import click
 
 from yurt.api.durations import parse_go_duration
 from yurt.api.http import split_host_port
+from yurt.cli.store_option import config_option, data_dir_for, store_from
 
 
 @click.command(context_settings={"help_option_names": ["-h", "-help", "--help"]})
@@ -90,6 +89,7 @@ from yurt.api.http import split_host_port
     default=None,
     help="CA that clients' certificates must be signed by (tls { ca_file }).",
 )
+@config_option
 @click.option(
     "-tls-verify-https-client",
     "--tls-verify-https-client",
@@ -112,11 +112,13 @@ def scheduler(
     tls_key_file: str | None,
     tls_ca_file: str | None,
     tls_verify_client: bool,
+    config_paths: tuple[Path, ...],
 ) -> None:
     """Run the scheduler (a Nomad server) on its own."""
     from yurt.api.tls import TLSConfig, TLSConfigError
     from yurt.runtime import run, serve_until_signal
     from yurt.scheduler import SchedulerConfig, SchedulerServer
+    from yurt.storage.config import StoreOpenError
 
     try:
         host, port = split_host_port(http_addr, 4646)
@@ -124,43 +126,39 @@ def scheduler(
         grace = parse_go_duration(heartbeat_grace)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    temp: str | None = None
-    if data_dir is None:
-        if dev:
-            temp = tempfile.mkdtemp(prefix="yurt-scheduler-")
-            data_dir = temp
-        else:
-            data_dir = ".yurt/scheduler"
-    config = SchedulerConfig(
-        http_host=host,
-        http_port=port,
-        data_dir=Path(data_dir),
-        region=region,
-        datacenter=datacenter,
-        consul_addr=consul_addr,
-        server_service_name=server_service_name,
-        heartbeat_ttl=ttl,
-        heartbeat_grace=grace,
-        acl_enabled=acl_enabled,
-        tls=TLSConfig(
-            http=bool(tls_cert_file or tls_key_file),
-            cert_file=tls_cert_file or "",
-            key_file=tls_key_file or "",
-            ca_file=tls_ca_file or "",
-            verify_incoming=tls_verify_client,
-            verify_server_hostname=False,
-        ),
-    )
-    try:
-        config.tls.check()
-    except TLSConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="-tls-*") from None
+    with data_dir_for(
+        data_dir, dev=dev, prefix="yurt-scheduler-", default=".yurt/scheduler"
+    ) as state_dir:
+        config = SchedulerConfig(
+            http_host=host,
+            http_port=port,
+            data_dir=Path(state_dir),
+            region=region,
+            datacenter=datacenter,
+            consul_addr=consul_addr,
+            server_service_name=server_service_name,
+            heartbeat_ttl=ttl,
+            heartbeat_grace=grace,
+            acl_enabled=acl_enabled,
+            store=store_from(config_paths),
+            tls=TLSConfig(
+                http=bool(tls_cert_file or tls_key_file),
+                cert_file=tls_cert_file or "",
+                key_file=tls_key_file or "",
+                ca_file=tls_ca_file or "",
+                verify_incoming=tls_verify_client,
+                verify_server_hostname=False,
+            ),
+        )
+        try:
+            config.tls.check()
+        except TLSConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="-tls-*") from None
 
-    async def main() -> None:
-        await serve_until_signal([SchedulerServer(config)])
+        async def main() -> None:
+            await serve_until_signal([SchedulerServer(config)])
 
-    try:
-        run(main)
-    finally:
-        if temp is not None:
-            shutil.rmtree(temp, ignore_errors=True)
+        try:
+            run(main)
+        except StoreOpenError as exc:
+            raise click.ClickException(str(exc)) from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from yurt.cli.common import address_option, client, fail, nomad_command
+from yurt.cli.common import address_option, client, fail, nomad_command, verbose_option
 
 # search context -> (module, command, its ID parameter)
 _KINDS = {
@@ -29,7 +29,7 @@ _NOUNS = {
 
 @click.command("status")
 @address_option
-@click.option("-verbose", "--verbose", is_flag=True, help="Full IDs.")
+@verbose_option
 @click.argument("ident", required=False)
 @click.pass_context
 @nomad_command

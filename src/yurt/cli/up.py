@@ -77,7 +77,12 @@ def up(
         config.acl_enabled = True
         config.catalog_acl.enabled = True
         config.catalog_acl.default_policy = "deny"
-    agent = Agent(config, dev=dev)
+    from yurt.storage.config import StoreOpenError
+
+    try:
+        agent = Agent(config, dev=dev)
+    except StoreOpenError as exc:
+        raise click.ClickException(str(exc)) from None
 
     async def ready() -> None:
         try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from yurt.api.durations import format_go_duration
 from yurt.api.http import start_site
 from yurt.api.tls import agent_http_check
 from yurt.client.alloc_runner import AllocRunner, ClientEnv
@@ -64,6 +65,8 @@ class ClientAgent:
         self.config = config
         self.runners: dict[str, AllocRunner] = {}
         self._finished: collections.OrderedDict[str, AllocRunner] = collections.OrderedDict()
+        # allocations collected (`collect_garbage`) that the server still lists
+        self._collected: set[str] = set()
         self._orphans_checked = False
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
@@ -74,6 +77,7 @@ class ClientAgent:
         self._registered = asyncio.Event()
         self._reregister = asyncio.Event()
         self.ttl = 10.0
+        self.node_id = ""  # the node's identity, read from the state store at start
         self.drivers: dict[str, Driver] = {}
         self.driver_health: dict[str, DriverHealth] = {}
         self.consul: ConsulClient | None = None
@@ -146,6 +150,7 @@ class ClientAgent:
         self.conn = ServerConnection(
             cfg.servers, self.node_id, self.secret, tls=cfg.tls, region=cfg.region
         )
+        self.env.nomad_services = self.conn
         self._tasks = [
             asyncio.create_task(self._forever(self._heartbeat_loop), name="client-heartbeat"),
             asyncio.create_task(self._forever(self._watch_loop), name="client-watch"),
@@ -373,7 +378,7 @@ class ClientAgent:
             runner = self.runners.get(alloc_id)
             desired = alloc.get("DesiredStatus")
             if runner is None:
-                if alloc_id in self._finished:
+                if alloc_id in self._finished or alloc_id in self._collected:
                     continue
                 if desired != "run":
                     if alloc.get("ClientStatus") not in _TERMINAL:
@@ -402,6 +407,7 @@ class ClientAgent:
         if not self._orphans_checked:
             self._orphans_checked = True
             self._kill_orphans()
+        self._collected &= listed
         for alloc_id in [a for a in self.runners if a not in listed]:
             runner = self.runners[alloc_id]
             if runner.finished.is_set():
@@ -431,6 +437,23 @@ class ClientAgent:
         task = asyncio.create_task(coro)
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
+
+    def collect_garbage(self, alloc_id: str | None) -> bool:
+        """Nomad's client GC: destroy the directory of one finished allocation (False when
+        `alloc_id` is not one), or of every finished one (None). A collected allocation the
+        server still lists is not run again: its ID is kept until the server drops it."""
+        finished = [
+            rid
+            for rid, r in [*self._finished.items(), *self.runners.items()]
+            if r.finished.is_set() and (alloc_id is None or rid == alloc_id)
+        ]
+        if alloc_id is not None and not finished:
+            return False
+        for rid in finished:
+            runner = self._finished.pop(rid, None) or self.runners.pop(rid)
+            self._collected.add(rid)
+            runner.destroy()
+        return True
 
     def _retire(self, alloc_id: str) -> None:
         runner = self.runners.pop(alloc_id)
@@ -551,3 +574,14 @@ class ClientAgent:
 
     def uptime(self) -> float:
         return time.monotonic()
+
+    def agent_stats(self) -> dict[str, str]:
+        """`stats.client` of Nomad's `/v1/agent/self` for an agent that runs this client
+        (`nomad node status -self` reads `node_id` from it)."""
+        conn = self.conn
+        return {
+            "node_id": self.node_id,
+            "known_servers": ",".join(conn.servers) if conn is not None else "",
+            "num_allocations": str(len(self.runners)),
+            "heartbeat_ttl": format_go_duration(int(self.ttl * 1e9)),
+        }

@@ -17,7 +17,14 @@ from yurt.client.allocdir import AllocDir
 from yurt.client.config import TemplateConfig
 from yurt.client.drivers.base import Driver, DriverError, TaskContext, parse_signal
 from yurt.client.events import TaskState, rfc3339
-from yurt.client.services import CheckRestart, Registration, ScriptCheck, build_registrations
+from yurt.client.server_conn import ServerConnection, ServerError, Unreachable
+from yurt.client.services import (
+    CheckRestart,
+    Registration,
+    ScriptCheck,
+    build_nomad_registrations,
+    build_registrations,
+)
 from yurt.client.state import StateStore
 from yurt.client.task_runner import TaskRunner
 from yurt.client.taskenv import NodeView, alloc_ports, build_env, interpolate
@@ -57,6 +64,8 @@ class ClientEnv:
     notify: Callable[[str], None]
     prestart_hooks: list[PrestartHook] = field(default_factory=list)
     templates: TemplateConfig = field(default_factory=TemplateConfig)
+    # where `provider = "nomad"` services are registered: the scheduler (set by the agent)
+    nomad_services: ServerConnection | None = None
 
 
 def _terminal(status: str) -> bool:
@@ -73,6 +82,7 @@ class AllocRunner:
         self.job_type = str((alloc.get("Job") or {}).get("Type") or "service")
         self.extra_env: dict[str, dict[str, str]] = {}
         self.registrations: dict[str | None, list[Registration]] = {}
+        self.nomad_registrations: dict[str | None, list[str]] = {}
         self._check_watchers: dict[str, asyncio.Task[None]] = {}
         self._scripts: dict[str, list[asyncio.Task[None]]] = {}
         self.deployment_status: Obj | None = None
@@ -394,6 +404,7 @@ class AllocRunner:
         self.persist()
 
     async def _register(self, task: str | None, services: list[Obj], env: dict[str, str]) -> None:
+        await self._register_nomad(task, services, env)
         if self.env.consul is None or not services:
             return
         try:
@@ -415,7 +426,39 @@ class AllocRunner:
             except ConsulError as exc:
                 log.warning("allocation %s: %s", self.id, exc)
 
+    async def _register_nomad(
+        self, task: str | None, services: list[Obj], env: dict[str, str]
+    ) -> None:
+        if self.env.nomad_services is None or not services:
+            return
+        try:
+            regs = build_nomad_registrations(
+                self.alloc,
+                services,
+                task=task,
+                env=env,
+                node=self.env.node,
+                node_ip=self.env.node_ip,
+            )
+        except ValueError as exc:
+            log.warning("allocation %s: nomad services not registered: %s", self.id, exc)
+            return
+        if not regs:
+            return
+        self.nomad_registrations[task] = [str(r["ID"]) for r in regs]
+        try:
+            await self.env.nomad_services.sync_services(regs, [])
+        except (ServerError, Unreachable) as exc:
+            log.warning("allocation %s: nomad services not registered: %s", self.id, exc)
+
     async def _deregister(self, task: str | None) -> None:
+        nomad_ids = self.nomad_registrations.pop(task, [])
+        if nomad_ids and self.env.nomad_services is not None:
+            try:
+                await self.env.nomad_services.sync_services([], nomad_ids)
+            except (ServerError, Unreachable) as exc:
+                # the server drops them itself once the allocation reports it stopped
+                log.debug("allocation %s: nomad services not removed: %s", self.id, exc)
         regs = self.registrations.pop(task, [])
         if self.env.consul is None:
             return

@@ -1,5 +1,7 @@
 """`/v1/client/allocation/<id>/restart` and `/signal`: actions on a running allocation's
-tasks. Nomad routes them for any method, so they are declared for every one."""
+tasks; `/v1/client/allocation/<id>/gc` and `/v1/client/gc`: the client's garbage collection
+of finished allocations (their directories). Nomad routes them for any method, so they are
+declared for every one."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from aiohttp import web
 from yurt.api import routes
 from yurt.api.errors import APIError
 from yurt.api.http import expect_object, json_response, read_json
-from yurt.client.api_common import runner_of
+from yurt.client.api_common import agent_of, runner_of
 from yurt.client.drivers.base import DriverError, parse_signal
 
 
@@ -37,7 +39,24 @@ async def signal(request: web.Request) -> web.Response:
     return json_response({"Index": 0})
 
 
+# Nomad's text for an allocation that is not a finished one of this client.
+NOT_ELIGIBLE = "No such allocation on client, or allocation not eligible for GC"
+
+
+async def gc_alloc(request: web.Request) -> web.Response:
+    if not agent_of(request).collect_garbage(request.match_info["alloc"]):
+        raise APIError(500, NOT_ELIGIBLE)
+    return web.Response(status=200)
+
+
+async def gc_all(request: web.Request) -> web.Response:
+    agent_of(request).collect_garbage(None)
+    return web.Response(status=200)
+
+
 ROUTES = (
     routes.any_method("/v1/client/allocation/{alloc}/restart", restart),
     routes.any_method("/v1/client/allocation/{alloc}/signal", signal),
+    routes.any_method("/v1/client/allocation/{alloc}/gc", gc_alloc),
+    routes.any_method("/v1/client/gc", gc_all),
 )

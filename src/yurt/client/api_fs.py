@@ -113,11 +113,22 @@ async def _send_file(
     return resp
 
 
+def _stream_path(request: web.Request) -> Path:
+    """The file `fs/stream` reads, or Nomad's 400 for a path that names none."""
+    raw = request.query.get("path", "")
+    if not raw:
+        raise APIError.bad_request("must provide a file name")
+    path = _path(request)
+    if not path.exists():
+        raise APIError.bad_request(f"stat {raw[:200]}: no such file or directory")
+    if path.is_dir():
+        raise APIError.bad_request(f'file "{raw[:200]}" is a directory')
+    return path
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
     """`fs/stream`: a file's contents as frames (or plain), following it by default."""
-    path = _path(request)
-    if not path.is_file():
-        raise APIError.bad_request(f"file {request.query.get('path', '')!r} not found")
+    path = _stream_path(request)
     agent = agent_of(request)
     q = request.query
     origin, offset = origin_offset(q)

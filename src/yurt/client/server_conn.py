@@ -1,5 +1,6 @@
 """The client's side of yurt's internal protocol (docs/internal-protocol.md): register,
-heartbeat, watch allocations, report allocation updates; across the configured servers."""
+heartbeat, watch allocations, report allocation updates, keep the native service
+registrations; across the configured servers."""
 
 from __future__ import annotations
 
@@ -110,6 +111,14 @@ class ServerConnection:
     async def update_allocs(self, updates: list[Obj]) -> None:
         await self._call(
             "PUT", f"/v1/internal/node/{self.node_id}/allocations", {"Allocs": updates}
+        )
+
+    async def sync_services(self, upserts: list[Obj], removals: list[str]) -> None:
+        """Upsert and remove this node's native service registrations."""
+        await self._call(
+            "PUT",
+            f"/v1/internal/node/{self.node_id}/services",
+            {"Upsert": upserts, "Remove": removals},
         )
 
     async def close(self) -> None:

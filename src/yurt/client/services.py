@@ -1,5 +1,6 @@
 """An allocation's `service` blocks as Consul agent service registrations, with Nomad's
-service and check IDs."""
+service and check IDs; and its `provider = "nomad"` blocks as Nomad's own service
+registrations (kept by the scheduler, `build_nomad_registrations`)."""
 
 from __future__ import annotations
 
@@ -211,4 +212,43 @@ def _check(
         out["SuccessBeforePassing"] = int(check["SuccessBeforePassing"])
     if int(check.get("FailuresBeforeCritical") or 0):
         out["FailuresBeforeCritical"] = int(check["FailuresBeforeCritical"])
+    return out
+
+
+def build_nomad_registrations(
+    alloc: Obj,
+    services: list[Obj],
+    *,
+    task: str | None,
+    env: dict[str, str],
+    node: NodeView,
+    node_ip: str,
+) -> list[Obj]:
+    """Nomad's `ServiceRegistration`s of a group's (task None) or a task's `provider =
+    "nomad"` services, with the IDs Nomad gives them (the same as its Consul service IDs)."""
+    alloc_id = str(alloc["ID"])
+    group = str(alloc.get("TaskGroup") or "")
+    ports = alloc_ports(alloc)
+    out = []
+    for raw in services:
+        svc = interpolate(raw, env, node)
+        if svc.get("Provider") != "nomad":
+            continue
+        name = str(svc.get("Name") or "")
+        label = str(svc.get("PortLabel") or "")
+        mode = str(svc.get("AddressMode") or "auto")
+        out.append(
+            {
+                "ID": service_id(alloc_id, task, group, name, label),
+                "ServiceName": name,
+                "Namespace": str(alloc.get("Namespace") or "default"),
+                "NodeID": node.id,
+                "Datacenter": node.datacenter,
+                "JobID": str(alloc.get("JobID") or ""),
+                "AllocID": alloc_id,
+                "Tags": [str(t) for t in svc.get("Tags") or []],
+                "Address": service_address(str(svc.get("Address") or ""), node_ip),
+                "Port": _port_of(label, ports, driver_mode=mode == "driver"),
+            }
+        )
     return out

@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 
 from yurt.client import events as ev
+from yurt.client import template_nomad as tn
 from yurt.client.alloc_runner import AllocRunner, ClientEnv, PrestartHook
 from yurt.client.config import TemplateConfig
 from yurt.client.drivers.base import parse_signal
@@ -64,6 +65,8 @@ class Dependency:
     name: str
     path: str
     params: tuple[tuple[str, str], ...] = ()
+    server: str = "consul"  # or tn.NOMAD: the scheduler, read with `task`'s identity
+    task: str = ""
 
     def __str__(self) -> str:
         return f"{self.kind}({self.name})" if self.name else self.kind
@@ -97,8 +100,16 @@ class Dependency:
     def services(cls) -> Dependency:
         return cls("catalog.services", "", "/v1/catalog/services")
 
+    @classmethod
+    def nomad(cls, kind: str, path: str, namespace: str, task: str) -> Dependency:
+        """A Nomad variable (or a list of them) as `task` reads it."""
+        where, params = tn.request_of(kind, path, namespace)
+        return cls(kind, f"{path}@{namespace}", where, params, tn.NOMAD, task)
+
     def decode(self, body: Any) -> Any:
         """The part of an answer a template can see: what changes of it re-render."""
+        if self.server == tn.NOMAD:
+            return tn.decode(self.kind, body)
         if self.kind == "kv.block":
             if not body:
                 return None
@@ -138,8 +149,7 @@ def _service_entry(entry: Obj) -> tuple[tuple[str, Any], ...]:
 # --- views: one blocking query per dependency --------------------------------------------
 
 
-class _FetchError(Exception):
-    pass
+_FetchError = tn.FetchFailed
 
 
 Subscriber = tuple["_Task", int]  # a task's template, by index
@@ -218,6 +228,8 @@ class View:
         return True
 
     async def _fetch(self) -> tuple[Any, int]:
+        if self.dep.server == tn.NOMAD:
+            return await tn.fetch(self.catalog.nomad, self.dep, self.index, self.catalog.settings)
         params = dict(self.dep.params)
         if self.index:
             params["index"] = str(self.index)
@@ -260,6 +272,7 @@ class AllocCatalog:
         self.settings = settings or TemplateConfig()
         self.views: dict[Dependency, View] = {}
         self._session: aiohttp.ClientSession | None = None
+        self.nomad: tn.NomadVarSource | None = None  # Nomad variables, with the scheduler
 
     def http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -285,9 +298,9 @@ class AllocCatalog:
         return self.views.get(dep)
 
     def subscribe(self, sub: Subscriber, deps: Iterable[Dependency]) -> None:
-        if self.base is None:
-            return
         for dep in deps:
+            if self.base is None and dep.server != tn.NOMAD:
+                continue
             view = self.views.get(dep)
             if view is None:
                 view = self.views[dep] = View(dep, self)
@@ -308,6 +321,8 @@ class AllocCatalog:
         views, self.views = list(self.views.values()), {}
         for view in views:
             await view.stop()
+        if self.nomad is not None:
+            await self.nomad.close()
         if self._session is not None:
             await self._session.close()
 
@@ -326,7 +341,7 @@ class _Reads:
 
     def get(self, dep: Dependency) -> tuple[bool, Any]:
         """(has data, data); renders run on a worker thread and only read the views."""
-        if self.catalog.base is None:
+        if self.catalog.base is None and dep.server != tn.NOMAD:
             raise TemplateError("templates that read the catalog need a consul address")
         self.used.add(dep)
         view = self.catalog.view(dep)
@@ -383,6 +398,7 @@ def template_funcs(reads: _Reads, env: dict[str, str]) -> dict[str, Any]:
 
     return {
         **helper_funcs(env),
+        **tn.var_funcs(lambda k, p, n, t: reads.get(Dependency.nomad(k, p, n, t)), env),
         "env": lambda name: env.get(name, ""),
         "key": key,
         "keyOrDefault": key_or_default,
@@ -727,6 +743,7 @@ class TemplateHook(PrestartHook):
         catalog = self.catalogs.get(alloc.id)
         if catalog is None:
             catalog = self.catalogs[alloc.id] = AllocCatalog(self.env.consul, self.env.templates)
+            catalog.nomad = tn.source_for(self.env.nomad_services, alloc.id)
         return catalog
 
     async def _release(self, alloc_id: str, task: str) -> None:

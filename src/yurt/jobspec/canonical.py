@@ -13,22 +13,12 @@ from typing import Any
 
 from yurt.api.durations import HOUR, MINUTE, SECOND
 from yurt.jobspec import canonical_blocks
-from yurt.jobspec.schema import SPECS
+from yurt.jobspec.canonical_blocks import default as _default
+from yurt.jobspec.canonical_blocks import fill as _fill
+from yurt.jobspec.canonical_blocks import merge as _merge
 from yurt.jobspec.typecheck import type_errors
 
 Job = dict[str, Any]
-
-
-def _fill(obj: dict[str, Any], spec: str) -> dict[str, Any]:
-    """Every field of the API struct present, in Nomad's order (extra keys kept at the end)."""
-    out = {k: copy.copy(v) for k, v in SPECS[spec].fields}
-    out.update(obj)
-    return out
-
-
-def _default(obj: dict[str, Any], key: str, value: Any) -> None:
-    if obj.get(key) is None:
-        obj[key] = copy.deepcopy(value)
 
 
 _BOOLS = ("AutoRevert", "AutoPromote")
@@ -102,15 +92,6 @@ def default_migrate() -> dict[str, Any]:
         "MinHealthyTime": 10 * SECOND,
         "HealthyDeadline": 5 * MINUTE,
     }
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
-    """Go's Merge: fields set (non-null) in `over` replace those of `base`."""
-    out = copy.deepcopy(base)
-    for k, v in (over or {}).items():
-        if v is not None:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def _update_empty(u: dict[str, Any]) -> bool:

@@ -19,7 +19,8 @@ def fill(obj: dict[str, Any], spec: str) -> dict[str, Any]:
     return out
 
 
-def _default(obj: dict[str, Any], key: str, value: Any) -> None:
+def default(obj: dict[str, Any], key: str, value: Any) -> None:
+    """Go's `if x == nil { x = value }`: a missing or null field takes (a copy of) `value`."""
     if obj.get(key) is None:
         obj[key] = copy.deepcopy(value)
 
@@ -27,8 +28,8 @@ def _default(obj: dict[str, Any], key: str, value: Any) -> None:
 def scaling_policy(p: dict[str, Any], count: int, spec: str = "scaling") -> dict[str, Any]:
     """ScalingPolicy.Canonicalize: enabled, min = the group's count, horizontal."""
     p = fill(p, spec)
-    _default(p, "Enabled", True)
-    _default(p, "Min", count)
+    default(p, "Enabled", True)
+    default(p, "Min", count)
     if not p["Type"]:
         p["Type"] = "horizontal"
     return p
@@ -37,8 +38,8 @@ def scaling_policy(p: dict[str, Any], count: int, spec: str = "scaling") -> dict
 def disconnect(d: dict[str, Any]) -> dict[str, Any]:
     """DisconnectStrategy.Canonicalize: replace, reconcile best_score."""
     d = fill(d, "disconnect")
-    _default(d, "Replace", True)
-    _default(d, "Reconcile", "best_score")
+    default(d, "Replace", True)
+    default(d, "Reconcile", "best_score")
     return d
 
 
@@ -67,15 +68,15 @@ def multiregion(m: dict[str, Any]) -> dict[str, Any]:
     """Multiregion.Canonicalize: a zero strategy, each region a count of 1."""
     m = fill(m, "multiregion")
     strategy = fill(m.get("Strategy") or {}, "multiregion_strategy")
-    _default(strategy, "MaxParallel", 0)
-    _default(strategy, "OnFailure", "")
+    default(strategy, "MaxParallel", 0)
+    default(strategy, "OnFailure", "")
     m["Strategy"] = strategy
     regions = []
     for r in m.get("Regions") or []:
         r = fill(r, "multiregion_region")
-        _default(r, "Count", 1)
-        _default(r, "Datacenters", [])
-        _default(r, "Meta", {})
+        default(r, "Count", 1)
+        default(r, "Datacenters", [])
+        default(r, "Meta", {})
         regions.append(r)
     m["Regions"] = regions or None
     return m
@@ -105,10 +106,10 @@ def connect(c: dict[str, Any], resources: dict[str, Any], logs: dict[str, Any]) 
         for key in ("Config", "Env", "Meta"):
             if not task.get(key):
                 task[key] = None
-        task["Resources"] = _merge_present(resources, task.get("Resources"))
-        task["LogConfig"] = _merge_present(logs, task.get("LogConfig"))
-        _default(task, "KillTimeout", 5 * SECOND)
-        _default(task, "ShutdownDelay", 0)
+        task["Resources"] = merge(resources, task.get("Resources"))
+        task["LogConfig"] = merge(logs, task.get("LogConfig"))
+        default(task, "KillTimeout", 5 * SECOND)
+        default(task, "ShutdownDelay", 0)
         c["SidecarTask"] = task
     if c.get("Gateway") is not None:
         c["Gateway"] = _gateway(c["Gateway"])
@@ -119,7 +120,7 @@ def _gateway(g: dict[str, Any]) -> dict[str, Any]:
     g = fill(g, "gateway")
     if g.get("Proxy") is not None:
         proxy = fill(g["Proxy"], "gateway_proxy")
-        _default(proxy, "ConnectTimeout", 5 * SECOND)
+        default(proxy, "ConnectTimeout", 5 * SECOND)
         for key in ("EnvoyGatewayBindAddresses", "Config"):
             if not proxy.get(key):
                 proxy[key] = None
@@ -137,7 +138,8 @@ def _gateway(g: dict[str, Any]) -> dict[str, Any]:
     return g
 
 
-def _merge_present(defaults: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+def merge(defaults: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    """Go's Merge: fields set (non-null) in `given` replace those of `defaults`."""
     out = copy.deepcopy(defaults)
     for k, v in (given or {}).items():
         if v is not None:

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from yurt.jobspec import hcl_messages, limits
 from yurt.jobspec.decode import Decoder, Positions
@@ -40,15 +40,17 @@ class ParsedJob:
         return self.positions.get("Job", Pos(1, 1))
 
 
-def load_job(
-    text: str,
-    filename: str,
-    *,
-    variables: Mapping[str, str] | None = None,
-    var_files: Sequence[Path] = (),
-    environ: Mapping[str, str] | None = None,
-    allow_fs: bool = False,
-) -> ParsedJob:
+class LoadOptions(TypedDict, total=False):
+    """What a job file is read with besides its text: `-var` values, `-var-file`s, the
+    environment for NOMAD_VAR_*, and whether its functions may read files beside it."""
+
+    variables: Mapping[str, str] | None
+    var_files: Sequence[Path]
+    environ: Mapping[str, str] | None
+    allow_fs: bool
+
+
+def load_job(text: str, filename: str, **options: Unpack[LoadOptions]) -> ParsedJob:
     """Parse, evaluate and decode a job file; raise JobspecError with every diagnostic.
 
     Bounded by `yurt.jobspec.limits`: a file past a limit raises LimitError (a
@@ -58,10 +60,10 @@ def load_job(
             parsed = _load_job(
                 text,
                 filename,
-                variables=variables,
-                var_files=var_files,
-                environ=environ,
-                allow_fs=allow_fs,
+                variables=options.get("variables"),
+                var_files=options.get("var_files", ()),
+                environ=options.get("environ"),
+                allow_fs=options.get("allow_fs", False),
             )
     except RecursionError:
         # The nesting checks come first, so this is a last resort: still a diagnostic.
@@ -204,27 +206,14 @@ def _empty_group() -> dict[str, Any]:
     return dict(SPECS["group"].fields)
 
 
-def parse_job(
-    text: str,
-    filename: str,
-    *,
-    variables: Mapping[str, str] | None = None,
-    var_files: Sequence[Path] = (),
-    environ: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+def parse_job(text: str, filename: str, **options: Unpack[LoadOptions]) -> dict[str, Any]:
     """HCL2 job file -> Nomad API job JSON (what `nomad job run -output` prints inside
     "Job"); raises JobspecError holding every diagnostic."""
-    return load_job(text, filename, variables=variables, var_files=var_files, environ=environ).job
+    return load_job(text, filename, **options).job
 
 
 def check_job(
-    text: str,
-    filename: str,
-    *,
-    variables: Mapping[str, str] | None = None,
-    var_files: Sequence[Path] = (),
-    environ: Mapping[str, str] | None = None,
-    allow_fs: bool = False,
+    text: str, filename: str, **options: Unpack[LoadOptions]
 ) -> tuple[ParsedJob, list[str]]:
     """What `nomad job validate FILE` does: parse, canonicalize and validate, with every
     problem (syntax, decoding, or the server's checks) as a diagnostic at file:line:col.
@@ -233,14 +222,7 @@ def check_job(
     from yurt.jobspec.diagnostics import Diagnostic, JobspecError
     from yurt.jobspec.validate import validate
 
-    parsed = load_job(
-        text,
-        filename,
-        variables=variables,
-        var_files=var_files,
-        environ=environ,
-        allow_fs=allow_fs,
-    )
+    parsed = load_job(text, filename, **options)
     result = validate(canonicalize(parsed.job))
     if result.errors:
         diagnostics = []

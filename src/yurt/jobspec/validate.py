@@ -17,30 +17,15 @@ from yurt.jobspec.typecheck import type_errors
 
 JOB_TYPES = ("service", "batch", "system", "sysbatch")
 CHECK_TYPES = ("http", "tcp", "script", "grpc")
-OPERANDS = (
-    "=",
-    "==",
-    "is",
-    "!=",
-    "not",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "version",
-    "semver",
-    "regexp",
-    "set_contains",
-    "set_contains_all",
-    "set_contains_any",
-    "distinct_hosts",
-    "distinct_property",
-    "is_set",
-    "is_not_set",
-)
+_COMPARISONS = ("<", "<=", ">", ">=", "version", "semver")
+_SET_CONTAINS = ("set_contains", "set_contains_all", "set_contains_any")
+_EQUALITIES = ("=", "==", "is", "!=", "not")
+_OTHERS = ("regexp", "distinct_hosts", "distinct_property", "is_set", "is_not_set")
+OPERANDS = frozenset((*_EQUALITIES, *_COMPARISONS, *_SET_CONTAINS, *_OTHERS))
+# The operands refused without an RTarget (the equalities may compare with "").
+_NEEDS_RTARGET = frozenset((*_COMPARISONS, *_SET_CONTAINS))
 MIN_CHECK_INTERVAL = 1_000_000_000
 MIN_CHECK_TIMEOUT = 1_000_000_000
-_LABEL_RE = re.compile(r"^[a-zA-Z0-9_]+$")
 _SERVICE_NAME_RE = re.compile(r"^(?i:[a-z0-9]|[a-z0-9][a-z0-9\-]{0,61}[a-z0-9])$")
 _CRON_FIELD = re.compile(r"^[\d*/,\-?LW#A-Za-z]+$")
 
@@ -207,27 +192,7 @@ def _constraint(c: _Checker, path: str, con: dict[str, Any]) -> None:
             re.compile(con["RTarget"])
         except re.error as exc:
             c.err(f"{path}.RTarget", f"Regular expression failed to compile: {exc}")
-    if (
-        op
-        in (
-            "<",
-            "<=",
-            ">",
-            ">=",
-            "version",
-            "semver",
-            "set_contains",
-            "set_contains_all",
-            "set_contains_any",
-            "=",
-            "==",
-            "is",
-            "!=",
-            "not",
-        )
-        and not con.get("RTarget")
-        and op not in ("=", "==", "is", "!=", "not")
-    ):
+    if op in _NEEDS_RTARGET and not con.get("RTarget"):
         c.err(f"{path}.RTarget", f'Operator "{op}" requires an RTarget')
 
 
@@ -380,11 +345,8 @@ def _ports(c: _Checker, path: str, networks: list[dict[str, Any]], where: str) -
             for pi, p in enumerate(net.get(kind) or []):
                 ppath = f"{path}.Networks[{ni}].{kind}[{pi}]"
                 label = p.get("Label", "")
-                if not _LABEL_RE.match(label):
-                    c.err(
-                        f"{ppath}.Label",
-                        f'Port label "{label}" must contain only letters, digits and underscores',
-                    )
+                if problem := validate_blocks.port_label_problem(label):
+                    c.err(f"{ppath}.Label", problem)
                 if label in labels:
                     c.err(f"{ppath}.Label", f'Port label "{label}" is declared twice in {where}')
                 labels[label] = kind

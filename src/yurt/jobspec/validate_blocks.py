@@ -9,6 +9,15 @@ import re
 from typing import Any
 
 _LABEL_RE = re.compile(r"^[a-zA-Z0-9_]+$")
+
+
+def port_label_problem(label: str) -> str:
+    """What is wrong with a port's label (Nomad's validPortLabel), or ""."""
+    if _LABEL_RE.match(label):
+        return ""
+    return f'Port label "{label}" must contain only letters, digits and underscores'
+
+
 _MAX_PORT = 65535
 _RECONCILE = ("keep_original", "keep_replacement", "best_score", "longest_running")
 
@@ -46,14 +55,8 @@ def _static_ports(out: Problems, path: str, g: dict[str, Any]) -> None:
                 for pi, p in enumerate(net.get(kind) or []):
                     ppath = f"{npath}.{kind}[{pi}]"
                     label = p.get("Label", "")
-                    if not _LABEL_RE.match(label):
-                        out.append(
-                            (
-                                f"{ppath}.Label",
-                                f'Port label "{label}" must contain only letters, digits and '
-                                "underscores",
-                            )
-                        )
+                    if problem := port_label_problem(label):
+                        out.append((f"{ppath}.Label", problem))
                     value = p.get("Value", 0)
                     if kind != "ReservedPorts" or not value:
                         continue

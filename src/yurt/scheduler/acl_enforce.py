@@ -90,6 +90,7 @@ JOB_PATHS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("deployments", ("GET",)),
     ("deployment", ("GET",)),
     ("submission", ("GET",)),
+    ("services", ("GET",)),
     ("scale", ("GET", *_WRITE)),
     ("plan", _WRITE),
     ("evaluate", _WRITE),
@@ -179,6 +180,14 @@ ROUTES: dict[tuple[str, str], Need] = {
     **_both(_WRITE, "/v1/deployment/fail/{id}", ns(p.SUBMIT_JOB, ns_from=DEPLOYMENT)),
     **_both(_WRITE, "/v1/deployment/promote/{id}", ns(p.SUBMIT_JOB, ns_from=DEPLOYMENT)),
     **_both(_WRITE, "/v1/deployment/pause/{id}", ns(p.SUBMIT_JOB, ns_from=DEPLOYMENT)),
+    **_both(_WRITE, "/v1/deployment/allocation-health/{id}", ns(p.SUBMIT_JOB, ns_from=DEPLOYMENT)),
+    **_both(_WRITE, "/v1/deployment/unblock/{id}", ns(p.SUBMIT_JOB, ns_from=DEPLOYMENT)),
+    # Native services: Nomad's ServiceRegistration endpoints check read-job / submit-job.
+    ("GET", "/v1/services"): ns(p.READ_JOB, filter_cap=p.READ_JOB),
+    ("GET", "/v1/service/"): READ_JOB,
+    ("GET", "/v1/service/{name}"): READ_JOB,
+    ("DELETE", "/v1/service/{name}/{id}"): ns(p.SUBMIT_JOB),
+    ("GET", "/v1/allocation/{id}/services"): ns(p.READ_JOB, ns_from=ALLOC),
     ("GET", "/v1/nodes"): coarse("node", p.READ),
     ("GET", "/v1/node/{id}"): coarse("node", p.READ),
     # Nomad's Node.GetAllocs: node:read, then only the allocations the token may read.
@@ -186,20 +195,47 @@ ROUTES: dict[tuple[str, str], Need] = {
     **_both(_WRITE, "/v1/node/{id}/drain", coarse("node", p.WRITE)),
     **_both(_WRITE, "/v1/node/{id}/eligibility", coarse("node", p.WRITE)),
     **_both(_WRITE, "/v1/node/{id}/evaluate", coarse("node", p.WRITE)),
+    # Node pools: Nomad's node_pool policy is not modelled; reading takes node:read (the
+    # node_pool read a default policy gives), writing a management token.
+    ("GET", "/v1/node/pools"): coarse("node", p.READ),
+    ("GET", "/v1/node/pool/{name}"): coarse("node", p.READ),
+    ("GET", "/v1/node/pool/{name}/nodes"): coarse("node", p.READ),
+    ("GET", "/v1/node/pool/{name}/jobs"): Need("node", level=p.READ, filter_cap=p.LIST_JOBS),
+    **_both(_WRITE, "/v1/node/pools", MANAGEMENT),
+    **_both((*_WRITE, "DELETE"), "/v1/node/pool/{name}", MANAGEMENT),
     ("GET", "/v1/agent/self"): coarse("agent", p.READ),
     ("GET", "/v1/agent/members"): coarse("node", p.READ),
     ("GET", "/v1/agent/servers"): coarse("agent", p.READ),
     ("GET", "/v1/operator/scheduler/configuration"): coarse("operator", p.READ),
     **_both(_WRITE, "/v1/operator/scheduler/configuration", coarse("operator", p.WRITE)),
+    ("GET", "/v1/operator/raft/configuration"): coarse("operator", p.READ),
+    ("GET", "/v1/operator/autopilot/configuration"): coarse("operator", p.READ),
+    **_both(_WRITE, "/v1/operator/autopilot/configuration", coarse("operator", p.WRITE)),
+    ("GET", "/v1/operator/autopilot/health"): coarse("operator", p.READ),
+    **_both(_WRITE, "/v1/agent/join", coarse("agent", p.WRITE)),
+    **_both(_WRITE, "/v1/agent/force-leave", coarse("agent", p.WRITE)),
+    ("GET", "/v1/scaling/policies"): ns(p.LIST_SCALING_POLICIES, p.READ_JOB),
+    ("GET", "/v1/scaling/policy/{id}"): ns(p.READ_SCALING_POLICY, p.READ_JOB),
     **_both(_WRITE, "/v1/system/gc", MANAGEMENT),
     **_both(_WRITE, "/v1/system/reconcile/summaries", MANAGEMENT),
     **_both(_WRITE, "/v1/search", Need("search")),
+    # Checked per context and per object by the handler (yurt.scheduler.api_search).
+    **_both(_WRITE, "/v1/search/fuzzy", SELF),
     ("*", "/v1/client/{tail}"): Need("client-tail"),
+    # Each topic needs its own capability: checked by the handler (yurt.scheduler.api_events).
+    ("GET", "/v1/event/stream"): SELF,
     # yurt's client protocol: the node's own secret, checked by the handlers.
     ("PUT", "/v1/internal/node/register"): INTERNAL,
     ("PUT", "/v1/internal/node/{id}/heartbeat"): INTERNAL,
     ("GET", "/v1/internal/node/{id}/allocations"): INTERNAL,
     ("PUT", "/v1/internal/node/{id}/allocations"): INTERNAL,
+    ("PUT", "/v1/internal/node/{id}/services"): INTERNAL,
+    # Variables: the handlers check each path's capabilities, and workload identities,
+    # as Nomad's Variables RPCs do (yurt.scheduler.api_variables).
+    ("GET", "/v1/vars"): SELF,
+    ("GET", "/v1/var/{path}"): SELF,
+    **_both((*_WRITE, "DELETE"), "/v1/var/{path}", SELF),
+    ("GET", "/v1/internal/node/{id}/identity"): INTERNAL,
     # The ACL endpoints check the token themselves (yurt.scheduler.acl_api).
     ("GET", "/v1/acl/policy/{name}"): SELF,
     **_both((*_WRITE, "DELETE"), "/v1/acl/policy/{name}", SELF),
@@ -219,6 +255,8 @@ def client_tail_need(tail: str) -> tuple[Need, str]:
     parts = tail.strip("/").split("/")
     if parts == ["stats"]:
         return coarse("node", p.READ), ""
+    if parts == ["gc"]:
+        return coarse("node", p.WRITE), ""
     if len(parts) == 3 and parts[0] == "fs":
         if parts[1] == "logs":
             return ns(p.READ_LOGS, p.READ_FS, ns_from=ALLOC), parts[2]
@@ -230,6 +268,8 @@ def client_tail_need(tail: str) -> tuple[Need, str]:
             return ns(p.READ_JOB, ns_from=ALLOC), parts[1]
         if action in ("restart", "signal"):
             return ns(p.ALLOC_LIFECYCLE, ns_from=ALLOC), parts[1]
+        if action == "gc":
+            return ns(p.SUBMIT_JOB, ns_from=ALLOC), parts[1]
         if action == "exec":
             return Need("ns", (p.ALLOC_EXEC,), ALLOC, exec_task=True), parts[1]
     return MANAGEMENT, ""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from yurt.api.json_document import DocumentError, load_object
 from yurt.jobspec.diagnostics import JobspecError
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
 from yurt.jobspec.functions import functions
@@ -334,13 +335,9 @@ def _namespace_blocks(block: Block, scope: Scope, filename: str) -> dict[str, An
 
 def _read_json(rules: str, filename: str) -> _RawPolicy:
     try:
-        doc = json.loads(rules)
-    except json.JSONDecodeError as exc:
-        raise PolicyError(
-            f"Failed to parse ACL Policy: {filename}:{exc.lineno}:{exc.colno}: {exc.msg}"
-        ) from None
-    if not isinstance(doc, dict):
-        raise PolicyError("Failed to parse ACL Policy: expected a JSON object")
+        doc = load_object(rules, filename)
+    except DocumentError as exc:
+        raise PolicyError(f"Failed to parse ACL Policy: {exc}") from None
     out = _RawPolicy()
     for key, value in doc.items():
         if key not in _BLOCK_KEYS:
@@ -535,6 +532,9 @@ class ACL:
     host_volumes: dict[str, set[str]] = field(default_factory=dict)
     wildcard_host_volumes: dict[str, set[str]] = field(default_factory=dict)
     coarse: dict[str, str] = field(default_factory=dict)
+    # Variables rules keyed "namespace\x00path", globbed as one string, as Nomad does.
+    variables: dict[str, set[str]] = field(default_factory=dict)
+    wildcard_variables: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def is_management(self) -> bool:
@@ -576,6 +576,21 @@ class ACL:
             caps = _closest_glob(self.wildcard_host_volumes, name)
         return caps is not None and DENY not in caps and cap in caps
 
+    def allow_variable_op(
+        self, ns: str, path: str, cap: str, claim: WorkloadClaim | None = None
+    ) -> bool:
+        """Nomad's `AllowVariableOperation`: the closest rule for the namespace and path
+        (deny wins), or a task's implicit read and list of its own `nomad/jobs/...`."""
+        if self.management:
+            return True
+        key = f"{ns}\x00{path}"
+        caps = self.variables.get(key)
+        if caps is None:
+            caps = _closest_glob(self.wildcard_variables, key)
+        if caps is not None and DENY not in caps and cap in caps:
+            return True
+        return claim is not None and claim.allows_variable(ns, path, cap)
+
     def _level(self, kind: str, *allowed: str) -> bool:
         return self.management or self.coarse.get(kind, "") in allowed
 
@@ -610,6 +625,29 @@ class ACL:
         return self._level("plugin", READ, LIST)
 
 
+@dataclass(frozen=True)
+class WorkloadClaim:
+    """What a task's workload identity names: Nomad's `ACLClaim`."""
+
+    namespace: str
+    job: str
+    group: str
+    task: str
+
+    def allows_variable(self, ns: str, path: str, cap: str) -> bool:
+        """A task may read and list `nomad/jobs`, and its job's, group's and task's own
+        variables, in its own namespace."""
+        if cap not in (READ, LIST) or ns != self.namespace:
+            return False
+        own = (
+            "nomad/jobs",
+            f"nomad/jobs/{self.job}",
+            f"nomad/jobs/{self.job}/{self.group}",
+            f"nomad/jobs/{self.job}/{self.group}/{self.task}",
+        )
+        return path in own
+
+
 def _closest_glob(globs: Mapping[str, set[str]], name: str) -> set[str] | None:
     """The rule of the matching glob that leaves the fewest characters to the wildcards;
     ties go to the first in lexical order (Nomad walks a radix tree and sorts stably)."""
@@ -635,6 +673,28 @@ def _merge(target: dict[str, set[str]], name: str, caps: Iterable[str]) -> None:
         current.add(cap)
 
 
+# What a namespace's `policy` grants on its variables (Nomad's expandNamespacePolicy).
+_POLICY_VARIABLES: dict[str, tuple[str, ...]] = {
+    READ: (READ, LIST),
+    WRITE: (WRITE, READ, LIST, "destroy"),
+}
+
+
+def _variable_rules(rule: NamespaceRule) -> dict[str, tuple[str, ...]]:
+    """A namespace rule's variable paths and capabilities; `read` implies `list`."""
+    out: dict[str, list[str]] = {}
+    if rule.policy in _POLICY_VARIABLES:
+        out.setdefault("*", []).extend(_POLICY_VARIABLES[rule.policy])
+    if rule.policy == DENY:
+        out.setdefault("*", []).append(DENY)
+    for path, caps in (rule.variables or {}).items():
+        listed = list(caps)
+        if READ in listed and LIST not in listed:
+            listed.append(LIST)
+        out.setdefault(path, []).extend(listed)
+    return {path: tuple(caps) for path, caps in out.items()}
+
+
 def compile_acl(policies: Iterable[Policy]) -> ACL:
     """Merge policies into one ACL, as Nomad's `NewACL` does."""
     acl = ACL()
@@ -642,6 +702,10 @@ def compile_acl(policies: Iterable[Policy]) -> ACL:
         for ns in policy.namespaces:
             table = acl.wildcard_namespaces if "*" in ns.name else acl.namespaces
             _merge(table, ns.name, ns.capabilities)
+            for path, caps in _variable_rules(ns).items():
+                key = f"{ns.name}\x00{path}"
+                table = acl.wildcard_variables if "*" in key else acl.variables
+                _merge(table, key, caps)
         for hv in policy.host_volumes:
             table = acl.wildcard_host_volumes if "*" in hv.name else acl.host_volumes
             _merge(table, hv.name, hv.capabilities)

@@ -64,7 +64,7 @@ def _agent_config(server: SchedulerServer) -> Obj:
         },
         "Addresses": {"HTTP": cfg.http_host, "RPC": cfg.http_host, "Serf": cfg.http_host},
         "Server": {"Enabled": True, "BootstrapExpect": 1},
-        "Client": {"Enabled": False},
+        "Client": {"Enabled": server.local_client is not None},
         "Consul": {
             "Address": cfg.consul_addr or "",
             "ServerServiceName": cfg.server_service_name,
@@ -95,6 +95,8 @@ async def agent_self(request: web.Request) -> web.Response:
             "runtime": {"arch": "amd64", "version": "python"},
         },
     }
+    if srv.local_client is not None:
+        out["stats"]["client"] = srv.local_client()
     return json_response(out)
 
 
@@ -111,6 +113,11 @@ async def agent_members(request: web.Request) -> web.Response:
 
 
 async def agent_health(request: web.Request) -> web.Response:
+    if server_of(request).local_client is not None:
+        # Nomad's agent with both roles answers for both unless asked for one
+        wanted = request.query.get("type", "")
+        out = {k: {"ok": True, "message": "ok"} for k in ("client", "server") if wanted in ("", k)}
+        return json_response(out)
     if request.query.get("type", "") == "client":
         return web.Response(
             status=400,

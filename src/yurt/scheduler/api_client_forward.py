@@ -1,5 +1,7 @@
 """`/v1/client/*` through the server, as Nomad forwards it: to the node that runs the named
-allocation (or `?node_id=`), streamed both ways; `alloc exec` as a WebSocket relay."""
+allocation (or `?node_id=`, or else the client this agent runs, as a Nomad agent with both
+roles answers `/v1/client/stats` itself), streamed both ways; `alloc exec` as a WebSocket
+relay."""
 
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ def _node_address(request: web.Request) -> tuple[str, str, str]:
     alloc_id = alloc_of_tail(request.match_info["tail"])
     if alloc_id:
         node_id = lookup(request, s.ALLOC, alloc_id, "Unknown allocation")["NodeID"]
+    local = server_of(request).local_client
+    if not node_id and local is not None:
+        node_id = local().get("node_id", "")
     if not node_id:
         raise APIError.bad_request("missing node_id or allocation ID to route the request")
     node = store.tables[s.NODE].get(node_id)

@@ -1,5 +1,6 @@
 """Nomad's deployments API: list, read, a deployment's allocations, fail, promote,
-pause/resume."""
+pause/resume, manual allocation health, and unblock (a multiregion deployment's step: on
+one region there is never a blocked deployment, and Nomad's answer is a no-op)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from yurt.api.routes import Route
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.api_common import (
+    Obj,
     blocking,
     in_namespace,
     index_headers,
@@ -23,6 +25,7 @@ from yurt.scheduler.api_common import (
     table_index,
     written,
 )
+from yurt.scheduler.errors import SchedulerError
 
 
 async def list_deployments(request: web.Request) -> web.Response:
@@ -86,6 +89,54 @@ async def pause_deployment(request: web.Request) -> web.Response:
     return written(server_of(request).ops.pause_deployment(dep, bool(get_field(body, "Pause"))))
 
 
+async def _named_body(request: web.Request) -> Obj:
+    """The body of a deployment write that names its deployment, as Nomad checks it."""
+    body = expect_object(await read_json(request) or {}, "body")
+    named = get_field(body, "DeploymentID")
+    if not named:
+        raise APIError.bad_request("DeploymentID must be specified")
+    if named != request.match_info["id"]:
+        raise APIError.bad_request("Deployment ID does not match")
+    return body
+
+
+def _deployment(request: web.Request) -> Obj:
+    """The deployment of the path, by its whole ID (Nomad's RPC error when unknown)."""
+    dep = server_of(request).store.tables[s.DEPLOYMENT].get(request.match_info["id"])
+    if dep is None:
+        raise SchedulerError("deployment not found")
+    return dep
+
+
+def _ids(body: Obj, name: str) -> list[str]:
+    value = get_field(body, name) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise APIError.bad_request(f"{name}: expected an array of allocation IDs")
+    return value
+
+
+async def set_alloc_health(request: web.Request) -> web.Response:
+    body = await _named_body(request)
+    healthy = _ids(body, "HealthyAllocationIDs")
+    unhealthy = _ids(body, "UnhealthyAllocationIDs")
+    dep = _deployment(request)
+    return written(server_of(request).ops.set_alloc_health(dep, healthy, unhealthy))
+
+
+async def unblock_deployment(request: web.Request) -> web.Response:
+    await _named_body(request)
+    _deployment(request)
+    return written(
+        {
+            "DeploymentModifyIndex": 0,
+            "EvalCreateIndex": 0,
+            "EvalID": "",
+            "Index": 0,
+            "RevertedJobVersion": None,
+        }
+    )
+
+
 ROUTES: list[Route] = [
     routes.get("/v1/deployments", list_deployments),
     routes.get("/v1/deployment/{id}", get_deployment),
@@ -93,6 +144,8 @@ ROUTES: list[Route] = [
     routes.write("/v1/deployment/fail/{id}", fail_deployment),
     routes.write("/v1/deployment/promote/{id}", promote_deployment),
     routes.write("/v1/deployment/pause/{id}", pause_deployment),
+    routes.write("/v1/deployment/allocation-health/{id}", set_alloc_health),
+    routes.write("/v1/deployment/unblock/{id}", unblock_deployment),
 ]
 
 

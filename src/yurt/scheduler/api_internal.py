@@ -1,5 +1,6 @@
 """yurt's scheduler-to-client protocol, under `/v1/internal/` and versioned: a node
-registers, heartbeats, watches its allocations (a blocking query) and reports their status.
+registers, heartbeats, watches its allocations (a blocking query), reports their status and
+keeps their native service registrations.
 Every call but registration carries the node's secret."""
 
 from __future__ import annotations
@@ -87,11 +88,26 @@ async def update_allocs(request: web.Request) -> web.Response:
     return json_response({"Index": index}, headers=index_headers(index))
 
 
+async def sync_services(request: web.Request) -> web.Response:
+    """The node's native service registrations (`provider = "nomad"`): `Upsert` what its
+    allocations now advertise, `Remove` registrations (by ID) they no longer do."""
+    node = node_auth(request)
+    body = expect_object(await read_json(request), "body")
+    upserts = get_field(body, "Upsert") or []
+    removals = get_field(body, "Remove") or []
+    if not isinstance(upserts, list) or not isinstance(removals, list):
+        raise APIError.bad_request("Upsert and Remove: expected arrays")
+    regs = [expect_object(r, f"Upsert[{i}]") for i, r in enumerate(upserts)]
+    index = server_of(request).ops.sync_services(node["ID"], regs, [str(r) for r in removals])
+    return json_response({"Index": index}, headers=index_headers(index))
+
+
 ROUTES: list[Route] = [
     routes.put("/v1/internal/node/register", register),
     routes.put("/v1/internal/node/{id}/heartbeat", heartbeat),
     routes.get("/v1/internal/node/{id}/allocations", node_allocs),
     routes.put("/v1/internal/node/{id}/allocations", update_allocs),
+    routes.put("/v1/internal/node/{id}/services", sync_services),
 ]
 
 

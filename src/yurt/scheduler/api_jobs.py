@@ -19,7 +19,7 @@ from yurt.api.errors import APIError
 from yurt.api.http import expect_object, flag, json_response, read_json
 from yurt.api.routes import Handler, Route
 from yurt.scheduler import api_job_actions as act
-from yurt.scheduler import jobspec_bridge
+from yurt.scheduler import api_services, jobspec_bridge
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.api_common import (
@@ -284,6 +284,7 @@ ROUTES: list[Route] = [
     *job_path("deployments", get=job_deployments),
     *job_path("deployment", get=job_latest_deployment),
     *job_path("submission", get=job_submission),
+    *job_path("services", get=api_services.job_services),
     *job_path("scale", get=job_scale_status, write=act.scale),
     *job_path("plan", write=act.plan),
     *job_path("evaluate", write=act.evaluate),

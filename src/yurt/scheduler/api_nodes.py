@@ -15,7 +15,7 @@ from yurt.api.routes import Route
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.api_common import Obj, blocking, lookup, server_of, table_index, written
-from yurt.scheduler.api_views import alloc_view
+from yurt.scheduler.api_views import alloc_view, node_view
 
 
 async def list_nodes(request: web.Request) -> web.Response:
@@ -38,7 +38,7 @@ async def get_node(request: web.Request) -> web.Response:
 
     def run() -> tuple[Any, int]:
         node = lookup(request, s.NODE, ident, "node")
-        return m.node_view(node), node["ModifyIndex"]
+        return node_view(node), node["ModifyIndex"]
 
     return await blocking(request, [s.NODE], run)
 

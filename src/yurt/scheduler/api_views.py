@@ -38,3 +38,71 @@ def alloc_view(server: SchedulerServer, alloc: Obj) -> Obj:
         job = store.job(alloc["Namespace"], alloc["JobID"])
     out["Job"] = job
     return out
+
+
+def _network(net: Obj) -> Obj:
+    """A node network with every field Nomad's `NetworkResource` has."""
+    return {
+        "CIDR": net.get("CIDR", ""),
+        "DNS": net.get("DNS"),
+        "Device": net.get("Device", ""),
+        "DynamicPorts": net.get("DynamicPorts"),
+        "IP": net.get("IP", ""),
+        "MBits": int(net.get("MBits") or 1000),
+        "Mode": net.get("Mode") or "host",
+        "ReservedPorts": net.get("ReservedPorts"),
+    }
+
+
+def _legacy(cpu: int, memory: int, disk: int, networks: list[Obj] | None) -> Obj:
+    """Nomad's pre-0.9 `Resources` shape, which it still fills for old readers (the
+    1.x CLI's `node status` reads `Reserved` and panics on null)."""
+    return {
+        "CPU": cpu,
+        "Cores": 0,
+        "Devices": None,
+        "DiskMB": disk,
+        "IOPS": 0,
+        "MemoryMB": memory,
+        "MemoryMaxMB": 0,
+        "Networks": networks,
+    }
+
+
+def node_view(node: Obj) -> Obj:
+    """`GET /v1/node/:id` as Nomad answers it: the secret blanked, `Drain`, and the
+    resources in both shapes, each with every field (a node that registered with less
+    reads as Nomad's would)."""
+    out = m.node_view(node)
+    out["Drain"] = node.get("DrainStrategy") is not None
+    res = dict(node.get("NodeResources") or {})
+    networks = [_network(n) for n in res.get("Networks") or []]
+    cpu = int((res.get("Cpu") or {}).get("CpuShares") or 0)
+    memory = int((res.get("Memory") or {}).get("MemoryMB") or 0)
+    disk = int((res.get("Disk") or {}).get("DiskMB") or 0)
+    res.update(
+        Networks=networks,
+        Disk={"DiskMB": disk},
+        Devices=res.get("Devices"),
+    )
+    out["NodeResources"] = res
+    out["Resources"] = _legacy(cpu, memory, disk, networks or None)
+    reserved = node.get("ReservedResources") or {}
+    r_cpu = reserved.get("Cpu") or {}
+    r_memory = int((reserved.get("Memory") or {}).get("MemoryMB") or 0)
+    r_disk = int((reserved.get("Disk") or {}).get("DiskMB") or 0)
+    out["ReservedResources"] = {
+        "Cpu": {
+            "CpuShares": int(r_cpu.get("CpuShares") or 0),
+            "ReservedCpuCores": r_cpu.get("ReservedCpuCores"),
+        },
+        "Disk": {"DiskMB": r_disk},
+        "Memory": {"MemoryMB": r_memory},
+        "Networks": {
+            "ReservedHostPorts": str(
+                (reserved.get("Networks") or {}).get("ReservedHostPorts") or ""
+            )
+        },
+    }
+    out["Reserved"] = _legacy(int(r_cpu.get("CpuShares") or 0), r_memory, r_disk, None)
+    return out

@@ -9,6 +9,7 @@ from yurt.api.durations import SECOND
 from yurt.api.limits import HTTPLimits, nomad_limits
 from yurt.api.tls import TLSConfig
 from yurt.scheduler.gc import GCThresholds
+from yurt.storage.config import StoreConfig
 
 
 @dataclass
@@ -51,6 +52,8 @@ class SchedulerConfig:
     # Nomad's `consul { tags }` on this server's service; `advertise { http }` as its address.
     consul_tags: list[str] = field(default_factory=list)
     advertise_http: str = ""
+    # yurt's `store { }`: SQLite in data_dir (default), or etcd under `<prefix>/scheduler`.
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     @property
     def address(self) -> str:

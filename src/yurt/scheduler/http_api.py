@@ -4,9 +4,14 @@ for the web UI.
 
 One module per resource, each with its route table (`ROUTES`, `yurt.api.routes`):
 - `api_jobs` (`/v1/jobs`, `/v1/job/<id>/...`; the actions in `api_job_actions`)
-- `api_allocations`, `api_evaluations`, `api_deployments`, `api_nodes`
-- `api_agent` (agent, status, regions, metrics), `api_operator` (scheduler configuration)
+- `api_allocations`, `api_evaluations`, `api_deployments`, `api_nodes`, `api_node_pools`
+  (declared before `api_nodes`: `/v1/node/pools` is not a node's ID)
+- `api_agent` (agent, status, regions, metrics), `api_operator` (scheduler configuration,
+  Raft, Autopilot, agent join/force-leave), `api_scaling` (scaling policies)
+- `api_events` (the event stream, `/v1/event/stream`)
 - `api_system` (garbage collection, summaries, search), `acl_api` (ACL)
+- `api_services` (native service discovery, `/v1/services`, `/v1/service/<name>`)
+- `api_variables` (Nomad Variables and their locks, `/v1/vars`, `/v1/var/<path>`)
 - `api_internal` (yurt's client protocol), `api_client_forward` (`/v1/client/*` to nodes)
 """
 
@@ -24,11 +29,17 @@ from yurt.scheduler import (
     api_client_forward,
     api_deployments,
     api_evaluations,
+    api_events,
     api_internal,
     api_jobs,
+    api_node_pools,
     api_nodes,
     api_operator,
+    api_scaling,
+    api_search,
+    api_services,
     api_system,
+    api_variables,
 )
 from yurt.scheduler import ui as scheduler_ui
 from yurt.scheduler.acl_api import add_acl_routes
@@ -46,12 +57,18 @@ RESOURCES = (
     api_allocations,
     api_evaluations,
     api_deployments,
+    api_node_pools,
     api_nodes,
     api_agent,
     api_operator,
+    api_scaling,
+    api_search,
     api_system,
+    api_services,
+    api_variables,
     api_internal,
     api_client_forward,
+    api_events,
 )
 
 
@@ -70,4 +87,9 @@ def build_app(server: SchedulerServer) -> web.Application:
     for module in RESOURCES:
         module.add_routes(app.router)
     scheduler_ui.add_routes(app)
+    app.on_shutdown.append(_end_event_streams)
     return app
+
+
+async def _end_event_streams(app: web.Application) -> None:
+    app[SERVER_KEY].events.close()

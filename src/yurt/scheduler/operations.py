@@ -10,6 +10,8 @@
 | eligibility, drain                        |                     |
 | allocation stop, client updates           | `ops_allocations`   |
 | evaluation processing, plan apply, plan   | `ops_evaluations`   |
+| native service registrations              | `ops_services`      |
+| Nomad Variables and their locks           | `ops_variables`     |
 
 Each operation is one SQLite transaction and returns only after its commit, then hands new
 pending evaluations to the broker. Refusals are `yurt.scheduler.errors` exceptions; the HTTP
@@ -22,9 +24,11 @@ from yurt.scheduler.ops_allocations import AllocationOps
 from yurt.scheduler.ops_base import TRACKED_VERSIONS, spec_of
 from yurt.scheduler.ops_evaluations import EvaluationOps
 from yurt.scheduler.ops_periodic import PeriodicOps
+from yurt.scheduler.ops_services import ServiceOps
+from yurt.scheduler.ops_variables import VariableOps
 
 __all__ = ["TRACKED_VERSIONS", "Operations", "spec_of"]
 
 
-class Operations(AllocationOps, PeriodicOps, EvaluationOps):
+class Operations(AllocationOps, PeriodicOps, EvaluationOps, ServiceOps, VariableOps):
     """The scheduler's operations, one object for the server, its API and its loops."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
-from yurt.scheduler.errors import InvalidRequest
+from yurt.scheduler.errors import InvalidRequest, SchedulerError
 from yurt.scheduler.ops_base import Obj, json_copy
 from yurt.scheduler.ops_jobs import JobOps
 
@@ -247,6 +247,56 @@ class DeploymentOps(JobOps):
         if dep["Status"] != m.DEPLOY_RUNNING:
             raise InvalidRequest(f"can't fail terminal deployment (status {dep['Status']})")
         return self.set_deployment_status(dep, m.DEPLOY_FAILED, "Deployment marked as failed")
+
+    def set_alloc_health(self, dep: Obj, healthy: list[str], unhealthy: list[str]) -> Obj:
+        """Nomad's manual health (`health_check = "manual"`): mark allocations of the
+        deployment healthy or unhealthy (unhealthy wins for an ID in both), then let the
+        deployment watcher judge it; Nomad's texts (its RPC errors, answered 500)."""
+        if not healthy and not unhealthy:
+            raise SchedulerError("must specify at least one healthy/unhealthy allocation ID")
+        if dep["Status"] not in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
+            raise SchedulerError("can't set health of allocations for a terminal deployment")
+        marks = {**dict.fromkeys(healthy, True), **dict.fromkeys(unhealthy, False)}
+        allocs = self.store.tables[s.ALLOC]
+        for alloc_id in marks:
+            if len(alloc_id) != 36:
+                raise SchedulerError(
+                    f'alloc "{alloc_id}" lookup failed: index error: UUID must be 36 characters'
+                )
+            alloc = allocs.get(alloc_id)
+            if alloc is None:
+                raise SchedulerError(f'unknown alloc "{alloc_id}"')
+            if alloc.get("DeploymentID") != dep["ID"]:
+                raise SchedulerError(f'alloc "{alloc_id}" is not part of deployment')
+        job = self.store.job(dep["Namespace"], dep["JobID"]) or {
+            "ID": dep["JobID"],
+            "Namespace": dep["Namespace"],
+        }
+        with self.store.write() as txn:
+            txn.event_type = "DeploymentAllocHealth"
+            for alloc_id, ok in marks.items():
+                alloc = dict(allocs[alloc_id])
+                alloc["DeploymentStatus"] = {
+                    **(alloc.get("DeploymentStatus") or {}),
+                    "Healthy": ok,
+                    "Timestamp": m.rfc3339(),
+                    "ModifyIndex": txn.index,
+                }
+                alloc["ModifyIndex"] = txn.index
+                txn.put(s.ALLOC, alloc_id, alloc)
+            ev = self._put_eval(
+                txn,
+                m.new_eval(job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"]),
+            )
+        self._enqueue([ev])
+        self._watch_deployment(dep["ID"])
+        return {
+            "EvalID": ev["ID"],
+            "EvalCreateIndex": ev["CreateIndex"],
+            "DeploymentModifyIndex": txn.index,
+            "RevertedJobVersion": None,
+            "Index": txn.index,
+        }
 
     def set_deployment_status(self, dep: Obj, status: str, desc: str) -> Obj:
         with self.store.write() as txn:

@@ -64,20 +64,25 @@ class JobOps(OpsBase):
         }
 
     def deregister_job(self, namespace: str, job_id: str, *, purge: bool) -> Obj:
-        job = self.job_or_404(namespace, job_id)
+        """Stop (a new version with `Stop`) or purge a job. As Nomad's `Job.Deregister`, a
+        job that is not there (never was, or already purged) is no error: the answer is
+        an evaluation all the same, which finds nothing to stop."""
+        job = self.store.job(namespace, job_id)
         with self.store.write() as txn:
-            if purge:
+            if job is None:
+                stopped = self._job_or_stub(namespace, job_id)
+            elif purge:
                 txn.delete(s.JOB, s.job_key(namespace, job_id))
                 stopped = dict(job)
                 stopped["Stop"] = True
             else:
                 stopped = dict(job)
                 if not job.get("Stop"):
+                    # Nomad's FSM copies the current job and sets Stop: the new version
+                    # keeps the job's SubmitTime and Stable.
                     stopped["Stop"] = True
                     stopped["Version"] = int(job["Version"]) + 1
                     stopped["JobModifyIndex"] = txn.index
-                    stopped["SubmitTime"] = m.now_ns()
-                    stopped["Stable"] = False
                 stopped["ModifyIndex"] = txn.index
                 self._put_job(txn, stopped)
             ev = self._put_eval(txn, m.new_eval(stopped, m.TRIGGER_JOB_DEREGISTER, txn.index))
@@ -85,7 +90,7 @@ class JobOps(OpsBase):
         return {
             "EvalID": ev["ID"],
             "EvalCreateIndex": ev["CreateIndex"],
-            "JobModifyIndex": stopped.get("JobModifyIndex", txn.index),
+            "JobModifyIndex": txn.index,
             "VolumeEvalID": "",
             "VolumeEvalIndex": 0,
             "Index": self.store.index,

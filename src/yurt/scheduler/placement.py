@@ -515,10 +515,12 @@ class Placer:
                 taken.add(picked)
                 dynamic_out.append(_port(p, picked))
                 ports.append(_shared_port(p, picked, facts.ip))
+            # As Nomad's AllocatedPortsToNetworkResource: the ask as the job gave it (its
+            # Mode and Device too), with the ports picked and the node's host IP.
             networks.append(
                 {
-                    "Mode": net.get("Mode") or "host",
-                    "Device": facts.device,
+                    "Mode": net.get("Mode") or "",
+                    "Device": net.get("Device") or "",
                     "CIDR": "",
                     "IP": facts.ip,
                     "Hostname": net.get("Hostname", ""),

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from yurt.scheduler.acl_state import ACLState
 from yurt.scheduler.broker import EvalBroker
 from yurt.scheduler.config import SchedulerConfig
 from yurt.scheduler.consul import ConsulRegistration
+from yurt.scheduler.event_buffer import EventBuffer
 from yurt.scheduler.gc import GarbageCollector, GCResult
 from yurt.scheduler.heartbeat import Heartbeats
 from yurt.scheduler.http_api import build_app
@@ -38,7 +40,9 @@ class SchedulerServer:
     def __init__(self, config: SchedulerConfig | None = None) -> None:
         self.config = config or SchedulerConfig()
         self.hub = WatchHub()
-        self.store = s.Store(Path(self.config.data_dir), self.hub)
+        backend = self.config.store.open("scheduler", Path(self.config.data_dir) / "scheduler.db")
+        self.store = s.Store(backend, self.hub)
+        self.events = EventBuffer.attach(self.store)
         self.broker = EvalBroker()
         self.scheduler = Scheduler(self.store, algorithm=self._stored_algorithm())
         self.heartbeats = Heartbeats(
@@ -56,6 +60,8 @@ class SchedulerServer:
         self.gc = GarbageCollector(self.store, self.config.gc_thresholds)
         self.acl = ACLState(self.store, self.config.data_dir)
         self.server_id = self._server_id()
+        # `stats.client` of /v1/agent/self when this agent also runs a client (`yurt up`)
+        self.local_client: Callable[[], dict[str, str]] | None = None
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []

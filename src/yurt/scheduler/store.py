@@ -9,13 +9,14 @@ nothing is ever answered that a `kill -9` could lose.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from yurt.api.blocking import WatchHub
-from yurt.scheduler.model import alloc_uses_resources, job_status
+from yurt.scheduler.model import alloc_client_terminal, alloc_uses_resources, job_status
 from yurt.scheduler.usage import NodeUsage
 from yurt.storage.interface import Backend, Batch, Reclaimed
 from yurt.storage.topics import TopicIndex
@@ -33,6 +34,12 @@ CONFIG = "config"
 ACL_POLICY = "acl_policy"
 ACL_TOKEN = "acl_token"
 ACL_ONETIME = "acl_onetime"
+# Nomad's native service registrations (yurt.scheduler.services), by registration ID.
+SERVICE = "service"
+# Nomad Variables (yurt.scheduler.ops_variables), by "namespace\0path", items sealed.
+VARIABLE = "variable"
+# Nomad's node pools made by the user (yurt.scheduler.node_pools), by name.
+NODE_POOL = "node_pool"
 KINDS = (
     JOB,
     JOB_VERSION,
@@ -45,12 +52,28 @@ KINDS = (
     ACL_POLICY,
     ACL_TOKEN,
     ACL_ONETIME,
+    SERVICE,
+    VARIABLE,
+    NODE_POOL,
 )
 
 # the backend's table of each kind's index (what blocking reads of a kind's list wait on)
 KIND_INDEX = "_index"
 
 Obj = dict[str, Any]
+# (kind, key, the object before, the object after) of one committed put or delete
+Change = tuple[str, str, Obj | None, Obj | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A committed write, as the commit hooks (the event stream) see it: `cause` holds the
+    changes of the write it follows from (a job status settled after it)."""
+
+    index: int
+    changes: list[Change]
+    cause: list[Change]
+    event_type: str
 
 
 def job_key(namespace: str, job_id: str) -> str:
@@ -68,6 +91,9 @@ class Txn:
         self._batch = batch
         self.index = batch.claim_index()
         self.puts: list[tuple[str, str, Obj | None]] = []
+        # what the event stream calls this write, when its changes alone cannot tell
+        self.event_type = ""
+        self.cause: list[Change] = []
 
     def put(self, kind: str, key: str, obj: Obj) -> None:
         self._batch.put(kind, key, obj)
@@ -98,9 +124,12 @@ class Store:
         # Every write that touches a job's allocations settles the job's status, which reads
         # its evaluations: kept per job so that this does not scan every evaluation.
         self.evals_by_job: dict[str, set[str]] = {}
+        self.services_by_alloc: dict[str, set[str]] = {}
         # What running allocations take on each node, kept as allocations change so that
         # placement does not recount it for every evaluation.
         self.usage: dict[str, NodeUsage] = {}
+        # called after each commit, in the order of the indexes (yurt.scheduler.event_buffer)
+        self.commit_hooks: list[Callable[[Commit], None]] = []
         self._load()
 
     def _load(self) -> None:
@@ -124,12 +153,15 @@ class Store:
         with self.backend.transaction() as batch:
             txn = Txn(batch)
             yield txn
+            self._drop_services_of_stopped_allocs(txn)
             kinds = {kind for kind, _, _ in txn.puts}
             self._kinds.persist(batch, kinds, txn.index)
         topics: set[str] = set()
+        changes: list[Change] = []
         for kind, key, obj in txn.puts:
             table = self.tables[kind]
             old = table.get(key)
+            changes.append((kind, key, old, obj))
             if obj is None:
                 table.pop(key, None)
             else:
@@ -143,9 +175,14 @@ class Store:
                         topics.add(f"node-allocs:{o.get('NodeID', '')}")
         self._kinds.advance(kinds, txn.index)
         self._kinds.publish(*topics)
-        self._settle_job_statuses(txn.puts)
+        commit = Commit(txn.index, changes, txn.cause, txn.event_type)
+        for hook in self.commit_hooks:
+            hook(commit)
+        self._settle_job_statuses(txn.puts, commit)
 
-    def _settle_job_statuses(self, puts: list[tuple[str, str, Obj | None]]) -> None:
+    def _settle_job_statuses(
+        self, puts: list[tuple[str, str, Obj | None]], cause: Commit | None = None
+    ) -> None:
         """Store the status of every job whose allocations or evaluations just changed, in a
         write of its own when it moved, as Nomad's state store does: the job's ModifyIndex
         then moves too, so blocking reads of the job see it turn running, complete or dead."""
@@ -166,6 +203,9 @@ class Store:
         if not changed:
             return
         with self.write() as txn:
+            if cause is not None:
+                txn.cause = cause.cause or cause.changes
+                txn.event_type = cause.event_type
             for job, status in changed:
                 txn.put(
                     JOB,
@@ -173,7 +213,25 @@ class Store:
                     {**job, "Status": status, "ModifyIndex": txn.index},
                 )
 
+    def _drop_services_of_stopped_allocs(self, txn: Txn) -> None:
+        """As Nomad's state store does: an allocation that stopped on its client (or is
+        gone) takes its native service registrations with it, in the same transaction."""
+        stopped = [
+            key
+            for kind, key, obj in txn.puts
+            if kind == ALLOC and (obj is None or alloc_client_terminal(obj))
+        ]
+        for alloc_id in stopped:
+            for sid in sorted(self.services_by_alloc.get(alloc_id, ())):
+                txn.delete(SERVICE, sid)
+
     def _reindex(self, kind: str, key: str, old: Obj | None, new: Obj | None) -> None:
+        if kind == SERVICE:
+            if old is not None:
+                self.services_by_alloc.get(old["AllocID"], set()).discard(key)
+            if new is not None:
+                self.services_by_alloc.setdefault(new["AllocID"], set()).add(key)
+            return
         if kind == EVAL:
             if old is not None:
                 self.evals_by_job.get(job_key(old["Namespace"], old["JobID"]), set()).discard(key)

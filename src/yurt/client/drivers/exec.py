@@ -12,10 +12,9 @@ import shutil
 from yurt.client.cgroups import TaskCgroup
 from yurt.client.drivers.base import Driver, DriverError, DriverHealth, Obj, TaskContext, TaskHandle
 from yurt.client.drivers.raw_exec import (
-    ProcessHandle,
     _args,
-    _proc_start_time,
     adopt_marked,
+    recover_process,
     spawn_with_logmon,
 )
 
@@ -104,12 +103,10 @@ class ExecDriver(Driver):
         return handle
 
     async def recover(self, ctx: TaskContext, state: Obj) -> TaskHandle | None:
-        pid = int(state.get("Pid") or 0)
-        start_time = state.get("StartTime")
-        if not pid or _proc_start_time(pid) != start_time:
+        handle = recover_process(ctx, state)
+        if handle is None:
             return None
-        handle = ProcessHandle(pid, start_time, None, state.get("LogmonPid"))
-        handle.env, handle.cwd, handle.enter_namespaces = ctx.env, ctx.task_dir, True
+        handle.enter_namespaces = True
         handle.cgroup = TaskCgroup.locate(_cgroup_name(ctx))
         return handle
 

@@ -274,6 +274,18 @@ def adopt_marked(ctx: TaskContext) -> ProcessHandle | None:
     return ProcessHandle(pid, start_time, None, logmon_pid)
 
 
+def recover_process(ctx: TaskContext, state: Obj) -> ProcessHandle | None:
+    """The task's process from its persisted handle state, if that process (the same pid
+    started at the same time) still runs."""
+    pid = int(state.get("Pid") or 0)
+    start_time = state.get("StartTime")
+    if not pid or _proc_start_time(pid) != start_time:
+        return None
+    handle = ProcessHandle(pid, start_time, None, state.get("LogmonPid"))
+    handle.env, handle.cwd = ctx.env, ctx.task_dir
+    return handle
+
+
 class RawExecDriver(Driver):
     name = "raw_exec"
 
@@ -296,10 +308,4 @@ class RawExecDriver(Driver):
         return handle
 
     async def recover(self, ctx: TaskContext, state: Obj) -> TaskHandle | None:
-        pid = int(state.get("Pid") or 0)
-        start_time = state.get("StartTime")
-        if not pid or _proc_start_time(pid) != start_time:
-            return None
-        handle = ProcessHandle(pid, start_time, None, state.get("LogmonPid"))
-        handle.env, handle.cwd = ctx.env, ctx.task_dir
-        return handle
+        return recover_process(ctx, state)
