@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.etcd import Etcd, shared_endpoint
-from tests.support.process import free_port, wait_for
-from yurt.storage.etcd import EtcdBackend, IndexConflict
-from yurt.storage.etcd_client import EtcdError
+from tests.support.process import free_port
+from yurt.storage.etcd import EtcdBackend, IndexConflict, NotLeader
+from yurt.storage.etcd_client import EtcdError, op_delete, op_put
 from yurt.storage.interface import RemoteChange
 
 
@@ -86,7 +86,7 @@ def test_a_row_deleted_and_written_again_in_one_batch_moves_to_the_end(tmp_path:
 
 def test_follow_delivers_what_another_writer_changed(tmp_path: Path) -> None:
     writer, follower = _pair(tmp_path)
-    got: queue.Queue[RemoteChange] = queue.Queue()
+    got: queue.Queue[list[RemoteChange]] = queue.Queue()
     try:
         follower.follow(got.put)
         with follower.transaction() as batch:  # its own writes are not delivered back
@@ -98,17 +98,16 @@ def test_follow_delivers_what_another_writer_changed(tmp_path: Path) -> None:
         with writer.transaction() as batch:
             batch.delete("kv", "a/b\0c")
             batch.claim_index()
-        changes = [got.get(timeout=10) for _ in range(3)]
-        assert [(c.table, c.key, c.value) for c in changes] == [
+        first, second = got.get(timeout=10), got.get(timeout=10)  # one call per commit
+        assert [(c.table, c.key, c.value) for c in first] == [
             ("kv", "a/b\0c", {"Value": "dg=="}),
             ("nodes", "n1", {"Node": "n1"}),
-            ("kv", "a/b\0c", None),
         ]
-        assert changes[0].revision == changes[1].revision < changes[2].revision
+        assert [(c.table, c.key, c.value) for c in second] == [("kv", "a/b\0c", None)]
+        assert first[0].revision == first[1].revision < second[0].revision
         assert got.empty()
-        # the follower's index moved with the remote commits: its next claim follows them
-        # (the index key is the last write of each Txn, so it may arrive just after)
-        wait_for(lambda: follower.index == writer.index == 3, what="the follower's index")
+        # the index of a commit is known before its rows are delivered
+        assert follower.index == writer.index == 3
         with follower.transaction() as batch:
             assert batch.claim_index() == 4
     finally:
@@ -120,17 +119,17 @@ def test_follow_starts_where_the_backend_was_opened_and_before_its_commits(
     tmp_path: Path,
 ) -> None:
     writer, follower = _pair(tmp_path)
-    got: queue.Queue[RemoteChange] = queue.Queue()
+    got: queue.Queue[list[RemoteChange]] = queue.Queue()
     try:
         with writer.transaction() as batch:  # after the follower opened, before it follows
             batch.put("kv", "early", 1)
         follower.follow(got.put)
-        assert got.get(timeout=10).key == "early"
+        assert [c.key for c in got.get(timeout=10)] == ["early"]
         with pytest.raises(RuntimeError, match="already"):
             follower.follow(got.put)
         with writer.transaction() as batch:
             batch.put("kv", "late", 2)
-        assert got.get(timeout=10).key == "late"
+        assert [c.key for c in got.get(timeout=10)] == ["late"]
     finally:
         writer.close()
         follower.close()
@@ -144,12 +143,37 @@ def test_follow_starts_where_the_backend_was_opened_and_before_its_commits(
         late.close()
 
 
+def test_a_fenced_write_fails_once_the_leader_key_changed(tmp_path: Path) -> None:
+    """The leader's fence: its writes compare the leader key's create revision, so a
+    server that lost the key cannot write, whatever it believes."""
+    backend = EtcdBackend([shared_endpoint()], f"/test{tmp_path}/scheduler")
+    key = f"/test{tmp_path}/%leader/scheduler".encode()
+    try:
+        _ok, created = backend.client.txn([], [op_put(key, b"a")])
+        backend.fence = (key, created)
+        with backend.transaction() as batch:
+            batch.put("kv", "k", 1)
+            batch.claim_index()
+        backend.client.txn([], [op_delete(key)])
+        backend.client.txn([], [op_put(key, b"b")])  # another server leads now
+        with pytest.raises(NotLeader, match="no longer leads"), backend.transaction() as batch:
+            batch.put("kv", "k", 2)
+            batch.claim_index()
+        assert backend.get("kv", "k") == 1
+        backend.fence = None  # a follower's own writes are not fenced
+        with backend.transaction() as batch:
+            batch.put("kv", "k", 3)
+        assert backend.get("kv", "k") == 3
+    finally:
+        backend.close()
+
+
 def test_memory_and_sqlite_have_nothing_to_follow(tmp_path: Path) -> None:
     from yurt.storage.memory import MemoryBackend
     from yurt.storage.sqlite import SQLiteBackend
 
     for backend in (MemoryBackend(), SQLiteBackend(tmp_path / "s.db")):
-        seen: list[RemoteChange] = []
+        seen: list[list[RemoteChange]] = []
         backend.follow(seen.append)
         with backend.transaction() as batch:
             batch.put("t", "k", 1)

@@ -115,3 +115,23 @@ def test_sqlite_opens_the_components_file(tmp_path: Path) -> None:
     finally:
         backend.close()
     assert not isinstance(backend, MemoryBackend)
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("", 1),
+        ("server {\n  bootstrap_expect = 1\n}\n", 1),
+        ("server {\n  bootstrap_expect = 3\n}\n", 3),
+    ],
+)
+def test_bootstrap_expect_is_kept_for_the_election(text: str, expect: int) -> None:
+    assert parse_agent_config(text, "agent.hcl").store.bootstrap_expect == expect
+
+
+def test_bootstrap_expect_over_one_needs_etcd(tmp_path: Path) -> None:
+    from yurt.storage.config import StoreOpenError
+
+    store = parse_agent_config("server {\n  bootstrap_expect = 3\n}\n", "agent.hcl").store
+    with pytest.raises(StoreOpenError, match=r'bootstrap_expect = 3 needs .*backend = "etcd"'):
+        store.open("scheduler", tmp_path / "scheduler.db")

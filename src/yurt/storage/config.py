@@ -59,10 +59,18 @@ class StoreConfig:
     endpoints: list[str] = field(default_factory=list)
     prefix: str = DEFAULT_PREFIX
     tls: EtcdTLS | None = None
+    # Nomad's `server { bootstrap_expect }`: no server of a new cluster leads before this
+    # many have registered in etcd (docs/cluster.md); one server on SQLite needs 1
+    bootstrap_expect: int = 1
 
     def open(self, component: str, sqlite_path: Path | str) -> Backend:
         """The backend of one component (`catalog`, `scheduler`): its SQLite file, or its
         prefix `<prefix>/<component>` in etcd."""
+        if self.backend != "etcd" and self.bootstrap_expect > 1:
+            raise StoreOpenError(
+                f"bootstrap_expect = {self.bootstrap_expect} needs several servers, which share "
+                'their state in etcd: store { backend = "etcd" } (docs/cluster.md)'
+            )
         if self.backend == "etcd":
             from yurt.storage.etcd import EtcdBackend
             from yurt.storage.etcd_client import EtcdError

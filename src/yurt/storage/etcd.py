@@ -31,6 +31,7 @@ from yurt.storage.etcd_client import (
     KeyValue,
     Watch,
     absent,
+    created_at,
     mod_revision_is,
     op_delete,
     op_put,
@@ -49,6 +50,11 @@ _PAGE = 4096
 
 class IndexConflict(EtcdError):
     """Another writer committed the index this transaction claimed: nothing was applied."""
+
+
+class NotLeader(EtcdError):
+    """This server's write compared the leader key's create revision and it has changed:
+    another server leads now; nothing was applied."""
 
 
 class EtcdBackend(Backend):
@@ -70,6 +76,9 @@ class EtcdBackend(Backend):
         self._watch: Watch | None = None
         self._closed = False
         self._committed = False
+        # (leader key, its create revision) while this server leads (cluster/election.py):
+        # every commit compares it, so a deposed leader's write fails whole
+        self.fence: tuple[bytes, int] | None = None
         self._read_index()
         # where `follow()` starts: everything after the moment this backend was opened
         self._opened_at = self._revision
@@ -131,7 +140,7 @@ class EtcdBackend(Backend):
 
     def commit_batch(self, batch: PendingWrites) -> None:
         ops = self._ops(batch)
-        compare: list[JSONObject] = []
+        compare = self._fenced()
         if batch.claimed:
             compare.append(mod_revision_is(self.layout.index, self._index_revision))
             ops.append(op_put(self.layout.index, str(batch.claimed).encode()))
@@ -143,11 +152,25 @@ class EtcdBackend(Backend):
                 if batch.claimed:
                     self._index, self._index_revision = batch.claimed, revision
         if not succeeded:
+            self._check_fence()
             self._read_index()
             raise IndexConflict(
                 f"etcd: index {batch.claimed} was taken by another writer under "
                 f"{self.layout.prefix} (it is now {self._index}); nothing was applied, retry"
             )
+
+    def _fenced(self) -> list[JSONObject]:
+        fence = self.fence
+        return [created_at(fence[0], fence[1])] if fence is not None else []
+
+    def _check_fence(self) -> None:
+        """After a failed Txn: raise NotLeader when the fence is what failed."""
+        fence = self.fence
+        if fence is None:
+            return
+        kvs, _more, _revision = self.client.range(fence[0])
+        if not kvs or kvs[0].create_revision != fence[1]:
+            raise NotLeader(f"etcd: {self.layout.prefix}: this server no longer leads")
 
     def _mark_own(self, revision: int) -> None:
         """Remember a commit of ours for the watch to pass over (only when one runs: the
@@ -227,7 +250,7 @@ class EtcdBackend(Backend):
         puts[self.layout.index] = str(index).encode()
         ops = [op_delete(key) for key in existing if key not in puts]
         ops += [op_put(key, value) for key, value in puts.items()]
-        compare = [mod_revision_is(self.layout.index, self._index_revision)]
+        compare = [mod_revision_is(self.layout.index, self._index_revision), *self._fenced()]
         with self._lock:
             succeeded, revision = self._txn(compare, ops)
             self._revision = max(self._revision, revision)
@@ -235,6 +258,7 @@ class EtcdBackend(Backend):
                 self._mark_own(revision)
                 self._index, self._index_revision = index, revision
         if not succeeded:
+            self._check_fence()
             self._read_index()
             raise IndexConflict(f"etcd: {self.layout.prefix} changed during the restore; retry")
 
@@ -261,8 +285,9 @@ class EtcdBackend(Backend):
     # --- remote changes ---
 
     def follow(self, callback: Follower) -> None:
-        """Deliver every row that another writer changed under this prefix since this
-        backend was opened to `callback` -- called on a watch thread, in revision order.
+        """Deliver the rows that another writer changed under this prefix since this
+        backend was opened to `callback`, one call per commit of theirs (a list of rows)
+        -- called on a watch thread, in revision order.
         Called after the loads and before the first commit: a row changed while the tables
         were loaded may arrive although the load had it (applying a change is
         idempotent), none is missed. The index moves with the remote commits, so this
@@ -283,9 +308,10 @@ class EtcdBackend(Backend):
             watch = self.client.watch(self.layout.root, start)
             self._watch = watch
             try:
-                for kind, kv in watch.events():
-                    start = kv.mod_revision + 1
-                    self._deliver(callback, kind, kv)
+                for events in watch.messages():
+                    start = events[-1][1].mod_revision + 1
+                    for commit in _by_revision(events):
+                        self._deliver(callback, commit)
             except Exception as exc:  # the stream broke: watch again from where it was
                 if self._closed:
                     return
@@ -295,22 +321,28 @@ class EtcdBackend(Backend):
                 log.warning("etcd watch on %s: %s; watching again", self.layout.prefix, exc)
             time.sleep(0.5)
 
-    def _deliver(self, callback: Follower, kind: str, kv: KeyValue) -> None:
-        revision = kv.mod_revision
+    def _deliver(self, callback: Follower, events: list[tuple[str, KeyValue]]) -> None:
+        """One commit (every event of one revision): the index first, so that the store
+        applying the rows sees the index they were written at."""
+        revision = events[0][1].mod_revision
         with self._lock:
             own = revision in self._own
             self._own = {r for r in self._own if r >= revision}
             if own:
                 return
             self._revision = max(self._revision, revision)
-        place = self.layout.place(kv.key)
-        if place.kind == "index" and kind != "DELETE":
-            with self._lock:
-                if int(kv.value) > self._index:
-                    self._index, self._index_revision = int(kv.value), revision
-        elif place.kind == "row":
-            value = None if kind == "DELETE" else decode(kv.value)
-            callback(RemoteChange(place.table, place.key, value, revision))
+        changes: list[RemoteChange] = []
+        for kind, kv in events:
+            place = self.layout.place(kv.key)
+            if place.kind == "index" and kind != "DELETE":
+                with self._lock:
+                    if int(kv.value) > self._index:
+                        self._index, self._index_revision = int(kv.value), revision
+            elif place.kind == "row":
+                value = None if kind == "DELETE" else decode(kv.value)
+                changes.append(RemoteChange(place.table, place.key, value, revision))
+        if changes:
+            callback(changes)
 
     def close(self) -> None:
         self._closed = True
@@ -320,3 +352,14 @@ class EtcdBackend(Backend):
         if self._watch_thread is not None:
             self._watch_thread.join(5)
         self.client.close()
+
+
+def _by_revision(events: list[tuple[str, KeyValue]]) -> Iterator[list[tuple[str, KeyValue]]]:
+    commit: list[tuple[str, KeyValue]] = []
+    for event in events:
+        if commit and event[1].mod_revision != commit[0][1].mod_revision:
+            yield commit
+            commit = []
+        commit.append(event)
+    if commit:
+        yield commit

@@ -75,8 +75,15 @@ def prefix_end(prefix: bytes) -> bytes:
 # --- the messages of a Txn (etcdserverpb.RequestOp / Compare) ---
 
 
-def op_put(key: bytes, value: bytes) -> JSONObject:
-    return {"request_put": {"key": b64(key), "value": b64(value)}}
+def op_put(key: bytes, value: bytes, lease: int = 0) -> JSONObject:
+    put: JSONObject = {"key": b64(key), "value": b64(value)}
+    if lease:
+        put["lease"] = str(lease)  # the key goes when the lease does
+    return {"request_put": put}
+
+
+def op_range(key: bytes) -> JSONObject:
+    return {"request_range": {"key": b64(key)}}
 
 
 def op_delete(key: bytes) -> JSONObject:
@@ -96,13 +103,27 @@ def absent(key: bytes) -> JSONObject:
     return {"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
 
 
+def created_at(key: bytes, revision: int) -> JSONObject:
+    """True when `key` exists and was created at `revision` (the leader key's fence)."""
+    return {
+        "key": b64(key),
+        "target": "CREATE",
+        "result": "EQUAL",
+        "create_revision": str(revision),
+    }
+
+
 class EtcdClient:
     """The v3 calls the store backend makes, over one persistent connection."""
 
-    def __init__(self, endpoints: list[str], tls: EtcdTLS | None = None) -> None:
+    def __init__(
+        self, endpoints: list[str], tls: EtcdTLS | None = None, *, timeout: float = TIMEOUT
+    ) -> None:
         if not endpoints:
             raise ValueError("etcd: no endpoints")
         self.endpoints = list(endpoints)
+        # the leader election's client waits less than a lease lives (cluster/leader.py)
+        self.timeout = timeout
         self._tls = tls
         self._ssl = tls.context() if tls else None
         self._current = 0
@@ -133,7 +154,7 @@ class EtcdClient:
         for _ in range(len(self.endpoints)):
             endpoint = self.endpoints[self._current]
             if self._conn is None:
-                self._conn = self.connect(endpoint, TIMEOUT)
+                self._conn = self.connect(endpoint, self.timeout)
                 try:
                     self._conn.connect()
                 except OSError as exc:
@@ -203,6 +224,31 @@ class EtcdClient:
         got = self.call("/v3/kv/txn", {"compare": compare, "success": success})
         return bool(got.get("succeeded")), header_revision(got)
 
+    def txn_answer(
+        self, compare: list[JSONObject], success: list[JSONObject], failure: list[JSONObject]
+    ) -> JSONObject:
+        """One Txn with operations for both outcomes: etcd's whole answer."""
+        body = {"compare": compare, "success": success, "failure": failure}
+        return self.call("/v3/kv/txn", body)
+
+    # --- leases ---
+
+    def lease_grant(self, ttl: int) -> int:
+        return int(self.call("/v3/lease/grant", {"TTL": str(ttl)})["ID"])
+
+    def lease_keepalive(self, lease: int) -> int:
+        """Renew `lease`: the TTL it has again, 0 when it is gone (expired or revoked). The
+        gateway answers one renewal per request and ends the stream."""
+        got = self.call("/v3/lease/keepalive", {"ID": str(lease)}, read=True)
+        return int(got.get("result", {}).get("TTL", 0))
+
+    def lease_revoke(self, lease: int) -> None:
+        try:
+            self.call("/v3/lease/revoke", {"ID": str(lease)})
+        except EtcdError as exc:
+            if "lease not found" not in str(exc):
+                raise
+
     def compact(self, revision: int) -> None:
         self.call("/v3/kv/compaction", {"revision": str(revision), "physical": True})
 
@@ -231,6 +277,12 @@ class Watch:
         self.closed = False
 
     def events(self) -> Iterator[tuple[str, KeyValue]]:
+        for events in self.messages():
+            yield from events
+
+    def messages(self) -> Iterator[list[tuple[str, KeyValue]]]:
+        """The events of each watch response together: etcd never splits one revision (one
+        Txn) across responses, so a response's events are whole commits."""
         endpoint = self._client.endpoint
         # no timeout: a quiet prefix sends nothing for as long as it stays quiet
         self._conn = self._client.connect(endpoint, None)
@@ -258,8 +310,9 @@ class Watch:
             if result.get("canceled"):
                 reason = result.get("cancel_reason") or "canceled"
                 raise EtcdError(f"etcd watch canceled: {reason}")
-            for event in result.get("events", []):
-                yield event.get("type", "PUT"), KeyValue.from_json(event.get("kv", {}))
+            events = result.get("events", [])
+            if events:
+                yield [(e.get("type", "PUT"), KeyValue.from_json(e.get("kv", {}))) for e in events]
 
     def close(self) -> None:
         self.closed = True

@@ -50,7 +50,8 @@ class RemoteChange:
     revision: int
 
 
-Follower = Callable[[RemoteChange], None]
+# called with the rows of one commit of another writer, together
+Follower = Callable[[list[RemoteChange]], None]
 
 
 class Batch(Protocol):
@@ -99,7 +100,8 @@ class Backend(Protocol):
         """Give the space of deleted rows back (vacuum, compaction); outside transactions."""
 
     def follow(self, callback: Follower) -> None:
-        """Deliver each row another writer changes to `callback` (on another thread), from
-        now on. Only a shared backend (etcd) has other writers: the others do nothing."""
+        """Deliver the rows of each commit another writer makes to `callback` (on another
+        thread, one call per commit), from now on. Only a shared backend (etcd) has other
+        writers: the others do nothing."""
 
     def close(self) -> None: ...
