@@ -16,7 +16,7 @@ NOMAD_ADDRESS = -address=http://127.0.0.1:4646
 
 .PHONY: venv deps test test-fast lint typecheck up stop status restart logs node-status \
         job-validate job-run job-status job-stop job-allocs job-last-alloc-id \
-        job-last-alloc-status job-run-redis podman
+        job-last-alloc-status job-run-redis podman cluster-demo cluster-demo-stop
 
 ifdef VENV_EXTERNAL
 # A venv made elsewhere (the end-to-end tests reuse the repository's): use it, never reinstall
@@ -141,3 +141,11 @@ job-last-alloc-status: $(STAMP)
 
 job-run-redis: $(STAMP)
 	@$(MAKE) --no-print-directory job-run JOB_POSTFIX=redis
+
+# --- a three-server cluster on this machine (docs/cluster.md; root: network namespaces) ---
+# Five namespaces on a bridge: three servers (etcd member, scheduler, catalog each), a client
+# and a router; the seed's nginx job through the router. Not part of `make up`.
+cluster-demo: $(STAMP)
+	@bash scripts/cluster-demo.sh up
+cluster-demo-stop:
+	@bash scripts/cluster-demo.sh down

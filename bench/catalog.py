@@ -32,9 +32,15 @@ def free_port() -> int:
 
 def start_catalog(data_dir: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "YURT_LOG_LEVEL": "WARNING"}
+    # Consul's default of 200 connections per client address would refuse the watchers.
+    config_dir = os.path.join(data_dir, "config")
+    os.makedirs(config_dir, exist_ok=True)
+    with open(os.path.join(config_dir, "limits.hcl"), "w") as f:
+        f.write("limits { http_max_conns_per_client = 50000 }\n")
     proc = subprocess.Popen(
         [sys.executable, "-m", "yurt", "catalog", "-http-addr", f"127.0.0.1:{port}",
-         "-data-dir", data_dir, "-node", "bench"],
+         "-data-dir", os.path.join(data_dir, "data"), "-node", "bench",
+         "-config-dir", config_dir],
         env=env,
         start_new_session=True,
     )  # fmt: skip
@@ -97,6 +103,25 @@ async def wake_times(
     return sorted(t - start for t in answered)
 
 
+async def register_service(http: aiohttp.ClientSession, base: str, i: int) -> None:
+    """Registration `i` through the agent API: one of 50 services, with a TTL check."""
+    body = {
+        "Name": f"svc-{i % 50}",
+        "ID": f"svc-{i}",
+        "Port": 1000 + i % 50000,
+        "Tags": ["urlprefix-/x"],
+        "Check": {"TTL": "1h"},
+    }
+    async with http.put(f"{base}/v1/agent/service/register", json=body) as r:
+        assert r.status == 200, await r.text()
+
+
+async def write_key(http: aiohttp.ClientSession, base: str, i: int) -> None:
+    """KV write `i`: one of 1000 keys."""
+    async with http.put(f"{base}/v1/kv/bench/k{i % 1000}", data=str(i)) as r:
+        assert r.status == 200, await r.text()
+
+
 def fmt_ms(values: list[float]) -> str:
     p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
     return (
@@ -110,19 +135,10 @@ async def run(args: argparse.Namespace, base: str) -> None:
     async with aiohttp.ClientSession(connector=connector) as http:
 
         async def register(i: int) -> None:
-            body = {
-                "Name": f"svc-{i % 50}",
-                "ID": f"svc-{i}",
-                "Port": 1000 + i % 50000,
-                "Tags": ["urlprefix-/x"],
-                "Check": {"TTL": "1h"},
-            }
-            async with http.put(f"{base}/v1/agent/service/register", json=body) as r:
-                assert r.status == 200, await r.text()
+            await register_service(http, base, i)
 
         async def kv_write(i: int) -> None:
-            async with http.put(f"{base}/v1/kv/bench/k{i % 1000}", data=str(i)) as r:
-                assert r.status == 200
+            await write_key(http, base, i)
 
         async def health_read(i: int) -> None:
             async with http.get(f"{base}/v1/health/service/svc-{i % 50}") as r:

@@ -93,8 +93,10 @@ def registration(i: int, k: int) -> dict[str, Any]:
             "ID": sid,
             "Service": f"svc{i}",
             "Tags": [f"urlprefix-/svc{i}"],
-            "Address": "127.0.0.1",
-            "Port": 9,  # closed: a routed request answers 502, an unrouted one 404
+            # one target per instance (a router keeps one of equal targets), each a closed
+            # port: a routed request answers 502, an unrouted one 404
+            "Address": f"127.0.0.{1 + k}",
+            "Port": 9,
         },
         "Check": {
             "CheckID": f"{sid}:alive",

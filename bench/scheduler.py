@@ -10,6 +10,7 @@ latency and peak RSS.
     python bench/scheduler.py                 # 1,000 / 10,000, 5,000 / 50,000, 10,000 / 100,000
     python bench/scheduler.py --quick         # 200 / 2,000 and 1,000 / 10,000
     python bench/scheduler.py --scenario 1000:10000
+    python bench/scheduler.py --gc-threshold python   # Python's own collector settings
 """
 
 from __future__ import annotations
@@ -180,13 +181,18 @@ def main() -> None:
     parser.add_argument("--scenario", action="append", help="NODES:ALLOCS (repeatable)")
     parser.add_argument(
         "--gc-threshold",
-        help="G0,G1,G2 for gc.set_threshold in the scheduler process (default: Python's)",
+        help="G0,G1,G2 for gc.set_threshold in the scheduler process (default: the "
+        "servers' own, yurt.runtime.GC_THRESHOLDS; 'python' for Python's defaults)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.gc_threshold:
-        gc.set_threshold(*(int(x) for x in args.gc_threshold.split(",")))
     if args.child:
+        if args.gc_threshold is None:
+            from yurt.runtime import tune_gc
+
+            tune_gc()  # what `yurt scheduler` and `yurt up` run with
+        elif args.gc_threshold != "python":
+            gc.set_threshold(*(int(x) for x in args.gc_threshold.split(",")))
         nodes, allocs = (int(x) for x in args.child.split(":"))
         print(json.dumps(asyncio.run(_scenario(nodes, allocs))))
         return

@@ -139,7 +139,7 @@ def test_client_template_settings_yurt_lacks_are_errors() -> None:
 REJECTED_AGENT_KEYS: list[tuple[str, str]] = [
     ('encrypt = "k"\n', '1:1: unknown key "encrypt" in the agent config'),
     ('server {\n  encrypt = "k"\n}\n', '2:3: "encrypt" in server: yurt does not support'),
-    ("server {\n  bootstrap_expect = 3\n}\n", '2:3: "bootstrap_expect" in server: yurt runs one'),
+    ("server {\n  bootstrap_expect = 0\n}\n", '2:3: "bootstrap_expect" in server: must be 1 or'),
     ("server {\n  num_schedulers = 2\n}\n", '2:3: "num_schedulers" in server: yurt does not'),
     (
         "consul {\n  client_auto_join = false\n}\n",
@@ -165,7 +165,10 @@ REJECTED_AGENT_KEYS: list[tuple[str, str]] = [
         "telemetry {\n  disable_hostname = true\n}\n",
         '1:1: yurt does not support the "telemetry" block',
     ),
-    ("server_join {\n  retry_join = []\n}\n", '1:1: yurt does not support the "server_join" block'),
+    (
+        "server_join {\n  retry_join = []\n}\n",
+        '1:1: yurt does not support the "server_join" block: servers find',
+    ),
     ("vault {\n  enabled = true\n}\n", '1:1: yurt does not support the "vault" block'),
     ("ui {\n  enabled = false\n}\n", '1:1: yurt does not support the "ui" block'),
     ("audit {\n  enabled = true\n}\n", '1:1: yurt does not support the "audit" block'),

@@ -14,9 +14,11 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from yurt.agent_config import AgentConfig
 from yurt.api.http import split_host_port
+from yurt.api.limits import HTTPLimits
 from yurt.api.tls import TLSConfig
 from yurt.component import Component
 from yurt.consul_api.client import ConsulClient, ConsulError
@@ -35,6 +37,17 @@ class AgentAddresses:
     scheduler: str
     router_ui: str
     proxy: str
+
+
+class _NomadAgentArgs(TypedDict):
+    """The config fields SchedulerConfig and ClientConfig share, passed as `**kwargs`."""
+
+    consul_token: str
+    allowed_origins: list[str]
+    tls: TLSConfig
+    consul_tls: TLSConfig
+    http_limits: HTTPLimits
+    consul_tags: list[str]
 
 
 class Agent:
@@ -115,6 +128,19 @@ class Agent:
         )
         return f"https://{host}:{settings.https_port}", client
 
+    def _nomad_agent_args(self) -> _NomadAgentArgs:
+        """What the scheduler and the client agent take alike from the one config: the
+        catalog token, CORS origins, their own and the catalog's TLS, HTTP limits, tags."""
+        cfg = self.config
+        return _NomadAgentArgs(
+            consul_token=cfg.consul_token,
+            allowed_origins=list(cfg.http_allowed_origins),
+            tls=cfg.tls,
+            consul_tls=self.consul_tls,
+            http_limits=cfg.http_limits,
+            consul_tags=list(cfg.consul_tags),
+        )
+
     def _build(self) -> list[Component]:
         cfg = self.config
         # Absolute, as Nomad requires: tasks get paths under it in their environment.
@@ -160,12 +186,7 @@ class Agent:
                         gc_thresholds=GCThresholds(**cfg.gc_thresholds),
                         gc_interval=(cfg.gc_interval_ns / SECOND if cfg.gc_interval_ns else 300.0),
                         acl_enabled=cfg.acl_enabled,
-                        consul_token=cfg.consul_token,
-                        allowed_origins=list(cfg.http_allowed_origins),
-                        tls=cfg.tls,
-                        consul_tls=self.consul_tls,
-                        http_limits=cfg.http_limits,
-                        consul_tags=list(cfg.consul_tags),
+                        **self._nomad_agent_args(),
                         advertise_http=cfg.advertise_http,
                         heartbeat_grace=cfg.heartbeat_grace_ns or SchedulerConfig.heartbeat_grace,
                         store=cfg.store,
@@ -199,12 +220,7 @@ class Agent:
                         http_port=0,
                         network_interface=cfg.network_interface,
                         templates=cfg.client_template,
-                        consul_token=cfg.consul_token,
-                        allowed_origins=list(cfg.http_allowed_origins),
-                        tls=cfg.tls,
-                        consul_tls=self.consul_tls,
-                        http_limits=cfg.http_limits,
-                        consul_tags=list(cfg.consul_tags),
+                        **self._nomad_agent_args(),
                         cpu_total_compute=cfg.cpu_total_compute,
                         memory_total_mb=cfg.memory_total_mb,
                         acl_token_ttl=cfg.acl_token_ttl_ns / 1e9,

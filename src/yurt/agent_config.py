@@ -39,6 +39,7 @@ from yurt.client.config import TemplateConfig
 from yurt.jobspec.diagnostics import Collector, JobspecError, did_you_mean
 from yurt.jobspec.evaluate import EvalError, Scope, evaluate
 from yurt.jobspec.functions import functions
+from yurt.jobspec.hcljson import BlockShape, parse_json_config
 from yurt.jobspec.syntax import Block, Body, parse_body
 from yurt.storage import config as store_config
 from yurt.storage.config import EtcdTLS, StoreConfig
@@ -181,11 +182,10 @@ def _only(expected: Any, key: str, why: str) -> Setter:
 
 
 def _bootstrap_expect(cfg: AgentConfig, value: Any) -> None:
-    if value != 1:
-        raise ValueError(
-            f"yurt runs one server, so bootstrap_expect must be 1 (got {value}); "
-            "several servers are not supported yet"
-        )
+    if isinstance(value, bool) or value < 1:
+        raise ValueError(f"must be 1 or more (got {value})")
+    # more than 1 needs servers sharing etcd: checked when the store opens (docs/cluster.md)
+    cfg.store.bootstrap_expect = value
 
 
 def _host_port(text: str) -> str:
@@ -208,7 +208,7 @@ def _positive(value: int) -> int:
 _LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF")
 
 
-def _log_level(text: str) -> str:
+def parse_log_level(text: str) -> str:
     level = text.strip().upper()
     level = "WARN" if level == "WARNING" else level
     if level not in _LOG_LEVELS:
@@ -251,7 +251,7 @@ _TOP: dict[str, tuple[type | tuple[type, ...], Setter]] = {
     "data_dir": (str, lambda c, v: setattr(c, "data_dir", Path(v))),
     "bind_addr": (str, _set("bind_addr")),
     "http_allowed_origins": (list, lambda c, v: setattr(c, "http_allowed_origins", _origins(v))),
-    "log_level": (str, lambda c, v: setattr(c, "log_level", _log_level(v))),
+    "log_level": (str, lambda c, v: setattr(c, "log_level", parse_log_level(v))),
     "log_json": (bool, _unsupported("log_json", "yurt logs plain text lines")),
     "enable_debug": (bool, _unsupported("enable_debug", "yurt has no /v1/agent/pprof endpoints")),
     # yurt deregisters its agents from the catalog on SIGINT and SIGTERM, which is what
@@ -437,7 +437,8 @@ _IGNORED_BLOCKS: set[str] = set()
 _UNSUPPORTED_BLOCKS = {
     "telemetry": "yurt has no metrics sinks; the APIs' /v1/metrics are not served",
     "ui": "yurt always serves its UI on the HTTP API's address",
-    "server_join": "yurt runs one server: there is nothing to join",
+    "server_join": "servers find each other through the etcd of store { endpoints } "
+    "(docs/cluster.md): there are no addresses to join",
     "vault": "yurt has no Vault integration",
     "audit": "yurt has no audit log",
     "sentinel": "yurt has no Sentinel policies",
@@ -469,11 +470,27 @@ def load_agent_config(paths: list[Path], base: AgentConfig | None = None) -> Age
     """Read HCL config files in order (later ones override); ConfigError lists every problem."""
     cfg = base or AgentConfig()
     for path in paths:
-        files = sorted(path.glob("*.hcl")) if path.is_dir() else [path]
-        for file in files:
+        for file in config_files(path):
             _apply(cfg, file.read_text(), str(file))
             cfg.sources.append(str(file))
     return cfg
+
+
+def _temporary(name: str) -> bool:
+    """Editors' files that Nomad skips in a config directory (`x~`, `.#x`, `#x#`)."""
+    return name.endswith("~") or name.startswith(".#") or (name[:1] == name[-1:] == "#")
+
+
+def config_files(path: Path) -> list[Path]:
+    """A `-config` path as Nomad reads it: a file itself; a directory's `*.hcl` and `*.json`
+    files (not its subdirectories or editors' temporary files) in lexical order."""
+    if not path.is_dir():
+        return [path]
+    return sorted(
+        p
+        for p in path.iterdir()
+        if p.suffix in (".hcl", ".json") and p.is_file() and not _temporary(p.name)
+    )
 
 
 def parse_agent_config(text: str, filename: str, base: AgentConfig | None = None) -> AgentConfig:
@@ -486,8 +503,30 @@ def parse_agent_config(text: str, filename: str, base: AgentConfig | None = None
 _NESTED_BLOCKS = {"client": {"meta", "template"}, "catalog": {"acl"}, "store": {"tls"}}
 
 
+def _json_shape() -> BlockShape:
+    """Which keys of a JSON agent config are blocks (the rest are attributes)."""
+    plain: BlockShape = {}
+    nested: dict[str, BlockShape] = {
+        "client": {
+            "meta": (0, plain),
+            "template": (0, {"wait": (0, plain), "wait_bounds": (0, plain)}),
+        },
+        "catalog": {"acl": (0, {"tokens": (0, plain)})},
+        "store": {"tls": (0, plain)},
+    }
+    shape: dict[str, tuple[int, BlockShape]] = {
+        name: (0, nested.get(name, plain)) for name in (*_BLOCKS, *_UNSUPPORTED_BLOCKS)
+    }
+    shape["plugin"] = (1, {"config": (0, plain)})
+    return shape
+
+
 def _apply(cfg: AgentConfig, text: str, filename: str) -> None:
-    body = parse_body(text, filename)
+    # `*.json` files are HCL's JSON syntax, as Nomad reads them in a config directory.
+    if filename.endswith(".json"):
+        body = parse_json_config(text, filename, _json_shape())
+    else:
+        body = parse_body(text, filename)
     collector = Collector(filename)
     scope = Scope({}, {}, functions(None))
     _attributes(cfg, body, _TOP, scope, collector, "the agent config")

@@ -215,7 +215,8 @@ def test_lowercase_and_snake_bodies(catalog: CatalogProcess, c: consul.Consul) -
     [
         ({"Port": 1}, "Missing service name"),
         ({"Name": "x", "Port": "eighty"}, "Port"),
-        ({"Name": "x", "Check": {"Args": ["/bin/true"], "Interval": "1s"}}, "Args"),
+        # script checks are refused with 500 unless enabled (test_check_script.py)
+        ({"Name": "x", "Check": {"UDP": "127.0.0.1:53", "Interval": "1s"}}, "UDP"),
         ({"Name": "x", "Check": {"HTTP": "http://x", "Interval": "nope"}}, "Interval"),
         ({"Name": "x", "Check": {"HTTP": "http://x"}}, "Interval"),
         ({"Name": "x", "Tags": "a,b"}, "Tags"),

@@ -98,8 +98,8 @@ def test_catalog_register_deregister_external_node(c: consul.Consul) -> None:
 
 def test_unknown_datacenter(catalog: CatalogProcess) -> None:
     r = catalog.get("/v1/catalog/services?dc=mars")
-    assert r.status_code == 500
-    assert "mars" in r.text
+    # Consul's exact answer (the differential test compares it with the real one)
+    assert (r.status_code, r.text) == (500, "No path to datacenter")
 
 
 def test_node_meta_filter(c: consul.Consul, catalog: CatalogProcess) -> None:

@@ -1,4 +1,4 @@
-"""The rules a template watcher applies to each answer, and `wait` quiescence, checked on
+"""The rules a template watcher applies to each answer, checked on
 their own (the end-to-end behaviour is in test_templates.py)."""
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from tests.catalog.conftest import CatalogProcess
 from tests.client.test_templates import CountingProxy
 from tests.support.process import wait_for
 from yurt.client.config import TemplateConfig
-from yurt.client.templates import AllocCatalog, Dependency, PendingChange, Quiescence, View
+from yurt.client.templates import AllocCatalog, Dependency, View
 from yurt.consul_api.client import ConsulClient
-
-S = 1_000_000_000
 
 
 def _kv(value: str, modify: int) -> list[dict[str, object]]:
@@ -65,15 +63,6 @@ def test_dependencies_name_the_query_consul_template_makes() -> None:
     assert Dependency.key("/x") == Dependency.key("x")
 
 
-def test_wait_renders_after_min_of_quiet_but_no_later_than_max() -> None:
-    q = Quiescence.of({"Wait": {"Min": 2_000_000_000, "Max": 5_000_000_000}})
-    assert q.due(PendingChange(first=100.0, last=100.0)) == 102.0
-    assert q.due(PendingChange(first=100.0, last=101.5)) == 103.5
-    assert q.due(PendingChange(first=100.0, last=104.0)) == 105.0  # max caps a flapping key
-    assert Quiescence.of({"Wait": {"Min": 1_000_000_000}}).max_s == 4.0
-    assert Quiescence.of({}).due(PendingChange(first=7.0, last=9.0)) == 9.0
-
-
 def test_service_data_leaves_out_what_templates_cannot_see() -> None:
     dep = Dependency.service("api")
     entry = {
@@ -87,19 +76,6 @@ def test_service_data_leaves_out_what_templates_cannot_see() -> None:
     assert dict(dep.decode([entry])[0])["Address"] == "10.0.0.1"  # the node's, when unset
     services = Dependency.services()
     assert services.decode({"web": ["a"], "db": None}) == (("db", ()), ("web", ("a",)))
-
-
-def test_client_default_wait_applies_to_templates_without_one_within_the_bounds() -> None:
-    settings = TemplateConfig(wait_min=2.0, wait_max=10.0, bounds_max=5.0)
-    # No wait of its own: the client's default, its max cut to the bound.
-    assert Quiescence.of({}, settings) == Quiescence(2.0, 5.0)
-    # Its own wait wins over the default, and is clamped too.
-    assert Quiescence.of({"Wait": {"Min": 1 * S, "Max": 30 * S}}, settings) == Quiescence(1.0, 5.0)
-    assert Quiescence.of({"Wait": {"Min": 1 * S}}, TemplateConfig(bounds_min=3.0)) == Quiescence(
-        3.0, 4.0
-    )
-    # yurt's default: no wait at all, a change is rendered at once.
-    assert Quiescence.of({}, TemplateConfig()) == Quiescence(0.0, 0.0)
 
 
 class _Subscriber:

@@ -52,7 +52,37 @@ ANY_METHOD = ["GET", "PUT", "POST", "DELETE", "HEAD"]
 # (hashicorp/consul#908, linkerd's consul namer), and Consul's 500 for a KV `?acquire=` or
 # `?release=` naming no session (consul 1.10.11: `PUT /v1/kv/x?acquire=0` is a 500 "failed
 # session lookup"): faithful answers, not failures.
-FAITHFUL_500S = ("No path to datacenter", "No path to region", "invalid session")
+FAITHFUL_500S = (
+    "No path to datacenter",
+    "No path to region",
+    "invalid session",
+    # Consul's own 500s (texts checked against consul 1.10.11, see
+    # tests/differential/test_consul_endpoints.py): an unknown node to force-leave, a Raft
+    # peer that is not there, a join or keyring change failing (multi-errors), an event tag
+    # filter without a service, a bad coordinate, an upload that is not a snapshot, a script
+    # check on an agent without script checks, intentions' missing parameters, an unknown
+    # config entry kind
+    "agent: No node found with name",
+    'address "',
+    'id "',
+    "cannot find peer",
+    "1 error occurred",
+    "2 errors occurred",
+    "4 errors occurred",
+    "Cannot provide tag filter",
+    "invalid coordinate",
+    "incompatible coordinate",
+    "failed to read snapshot",
+    "failed to decompress snapshot",
+    "Scripts are disabled",
+    "required query parameter",
+    "'by' parameter must be",
+    "invalid config entry kind",
+    # Nomad's own 500s (its RPC errors): a node pool that is not there, an allocation the
+    # client cannot collect
+    "node pool ",
+    "No such allocation on client, or allocation not eligible for GC",
+)
 
 
 @dataclass(frozen=True)

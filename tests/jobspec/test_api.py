@@ -57,7 +57,7 @@ def test_parse_bad_input_is_a_400(body: dict[str, object], message: str) -> None
 def test_validate_a_good_job() -> None:
     job = canonicalize(parse_job(NGINX, "job.nginx.nomad"))
     assert validate_request({"Job": job}) == {
-        "DriverConfigValidated": False,
+        "DriverConfigValidated": True,
         "ValidationErrors": None,
         "Error": "",
         "Warnings": "",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from yurt.api.durations import MINUTE, SECOND
 from yurt.scheduler import variables as v
@@ -339,17 +340,50 @@ def test_the_keyring_seals_and_opens_and_keeps_its_key_private(tmp_path: Path) -
     assert json.loads(key_file.read_text())["KeyID"] == key_id
 
 
-def test_a_tampered_blob_or_an_unknown_key_does_not_open(tmp_path: Path) -> None:
+def test_the_keyring_seals_with_aes_256_gcm(tmp_path: Path) -> None:
     ring = Keyring(tmp_path)
-    blob, key_id = ring.seal(b"secret")
+    blob, _ = ring.seal(b"secret", b"default\x00app/db")
+    raw = base64.b64decode(blob)
+    doc = json.loads(next(tmp_path.glob("*.json")).read_text())
+    root = base64.b64decode(doc["Key"])
+    assert doc["Algorithm"] == "aes256-gcm" and len(root) == 32
+    # the blob is nonce(12) | AES-256-GCM output, which a standard implementation opens
+    assert AESGCM(root).decrypt(raw[:12], raw[12:], b"default\x00app/db") == b"secret"
+    assert len(raw) == 12 + len(b"secret") + 16
+    # two seals of the same text differ (a fresh nonce each time)
+    assert ring.seal(b"secret")[0] != ring.seal(b"secret")[0]
+
+
+@pytest.mark.parametrize("where", [0, 5, 12, 13, -1, -16])
+def test_a_flipped_bit_anywhere_does_not_open(tmp_path: Path, where: int) -> None:
+    ring = Keyring(tmp_path)
+    blob, key_id = ring.seal(b"secret value")
     raw = bytearray(base64.b64decode(blob))
-    raw[20] ^= 1
-    with pytest.raises(KeyringError):
+    raw[where] ^= 1
+    with pytest.raises(KeyringError, match="failed authentication"):
         ring.open(base64.b64encode(bytes(raw)).decode(), key_id)
-    with pytest.raises(KeyringError):
-        ring.open(blob, "other-key")
-    with pytest.raises(KeyringError):
+
+
+def test_a_blob_opens_only_where_it_was_bound_and_with_its_key(tmp_path: Path) -> None:
+    ring = Keyring(tmp_path)
+    blob, key_id = ring.seal(b"secret", b"default\x00app/db")
+    assert ring.open(blob, key_id, b"default\x00app/db") == b"secret"
+    with pytest.raises(KeyringError, match="failed authentication"):
+        ring.open(blob, key_id, b"default\x00app/other")
+    with pytest.raises(KeyringError, match="no such key"):
+        ring.open(blob, "other-key", b"default\x00app/db")
+    with pytest.raises(KeyringError, match="no such key"):
+        Keyring(tmp_path / "elsewhere").open(blob, key_id, b"default\x00app/db")
+    with pytest.raises(KeyringError, match="truncated"):
         ring.open("AAAA", key_id)
+    with pytest.raises(KeyringError, match="not base64"):
+        ring.open("not base64!", key_id)
+
+
+def test_a_key_file_of_another_algorithm_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "k.json").write_text('{"KeyID": "k", "Algorithm": "rot13", "Key": ""}')
+    with pytest.raises(KeyringError, match="'rot13' is not 'aes256-gcm'"):
+        Keyring(tmp_path)
 
 
 # --- ACL -----------------------------------------------------------------------------------

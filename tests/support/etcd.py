@@ -14,6 +14,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -54,31 +55,55 @@ def etcd_binary() -> str:
 class Etcd:
     """`with Etcd(tmp_path) as etcd:` -- a single-member etcd; `etcd.endpoint` is its URL."""
 
-    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", limits: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        limits: bool = True,
+        name: str = "test",
+        ports: tuple[int, int] | None = None,
+        cluster: str = "",
+        exec_prefix: Sequence[str] = (),
+    ) -> None:
+        """`ports` (client, peer) default to free ones on `host`; `cluster` is etcd's
+        `--initial-cluster` (this member alone by default); `exec_prefix` runs it elsewhere,
+        such as in a network namespace (`ip netns exec NS`)."""
         self.data_dir = data_dir
         self.limits = limits  # False: etcd's own defaults (128 operations per Txn)
         self.host = host
-        self.client_port = free_port(host)
-        self.peer_port = free_port(host)
+        self.name = name
+        self.client_port, self.peer_port = ports or (free_port(host), free_port(host))
         self.endpoint = f"http://{host}:{self.client_port}"
+        self.peer_url = f"http://{host}:{self.peer_port}"
+        self.cluster = cluster or f"{name}={self.peer_url}"
+        self.exec_prefix = list(exec_prefix)
         self.log_path = data_dir / "etcd.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Etcd:
+        self.launch()
+        self._wait_ready(timeout)
+        return self
+
+    def launch(self) -> None:
+        """Start the member without waiting: a member of a new cluster is healthy only once
+        a quorum of its members runs (`wait_ready` then)."""
         binary = etcd_binary()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        peer = f"http://{self.host}:{self.peer_port}"
+        peer = self.peer_url
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
+                *self.exec_prefix,
                 binary,
-                "--name=test",
+                f"--name={self.name}",
                 f"--data-dir={self.data_dir / 'member'}",
                 f"--listen-client-urls={self.endpoint}",
                 f"--advertise-client-urls={self.endpoint}",
                 f"--listen-peer-urls={peer}",
                 f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster=test={peer}",
+                f"--initial-cluster={self.cluster}",
                 *(
                     [f"--max-txn-ops={MAX_TXN_OPS}", f"--max-request-bytes={MAX_REQUEST_BYTES}"]
                     if self.limits
@@ -92,8 +117,15 @@ class Etcd:
             start_new_session=True,
         )
         log.close()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
         self._wait_ready(timeout)
-        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the member dies as with its machine."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -152,6 +184,36 @@ def shared_endpoint() -> str:
         atexit.register(_stop_shared, etcd)
         _shared.append(etcd)
     return _shared[0].endpoint
+
+
+def etcd_cluster(
+    data_dir: Path, hosts: Sequence[tuple[str, Sequence[str]]], *, timeout: float = 30.0
+) -> list[Etcd]:
+    """A new etcd cluster of one member per host, each `(address, exec prefix)`, on etcd's
+    own ports (2379, 2380: each host is its own network namespace). Started and healthy."""
+    names = [f"m{i}" for i in range(len(hosts))]
+    cluster = ",".join(f"{n}=http://{h}:2380" for n, (h, _) in zip(names, hosts, strict=True))
+    members = [
+        Etcd(
+            data_dir / name,
+            host=host,
+            name=name,
+            ports=(2379, 2380),
+            cluster=cluster,
+            exec_prefix=prefix,
+        )
+        for name, (host, prefix) in zip(names, hosts, strict=True)
+    ]
+    try:
+        for member in members:
+            member.launch()
+        for member in members:
+            member.wait_ready(timeout)
+    except BaseException:
+        for member in members:
+            member.stop()
+        raise
+    return members
 
 
 def _stop_shared(etcd: Etcd) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -24,11 +24,18 @@ MAX_WAIT_S = 600.0
 
 
 class WatchHub:
-    """Wakes the readers waiting on a topic (a table, a key prefix, a job...) when it changes."""
+    """Wakes the readers waiting on a topic (a table, a key prefix, a job...) when it changes.
+
+    It also keeps the encoded answers of woken readers (`shared`): the first reader a write
+    wakes runs the read and encodes it, the others of the same read send the same bytes.
+    Every notification drops them, so an answer is never older than the last write."""
+
+    MAX_SHARED = 1024
 
     def __init__(self) -> None:
-        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._waiters: dict[str, set[asyncio.Future[bool]]] = {}
         self._closed = False
+        self._shared: dict[Hashable, tuple[bytes, int]] = {}
 
     @property
     def closed(self) -> bool:
@@ -41,33 +48,37 @@ class WatchHub:
         for waiters in self._waiters.values():
             for fut in waiters:
                 if not fut.done():
-                    fut.set_result(None)
+                    fut.set_result(True)
         self._waiters.clear()
 
     def notify(self, *topics: str) -> None:
+        self._shared.clear()
         for topic in topics:
             waiters = self._waiters.pop(topic, None)
             if not waiters:
                 continue
             for fut in waiters:
                 if not fut.done():
-                    fut.set_result(None)
+                    fut.set_result(True)
 
     async def wait(self, topics: Iterable[str], timeout: float) -> bool:
-        """Wait until any of `topics` is notified (True) or `timeout` passes (False)."""
+        """Wait until any of `topics` is notified (True) or `timeout` passes (False).
+
+        One bare future and one timer per reader: a write that wakes a thousand readers
+        then costs one callback each (`wait_for` over `shield` cost three futures, a task
+        and several loop turns per reader)."""
         if self._closed:
             return True
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
+        fut: asyncio.Future[bool] = loop.create_future()
         names = list(topics)
         for topic in names:
             self._waiters.setdefault(topic, set()).add(fut)
+        timer = loop.call_later(timeout, _expire, fut)
         try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout)
-            return True
-        except TimeoutError:
-            return False
+            return await fut
         finally:
+            timer.cancel()
             for topic in names:
                 waiters = self._waiters.get(topic)
                 if waiters is not None:
@@ -75,9 +86,23 @@ class WatchHub:
                     if not waiters:
                         del self._waiters[topic]
 
+    def shared(self, key: Hashable, run: Callable[[], tuple[bytes, int]]) -> tuple[bytes, int]:
+        """The encoded answer of read `key` since the last notification (`run` makes it)."""
+        hit = self._shared.get(key)
+        if hit is None:
+            if len(self._shared) >= self.MAX_SHARED:
+                self._shared.clear()
+            hit = self._shared[key] = run()
+        return hit
+
     def waiting(self) -> int:
         """How many (reader, topic) pairs are parked; for metrics and tests."""
         return sum(len(w) for w in self._waiters.values())
+
+
+def _expire(fut: asyncio.Future[bool]) -> None:
+    if not fut.done():
+        fut.set_result(False)
 
 
 @dataclass(frozen=True)
@@ -165,9 +190,39 @@ async def blocking_query(
         result, index = run()
         return result, max(index, 1)
 
+    return await wait_until(hub, topics, query.wait_s, indexed, _moved(query))
+
+
+async def blocking_encoded(
+    hub: WatchHub,
+    topics: Iterable[str],
+    query: BlockingQuery,
+    key: Hashable,
+    run: Callable[[], tuple[bytes, int]],
+) -> tuple[bytes, int]:
+    """`blocking_query` for a read whose answer is its encoded bytes, `key` naming the read
+    (path, parameters, token). The first run is the read's own; once parked, the reader
+    takes the answer woken readers of the same `key` share (`WatchHub.shared`): one write
+    waking a thousand readers runs and encodes the read once, not a thousand times."""
+    first = True
+
+    def indexed() -> tuple[bytes, int]:
+        nonlocal first
+        if first:
+            first = False
+            body, index = run()
+        else:
+            body, index = hub.shared(key, run)
+        return body, max(index, 1)
+
+    return await wait_until(hub, topics, query.wait_s, indexed, _moved(query))
+
+
+def _moved(query: BlockingQuery) -> Callable[[tuple[T, int]], bool]:
+
     def moved(answer: tuple[T, int]) -> bool:
         # An index below the one asked for means the store was reset: answer at once so
         # the caller starts over, as Consul's clients expect.
         return query.index == 0 or answer[1] != query.index
 
-    return await wait_until(hub, topics, query.wait_s, indexed, moved)
+    return moved

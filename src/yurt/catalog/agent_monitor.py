@@ -94,7 +94,7 @@ class _QueueHandler(logging.Handler):
 def parse_level(raw: str) -> int:
     level = LEVELS.get(raw.lower() if raw else "info")
     if level is None:
-        raise APIError.bad_request(f"Unknown log level: {raw}")
+        raise APIError.bad_request(f"Bad request: Unknown log level: {raw}")
     return level
 
 

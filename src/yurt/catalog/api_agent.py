@@ -18,6 +18,7 @@ from yurt.api.blocking import BlockingQuery, wait_until
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import expect_object, flag, read_json
+from yurt.api.serf import SERF_PROTOCOL_VERSIONS
 from yurt.catalog import agent_monitor, host_info
 from yurt.catalog.acl_http import (
     checked,
@@ -38,7 +39,13 @@ from yurt.catalog.api_common import (
 )
 from yurt.catalog.api_connect import deregister_sidecar, sidecar_registration
 from yurt.catalog.configdir import ConfigDirError
-from yurt.catalog.definitions import DefinitionError, parse_check, parse_service
+from yurt.catalog.definitions import (
+    DefinitionError,
+    ScriptsDisabled,
+    parse_check,
+    parse_service,
+    refuse_disabled_scripts,
+)
 from yurt.catalog.metrics import Sample, to_json, to_prometheus
 from yurt.catalog.model import (
     CRITICAL,
@@ -48,6 +55,7 @@ from yurt.catalog.model import (
     SERVICE_MAINT_PREFIX,
     STATUSES,
     WARNING,
+    Check,
     Service,
     aggregate_status,
 )
@@ -78,6 +86,7 @@ async def register_service(request: web.Request) -> web.Response:
     except DefinitionError as exc:
         raise APIError.bad_request(str(exc)) from None
     require(request, "service", "write", definition.service.name)
+    _refuse_scripts(request, definition.checks)
     if definition.service.id == "consul":
         raise APIError.bad_request('Service ID "consul" is reserved for the catalog itself')
     replace = flag(request, "replace-existing-checks") or flag(request, "replace_existing_checks")
@@ -88,6 +97,19 @@ async def register_service(request: web.Request) -> web.Response:
     if sidecar is not None:
         server.register_service(sidecar, replace_checks=replace)
     return _empty()
+
+
+def _refuse_scripts(request: web.Request, checks: list[Check]) -> None:
+    cfg = server_of(request).config
+    try:
+        refuse_disabled_scripts(
+            checks,
+            remote=True,
+            enable_script=cfg.enable_script_checks,
+            enable_local=cfg.enable_local_script_checks,
+        )
+    except ScriptsDisabled as exc:
+        raise APIError(500, str(exc)) from None
 
 
 def _require_service(request: web.Request, sid: str, level: str) -> None:
@@ -290,6 +312,7 @@ async def register_check(request: web.Request) -> web.Response:
         check = parse_check(body, node=server.node_name, service=service)
     except DefinitionError as exc:
         raise APIError.bad_request(str(exc)) from None
+    _refuse_scripts(request, [check])
     if check.check_id == "serfHealth":
         raise APIError.bad_request('Check ID "serfHealth" is reserved for the catalog itself')
     server.register_check(check)
@@ -405,12 +428,7 @@ def _member(request: web.Request, *, wan: bool = False) -> dict[str, Any]:
         "Port": 8302 if wan else 8301,
         "Tags": tags,
         "Status": 1,
-        "ProtocolMin": 1,
-        "ProtocolMax": 5,
-        "ProtocolCur": 2,
-        "DelegateMin": 2,
-        "DelegateMax": 5,
-        "DelegateCur": 4,
+        **SERF_PROTOCOL_VERSIONS,
     }
 
 

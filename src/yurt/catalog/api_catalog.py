@@ -25,6 +25,7 @@ from yurt.catalog.api_common import (
     answer,
     blocking_answer,
     check_datacenter,
+    check_named_datacenter,
     filtered,
     server_of,
 )
@@ -103,7 +104,7 @@ async def catalog_services(request: web.Request) -> web.Response:
             if v.can("service", "read", name)
             for svc in _instances(store, name, [], meta)
         ]
-        if "filter" in request.query:
+        if "filter" in request.query or request.query.get("peer"):
             rows = [s.catalog_json(_node_of(store, s)) for s in services]
             keep = {(r["Node"], r["ServiceID"]) for r in filtered(request, rows)}
             services = [s for s in services if (s.node, s.id) in keep]
@@ -196,9 +197,7 @@ async def catalog_register(request: web.Request) -> web.Response:
     node_name = _string(body, "Node")
     if not node_name:
         raise APIError.bad_request("Must provide node")
-    dc = _string(body, "Datacenter")
-    if dc and dc != server.config.datacenter:
-        raise APIError(500, f"No path to datacenter: {dc!r} is not known to this catalog")
+    check_named_datacenter(request, _string(body, "Datacenter"))
     existing = store.nodes.get(node_name)
     skip_node_update = bool(get_field(body, "SkipNodeUpdate", False))
     address = _string(body, "Address")
@@ -315,6 +314,7 @@ async def catalog_deregister(request: web.Request) -> web.Response:
     store = server.store
     check_datacenter(request)
     body = expect_object(await read_json(request), "request body")
+    check_named_datacenter(request, _string(body, "Datacenter"))
     node = _string(body, "Node")
     if not node:
         raise APIError.bad_request("Must provide node")
@@ -455,14 +455,13 @@ def _sorted(checks: Any) -> list[Check]:
 
 @open_route("Consul answers /v1/status/* without a token")
 async def status_leader(request: web.Request) -> web.Response:
-    cfg = server_of(request).config
-    return answer(request, f"{cfg.advertise_addr}:{cfg.server_port}")
+    leader = server_of(request).leader()  # "" during an election, as Consul answers
+    return answer(request, leader.rpc if leader is not None else "")
 
 
 @open_route("Consul answers /v1/status/* without a token")
 async def status_peers(request: web.Request) -> web.Response:
-    cfg = server_of(request).config
-    return answer(request, [f"{cfg.advertise_addr}:{cfg.server_port}"])
+    return answer(request, [peer.rpc for peer in server_of(request).peers()])
 
 
 # This resource's endpoints; `yurt.catalog.app` installs every table.

@@ -45,12 +45,20 @@ def answer(
 
 
 def check_datacenter(request: web.Request) -> None:
-    dc = request.query.get("dc", "")
+    check_named_datacenter(request, request.query.get("dc", ""))
+
+
+def check_named_datacenter(request: web.Request, dc: str) -> None:
+    """Consul's answer (its exact text) for a datacenter it has no path to: yurt knows one."""
     if dc and dc != server_of(request).config.datacenter:
-        raise APIError(500, f"No path to datacenter: {dc!r} is not known to this catalog")
+        raise APIError(500, "No path to datacenter")
 
 
 def filtered(request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`items` less those `?filter=` drops; none for a `?peer=`: a catalog of one
+    datacenter has no cluster peerings, and Consul answers an unknown peer's query empty."""
+    if request.query.get("peer"):
+        return []
     text = request.query.get("filter", "")
     if not text:
         return items

@@ -54,12 +54,15 @@ def validate_coord(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise APIError.bad_request("Request decode failed: Coord: expected a JSON object")
     vec = get_field(raw, "Vec")
-    if not isinstance(vec, list) or len(vec) != DIMENSIONS:
-        raise APIError.bad_request(f"Coord.Vec: expected {DIMENSIONS} numbers")
+    if not isinstance(vec, list):
+        raise APIError.bad_request("Request decode failed: Coord.Vec: expected an array")
     numbers = [*vec, *(get_field(raw, k, 0) for k in ("Error", "Adjustment", "Height"))]
+    # Consul's RPC errors (500, its texts): Serf's IsValid, then IsCompatibleWith its own
     for n in numbers:
         if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n):
-            raise APIError.bad_request("invalid coordinate")
+            raise APIError(500, "invalid coordinate")
+    if len(vec) != DIMENSIONS:
+        raise APIError(500, "incompatible coordinate")
     return {
         "Vec": [float(v) for v in vec],
         "Error": float(get_field(raw, "Error", 0)),
@@ -153,8 +156,8 @@ async def update(request: web.Request) -> web.Response:
     coord = validate_coord(get_field(body, "Coord"))
     require(request, "node", "write", name)
     if name not in server.store.nodes:
-        # Consul's state store refuses a coordinate of a node it does not know
-        raise APIError(500, f'reference to nonexistent node "{name}"')
+        # Consul batches updates and its state store silently drops those of unknown nodes
+        return web.Response(status=200)
     _coords(request).set(name, segment, coord, server.store.index)
     server.hub.notify(TOPIC)
     return web.Response(status=200)

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from yurt.api import routes
-from yurt.api.blocking import BlockingQuery, blocking_query
+from yurt.api.blocking import BlockingQuery, blocking_encoded, blocking_query
 from yurt.api.errors import APIError
 from yurt.api.http import flag
 from yurt.catalog.acl_http import (
@@ -64,6 +64,8 @@ async def kv_get(request: web.Request) -> web.StreamResponse:
     if not (keys_mode or recurse):
         require(request, "key", "read", key)
     v = view(request)
+    if not (keys_mode or recurse or flag(request, "raw")):
+        return await _kv_get_one(request, key)
 
     def run() -> tuple[Any, int]:
         v.hid = False
@@ -127,6 +129,27 @@ async def kv_get(request: web.Request) -> web.StreamResponse:
             },
         )
     return answer(request, [result.to_json()], index=index)
+
+
+async def _kv_get_one(request: web.Request, key: str) -> web.Response:
+    """One key's entry (the read every watcher of a key makes, permission checked by the
+    caller): readers woken by a write to the key share one encoded answer."""
+    server = server_of(request)
+    store = server.store
+    indent = 4 if flag(request, "pretty") else None
+
+    def encoded() -> tuple[bytes, int]:
+        entry = store.kv_get(key)
+        body = b"" if entry is None else json.dumps([entry.to_json()], indent=indent).encode()
+        return body, store.kv_index(key, exact=True)
+
+    query = BlockingQuery.from_query(request.query)
+    body, index = await blocking_encoded(
+        server.hub, [f"kv:{key}"], query, ("kv", key, indent), encoded
+    )
+    if not body:
+        return web.Response(status=404, headers=consul_headers(index))
+    return web.Response(body=body, headers=consul_headers(index), content_type="application/json")
 
 
 @checked("key:write on the key")

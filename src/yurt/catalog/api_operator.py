@@ -130,17 +130,23 @@ def _server_address(request: web.Request) -> str:
 async def raft_configuration(request: web.Request) -> web.Response:
     check_datacenter(request)
     server = server_of(request)
-    data = {
-        "Servers": [
+    leader = server.leader()
+    servers = []
+    for peer in server.peers():
+        # several servers on etcd: each one's node ID from the node it registered
+        node = server.store.nodes.get(peer.name)
+        servers.append(
             {
-                "ID": server.node_id,
-                "Node": server.node_name,
-                "Address": _server_address(request),
-                "Leader": True,
+                "ID": node.node_id if node is not None else server.node_id,
+                "Node": peer.name,
+                "Address": peer.rpc,
+                "Leader": peer == leader,
                 "ProtocolVersion": "3",
                 "Voter": True,
             }
-        ],
+        )
+    data = {
+        "Servers": servers,
         # the index of the log entry holding the configuration: the bootstrap one
         "Index": 0,
     }

@@ -1,4 +1,6 @@
-"""Health check runners: HTTP, TCP and TTL, run by the agent for the checks on its node.
+"""Health check runners: HTTP, TCP, script, gRPC, H2PING and TTL, run by the agent for the
+checks on its node (script checks only where the agent's settings allow them, see
+definitions.py; the HTTP/2 probes are in check_h2.py).
 
 An interval check runs once at registration (so a healthy service is routable at once) and
 then every `Interval`; until it has passed once, a failing check is retried sooner (from
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 import aiohttp
 
 from yurt.api.durations import SECOND
+from yurt.catalog.check_h2 import probe_grpc, probe_h2ping
+from yurt.catalog.check_script import run_script
 from yurt.catalog.model import CRITICAL, PASSING, WARNING, Check
 from yurt.catalog.store import CatalogStore
 
@@ -94,7 +98,7 @@ class CheckRunners:
         )
         self._states[check.check_id] = state
         d = check.definition
-        if d.kind in ("http", "tcp"):
+        if d.kind in ("http", "tcp", "script", "grpc", "h2ping"):
             state.task = asyncio.get_running_loop().create_task(
                 self._interval_loop(state), name=f"check {check.check_id}"
             )
@@ -154,10 +158,7 @@ class CheckRunners:
         ever_passed = False
         while True:
             try:
-                if d.kind == "http":
-                    status, output = await self._run_http(state.check)
-                else:
-                    status, output = await self._run_tcp(state.check)
+                status, output = await self._probe(state.check)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a runner must survive whatever the target does
@@ -173,6 +174,24 @@ class CheckRunners:
             # as it answers, not one interval later.
             retry = min(interval, retry * 2 if retry else _FIRST_RETRY)
             await asyncio.sleep(retry)
+
+    async def _probe(self, check: Check) -> tuple[str, str]:
+        """(status, output) of one run of an interval check."""
+        d = check.definition
+        if d.kind == "http":
+            return await self._run_http(check)
+        if d.kind == "tcp":
+            return await self._run_tcp(check)
+        if d.kind == "script":
+            return await run_script(d.args, d.timeout_ns)
+        probe, target, tls = (
+            (probe_grpc, d.grpc, d.grpc_use_tls)
+            if d.kind == "grpc"
+            else (probe_h2ping, d.h2ping, d.h2ping_use_tls)
+        )
+        return await probe(
+            target, use_tls=tls, skip_verify=d.tls_skip_verify, timeout_s=d.timeout_ns / SECOND
+        )
 
     def _report(self, state: _State, status: str, output: str) -> None:
         """Apply SuccessBeforePassing / FailuresBeforeWarning / FailuresBeforeCritical as

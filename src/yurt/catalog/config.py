@@ -54,6 +54,10 @@ class CatalogConfig:
     dev: bool = False
     # the shortest session TTL accepted (Consul's session_ttl_min)
     session_ttl_min_s: float = 10.0
+    # Consul's enable_script_checks (script checks from the API and files) and
+    # enable_local_script_checks (from config files only); both off, as in Consul
+    enable_script_checks: bool = False
+    enable_local_script_checks: bool = False
     acl: ConsulACLConfig = field(default_factory=ConsulACLConfig)
     # Origins besides the listener's own whose browser requests are let through.
     allowed_origins: list[str] = field(default_factory=list)

@@ -25,6 +25,8 @@ from yurt.catalog.config import CatalogConfig
 # Top-level keys that other readers handle (service definitions; the ACL settings).
 HANDLED_ELSEWHERE = frozenset({"service", "services", "acl"})
 
+# Consul's switches for script checks (CatalogConfig's fields of the same names)
+SCRIPT_KEYS = ("enable_script_checks", "enable_local_script_checks")
 # Consul's settings that describe what yurt's catalog is anyway: accepted with these values.
 _ONLY: dict[str, tuple[Any, str]] = {
     "server": (True, "yurt's catalog is always a server"),
@@ -85,6 +87,8 @@ class CatalogSettings:
     https_port: int | None = None
     # Consul's `limits { }`: the keys given, in file order, for `apply_limit`.
     limits: dict[str, Any] = field(default_factory=dict)
+    # enable_script_checks / enable_local_script_checks, where a file sets them
+    scripts: dict[str, bool] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
     def tls_config(self) -> TLSConfig | None:
@@ -111,6 +115,10 @@ def read_settings(path: Path, data: Mapping[str, Any], into: CatalogSettings) ->
             _limits(at, _object(at, ["limits"], value), into)
         elif key in ("ui", "ui_config"):
             _ui(at, key, value)
+        elif key in SCRIPT_KEYS:
+            if not isinstance(value, bool):
+                raise at.error([key], f"{key}: expected true or false")
+            into.scripts[key] = value
         elif key in _ONLY:
             expected, why = _ONLY[key]
             if value != expected:
@@ -346,3 +354,6 @@ def apply(settings: CatalogSettings, cfg: CatalogConfig) -> None:
         cfg.http_port = settings.http_port
     for key, value in settings.limits.items():
         cfg.http_limits = apply_limit(cfg.http_limits, key, value)
+    # the flags only turn script checks on: a file saying true turns them on as well
+    cfg.enable_script_checks |= settings.scripts.get("enable_script_checks", False)
+    cfg.enable_local_script_checks |= settings.scripts.get("enable_local_script_checks", False)

@@ -28,14 +28,23 @@ from yurt.catalog.model import (
 )
 
 DEFAULT_CHECK_TIMEOUT_NS = 10 * SECOND
+# Consul's CheckMonitor gives a script 30 s unless the check says otherwise
+DEFAULT_SCRIPT_TIMEOUT_NS = 30 * SECOND
+
+# Consul's texts (500) for a script check on an agent that does not run them
+REMOTE_SCRIPTS_DISABLED = (
+    "Scripts are disabled on this agent from remote calls; "
+    "to enable, configure 'enable_script_checks' to true"
+)
+LOCAL_SCRIPTS_DISABLED = (
+    "Scripts are disabled on this agent; "
+    "to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true"
+)
 
 _UNSUPPORTED_CHECK_FIELDS = {
-    "Args": "script",
-    "ScriptArgs": "script",
-    "Script": "script",
-    "GRPC": "gRPC",
+    # Consul 0.x's shell string, gone since 1.1: `Args` replaced it
+    "Script": "shell-string script (use Args)",
     "UDP": "UDP",
-    "H2PING": "H2PING",
     "DockerContainerID": "Docker",
     "AliasNode": "alias",
     "AliasService": "alias",
@@ -43,8 +52,34 @@ _UNSUPPORTED_CHECK_FIELDS = {
 }
 
 
+_DEFAULT_TIMEOUTS = {
+    "http": DEFAULT_CHECK_TIMEOUT_NS,
+    "tcp": DEFAULT_CHECK_TIMEOUT_NS,
+    "script": DEFAULT_SCRIPT_TIMEOUT_NS,
+    "grpc": DEFAULT_CHECK_TIMEOUT_NS,
+    "h2ping": DEFAULT_CHECK_TIMEOUT_NS,
+}
+
+
 class DefinitionError(ValueError):
     """A definition that cannot be accepted; the message is the HTTP answer's text."""
+
+
+class ScriptsDisabled(ValueError):
+    """A script check on an agent whose settings do not allow it (Consul answers 500)."""
+
+
+def refuse_disabled_scripts(
+    checks: list[Check], *, remote: bool, enable_script: bool, enable_local: bool
+) -> None:
+    """Consul's rule: `enable_script_checks` allows script checks from the HTTP API and
+    config files, `enable_local_script_checks` from config files only."""
+    if not any(c.definition.kind == "script" for c in checks):
+        return
+    if remote and not enable_script:
+        raise ScriptsDisabled(REMOTE_SCRIPTS_DISABLED)
+    if not remote and not (enable_script or enable_local):
+        raise ScriptsDisabled(LOCAL_SCRIPTS_DISABLED)
 
 
 @dataclass
@@ -80,6 +115,10 @@ def _bool(data: dict[str, Any], name: str, where: str) -> bool:
     if not isinstance(value, bool):
         raise DefinitionError(f"{where}{name}: expected true or false, got {json_type_name(value)}")
     return value
+
+
+def _bool_default(data: dict[str, Any], name: str, where: str, default: bool) -> bool:
+    return _bool(data, name, where) if get_field(data, name) is not None else default
 
 
 def _str_list(data: dict[str, Any], name: str, where: str) -> list[str]:
@@ -119,6 +158,51 @@ def _object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+def _tagged_addresses(raw: Any, where: str) -> dict[str, Any]:
+    """A service's `TaggedAddresses`, each as Consul stores it: `{"Address": ..., "Port": ...}`
+    whatever the case of the keys sent (Go decodes JSON keys case-insensitively)."""
+    if raw is None:
+        return {}
+    out: dict[str, Any] = {}
+    for tag, value in _object(raw, where).items():
+        obj = _object(value, f"{where}.{tag}")
+        out[tag] = {
+            "Address": _str(obj, "Address", f"{where}.{tag}."),
+            "Port": _int(obj, "Port", f"{where}.{tag}."),
+        }
+    return out
+
+
+def _check_kind(data: dict[str, Any], where: str) -> str:
+    """Which of Consul's check types a definition is: exactly one field says it."""
+    for name, what in _UNSUPPORTED_CHECK_FIELDS.items():
+        if get_field(data, name) not in (None, "", [], False):
+            raise DefinitionError(
+                f"Invalid check: {where}{name}: {what} checks are not supported by yurt "
+                "(supported: Args, HTTP, TCP, GRPC, H2PING, TTL)"
+            )
+    given = {
+        "http": _str(data, "HTTP", where),
+        "tcp": _str(data, "TCP", where),
+        "ttl": _duration(data, "TTL", where),
+        "script": _str_list(data, "Args", where) or _str_list(data, "ScriptArgs", where),
+        "grpc": _str(data, "GRPC", where),
+        "h2ping": _str(data, "H2PING", where),
+    }
+    kinds = [k for k, v in given.items() if v]
+    if not kinds:
+        raise DefinitionError(
+            f"Invalid check: {where.rstrip('.') or 'check'}: one of Args, HTTP, TCP, GRPC, "
+            "H2PING or TTL must be given (all but TTL also need an Interval)"
+        )
+    if len(kinds) > 1:
+        raise DefinitionError(
+            f"Invalid check: {where}: only one of Args, HTTP, TCP, GRPC, H2PING or TTL may be "
+            "given, got " + ", ".join(k.upper() for k in kinds)
+        )
+    return kinds[0]
+
+
 def parse_check(
     data: dict[str, Any],
     *,
@@ -128,30 +212,16 @@ def parse_check(
     default_id: str = "",
 ) -> Check:
     """A check definition (`/v1/agent/check/register`, or one of a service's `Checks`)."""
-    for name, what in _UNSUPPORTED_CHECK_FIELDS.items():
-        if get_field(data, name) not in (None, "", [], False):
-            raise DefinitionError(
-                f"Invalid check: {where}{name}: {what} checks are not supported by yurt "
-                "(supported: HTTP, TCP, TTL)"
-            )
+    kind = _check_kind(data, where)
     http = _str(data, "HTTP", where)
     tcp = _str(data, "TCP", where)
     ttl_ns = _duration(data, "TTL", where)
     interval_ns = _duration(data, "Interval", where)
     timeout_ns = _duration(data, "Timeout", where)
-    kinds = [k for k, v in (("http", http), ("tcp", tcp), ("ttl", ttl_ns)) if v]
-    if not kinds:
-        raise DefinitionError(
-            f"Invalid check: {where.rstrip('.') or 'check'}: one of HTTP, TCP or TTL must be "
-            "given (an HTTP or TCP check also needs an Interval)"
-        )
-    if len(kinds) > 1:
-        raise DefinitionError(
-            f"Invalid check: {where}: only one of HTTP, TCP or TTL may be given, got "
-            + ", ".join(k.upper() for k in kinds)
-        )
-    kind = kinds[0]
-    if kind in ("http", "tcp") and interval_ns <= 0:
+    args = _str_list(data, "Args", where) or _str_list(data, "ScriptArgs", where)
+    grpc = _str(data, "GRPC", where)
+    h2ping = _str(data, "H2PING", where)
+    if kind != "ttl" and interval_ns <= 0:
         raise DefinitionError(
             f"Invalid check: {where}Interval must be > 0 "
             "for Script, HTTP, H2PING, TCP or UDP checks"
@@ -190,12 +260,17 @@ def parse_check(
         tls_skip_verify=_bool(data, "TLSSkipVerify", where),
         tcp=tcp,
         interval_ns=interval_ns,
-        timeout_ns=(timeout_ns or DEFAULT_CHECK_TIMEOUT_NS) if kind != "ttl" else timeout_ns,
+        timeout_ns=timeout_ns or _DEFAULT_TIMEOUTS.get(kind, 0),
         ttl_ns=ttl_ns,
         deregister_after_ns=_duration(data, "DeregisterCriticalServiceAfter", where),
         success_before_passing=_int(data, "SuccessBeforePassing", where),
         failures_before_warning=_int(data, "FailuresBeforeWarning", where),
         failures_before_critical=_int(data, "FailuresBeforeCritical", where),
+        args=args,
+        grpc=grpc,
+        grpc_use_tls=_bool(data, "GRPCUseTLS", where),
+        h2ping=h2ping,
+        h2ping_use_tls=_bool_default(data, "H2PingUseTLS", where, True),
     )
     check_id = _str(data, "CheckID", where) or _str(data, "ID", where) or default_id
     name = _str(data, "Name", where)
@@ -242,10 +317,7 @@ def parse_service(data: dict[str, Any], *, node: str, where: str = "") -> Servic
         }
         if weights["Passing"] < 1:
             raise DefinitionError(f"{where}Weights.Passing: must be greater than 0")
-    tagged_raw = get_field(data, "TaggedAddresses")
-    tagged: dict[str, Any] = {}
-    if tagged_raw is not None:
-        tagged = dict(_object(tagged_raw, f"{where}TaggedAddresses"))
+    tagged = _tagged_addresses(get_field(data, "TaggedAddresses"), f"{where}TaggedAddresses")
     port = _int(data, "Port", where)
     if not 0 <= port <= 65535:
         raise DefinitionError(f"{where}Port: must be between 0 and 65535, got {port}")

@@ -88,7 +88,7 @@ def new_event(
     if not name:
         raise EventError("User event missing name")
     if tag and not service:
-        raise EventError("cannot provide tag filter without service filter")
+        raise EventError("Cannot provide tag filter without service filter")
     for what, pattern in (("node", node), ("service", service), ("tag", tag)):
         if pattern:
             try:

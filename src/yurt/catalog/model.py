@@ -183,8 +183,8 @@ class Service:
 
 @dataclass
 class CheckDefinition:
-    """How a check is run. `kind` is "http", "tcp", "ttl", or "" for a check the agent does
-    not run (catalog-registered checks, serfHealth, maintenance)."""
+    """How a check is run. `kind` is "http", "tcp", "ttl", "script", "grpc", "h2ping", or ""
+    for a check the agent does not run (catalog-registered checks, serfHealth, maintenance)."""
 
     kind: str = ""
     http: str = ""
@@ -200,6 +200,14 @@ class CheckDefinition:
     success_before_passing: int = 0
     failures_before_warning: int = 0
     failures_before_critical: int = 0
+    # a script check's command and arguments (`Args`), run without a shell as Consul does
+    args: list[str] = field(default_factory=list)
+    # a gRPC health check's "host:port[/service]", and an H2PING check's "host:port"
+    grpc: str = ""
+    grpc_use_tls: bool = False
+    h2ping: str = ""
+    # Consul pings over TLS unless told otherwise
+    h2ping_use_tls: bool = True
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -222,6 +230,14 @@ class CheckDefinition:
             out["TLSSkipVerify"] = self.tls_skip_verify
         if self.kind == "tcp":
             out["TCP"] = self.tcp
+        if self.kind == "script":
+            out["ScriptArgs"] = list(self.args)
+        if self.kind == "grpc":
+            out["GRPC"] = self.grpc
+            out["GRPCUseTLS"] = self.grpc_use_tls
+        if self.kind == "h2ping":
+            out["H2PING"] = self.h2ping
+            out["H2PingUseTLS"] = self.h2ping_use_tls
         if self.interval_ns:
             out["Interval"] = format_go_duration(self.interval_ns)
         if self.timeout_ns:
@@ -313,7 +329,8 @@ class KVEntry:
             "LockIndex": self.lock_index,
             "Key": self.key,
             "Flags": self.flags,
-            "Value": None if self.value is None else base64.b64encode(self.value).decode(),
+            # an empty value reads back as null, as Consul's (Go encodes an empty []byte as nil)
+            "Value": base64.b64encode(self.value).decode() if self.value else None,
             "CreateIndex": self.create_index,
             "ModifyIndex": self.modify_index,
         }

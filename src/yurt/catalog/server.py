@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import aiohttp
 from aiohttp import web
 
 from yurt import CONSUL_VERSION
@@ -24,7 +27,7 @@ from yurt.catalog.configdir import (
     load_acl_settings,
     load_services,
 )
-from yurt.catalog.definitions import ServiceDefinition
+from yurt.catalog.definitions import ScriptsDisabled, ServiceDefinition, refuse_disabled_scripts
 from yurt.catalog.model import (
     CRITICAL,
     NODE_MAINT_CHECK_ID,
@@ -39,6 +42,10 @@ from yurt.catalog.model import (
 )
 from yurt.catalog.sessions import SessionTimers
 from yurt.catalog.store import CatalogStore
+from yurt.cluster.leader import Member
+
+if TYPE_CHECKING:
+    from yurt.cluster.role import ClusterRole
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,8 @@ class CatalogServer:
         self._site: web.AppRunner | None = None
         self.node_id = ""
         self._acl: ACLResolver | None = None
+        self.cluster: ClusterRole | None = None
+        self._forwarding: aiohttp.ClientSession | None = None
         self.app = build_app(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -123,18 +132,31 @@ class CatalogServer:
             db_path = cfg.data_dir / "catalog.db"
             self.node_id = self._node_id(cfg.data_dir)
         store = self._store = CatalogStore(cfg.store.open("catalog", db_path), self.hub)
+        # several servers on one etcd prefix follow each other from here on (before any
+        # write of this one) and elect a leader once the HTTP port is bound
+        self.cluster = self._cluster()
         self._answers = AnswerCache(lambda: store.generation)
         load_acl_settings(cfg.config_dirs, cfg.acl)
         self._acl = start_acl(cfg, store)
         self._runners = CheckRunners(self._store, cfg.node_name, self._deregister_from_runner)
-        self._register_self()
+        self._register_self_once()
         self._session_timers = SessionTimers(store)
-        for session in list(store.sessions.values()):
-            self._session_timers.arm(session)
+        if self.cluster is None:
+            self._lead()
         for check in list(self._store.checks.values()):
             if check.node == cfg.node_name and check.definition.kind:
                 self._runners.start(check)
         self._sync_config_services(definitions)
+        if self.cluster is not None:
+            from yurt.cluster.forward import forward_middleware, reads_and
+
+            # after the error middleware, before the handlers' ACL checks: the leader
+            # checks the token. /v1/agent/ is this agent's own (its node's services and
+            # checks), written from here as its check runners write.
+            forward = forward_middleware(
+                self.cluster, self._forward_session, reads_and("/v1/agent/")
+            )
+            self.app.middlewares.insert(1, forward)
         self._site = await start_site(
             self.app,
             cfg.http_host,
@@ -162,8 +184,68 @@ class CatalogServer:
                     port,
                 )
 
+        if self.cluster is not None:
+            self.cluster.on_lead = self._lead
+            self.cluster.on_step_down = self._step_down
+            self.cluster.start(self._member())
+
+    def _cluster(self) -> ClusterRole | None:
+        from yurt.storage.etcd import EtcdBackend
+
+        backend = self.store.backend
+        if not isinstance(backend, EtcdBackend):
+            return None
+        from yurt.cluster.role import ClusterRole
+
+        return ClusterRole(backend, self.config.store, "catalog", self.store.apply_remote)
+
+    def _member(self) -> Member:
+        """This server as the others see it: its HTTP API (the first listener), and the
+        server RPC address Consul's status endpoints show."""
+        cfg = self.config
+        scheme, port = ("http", cfg.http_port) if cfg.http_port >= 0 else ("https", cfg.https_port)
+        host = cfg.advertise_addr
+        if host == "127.0.0.1" and cfg.http_host not in ("", "0.0.0.0", "::"):
+            # the default advertise address, but the API listens on one address: that one
+            # (`yurt up` with `bind_addr`), as Consul's advertise defaults to its bind
+            host = cfg.http_host
+        return Member(cfg.node_name, f"{scheme}://{host}:{port}", f"{host}:{cfg.server_port}")
+
+    def peers(self) -> list[Member]:
+        """The servers sharing this one's store (itself alone on SQLite)."""
+        return self.cluster.peers if self.cluster is not None else [self._member()]
+
+    def leader(self) -> Member | None:
+        """Who leads (None during an election)."""
+        return self.cluster.leader if self.cluster is not None else self._member()
+
+    def _lead(self) -> None:
+        """The leader's work: the sessions' TTL timers (they write when they expire)."""
+        timers = self.session_timers
+        for session in list(self.store.sessions.values()):
+            timers.arm(session)
+
+    def _step_down(self) -> None:
+        if self._session_timers is not None:
+            self._session_timers.close()
+
+    def _forward_session(self) -> aiohttp.ClientSession:
+        """The session that forwards writes to the leader; under TLS it trusts the
+        cluster's CA and presents this agent's certificate."""
+        if self._forwarding is None or self._forwarding.closed:
+            tls = self.config.tls
+            ctx = tls.client_context() if self.config.https_port >= 0 else None
+            connector = aiohttp.TCPConnector(ssl=ctx if ctx is not None else True)
+            self._forwarding = aiohttp.ClientSession(connector=connector)
+        return self._forwarding
+
     async def stop(self) -> None:
         # Parked blocking reads answer at once: the app closes the hub as its site shuts down.
+        if self.cluster is not None:
+            await asyncio.to_thread(self.cluster.stop)  # revokes its lease: hands over
+            self.cluster = None
+        if self._forwarding is not None:
+            await self._forwarding.close()
         if self._site is not None:
             await self._site.cleanup()
             self._site = None
@@ -188,6 +270,23 @@ class CatalogServer:
         node_id = str(uuid.uuid4())
         path.write_text(node_id)
         return node_id
+
+    def _register_self_once(self) -> None:
+        """`_register_self`, again when another server sharing the etcd prefix took the
+        index at the same moment (the failed write reloaded memory: the next try is
+        decided on the other's commit)."""
+        if self.cluster is None:
+            self._register_self()
+            return
+        from yurt.storage.etcd import IndexConflict
+
+        for attempt in range(5):
+            try:
+                self._register_self()
+                return
+            except IndexConflict:
+                if attempt == 4:
+                    raise
 
     def _register_self(self) -> None:
         """The node, its serfHealth check and the `consul` service, as Consul's leader
@@ -283,6 +382,16 @@ class CatalogServer:
         return [d.service.id for d in definitions]
 
     def _sync_config_services(self, definitions: list[ServiceDefinition]) -> None:
+        for definition in definitions:
+            try:
+                refuse_disabled_scripts(
+                    definition.checks,
+                    remote=False,
+                    enable_script=self.config.enable_script_checks,
+                    enable_local=self.config.enable_local_script_checks,
+                )
+            except ScriptsDisabled as exc:
+                raise ConfigDirError(f"service {definition.service.id!r}: {exc}") from None
         wanted = {d.service.id for d in definitions}
         for svc in self.local_services():
             if svc.source == CONFIG_SOURCE and svc.id not in wanted:

@@ -32,7 +32,7 @@ from yurt.api.blocking import WatchHub
 from yurt.api.durations import SECOND
 from yurt.catalog.config_entry_store import ConfigEntryStore
 from yurt.catalog.model import CRITICAL, DELETE, Check, KVEntry, Node, Service, Session
-from yurt.storage.interface import Backend, Batch, JSONValue
+from yurt.storage.interface import Backend, Batch, JSONValue, RemoteChange
 from yurt.storage.topics import TopicIndex
 
 # The backend's tables. Keys: a node's name, `<node>\0<id>` for services and checks, a KV
@@ -185,6 +185,19 @@ class CatalogStore:
             self.sessions[session.id] = session
         for hook in self.reload_hooks:
             hook()
+
+    def apply_remote(self, changes: list[RemoteChange]) -> None:
+        """Another server's commit on the same etcd prefix into memory (several servers,
+        `catalog/store_remote.py`)."""
+        from yurt.catalog.store_remote import apply_remote
+
+        apply_remote(self, changes)
+
+    def advance_topic(self, topic: str, index: int) -> None:
+        self._topics.advance((topic,), max(index, self._topics.get(topic) or 1))
+
+    def publish(self, *topics: str) -> None:
+        self._topics.publish(*topics)
 
     def close(self) -> None:
         self.backend.close()
@@ -437,9 +450,14 @@ class CatalogStore:
     def _put_check(self, w: CatalogStore._Write, check: Check) -> Check:
         key = (check.node, check.check_id)
         old = self.checks.get(key)
-        if old is not None and old.same_definition(check):
+        # A check this agent runs keeps its last result when registered again unchanged; one
+        # it does not run (`/v1/catalog/register`) takes the status it is registered with,
+        # as in Consul: that is how external health checkers report.
+        runs_here = check.definition.kind != ""
+        same_result = old is not None and (old.status, old.output) == (check.status, check.output)
+        if old is not None and old.same_definition(check) and (runs_here or same_result):
             return old
-        if old is not None and old.definition == check.definition:
+        if old is not None and runs_here and old.definition == check.definition:
             check.status, check.output = old.status, old.output
         if old is not None and check.status == CRITICAL and old.status != CRITICAL:
             self._invalidate_for_check(w, check.node, check.check_id)

@@ -69,6 +69,20 @@ log = logging.getLogger(__name__)
     show_default=True,
     help="The shortest session TTL accepted (Consul's session_ttl_min).",
 )
+@click.option(
+    "-enable-script-checks",
+    "--enable-script-checks",
+    "enable_script_checks",
+    is_flag=True,
+    help="Run script checks (Args) registered over the API and in config files.",
+)
+@click.option(
+    "-enable-local-script-checks",
+    "--enable-local-script-checks",
+    "enable_local_script_checks",
+    is_flag=True,
+    help="Run script checks (Args) from config files only.",
+)
 @click.pass_context
 def catalog(
     ctx: click.Context,
@@ -81,6 +95,8 @@ def catalog(
     dev: bool,
     session_ttl_min: str,
     config_paths: tuple[Path, ...],
+    enable_script_checks: bool,
+    enable_local_script_checks: bool,
 ) -> None:
     """Run the Consul-compatible catalog (or list it: `services`, `nodes`)."""
     ctx.ensure_object(dict)
@@ -111,6 +127,8 @@ def catalog(
         dev=dev,
         session_ttl_min_s=ttl_min_s,
         store=store_from(config_paths),
+        enable_script_checks=enable_script_checks,
+        enable_local_script_checks=enable_local_script_checks,
     )
     if node:
         config.node_name = node

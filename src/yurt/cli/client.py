@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     "--config",
     "config_paths",
     multiple=True,
-    help="Agent config file or directory of *.hcl (the seed's server.hcl shape); repeatable.",
+    help="Agent config file or directory of *.hcl and *.json (the seed's server.hcl shape); "
+    "repeatable.",
 )
 @click.option(
     "-servers",

@@ -204,5 +204,26 @@ def plan_cmd(
     sys.exit(plan_job(client(address), parsed.job, path, verbose=verbose))
 
 
+@job.command("init", context_settings=_CONTEXT)
+@click.option("-short", "--short", is_flag=True, help="The job without comments.")
+@click.argument("filename", required=False)
+def init_cmd(short: bool, filename: str | None) -> None:
+    """Write an example job file (example.nomad.hcl), as `nomad job init`."""
+    from yurt.jobspec.init_template import DEFAULT_FILE, FULL, SHORT
+
+    target = Path(filename or DEFAULT_FILE)
+    try:
+        # "x": never overwrite, as Nomad refuses an existing file
+        with target.open("x") as out:
+            out.write(SHORT if short else FULL)
+    except FileExistsError:
+        click.echo(f"Job '{target}' already exists", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"Failed to write '{target}': {exc.strerror}", err=True)
+        sys.exit(1)
+    click.echo(f"Example job file written to {target}")
+
+
 for _command in SERVER_COMMANDS:
     job.add_command(_command)

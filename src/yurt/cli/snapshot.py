@@ -1,8 +1,10 @@
 """`yurt snapshot save|restore|inspect`: Consul's snapshot commands, on yurt's archive.
 
-The file is yurt's own format (gzip'ed JSON lines of every table, see docs/storage.md), not
-Consul's: it restores into a yurt catalog, not into Consul, and the other way round.
-Output and exit codes are the consul CLI's.
+The file is Consul's envelope (a gzip'ed tar of meta.json, state.bin and SHA256SUMS, see
+catalog/snapshot_envelope.py) holding yurt's own state (gzip'ed JSON lines of every table, see
+docs/storage.md): the real `consul snapshot save|restore` handle it too, but it restores into a
+yurt catalog, not into Consul, and the other way round. Output and exit codes are the consul
+CLI's.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections import Counter
 
 import click
 
+from yurt.catalog.snapshot_envelope import EnvelopeError, is_envelope, unwrap
 from yurt.cli._consul_http import ConsulHTTPError, http_addr_option, request
-from yurt.storage.archive import ArchiveError, decode
+from yurt.storage.archive import Archive, ArchiveError, decode
 
 _CONTEXT = {"help_option_names": ["-h", "-help", "--help"]}
 
@@ -32,6 +35,14 @@ def _read_archive(path: str) -> bytes:
         raise ConsulHTTPError(f"Error opening snapshot file: {exc}") from None
 
 
+def _decode(data: bytes) -> Archive:
+    """The archive in a snapshot file: inside Consul's envelope, or bare (older saves)."""
+    try:
+        return decode(unwrap(data) if is_envelope(data) else data)
+    except (ArchiveError, EnvelopeError) as exc:
+        raise ArchiveError(str(exc)) from None
+
+
 @snapshot.command("save")
 @http_addr_option
 @click.option("-stale", "--stale", is_flag=True, help="Let any server answer (yurt: the one).")
@@ -41,7 +52,7 @@ def save(http_addr: str | None, stale: bool, file: str) -> None:
     query = {"stale": ""} if stale else None
     _, data = request(http_addr, "GET", "/v1/snapshot", query=query)
     try:
-        got = decode(data)
+        got = _decode(data)
     except ArchiveError as exc:
         raise ConsulHTTPError(f"Error verifying snapshot file: {exc}") from None
     # written beside the target and renamed, so a failed save never leaves half a file
@@ -64,7 +75,7 @@ def restore(http_addr: str | None, file: str) -> None:
     """Replace the catalog's whole state with FILE's."""
     data = _read_archive(file)
     try:
-        decode(data)
+        _decode(data)
     except ArchiveError as exc:
         raise ConsulHTTPError(f"Error verifying snapshot file: {exc}") from None
     try:
@@ -80,7 +91,7 @@ def inspect(file: str) -> None:
     """Show what FILE holds: its index, size and the rows of each table."""
     data = _read_archive(file)
     try:
-        got = decode(data)
+        got = _decode(data)
     except ArchiveError as exc:
         raise ConsulHTTPError(f"Error inspecting snapshot: {exc}") from None
     rows = [

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
+from yurt.cli.up_flags import AgentFlags, apply_flags
 
 
 @click.command(context_settings={"help_option_names": ["-h", "-help", "--help"]})
@@ -16,8 +18,8 @@ from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
     "configs",
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
-    help="Agent config in HCL, shaped like Nomad's: a file or a directory of *.hcl "
-    "(repeatable; later ones win).",
+    help="Agent config shaped like Nomad's: an HCL or JSON file, or a directory of *.hcl "
+    "and *.json (repeatable; later ones win).",
 )
 @click.option("-dev", "--dev", is_flag=True, help="Keep state in a temporary directory.")
 @click.option(
@@ -28,6 +30,34 @@ from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
     help="Turn on Nomad's and Consul's ACL systems (the catalog with default_policy deny); "
     "bootstrap management tokens with `yurt acl bootstrap` (Nomad) and "
     "`yurt catalog acl bootstrap` (Consul).",
+)
+@click.option("-node", "--node", "node", default=None, help="The client node's name.")
+@click.option("-dc", "--dc", "dc", default=None, help="The datacenter (default dc1).")
+@click.option("-region", "--region", "region", default=None, help="The region (default global).")
+@click.option(
+    "-bind", "--bind", "bind", default=None, help="The address the scheduler and client bind."
+)
+@click.option(
+    "-servers",
+    "--servers",
+    "servers",
+    default=None,
+    help="The servers the client joins: host:port[,host:port...].",
+)
+@click.option(
+    "-meta",
+    "--meta",
+    "meta",
+    multiple=True,
+    help="Client metadata key=value (repeatable; added to the config's meta).",
+)
+@click.option("-node-class", "--node-class", "node_class", default=None, help="The node class.")
+@click.option(
+    "-log-level",
+    "--log-level",
+    "log_level",
+    default=None,
+    help="TRACE, DEBUG, INFO, WARN, ERROR or OFF.",
 )
 @click.option(
     "-data-dir",
@@ -48,11 +78,13 @@ from yurt.agent_config import AgentConfig, ConfigError, load_agent_config
 def up(
     configs: tuple[Path, ...],
     dev: bool,
-    acl_enabled: bool,
     data_dir: Path | None,
     ready_timeout: float,
+    **flag_values: Any,
 ) -> None:
-    """Start the catalog, the scheduler with one client node, and the router."""
+    """Start the catalog, the scheduler with one client node, and the router.
+
+    Takes `nomad agent`'s flags where they apply; a flag wins over the config files."""
     from yurt.agent import Agent, AgentStartError
     from yurt.runtime import run, serve_until_signal
 
@@ -73,10 +105,10 @@ def up(
         config.name = "nomad-1-client"
     if data_dir is not None:
         config.data_dir = data_dir
-    if acl_enabled:
-        config.acl_enabled = True
-        config.catalog_acl.enabled = True
-        config.catalog_acl.default_policy = "deny"
+    try:
+        apply_flags(config, AgentFlags(**flag_values))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     from yurt.storage.config import StoreOpenError
 
     try:

@@ -77,6 +77,7 @@ class ClientAgent:
         self._registered = asyncio.Event()
         self._reregister = asyncio.Event()
         self.ttl = 10.0
+        self._last_heartbeat = 0.0  # time.monotonic() of the last accepted heartbeat
         self.node_id = ""  # the node's identity, read from the state store at start
         self.drivers: dict[str, Driver] = {}
         self.driver_health: dict[str, DriverHealth] = {}
@@ -305,6 +306,7 @@ class ClientAgent:
         while True:
             try:
                 self.ttl = await self.conn.register(self.node_json())
+                self._last_heartbeat = time.monotonic()
                 log.info("registered node %s with %s", self.node_id, self.conn.server)
                 self._registered.set()
                 self._reregister.clear()
@@ -327,6 +329,7 @@ class ClientAgent:
                 continue
             try:
                 self.ttl = await self.conn.heartbeat()
+                self._last_heartbeat = time.monotonic()
             except ServerError as exc:
                 if exc.status == 404:
                     log.info("the scheduler does not know this node; registering again")
@@ -579,9 +582,12 @@ class ClientAgent:
         """`stats.client` of Nomad's `/v1/agent/self` for an agent that runs this client
         (`nomad node status -self` reads `node_id` from it)."""
         conn = self.conn
+        since = time.monotonic() - self._last_heartbeat if self._last_heartbeat else 0.0
         return {
             "node_id": self.node_id,
-            "known_servers": ",".join(conn.servers) if conn is not None else "",
+            "last_heartbeat": format_go_duration(int(since * 1e9)),
+            # host:port, as Nomad lists them (its RPC addresses; here the servers' HTTP)
+            "known_servers": ",".join(s.split("://", 1)[-1] for s in conn.servers) if conn else "",
             "num_allocations": str(len(self.runners)),
             "heartbeat_ttl": format_go_duration(int(self.ttl * 1e9)),
         }

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from yurt.client.allocdir import AllocDir
 from yurt.client.config import TemplateConfig
@@ -22,6 +22,7 @@ from yurt.client.services import (
     CheckRestart,
     Registration,
     ScriptCheck,
+    ServiceScope,
     build_nomad_registrations,
     build_registrations,
 )
@@ -32,6 +33,9 @@ from yurt.consul_api.client import ConsulClient, ConsulError
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
+_Reg = TypeVar("_Reg")
+
+
 _MAX_KILL_TIMEOUT = 30.0  # Nomad's client max_kill_timeout default
 _NS = 1e9
 
@@ -72,6 +76,9 @@ def _terminal(status: str) -> bool:
     return status in ("complete", "failed", "lost")
 
 
+HOST_NETWORK_STATUS: Obj = {"InterfaceName": "", "Address": "", "DNS": None}
+
+
 class AllocRunner:
     def __init__(self, env: ClientEnv, alloc: Obj, persisted: Obj | None = None) -> None:
         self.env = env
@@ -80,7 +87,8 @@ class AllocRunner:
         self.alloc_dir = AllocDir(env.data_dir / "alloc" / self.id)
         self.group = self._group()
         self.job_type = str((alloc.get("Job") or {}).get("Type") or "service")
-        self.extra_env: dict[str, dict[str, str]] = {}
+        self.extra_env: dict[str, dict[str, str]] = {}  # templates' `env = true`
+        self.identity_env: dict[str, dict[str, str]] = {}  # `identity { env = true }`
         self.registrations: dict[str | None, list[Registration]] = {}
         self.nomad_registrations: dict[str | None, list[str]] = {}
         self._check_watchers: dict[str, asyncio.Task[None]] = {}
@@ -146,6 +154,7 @@ class AllocRunner:
             host_env=driver == "raw_exec",
         )
         env.update(self.extra_env.get(str(task["Name"]), {}))
+        env.update(self.identity_env.get(str(task["Name"]), {}))
         return env
 
     def context(self, task: Obj) -> TaskContext:
@@ -229,6 +238,9 @@ class AllocRunner:
             "ClientStatus": status,
             "ClientDescription": description,
             "TaskStates": {name: r.state.to_json() for name, r in self.tasks.items()},
+            # Nomad's network hook reports this once the group's network is set up; in host
+            # mode (the only one yurt's client has) the task shares the host's, so it is empty.
+            "NetworkStatus": HOST_NETWORK_STATUS,
         }
         if self.deployment_status is not None:
             out["DeploymentStatus"] = self.deployment_status
@@ -403,21 +415,29 @@ class AllocRunner:
         await self._deregister(runner.name)
         self.persist()
 
+    def _built(
+        self,
+        build: Callable[[ServiceScope, list[Obj]], list[_Reg]],
+        task: str | None,
+        services: list[Obj],
+        env: dict[str, str],
+    ) -> list[_Reg] | None:
+        """One provider's registrations of these services; None (logged): a bad port label."""
+        try:
+            return build(
+                ServiceScope(self.alloc, task, env, self.env.node, self.env.node_ip), services
+            )
+        except ValueError as exc:
+            kind = "nomad services" if build is build_nomad_registrations else "services"
+            log.warning("allocation %s: %s not registered: %s", self.id, kind, exc)
+            return None
+
     async def _register(self, task: str | None, services: list[Obj], env: dict[str, str]) -> None:
         await self._register_nomad(task, services, env)
         if self.env.consul is None or not services:
             return
-        try:
-            regs = build_registrations(
-                self.alloc,
-                services,
-                task=task,
-                env=env,
-                node=self.env.node,
-                node_ip=self.env.node_ip,
-            )
-        except ValueError as exc:
-            log.warning("allocation %s: services not registered: %s", self.id, exc)
+        regs = self._built(build_registrations, task, services, env)
+        if regs is None:
             return
         self.registrations[task] = regs
         for reg in regs:
@@ -431,18 +451,7 @@ class AllocRunner:
     ) -> None:
         if self.env.nomad_services is None or not services:
             return
-        try:
-            regs = build_nomad_registrations(
-                self.alloc,
-                services,
-                task=task,
-                env=env,
-                node=self.env.node,
-                node_ip=self.env.node_ip,
-            )
-        except ValueError as exc:
-            log.warning("allocation %s: nomad services not registered: %s", self.id, exc)
-            return
+        regs = self._built(build_nomad_registrations, task, services, env)
         if not regs:
             return
         self.nomad_registrations[task] = [str(r["ID"]) for r in regs]

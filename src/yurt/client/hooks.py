@@ -1,4 +1,4 @@
-"""The prestart hooks every task gets: artifacts, then templates."""
+"""The prestart hooks every task gets: its workload identity, artifacts, then templates."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from yurt.client.alloc_runner import ClientEnv, PrestartHook
 
 def default_hooks(env: ClientEnv) -> list[PrestartHook]:
     from yurt.client.artifacts import ArtifactHook
+    from yurt.client.identity import IdentityHook
     from yurt.client.templates import TemplateHook
 
-    return [ArtifactHook(), TemplateHook(env)]
+    return [IdentityHook(env), ArtifactHook(), TemplateHook(env)]

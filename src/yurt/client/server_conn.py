@@ -121,6 +121,13 @@ class ServerConnection:
             {"Upsert": upserts, "Remove": removals},
         )
 
+    async def identity(self, alloc_id: str, task: str) -> str:
+        """The workload identity token of one task of an allocation on this node."""
+        body, _ = await self._call(
+            "GET", f"/v1/internal/node/{self.node_id}/identity", alloc=alloc_id, task=task
+        )
+        return str(body["Token"])
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,30 +97,26 @@ def _port_of(label: str, ports: list[Obj], *, driver_mode: bool) -> int:
     raise ValueError(f'port label "{label}" is not in the group network')
 
 
-def build_registrations(
-    alloc: Obj,
-    services: list[Obj],
-    *,
-    task: str | None,
-    env: dict[str, str],
-    node: NodeView,
-    node_ip: str,
-) -> list[Registration]:
+@dataclass(frozen=True)
+class ServiceScope:
+    """Whose services are registered: an allocation's group (task None) or one of its
+    tasks, with the environment their fields interpolate and the node they run on."""
+
+    alloc: Obj
+    task: str | None
+    env: dict[str, str]
+    node: NodeView
+    node_ip: str
+
+
+def build_registrations(scope: ServiceScope, services: list[Obj]) -> list[Registration]:
     """Consul registrations of a group's (task None) or a task's services."""
-    alloc_id = str(alloc["ID"])
-    group = str(alloc.get("TaskGroup") or "")
-    ports = alloc_ports(alloc)
+    task, node_ip = scope.task, scope.node_ip
+    ports = alloc_ports(scope.alloc)
     out = []
-    for raw in services:
-        svc = interpolate(raw, env, node)
-        if (svc.get("Provider") or "consul") != "consul":
-            continue  # Nomad's own service discovery is not the catalog's business
-        name = str(svc.get("Name") or "")
-        label = str(svc.get("PortLabel") or "")
-        mode = str(svc.get("AddressMode") or "auto")
-        port = _port_of(label, ports, driver_mode=mode == "driver")
+    # Nomad's own service discovery (provider "nomad") is not the catalog's business.
+    for svc, name, sid, port in _provider_services(scope, services, "consul"):
         address = service_address(str(svc.get("Address") or ""), node_ip)
-        sid = service_id(alloc_id, task, group, name, label)
         checks = []
         check_ids = []
         restarts = []
@@ -215,40 +212,43 @@ def _check(
     return out
 
 
-def build_nomad_registrations(
-    alloc: Obj,
-    services: list[Obj],
-    *,
-    task: str | None,
-    env: dict[str, str],
-    node: NodeView,
-    node_ip: str,
-) -> list[Obj]:
+def build_nomad_registrations(scope: ServiceScope, services: list[Obj]) -> list[Obj]:
     """Nomad's `ServiceRegistration`s of a group's (task None) or a task's `provider =
     "nomad"` services, with the IDs Nomad gives them (the same as its Consul service IDs)."""
-    alloc_id = str(alloc["ID"])
-    group = str(alloc.get("TaskGroup") or "")
-    ports = alloc_ports(alloc)
+    alloc, node = scope.alloc, scope.node
     out = []
-    for raw in services:
-        svc = interpolate(raw, env, node)
-        if svc.get("Provider") != "nomad":
-            continue
-        name = str(svc.get("Name") or "")
-        label = str(svc.get("PortLabel") or "")
-        mode = str(svc.get("AddressMode") or "auto")
+    for svc, name, sid, port in _provider_services(scope, services, "nomad"):
         out.append(
             {
-                "ID": service_id(alloc_id, task, group, name, label),
+                "ID": sid,
                 "ServiceName": name,
                 "Namespace": str(alloc.get("Namespace") or "default"),
                 "NodeID": node.id,
                 "Datacenter": node.datacenter,
                 "JobID": str(alloc.get("JobID") or ""),
-                "AllocID": alloc_id,
+                "AllocID": str(alloc["ID"]),
                 "Tags": [str(t) for t in svc.get("Tags") or []],
-                "Address": service_address(str(svc.get("Address") or ""), node_ip),
-                "Port": _port_of(label, ports, driver_mode=mode == "driver"),
+                "Address": service_address(str(svc.get("Address") or ""), scope.node_ip),
+                "Port": port,
             }
         )
     return out
+
+
+def _provider_services(
+    scope: ServiceScope, services: list[Obj], provider: str
+) -> Iterator[tuple[Obj, str, str, int]]:
+    """The services of one provider (Consul by default, as in Nomad), interpolated, each
+    with its name, its service ID and its port (ValueError: a label not in the network)."""
+    alloc_id = str(scope.alloc["ID"])
+    group = str(scope.alloc.get("TaskGroup") or "")
+    ports = alloc_ports(scope.alloc)
+    for raw in services:
+        svc = interpolate(raw, scope.env, scope.node)
+        if (svc.get("Provider") or "consul") != provider:
+            continue
+        name = str(svc.get("Name") or "")
+        label = str(svc.get("PortLabel") or "")
+        mode = str(svc.get("AddressMode") or "auto")
+        port = _port_of(label, ports, driver_mode=mode == "driver")
+        yield svc, name, service_id(alloc_id, scope.task, group, name, label), port

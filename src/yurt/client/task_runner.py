@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from yurt.client import events as ev
 from yurt.client.drivers.base import Driver, DriverError, ExitResult, TaskContext, TaskHandle
 from yurt.client.events import TaskState
+from yurt.client.restarts import Decision as RestartDecision
 from yurt.client.restarts import RestartTracker
 
 log = logging.getLogger(__name__)
@@ -156,19 +157,23 @@ class TaskRunner:
                     self.state.failed = True
                     self.emit(ev.NOT_RESTARTING, RestartReason=decision.reason, FailsTask=True)
                 return
-            self._count_restart()
-            self.emit(
-                ev.RESTARTING,
-                RestartReason=decision.reason,
-                StartDelay=int(decision.delay * 1e9),
-            )
-            if await self._sleep(decision.delay):
+            if await self._restart_after(decision):
                 return
 
     def _count_restart(self) -> None:
         self.state.restarts += 1
         self.state.last_restart = time.time()
         self.state.state = "pending"
+
+    async def _restart_after(self, decision: RestartDecision) -> bool:
+        """Count a restart, say so, and wait out its delay; True: killed while waiting."""
+        self._count_restart()
+        self.emit(
+            ev.RESTARTING,
+            RestartReason=decision.reason,
+            StartDelay=int(decision.delay * 1e9),
+        )
+        return await self._sleep(decision.delay)
 
     async def _start_once(self) -> bool:
         """Start the task, retrying per policy while the driver fails; False: gave up."""
@@ -186,13 +191,7 @@ class TaskRunner:
                     self.state.failed = True
                     self.emit(ev.NOT_RESTARTING, RestartReason=reason, FailsTask=True)
                     return False
-                self._count_restart()
-                self.emit(
-                    ev.RESTARTING,
-                    RestartReason=decision.reason,
-                    StartDelay=int(decision.delay * 1e9),
-                )
-                if await self._sleep(decision.delay):
+                if await self._restart_after(decision):
                     return False
                 continue
             self.state.state = "running"

@@ -1,7 +1,7 @@
-"""Nomad Variables in `template` blocks: consul-template's `nomadVar`, `nomadVarList`,
-`nomadVarListSafe` and `nomadVarExists`, read from the scheduler with the task's workload
-identity and watched by blocking queries (`?index=&wait=`, `X-Nomad-Index`), as Nomad's
-template runner does.
+"""Nomad Variables and native services in `template` blocks: consul-template's `nomadVar`,
+`nomadVarList`, `nomadVarListSafe`, `nomadVarExists`, `nomadService` and `nomadServices`,
+read from the scheduler with the task's workload identity and watched by blocking queries
+(`?index=&wait=`, `X-Nomad-Index`), as Nomad's template runner does.
 
 `yurt.client.templates` owns the views; this module says what each function depends on,
 how a scheduler answer becomes the data a template sees, and how the answer is fetched
@@ -10,6 +10,8 @@ how a scheduler answer becomes the data a template sees, and how the answer is f
 
 from __future__ import annotations
 
+import json
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +28,8 @@ NOMAD = "nomad"
 VAR = "nomad.var.block"
 VAR_LIST = "nomad.var.list"
 VAR_LIST_SAFE = "nomad.var.list.safe"
+SERVICE = "nomad.service"
+SERVICES = "nomad.services"
 _METADATA = ("Namespace", "Path", "CreateIndex", "ModifyIndex", "CreateTime", "ModifyTime")
 
 
@@ -55,15 +59,70 @@ def split_spec(spec: str, namespace: str) -> tuple[str, str]:
     return path, (ns if at and ns else namespace)
 
 
+# consul-template's service query: `[tag.]name[?ns=namespace][@region]`.
+_SERVICE_SPEC = re.compile(
+    r"\A(?:(?P<tag>[\w=:.\-]+)\.)?(?P<name>[\w\-]+)"
+    r"(?:\?ns=(?P<ns>[\w\-]+))?(?:@(?P<region>[\w.\-]+))?\Z"
+)
+
+
+def service_spec(spec: str, namespace: str, region: str) -> tuple[str, str]:
+    """`nomadService`'s argument -> ("[tag.]name", namespace); the task's namespace by
+    default. yurt has one region: naming another is an error, not an empty answer."""
+    found = _SERVICE_SPEC.match(spec.strip())
+    if found is None:
+        raise TemplateError(f"nomad.service: invalid format: {json_quote(spec)}")
+    if found["region"] and found["region"] != region:
+        raise TemplateError(f"nomad.service {spec!r}: yurt has one region, {region!r}")
+    tag, name = found["tag"], found["name"]
+    return (f"{tag}.{name}" if tag else name), found["ns"] or namespace
+
+
+def json_quote(text: str) -> str:
+    """Go's %q for the plain strings these errors quote."""
+    return json.dumps(text)
+
+
 def request_of(kind: str, path: str, namespace: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     """The HTTP path and query that watches a dependency."""
     if kind == VAR:
         return f"/v1/var/{urllib.parse.quote(path, safe='/')}", (("namespace", namespace),)
+    if kind == SERVICE:
+        tag, _, name = path.rpartition(".")
+        query = (("namespace", namespace), *((("tag", tag),) if tag else ()))
+        return f"/v1/service/{urllib.parse.quote(name, safe='')}", query
+    if kind == SERVICES:
+        return "/v1/services", (("namespace", namespace),)
     return "/v1/vars", (("prefix", path), ("namespace", namespace))
+
+
+def _service(reg: Obj) -> tuple[tuple[str, Any], ...]:
+    """A registration as consul-template's NomadService has it (Tags sorted)."""
+    return (
+        ("ID", reg.get("ID", "")),
+        ("Name", reg.get("ServiceName", "")),
+        ("Node", reg.get("NodeID", "")),
+        ("Address", reg.get("Address", "")),
+        ("Port", reg.get("Port", 0)),
+        ("Datacenter", reg.get("Datacenter", "")),
+        ("Tags", tuple(sorted(reg.get("Tags") or []))),
+        ("JobID", reg.get("JobID", "")),
+        ("AllocID", reg.get("AllocID", "")),
+    )
 
 
 def decode(kind: str, body: Any) -> Any:
     """What a template sees of an answer (None: the variable does not exist)."""
+    if kind == SERVICE:
+        return tuple(_service(reg) for reg in body or [])
+    if kind == SERVICES:
+        names: dict[str, set[str]] = {}
+        for stub in body or []:
+            for svc in stub.get("Services") or []:
+                names.setdefault(str(svc.get("ServiceName", "")), set()).update(
+                    svc.get("Tags") or []
+                )
+        return tuple((name, tuple(sorted(tags))) for name, tags in sorted(names.items()))
     if kind == VAR:
         if not body:
             return None
@@ -108,6 +167,31 @@ def var_funcs(read: Read, env: dict[str, str]) -> dict[str, Any]:
         "nomadVarList": listing(VAR_LIST),
         "nomadVarListSafe": listing(VAR_LIST_SAFE),
     }
+
+
+def service_funcs(read: Read, env: dict[str, str]) -> dict[str, Any]:
+    """`nomadService "[tag.]name[?ns=namespace][@region]"` and `nomadServices`."""
+    default_ns = env.get("NOMAD_NAMESPACE") or "default"
+    region = env.get("NOMAD_REGION") or "global"
+    task = env.get("NOMAD_TASK_NAME", "")
+
+    def service(*args: Any) -> list[Obj]:
+        if len(args) != 1:
+            # consul-template's `nomadService COUNT KEY NAME` asks the server to choose
+            # instances by rendezvous hashing (`?choose=`), which yurt does not have.
+            raise TemplateError("nomadService takes one argument in yurt (no count/key choice)")
+        path, ns = service_spec(str(args[0]), default_ns, region)
+        _, data = read(SERVICE, path, ns, task)
+        return [{**dict(entry), "Tags": list(dict(entry)["Tags"])} for entry in data or ()]
+
+    def services(spec: str = "") -> list[Obj]:
+        found = re.fullmatch(r"(?:\?ns=(?P<ns>[\w\-]+))?(?:@[\w.\-]+)?", spec.strip())
+        if found is None:
+            raise TemplateError(f"nomad.services: invalid format: {json_quote(spec)}")
+        _, data = read(SERVICES, "", found["ns"] or default_ns, task)
+        return [{"Name": name, "Tags": list(tags)} for name, tags in data or ()]
+
+    return {"nomadService": service, "nomadServices": services}
 
 
 class NomadVarSource:

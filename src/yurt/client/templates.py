@@ -34,6 +34,7 @@ from yurt.client.drivers.base import parse_signal
 from yurt.client.gotemplate import MissingData, TemplateError, parse, render
 from yurt.client.task_runner import TaskRunner, TaskSetupError
 from yurt.client.template_helpers import helper_funcs
+from yurt.client.template_quiescence import PendingChange, Quiescence
 from yurt.consul_api.client import ConsulClient
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,6 @@ _MAX_BACKOFF_S = 60.0
 # A view never starts two requests closer together than this, so a server that answers
 # at once (no blocking support, or a key written in a tight loop) cannot make it spin.
 _MIN_INTERVAL_S = 0.05
-_NS = 1e9
 
 
 # --- dependencies ------------------------------------------------------------------------
@@ -393,12 +393,16 @@ def template_funcs(reads: _Reads, env: dict[str, str]) -> dict[str, Any]:
         _, found = reads.get(Dependency.services())
         return [{"Name": name, "Tags": list(tags)} for name, tags in found or ()]
 
+    def read_nomad(kind: str, path: str, namespace: str, task: str) -> tuple[bool, Any]:
+        return reads.get(Dependency.nomad(kind, path, namespace, task))
+
     def printf(fmt: str, *args: Any) -> str:
         return fmt.replace("%v", "%s").replace("%q", '"%s"') % args if args else fmt
 
     return {
         **helper_funcs(env),
-        **tn.var_funcs(lambda k, p, n, t: reads.get(Dependency.nomad(k, p, n, t)), env),
+        **tn.var_funcs(read_nomad, env),
+        **tn.service_funcs(read_nomad, env),
         "env": lambda name: env.get(name, ""),
         "key": key,
         "keyOrDefault": key_or_default,
@@ -462,46 +466,6 @@ class _Outcome:
     unfetched: set[Dependency]
     missing: str | None = None  # a `key` that does not exist (yet)
     error: str | None = None
-
-
-@dataclass
-class PendingChange:
-    """A template whose data changed since it was last rendered (for `wait` quiescence)."""
-
-    first: float
-    last: float
-
-
-@dataclass
-class Quiescence:
-    min_s: float = 0.0
-    max_s: float = 0.0
-
-    @classmethod
-    def of(cls, tmpl: Obj, settings: TemplateConfig | None = None) -> Quiescence:
-        """The template's `wait`, else the client's default, within the client's bounds."""
-        settings = settings or TemplateConfig()
-        wait = tmpl.get("Wait") or {}
-        if wait.get("Min") or wait.get("Max"):
-            min_s = float(wait.get("Min") or 0) / _NS
-            max_s = float(wait.get("Max") or 0) / _NS
-        else:
-            min_s, max_s = settings.wait_min, settings.wait_max
-        if min_s and not max_s:
-            max_s = 4 * min_s  # consul-template: max defaults to 4 times min
-        if settings.bounds_min is not None:
-            min_s = max(min_s, settings.bounds_min)
-        if settings.bounds_max is not None:
-            max_s = min(max_s, settings.bounds_max)
-            min_s = min(min_s, settings.bounds_max)
-        return cls(min_s, max(max_s, min_s))
-
-    def due(self, pending: PendingChange) -> float:
-        """A render waits until no change came for `min`, but no longer than `max` after
-        the first unrendered change."""
-        if not self.min_s:
-            return pending.last
-        return min(pending.last + self.min_s, pending.first + self.max_s)
 
 
 @dataclass(eq=False)

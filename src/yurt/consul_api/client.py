@@ -6,6 +6,13 @@ connections are set here once. Blocking reads follow Consul's rules for `?index=
 the answer's `X-Consul-Index` is returned with the body, and `watch.next_index` applies the
 reset rules. An error status is a `ConsulAPIError` with Consul's status and body text; no
 answer at all is a `ConsulError`.
+
+Several catalog servers (a cluster, docs/cluster.md) are given as a comma list of URLs; a
+call that finds its server unreachable moves to the next one and tries there (each server
+at most once per call), and later calls stay on the one that answered. A read is retried
+whatever broke; a write only when its connection was never made, since a write whose
+connection broke later may have been applied and must not be applied twice. Blocking
+indexes carry over: the servers of a cluster share one index (their store's).
 """
 
 from __future__ import annotations
@@ -55,8 +62,19 @@ def _header_index(value: str | None) -> int:
         return 0
 
 
+def split_bases(base_url: str) -> list[str]:
+    """The server URLs of `base_url`: one URL, or several separated by commas; those
+    without a scheme take the first's (`https://a:8501,b:8501`)."""
+    bases = [b.strip().rstrip("/") for b in base_url.split(",") if b.strip()]
+    if not bases:
+        raise ValueError("no catalog address given")
+    scheme = bases[0].split("://", 1)[0] if "://" in bases[0] else "http"
+    return [b if "://" in b else f"{scheme}://{b}" for b in bases]
+
+
 class ConsulClient:
-    """A pooled connection to one Consul HTTP API. Close it (or use `async with`)."""
+    """A pooled connection to one Consul HTTP API (or to the first answering of several,
+    `base_url` a comma list). Close it (or use `async with`)."""
 
     def __init__(
         self,
@@ -68,7 +86,8 @@ class ConsulClient:
         timeout: float = 10.0,
         max_connections: int = 64,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.bases = split_bases(base_url)
+        self._current = 0  # the server calls go to; moves on when it is unreachable
         self.token = token
         self.ssl_context = ssl_context  # for an https Consul: its CA, a client certificate
         self.wait = wait  # the `wait` of blocking reads
@@ -84,6 +103,11 @@ class ConsulClient:
         base = tls.url(address)
         context = tls.client_context() if base.startswith("https://") else None
         return cls(base, token=token, ssl_context=context)
+
+    @property
+    def base_url(self) -> str:
+        """The URL of the server calls go to now."""
+        return self.bases[self._current]
 
     async def __aenter__(self) -> ConsulClient:
         return self
@@ -147,26 +171,41 @@ class ConsulClient:
             data = body.encode()
         else:
             data = json.dumps(body).encode()
-        try:
-            async with self.session.request(
-                method,
-                self.base_url + path,
-                params=query or None,
-                data=data,
-                timeout=self._call_timeout(blocking),
-            ) as resp:
-                raw = await resp.read()
-                answer = Answer(resp.status, raw, _header_index(resp.headers.get("X-Consul-Index")))
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise ConsulUnreachable(
-                method, path, self.base_url, str(exc) or type(exc).__name__
-            ) from None
+        answer = await self._send(method, path, query, data, self._call_timeout(blocking))
         if answer.status == 404 and allow_404:
             return answer
         if answer.status >= 400:
-            text = raw.decode(errors="replace").strip()[:500]
+            text = answer.raw.decode(errors="replace").strip()[:500]
             raise ConsulAPIError(method, path, answer.status, text)
         return answer
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        data: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> Answer:
+        """Send to the current server, moving on to the next while they are unreachable."""
+        failures: list[str] = []
+        for _ in range(len(self.bases)):
+            base = self.base_url
+            try:
+                async with self.session.request(
+                    method, base + path, params=query or None, data=data, timeout=timeout
+                ) as resp:
+                    raw = await resp.read()
+                    index = _header_index(resp.headers.get("X-Consul-Index"))
+                    return Answer(resp.status, raw, index)
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                failures.append(f"{base}: {str(exc) or type(exc).__name__}")
+                never_sent = isinstance(exc, aiohttp.ClientConnectorError)
+                if len(self.bases) == 1 or not (method in ("GET", "HEAD") or never_sent):
+                    break
+                self._current = (self._current + 1) % len(self.bases)
+        where = ",".join(self.bases)
+        raise ConsulUnreachable(method, path, where, "; ".join(failures))
 
     async def get(
         self,

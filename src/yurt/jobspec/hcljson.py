@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,8 +169,9 @@ class _Reader:
             raise self.fail('invalid JSON: expected "," or "]"')
 
 
-def parse_json_body(text: str, filename: str) -> Body:
-    """An HCL JSON job file -> the same Body structure the HCL reader produces."""
+def _read_root(text: str, filename: str, what: str) -> tuple[Node, Collector]:
+    """The document's one top-level object (a syntax error raises), with the collector its
+    conversion reports into; `what` names the document in the error for a non-object."""
     from yurt.jobspec.limits import check_source_size
 
     check_source_size(text, filename)
@@ -180,10 +182,46 @@ def parse_json_body(text: str, filename: str) -> Body:
         raise reader.fail("invalid JSON: text after the end of the document")
     collector = Collector(filename)
     if root.kind != "obj":
-        collector.error(root.pos, "a JSON job file must be an object")
+        collector.error(root.pos, f"a JSON {what} must be an object")
         collector.raise_if_any()
+    return root, collector
+
+
+def parse_json_body(text: str, filename: str) -> Body:
+    """An HCL JSON job file -> the same Body structure the HCL reader produces."""
+    root, collector = _read_root(text, filename, "job file")
     body = _top(root, collector)
     collector.raise_if_any()
+    return body
+
+
+# For config files (not jobs): which keys are blocks, with their label count and the shape
+# of their own bodies; every other key is an attribute.
+BlockShape = Mapping[str, tuple[int, "BlockShape"]]
+
+
+def parse_json_config(text: str, filename: str, shape: BlockShape) -> Body:
+    """A config file in HCL's JSON syntax (a Nomad agent config) -> the Body the HCL reader
+    gives for the same config, with positions in the JSON."""
+    root, collector = _read_root(text, filename, "config")
+    body = _shaped(root, shape, collector)
+    collector.raise_if_any()
+    return body
+
+
+def _shaped(node: Node, shape: BlockShape, collector: Collector) -> Body:
+    body = Body(pos=node.pos)
+    for key, pos, value in node.value:
+        if key == "//":
+            continue
+        entry = shape.get(key)
+        if entry is not None and value.kind in ("obj", "arr"):
+            labels, inner = entry
+            for block in _blocks(key, value, labels, [], pos, collector):
+                block.body = _shaped(block.body_node, inner, collector)
+                body.blocks.append(block)
+            continue
+        body.attributes[key] = Attribute(key, _expr(value, collector), pos)
     return body
 
 

@@ -5,6 +5,7 @@ terminating, mesh), field for field as Nomad's api package defines them."""
 from __future__ import annotations
 
 from yurt.jobspec.schema_core import Attr, Blk, Spec, add, nulls
+from yurt.jobspec.schema_task import TASK_BASE_ATTRS, TASK_BASE_BLOCKS
 
 add(
     Spec(
@@ -120,23 +121,8 @@ add(
             ("ShutdownDelay", None),
             ("KillSignal", ""),
         ),
-        attrs={
-            "name": Attr("Name", "str"),
-            "driver": Attr("Driver", "str"),
-            "user": Attr("User", "str"),
-            "kill_timeout": Attr("KillTimeout", "dur"),
-            "shutdown_delay": Attr("ShutdownDelay", "dur"),
-            "kill_signal": Attr("KillSignal", "str"),
-            "env": Attr("Env", "map"),
-            "meta": Attr("Meta", "map"),
-        },
-        blocks={
-            "config": Blk("Config", "freeform"),
-            "env": Blk("Env", "map"),
-            "meta": Blk("Meta", "map"),
-            "resources": Blk("Resources", "resources"),
-            "logs": Blk("LogConfig", "logs"),
-        },
+        attrs={"name": Attr("Name", "str"), **TASK_BASE_ATTRS},
+        blocks=TASK_BASE_BLOCKS,
     )
 )
 

@@ -6,6 +6,19 @@ from __future__ import annotations
 
 from yurt.jobspec.schema_core import CONSTRAINT_ATTRS, Attr, Blk, Spec, add, nulls
 
+# What the server sets on a job rather than the user (in api.Job's order): a change in
+# these is neither a new version of the job's spec nor a line of `job plan`'s diff.
+JOB_SERVER_FIELDS = (
+    "Status",
+    "StatusDescription",
+    "Stable",
+    "Version",
+    "SubmitTime",
+    "CreateIndex",
+    "ModifyIndex",
+    "JobModifyIndex",
+)
+
 add(
     Spec(
         "job",
@@ -43,14 +56,7 @@ add(
                 "ConsulNamespace",
                 "VaultNamespace",
                 "NomadTokenID",
-                "Status",
-                "StatusDescription",
-                "Stable",
-                "Version",
-                "SubmitTime",
-                "CreateIndex",
-                "ModifyIndex",
-                "JobModifyIndex",
+                *JOB_SERVER_FIELDS,
             ),
         ),
         attrs={

@@ -6,6 +6,24 @@ from __future__ import annotations
 
 from yurt.jobspec.schema_core import Attr, Blk, Spec, add, nulls
 
+# What a task and a Connect sidecar task (api.SidecarTask) both take, decoded alike.
+TASK_BASE_ATTRS = {
+    "driver": Attr("Driver", "str"),
+    "user": Attr("User", "str"),
+    "kill_timeout": Attr("KillTimeout", "dur"),
+    "kill_signal": Attr("KillSignal", "str"),
+    "shutdown_delay": Attr("ShutdownDelay", "dur"),
+    "env": Attr("Env", "map"),
+    "meta": Attr("Meta", "map"),
+}
+TASK_BASE_BLOCKS = {
+    "config": Blk("Config", "freeform"),
+    "env": Blk("Env", "map"),
+    "meta": Blk("Meta", "map"),
+    "resources": Blk("Resources", "resources"),
+    "logs": Blk("LogConfig", "logs"),
+}
+
 add(
     Spec(
         "task",
@@ -39,26 +57,16 @@ add(
             *nulls("ScalingPolicies", "Identity", "Identities", "Actions"),
         ),
         attrs={
-            "driver": Attr("Driver", "str"),
-            "user": Attr("User", "str"),
-            "kill_timeout": Attr("KillTimeout", "dur"),
-            "kill_signal": Attr("KillSignal", "str"),
-            "shutdown_delay": Attr("ShutdownDelay", "dur"),
+            **TASK_BASE_ATTRS,
             "leader": Attr("Leader", "bool"),
             "kind": Attr("Kind", "str"),
-            "env": Attr("Env", "map"),
-            "meta": Attr("Meta", "map"),
         },
         blocks={
-            "config": Blk("Config", "freeform"),
-            "env": Blk("Env", "map"),
-            "meta": Blk("Meta", "map"),
+            **TASK_BASE_BLOCKS,
             "constraint": Blk("Constraints", "constraint", multi=True),
             "affinity": Blk("Affinities", "affinity", multi=True),
             "service": Blk("Services", "service", multi=True),
-            "resources": Blk("Resources", "resources"),
             "restart": Blk("RestartPolicy", "restart"),
-            "logs": Blk("LogConfig", "logs"),
             "artifact": Blk("Artifacts", "artifact", multi=True),
             "template": Blk("Templates", "template", multi=True),
             "lifecycle": Blk("Lifecycle", "lifecycle"),

@@ -315,10 +315,14 @@ class RouterConfig:
 
     @property
     def consul_url(self) -> str:
-        addr = self.consul_addr
-        if "://" in addr:
-            return addr.rstrip("/")
-        return f"{self.consul_scheme}://{addr}"
+        """`registry.consul.addr` as URLs; yurt takes a comma list of catalog servers (a
+        cluster's), followed in turn when one is unreachable (docs/cluster.md)."""
+        urls = []
+        for addr in self.consul_addr.split(","):
+            addr = addr.strip()
+            if addr:
+                urls.append(addr.rstrip("/") if "://" in addr else f"{self.consul_scheme}://{addr}")
+        return ",".join(urls)
 
     @classmethod
     def from_properties(cls, props: Mapping[str, str]) -> RouterConfig:

@@ -94,7 +94,10 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "registry.file.noroutehtmlpath": ("", "file with the no-route page of the file backend"),
     "registry.timeout": ("10s", "how long to wait for the registry at startup"),
     "registry.retry": ("500ms", "retry interval after a failed registry call"),
-    "registry.consul.addr": ("localhost:8500", "Consul's HTTP address (host:port or URL)"),
+    "registry.consul.addr": (
+        "localhost:8500",
+        "Consul's HTTP address (host:port or URL); yurt: a comma list of servers, in turn",
+    ),
     "registry.consul.scheme": ("http", "http or https"),
     "registry.consul.token": ("", "ACL token"),
     "registry.consul.tls.cafile": ("", "CA certificate to verify an https Consul with"),

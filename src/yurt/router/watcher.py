@@ -34,6 +34,19 @@ log = logging.getLogger(__name__)
 # service) happens at most this often.
 FULL_READ_EVERY_S = 2.0
 
+# After a changed answer of a whole-catalog query (every check, every service), the next
+# one waits in proportion to its size: while writes stream in (10,000 registrations), each
+# would otherwise make the catalog encode and the router decode the whole catalog again, a
+# quadratic cost that starved the writes of the process both share (`yurt up`). Waiting
+# lets one answer carry many changes; a small catalog waits well under a millisecond.
+PACE_S_PER_ITEM = 20e-6
+PACE_MAX_S = 0.25
+
+
+def pace(items: int) -> float:
+    """Seconds to wait before asking again after a changed answer of `items` entries."""
+    return min(PACE_MAX_S, items * PACE_S_PER_ITEM)
+
 
 @dataclass
 class WatchState:
@@ -122,6 +135,7 @@ class CatalogWatcher:
             self.builder.set_checks(self.state.checks)
             self._seen_health = True
             self._dirty.set()
+            await asyncio.sleep(pace(len(self.state.checks)))
         return new_index
 
     async def _services(self, index: int) -> int:
@@ -138,6 +152,7 @@ class CatalogWatcher:
             self.builder.set_services(services)
             self._seen_services = True
             self._dirty.set()
+            await asyncio.sleep(pace(len(services)))
         return new_index
 
     async def _manual(self, index: int) -> int:

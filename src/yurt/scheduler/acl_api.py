@@ -95,7 +95,7 @@ class ACLAPI:
     async def list_policies(self, request: web.Request) -> web.Response:
         caller = self._caller(request)
         prefix = request.query.get("prefix", "")
-        held = set((caller.token or {}).get("Policies") or ["anonymous"])
+        held = _held_policies(caller)
 
         def run() -> tuple[Any, int]:
             out = [
@@ -110,7 +110,7 @@ class ACLAPI:
     async def get_policy(self, request: web.Request) -> web.Response:
         caller = self._caller(request)
         name = request.match_info["name"]
-        held = set((caller.token or {}).get("Policies") or ["anonymous"])
+        held = _held_policies(caller)
         if not caller.acl.is_management and name not in held:
             raise denied()
 
@@ -215,3 +215,9 @@ class ACLAPI:
             raise APIError.bad_request("OneTimeSecretID: expected the one-time secret")
         out = self.state.exchange_one_time(secret)
         return json_response(out, headers=index_headers(out["Index"]))
+
+
+def _held_policies(caller: Resolved) -> set[str]:
+    """The policies the caller's token holds (without a token: the anonymous policy)."""
+    policies = caller.token.get("Policies") if caller.token else None
+    return set(policies or ["anonymous"])

@@ -391,12 +391,35 @@ def _by_prefix(table: Mapping[str, Obj], ident: str) -> Obj | None:
     return None
 
 
+# Nomad's mixed-auth reads: a task's workload identity may read its own namespace's
+# native services (what `nomadService` templates do), as ServiceRegistration.List and
+# GetService allow a valid identity claim.
+WORKLOAD_READS = {("GET", "/v1/services"), ("GET", "/v1/service/{name}")}
+
+IdentityOf = Callable[[str], "p.WorkloadClaim | None"]
+
+
 class Enforcer:
     """The scheduler's side: resolves tokens against its own ACL state."""
 
-    def __init__(self, state: ACLState, store: Store) -> None:
+    def __init__(self, state: ACLState, store: Store, identity: IdentityOf | None = None) -> None:
         self.state = state
         self.store = store
+        self.identity = identity  # a workload identity's claim (None: not valid)
+
+    def workload_may_read(self, request: web.Request, token: str) -> bool | None:
+        """None: not a workload identity on a route that takes one; else whether its claim
+        lets it read the namespace asked for."""
+        if (
+            self.identity is None
+            or not token.startswith("wi.")  # workload_identity.PREFIX, without its imports
+            or (route_key(request) not in WORKLOAD_READS)
+        ):
+            return None
+        claim = self.identity(token)
+        return claim is not None and claim.namespace == (
+            request.query.get("namespace") or "default"
+        )
 
     async def _namespace(
         self, request: web.Request, need: Need, alloc_id: str
@@ -459,6 +482,11 @@ def acl_middleware(enforcer: Enforcer) -> Any:
         # Open routes need no token; the node protocol has its own secret; the ACL
         # endpoints resolve the token themselves (bootstrap and exchange need none).
         if need.kind in ("open", "internal", "self"):
+            return await handler(request)
+        workload = enforcer.workload_may_read(request, request_token(request))
+        if workload is not None:
+            if not workload:
+                raise denied()
             return await handler(request)
         resolved = enforcer.state.resolve(request_token(request))
         request[RESOLVED_KEY] = resolved

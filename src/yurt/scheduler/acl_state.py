@@ -13,11 +13,11 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from yurt.api.durations import MINUTE, SECOND, duration_from_json, format_go_duration
 from yurt.api.errors import APIError
@@ -30,7 +30,9 @@ from yurt.scheduler.acl_policy import (
     compile_acl,
     parse_policy,
 )
+from yurt.scheduler.structs import ACLPolicy, ACLToken
 
+# A request body before it is checked, and the views the API answers with (free-form).
 Obj = dict[str, Any]
 
 MANAGEMENT_TYPE = "management"
@@ -91,7 +93,7 @@ def _unseal(sealed: str, one_secret: str) -> str:
     return bytes(a ^ b for a, b in zip(data, pad, strict=True)).decode()
 
 
-def _content_hash(obj: Obj, fields: Iterable[str]) -> str:
+def _content_hash(obj: Mapping[str, Any], fields: Iterable[str]) -> str:
     text = json.dumps({f: obj.get(f) for f in fields}, sort_keys=True)
     return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
@@ -108,7 +110,7 @@ class Resolved:
     """Who a request is: the token (None for anonymous) and what it may do."""
 
     acl: ACL
-    token: Obj | None
+    token: ACLToken | None
     secret: str = ""
 
 
@@ -124,14 +126,14 @@ class ACLState:
     # --- lookups ----------------------------------------------------------------------
 
     @property
-    def policies(self) -> dict[str, Obj]:
-        return self.store.tables[s.ACL_POLICY]
+    def policies(self) -> dict[str, ACLPolicy]:
+        return cast(dict[str, ACLPolicy], self.store.tables[s.ACL_POLICY])
 
     @property
-    def tokens(self) -> dict[str, Obj]:
-        return self.store.tables[s.ACL_TOKEN]
+    def tokens(self) -> dict[str, ACLToken]:
+        return cast(dict[str, ACLToken], self.store.tables[s.ACL_TOKEN])
 
-    def token_by_secret(self, secret: str) -> Obj | None:
+    def token_by_secret(self, secret: str) -> ACLToken | None:
         index = self.store.table_index[s.ACL_TOKEN]
         if index != self._by_hash_index:
             self._by_hash = {t["SecretHash"]: a for a, t in self.tokens.items()}
@@ -178,28 +180,28 @@ class ACLState:
         return Resolved(self.acl_for(token.get("Policies") or []), token, secret)
 
     @staticmethod
-    def expired(token: Obj) -> bool:
+    def expired(token: ACLToken) -> bool:
         when = token.get("ExpirationTime")
         return bool(when) and parse_go_time(str(when)) <= _now()
 
     # --- views ------------------------------------------------------------------------
 
     @staticmethod
-    def token_view(token: Obj, secret: str = "") -> Obj:
+    def token_view(token: ACLToken, secret: str = "") -> Obj:
         out = {k: v for k, v in token.items() if k != "SecretHash"}
         out["SecretID"] = secret
         return out
 
     @staticmethod
-    def token_stub(token: Obj) -> Obj:
+    def token_stub(token: ACLToken) -> Obj:
         return {k: v for k, v in token.items() if k != "SecretHash"}
 
-    def policy_view(self, obj: Obj) -> Obj:
+    def policy_view(self, obj: ACLPolicy) -> Obj:
         parsed = self.policy(obj["Name"]) or Policy()
         return {**obj, "RulesJSON": parsed.rules_json()}
 
     @staticmethod
-    def policy_stub(obj: Obj) -> Obj:
+    def policy_stub(obj: ACLPolicy) -> Obj:
         return {
             k: obj.get(k) for k in ("Name", "Description", "Hash", "CreateIndex", "ModifyIndex")
         }
@@ -232,7 +234,7 @@ class ACLState:
                 secret,
                 txn.index,
             )
-            txn.put(s.ACL_TOKEN, token["AccessorID"], token)
+            txn.put(s.ACL_TOKEN, token["AccessorID"], cast(Obj, token))
             txn.put(s.CONFIG, _BOOTSTRAP_KEY, {"ModifyIndex": txn.index})
         return self.token_view(token, secret)
 
@@ -271,7 +273,7 @@ class ACLState:
         assert isinstance(name, str)
         old = self.policies.get(name)
         with self.store.write() as txn:
-            obj = {
+            obj: ACLPolicy = {
                 "Name": name,
                 "Description": description,
                 "Rules": rules,
@@ -279,7 +281,7 @@ class ACLState:
                 "ModifyIndex": txn.index,
             }
             obj["Hash"] = _content_hash(obj, ("Name", "Description", "Rules"))
-            txn.put(s.ACL_POLICY, name, obj)
+            txn.put(s.ACL_POLICY, name, cast(Obj, obj))
         return txn.index
 
     def delete_policy(self, name: str) -> int:
@@ -290,7 +292,7 @@ class ACLState:
 
     # --- tokens -----------------------------------------------------------------------
 
-    def _validate_token(self, body: Obj, existing: Obj | None) -> list[str]:
+    def _validate_token(self, body: Obj, existing: ACLToken | None) -> list[str]:
         errors: list[str] = []
         kind = body.get("Type")
         policies = body.get("Policies") or []
@@ -307,13 +309,13 @@ class ACLState:
             errors.append("token name too long")
         return errors
 
-    def _new_token(self, body: Obj, secret: str, index: int, ttl: int = 0) -> Obj:
+    def _new_token(self, body: Obj, secret: str, index: int, ttl: int = 0) -> ACLToken:
         now = _now()
-        token: Obj = {
+        token: ACLToken = {
             "AccessorID": str(uuid.uuid4()),
             "SecretHash": secret_hash(secret),
             "Name": body.get("Name") or "",
-            "Type": body.get("Type"),
+            "Type": str(body.get("Type")),  # checked: client or management
             "Policies": list(body.get("Policies") or []) or None,
             "Roles": None,
             "Global": bool(body.get("Global")),
@@ -370,7 +372,7 @@ class ACLState:
         secret = str(uuid.uuid4())
         with self.store.write() as txn:
             token = self._new_token(body, secret, txn.index, ttl)
-            txn.put(s.ACL_TOKEN, token["AccessorID"], token)
+            txn.put(s.ACL_TOKEN, token["AccessorID"], cast(Obj, token))
         return self.token_view(token, secret)
 
     def update_token(self, accessor: str, body: Obj) -> Obj:
@@ -386,15 +388,15 @@ class ACLState:
         if bool(body.get("Global")) != bool(existing.get("Global")):
             raise _multi("token 0 invalid", ["cannot toggle global mode"])
         with self.store.write() as txn:
-            token = {
+            token: ACLToken = {
                 **existing,
                 "Name": body.get("Name") or "",
-                "Type": body.get("Type"),
+                "Type": str(body.get("Type")),  # checked: client or management
                 "Policies": list(body.get("Policies") or []) or None,
                 "ModifyIndex": txn.index,
             }
             token["Hash"] = _content_hash(token, ("Name", "Type", "Policies", "Global"))
-            txn.put(s.ACL_TOKEN, accessor, token)
+            txn.put(s.ACL_TOKEN, accessor, cast(Obj, token))
         return self.token_view(token)
 
     def delete_token(self, accessor: str) -> int:

@@ -10,6 +10,7 @@ from aiohttp import web
 from yurt.api import routes
 from yurt.api.http import json_response
 from yurt.api.routes import Route
+from yurt.api.serf import SERF_PROTOCOL_VERSIONS
 from yurt.scheduler.api_common import Obj, server_of
 from yurt.scheduler.metrics import metrics_json, metrics_prometheus
 
@@ -40,12 +41,7 @@ def member(server: SchedulerServer) -> Obj:
             "id": server.server_id,
         },
         "Status": "alive",
-        "ProtocolMin": 1,
-        "ProtocolMax": 5,
-        "ProtocolCur": 2,
-        "DelegateMin": 2,
-        "DelegateMax": 5,
-        "DelegateCur": 4,
+        **SERF_PROTOCOL_VERSIONS,
     }
 
 
@@ -128,15 +124,16 @@ async def agent_health(request: web.Request) -> web.Response:
 
 
 async def agent_servers(request: web.Request) -> web.Response:
-    return json_response([server_of(request).rpc_addr])
+    return json_response([p.rpc for p in server_of(request).peers()])
 
 
 async def status_leader(request: web.Request) -> web.Response:
-    return json_response(server_of(request).rpc_addr)
+    leader = server_of(request).leader()
+    return json_response(leader.rpc if leader is not None else "")
 
 
 async def status_peers(request: web.Request) -> web.Response:
-    return json_response([server_of(request).rpc_addr])
+    return json_response([p.rpc for p in server_of(request).peers()])
 
 
 async def regions(request: web.Request) -> web.Response:

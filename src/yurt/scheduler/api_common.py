@@ -4,13 +4,14 @@ and the one mapping of domain errors (`yurt.scheduler.errors`) to HTTP statuses.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from yurt.api.blocking import BlockingQuery, blocking_query
+from yurt.api.blocking import BlockingQuery, blocking_encoded
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import Handler, flag, json_response
@@ -26,6 +27,8 @@ from yurt.scheduler.errors import (
 if TYPE_CHECKING:
     from yurt.scheduler.server import SchedulerServer
 
+# A request body before it is checked, or a row of a table `lookup` serves for any kind:
+# free-form JSON until a handler knows what it holds (then a struct, by one `cast`).
 Obj = dict[str, Any]
 
 SERVER_KEY: web.AppKey[SchedulerServer] = web.AppKey("scheduler", object)  # type: ignore[arg-type]
@@ -51,7 +54,7 @@ def index_headers(index: int) -> dict[str, str]:
     }
 
 
-def written(result: Obj) -> web.Response:
+def written(result: Mapping[str, Any]) -> web.Response:
     """A write's answer: its result, with the index it committed at in the headers."""
     return json_response(result, headers=index_headers(result["Index"]))
 
@@ -84,8 +87,18 @@ async def blocking(
     """A read that honours `?index=&wait=`: `run` gives the answer and its index."""
     store = server_of(request).store
     query = BlockingQuery.from_query(request.query)
-    result, index = await blocking_query(store.hub, topics, query, run)
-    return json_response(result, headers=index_headers(index), pretty=flag(request, "pretty"))
+    indent = 4 if flag(request, "pretty") else None
+
+    def encoded() -> tuple[bytes, int]:
+        result, index = run()
+        return json.dumps(result, indent=indent).encode(), index
+
+    # Readers woken by one write share one encoded answer per read (and per token: what
+    # a token may see is part of the answer).
+    params = sorted((k, v) for k, v in request.query.items() if k not in ("index", "wait"))
+    key = (request.path, request.headers.get("X-Nomad-Token", ""), *params)
+    body, index = await blocking_encoded(store.hub, topics, query, key, encoded)
+    return web.Response(body=body, headers=index_headers(index), content_type="application/json")
 
 
 def table_index(request: web.Request, *kinds: str) -> int:

@@ -4,7 +4,7 @@ one region there is never a blocked deployment, and Nomad's answer is a no-op)."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -26,6 +26,8 @@ from yurt.scheduler.api_common import (
     written,
 )
 from yurt.scheduler.errors import SchedulerError
+from yurt.scheduler.ops_deployments import update_response
+from yurt.scheduler.structs import Deployment
 
 
 async def list_deployments(request: web.Request) -> web.Response:
@@ -68,12 +70,12 @@ async def deployment_allocs(request: web.Request) -> web.Response:
 
 
 async def fail_deployment(request: web.Request) -> web.Response:
-    dep = lookup(request, s.DEPLOYMENT, request.match_info["id"], "deployment")
+    dep = cast(Deployment, lookup(request, s.DEPLOYMENT, request.match_info["id"], "deployment"))
     return written(server_of(request).ops.fail_deployment(dep))
 
 
 async def promote_deployment(request: web.Request) -> web.Response:
-    dep = lookup(request, s.DEPLOYMENT, request.match_info["id"], "deployment")
+    dep = cast(Deployment, lookup(request, s.DEPLOYMENT, request.match_info["id"], "deployment"))
     body = expect_object(await read_json(request) or {}, "body")
     groups = get_field(body, "Groups")
     if get_field(body, "All") or not groups:
@@ -84,7 +86,7 @@ async def promote_deployment(request: web.Request) -> web.Response:
 
 
 async def pause_deployment(request: web.Request) -> web.Response:
-    dep = lookup(request, s.DEPLOYMENT, request.match_info["id"], "deployment")
+    dep = cast(Deployment, lookup(request, s.DEPLOYMENT, request.match_info["id"], "deployment"))
     body = expect_object(await read_json(request) or {}, "body")
     return written(server_of(request).ops.pause_deployment(dep, bool(get_field(body, "Pause"))))
 
@@ -100,12 +102,12 @@ async def _named_body(request: web.Request) -> Obj:
     return body
 
 
-def _deployment(request: web.Request) -> Obj:
+def _deployment(request: web.Request) -> Deployment:
     """The deployment of the path, by its whole ID (Nomad's RPC error when unknown)."""
     dep = server_of(request).store.tables[s.DEPLOYMENT].get(request.match_info["id"])
     if dep is None:
         raise SchedulerError("deployment not found")
-    return dep
+    return cast(Deployment, dep)
 
 
 def _ids(body: Obj, name: str) -> list[str]:
@@ -126,15 +128,7 @@ async def set_alloc_health(request: web.Request) -> web.Response:
 async def unblock_deployment(request: web.Request) -> web.Response:
     await _named_body(request)
     _deployment(request)
-    return written(
-        {
-            "DeploymentModifyIndex": 0,
-            "EvalCreateIndex": 0,
-            "EvalID": "",
-            "Index": 0,
-            "RevertedJobVersion": None,
-        }
-    )
+    return written(update_response(0, None))
 
 
 ROUTES: list[Route] = [

@@ -6,7 +6,7 @@ Every call but registration carries the node's secret."""
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -17,15 +17,16 @@ from yurt.api.http import expect_object, json_response, read_json
 from yurt.api.routes import Route
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
-from yurt.scheduler.api_common import Obj, blocking, index_headers, server_of, written
+from yurt.scheduler.api_common import blocking, index_headers, server_of, written
 from yurt.scheduler.api_views import alloc_view
 from yurt.scheduler.ops_nodes import NODE_SECRET_MISMATCH
+from yurt.scheduler.structs import Node
 
 PROTOCOL_VERSION = 1
 SECRET_HEADER = "X-Yurt-Node-Secret"
 
 
-def node_auth(request: web.Request) -> Obj:
+def node_auth(request: web.Request) -> Node:
     """The node the path names, if the request carries its secret."""
     node = server_of(request).store.tables[s.NODE].get(request.match_info["id"])
     if node is None:
@@ -33,7 +34,7 @@ def node_auth(request: web.Request) -> Obj:
     given = request.headers.get(SECRET_HEADER, "")
     if not hmac.compare_digest(given.encode(), str(node.get("SecretID") or "").encode()):
         raise APIError(403, NODE_SECRET_MISMATCH)
-    return node
+    return cast(Node, node)
 
 
 async def register(request: web.Request) -> web.Response:
@@ -48,7 +49,8 @@ async def register(request: web.Request) -> web.Response:
         if not isinstance(node.get(field), str) or not node.get(field):
             raise APIError.bad_request(f"Node.{field}: expected a non-empty string")
     node.setdefault("Name", node["ID"][:8])
-    return written(server_of(request).ops.register_node(node))
+    # api.Node as the client sends it: the fields checked above, the rest as given.
+    return written(server_of(request).ops.register_node(cast(Node, node)))
 
 
 async def heartbeat(request: web.Request) -> web.Response:

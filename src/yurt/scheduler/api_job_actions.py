@@ -5,6 +5,7 @@ version stable. `api_jobs` declares the routes."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from aiohttp import web
 
@@ -24,6 +25,7 @@ from yurt.scheduler.api_common import (
 from yurt.scheduler.cron import Cron, CronError
 from yurt.scheduler.job_keys import normalize_job_keys
 from yurt.scheduler.jobdiff import job_diff
+from yurt.scheduler.structs import Job
 
 # Go's zero time, which Nomad answers for "no next launch".
 _NO_LAUNCH = "0001-01-01T00:00:00Z"
@@ -45,7 +47,8 @@ async def plan(request: web.Request) -> web.Response:
     _, planned = srv.ops.plan_job(job)
     diff = None
     if get_field(body, "Diff"):
-        diff = job_diff(existing, job, planned.desired, bool(get_field(body, "Contextual")))
+        old, new = cast(Job | None, existing), cast(Job, job)
+        diff = job_diff(old, new, planned.desired, bool(get_field(body, "Contextual")))
     index = srv.store.index
     out = {
         "Annotations": {"DesiredTGUpdates": planned.desired, "PreemptedAllocs": None},

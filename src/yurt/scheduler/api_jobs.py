@@ -9,7 +9,7 @@ job's own, and `{id}` matches across "/". Any other method on a job path is Noma
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -36,6 +36,7 @@ from yurt.scheduler.api_common import (
 from yurt.scheduler.api_views import job_summary, job_view
 from yurt.scheduler.job_keys import normalize_job_keys
 from yurt.scheduler.jobdiff import job_diff
+from yurt.scheduler.structs import Job
 
 JOB = "/v1/job/{id:.+}"
 
@@ -70,7 +71,7 @@ async def _register(request: web.Request, path_id: str | None) -> web.Response:
         raise APIError.bad_request(errors)
     submission = get_field(body, "Submission")
     result = server_of(request).ops.register_job(
-        job,
+        cast(Job, job),  # canonical and validated: a Job from here on
         enforce_index=bool(get_field(body, "EnforceIndex")),
         job_modify_index=int_field(body, "JobModifyIndex", 0) or 0,
         preserve_counts=bool(get_field(body, "PreserveCounts")),
@@ -168,9 +169,8 @@ async def job_versions(request: web.Request) -> web.Response:
             "Diffs": None,
         }
         if diffs and len(versions) > 1:
-            out["Diffs"] = [
-                job_diff(versions[i + 1], versions[i], {}) for i in range(len(versions) - 1)
-            ]
+            typed = cast(list[Job], versions)
+            out["Diffs"] = [job_diff(typed[i + 1], typed[i], {}) for i in range(len(typed) - 1)]
         return out, srv.store.table_index[s.JOB_VERSION]
 
     return await blocking(request, [s.JOB], run)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -16,6 +16,7 @@ from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.api_common import Obj, blocking, lookup, server_of, table_index, written
 from yurt.scheduler.api_views import alloc_view, node_view
+from yurt.scheduler.structs import DrainSpec, Node
 
 
 async def list_nodes(request: web.Request) -> web.Response:
@@ -55,7 +56,7 @@ async def node_allocs(request: web.Request) -> web.Response:
     return await blocking(request, [s.ALLOC], run)
 
 
-def drain_spec(body: Obj) -> Obj | None:
+def drain_spec(body: Obj) -> DrainSpec | None:
     """The body's `DrainSpec` (None: cancel the drain), its deadline in nanoseconds."""
     spec = get_field(body, "DrainSpec")
     if spec is None:
@@ -71,7 +72,7 @@ def drain_spec(body: Obj) -> Obj | None:
 
 
 async def drain_node(request: web.Request) -> web.Response:
-    node = lookup(request, s.NODE, request.match_info["id"], "node")
+    node = _node_of_path(request)
     body = expect_object(await read_json(request) or {}, "body")
     spec = drain_spec(body)
     ops = server_of(request).ops
@@ -79,7 +80,7 @@ async def drain_node(request: web.Request) -> web.Response:
 
 
 async def node_eligibility(request: web.Request) -> web.Response:
-    node = lookup(request, s.NODE, request.match_info["id"], "node")
+    node = _node_of_path(request)
     body = expect_object(await read_json(request) or {}, "body")
     value = get_field(body, "Eligibility")
     if value not in ("eligible", "ineligible"):
@@ -90,8 +91,13 @@ async def node_eligibility(request: web.Request) -> web.Response:
 
 
 async def node_evaluate(request: web.Request) -> web.Response:
-    node = lookup(request, s.NODE, request.match_info["id"], "node")
+    node = _node_of_path(request)
     return written(server_of(request).ops.evaluate_node(node))
+
+
+def _node_of_path(request: web.Request) -> Node:
+    """The node the path names, by ID or unique prefix (404 otherwise)."""
+    return cast(Node, lookup(request, s.NODE, request.match_info["id"], "node"))
 
 
 ROUTES: list[Route] = [

@@ -5,6 +5,7 @@ one-server Nomad answers them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,7 +79,24 @@ def _self_server(request: web.Request) -> Obj:
 
 
 async def raft_configuration(request: web.Request) -> web.Response:
-    return json_response({"Index": 0, "Servers": [_self_server(request)]})
+    server = server_of(request)
+    if server.cluster is None:
+        return json_response({"Index": 0, "Servers": [_self_server(request)]})
+    # several servers on etcd: each from its member key; an ID made from its address,
+    # stable across restarts as Nomad's server IDs are
+    leader, region = server.leader(), server.config.region
+    servers = [
+        {
+            "ID": str(uuid.uuid5(uuid.NAMESPACE_URL, peer.address)),
+            "Node": f"{peer.name}.{region}",
+            "Address": peer.rpc,
+            "Leader": peer == leader,
+            "Voter": True,
+            "RaftProtocol": "3",
+        }
+        for peer in server.peers()
+    ]
+    return json_response({"Index": 0, "Servers": servers})
 
 
 def autopilot_config(request: web.Request) -> Obj:

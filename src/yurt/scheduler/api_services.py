@@ -5,7 +5,8 @@ registrations of one allocation (`/v1/allocation/:id/services`) and of one job
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -17,7 +18,6 @@ from yurt.catalog.filter import compile_filter
 from yurt.scheduler import services as svc
 from yurt.scheduler import store as s
 from yurt.scheduler.api_common import (
-    Obj,
     blocking,
     index_headers,
     lookup,
@@ -25,9 +25,14 @@ from yurt.scheduler.api_common import (
     server_of,
     table_index,
 )
+from yurt.scheduler.structs import ServiceRegistration
 
 
-def _filtered(request: web.Request, found: list[Obj]) -> list[Obj]:
+def _registrations(store: s.Store) -> Iterable[ServiceRegistration]:
+    return cast(Iterable[ServiceRegistration], store.tables[s.SERVICE].values())
+
+
+def _filtered(request: web.Request, found: list[ServiceRegistration]) -> list[ServiceRegistration]:
     text = request.query.get("filter", "")
     if not text:
         return found
@@ -40,7 +45,7 @@ async def list_services(request: web.Request) -> web.Response:
     ns = namespace(request)
 
     def run() -> tuple[Any, int]:
-        stubs = svc.list_stubs(store.tables[s.SERVICE].values(), ns)
+        stubs = svc.list_stubs(_registrations(store), ns)
         return stubs, table_index(request, s.SERVICE)
 
     return await blocking(request, [s.SERVICE], run)
@@ -54,7 +59,7 @@ async def get_service(request: web.Request) -> web.Response:
         compile_filter(request.query["filter"])  # a bad filter is a 400 before any wait
 
     def run() -> tuple[Any, int]:
-        found = svc.by_name(store.tables[s.SERVICE].values(), name, ns, tag)
+        found = svc.by_name(_registrations(store), name, ns, tag)
         return _filtered(request, found), table_index(request, s.SERVICE)
 
     return await blocking(request, [s.SERVICE], run)
@@ -75,7 +80,7 @@ async def alloc_services(request: web.Request) -> web.Response:
     alloc = lookup(request, s.ALLOC, request.match_info["id"], "alloc")
 
     def run() -> tuple[Any, int]:
-        found = svc.of_alloc(store.tables[s.SERVICE].values(), alloc["ID"])
+        found = svc.of_alloc(_registrations(store), alloc["ID"])
         return found, table_index(request, s.SERVICE)
 
     return await blocking(request, [s.SERVICE], run)
@@ -88,7 +93,7 @@ async def job_services(request: web.Request) -> web.Response:
 
     def run() -> tuple[Any, int]:
         srv.ops.job_or_404(ns, job_id)  # Nomad: 404 "job not found", [] for a job without
-        found = svc.of_job(store.tables[s.SERVICE].values(), ns, job_id)
+        found = svc.of_job(_registrations(store), ns, job_id)
         return found, table_index(request, s.SERVICE)
 
     return await blocking(request, [s.SERVICE], run)

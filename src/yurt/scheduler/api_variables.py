@@ -33,6 +33,7 @@ from yurt.scheduler.api_common import index_headers, namespace, server_of
 from yurt.scheduler.api_internal import node_auth
 from yurt.scheduler.operations import Operations
 from yurt.scheduler.ops_variables import Applied, variable_key
+from yurt.scheduler.structs import Variable, VariableView
 
 Obj = dict[str, Any]
 
@@ -97,7 +98,7 @@ async def list_variables(request: web.Request) -> web.Response:
     next_token = request.query.get("next_token", "")
     store = ops.store
 
-    def run() -> tuple[tuple[list[Obj], str], int]:
+    def run() -> tuple[tuple[list[VariableView], str], int]:
         now = _now()
         visible = [
             var
@@ -125,7 +126,7 @@ async def read_variable(request: web.Request) -> web.Response:
         raise denied()
     store = ops.store
 
-    def run() -> tuple[Obj | None, int]:
+    def run() -> tuple[Variable | None, int]:
         var = ops.variable(ns, path)
         if var is None:
             return None, store.table_index[s.VARIABLE]
@@ -177,8 +178,10 @@ async def write_variable(request: web.Request) -> web.Response:
         raise _refused(exc) from None
     if not applied.ok:
         return _conflict(ops, caller, ns, path, applied)
-    var = applied.var or {}
-    owner = bool(var.get("Lock")) and (op == v.LOCK_ACQUIRE or lock_id == var["Lock"]["ID"])
+    var = applied.var
+    assert var is not None  # every write but a delete answers with what it stored
+    held = var.get("Lock")
+    owner = held is not None and (op == v.LOCK_ACQUIRE or lock_id == held["ID"])
     out = v.metadata(var, with_lock=owner or caller.management, now_ns=_now())
     if op != v.LOCK_RENEW:
         out["Items"] = items

@@ -4,22 +4,24 @@ the job version it runs."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from yurt.scheduler import model as m
 from yurt.scheduler.api_common import Obj
+from yurt.scheduler.structs import JobSummary
 
 if TYPE_CHECKING:
     from yurt.scheduler.server import SchedulerServer
 
 
-def job_view(server: SchedulerServer, job: Obj) -> Obj:
+def job_view(server: SchedulerServer, job: Mapping[str, Any]) -> Obj:
     out = dict(job)
     out["Status"] = server.ops.job_status(job)
     return out
 
 
-def job_summary(server: SchedulerServer, job: Obj) -> Obj:
+def job_summary(server: SchedulerServer, job: Mapping[str, Any]) -> JobSummary:
     store = server.store
     ns, jid = job["Namespace"], job["ID"]
     children = (

@@ -49,6 +49,12 @@ class EvalBroker:
     def stats(self) -> dict[str, int]:
         return {"TotalReady": len(self._heap), "TotalWaiting": len(self._timers)}
 
+    def clear(self) -> None:
+        """Forget every evaluation (a leader stepping down: the next leader has them)."""
+        self.close()
+        self._heap.clear()
+        self._queued.clear()
+
     def close(self) -> None:
         for handle in self._timers.values():
             handle.cancel()

@@ -18,6 +18,8 @@ from typing import Any
 
 from yurt.scheduler import store as s
 
+# A row of any of the store's tables (jobs, nodes, tokens, variables...): the event stream
+# handles every kind alike and passes the row on as its payload, so it stays free-form here.
 Obj = dict[str, Any]
 # (kind, key, the object before, the object after); None = absent
 Change = tuple[str, str, Obj | None, Obj | None]

@@ -33,11 +33,12 @@ import bisect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
+from yurt.scheduler.structs import Allocation, Deployment, Evaluation, Job, Node
 
-Obj = s.Obj
 # Whether a wall time (ns) is older than a threshold (ns), or collection is forced.
 _Old = Callable[[int, int], bool]
 
@@ -109,15 +110,17 @@ class GarbageCollector:
         def old(when_ns: int, threshold_ns: int) -> bool:
             return force or when_ns <= now - threshold_ns
 
+        # The store's rows as the structs they are (the store keeps JSON dicts).
         tables = self.store.tables
+        jobs = cast(dict[str, Job], tables[s.JOB])
         result = GCResult()
         doomed: list[tuple[str, str]] = []
         jobs_gone: set[str] = set()
 
-        for key, job in tables[s.JOB].items():
+        for key, job in jobs.items():
             ns, jid = str(job.get("Namespace") or "default"), str(job["ID"])
-            evals = self.store.evals_for_job(ns, jid)
-            allocs = self.store.allocs_for_job(ns, jid)
+            evals = cast(list[Evaluation], self.store.evals_for_job(ns, jid))
+            allocs = cast(list[Allocation], self.store.allocs_for_job(ns, jid))
             if not self._job_collectable(job, evals, allocs, old):
                 continue
             jobs_gone.add(key)
@@ -140,14 +143,14 @@ class GarbageCollector:
                 if key.rsplit("\x00", 1)[0] not in tables[s.JOB]:
                     doomed.append((kind, key))
 
-        allocs_by_eval: dict[str, list[Obj]] = {}
-        for alloc in tables[s.ALLOC].values():
+        allocs_by_eval: dict[str, list[Allocation]] = {}
+        for alloc in cast(dict[str, Allocation], tables[s.ALLOC]).values():
             allocs_by_eval.setdefault(str(alloc.get("EvalID", "")), []).append(alloc)
-        for ev in tables[s.EVAL].values():
+        for ev in cast(dict[str, Evaluation], tables[s.EVAL]).values():
             job_key = s.job_key(str(ev.get("Namespace") or "default"), str(ev.get("JobID", "")))
             if job_key in jobs_gone or ev.get("Status") not in _TERMINAL_EVAL:
                 continue
-            owner = tables[s.JOB].get(job_key)
+            owner = jobs.get(job_key)
             batch = ev.get("Type") == "batch"
             if not old(int(ev.get("ModifyTime") or 0), th.batch_eval_ns if batch else th.eval_ns):
                 continue
@@ -160,18 +163,18 @@ class GarbageCollector:
             result.allocs += len(mine)
 
         deployment_before = self.times.index_at(now - th.deployment_ns)
-        for dep in tables[s.DEPLOYMENT].values():
+        for dep in cast(dict[str, Deployment], tables[s.DEPLOYMENT]).values():
             job_key = s.job_key(str(dep.get("Namespace") or "default"), str(dep.get("JobID", "")))
             if job_key in jobs_gone or dep.get("Status") not in _TERMINAL_DEPLOYMENT:
                 continue
             if not force and int(dep.get("ModifyIndex") or 0) > deployment_before:
                 continue
-            if self._deployment_needed(dep, tables[s.JOB].get(job_key)):
+            if self._deployment_needed(dep, jobs.get(job_key)):
                 continue
             doomed.append((s.DEPLOYMENT, dep["ID"]))
             result.deployments += 1
 
-        for node in tables[s.NODE].values():
+        for node in cast(dict[str, Node], tables[s.NODE]).values():
             if node.get("Status") != m.NODE_DOWN:
                 continue
             if not old(int(node.get("StatusUpdatedAt") or 0) * 10**9, th.node_ns):
@@ -189,7 +192,9 @@ class GarbageCollector:
             self.store.reclaim()
         return result
 
-    def _job_collectable(self, job: Obj, evals: list[Obj], allocs: list[Obj], old: _Old) -> bool:
+    def _job_collectable(
+        self, job: Job, evals: list[Evaluation], allocs: list[Allocation], old: _Old
+    ) -> bool:
         if job.get("Status") != m.JOB_DEAD:
             return False
         if (job.get("Periodic") or job.get("ParameterizedJob")) and not job.get("Stop"):
@@ -200,7 +205,7 @@ class GarbageCollector:
             return False
         return all(m.alloc_client_terminal(a) for a in allocs)
 
-    def _alloc_collectable(self, alloc: Obj, job: Obj | None, old: _Old) -> bool:
+    def _alloc_collectable(self, alloc: Allocation, job: Job | None, old: _Old) -> bool:
         if not m.alloc_client_terminal(alloc):
             return False
         if not old(int(alloc.get("ModifyTime") or 0), self.thresholds.eval_ns):
@@ -211,7 +216,7 @@ class GarbageCollector:
             return True
         return bool(alloc.get("NextAllocation"))
 
-    def _deployment_needed(self, dep: Obj, job: Obj | None) -> bool:
+    def _deployment_needed(self, dep: Deployment, job: Job | None) -> bool:
         if any(
             a.get("DeploymentID") == dep["ID"] and not m.alloc_client_terminal(a)
             for a in self.store.tables[s.ALLOC].values()

@@ -80,7 +80,11 @@ def route_tables() -> list[Route]:
 def build_app(server: SchedulerServer) -> web.Application:
     middlewares = [error_middleware, domain_errors]
     if server.config.acl_enabled:
-        middlewares.append(acl_middleware(Enforcer(server.acl, server.store)))
+        data_dir = server.config.data_dir
+        enforcer = Enforcer(
+            server.acl, server.store, lambda token: server.ops.identity(token, data_dir)
+        )
+        middlewares.append(acl_middleware(enforcer))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[SERVER_KEY] = server
     add_acl_routes(app, server.acl, server.config.acl_enabled)

@@ -7,21 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from yurt.api.casing import fold
+from yurt.jobspec.schema_job import JOB_SERVER_FIELDS
 
-# What the server sets on a job rather than the user: a change in these is neither a new
-# version of the job's spec nor a line of `job plan`'s diff.
-SERVER_FIELDS = frozenset(
-    {
-        "Status",
-        "StatusDescription",
-        "Stable",
-        "Version",
-        "SubmitTime",
-        "CreateIndex",
-        "ModifyIndex",
-        "JobModifyIndex",
-    }
-)
+# What the server sets on a job rather than the user (see JOB_SERVER_FIELDS).
+SERVER_FIELDS = frozenset(JOB_SERVER_FIELDS)
 
 # Fields whose values are maps with user-chosen keys: never renamed below them.
 _OPAQUE = frozenset(

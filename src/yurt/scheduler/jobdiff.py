@@ -3,11 +3,15 @@ task groups and tasks matched by name."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from yurt.scheduler.job_keys import SERVER_FIELDS
+from yurt.scheduler.structs import FieldDiff, Job, JobDiff, ObjectDiff, TaskDiff, TaskGroupDiff
 
-Obj = dict[str, Any]
+# A job, group, task or any object below them, compared key by key as JSON: the diff walks
+# whatever nests there (task configs, templates), so it reads them as free-form mappings.
+_Doc = Mapping[str, Any]
 
 _SKIP = SERVER_FIELDS | {"TaskGroups", "Tasks"}
 
@@ -38,11 +42,17 @@ def _kind(old: Any, new: Any) -> str:
     return "Edited" if old != new else "None"
 
 
+def _settled(old: Any, new: Any, *parts: list[Any]) -> str:
+    """The kind of change, where an edit that left nothing to show below is none."""
+    kind = _kind(old, new)
+    return "None" if kind == "Edited" and not any(parts) else kind
+
+
 def _fields_objects(
-    old: Obj | None, new: Obj | None, contextual: bool
-) -> tuple[list[Obj], list[Obj]]:
-    fields: list[Obj] = []
-    objects: list[Obj] = []
+    old: _Doc | None, new: _Doc | None, contextual: bool
+) -> tuple[list[FieldDiff], list[ObjectDiff]]:
+    fields: list[FieldDiff] = []
+    objects: list[ObjectDiff] = []
     old = old or {}
     new = new or {}
     for key in sorted(set(old) | set(new)):
@@ -94,74 +104,70 @@ def _fields_objects(
     return fields, objects
 
 
-def _object(name: str, old: Obj | None, new: Obj | None, contextual: bool) -> Obj | None:
+def _object(name: str, old: _Doc | None, new: _Doc | None, contextual: bool) -> ObjectDiff | None:
     fields, objects = _fields_objects(old, new, contextual)
-    t = _kind(old, new)
-    if t == "Edited" and not fields and not objects:
-        t = "None"
+    t = _settled(old, new, fields, objects)
     if t == "None" and not contextual:
         return None
     return {"Type": t, "Name": name, "Fields": fields or None, "Objects": objects or None}
 
 
-def job_diff(
-    old: Obj | None, new: Obj, desired: dict[str, dict[str, int]], contextual: bool = False
-) -> Obj:
-    fields, objects = _fields_objects(old, new, contextual)
-    groups: list[Obj] = []
-    old_tgs = {tg["Name"]: tg for tg in (old or {}).get("TaskGroups") or []}
-    new_tgs = {tg["Name"]: tg for tg in new.get("TaskGroups") or []}
-    for name in sorted(set(old_tgs) | set(new_tgs)):
-        a, b = old_tgs.get(name), new_tgs.get(name)
-        tg_fields, tg_objects = _fields_objects(a, b, contextual)
-        tasks = []
-        old_tasks = {t["Name"]: t for t in (a or {}).get("Tasks") or []}
-        new_tasks = {t["Name"]: t for t in (b or {}).get("Tasks") or []}
-        for tname in sorted(set(old_tasks) | set(new_tasks)):
-            ta, tb = old_tasks.get(tname), new_tasks.get(tname)
-            tf, to = _fields_objects(ta, tb, contextual)
-            tt = _kind(ta, tb)
-            if tt == "Edited" and not tf and not to:
-                tt = "None"
-            annotations = ["forces create/destroy update"] if tt == "Edited" else None
-            tasks.append(
-                {
-                    "Type": tt,
-                    "Name": tname,
-                    "Fields": tf or None,
-                    "Objects": to or None,
-                    "Annotations": annotations,
-                }
-            )
-        for f in tg_fields:
-            if f["Name"] == "Count" and f["Type"] == "Edited":
-                grew = int(f["New"] or 0) > int(f["Old"] or 0)
-                f["Annotations"] = ["forces create" if grew else "forces destroy"]
-        t = _kind(a, b)
-        if (
-            t == "Edited"
-            and not tg_fields
-            and not tg_objects
-            and all(task["Type"] == "None" for task in tasks)
-        ):
-            t = "None"
-        counts = desired.get(name) or {}
-        updates = {_UPDATE_NAMES[k]: v for k, v in counts.items() if v and k in _UPDATE_NAMES}
-        groups.append(
+def _task_diffs(old: _Doc | None, new: _Doc | None, contextual: bool) -> list[TaskDiff]:
+    """A group's tasks, matched by name; an edited task is replaced, as Nomad says."""
+    tasks: list[TaskDiff] = []
+    old_tasks = {t["Name"]: t for t in (old or {}).get("Tasks") or []}
+    new_tasks = {t["Name"]: t for t in (new or {}).get("Tasks") or []}
+    for tname in sorted(set(old_tasks) | set(new_tasks)):
+        ta, tb = old_tasks.get(tname), new_tasks.get(tname)
+        tf, to = _fields_objects(ta, tb, contextual)
+        tt = _settled(ta, tb, tf, to)
+        tasks.append(
             {
-                "Type": t,
-                "Name": name,
-                "Fields": tg_fields or None,
-                "Objects": tg_objects or None,
-                "Tasks": tasks or None,
-                "Updates": updates or None,
+                "Type": tt,
+                "Name": tname,
+                "Fields": tf or None,
+                "Objects": to or None,
+                "Annotations": ["forces create/destroy update"] if tt == "Edited" else None,
             }
         )
-    t = _kind(old, new)
-    if t == "Edited" and not fields and not objects and all(g["Type"] == "None" for g in groups):
-        t = "None"
+    return tasks
+
+
+def _group_diff(
+    name: str, old: _Doc | None, new: _Doc | None, counts: dict[str, int], contextual: bool
+) -> TaskGroupDiff:
+    """One task group's diff, with what the plan would do to its allocations (`counts`)."""
+    fields, objects = _fields_objects(old, new, contextual)
+    tasks = _task_diffs(old, new, contextual)
+    for f in fields:
+        if f["Name"] == "Count" and f["Type"] == "Edited":
+            grew = int(f["New"] or 0) > int(f["Old"] or 0)
+            f["Annotations"] = ["forces create" if grew else "forces destroy"]
+    changed_tasks = [task for task in tasks if task["Type"] != "None"]
+    updates = {_UPDATE_NAMES[k]: v for k, v in counts.items() if v and k in _UPDATE_NAMES}
     return {
-        "Type": t,
+        "Type": _settled(old, new, fields, objects, changed_tasks),
+        "Name": name,
+        "Fields": fields or None,
+        "Objects": objects or None,
+        "Tasks": tasks or None,
+        "Updates": updates or None,
+    }
+
+
+def job_diff(
+    old: Job | None, new: Job, desired: dict[str, dict[str, int]], contextual: bool = False
+) -> JobDiff:
+    fields, objects = _fields_objects(old, new, contextual)
+    old_tgs = {tg["Name"]: tg for tg in (old.get("TaskGroups") if old else None) or []}
+    new_tgs = {tg["Name"]: tg for tg in new.get("TaskGroups") or []}
+    groups = [
+        _group_diff(name, old_tgs.get(name), new_tgs.get(name), desired.get(name) or {}, contextual)
+        for name in sorted(set(old_tgs) | set(new_tgs))
+    ]
+    changed_groups = [g for g in groups if g["Type"] != "None"]
+    return {
+        "Type": _settled(old, new, fields, objects, changed_groups),
         "ID": new.get("ID", ""),
         "Fields": fields or None,
         "Objects": objects or None,

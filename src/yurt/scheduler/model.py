@@ -20,9 +20,12 @@ from yurt.scheduler.structs import (
     Deployment,
     DeploymentState,
     Job,
+    JobChildrenSummary,
+    JobSummary,
     NetworkResource,
     Resources,
     TaskGroup,
+    TaskGroupSummary,
 )
 
 Obj = dict[str, Any]
@@ -345,7 +348,7 @@ def alloc_resources(
 # jobs -----------------------------------------------------------------------------------
 
 
-def job_status(job: Obj, allocs: list[Obj], evals: list[Obj]) -> str:
+def job_status(job: Mapping[str, Any], allocs: list[Obj], evals: list[Obj]) -> str:
     if not job.get("Stop") and (job.get("Periodic") or job.get("ParameterizedJob")):
         return JOB_RUNNING
     # Nomad's TerminalStatus: an allocation the server stopped no longer keeps the job
@@ -359,8 +362,13 @@ def job_status(job: Obj, allocs: list[Obj], evals: list[Obj]) -> str:
     return JOB_PENDING
 
 
-def job_summary(job: Obj, allocs: list[Obj], evals: list[Obj], children: list[Obj]) -> Obj:
-    groups: dict[str, Obj] = {}
+def job_summary(
+    job: Mapping[str, Any],
+    allocs: list[Obj],
+    evals: list[Obj],
+    children: list[Obj],
+) -> JobSummary:
+    groups: dict[str, TaskGroupSummary] = {}
     for tg in job.get("TaskGroups") or []:
         groups[tg["Name"]] = _empty_tg_summary()
     for alloc in allocs:
@@ -383,10 +391,15 @@ def job_summary(job: Obj, allocs: list[Obj], evals: list[Obj], children: list[Ob
         for name, n in latest.items():
             if name in groups:
                 groups[name]["Queued"] = int(n)
-    child_counts = {"Pending": 0, "Running": 0, "Dead": 0}
+    child_counts: JobChildrenSummary = {"Pending": 0, "Running": 0, "Dead": 0}
     for child in children:
         st = child.get("Status", JOB_PENDING)
-        child_counts[{"running": "Running", "dead": "Dead"}.get(st, "Pending")] += 1
+        if st == JOB_RUNNING:
+            child_counts["Running"] += 1
+        elif st == JOB_DEAD:
+            child_counts["Dead"] += 1
+        else:
+            child_counts["Pending"] += 1
     modify = max([job.get("ModifyIndex", 0)] + [a.get("ModifyIndex", 0) for a in allocs])
     return {
         "JobID": job["ID"],
@@ -398,7 +411,7 @@ def job_summary(job: Obj, allocs: list[Obj], evals: list[Obj], children: list[Ob
     }
 
 
-def _empty_tg_summary() -> Obj:
+def _empty_tg_summary() -> TaskGroupSummary:
     return {
         "Queued": 0,
         "Complete": 0,
@@ -441,7 +454,7 @@ JOB_STUB_FIELDS = (
 )
 
 
-def job_stub(job: Obj, summary: Obj, *, meta: bool = False) -> Obj:
+def job_stub(job: Obj, summary: JobSummary, *, meta: bool = False) -> Obj:
     out = {k: job.get(k) for k in JOB_STUB_FIELDS}
     out["Periodic"] = bool(job.get("Periodic"))
     out["ParameterizedJob"] = bool(job.get("ParameterizedJob"))

@@ -11,8 +11,8 @@ new pending evaluations to the broker. The concepts live in `ops_jobs`, `ops_per
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
@@ -20,6 +20,7 @@ from yurt.scheduler.broker import EvalBroker
 from yurt.scheduler.errors import NotFound
 from yurt.scheduler.job_keys import SERVER_FIELDS
 from yurt.scheduler.reconcile import Scheduler
+from yurt.scheduler.structs import Job
 
 Obj = dict[str, Any]
 
@@ -27,16 +28,20 @@ Obj = dict[str, Any]
 TRACKED_VERSIONS = 6
 
 
-def spec_of(job: Obj) -> str:
+def spec_of(job: Mapping[str, Any]) -> str:
     """The job as the user wrote it: registering a job that differs only in what the server
     sets changes nothing."""
     return json.dumps({k: v for k, v in job.items() if k not in SERVER_FIELDS}, sort_keys=True)
 
 
-def json_copy(obj: Obj) -> Obj:
+_Doc = TypeVar("_Doc", bound=Mapping[str, Any])
+
+
+def json_copy(obj: _Doc) -> _Doc:
     """A copy that shares nothing with the stored object, made as the store makes its rows
-    (a stored object is JSON and nothing else)."""
-    copied: Obj = json.loads(json.dumps(obj))
+    (a stored object is JSON and nothing else); of the same type (the copy of a typed
+    struct is that struct)."""
+    copied: _Doc = json.loads(json.dumps(obj))
     return copied
 
 
@@ -71,11 +76,18 @@ class OpsBase:
         txn.put(s.EVAL, ev["ID"], ev)
         return ev
 
-    def _put_job(self, txn: s.Txn, job: Obj) -> None:
+    def stored_job(self, namespace: str, job_id: str) -> Job | None:
+        """The job as stored (the store keeps JSON dicts: here they become Jobs)."""
+        return cast(Job | None, self.store.job(namespace, job_id))
+
+    def stored_jobs(self) -> list[Job]:
+        return cast(list[Job], self.store.jobs())
+
+    def _put_job(self, txn: s.Txn, job: Job) -> None:
         """The job and its version; versions past the tracked number are dropped."""
         ns = job["Namespace"]
-        txn.put(s.JOB, s.job_key(ns, job["ID"]), job)
-        txn.put(s.JOB_VERSION, s.version_key(ns, job["ID"], int(job["Version"])), job)
+        txn.put(s.JOB, s.job_key(ns, job["ID"]), cast(Obj, job))
+        txn.put(s.JOB_VERSION, s.version_key(ns, job["ID"], int(job["Version"])), cast(Obj, job))
         versions = self.store.job_versions(ns, job["ID"])
         kept = {int(job["Version"])}
         for old in versions:
@@ -84,23 +96,23 @@ class OpsBase:
             else:
                 kept.add(int(old["Version"]))
 
-    def job_or_404(self, namespace: str, job_id: str) -> Obj:
-        job = self.store.job(namespace, job_id)
+    def job_or_404(self, namespace: str, job_id: str) -> Job:
+        job = self.stored_job(namespace, job_id)
         if job is None:
             raise NotFound("job not found")
         return job
 
-    def job_status(self, job: Obj) -> str:
+    def job_status(self, job: Mapping[str, Any]) -> str:
         return m.job_status(
             job,
             self.store.allocs_for_job(job["Namespace"], job["ID"]),
             self.store.evals_for_job(job["Namespace"], job["ID"]),
         )
 
-    def _job_or_stub(self, namespace: str, job_id: str, job_type: str = "service") -> Obj:
+    def _job_or_stub(self, namespace: str, job_id: str, job_type: str = "service") -> Job:
         """The job an allocation or deployment belongs to, or enough of it to name in an
         evaluation when it is gone (purged)."""
-        return self.store.job(namespace, job_id) or {
+        return self.stored_job(namespace, job_id) or {
             "ID": job_id,
             "Namespace": namespace,
             "Type": job_type,

@@ -5,12 +5,14 @@ the user's promote, pause/resume and fail."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.errors import InvalidRequest, SchedulerError
 from yurt.scheduler.ops_base import Obj, json_copy
 from yurt.scheduler.ops_jobs import JobOps
+from yurt.scheduler.structs import Allocation, Deployment, Job
 
 
 @dataclass
@@ -25,17 +27,16 @@ class DeploymentTally:
     progressed: bool = False
 
 
-def _healthy(alloc: Obj) -> bool | None:
-    healthy: bool | None = (alloc.get("DeploymentStatus") or {}).get("Healthy")
-    return healthy
+def _healthy(alloc: Allocation) -> bool | None:
+    return (alloc.get("DeploymentStatus") or {}).get("Healthy")
 
 
-def _canary(alloc: Obj) -> bool:
+def _canary(alloc: Allocation) -> bool:
     return bool((alloc.get("DeploymentStatus") or {}).get("Canary"))
 
 
 def tally_deployment(
-    new: Obj, allocs: list[Obj], now: int, check_deadline: bool
+    new: Deployment, allocs: list[Allocation], now: int, check_deadline: bool
 ) -> DeploymentTally:
     """Count `new`'s task groups' allocations into it (placed, healthy, unhealthy, canaries,
     the next progress deadline) and judge the deployment. Pure: `new` is a copy."""
@@ -72,37 +73,40 @@ def tally_deployment(
 
 
 class DeploymentOps(JobOps):
-    def _deployment_allocs(self, dep: Obj, *, live_only: bool = False) -> list[Obj]:
+    def _deployment_allocs(self, dep: Deployment, *, live_only: bool = False) -> list[Allocation]:
         return [
-            a
+            cast(Allocation, a)
             for a in self.store.allocs_for_job(dep["Namespace"], dep["JobID"])
             if a.get("DeploymentID") == dep["ID"] and not (live_only and m.alloc_is_terminal(a))
         ]
+
+    def _job_of(self, dep: Deployment) -> Job | None:
+        return cast(Job | None, self.store.job(dep["Namespace"], dep["JobID"]))
 
     def _watch_deployment(self, dep_id: str, *, check_deadline: bool = False) -> None:
         """Nomad's deployment watcher: count healthy allocations, promote canaries when
         `auto_promote`, finish, fail (unhealthy allocation or progress deadline) and
         auto-revert, or let the rolling update go on."""
-        dep = self.store.tables[s.DEPLOYMENT].get(dep_id)
+        dep = cast(Deployment | None, self.store.tables[s.DEPLOYMENT].get(dep_id))
         if dep is None or dep["Status"] != m.DEPLOY_RUNNING:
             return
         new = json_copy(dep)
         tally = tally_deployment(new, self._deployment_allocs(dep), m.now_ns(), check_deadline)
         if check_deadline and not tally.failure:
             return
-        job = self.store.job(dep["Namespace"], dep["JobID"])
+        job = self._job_of(dep)
         with self.store.write() as txn:
             evals, revert_to = self._settle(txn, dep, new, tally, job)
             new["ModifyIndex"] = txn.index
             new["ModifyTime"] = m.now_ns()
-            txn.put(s.DEPLOYMENT, dep_id, new)
+            txn.put(s.DEPLOYMENT, dep_id, cast(Obj, new))
         self._enqueue(evals)
         if revert_to is not None:
             self.register_job(json_copy(revert_to))
 
     def _settle(
-        self, txn: s.Txn, dep: Obj, new: Obj, tally: DeploymentTally, job: Obj | None
-    ) -> tuple[list[Obj], Obj | None]:
+        self, txn: s.Txn, dep: Deployment, new: Deployment, tally: DeploymentTally, job: Job | None
+    ) -> tuple[list[Obj], Job | None]:
         """Write the tally's verdict into `new`: failed (and the stable version to revert
         to), successful (its job version is stable now), or running (with an evaluation to
         go on when it progressed). Returns the evaluations made and the revert target."""
@@ -126,21 +130,20 @@ class DeploymentOps(JobOps):
         if job is None or not (tally.progressed or tally.promoted_now):
             return [], None
         # More healthy allocations: let the rolling update go on.
-        ev = m.new_eval(job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"])
-        return [self._put_eval(txn, ev)], None
+        return [self._watcher_eval(txn, dep, job)], None
 
-    def _auto_revert_target(self, dep: Obj, new: Obj, job: Obj | None) -> Obj | None:
+    def _auto_revert_target(self, dep: Deployment, new: Deployment, job: Job | None) -> Job | None:
         """The latest stable version other than the deployment's, when a group auto-reverts."""
         if not job or not any(tg.get("AutoRevert") for tg in new["TaskGroups"].values()):
             return None
         stable = [
-            v
+            cast(Job, v)
             for v in self.store.job_versions(dep["Namespace"], dep["JobID"])
             if v.get("Stable") and int(v["Version"]) != int(dep["JobVersion"])
         ]
         return stable[0] if stable else None
 
-    def _mark_stable(self, txn: s.Txn, dep: Obj, job: Obj | None) -> None:
+    def _mark_stable(self, txn: s.Txn, dep: Deployment, job: Job | None) -> None:
         ver = self.store.job_version(dep["Namespace"], dep["JobID"], dep["JobVersion"])
         if ver is None:
             return
@@ -152,14 +155,23 @@ class DeploymentOps(JobOps):
             ver,
         )
         if job is not None and int(job["Version"]) == int(dep["JobVersion"]):
-            cur = dict(job)
+            cur = job.copy()
             cur["Stable"] = True
             cur["ModifyIndex"] = txn.index
-            txn.put(s.JOB, s.job_key(dep["Namespace"], dep["JobID"]), cur)
+            txn.put(s.JOB, s.job_key(dep["Namespace"], dep["JobID"]), cast(Obj, cur))
+
+    def _deployment_job(self, dep: Deployment) -> Job:
+        """The deployment's job; for a purged one, what an evaluation needs of it."""
+        return self._job_of(dep) or {"ID": dep["JobID"], "Namespace": dep["Namespace"]}
+
+    def _watcher_eval(self, txn: s.Txn, dep: Deployment, job: Job) -> Obj:
+        """Store (in `txn`) the evaluation the deployment watcher makes to go on with `dep`."""
+        ev = m.new_eval(job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"])
+        return self._put_eval(txn, ev)
 
     def check_deployment_deadlines(self) -> None:
         now = m.now_ns()
-        for dep in list(self.store.tables[s.DEPLOYMENT].values()):
+        for dep in cast(list[Deployment], list(self.store.tables[s.DEPLOYMENT].values())):
             if dep["Status"] != m.DEPLOY_RUNNING:
                 continue
             deadlines = [
@@ -169,9 +181,12 @@ class DeploymentOps(JobOps):
             if any(d and d < now for d in deadlines):
                 self._watch_deployment(dep["ID"], check_deadline=True)
 
-    def promote_deployment(self, dep: Obj, groups: list[str] | None) -> Obj:
-        if dep["Status"] != m.DEPLOY_RUNNING:
-            raise InvalidRequest(f"can't promote terminal deployment (status {dep['Status']})")
+    def promote_deployment(self, dep: Deployment, groups: list[str] | None) -> Obj:
+        if dep["Status"] not in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
+            # Nomad's RPC error text, answered 500 as Nomad's HTTP layer does.
+            raise SchedulerError("can't promote terminal deployment")
+        if dep["Status"] == m.DEPLOY_PAUSED:
+            raise InvalidRequest("can't promote a paused deployment: resume it first")
         new = json_copy(dep)
         allocs = self._deployment_allocs(dep, live_only=True)
         targets = [
@@ -191,64 +206,42 @@ class DeploymentOps(JobOps):
                     f'Task group "{name}" has {healthy}/{tg["DesiredCanaries"]} healthy allocations'
                 )
             tg["Promoted"] = True
-        job = self.store.job(dep["Namespace"], dep["JobID"]) or {
-            "ID": dep["JobID"],
-            "Namespace": dep["Namespace"],
-        }
+        job = self._deployment_job(dep)
         with self.store.write() as txn:
             new["StatusDescription"] = "Deployment is running"
             new["ModifyIndex"] = txn.index
-            txn.put(s.DEPLOYMENT, dep["ID"], new)
-            ev = self._put_eval(
-                txn,
-                m.new_eval(job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"]),
-            )
+            txn.put(s.DEPLOYMENT, dep["ID"], cast(Obj, new))
+            ev = self._watcher_eval(txn, dep, job)
         self._enqueue([ev])
         # The promoted canaries may already be all the group wants (count = canary): then
         # no allocation of this deployment changes again, and it is done now.
         self._watch_deployment(dep["ID"])
-        return {
-            "EvalID": ev["ID"],
-            "EvalCreateIndex": ev["CreateIndex"],
-            "DeploymentModifyIndex": txn.index,
-            "Index": txn.index,
-        }
+        return update_response(txn.index, ev)
 
-    def pause_deployment(self, dep: Obj, pause: bool) -> Obj:
+    def pause_deployment(self, dep: Deployment, pause: bool) -> Obj:
         if dep["Status"] not in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
-            raise InvalidRequest(
-                f"can't {'pause' if pause else 'resume'} terminal deployment "
-                f"(status {dep['Status']})"
-            )
+            raise SchedulerError(f"can't {'pause' if pause else 'resume'} terminal deployment")
         status = m.DEPLOY_PAUSED if pause else m.DEPLOY_RUNNING
         desc = "Deployment is paused" if pause else "Deployment is running"
-        job = self.store.job(dep["Namespace"], dep["JobID"])
+        job = self._job_of(dep)
         with self.store.write() as txn:
             _put_status(txn, dep, status, desc)
             evals = []
             if not pause and job is not None:
-                ev = m.new_eval(
-                    job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"]
-                )
-                evals.append(self._put_eval(txn, ev))
+                evals.append(self._watcher_eval(txn, dep, job))
         self._enqueue(evals)
         if not pause:
             # Health reported while paused counts now (and may auto-promote).
             self._watch_deployment(dep["ID"])
-        return {
-            "EvalID": evals[0]["ID"] if evals else "",
-            "EvalCreateIndex": evals[0]["CreateIndex"] if evals else 0,
-            "DeploymentModifyIndex": txn.index,
-            "Index": txn.index,
-        }
+        return update_response(txn.index, evals[0] if evals else None)
 
-    def fail_deployment(self, dep: Obj) -> Obj:
+    def fail_deployment(self, dep: Deployment) -> Obj:
         """`nomad deployment fail`: a running deployment only."""
         if dep["Status"] != m.DEPLOY_RUNNING:
-            raise InvalidRequest(f"can't fail terminal deployment (status {dep['Status']})")
+            raise SchedulerError("can't fail terminal deployment")
         return self.set_deployment_status(dep, m.DEPLOY_FAILED, "Deployment marked as failed")
 
-    def set_alloc_health(self, dep: Obj, healthy: list[str], unhealthy: list[str]) -> Obj:
+    def set_alloc_health(self, dep: Deployment, healthy: list[str], unhealthy: list[str]) -> Obj:
         """Nomad's manual health (`health_check = "manual"`): mark allocations of the
         deployment healthy or unhealthy (unhealthy wins for an ID in both), then let the
         deployment watcher judge it; Nomad's texts (its RPC errors, answered 500)."""
@@ -268,10 +261,7 @@ class DeploymentOps(JobOps):
                 raise SchedulerError(f'unknown alloc "{alloc_id}"')
             if alloc.get("DeploymentID") != dep["ID"]:
                 raise SchedulerError(f'alloc "{alloc_id}" is not part of deployment')
-        job = self.store.job(dep["Namespace"], dep["JobID"]) or {
-            "ID": dep["JobID"],
-            "Namespace": dep["Namespace"],
-        }
+        job = self._deployment_job(dep)
         with self.store.write() as txn:
             txn.event_type = "DeploymentAllocHealth"
             for alloc_id, ok in marks.items():
@@ -284,35 +274,32 @@ class DeploymentOps(JobOps):
                 }
                 alloc["ModifyIndex"] = txn.index
                 txn.put(s.ALLOC, alloc_id, alloc)
-            ev = self._put_eval(
-                txn,
-                m.new_eval(job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"]),
-            )
+            ev = self._watcher_eval(txn, dep, job)
         self._enqueue([ev])
         self._watch_deployment(dep["ID"])
-        return {
-            "EvalID": ev["ID"],
-            "EvalCreateIndex": ev["CreateIndex"],
-            "DeploymentModifyIndex": txn.index,
-            "RevertedJobVersion": None,
-            "Index": txn.index,
-        }
+        return update_response(txn.index, ev)
 
-    def set_deployment_status(self, dep: Obj, status: str, desc: str) -> Obj:
+    def set_deployment_status(self, dep: Deployment, status: str, desc: str) -> Obj:
         with self.store.write() as txn:
             _put_status(txn, dep, status, desc)
-        return {
-            "Index": txn.index,
-            "DeploymentModifyIndex": txn.index,
-            "EvalID": "",
-            "EvalCreateIndex": 0,
-            "RevertedJobVersion": None,
-        }
+        return update_response(txn.index, None)
 
 
-def _put_status(txn: s.Txn, dep: Obj, status: str, desc: str) -> None:
-    new = dict(dep)
+def _put_status(txn: s.Txn, dep: Deployment, status: str, desc: str) -> None:
+    new = dep.copy()
     new["Status"] = status
     new["StatusDescription"] = desc
     new["ModifyIndex"] = txn.index
-    txn.put(s.DEPLOYMENT, dep["ID"], new)
+    txn.put(s.DEPLOYMENT, dep["ID"], cast(Obj, new))
+
+
+def update_response(index: int, ev: Obj | None) -> Obj:
+    """structs.DeploymentUpdateResponse, every field always present as Go marshals it (an
+    auto-revert's `RevertedJobVersion` is reported by the job's register, never here)."""
+    return {
+        "EvalID": ev["ID"] if ev else "",
+        "EvalCreateIndex": ev["CreateIndex"] if ev else 0,
+        "DeploymentModifyIndex": index,
+        "RevertedJobVersion": None,
+        "Index": index,
+    }

@@ -3,16 +3,19 @@ and purge, force an evaluation, scale a group, revert to a version, mark a versi
 
 from __future__ import annotations
 
+from typing import cast
+
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.errors import Conflict, InvalidRequest, NotFound
 from yurt.scheduler.ops_base import Obj, OpsBase, json_copy, spec_of
+from yurt.scheduler.structs import Job
 
 
 class JobOps(OpsBase):
     def register_job(
         self,
-        job: Obj,
+        job: Job,
         *,
         enforce_index: bool = False,
         job_modify_index: int = 0,
@@ -23,7 +26,7 @@ class JobOps(OpsBase):
     ) -> Obj:
         namespace = job.get("Namespace") or m.DEFAULT_NAMESPACE
         job["Namespace"] = namespace
-        existing = self.store.job(namespace, job["ID"])
+        existing = self.stored_job(namespace, job["ID"])
         if enforce_index:
             _check_modify_index(existing, job_modify_index)
         if preserve_counts and existing is not None:
@@ -44,7 +47,7 @@ class JobOps(OpsBase):
                 job["StatusDescription"] = ""
             else:
                 assert existing is not None
-                job = dict(existing)
+                job = existing.copy()
             job["ModifyIndex"] = txn.index
             self._put_job(txn, job)
             if submission:
@@ -67,16 +70,16 @@ class JobOps(OpsBase):
         """Stop (a new version with `Stop`) or purge a job. As Nomad's `Job.Deregister`, a
         job that is not there (never was, or already purged) is no error: the answer is
         an evaluation all the same, which finds nothing to stop."""
-        job = self.store.job(namespace, job_id)
+        job = self.stored_job(namespace, job_id)
         with self.store.write() as txn:
             if job is None:
                 stopped = self._job_or_stub(namespace, job_id)
             elif purge:
                 txn.delete(s.JOB, s.job_key(namespace, job_id))
-                stopped = dict(job)
+                stopped = job.copy()
                 stopped["Stop"] = True
             else:
-                stopped = dict(job)
+                stopped = job.copy()
                 if not job.get("Stop"):
                     # Nomad's FSM copies the current job and sets Stop: the new version
                     # keeps the job's SubmitTime and Stable.
@@ -149,7 +152,7 @@ class JobOps(OpsBase):
         if count < 0:
             raise InvalidRequest("scaling action count can't be negative")
         new = json_copy(job)
-        for tg in new["TaskGroups"]:
+        for tg in new.get("TaskGroups") or []:
             if tg["Name"] == group:
                 tg["Count"] = count
         new["Stop"] = False
@@ -165,7 +168,7 @@ class JobOps(OpsBase):
             )
         if int(job["Version"]) == version:
             raise InvalidRequest(f"can't revert to current version {version}")
-        old = self.store.job_version(namespace, job_id, version)
+        old = cast(Job | None, self.store.job_version(namespace, job_id, version))
         if old is None:
             raise InvalidRequest(f"job {job_id!r} at version {version} not found")
         return self.register_job(json_copy(old))
@@ -187,7 +190,7 @@ class JobOps(OpsBase):
         return {"JobModifyIndex": txn.index, "Index": txn.index}
 
 
-def _check_modify_index(existing: Obj | None, job_modify_index: int) -> None:
+def _check_modify_index(existing: Job | None, job_modify_index: int) -> None:
     """Nomad's `-check-index`: 0 means "only if new"; otherwise the current index must match."""
     if job_modify_index == 0 and existing is not None:
         raise Conflict("Enforcing job modify index 0: job already exists")
@@ -199,7 +202,7 @@ def _check_modify_index(existing: Obj | None, job_modify_index: int) -> None:
         )
 
 
-def _put_submission(txn: s.Txn, job: Obj, submission: Obj) -> None:
+def _put_submission(txn: s.Txn, job: Job, submission: Obj) -> None:
     """The job file as submitted (`nomad job inspect -hcl`), kept per version."""
     namespace = job["Namespace"]
     txn.put(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import cast
 
 from yurt.scheduler import model as m
 from yurt.scheduler import plan_apply
@@ -13,6 +14,7 @@ from yurt.scheduler import store as s
 from yurt.scheduler.errors import InvalidRequest, PermissionDenied
 from yurt.scheduler.ops_base import Obj, OpsBase
 from yurt.scheduler.placement import computed_class
+from yurt.scheduler.structs import DrainSpec, Node, NodeUpdateResponse, Resources
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,15 @@ def _event(message: str) -> Obj:
 
 
 class NodeOps(OpsBase):
-    def register_node(self, node: Obj) -> Obj:
-        existing = self.store.tables[s.NODE].get(node["ID"])
+    def _node(self, node_id: str) -> Node | None:
+        return cast(Node | None, self.store.tables[s.NODE].get(node_id))
+
+    def _put_node(self, txn: s.Txn, node: Node) -> None:
+        node["ModifyIndex"] = txn.index
+        txn.put(s.NODE, node["ID"], cast(Obj, node))
+
+    def register_node(self, node: Node) -> Obj:
+        existing = self._node(node["ID"])
         if (
             existing is not None
             and existing.get("SecretID")
@@ -43,15 +52,14 @@ class NodeOps(OpsBase):
         new = _registered(existing, node)
         with self.store.write() as txn:
             new["CreateIndex"] = existing["CreateIndex"] if existing else txn.index
-            new["ModifyIndex"] = txn.index
-            txn.put(s.NODE, new["ID"], new)
+            self._put_node(txn, new)
             evals = self._node_evals(txn, new, include_system=True)
         self._enqueue(evals)
         if self.on_node_alive is not None:
             self.on_node_alive(new["ID"])
         return {"NodeID": new["ID"], "HeartbeatTTL": self.heartbeat_ttl, "Index": txn.index}
 
-    def _node_evals(self, txn: s.Txn, node: Obj, *, include_system: bool) -> list[Obj]:
+    def _node_evals(self, txn: s.Txn, node: Node, *, include_system: bool) -> list[Obj]:
         """node-update evals: every job with allocations on the node, system jobs, and the
         blocked evaluations that a changed node may now satisfy."""
         evals: list[Obj] = []
@@ -70,7 +78,7 @@ class NodeOps(OpsBase):
                 )
             )
         if include_system:
-            for job in self.store.jobs():
+            for job in self.stored_jobs():
                 key = (job["Namespace"], job["ID"])
                 if key in seen or job.get("Stop"):
                     continue
@@ -90,93 +98,75 @@ class NodeOps(OpsBase):
                     evals.append(self._put_eval(txn, unblocked))
         return evals
 
-    def evaluate_node(self, node: Obj) -> Obj:
+    def evaluate_node(self, node: Node) -> NodeUpdateResponse:
         """`nomad node eval`: node-update evaluations for everything the node runs."""
         with self.store.write() as txn:
             evals = self._node_evals(txn, node, include_system=True)
         self._enqueue(evals)
-        return {
-            "EvalIDs": [e["ID"] for e in evals] or None,
-            "EvalCreateIndex": txn.index,
-            "NodeModifyIndex": node["ModifyIndex"],
-            "Index": txn.index,
-        }
+        return _update_response(evals, txn.index, node["ModifyIndex"])
 
-    def heartbeat(self, node: Obj) -> Obj:
+    def heartbeat(self, node: Node) -> Obj:
         if node.get("Status") != m.NODE_READY:
             # A node that was marked down and heartbeats again is back.
-            return self.register_node({"ID": node["ID"], "SecretID": node.get("SecretID")})
+            return self.register_node({"ID": node["ID"], "SecretID": node.get("SecretID", "")})
         if self.on_node_alive is not None:
             self.on_node_alive(node["ID"])
         return {"HeartbeatTTL": self.heartbeat_ttl}
 
     def node_down(self, node_id: str) -> None:
-        node = self.store.tables[s.NODE].get(node_id)
+        node = self._node(node_id)
         if node is None or node.get("Status") == m.NODE_DOWN:
             return
         log.warning("node %s (%s) missed its heartbeat: marking it down", node_id, node.get("Name"))
-        new = dict(node)
+        new = node.copy()
         new["Status"] = m.NODE_DOWN
         new["StatusUpdatedAt"] = int(time.time())
         new["Events"] = [*(node.get("Events") or []), _event("Node heartbeat missed")][
             -_EVENTS_KEPT:
         ]
         with self.store.write() as txn:
-            new["ModifyIndex"] = txn.index
-            txn.put(s.NODE, node_id, new)
+            self._put_node(txn, new)
             evals = self._node_evals(txn, new, include_system=False)
         self._enqueue(evals)
 
-    def set_eligibility(self, node: Obj, eligible: bool) -> Obj:
+    def set_eligibility(self, node: Node, eligible: bool) -> NodeUpdateResponse:
         if node.get("DrainStrategy") is not None and eligible:
             raise InvalidRequest(
                 "can not set node's scheduling eligibility to eligible while draining"
             )
-        new = dict(node)
+        new = node.copy()
         new["SchedulingEligibility"] = "eligible" if eligible else "ineligible"
         with self.store.write() as txn:
-            new["ModifyIndex"] = txn.index
-            txn.put(s.NODE, node["ID"], new)
+            self._put_node(txn, new)
             evals = self._node_evals(txn, new, include_system=True) if eligible else []
         self._enqueue(evals)
-        return {
-            "EvalIDs": [e["ID"] for e in evals] or None,
-            "EvalCreateIndex": txn.index,
-            "NodeModifyIndex": txn.index,
-            "Index": txn.index,
-        }
+        return _update_response(evals, txn.index, txn.index)
 
-    def drain(self, node: Obj, spec: Obj | None, mark_eligible: bool) -> Obj:
+    def drain(self, node: Node, spec: DrainSpec | None, mark_eligible: bool) -> NodeUpdateResponse:
         new = _drained(node, spec, mark_eligible, m.now_ns())
         with self.store.write() as txn:
-            new["ModifyIndex"] = txn.index
-            txn.put(s.NODE, node["ID"], new)
+            self._put_node(txn, new)
             evals = self._node_evals(txn, new, include_system=not spec)
         self._enqueue(evals)
         self._finish_drains()
-        return {
-            "EvalIDs": [e["ID"] for e in evals] or None,
-            "EvalCreateIndex": txn.index,
-            "NodeModifyIndex": txn.index,
-            "Index": txn.index,
-        }
+        return _update_response(evals, txn.index, txn.index)
 
     def _finish_drains(self) -> None:
         """A draining node whose allocations have all stopped is drained: its strategy goes
         and its last drain is complete."""
-        for node in plan_apply.draining_nodes(self.store):
+        for node in cast(list[Node], plan_apply.draining_nodes(self.store)):
             busy = any(
                 a.get("DesiredStatus") == m.ALLOC_DESIRED_RUN
                 and not m.alloc_client_terminal(a)
                 and not (
-                    node["DrainStrategy"].get("IgnoreSystemJobs")
+                    (node.get("DrainStrategy") or {}).get("IgnoreSystemJobs")
                     and a.get("JobType") in ("system", "sysbatch")
                 )
                 for a in self.store.allocs_for_node(node["ID"])
             )
             if busy:
                 continue
-            new = dict(node)
+            new = node.copy()
             new["DrainStrategy"] = None
             new["LastDrain"] = {
                 **(node.get("LastDrain") or {}),
@@ -184,14 +174,22 @@ class NodeOps(OpsBase):
                 "UpdatedAt": m.rfc3339(),
             }
             with self.store.write() as txn:
-                new["ModifyIndex"] = txn.index
-                txn.put(s.NODE, node["ID"], new)
+                self._put_node(txn, new)
 
 
-def _registered(existing: Obj | None, node: Obj) -> Obj:
+def _update_response(evals: list[Obj], index: int, node_index: int) -> NodeUpdateResponse:
+    return {
+        "EvalIDs": [e["ID"] for e in evals] or None,
+        "EvalCreateIndex": index,
+        "NodeModifyIndex": node_index,
+        "Index": index,
+    }
+
+
+def _registered(existing: Node | None, node: Node) -> Node:
     """The node as stored after a (re-)registration: what the client sent over what was
     known, Nomad's defaults for what neither says, ready, and an event if it was not."""
-    new = dict(existing or {})
+    new = existing.copy() if existing else node.copy()
     new.update(node)
     new.setdefault("NodePool", "default")
     new.setdefault("NodeClass", "")
@@ -210,16 +208,16 @@ def _registered(existing: Obj | None, node: Obj) -> Obj:
     new.setdefault("Links", None)
     new.setdefault("Resources", _legacy_resources(new))
     new.setdefault("Reserved", None)
-    events = list((existing or {}).get("Events") or [])
+    events = list((existing.get("Events") if existing else None) or [])
     if existing is None or existing.get("Status") != m.NODE_READY:
         events.append(_event("Node registered" if existing is None else "Node re-registered"))
     new["Events"] = events[-_EVENTS_KEPT:]
     return new
 
 
-def _drained(node: Obj, spec: Obj | None, mark_eligible: bool, now: int) -> Obj:
+def _drained(node: Node, spec: DrainSpec | None, mark_eligible: bool, now: int) -> Node:
     """The node with a drain started (`spec`) or cancelled (None)."""
-    new = dict(node)
+    new = node.copy()
     if spec:
         deadline = int(spec.get("Deadline") or 0)
         new["DrainStrategy"] = {
@@ -240,16 +238,17 @@ def _drained(node: Obj, spec: Obj | None, mark_eligible: bool, now: int) -> Obj:
         new["DrainStrategy"] = None
         if mark_eligible:
             new["SchedulingEligibility"] = "eligible"
-        if new.get("LastDrain"):
+        last = new.get("LastDrain")
+        if last:
             new["LastDrain"] = {
-                **new["LastDrain"],
+                **last,
                 "Status": "canceled",
                 "UpdatedAt": m.rfc3339(now),
             }
     return new
 
 
-def _legacy_resources(node: Obj) -> Obj:
+def _legacy_resources(node: Node) -> Resources:
     res = node.get("NodeResources") or {}
     return {
         "CPU": int((res.get("Cpu") or {}).get("CpuShares") or 0),

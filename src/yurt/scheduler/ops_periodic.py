@@ -12,18 +12,19 @@ from yurt.scheduler import model as m
 from yurt.scheduler.cron import Cron, CronError
 from yurt.scheduler.errors import InvalidRequest
 from yurt.scheduler.ops_base import Obj, OpsBase, json_copy
+from yurt.scheduler.structs import Job
 
 
 class PeriodicOps(OpsBase):
     def _launch_child(
         self,
-        parent: Obj,
+        parent: Job,
         child_id: str,
         *,
-        meta: Obj | None = None,
+        meta: dict[str, str] | None = None,
         payload: str = "",
         trigger: str = m.TRIGGER_PERIODIC,
-    ) -> tuple[Obj, Obj]:
+    ) -> tuple[Job, Obj]:
         child = json_copy(parent)
         child["ID"] = child_id
         child["Name"] = child_id
@@ -55,7 +56,7 @@ class PeriodicOps(OpsBase):
         _, ev = self._launch_child(job, f"{job_id}/periodic-{int(time.time())}")
         return {"EvalID": ev["ID"], "EvalCreateIndex": ev["CreateIndex"], "Index": self.store.index}
 
-    def dispatch(self, namespace: str, job_id: str, payload: str, meta: Obj) -> Obj:
+    def dispatch(self, namespace: str, job_id: str, payload: str, meta: dict[str, str]) -> Obj:
         job = self.job_or_404(namespace, job_id)
         check_dispatch(job, payload, meta)
         child_id = f"{job_id}/dispatch-{int(time.time())}-{secrets.token_hex(4)}"
@@ -70,10 +71,10 @@ class PeriodicOps(OpsBase):
             "DispatchedJobID": child_id,
         }
 
-    def periodic_due(self, now: datetime) -> list[tuple[Obj, datetime]]:
+    def periodic_due(self, now: datetime) -> list[tuple[Job, datetime]]:
         """Periodic parents and their next launch after `now` (for the launcher)."""
         out = []
-        for job in self.store.jobs():
+        for job in self.stored_jobs():
             periodic = job.get("Periodic")
             if not periodic or job.get("Stop") or periodic.get("Enabled") is False:
                 continue
@@ -85,13 +86,13 @@ class PeriodicOps(OpsBase):
                 out.append((job, nxt))
         return out
 
-    def launch_periodic(self, job: Obj, when: datetime) -> None:
-        current = self.store.job(job["Namespace"], job["ID"])
+    def launch_periodic(self, job: Job, when: datetime) -> None:
+        current = self.stored_job(job["Namespace"], job["ID"])
         if current is None or current.get("Stop"):
             return
         periodic = current.get("Periodic") or {}
         if periodic.get("ProhibitOverlap"):
-            for child in self.store.jobs():
+            for child in self.stored_jobs():
                 if child.get("ParentID") == job["ID"] and self.job_status(child) != m.JOB_DEAD:
                     return
         child_id = f"{job['ID']}/periodic-{int(when.replace(tzinfo=UTC).timestamp())}"
@@ -100,7 +101,7 @@ class PeriodicOps(OpsBase):
         self._launch_child(current, child_id)
 
 
-def check_dispatch(job: Obj, payload: str, meta: Obj) -> None:
+def check_dispatch(job: Job, payload: str, meta: dict[str, str]) -> None:
     """Whether `job` may be dispatched with this payload and meta, as Nomad's
     `validateDispatchRequest` judges (its texts)."""
     job_id = job["ID"]

@@ -7,11 +7,14 @@ The store removes an allocation's registrations itself when the allocation stops
 
 from __future__ import annotations
 
+from typing import cast
+
 from yurt.scheduler import model as m
 from yurt.scheduler import services as svc
 from yurt.scheduler import store as s
 from yurt.scheduler.errors import InvalidRequest, NotFound
 from yurt.scheduler.ops_base import Obj, OpsBase
+from yurt.scheduler.structs import ServiceRegistration
 
 
 class ServiceOps(OpsBase):
@@ -20,9 +23,9 @@ class ServiceOps(OpsBase):
 
         A registration of an allocation that is not on this node is refused; one of an
         allocation that has already stopped is dropped (it would outlive its allocation)."""
-        table = self.store.tables[s.SERVICE]
+        table = cast(dict[str, ServiceRegistration], self.store.tables[s.SERVICE])
         allocs = self.store.tables[s.ALLOC]
-        wanted: list[Obj] = []
+        wanted: list[ServiceRegistration] = []
         for raw in upserts:
             try:
                 reg = svc.validate(raw, node_id)
@@ -45,7 +48,7 @@ class ServiceOps(OpsBase):
                 old = table.get(reg["ID"])
                 reg["CreateIndex"] = old["CreateIndex"] if old is not None else txn.index
                 reg["ModifyIndex"] = txn.index
-                txn.put(s.SERVICE, reg["ID"], reg)
+                txn.put(s.SERVICE, reg["ID"], cast(Obj, reg))
             for sid in gone:
                 txn.delete(s.SERVICE, sid)
         return txn.index

@@ -13,11 +13,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from yurt.scheduler import store as s
 from yurt.scheduler import variables as v
+from yurt.scheduler import workload_identity as wi
+from yurt.scheduler.acl_policy import WorkloadClaim
 from yurt.scheduler.keyring import Keyring
+from yurt.scheduler.structs import Variable, VariableLock
 
 Obj = dict[str, Any]
 
@@ -36,7 +39,7 @@ class Applied:
     of the conflicting variable)."""
 
     ok: bool
-    var: Obj | None
+    var: Variable | None
     index: int
 
 
@@ -56,23 +59,33 @@ class VariableOps:
             raise RuntimeError("variables: keyring_at() was never called")
         return self._keyring
 
+    def identity(self, token: str, data_dir: Path | str) -> WorkloadClaim | None:
+        """The claim of a task's workload identity token (None: forged, or its allocation
+        is gone or terminal)."""
+        return wi.claim_of(self.keyring_at(data_dir), token, self.store.tables[s.ALLOC])
+
     # --- reads ---------------------------------------------------------------------------
 
-    def variable(self, namespace: str, path: str) -> Obj | None:
-        return self.store.tables[s.VARIABLE].get(variable_key(namespace, path))
+    def _variables(self) -> dict[str, Variable]:
+        """The store's variable rows, as what they are."""
+        return cast(dict[str, Variable], self.store.tables[s.VARIABLE])
 
-    def variables_under(self, namespace: str, prefix: str) -> list[Obj]:
+    def variable(self, namespace: str, path: str) -> Variable | None:
+        return self._variables().get(variable_key(namespace, path))
+
+    def variables_under(self, namespace: str, prefix: str) -> list[Variable]:
         """Variables of a namespace (`*`: all) whose path starts with `prefix`."""
         return [
             var
-            for var in self.store.tables[s.VARIABLE].values()
+            for var in self._variables().values()
             if namespace in ("*", var["Namespace"]) and var["Path"].startswith(prefix)
         ]
 
-    def items(self, var: Obj) -> dict[str, str]:
+    def items(self, var: Variable) -> dict[str, str]:
         if not var.get("Data"):
             return {}
-        opened: dict[str, str] = json.loads(self.keyring.open(var["Data"], var["KeyID"]))
+        where = variable_key(var["Namespace"], var["Path"]).encode()
+        opened: dict[str, str] = json.loads(self.keyring.open(var["Data"], var["KeyID"], where))
         return opened
 
     # --- writes --------------------------------------------------------------------------
@@ -132,8 +145,8 @@ class VariableOps:
         # Nomad renews the lock's timer only (no Raft write): the variable keeps its
         # indexes; yurt stores the new expiry in place.
         with self.store.write() as txn:
-            renewed = {**current, "Lock": decision.lock}
-            txn.put(s.VARIABLE, variable_key(namespace, path), renewed)
+            renewed: Variable = {**current, "Lock": decision.lock}
+            txn.put(s.VARIABLE, variable_key(namespace, path), cast(Obj, renewed))
         return Applied(True, renewed, txn.index)
 
     def release_lock(self, namespace: str, path: str, lock_id: str, has_items: bool) -> Applied:
@@ -150,18 +163,18 @@ class VariableOps:
         now = time.time_ns()
         lost = [
             var
-            for var in self.store.tables[s.VARIABLE].values()
+            for var in self._variables().values()
             if var.get("Lock") and v.lock_state(var, now) == v.FREE
         ]
         if not lost:
             return 0
         with self.store.write() as txn:
             for var in lost:
-                freed = {**var, "Lock": None, "ModifyIndex": txn.index, "ModifyTime": now}
-                txn.put(s.VARIABLE, variable_key(var["Namespace"], var["Path"]), freed)
+                freed: Variable = {**var, "Lock": None, "ModifyIndex": txn.index, "ModifyTime": now}
+                txn.put(s.VARIABLE, variable_key(var["Namespace"], var["Path"]), cast(Obj, freed))
         return len(lost)
 
-    def _conflict(self, current: Obj | None) -> Applied:
+    def _conflict(self, current: Variable | None) -> Applied:
         index = int(current["ModifyIndex"]) if current is not None else 0
         return Applied(False, current, index)
 
@@ -169,9 +182,9 @@ class VariableOps:
         self,
         namespace: str,
         path: str,
-        current: Obj | None,
+        current: Variable | None,
         items: dict[str, str],
-        lock: Obj | None,
+        lock: VariableLock | None,
         *,
         keep: bool,
         now: int,
@@ -179,9 +192,11 @@ class VariableOps:
         if keep and current is not None:
             data, key_id = current.get("Data", ""), current.get("KeyID", "")
         else:
-            data, key_id = self.keyring.seal(json.dumps(items, sort_keys=True).encode())
+            plain = json.dumps(items, sort_keys=True).encode()
+            # Bound to the variable's key: a blob copied onto another variable does not open.
+            data, key_id = self.keyring.seal(plain, variable_key(namespace, path).encode())
         with self.store.write() as txn:
-            var = {
+            var: Variable = {
                 "Namespace": namespace,
                 "Path": path,
                 "CreateIndex": current["CreateIndex"] if current else txn.index,
@@ -192,5 +207,5 @@ class VariableOps:
                 "Data": data,
                 "KeyID": key_id,
             }
-            txn.put(s.VARIABLE, variable_key(namespace, path), var)
+            txn.put(s.VARIABLE, variable_key(namespace, path), cast(Obj, var))
         return Applied(True, var, txn.index)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -18,6 +18,7 @@ from aiohttp import web
 from yurt.api.blocking import WatchHub
 from yurt.api.durations import SECOND
 from yurt.api.http import start_site
+from yurt.cluster.leader import Member
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.acl_state import ACLState
@@ -31,6 +32,9 @@ from yurt.scheduler.http_api import build_app
 from yurt.scheduler.operations import Operations
 from yurt.scheduler.reconcile import Scheduler
 
+if TYPE_CHECKING:
+    from yurt.cluster.role import ClusterRole
+
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +46,8 @@ class SchedulerServer:
         self.hub = WatchHub()
         backend = self.config.store.open("scheduler", Path(self.config.data_dir) / "scheduler.db")
         self.store = s.Store(backend, self.hub)
+        # several servers on one etcd prefix: one leads (docs/cluster.md); None on SQLite
+        self.cluster = self._cluster(backend)
         self.events = EventBuffer.attach(self.store)
         self.broker = EvalBroker()
         self.scheduler = Scheduler(self.store, algorithm=self._stored_algorithm())
@@ -65,6 +71,7 @@ class SchedulerServer:
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._leader_tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._consul: ConsulRegistration | None = None
         self._stopped = False
@@ -78,13 +85,51 @@ class SchedulerServer:
     def address(self) -> str:
         return f"{self.config.tls.scheme}://{self.config.http_host}:{self.config.http_port}"
 
+    def _cluster(self, backend: object) -> ClusterRole | None:
+        from yurt.storage.etcd import EtcdBackend
+
+        if not isinstance(backend, EtcdBackend):
+            return None
+        from yurt.cluster.role import ClusterRole
+
+        return ClusterRole(backend, self.config.store, "scheduler", self.store.apply_remote)
+
+    def _member(self) -> Member:
+        """This server as the others see it: its advertised HTTP address, and the RPC
+        address Nomad's status endpoints show (the HTTP port plus one, as `rpc_addr`)."""
+        adv_host, _, adv_port = self.config.advertise_http.rpartition(":")
+        host = adv_host or self.config.http_host
+        port = int(adv_port) if adv_host else self.config.http_port
+        address = f"{self.config.tls.scheme}://{host}:{port}"
+        return Member(self.config.node_name, address, f"{host}:{port + 1}")
+
+    def peers(self) -> list[Member]:
+        """The servers sharing this one's store (itself alone on SQLite), by address."""
+        return self.cluster.peers if self.cluster is not None else [self._member()]
+
+    def leader(self) -> Member | None:
+        """Who leads (None during an election)."""
+        return self.cluster.leader if self.cluster is not None else self._member()
+
     def _server_id(self) -> str:
         conf = self.store.tables[s.CONFIG].get("server-id")
         if conf is not None:
             return str(conf["ID"])
         ident = str(uuid.uuid4())
-        with self.store.write() as txn:
-            txn.put(s.CONFIG, "server-id", {"ID": ident})
+        conflicts: tuple[type[Exception], ...] = ()  # catches nothing without a cluster
+        if self.cluster is not None:
+            from yurt.storage.etcd import IndexConflict
+
+            conflicts = (IndexConflict,)
+        try:
+            with self.store.write() as txn:
+                txn.put(s.CONFIG, "server-id", {"ID": ident})
+        except conflicts:
+            # another server on the same etcd prefix started at the same moment: its ID
+            stored = self.store.backend.get(s.CONFIG, "server-id")
+            if stored is None:
+                raise
+            return str(stored["ID"])
         return ident
 
     def _stored_algorithm(self) -> str:
@@ -154,6 +199,14 @@ class SchedulerServer:
 
     async def start(self) -> None:
         self.app = build_app(self)
+        if self.cluster is not None:
+            from yurt.cluster.forward import forward_middleware, reads_and
+
+            # after the error middleware, before ACLs: the leader checks the token
+            local = reads_and("/v1/client/", "/v1/agent/")
+            self.app.middlewares.insert(
+                1, forward_middleware(self.cluster, self.http_session, local)
+            )
         self._runner = await start_site(
             self.app,
             self.config.http_host,
@@ -164,16 +217,12 @@ class SchedulerServer:
         )
         if self.config.http_port == 0:
             self.config.http_port = self._runner.port
-        # After a restart, nodes get a fresh TTL (as Nomad's new leader does) and every
-        # pending evaluation goes back to the broker.
-        for node in self.store.tables[s.NODE].values():
-            if node.get("Status") == m.NODE_READY:
-                self.heartbeats.reset(node["ID"])
-        self.ops.restore()
-        self._apply_pause()
-        self._tasks.append(asyncio.create_task(self._worker(), name="scheduler-worker"))
-        self._tasks.append(asyncio.create_task(self._periodic(), name="periodic-launcher"))
-        self._tasks.append(asyncio.create_task(self._collect_garbage(), name="gc"))
+        if self.cluster is None:
+            self._lead()
+        else:
+            self.cluster.on_lead = self._lead
+            self.cluster.on_step_down = self._step_down
+            self.cluster.start(self._member())
         if self.config.consul_addr:
             adv_host, _, adv_port = self.config.advertise_http.rpartition(":")
             self._consul = ConsulRegistration(
@@ -188,6 +237,30 @@ class SchedulerServer:
             )
             self._consul.start()
         log.info("scheduler serving Nomad's API on %s", self.address)
+
+    def _lead(self) -> None:
+        """Start the leader's work: after a restart or a failover, nodes get a fresh TTL
+        (as Nomad's new leader gives them) and every pending evaluation goes back to the
+        broker."""
+        for node in self.store.tables[s.NODE].values():
+            if node.get("Status") == m.NODE_READY:
+                self.heartbeats.reset(node["ID"])
+        self.ops.restore()
+        self._apply_pause()
+        self._leader_tasks = [
+            asyncio.create_task(self._worker(), name="scheduler-worker"),
+            asyncio.create_task(self._periodic(), name="periodic-launcher"),
+            asyncio.create_task(self._collect_garbage(), name="gc"),
+        ]
+
+    def _step_down(self) -> None:
+        """Stop it at once: another server leads, and has the evaluations and timers."""
+        for task in self._leader_tasks:
+            task.cancel()
+        self._tasks += self._leader_tasks  # awaited by `stop()`
+        self._leader_tasks = []
+        self.heartbeats.close()
+        self.broker.clear()
 
     async def _worker(self) -> None:
         while True:
@@ -257,8 +330,11 @@ class SchedulerServer:
             return
         self._stopped = True
         self.store.hub.close()
+        if self.cluster is not None:
+            await asyncio.to_thread(self.cluster.stop)  # revokes its lease: hands over
         if self._consul is not None:
             await self._consul.stop()
+        self._tasks += self._leader_tasks
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

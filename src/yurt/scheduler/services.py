@@ -9,10 +9,10 @@ removed when an allocation stops; `yurt.scheduler.ops_services` writes them,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
-Obj = dict[str, Any]
+from yurt.scheduler.structs import ServiceRegistration
 
 # What a client says of a registration; the server adds the indexes.
 _STRING_FIELDS = ("ID", "ServiceName", "Namespace", "NodeID", "Datacenter", "JobID", "AllocID")
@@ -32,9 +32,10 @@ class RegistrationError(ValueError):
     """A client's registration that Nomad's `ServiceRegistration.Validate` refuses."""
 
 
-def validate(reg: Obj, node_id: str) -> Obj:
+def validate(reg: Mapping[str, Any], node_id: str) -> ServiceRegistration:
     """The registration as it is stored (the wire shape of Nomad's `ServiceRegistration`),
-    or `RegistrationError`. A node registers only its own allocations' services."""
+    or `RegistrationError`. A node registers only its own allocations' services. `reg` is
+    the client's JSON, unchecked until here."""
     for field in _STRING_FIELDS:
         if not isinstance(reg.get(field), str) or not reg[field]:
             raise RegistrationError(f"{field}: expected a non-empty string")
@@ -51,34 +52,45 @@ def validate(reg: Obj, node_id: str) -> Obj:
     address = reg.get("Address", "")
     if not isinstance(address, str):
         raise RegistrationError("Address: expected a string")
-    out: Obj = {field: reg[field] for field in _STRING_FIELDS}
-    out.update(Tags=list(tags), Address=address, Port=port)
-    return out
+    return {
+        "ID": reg["ID"],
+        "ServiceName": reg["ServiceName"],
+        "Namespace": reg["Namespace"],
+        "NodeID": reg["NodeID"],
+        "Datacenter": reg["Datacenter"],
+        "JobID": reg["JobID"],
+        "AllocID": reg["AllocID"],
+        "Tags": list(tags),
+        "Address": address,
+        "Port": port,
+    }
 
 
-def same_registration(a: Obj, b: Obj) -> bool:
+def same_registration(a: ServiceRegistration, b: ServiceRegistration) -> bool:
     """Whether storing `b` over `a` changes nothing (Nomad skips such writes, so the
     indexes, and the blocking readers, stay where they were)."""
     keys = (*_STRING_FIELDS, "Tags", "Address", "Port")
     return all(a.get(k) == b.get(k) for k in keys)
 
 
-def sort_key(reg: Obj) -> tuple[str, str, str]:
-    return (str(reg.get("Namespace")), str(reg.get("ServiceName")), str(reg.get("ID")))
+def sort_key(reg: ServiceRegistration) -> tuple[str, str, str]:
+    return (reg["Namespace"], reg["ServiceName"], reg["ID"])
 
 
-def in_namespace(reg: Obj, namespace: str) -> bool:
+def in_namespace(reg: ServiceRegistration, namespace: str) -> bool:
     return namespace == "*" or reg.get("Namespace") == namespace
 
 
-def list_stubs(registrations: Iterable[Obj], namespace: str) -> list[NamespaceServices]:
+def list_stubs(
+    registrations: Iterable[ServiceRegistration], namespace: str
+) -> list[NamespaceServices]:
     """`GET /v1/services`: per namespace, each service name with its tags de-duplicated."""
     tags: dict[str, dict[str, set[str]]] = {}
     for reg in registrations:
         if not in_namespace(reg, namespace):
             continue
-        names = tags.setdefault(str(reg["Namespace"]), {})
-        names.setdefault(str(reg["ServiceName"]), set()).update(reg.get("Tags") or [])
+        names = tags.setdefault(reg["Namespace"], {})
+        names.setdefault(reg["ServiceName"], set()).update(reg.get("Tags") or [])
     return [
         {
             "Namespace": ns,
@@ -90,7 +102,9 @@ def list_stubs(registrations: Iterable[Obj], namespace: str) -> list[NamespaceSe
     ]
 
 
-def by_name(registrations: Iterable[Obj], name: str, namespace: str, tag: str = "") -> list[Obj]:
+def by_name(
+    registrations: Iterable[ServiceRegistration], name: str, namespace: str, tag: str = ""
+) -> list[ServiceRegistration]:
     """`GET /v1/service/:name`: its registrations, those carrying `tag` when one is asked."""
     return sorted(
         (
@@ -104,11 +118,15 @@ def by_name(registrations: Iterable[Obj], name: str, namespace: str, tag: str = 
     )
 
 
-def of_alloc(registrations: Iterable[Obj], alloc_id: str) -> list[Obj]:
+def of_alloc(
+    registrations: Iterable[ServiceRegistration], alloc_id: str
+) -> list[ServiceRegistration]:
     return sorted((r for r in registrations if r.get("AllocID") == alloc_id), key=sort_key)
 
 
-def of_job(registrations: Iterable[Obj], namespace: str, job_id: str) -> list[Obj]:
+def of_job(
+    registrations: Iterable[ServiceRegistration], namespace: str, job_id: str
+) -> list[ServiceRegistration]:
     return sorted(
         (r for r in registrations if r.get("JobID") == job_id and r.get("Namespace") == namespace),
         key=sort_key,

@@ -18,7 +18,7 @@ from typing import Any
 from yurt.api.blocking import WatchHub
 from yurt.scheduler.model import alloc_client_terminal, alloc_uses_resources, job_status
 from yurt.scheduler.usage import NodeUsage
-from yurt.storage.interface import Backend, Batch, Reclaimed
+from yurt.storage.interface import Backend, Batch, Reclaimed, RemoteChange
 from yurt.storage.topics import TopicIndex
 
 JOB = "job"
@@ -157,28 +157,55 @@ class Store:
             kinds = {kind for kind, _, _ in txn.puts}
             self._kinds.persist(batch, kinds, txn.index)
         topics: set[str] = set()
-        changes: list[Change] = []
-        for kind, key, obj in txn.puts:
-            table = self.tables[kind]
-            old = table.get(key)
-            changes.append((kind, key, old, obj))
-            if obj is None:
-                table.pop(key, None)
-            else:
-                table[key] = obj
-            self._reindex(kind, key, old, obj)
-            topics.add(kind)
-            topics.add(f"{kind}:{key}")
-            if kind == ALLOC:
-                for o in (old, obj):
-                    if o is not None:
-                        topics.add(f"node-allocs:{o.get('NodeID', '')}")
+        changes = [self._into_memory(kind, key, obj, topics) for kind, key, obj in txn.puts]
         self._kinds.advance(kinds, txn.index)
         self._kinds.publish(*topics)
         commit = Commit(txn.index, changes, txn.cause, txn.event_type)
         for hook in self.commit_hooks:
             hook(commit)
         self._settle_job_statuses(txn.puts, commit)
+
+    def _into_memory(self, kind: str, key: str, obj: Obj | None, topics: set[str]) -> Change:
+        """One committed put (or delete, `obj` None) into the tables and indexes, adding
+        the topics it wakes to `topics`."""
+        table = self.tables[kind]
+        old = table.get(key)
+        if obj is None:
+            table.pop(key, None)
+        else:
+            table[key] = obj
+        self._reindex(kind, key, old, obj)
+        topics.add(kind)
+        topics.add(f"{kind}:{key}")
+        if kind == ALLOC:
+            for o in (old, obj):
+                if o is not None:
+                    topics.add(f"node-allocs:{o.get('NodeID', '')}")
+        return (kind, key, old, obj)
+
+    def apply_remote(self, changes: list[RemoteChange]) -> None:
+        """One commit of another server on the same etcd prefix (`cluster/role.py`, on the
+        loop): into memory as `write` puts its own after the commit, the kinds' indexes
+        moved to the commit's, its topics woken and the commit hooks (the event stream)
+        told. Applying a commit twice changes nothing more (the load may have had it)."""
+        topics: set[str] = set()
+        applied: list[Change] = []
+        kinds: dict[str, int] = {}
+        for change in changes:
+            if change.table == KIND_INDEX:
+                if change.value is not None:
+                    kinds[change.key] = int(change.value)
+            elif change.table in self.tables:
+                obj = change.value if isinstance(change.value, dict) else None
+                applied.append(self._into_memory(change.table, change.key, obj, topics))
+        index = max(kinds.values(), default=self.index)
+        for kind, at in kinds.items():
+            self._kinds.advance((kind,), max(at, self.table_index.get(kind, 1)))
+        self._kinds.publish(*topics)
+        if applied:
+            commit = Commit(index, applied, [], "")
+            for hook in self.commit_hooks:
+                hook(commit)
 
     def _settle_job_statuses(
         self, puts: list[tuple[str, str, Obj | None]], cause: Commit | None = None

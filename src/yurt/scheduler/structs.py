@@ -440,8 +440,26 @@ class Node(TypedDict, total=False):
     HostVolumes: dict[str, JSONValue] | None
     HostNetworks: dict[str, JSONValue] | None
     LastDrain: dict[str, JSONValue] | None
+    CSIControllerPlugins: JSONValue
+    CSINodePlugins: JSONValue
     CreateIndex: int
     ModifyIndex: int
+
+
+class DrainSpec(TypedDict):
+    """api.DrainSpec: what a drain request asks (the deadline in nanoseconds)."""
+
+    Deadline: int
+    IgnoreSystemJobs: bool
+
+
+class NodeUpdateResponse(TypedDict):
+    """structs.NodeUpdateResponse (and the eligibility and drain ones, alike on the wire)."""
+
+    EvalIDs: list[str] | None
+    EvalCreateIndex: int
+    NodeModifyIndex: int
+    Index: int
 
 
 class DeploymentState(TypedDict, total=False):
@@ -499,3 +517,181 @@ class AllocMetric(TypedDict, total=False):
     ScoreMetaData: list[dict[str, JSONValue]] | None
     AllocationTime: int
     CoalescedFailures: int
+
+
+# --- `job plan`'s diff (structs.JobDiff and below): every key always present ------------
+
+
+class FieldDiff(TypedDict):
+    """structs.FieldDiff: one field's values, as text (`Type`: Added, Deleted, Edited, None)."""
+
+    Type: str
+    Name: str
+    Old: str
+    New: str
+    Annotations: list[str] | None
+
+
+class ObjectDiff(TypedDict):
+    """structs.ObjectDiff: an object below a job, group or task (a block, a list item);
+    task and group diffs start with the same four keys."""
+
+    Type: str
+    Name: str
+    Fields: list[FieldDiff] | None
+    Objects: list[ObjectDiff] | None
+
+
+class TaskDiff(ObjectDiff):
+    """structs.TaskDiff."""
+
+    Annotations: list[str] | None
+
+
+class TaskGroupDiff(ObjectDiff):
+    """structs.TaskGroupDiff, with the scheduler's planned updates by name ("create": 2)."""
+
+    Tasks: list[TaskDiff] | None
+    Updates: dict[str, int] | None
+
+
+class JobDiff(TypedDict):
+    """structs.JobDiff."""
+
+    Type: str
+    ID: str
+    Fields: list[FieldDiff] | None
+    Objects: list[ObjectDiff] | None
+    TaskGroups: list[TaskGroupDiff] | None
+
+
+# --- Nomad Variables ---------------------------------------------------------------------
+
+
+class VariableLock(TypedDict):
+    """A variable's lock as stored: durations and the expiry in nanoseconds (yurt's own
+    form; the API shows `VariableLockView`)."""
+
+    ID: str
+    TTL: int
+    LockDelay: int
+    Expires: int
+
+
+class VariableLockView(TypedDict):
+    """structs.VariableLock as the API shows it: durations as Go prints them."""
+
+    TTL: str
+    LockDelay: str
+    ID: str
+
+
+class Variable(TypedDict, total=False):
+    """A stored variable: Nomad's VariableMetadata with the items sealed by the keyring
+    (`Data`, under the key `KeyID`)."""
+
+    Namespace: Required[str]
+    Path: Required[str]
+    CreateIndex: int
+    CreateTime: int
+    ModifyIndex: int
+    ModifyTime: int
+    Lock: VariableLock | None
+    Data: str
+    KeyID: str
+
+
+class VariableView(TypedDict, total=False):
+    """structs.VariableMetadata as the API answers it, with the opened `Items` where the
+    answer is a VariableDecrypted."""
+
+    Namespace: Required[str]
+    Path: Required[str]
+    CreateIndex: Required[int]
+    CreateTime: Required[int]
+    ModifyIndex: Required[int]
+    ModifyTime: Required[int]
+    Lock: VariableLockView | None
+    Items: dict[str, str] | None
+
+
+class ServiceRegistration(TypedDict, total=False):
+    """structs.ServiceRegistration: a `provider = "nomad"` service instance, as a client
+    registers it and the server stores it (with the indexes the server adds)."""
+
+    ID: Required[str]
+    ServiceName: Required[str]
+    Namespace: Required[str]
+    NodeID: Required[str]
+    Datacenter: Required[str]
+    JobID: Required[str]
+    AllocID: Required[str]
+    Tags: list[str]
+    Address: str
+    Port: int
+    CreateIndex: int
+    ModifyIndex: int
+
+
+class TaskGroupSummary(TypedDict):
+    """structs.TaskGroupSummary: a group's allocations by client status, and the queued."""
+
+    Queued: int
+    Complete: int
+    Failed: int
+    Running: int
+    Starting: int
+    Lost: int
+    Unknown: int
+
+
+class JobChildrenSummary(TypedDict):
+    """structs.JobChildrenSummary: a periodic or parameterized parent's children by status."""
+
+    Pending: int
+    Running: int
+    Dead: int
+
+
+class JobSummary(TypedDict):
+    """structs.JobSummary."""
+
+    JobID: str
+    Namespace: str
+    Summary: dict[str, TaskGroupSummary]
+    Children: JobChildrenSummary
+    CreateIndex: int
+    ModifyIndex: int
+
+
+# --- Nomad's ACL system ------------------------------------------------------------------
+
+
+class ACLPolicy(TypedDict, total=False):
+    """structs.ACLPolicy as stored (`RulesJSON` is added when it is shown)."""
+
+    Name: Required[str]
+    Description: str
+    Rules: str
+    Hash: str
+    CreateIndex: int
+    ModifyIndex: int
+
+
+class ACLToken(TypedDict, total=False):
+    """structs.ACLToken as stored: only a hash of the secret (`SecretHash`, yurt's own) is
+    kept; the views put `SecretID` in its place."""
+
+    AccessorID: Required[str]
+    SecretHash: str
+    Name: str
+    Type: Required[str]
+    Policies: list[str] | None
+    Roles: JSONValue
+    Global: bool
+    CreateTime: str
+    ExpirationTTL: int
+    ExpirationTime: str
+    Hash: str
+    CreateIndex: int
+    ModifyIndex: int

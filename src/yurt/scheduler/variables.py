@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from yurt.api.durations import HOUR, SECOND, duration_from_json, format_go_duration
-
-Obj = dict[str, Any]
+from yurt.scheduler.structs import Variable, VariableLock, VariableLockView, VariableView
 
 MAX_SIZE = 65536
 MIN_LOCK_TTL = 10 * SECOND
@@ -171,12 +170,12 @@ DELAYED = "delayed"  # TTL passed without renewal: nobody may take it until the 
 FREE = "free"
 
 
-def lock_state(var: Mapping[str, Any] | None, now_ns: int) -> str:
+def lock_state(var: Variable | None, now_ns: int) -> str:
     """Where a stored variable's lock is at `now_ns` (wall clock, Unix nanoseconds).
 
     The lock's `Expires` is when its TTL runs out; after that the lock is lost but, as in
     Nomad, stays in place for its lock delay before anyone can acquire it again."""
-    lock = (var or {}).get("Lock")
+    lock = var.get("Lock") if var else None
     if not lock:
         return FREE
     expires = int(lock.get("Expires") or 0)
@@ -187,7 +186,7 @@ def lock_state(var: Mapping[str, Any] | None, now_ns: int) -> str:
     return FREE
 
 
-def lock_view(lock: Mapping[str, Any] | None) -> Obj | None:
+def lock_view(lock: VariableLock | None) -> VariableLockView | None:
     """A stored lock as Nomad's API shows it (durations as Go prints them)."""
     if not lock:
         return None
@@ -211,19 +210,18 @@ class Decision:
     (answered 409 with the current variable); a refusal with a text raises instead."""
 
     outcome: str
-    lock: Obj | None = None
+    lock: VariableLock | None = None
     keep_items: bool = False
 
 
-def _live(var: Mapping[str, Any] | None, now_ns: int) -> Mapping[str, Any] | None:
+def _live(var: Variable | None, now_ns: int) -> VariableLock | None:
     """The stored lock while it still binds (held or in its delay)."""
     if var is None or lock_state(var, now_ns) == FREE:
         return None
-    lock: Mapping[str, Any] = var["Lock"]
-    return lock
+    return var["Lock"]
 
 
-def _cas_ok(var: Mapping[str, Any] | None, cas: int | None) -> bool:
+def _cas_ok(var: Variable | None, cas: int | None) -> bool:
     if cas is None:
         return True
     if cas == 0:
@@ -231,9 +229,7 @@ def _cas_ok(var: Mapping[str, Any] | None, cas: int | None) -> bool:
     return var is not None and int(var.get("ModifyIndex") or 0) == cas
 
 
-def decide_set(
-    var: Mapping[str, Any] | None, cas: int | None, lock_id: str, now_ns: int
-) -> Decision:
+def decide_set(var: Variable | None, cas: int | None, lock_id: str, now_ns: int) -> Decision:
     """A plain write (`PUT /v1/var/:path`, `?cas=`): refused while another holds the
     variable's lock; the holder (its lock ID in the body) may change the items."""
     live = _live(var, now_ns)
@@ -241,10 +237,10 @@ def decide_set(
         return Decision(CONFLICT)
     if not _cas_ok(var, cas):
         return Decision(CONFLICT)
-    return Decision(OK, dict(live) if live is not None else None)
+    return Decision(OK, live.copy() if live is not None else None)
 
 
-def decide_delete(var: Mapping[str, Any] | None, cas: int | None, now_ns: int) -> Decision:
+def decide_delete(var: Variable | None, cas: int | None, now_ns: int) -> Decision:
     """`DELETE /v1/var/:path`: a locked variable cannot be deleted; `?cas=` must match."""
     if _live(var, now_ns) is not None:
         return Decision(CONFLICT)
@@ -254,17 +250,22 @@ def decide_delete(var: Mapping[str, Any] | None, cas: int | None, now_ns: int) -
 
 
 def decide_acquire(
-    var: Mapping[str, Any] | None, req: LockRequest, new_id: str, now_ns: int, has_items: bool
+    var: Variable | None, req: LockRequest, new_id: str, now_ns: int, has_items: bool
 ) -> Decision:
     """`?lock-acquire`: a new lock unless one still binds (held, or in its delay); the
     request's items replace the stored ones only when it has some."""
     if _live(var, now_ns) is not None:
         return Decision(CONFLICT)
-    lock = {"ID": new_id, "TTL": req.ttl, "LockDelay": req.delay, "Expires": now_ns + req.ttl}
+    lock: VariableLock = {
+        "ID": new_id,
+        "TTL": req.ttl,
+        "LockDelay": req.delay,
+        "Expires": now_ns + req.ttl,
+    }
     return Decision(OK, lock, keep_items=var is not None and not has_items)
 
 
-def decide_renew(var: Mapping[str, Any] | None, lock_id: str, now_ns: int) -> Decision:
+def decide_renew(var: Variable | None, lock_id: str, now_ns: int) -> Decision:
     """`?lock-renew`: only the holder, and only within the TTL (a lost lock stays lost)."""
     if var is None:
         raise VariableError(VAR_DOES_NOT_EXIST, 404)
@@ -278,9 +279,7 @@ def decide_renew(var: Mapping[str, Any] | None, lock_id: str, now_ns: int) -> De
     return Decision(OK, {**lock, "Expires": now_ns + int(lock["TTL"])}, keep_items=True)
 
 
-def decide_release(
-    var: Mapping[str, Any] | None, lock_id: str, now_ns: int, has_items: bool
-) -> Decision:
+def decide_release(var: Variable | None, lock_id: str, now_ns: int, has_items: bool) -> Decision:
     """`?lock-release`: the holder frees the variable at once; the items stay."""
     if has_items:
         raise VariableError(ITEMS_ON_RELEASE)
@@ -320,11 +319,11 @@ def parse_cas(raw: str | None) -> int | None:
 # --- views ----------------------------------------------------------------------------
 
 
-def metadata(var: Mapping[str, Any], *, with_lock: bool, now_ns: int) -> Obj:
+def metadata(var: Variable, *, with_lock: bool, now_ns: int) -> VariableView:
     """Nomad's `VariableMetadata` of a stored variable; a lock that no longer binds, or
     one the caller may not see, is left out."""
     lock = var.get("Lock") if with_lock and lock_state(var, now_ns) != FREE else None
-    out: Obj = {
+    out: VariableView = {
         "Namespace": var["Namespace"],
         "Path": var["Path"],
         "CreateIndex": var.get("CreateIndex", 0),
@@ -337,7 +336,7 @@ def metadata(var: Mapping[str, Any], *, with_lock: bool, now_ns: int) -> Obj:
     return out
 
 
-def zero_conflict(namespace: str, path: str) -> Obj:
+def zero_conflict(namespace: str, path: str) -> VariableView:
     """The conflict body when no variable exists (a `?cas=N` against nothing)."""
     return {
         "Namespace": namespace,
@@ -350,7 +349,7 @@ def zero_conflict(namespace: str, path: str) -> Obj:
     }
 
 
-def page(vars_: list[Obj], per_page: int, next_token: str) -> tuple[list[Obj], str]:
+def page(vars_: list[Variable], per_page: int, next_token: str) -> tuple[list[Variable], str]:
     """Nomad's paginator over variables sorted by (namespace, path): the token is the
     next page's first `namespace.path`, as its StructsTokenizer (namespace and ID) makes
     it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal as _signal
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -103,7 +104,8 @@ def parse_signal(name: str, default: int = _signal.SIGINT) -> int:
     try:
         return int(_signal.Signals[text])
     except KeyError:
-        raise ValueError(f"unknown signal {name!r}") from None
+        # consul-template's words (Nomad's signals.Parse), quoted as Go's %q quotes
+        raise ValueError(f"invalid signal {json.dumps(name)}") from None
 
 
 class TaskHandle(ABC):
