@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,54 +71,64 @@ class Cluster:
             prefix=self.hosts[i].exec_prefix,
         ).start()
 
+    def _other(self, host: int, name: str, args: list[str], ready: str) -> YurtProcess:
+        """A process on host `host` (not a server), logged as `name`, ready at `ready`."""
+        proc = YurtProcess(
+            args,
+            ready_url=ready,
+            log_path=self.tmp / f"{name}.log",
+            prefix=self.hosts[host].exec_prefix,
+        ).start()
+        self.others.append(proc)
+        return proc
+
+    def catalog_addrs(self, hosts: Iterable[int]) -> str:
+        return ",".join(f"{self.hosts[i].ip}:8500" for i in hosts)
+
+    def start_agent(self) -> YurtProcess:
+        """A catalog agent in client mode on host 3 (Consul's client agent on a worker
+        machine), knowing every server: it runs the checks of host 3's services."""
+        ip = self.hosts[3].ip
+        return self._other(
+            3,
+            "agent",
+            [
+                *("catalog", "-client", "-servers", self.catalog_addrs(range(SERVERS))),
+                *("-http-addr", f"{ip}:8500", "-advertise", ip, "-node", "worker"),
+                *("-data-dir", str(self.tmp / "agent")),
+            ],
+            f"http://{ip}:8500/v1/agent/self",
+        )
+
     def start_client(self, consul: list[int]) -> YurtProcess:
         """A `yurt client` on host 3 that knows every server and registers its services
-        with the catalogs `consul` (in that order)."""
-        host = self.hosts[3]
+        with the catalogs on the hosts `consul` (in that order; 3: its own agent's)."""
+        ip = self.hosts[3].ip
         servers = ",".join(f"{self.hosts[i].ip}:4646" for i in range(SERVERS))
-        client = YurtProcess(
+        return self._other(
+            3,
+            "client",
             [
-                "client",
-                "-servers",
-                servers,
-                "-consul-addr",
-                ",".join(f"{self.hosts[i].ip}:8500" for i in consul),
-                "-data-dir",
-                str(self.tmp / "client"),
-                "-http-addr",
-                f"{host.ip}:4646",
-                "-raw-exec",
-                "-node",
-                "worker",
+                *("client", "-servers", servers, "-consul-addr", self.catalog_addrs(consul)),
+                *("-data-dir", str(self.tmp / "client"), "-http-addr", f"{ip}:4646"),
+                *("-raw-exec", "-node", "worker"),
             ],
-            ready_url=f"http://{host.ip}:4646/v1/agent/self",
-            log_path=self.tmp / "client.log",
-            prefix=host.exec_prefix,
-        ).start()
-        self.others.append(client)
-        return client
+            f"http://{ip}:4646/v1/agent/self",
+        )
 
     def start_router(self) -> YurtProcess:
         """A `yurt router` on host 4 following every catalog server."""
-        host = self.hosts[4]
-        router = YurtProcess(
+        ip = self.hosts[4].ip
+        return self._other(
+            4,
+            "router",
             [
-                "router",
-                "-proxy.addr",
-                f"{host.ip}:9999",
-                "-ui.addr",
-                f"{host.ip}:9998",
-                "-registry.consul.addr",
-                ",".join(f"{self.hosts[i].ip}:8500" for i in range(SERVERS)),
-                "-registry.consul.register.enabled",
-                "false",
+                *("router", "-proxy.addr", f"{ip}:9999", "-ui.addr", f"{ip}:9998"),
+                *("-registry.consul.addr", self.catalog_addrs(range(SERVERS))),
+                *("-registry.consul.register.enabled", "false"),
             ],
-            ready_url=f"http://{host.ip}:9998/health",
-            log_path=self.tmp / "router.log",
-            prefix=host.exec_prefix,
-        ).start()
-        self.others.append(router)
-        return router
+            f"http://{ip}:9998/health",
+        )
 
     def leader(self, url: str) -> str:
         try:

@@ -69,11 +69,11 @@ CASES: list[tuple[str, State, Event, State, tuple[Do, ...]]] = [
     ),
     ("etcd unreachable, lease still valid: keep leading", LEADING, Unreachable(12.9), LEADING, ()),
     (
-        "etcd unreachable past the lease: step down",
+        "etcd unreachable past the lease: step down, give the lease up",
         LEADING,
         Unreachable(13.0),
         State(),
-        (Do.STEP_DOWN,),
+        (Do.STEP_DOWN, Do.NEW_LEASE),
     ),
     ("a follower cut off stays a follower", FOLLOWING, Unreachable(99.0), FOLLOWING, ()),
 ]

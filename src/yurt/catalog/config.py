@@ -69,6 +69,10 @@ class CatalogConfig:
     http_limits: HTTPLimits = field(default_factory=consul_limits)
     # yurt's `store { }`: SQLite in data_dir (default), or etcd under `<prefix>/catalog`.
     store: StoreConfig = field(default_factory=StoreConfig)
+    # Client mode (`-client -servers a,b`, Consul's client agents): the catalog servers'
+    # HTTP addresses; this agent keeps only its own node and forwards the rest
+    # (cluster/client_agent.py). Empty: a server.
+    servers: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:

@@ -45,6 +45,7 @@ from yurt.catalog.store import CatalogStore
 from yurt.cluster.leader import Member
 
 if TYPE_CHECKING:
+    from yurt.cluster.client_agent import ClientAgent
     from yurt.cluster.role import ClusterRole
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class CatalogServer:
         self._acl: ACLResolver | None = None
         self.cluster: ClusterRole | None = None
         self._forwarding: aiohttp.ClientSession | None = None
+        self._client_agent: ClientAgent | None = None
         self.app = build_app(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -157,6 +159,9 @@ class CatalogServer:
                 self.cluster, self._forward_session, reads_and("/v1/agent/")
             )
             self.app.middlewares.insert(1, forward)
+        if cfg.servers:
+            self._client_agent = self._client_mode()
+            self.app.middlewares.insert(1, self._client_agent.middleware())
         self._site = await start_site(
             self.app,
             cfg.http_host,
@@ -188,6 +193,22 @@ class CatalogServer:
             self.cluster.on_lead = self._lead
             self.cluster.on_step_down = self._step_down
             self.cluster.start(self._member())
+        if self._client_agent is not None:
+            self._client_agent.start()
+
+    def _client_mode(self) -> ClientAgent:
+        from yurt.cluster.anti_entropy import Node as AgentNode
+        from yurt.cluster.client_agent import ClientAgent
+
+        cfg = self.config
+        host = "127.0.0.1" if cfg.http_host in ("", "0.0.0.0") else cfg.http_host
+        return ClientAgent(
+            AgentNode(cfg.node_name, cfg.advertise_addr, cfg.datacenter),
+            cfg.servers,
+            lambda: f"http://{host}:{cfg.http_port}",
+            self._forward_session,
+            token=cfg.acl.agent if cfg.acl.enabled else "",
+        )
 
     def _cluster(self) -> ClusterRole | None:
         from yurt.storage.etcd import EtcdBackend
@@ -241,6 +262,9 @@ class CatalogServer:
 
     async def stop(self) -> None:
         # Parked blocking reads answer at once: the app closes the hub as its site shuts down.
+        if self._client_agent is not None:
+            await self._client_agent.stop()  # the node leaves the servers' catalog
+            self._client_agent = None
         if self.cluster is not None:
             await asyncio.to_thread(self.cluster.stop)  # revokes its lease: hands over
             self.cluster = None

@@ -83,6 +83,21 @@ log = logging.getLogger(__name__)
     is_flag=True,
     help="Run script checks (Args) from config files only.",
 )
+@click.option(
+    "-client",
+    "--client",
+    "client_mode",
+    is_flag=True,
+    help="Run as a client agent (Consul's server=false): keep this node's services and run "
+    "their checks here, answer the rest through -servers (docs/cluster.md).",
+)
+@click.option(
+    "-servers",
+    "--servers",
+    "servers",
+    default="",
+    help="With -client: the catalog servers' HTTP addresses, comma-separated (host:port).",
+)
 @click.pass_context
 def catalog(
     ctx: click.Context,
@@ -97,6 +112,8 @@ def catalog(
     config_paths: tuple[Path, ...],
     enable_script_checks: bool,
     enable_local_script_checks: bool,
+    client_mode: bool,
+    servers: str,
 ) -> None:
     """Run the Consul-compatible catalog (or list it: `services`, `nodes`)."""
     ctx.ensure_object(dict)
@@ -118,7 +135,15 @@ def catalog(
         ttl_min_s = parse_go_duration(session_ttl_min) / SECOND
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="-session-ttl-min") from None
+    server_list = [s.strip() for s in servers.split(",") if s.strip()]
+    if client_mode != bool(server_list):
+        raise click.UsageError(
+            "-client needs -servers host:port[,host:port...]"
+            if client_mode
+            else "-servers is for a client agent: add -client"
+        )
     config = CatalogConfig(
+        servers=server_list,
         http_host=host,
         http_port=port,
         data_dir=data_dir,

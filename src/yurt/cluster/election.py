@@ -94,9 +94,10 @@ class Election:
         self._members = members_prefix(root, component)
         self._on_change = on_change
         # calls wait less than the lease lives: a hung call must not outlast our lead
-        self._client = EtcdClient(endpoints, tls, timeout=max(ttl / 3, 0.5))
+        self._client = EtcdClient(endpoints, tls, timeout=max(ttl / 3, 0.5), read_retry=0)
         self._watch_client = EtcdClient(endpoints, tls)
         self._lease = 0
+        self._dropped = 0  # a lease given up, to revoke once etcd answers
         self._sent = 0.0  # when the lease was last granted or renewed (monotonic)
         self.state = State()
         self.peers: list[Member] = [me]
@@ -170,8 +171,14 @@ class Election:
 
     def _new_lease(self) -> None:
         self._lease = 0
+        if self._dropped:
+            # a lease given up while etcd could not be reached may still live, holding the
+            # leader key for a server that no longer leads: revoked, the key goes at once
+            with contextlib.suppress(EtcdError):  # not found: it expired meanwhile
+                self._client.lease_revoke(self._dropped)
         sent = time.monotonic()
         lease = self._client.lease_grant(self.ttl)
+        self._dropped = 0  # etcd answers again: the revoke above was answered too
         self._client.txn_answer(
             [], [op_put(self._members + self.me.address.encode(), self.me.encode(), lease)], []
         )
@@ -217,7 +224,7 @@ class Election:
         self.state, actions = step(self.state, event)
         for action in actions:
             if action is Do.NEW_LEASE:
-                self._lease = 0
+                self._dropped, self._lease = self._lease or self._dropped, 0
             elif action is Do.CAMPAIGN:
                 self._wake.set()
         if self.state != before:

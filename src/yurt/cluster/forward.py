@@ -85,7 +85,7 @@ def forward_middleware(
             if leader is None:
                 return web.Response(status=500, text=NO_LEADER)
             try:
-                return await _send(request, body, leader, session(), role.me.name)
+                return await send(request, body, leader, session(), role.me.name)
             except aiohttp.ClientConnectorError:
                 tried = leader  # not sent: wait for the next leader and send it there
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -125,11 +125,21 @@ async def _leader(role: ClusterRole, deadline: float, *, not_this: Member | None
         await asyncio.sleep(0.05)
 
 
-async def _send(
-    request: web.Request, body: bytes, leader: Member, session: aiohttp.ClientSession, me: str
+async def send(
+    request: web.Request,
+    body: bytes,
+    leader: Member,
+    session: aiohttp.ClientSession,
+    me: str,
+    *,
+    timeout: float | None = 60,
 ) -> web.Response:
+    """`request` sent again to `leader`'s address, its answer returned. `me` marks it as
+    forwarded by a server (never forwarded again); empty, it is not marked (a client
+    agent's request, which the server it reaches may forward to its leader)."""
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
-    headers[FORWARDED] = me
+    if me:
+        headers[FORWARDED] = me
     url = leader.address.rstrip("/") + request.path_qs
     async with session.request(
         request.method,
@@ -138,7 +148,7 @@ async def _send(
         data=body,
         allow_redirects=False,
         auto_decompress=False,
-        timeout=aiohttp.ClientTimeout(total=60),
+        timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=10),
     ) as resp:
         data = await resp.read()
         out = {k: v for k, v in resp.headers.items() if k.lower() not in _HOP}

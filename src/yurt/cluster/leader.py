@@ -8,7 +8,7 @@ module decides. One server's view:
 - a leader renews its lease every third of the TTL. A renewal etcd refuses (the lease is
   gone) steps it down at once; renewals that fail to reach etcd step it down when the
   lease may have run out (the TTL after the last renewal that was *sent* before etcd
-  confirmed it), since from then on another server may lead;
+  confirmed it), since from then on another server may lead, and gives that lease up;
 - the leader key's create revision is the leader's fence: every write of the leader
   compares it in its Txn, so a leader that lost the key cannot write even before it knows.
 """
@@ -127,7 +127,10 @@ def step(state: State, event: Event) -> tuple[State, tuple[Do, ...]]:
         if leading:
             return State(FOLLOWER), (Do.STEP_DOWN, Do.NEW_LEASE, Do.CAMPAIGN)
         return replace(state, leader=None), (Do.NEW_LEASE, Do.CAMPAIGN)
-    # Unreachable: a leader keeps leading until its lease may have expired
+    # Unreachable: a leader keeps leading until its lease may have expired. It then drops
+    # the lease too: if etcd kept it alive after all (an etcd leader change renews every
+    # lease), the leader key on it would name a server that no longer leads, and nobody
+    # would campaign while it lives; the new lease revokes it (`election.py`).
     if leading and event.now >= state.expires:
-        return State(FOLLOWER), (Do.STEP_DOWN,)
+        return State(FOLLOWER), (Do.STEP_DOWN, Do.NEW_LEASE)
     return state, ()

@@ -19,6 +19,7 @@ import http.client
 import json
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,10 @@ from yurt.storage.config import EtcdTLS
 TIMEOUT = 30.0
 
 JSONObject = dict[str, Any]
+
+
+# how long a read is tried again while etcd is unavailable (an etcd election takes ~1 s)
+READ_RETRY = 5.0
 
 
 class EtcdError(RuntimeError):
@@ -117,13 +122,20 @@ class EtcdClient:
     """The v3 calls the store backend makes, over one persistent connection."""
 
     def __init__(
-        self, endpoints: list[str], tls: EtcdTLS | None = None, *, timeout: float = TIMEOUT
+        self,
+        endpoints: list[str],
+        tls: EtcdTLS | None = None,
+        *,
+        timeout: float = TIMEOUT,
+        read_retry: float = READ_RETRY,
     ) -> None:
         if not endpoints:
             raise ValueError("etcd: no endpoints")
         self.endpoints = list(endpoints)
-        # the leader election's client waits less than a lease lives (cluster/leader.py)
+        # the leader election's client waits less than a lease lives (cluster/leader.py),
+        # and does not wait out an unavailable etcd: it must decide, not block
         self.timeout = timeout
+        self.read_retry = read_retry
         self._tls = tls
         self._ssl = tls.context() if tls else None
         self._current = 0
@@ -140,13 +152,21 @@ class EtcdClient:
     def call(self, path: str, body: JSONObject, *, read: bool = False) -> JSONObject:
         """POST one request; fails over to the next endpoint when none was sent, or, for a
         `read`, when the connection broke (an idle connection etcd closed, a member that
-        went away): reading again is harmless."""
-        try:
-            return self._call(path, body)
-        except EtcdError as exc:
-            if not read or not isinstance(exc.__cause__, (OSError, http.client.HTTPException)):
-                raise
-            return self._call(path, body)
+        went away), or while etcd answers that it is unavailable (503: a member that lost
+        its leader during an etcd election), for up to `read_retry` seconds: reading
+        again is harmless, and a store reloading its memory must not stop half-way."""
+        deadline = time.monotonic() + self.read_retry
+        while True:
+            try:
+                return self._call(path, body)
+            except EtcdError as exc:
+                broken = isinstance(exc.__cause__, (OSError, http.client.HTTPException))
+                if not read or not (broken or "(HTTP 503)" in str(exc)):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                if not broken:
+                    time.sleep(0.1)
 
     def _call(self, path: str, body: JSONObject) -> JSONObject:
         data = json.dumps(body, separators=(",", ":")).encode()
@@ -178,6 +198,11 @@ class EtcdClient:
     def endpoint(self) -> str:
         """The endpoint requests go to now."""
         return self.endpoints[self._current]
+
+    def move_on_from(self, endpoint: str) -> None:
+        """`endpoint` does not answer: use the next one (unless another thread did)."""
+        if self.endpoints[self._current] == endpoint:
+            self._current = (self._current + 1) % len(self.endpoints)
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -284,8 +309,6 @@ class Watch:
         """The events of each watch response together: etcd never splits one revision (one
         Txn) across responses, so a response's events are whole commits."""
         endpoint = self._client.endpoint
-        # no timeout: a quiet prefix sends nothing for as long as it stays quiet
-        self._conn = self._client.connect(endpoint, None)
         request = {
             "create_request": {
                 "key": b64(self._prefix),
@@ -293,8 +316,16 @@ class Watch:
                 "start_revision": str(self._start),
             }
         }
-        self._conn.request("POST", "/v3/watch", json.dumps(request))
-        resp = self._conn.getresponse()
+        # no timeout: a quiet prefix sends nothing for as long as it stays quiet
+        self._conn = self._client.connect(endpoint, None)
+        try:
+            self._conn.request("POST", "/v3/watch", json.dumps(request))
+            resp = self._conn.getresponse()
+        except OSError:
+            # a dead member: the caller's next watch goes to the next endpoint (the
+            # client's requests move on by themselves, this stream does not)
+            self._client.move_on_from(endpoint)
+            raise
         if resp.status != 200:
             _answer(endpoint, "/v3/watch", resp.status, resp.read())
         while not self.closed:
