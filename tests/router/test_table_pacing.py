@@ -1,9 +1,10 @@
 """How long the router's catalog watcher waits before asking again after a changed
-whole-catalog answer: in proportion to the answer's size, capped (pure, by a table)."""
+whole-catalog answer: in proportion to the answer's size, capped, and only while changes
+stream in (pure, by tables)."""
 
 import pytest
 
-from yurt.router.watcher import PACE_MAX_S, pace
+from yurt.router.watcher import PACE_MAX_S, pace, pace_after
 
 
 @pytest.mark.parametrize(
@@ -24,3 +25,19 @@ def test_pace_grows_with_the_answer_and_stops_at_the_cap() -> None:
     waits = [pace(n) for n in range(0, 40_000, 500)]
     assert waits == sorted(waits)
     assert max(waits) == PACE_MAX_S
+
+
+@pytest.mark.parametrize(
+    ("items", "waited_s", "seconds"),
+    [
+        (30_000, 0.0, PACE_MAX_S),  # the answer came at once: changes stream in
+        (30_000, 0.1, PACE_MAX_S),
+        (30_000, PACE_MAX_S, 0.0),  # it blocked as long as a pace: a lone change
+        (30_000, 60.0, 0.0),  # after a quiet minute: a health flap, answered unpaced
+        (3_000, 0.05, 0.06),
+        (3_000, 0.07, 0.0),
+        (0, 0.0, 0.0),
+    ],
+)
+def test_pace_after(items: int, waited_s: float, seconds: float) -> None:
+    assert pace_after(items, waited_s) == pytest.approx(seconds)

@@ -3,6 +3,7 @@ direct register/deregister endpoints."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aiohttp import web
@@ -97,6 +98,11 @@ async def catalog_services(request: web.Request) -> web.Response:
     v = view(request)
 
     def run() -> tuple[Any, int]:
+        if not meta and not _reshaped(request):
+            # each name's tags kept from its last change (`catalog/answer_fragments.py`)
+            readable = functools.partial(v.can, "service", "read")
+            body = store.service_fragments.answer(store.services_by_name, readable)
+            return body, store.topic_index("services")
         out: dict[str, list[str]] = {}
         services = [
             svc
@@ -255,12 +261,8 @@ async def catalog_register(request: web.Request) -> web.Response:
             require(request, "service", "write", check.service_name)
         else:
             require(request, "node", "write", node_name)
-    if existing is None or not skip_node_update:
-        store.upsert_node(node)
-    if service is not None:
-        store.register_service(service, [])
-    for check in checks:
-        store.register_check(check)
+    keep_node = existing is not None and skip_node_update
+    store.register_catalog(None if keep_node else node, service, checks)
     return answer(request, True)
 
 
@@ -422,13 +424,17 @@ async def health_state(request: web.Request) -> web.Response:
             f"Bad check state: {state!r} (expected any, passing, warning or critical)"
         )
 
+    def wanted(c: Check) -> bool:
+        return (state == "any" or c.status == state) and _sees_check(v, c)
+
     def run() -> tuple[Any, int]:
-        rows = [
-            c.to_json()
-            for c in _sorted(store.checks.values())
-            if (state == "any" or c.status == state) and _sees_check(v, c)
-        ]
-        return filtered(request, rows), store.topic_index("checks")
+        index = store.topic_index("checks")
+        if not _reshaped(request):
+            # each check's JSON kept from its last change (`catalog/answer_fragments.py`)
+            everything = state == "any" and not v.enabled
+            return store.check_fragments.answer(store.checks, None if everything else wanted), index
+        rows = [c.to_json() for c in _sorted(store.checks.values()) if wanted(c)]
+        return filtered(request, rows), index
 
     return await blocking_answer(request, ["checks"], run, v)
 
@@ -444,6 +450,11 @@ async def health_node(request: web.Request) -> web.Response:
         return filtered(request, rows), store.topic_index(f"node:{name}", "nodes")
 
     return await blocking_answer(request, [f"node:{name}"], run, v)
+
+
+def _reshaped(request: web.Request) -> bool:
+    """Whether an answer is other than the plain JSON list: filtered, for a peer, pretty."""
+    return any(q in request.query for q in ("filter", "peer", "pretty"))
 
 
 def _sorted(checks: Any) -> list[Check]:

@@ -99,7 +99,13 @@ class AnswerCache:
         if hit is not None:
             return hit
         result, index = run()
-        encoded = (json.dumps(result, indent=4 if pretty else None).encode(), index, hid())
+        # bytes: an answer `run` encoded itself, from parts kept between changes
+        body = (
+            result
+            if isinstance(result, bytes)
+            else json.dumps(result, indent=4 if pretty else None).encode()
+        )
+        encoded = (body, index, hid())
         self._entries[key] = encoded
         return encoded
 

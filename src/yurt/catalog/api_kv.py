@@ -26,7 +26,7 @@ from yurt.catalog.api_common import (
     server_of,
     stream_json_list,
 )
-from yurt.catalog.store import SessionError
+from yurt.catalog.store_txn import SessionError
 
 # Consul's kv_max_value_size default.
 MAX_VALUE_SIZE = 512 * 1024

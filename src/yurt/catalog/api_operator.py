@@ -21,6 +21,7 @@ from aiohttp import web
 
 from yurt import CONSUL_VERSION
 from yurt.api import routes
+from yurt.api.autopilot import cas_of, server_health
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import expect_object, read_json
@@ -214,14 +215,9 @@ async def autopilot_put(request: web.Request) -> web.Response:
                 f"Error parsing autopilot config: {key}: expected {kind.__name__}"
             )
         new[key] = int(value) if kind is int else value
-    raw_cas = request.query.get("cas")
-    if raw_cas is not None:
-        try:
-            cas = int(raw_cas)
-        except ValueError:
-            raise APIError.bad_request(f"Error parsing cas value: {raw_cas!r}") from None
-        if cas != state.autopilot_index:
-            return answer(request, False)
+    cas = cas_of(request.query)
+    if cas is not None and cas != state.autopilot_index:
+        return answer(request, False)
     state.autopilot = new
     state.autopilot_index = max(state.autopilot_index, server_of(request).store.index) + 1
     return answer(request, True)
@@ -229,20 +225,14 @@ async def autopilot_put(request: web.Request) -> web.Response:
 
 def _server_health(request: web.Request) -> dict[str, Any]:
     server = server_of(request)
-    return {
-        "ID": server.node_id,
-        "Name": server.node_name,
-        "Address": _server_address(request),
-        "SerfStatus": "alive",
-        "Version": CONSUL_VERSION,
-        "Leader": True,
-        "LastContact": "0s",
-        "LastTerm": 1,
-        "LastIndex": server.store.index,
-        "Healthy": True,
-        "Voter": True,
-        "StableSince": _rfc3339(_state(request).started),
-    }
+    return server_health(
+        server_id=server.node_id,
+        name=server.node_name,
+        address=_server_address(request),
+        version=CONSUL_VERSION,
+        last_index=server.store.index,
+        since=_rfc3339(_state(request).started),
+    )
 
 
 def _rfc3339(ts: float) -> str:

@@ -19,7 +19,7 @@ from yurt.catalog.acl_http import FILTERED_HEADER, authz, checked, denied
 from yurt.catalog.api_common import answer, check_datacenter, server_of, stream_json_list
 from yurt.catalog.api_kv import MAX_VALUE_SIZE, STREAM_ABOVE
 from yurt.catalog.model import KVEntry
-from yurt.catalog.store import TXN_KV_VERBS, KVOp
+from yurt.catalog.store_txn import TXN_KV_VERBS, KVOp
 
 # "up to 64 KV operations atomically", as Consul documents
 MAX_OPS = 64

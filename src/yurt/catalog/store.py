@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import base64
 import bisect
-import copy
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from yurt.api.blocking import WatchHub
 from yurt.api.durations import SECOND
+from yurt.catalog.answer_fragments import CheckFragments, ServiceFragments
 from yurt.catalog.config_entry_store import ConfigEntryStore
 from yurt.catalog.model import CRITICAL, DELETE, Check, KVEntry, Node, Service, Session
+from yurt.catalog.store_txn import UNCHANGED, KVOp, SessionError
 from yurt.storage.interface import Backend, Batch, JSONValue, RemoteChange
 from yurt.storage.topics import TopicIndex
 
@@ -93,43 +93,22 @@ def open_backend(path: Path | str | Backend) -> Backend:
     return path
 
 
-class SessionError(ValueError):
-    """A KV lock request naming a session that does not exist."""
-
-
-# what _kv_decide answers for a write that would change nothing
-_UNCHANGED = (-1, "")
-
-TXN_KV_VERBS = (
-    "set",
-    "cas",
-    "lock",
-    "unlock",
-    "get",
-    "get-tree",
-    "check-index",
-    "check-session",
-    "check-not-exists",
-    "delete",
-    "delete-tree",
-    "delete-cas",
+# the attributes `_load` rebuilds, put back whole when a load fails
+_MEMORY = (
+    "nodes",
+    "services",
+    "checks",
+    "kv",
+    "_kv_keys",
+    "_tombstones",
+    "_tombstone_keys",
+    "sessions",
+    "_by_name",
+    "_by_node",
+    "_checks_of",
+    "check_fragments",
+    "service_fragments",
 )
-
-
-@dataclass
-class KVOp:
-    """One KV operation of a `/v1/txn` transaction."""
-
-    verb: str
-    key: str
-    value: bytes = b""
-    flags: int = 0
-    index: int = 0
-    session: str = ""
-
-
-class _TxnFailed(Exception):
-    pass
 
 
 class CatalogStore:
@@ -143,6 +122,8 @@ class CatalogStore:
         # Bumped by every in-memory change, output-only check updates included (which take
         # no index): answers cached under one generation are still exact.
         self.generation = 0
+        # memory may differ from the backend (a reload failed): load again before a write
+        self.stale = False
         # other tables' in-memory copies (the ACL store's), rebuilt with this one's
         self.reload_hooks: list[Callable[[], None]] = []
         self._load()
@@ -152,7 +133,22 @@ class CatalogStore:
 
     def _load(self) -> None:
         """(Re)build the in-memory copy from the backend: at start, and after a failed
-        write, so that memory never keeps half of a change the backend rolled back."""
+        write, so that memory never keeps half of a change the backend rolled back.
+
+        A load that fails part way (etcd unreachable, or electing) must not leave memory
+        half empty: the previous copy is put back and the store is marked stale, so that
+        the next write loads again before it decides anything (and fails while the backend
+        cannot answer)."""
+        saved = {name: self.__dict__[name] for name in _MEMORY if name in self.__dict__}
+        try:
+            self._load_memory()
+        except BaseException:
+            self.__dict__.update(saved)
+            self.stale = True
+            raise
+        self.stale = False
+
+    def _load_memory(self) -> None:
         self.nodes: dict[str, Node] = {}
         self.services: dict[tuple[str, str], Service] = {}
         self.checks: dict[tuple[str, str], Check] = {}
@@ -165,6 +161,9 @@ class CatalogStore:
         self._by_name: dict[str, dict[tuple[str, str], Service]] = {}
         self._by_node: dict[str, dict[str, Service]] = {}
         self._checks_of: dict[tuple[str, str], dict[str, Check]] = {}
+        # parts of the whole-catalog answers, encoded once per change (`answer_fragments`)
+        self.check_fragments = CheckFragments()
+        self.service_fragments = ServiceFragments()
         backend = self.backend
         for _, data in backend.load(NODES):
             node = Node.from_record(data)
@@ -249,6 +248,7 @@ class CatalogStore:
         self.services[(svc.node, svc.id)] = svc
         self._by_name.setdefault(svc.name, {})[(svc.node, svc.id)] = svc
         self._by_node.setdefault(svc.node, {})[svc.id] = svc
+        self.service_fragments.changed(svc.name, exists=True)
 
     def _drop_service(self, svc: Service) -> None:
         self.services.pop((svc.node, svc.id), None)
@@ -256,6 +256,7 @@ class CatalogStore:
         named.pop((svc.node, svc.id), None)
         if not named:
             self._by_name.pop(svc.name, None)
+        self.service_fragments.changed(svc.name, exists=bool(named))
         on_node = self._by_node.get(svc.node, {})
         on_node.pop(svc.id, None)
         if not on_node:
@@ -267,9 +268,11 @@ class CatalogStore:
             self._drop_check(old)
         self.checks[(chk.node, chk.check_id)] = chk
         self._checks_of.setdefault((chk.node, chk.service_id), {})[chk.check_id] = chk
+        self.check_fragments.added((chk.node, chk.check_id))
 
     def _drop_check(self, chk: Check) -> None:
-        self.checks.pop((chk.node, chk.check_id), None)
+        if self.checks.pop((chk.node, chk.check_id), None) is not None:
+            self.check_fragments.removed((chk.node, chk.check_id))
         group = self._checks_of.get((chk.node, chk.service_id), {})
         group.pop(chk.check_id, None)
         if not group:
@@ -281,6 +284,11 @@ class CatalogStore:
         if not found:
             return []
         return [found[k] for k in sorted(found)]
+
+    @property
+    def services_by_name(self) -> Mapping[str, Mapping[tuple[str, str], Service]]:
+        """Every service name's instances by (node, ID); read-only."""
+        return self._by_name
 
     def service_names(self) -> list[str]:
         return sorted(self._by_name)
@@ -328,6 +336,8 @@ class CatalogStore:
             self.topics.update(topics)
 
     def _write(self) -> _WriteContext:
+        if self.stale:
+            self._load()
         return _WriteContext(self)
 
     def _finish(self, write: CatalogStore._Write) -> None:
@@ -358,9 +368,9 @@ class CatalogStore:
     def _save_service(batch: Batch, svc: Service) -> None:
         batch.put(SERVICES, pair_key(svc.node, svc.id), svc.to_record())
 
-    @staticmethod
-    def _save_check(batch: Batch, chk: Check) -> None:
+    def _save_check(self, batch: Batch, chk: Check) -> None:
         batch.put(CHECKS, pair_key(chk.node, chk.check_id), chk.to_record())
+        self.check_fragments.changed((chk.node, chk.check_id))
 
     # -- nodes ----------------------------------------------------------------------------
 
@@ -369,12 +379,32 @@ class CatalogStore:
         if old is not None and old.same_content(node):
             return False
         with self._write() as w:
-            node.create_index = old.create_index if old else w.index
-            node.modify_index = w.index
-            self._save_node(w.batch, node)
-            self.nodes[node.name] = node
-            w.touch("nodes", f"node:{node.name}", *self._service_topics(node.name))
+            self._put_node(w, node)
         return True
+
+    def _put_node(self, w: CatalogStore._Write, node: Node) -> None:
+        old = self.nodes.get(node.name)
+        if old is not None and old.same_content(node):
+            return
+        node.create_index = old.create_index if old else w.index
+        node.modify_index = w.index
+        self._save_node(w.batch, node)
+        self.nodes[node.name] = node
+        w.touch("nodes", f"node:{node.name}", *self._service_topics(node.name))
+
+    def register_catalog(
+        self, node: Node | None, service: Service | None, checks: Iterable[Check]
+    ) -> None:
+        """`/v1/catalog/register`: a node, a service, checks, any of them unchanged, in one
+        write under one index, as Consul applies one register request as one Raft entry
+        (and one commit instead of one per part: the cost of a registration is its commit)."""
+        with self._write() as w:
+            if node is not None:
+                self._put_node(w, node)
+            if service is not None:
+                self._put_service(w, service)
+            for check in checks:
+                self._put_check(w, check)
 
     def deregister_node(self, name: str) -> bool:
         if name not in self.nodes:
@@ -407,24 +437,7 @@ class CatalogStore:
         """
         new_checks = list(checks)
         with self._write() as w:
-            key = (service.node, service.id)
-            old = self.services.get(key)
-            if old is None or not old.same_content(service):
-                service.create_index = old.create_index if old else w.index
-                service.modify_index = w.index
-                self._save_service(w.batch, service)
-                self._add_service(service)
-                w.touch("services", f"svc:{service.name}", f"node:{service.node}")
-                if old is not None and old.name != service.name:
-                    w.touch(f"svc:{old.name}")
-                if old is not None and (old.tags != service.tags or old.name != service.name):
-                    # the service's checks carry its name and tags
-                    for chk in self.checks_of(service.node, service.id):
-                        chk.service_tags = list(service.tags)
-                        chk.service_name = service.name
-                        chk.modify_index = w.index
-                        self._save_check(w.batch, chk)
-                        w.touch(*self._check_topics(chk))
+            self._put_service(w, service)
             wanted = {c.check_id for c in new_checks}
             if replace_checks:
                 for chk in self.checks_of(service.node, service.id):
@@ -432,6 +445,26 @@ class CatalogStore:
                         self._delete_check(w, chk)
             stored = [self._put_check(w, chk) for chk in new_checks]
         return stored
+
+    def _put_service(self, w: CatalogStore._Write, service: Service) -> None:
+        old = self.services.get((service.node, service.id))
+        if old is not None and old.same_content(service):
+            return
+        service.create_index = old.create_index if old else w.index
+        service.modify_index = w.index
+        self._save_service(w.batch, service)
+        self._add_service(service)
+        w.touch("services", f"svc:{service.name}", f"node:{service.node}")
+        if old is not None and old.name != service.name:
+            w.touch(f"svc:{old.name}")
+        if old is not None and (old.tags != service.tags or old.name != service.name):
+            # the service's checks carry its name and tags
+            for chk in self.checks_of(service.node, service.id):
+                chk.service_tags = list(service.tags)
+                chk.service_name = service.name
+                chk.modify_index = w.index
+                self._save_check(w.batch, chk)
+                w.touch(*self._check_topics(chk))
 
     def deregister_service(self, node: str, service_id: str) -> Service | None:
         svc = self.services.get((node, service_id))
@@ -555,7 +588,7 @@ class CatalogStore:
         decision = self._kv_decide(key, value, flags, cas, acquire, release)
         if decision is None:
             return False
-        if decision != _UNCHANGED:
+        if decision != UNCHANGED:
             with self._write() as w:
                 self._kv_store(w, key, value, flags, *decision)
         return True
@@ -569,7 +602,7 @@ class CatalogStore:
         acquire: str,
         release: str,
     ) -> tuple[int, str] | None:
-        """What a write of `key` would store: (LockIndex, Session); `_UNCHANGED` when it
+        """What a write of `key` would store: (LockIndex, Session); `UNCHANGED` when it
         changes nothing, None when it is refused."""
         old = self.kv.get(key)
         if cas is not None:
@@ -599,7 +632,7 @@ class CatalogStore:
             and (old.value, old.flags, old.session, old.lock_index)
             == (value, flags, session, lock_index)
         ):
-            return _UNCHANGED
+            return UNCHANGED
         return lock_index, session
 
     def _kv_store(
@@ -665,91 +698,11 @@ class CatalogStore:
     # -- transactions ---------------------------------------------------------------------------
 
     def kv_txn(self, ops: list[KVOp]) -> tuple[list[tuple[KVEntry, bool]], list[tuple[int, str]]]:
-        """Run KV operations all or nothing, under one index, as Consul's `/v1/txn`.
+        """Run KV operations all or nothing, under one index, as Consul's `/v1/txn`
+        (`catalog/store_txn.py`)."""
+        from yurt.catalog.store_txn import run_kv_txn
 
-        Returns the results (each KV entry as it was after its operation, and whether its
-        `Value` is answered: only for reads) and no errors, or no results and every failed
-        operation's (position, reason): then the whole transaction is rolled back. Encoding
-        is left to the caller, which can spread a large answer's over time.
-        """
-        results: list[tuple[KVEntry, bool]] = []
-        errors: list[tuple[int, str]] = []
-        try:
-            with self._write() as w:
-                for i, op in enumerate(ops):
-                    what = self._txn_op(w, op, results)
-                    if what is not None:
-                        errors.append((i, what))
-                if errors:
-                    raise _TxnFailed
-        except _TxnFailed:
-            return [], errors
-        return results, []
-
-    def _txn_op(
-        self, w: CatalogStore._Write, op: KVOp, results: list[tuple[KVEntry, bool]]
-    ) -> str | None:
-        key, verb = op.key, op.verb
-        entry = self.kv.get(key)
-
-        def found(e: KVEntry, with_value: bool) -> None:
-            # A copy: a session's end changes entries in place (the value is shared, not copied).
-            results.append((copy.copy(e), with_value))
-
-        if verb in ("set", "cas", "lock", "unlock"):
-            try:
-                decision = self._kv_decide(
-                    key,
-                    op.value,
-                    op.flags,
-                    op.index if verb == "cas" else None,
-                    op.session if verb == "lock" else "",
-                    op.session if verb == "unlock" else "",
-                )
-            except SessionError as exc:
-                return str(exc)
-            if decision is None:
-                return {
-                    "cas": f'failed to set key "{key}", index is stale',
-                    "lock": f'failed to lock key "{key}", lock is already held',
-                    "unlock": f'failed to unlock key "{key}", lock isn\'t held, or is held by '
-                    "another session",
-                }.get(verb, f'failed to set key "{key}"')
-            if decision == _UNCHANGED:
-                found(self.kv[key], False)
-            else:
-                found(self._kv_store(w, key, op.value, op.flags, *decision), False)
-            return None
-        if verb in ("get", "check-index", "check-session"):
-            if entry is None:
-                return f'key "{key}" doesn\'t exist'
-            if verb == "check-index" and entry.modify_index != op.index:
-                return f"current modify index {entry.modify_index} != {op.index}"
-            if verb == "check-session" and entry.session != op.session:
-                return f"current session {entry.session!r} != {op.session!r}"
-            found(entry, verb == "get")
-            return None
-        if verb == "get-tree":
-            for e in self.kv_prefix(key):
-                found(e, True)
-            return None
-        if verb == "check-not-exists":
-            return f'key "{key}" exists' if entry is not None else None
-        if verb == "delete":
-            if entry is not None:
-                self._kv_remove(w, entry)
-            return None
-        if verb == "delete-tree":
-            for e in self.kv_prefix(key):
-                self._kv_remove(w, e)
-            return None
-        if verb == "delete-cas":
-            if entry is not None and entry.modify_index != op.index:
-                return f'failed to delete key "{key}", index is stale'
-            if entry is not None:
-                self._kv_remove(w, entry)
-            return None
-        return f"unknown KV verb {verb!r}"
+        return run_kv_txn(self, ops)
 
     # -- sessions -----------------------------------------------------------------------------
 

@@ -192,7 +192,13 @@ def _check(
     elif kind == "tcp":
         out["TCP"] = f"{address}:{port}"
     elif kind == "grpc":
-        out["GRPC"] = f"{address}:{port}"
+        # as Nomad registers it: the gRPC service to ask about after the address
+        service = str(check.get("GRPCService") or "")
+        out["GRPC"] = f"{address}:{port}/{service}" if service else f"{address}:{port}"
+        if check.get("GRPCUseTLS"):
+            out["GRPCUseTLS"] = True
+        if check.get("TLSSkipVerify"):
+            out["TLSSkipVerify"] = True
     else:
         scheme = str(check.get("Protocol") or "http")
         path = str(check.get("Path") or "/")

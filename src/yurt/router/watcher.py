@@ -48,6 +48,14 @@ def pace(items: int) -> float:
     return min(PACE_MAX_S, items * PACE_S_PER_ITEM)
 
 
+def pace_after(items: int, waited_s: float) -> float:
+    """The wait after a changed answer that took `waited_s` to come: `pace(items)` while
+    changes stream in (the answer came at once), none after a quiet spell (it blocked at
+    least that long), so that a lone change, a health flap, reaches the table unpaced."""
+    wait = pace(items)
+    return wait if waited_s < wait else 0.0
+
+
 @dataclass
 class WatchState:
     checks: list[dict[str, Any]] = field(default_factory=list)
@@ -129,17 +137,21 @@ class CatalogWatcher:
         )
 
     async def _health(self, index: int) -> int:
+        asked = time.monotonic()
         data, new_index = await self.client.get("/v1/health/state/any", index=index)
+        waited = time.monotonic() - asked
         if new_index != index or not self._seen_health:
             self.state.checks = list(data or [])
             self.builder.set_checks(self.state.checks)
             self._seen_health = True
             self._dirty.set()
-            await asyncio.sleep(pace(len(self.state.checks)))
+            await asyncio.sleep(pace_after(len(self.state.checks), waited))
         return new_index
 
     async def _services(self, index: int) -> int:
+        asked = time.monotonic()
         data, new_index = await self.client.get("/v1/catalog/services", index=index)
+        waited = time.monotonic() - asked
         if new_index != index or not self._seen_services:
             services = {str(k): list(v or []) for k, v in (data or {}).items()}
             # The index moved with the map unchanged: an instance was added, removed or
@@ -152,7 +164,7 @@ class CatalogWatcher:
             self.builder.set_services(services)
             self._seen_services = True
             self._dirty.set()
-            await asyncio.sleep(pace(len(services)))
+            await asyncio.sleep(pace_after(len(services), waited))
         return new_index
 
     async def _manual(self, index: int) -> int:
@@ -236,6 +248,13 @@ class CatalogWatcher:
                 log.warning("rebuilding the routing table: %s; retrying", exc)
                 await asyncio.sleep(self.config.registry_retry or 0.5)
                 self._dirty.set()
+                continue
+            # Assembling the table costs in proportion to its size (10,000 x 3: a third of
+            # a second): when changes came during this build, they stream in, and the next
+            # build takes all that come during this wait, as the whole-catalog queries do.
+            # A lone change after a quiet spell is built at once.
+            if self._dirty.is_set():
+                await asyncio.sleep(pace(len(self.state.checks)))
 
     async def rebuild(self) -> Table:
         builder = self.builder

@@ -1,0 +1,41 @@
+"""Target URLs parsed once and kept between table builds: the same targets, the same
+errors, whatever was parsed before."""
+
+from __future__ import annotations
+
+import pytest
+
+from yurt.router.commands import parse_line
+from yurt.router.table import RouteError, Table
+
+
+def _targets(line: str) -> list[tuple[str, str, int, str, str, str, tuple[str, int, int]]]:
+    table = Table()
+    table.apply(parse_line(line))
+    return [
+        (t.scheme, t.host, t.port, t.url_path, t.url_query, t.netloc, t.pool_key)
+        for routes in table.hosts.values()
+        for r in routes
+        for t in r.targets
+    ]
+
+
+@pytest.mark.parametrize(
+    ("dst", "want"),
+    [
+        ("http://10.0.0.1:8080/", ("http", "10.0.0.1", 8080, "/", "", "10.0.0.1:8080")),
+        ("HTTPS://Web.Example/x?y=1", ("https", "web.example", 443, "/x", "y=1", "Web.Example")),
+        ("http://[::1]/", ("http", "::1", 80, "/", "", "[::1]")),
+    ],
+)
+def test_a_target_built_twice_is_the_same(dst: str, want: tuple[str, ...]) -> None:
+    line = f"route add svc /p {dst}"
+    first, again = _targets(line), _targets(line)
+    assert first == again
+    assert first[0][:6] == want
+
+
+def test_a_bad_port_is_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(RouteError, match="invalid target"):
+            _targets("route add svc /p http://h:99999/")
