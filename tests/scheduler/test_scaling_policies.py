@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import nomad
 import pytest
@@ -14,6 +15,8 @@ from nomad.api import exceptions as nomad_exc
 
 from tests.scheduler import jobs as J
 from yurt.scheduler import SchedulerConfig, SchedulerServer
+from yurt.scheduler.api_scaling import job_policies
+from yurt.scheduler.structs import Job, ScalingPolicy
 
 SCALING = {"Enabled": True, "Min": 1, "Max": 3, "Type": "horizontal", "Policy": {"cooldown": "1m"}}
 
@@ -63,3 +66,9 @@ async def test_policies_from_scaling_blocks(srv: SchedulerServer) -> None:
     with pytest.raises(nomad_exc.URLNotFoundNomadException) as err:
         await asyncio.to_thread(client.scaling.get_scaling_policy, "nope")
     assert err.value.nomad_resp.text == "policy not found"
+
+
+def test_a_policy_has_the_fields_of_its_struct() -> None:
+    [policy] = job_policies(cast(Job, {**_job("web"), "Namespace": "default"}))
+    assert set(policy) == ScalingPolicy.__required_keys__
+    assert policy["Target"] == {"Namespace": "default", "Job": "web", "Group": "g"}

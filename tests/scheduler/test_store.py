@@ -9,12 +9,13 @@ import pytest
 
 from yurt.api.blocking import WatchHub
 from yurt.scheduler import store as s
+from yurt.scheduler.structs import Allocation
 from yurt.storage.interface import Backend
 from yurt.storage.memory import MemoryBackend
 from yurt.storage.sqlite import SQLiteBackend
 
 
-def _alloc(alloc_id: str, node: str, index: int) -> s.Obj:
+def _alloc(alloc_id: str, node: str, index: int) -> Allocation:
     return {
         "ID": alloc_id,
         "Namespace": "default",
@@ -91,3 +92,24 @@ def test_gc_reclaims_through_the_backend(tmp_path: Path) -> None:
     got = store.reclaim()
     assert got.pages > 0 and got.bytes == got.pages * got.page_size
     store.close()
+
+
+def test_the_typed_reads_are_the_tables_themselves(backend: Backend) -> None:
+    """The typed views cost nothing: the same dicts as the tables, the same rows."""
+    store = s.Store(backend)
+    with store.write() as txn:
+        txn.put(s.ALLOC, "a1", _alloc("a1", "n1", txn.index))
+    views = {
+        s.JOB: store.jobs_by_key,
+        s.ALLOC: store.allocs,
+        s.EVAL: store.evals,
+        s.NODE: store.nodes,
+        s.DEPLOYMENT: store.deployments,
+        s.NODE_POOL: store.node_pools,
+        s.SERVICE: store.services,
+        s.VARIABLE: store.variables,
+    }
+    for kind, view in views.items():
+        assert view is store.tables[kind], kind
+    assert store.allocs_for_node("n1") == [store.allocs["a1"]]
+    assert store.allocs_for_job("default", "web")[0] is store.tables[s.ALLOC]["a1"]

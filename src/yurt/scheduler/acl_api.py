@@ -26,8 +26,6 @@ from yurt.scheduler.acl_state import (
 )
 from yurt.scheduler.api_common import index_headers
 
-Obj = dict[str, Any]
-
 
 def acl_routes(api: ACLAPI) -> list[Route]:
     """The ACL endpoints' table; `self` before `{accessor}` (a literal path wins)."""

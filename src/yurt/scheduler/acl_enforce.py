@@ -31,6 +31,7 @@ from yurt.scheduler.job_keys import normalize_job_keys
 if TYPE_CHECKING:
     from yurt.scheduler.store import Store
 
+# A search answer to filter, and an allocation with its job put in: free-form JSON views.
 Obj = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -380,7 +381,7 @@ def lookup_need(method: str, pattern: str) -> Need:
     return MANAGEMENT
 
 
-def _by_prefix(table: Mapping[str, Obj], ident: str) -> Obj | None:
+def _by_prefix(table: Mapping[str, s.Row], ident: str) -> s.Row | None:
     obj = table.get(ident)
     if obj is not None:
         return obj

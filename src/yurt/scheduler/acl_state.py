@@ -30,7 +30,7 @@ from yurt.scheduler.acl_policy import (
     compile_acl,
     parse_policy,
 )
-from yurt.scheduler.structs import ACLPolicy, ACLToken
+from yurt.scheduler.structs import ACLOneTimeToken, ACLPolicy, ACLToken
 
 # A request body before it is checked, and the views the API answers with (free-form).
 Obj = dict[str, Any]
@@ -133,6 +133,10 @@ class ACLState:
     def tokens(self) -> dict[str, ACLToken]:
         return cast(dict[str, ACLToken], self.store.tables[s.ACL_TOKEN])
 
+    @property
+    def one_time_tokens(self) -> dict[str, ACLOneTimeToken]:
+        return cast(dict[str, ACLOneTimeToken], self.store.tables[s.ACL_ONETIME])
+
     def token_by_secret(self, secret: str) -> ACLToken | None:
         index = self.store.table_index[s.ACL_TOKEN]
         if index != self._by_hash_index:
@@ -234,7 +238,7 @@ class ACLState:
                 secret,
                 txn.index,
             )
-            txn.put(s.ACL_TOKEN, token["AccessorID"], cast(Obj, token))
+            txn.put(s.ACL_TOKEN, token["AccessorID"], token)
             txn.put(s.CONFIG, _BOOTSTRAP_KEY, {"ModifyIndex": txn.index})
         return self.token_view(token, secret)
 
@@ -281,7 +285,7 @@ class ACLState:
                 "ModifyIndex": txn.index,
             }
             obj["Hash"] = _content_hash(obj, ("Name", "Description", "Rules"))
-            txn.put(s.ACL_POLICY, name, cast(Obj, obj))
+            txn.put(s.ACL_POLICY, name, obj)
         return txn.index
 
     def delete_policy(self, name: str) -> int:
@@ -372,7 +376,7 @@ class ACLState:
         secret = str(uuid.uuid4())
         with self.store.write() as txn:
             token = self._new_token(body, secret, txn.index, ttl)
-            txn.put(s.ACL_TOKEN, token["AccessorID"], cast(Obj, token))
+            txn.put(s.ACL_TOKEN, token["AccessorID"], token)
         return self.token_view(token, secret)
 
     def update_token(self, accessor: str, body: Obj) -> Obj:
@@ -396,7 +400,7 @@ class ACLState:
                 "ModifyIndex": txn.index,
             }
             token["Hash"] = _content_hash(token, ("Name", "Type", "Policies", "Global"))
-            txn.put(s.ACL_TOKEN, accessor, cast(Obj, token))
+            txn.put(s.ACL_TOKEN, accessor, token)
         return self.token_view(token)
 
     def delete_token(self, accessor: str) -> int:
@@ -404,7 +408,7 @@ class ACLState:
             raise APIError.bad_request(f"Cannot delete nonexistent tokens: {accessor}")
         with self.store.write() as txn:
             txn.delete(s.ACL_TOKEN, accessor)
-            for key, one in list(self.store.tables[s.ACL_ONETIME].items()):
+            for key, one in list(self.one_time_tokens.items()):
                 if one["AccessorID"] == accessor:
                     txn.delete(s.ACL_ONETIME, key)
         return txn.index
@@ -424,7 +428,7 @@ class ACLState:
         expires = _now() + timedelta(microseconds=ONE_TIME_TTL // 1000)
         self._purge_one_time()
         with self.store.write() as txn:
-            record = {
+            record: ACLOneTimeToken = {
                 "AccessorID": token["AccessorID"],
                 "SealedSecret": _seal(resolved.secret, one_secret),
                 "ExpiresAt": go_time(expires),
@@ -437,7 +441,7 @@ class ACLState:
 
     def exchange_one_time(self, one_secret: str) -> Obj:
         key = secret_hash(one_secret)
-        record = self.store.tables[s.ACL_ONETIME].get(key)
+        record = self.one_time_tokens.get(key)
         if record is None or parse_go_time(record["ExpiresAt"]) <= _now():
             raise denied()
         token = self.tokens.get(record["AccessorID"])
@@ -450,11 +454,7 @@ class ACLState:
 
     def _purge_one_time(self) -> None:
         now = _now()
-        stale = [
-            k
-            for k, r in self.store.tables[s.ACL_ONETIME].items()
-            if parse_go_time(r["ExpiresAt"]) <= now
-        ]
+        stale = [k for k, r in self.one_time_tokens.items() if parse_go_time(r["ExpiresAt"]) <= now]
         if stale:
             with self.store.write() as txn:
                 for key in stale:

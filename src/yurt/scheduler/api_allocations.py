@@ -30,7 +30,7 @@ async def list_allocs(request: web.Request) -> web.Response:
     def run() -> tuple[Any, int]:
         allocs = [
             a
-            for a in store.tables[s.ALLOC].values()
+            for a in store.allocs.values()
             if a["ID"].startswith(prefix) and in_namespace(request, a)
         ]
         allocs.sort(key=lambda a: -a["CreateIndex"])
@@ -45,14 +45,14 @@ async def get_alloc(request: web.Request) -> web.Response:
     ident = request.match_info["id"]
 
     def run() -> tuple[Any, int]:
-        alloc = lookup(request, s.ALLOC, ident, "alloc")
+        alloc = lookup(server_of(request).store.allocs, ident, "alloc")
         return alloc_view(srv, alloc), alloc["ModifyIndex"]
 
     return await blocking(request, [s.ALLOC], run)
 
 
 async def stop_alloc(request: web.Request) -> web.Response:
-    alloc = lookup(request, s.ALLOC, request.match_info["id"], "alloc")
+    alloc = lookup(server_of(request).store.allocs, request.match_info["id"], "alloc")
     return written(server_of(request).ops.stop_alloc(alloc))
 
 

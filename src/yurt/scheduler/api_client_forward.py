@@ -14,7 +14,6 @@ from yurt.api import routes
 from yurt.api.errors import APIError
 from yurt.api.routes import Route
 from yurt.scheduler import model as m
-from yurt.scheduler import store as s
 from yurt.scheduler.api_common import lookup, server_of
 
 # Headers of the node's answer passed back to the caller.
@@ -40,13 +39,13 @@ def _node_address(request: web.Request) -> tuple[str, str, str]:
     node_id = request.query.get("node_id", "")
     alloc_id = alloc_of_tail(request.match_info["tail"])
     if alloc_id:
-        node_id = lookup(request, s.ALLOC, alloc_id, "Unknown allocation")["NodeID"]
+        node_id = lookup(server_of(request).store.allocs, alloc_id, "Unknown allocation")["NodeID"]
     local = server_of(request).local_client
     if not node_id and local is not None:
         node_id = local().get("node_id", "")
     if not node_id:
         raise APIError.bad_request("missing node_id or allocation ID to route the request")
-    node = store.tables[s.NODE].get(node_id)
+    node = store.nodes.get(node_id)
     if node is None:
         raise APIError.not_found(f"Unknown node {node_id}")
     if node.get("Status") == m.NODE_DOWN:

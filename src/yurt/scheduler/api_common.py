@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -27,9 +27,10 @@ from yurt.scheduler.errors import (
 if TYPE_CHECKING:
     from yurt.scheduler.server import SchedulerServer
 
-# A request body before it is checked, or a row of a table `lookup` serves for any kind:
-# free-form JSON until a handler knows what it holds (then a struct, by one `cast`).
+# A request body before it is checked, or an answer built field by field: free-form JSON
+# (the stored objects are typed: yurt.scheduler.structs).
 Obj = dict[str, Any]
+T = TypeVar("T")
 
 SERVER_KEY: web.AppKey[SchedulerServer] = web.AppKey("scheduler", object)  # type: ignore[arg-type]
 
@@ -106,10 +107,9 @@ def table_index(request: web.Request, *kinds: str) -> int:
     return max(store.table_index[k] for k in kinds)
 
 
-def lookup(request: web.Request, kind: str, ident: str, what: str) -> Obj:
-    """An object by ID, or by a unique ID prefix as Nomad's CLI allows; 404 "<what> not
-    found" otherwise."""
-    table = server_of(request).store.tables[kind]
+def lookup(table: Mapping[str, T], ident: str, what: str) -> T:
+    """An object of `table` by ID, or by a unique ID prefix as Nomad's CLI allows; 404
+    "<what> not found" otherwise."""
     obj = table.get(ident)
     if obj is not None:
         return obj

@@ -4,7 +4,7 @@ one region there is never a blocked deployment, and Nomad's answer is a no-op)."
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 
@@ -37,7 +37,7 @@ async def list_deployments(request: web.Request) -> web.Response:
     def run() -> tuple[Any, int]:
         deps = [
             d
-            for d in store.tables[s.DEPLOYMENT].values()
+            for d in store.deployments.values()
             if d["ID"].startswith(prefix) and in_namespace(request, d)
         ]
         deps.sort(key=lambda d: -d["CreateIndex"])
@@ -50,7 +50,7 @@ async def get_deployment(request: web.Request) -> web.Response:
     ident = request.match_info["id"]
 
     def run() -> tuple[Any, int]:
-        dep = lookup(request, s.DEPLOYMENT, ident, "deployment")
+        dep = lookup(server_of(request).store.deployments, ident, "deployment")
         return dep, dep["ModifyIndex"]
 
     return await blocking(request, [s.DEPLOYMENT], run)
@@ -58,7 +58,7 @@ async def get_deployment(request: web.Request) -> web.Response:
 
 async def deployment_allocs(request: web.Request) -> web.Response:
     store = server_of(request).store
-    dep = lookup(request, s.DEPLOYMENT, request.match_info["id"], "deployment")
+    dep = lookup(server_of(request).store.deployments, request.match_info["id"], "deployment")
     allocs = [
         a
         for a in store.allocs_for_job(dep["Namespace"], dep["JobID"])
@@ -70,12 +70,12 @@ async def deployment_allocs(request: web.Request) -> web.Response:
 
 
 async def fail_deployment(request: web.Request) -> web.Response:
-    dep = cast(Deployment, lookup(request, s.DEPLOYMENT, request.match_info["id"], "deployment"))
+    dep = lookup(server_of(request).store.deployments, request.match_info["id"], "deployment")
     return written(server_of(request).ops.fail_deployment(dep))
 
 
 async def promote_deployment(request: web.Request) -> web.Response:
-    dep = cast(Deployment, lookup(request, s.DEPLOYMENT, request.match_info["id"], "deployment"))
+    dep = lookup(server_of(request).store.deployments, request.match_info["id"], "deployment")
     body = expect_object(await read_json(request) or {}, "body")
     groups = get_field(body, "Groups")
     if get_field(body, "All") or not groups:
@@ -86,7 +86,7 @@ async def promote_deployment(request: web.Request) -> web.Response:
 
 
 async def pause_deployment(request: web.Request) -> web.Response:
-    dep = cast(Deployment, lookup(request, s.DEPLOYMENT, request.match_info["id"], "deployment"))
+    dep = lookup(server_of(request).store.deployments, request.match_info["id"], "deployment")
     body = expect_object(await read_json(request) or {}, "body")
     return written(server_of(request).ops.pause_deployment(dep, bool(get_field(body, "Pause"))))
 
@@ -104,10 +104,10 @@ async def _named_body(request: web.Request) -> Obj:
 
 def _deployment(request: web.Request) -> Deployment:
     """The deployment of the path, by its whole ID (Nomad's RPC error when unknown)."""
-    dep = server_of(request).store.tables[s.DEPLOYMENT].get(request.match_info["id"])
+    dep = server_of(request).store.deployments.get(request.match_info["id"])
     if dep is None:
         raise SchedulerError("deployment not found")
-    return cast(Deployment, dep)
+    return dep
 
 
 def _ids(body: Obj, name: str) -> list[str]:

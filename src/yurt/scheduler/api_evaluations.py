@@ -23,7 +23,7 @@ async def list_evals(request: web.Request) -> web.Response:
     def run() -> tuple[Any, int]:
         evals = [
             e
-            for e in store.tables[s.EVAL].values()
+            for e in store.evals.values()
             if e["ID"].startswith(prefix)
             and in_namespace(request, e)
             and (not job_filter or e["JobID"] == job_filter)
@@ -39,7 +39,7 @@ async def get_eval(request: web.Request) -> web.Response:
     ident = request.match_info["id"]
 
     def run() -> tuple[Any, int]:
-        ev = lookup(request, s.EVAL, ident, "eval")
+        ev = lookup(server_of(request).store.evals, ident, "eval")
         return m.eval_view(ev), ev["ModifyIndex"]
 
     return await blocking(request, [s.EVAL], run)
@@ -50,7 +50,7 @@ async def eval_allocs(request: web.Request) -> web.Response:
     ident = request.match_info["id"]
 
     def run() -> tuple[Any, int]:
-        allocs = [a for a in store.tables[s.ALLOC].values() if a["EvalID"] == ident]
+        allocs = [a for a in store.allocs.values() if a["EvalID"] == ident]
         return [m.alloc_stub(a) for a in allocs], table_index(request, s.ALLOC)
 
     return await blocking(request, [s.ALLOC], run)

@@ -16,7 +16,6 @@ from yurt.api.errors import APIError
 from yurt.api.http import expect_object, json_response, read_json
 from yurt.api.routes import Route
 from yurt.scheduler import model as m
-from yurt.scheduler import store as s
 from yurt.scheduler.api_common import blocking, index_headers, server_of, written
 from yurt.scheduler.api_views import alloc_view
 from yurt.scheduler.ops_nodes import NODE_SECRET_MISMATCH
@@ -28,13 +27,13 @@ SECRET_HEADER = "X-Yurt-Node-Secret"
 
 def node_auth(request: web.Request) -> Node:
     """The node the path names, if the request carries its secret."""
-    node = server_of(request).store.tables[s.NODE].get(request.match_info["id"])
+    node = server_of(request).store.nodes.get(request.match_info["id"])
     if node is None:
         raise APIError.not_found("node not found")
     given = request.headers.get(SECRET_HEADER, "")
     if not hmac.compare_digest(given.encode(), str(node.get("SecretID") or "").encode()):
         raise APIError(403, NODE_SECRET_MISMATCH)
-    return cast(Node, node)
+    return node
 
 
 async def register(request: web.Request) -> web.Response:

@@ -43,12 +43,12 @@ async def plan(request: web.Request) -> web.Response:
     if errors:
         raise APIError.bad_request(errors)
     job.setdefault("Namespace", namespace(request))
+    proposed = cast(Job, job)  # canonical and validated: a Job from here on
     existing = srv.store.job(job["Namespace"], job_id)
-    _, planned = srv.ops.plan_job(job)
+    _, planned = srv.ops.plan_job(proposed)
     diff = None
     if get_field(body, "Diff"):
-        old, new = cast(Job | None, existing), cast(Job, job)
-        diff = job_diff(old, new, planned.desired, bool(get_field(body, "Contextual")))
+        diff = job_diff(existing, proposed, planned.desired, bool(get_field(body, "Contextual")))
     index = srv.store.index
     out = {
         "Annotations": {"DesiredTGUpdates": planned.desired, "PreemptedAllocs": None},

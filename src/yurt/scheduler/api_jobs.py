@@ -169,7 +169,7 @@ async def job_versions(request: web.Request) -> web.Response:
             "Diffs": None,
         }
         if diffs and len(versions) > 1:
-            typed = cast(list[Job], versions)
+            typed = versions
             out["Diffs"] = [job_diff(typed[i + 1], typed[i], {}) for i in range(len(typed) - 1)]
         return out, srv.store.table_index[s.JOB_VERSION]
 

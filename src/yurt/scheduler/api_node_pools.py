@@ -27,7 +27,7 @@ from yurt.scheduler.api_views import job_summary, job_view
 
 def _all(request: web.Request) -> dict[str, Any]:
     store = server_of(request).store
-    return np.pools(store.tables[s.NODE_POOL], store.tables[s.NODE].values())
+    return np.pools(store.node_pools, store.nodes.values())
 
 
 async def list_pools(request: web.Request) -> web.Response:
@@ -61,7 +61,7 @@ async def _upsert(request: web.Request, path_name: str) -> web.Response:
     except np.PoolError as exc:
         raise APIError(exc.status, exc.message) from None
     store = server_of(request).store
-    current = store.tables[s.NODE_POOL].get(fields["Name"])
+    current = store.node_pools.get(fields["Name"])
     with store.write() as txn:
         created = current["CreateIndex"] if current else txn.index
         txn.put(
@@ -84,11 +84,9 @@ async def delete_pool(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     server = server_of(request)
     store = server.store
-    existing = np.pools(store.tables[s.NODE_POOL], ())
+    existing = np.pools(store.node_pools, ())
     try:
-        np.check_delete(
-            name, existing, store.tables[s.NODE].values(), store.jobs(), server.config.region
-        )
+        np.check_delete(name, existing, store.nodes.values(), store.jobs(), server.config.region)
     except np.PoolError as exc:
         raise APIError(exc.status, exc.message) from None
     with store.write() as txn:
@@ -110,7 +108,7 @@ async def pool_nodes(request: web.Request) -> web.Response:
         nodes = (
             []
             if not _known(request, name)
-            else [m.node_stub(n) for n in store.tables[s.NODE].values() if np.in_pool(name, n)]
+            else [m.node_stub(n) for n in store.nodes.values() if np.in_pool(name, n)]
         )
         nodes.sort(key=lambda n: n["ID"])
         return nodes, max(1, table_index(request, s.NODE))

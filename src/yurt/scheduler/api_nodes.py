@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 
@@ -26,7 +26,7 @@ async def list_nodes(request: web.Request) -> web.Response:
     os_attr = flag(request, "os")
 
     def run() -> tuple[Any, int]:
-        nodes = [n for n in store.tables[s.NODE].values() if n["ID"].startswith(prefix)]
+        nodes = [n for n in store.nodes.values() if n["ID"].startswith(prefix)]
         nodes.sort(key=lambda n: n["ID"])
         stubs = [m.node_stub(n, resources=resources, os_attr=os_attr) for n in nodes]
         return stubs, table_index(request, s.NODE)
@@ -38,7 +38,7 @@ async def get_node(request: web.Request) -> web.Response:
     ident = request.match_info["id"]
 
     def run() -> tuple[Any, int]:
-        node = lookup(request, s.NODE, ident, "node")
+        node = lookup(server_of(request).store.nodes, ident, "node")
         return node_view(node), node["ModifyIndex"]
 
     return await blocking(request, [s.NODE], run)
@@ -49,7 +49,7 @@ async def node_allocs(request: web.Request) -> web.Response:
     ident = request.match_info["id"]
 
     def run() -> tuple[Any, int]:
-        node = lookup(request, s.NODE, ident, "node")
+        node = lookup(server_of(request).store.nodes, ident, "node")
         allocs = sorted(srv.store.allocs_for_node(node["ID"]), key=lambda a: -a["CreateIndex"])
         return [alloc_view(srv, a) for a in allocs], table_index(request, s.ALLOC)
 
@@ -97,7 +97,7 @@ async def node_evaluate(request: web.Request) -> web.Response:
 
 def _node_of_path(request: web.Request) -> Node:
     """The node the path names, by ID or unique prefix (404 otherwise)."""
-    return cast(Node, lookup(request, s.NODE, request.match_info["id"], "node"))
+    return lookup(server_of(request).store.nodes, request.match_info["id"], "node")
 
 
 ROUTES: list[Route] = [

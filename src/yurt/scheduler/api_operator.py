@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from yurt.api import routes
+from yurt.api.autopilot import cas_of, server_health
 from yurt.api.casing import get_field
 from yurt.api.durations import format_go_duration, parse_go_duration
 from yurt.api.errors import APIError
@@ -138,14 +139,9 @@ async def set_autopilot(request: web.Request) -> web.Response:
     body = expect_object(await read_json(request), "body")
     config = parse_autopilot(body)
     current = autopilot_config(request)
-    raw_cas = request.query.get("cas")
-    if raw_cas is not None:
-        try:
-            cas = int(raw_cas)
-        except ValueError:
-            raise APIError.bad_request(f"Error parsing cas value: {raw_cas!r}") from None
-        if cas != current["ModifyIndex"]:
-            return json_response(False)
+    cas = cas_of(request.query)
+    if cas is not None and cas != current["ModifyIndex"]:
+        return json_response(False)
     with store.write() as txn:
         txn.put(
             s.CONFIG,
@@ -158,20 +154,14 @@ async def set_autopilot(request: web.Request) -> web.Response:
 async def autopilot_health(request: web.Request) -> web.Response:
     server = server_of(request)
     me = _self_server(request)
-    health = {
-        "ID": me["ID"],
-        "Name": me["Node"],
-        "Address": me["Address"],
-        "SerfStatus": "alive",
-        "Version": NOMAD_VERSION,
-        "Leader": True,
-        "LastContact": "0s",
-        "LastTerm": 1,
-        "LastIndex": server.store.index,
-        "Healthy": True,
-        "Voter": True,
-        "StableSince": _started(server).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    health = server_health(
+        server_id=me["ID"],
+        name=me["Node"],
+        address=me["Address"],
+        version=NOMAD_VERSION,
+        last_index=server.store.index,
+        since=_started(server).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
     return json_response(
         {
             "Healthy": True,

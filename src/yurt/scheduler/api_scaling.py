@@ -19,6 +19,7 @@ from yurt.api.errors import APIError
 from yurt.api.routes import Route
 from yurt.scheduler import store as s
 from yurt.scheduler.api_common import Obj, blocking, in_namespace, server_of, table_index
+from yurt.scheduler.structs import Job, ScalingPolicy
 
 _ID_SPACE = uuid.UUID("6c1f2a1e-3b7d-4e2a-9a55-0d8f5b8c9e21")
 
@@ -27,9 +28,9 @@ def policy_id(namespace: str, job_id: str, group: str, kind: str) -> str:
     return str(uuid.uuid5(_ID_SPACE, f"{namespace}\x00{job_id}\x00{group}\x00{kind}"))
 
 
-def job_policies(job: Obj) -> list[Obj]:
+def job_policies(job: Job) -> list[ScalingPolicy]:
     """The full policies of a job's groups, as Nomad's `GET /v1/scaling/policy/<id>`."""
-    out: list[Obj] = []
+    out: list[ScalingPolicy] = []
     for group in job.get("TaskGroups") or []:
         scaling = group.get("Scaling")
         if not scaling:
@@ -52,11 +53,11 @@ def job_policies(job: Obj) -> list[Obj]:
     return out
 
 
-def stub(policy: Obj) -> Obj:
+def stub(policy: ScalingPolicy) -> Obj:
     return {k: policy[k] for k in ("ID", "Type", "Target", "Enabled", "CreateIndex", "ModifyIndex")}
 
 
-def select(policies: list[Obj], job_id: str, kind: str) -> list[Obj]:
+def select(policies: list[ScalingPolicy], job_id: str, kind: str) -> list[ScalingPolicy]:
     """Nomad's `?job=` (exact) and `?type=` (prefix) filters."""
     return [
         p

@@ -30,7 +30,11 @@ from yurt.scheduler.acl_state import denied
 from yurt.scheduler.api_common import index_headers, server_of
 from yurt.scheduler.api_scaling import job_policies
 
+# The search answer, built field by field: free-form JSON.
 Obj = dict[str, Any]
+# An object of any searched kind (job, allocation, node, namespace, variable): the matchers
+# read the few fields those kinds share, so one read-only mapping type serves them all.
+Row = Mapping[str, Any]
 
 LIMIT_QUERY = 20
 LIMIT_RESULTS = 100
@@ -79,7 +83,7 @@ def _found(name: str, text: str, *scope: str) -> Match | None:
     return Match(name, scope, idx) if idx >= 0 else None
 
 
-def job_matches(job: Obj, text: str) -> dict[str, list[Match]]:
+def job_matches(job: Row, text: str) -> dict[str, list[Match]]:
     """Where `text` occurs in a job: its name, its groups', services', tasks' names and its
     tasks' image, command or class."""
     out: dict[str, list[Match]] = {}
@@ -114,7 +118,7 @@ def _sorted(matches: list[Match]) -> list[Match]:
 
 
 def fuzzy_context(
-    objects: Sequence[Obj], text: str, match: Callable[[Obj, str], dict[str, list[Match]]]
+    objects: Sequence[Row], text: str, match: Callable[[Row, str], dict[str, list[Match]]]
 ) -> tuple[dict[str, list[Match]], dict[str, bool]]:
     """One fuzzy context's matches and truncations, with Nomad's query and result limits."""
     found: dict[str, list[Match]] = {}
@@ -140,15 +144,15 @@ def prefix_context(ids: Iterable[str], text: str) -> tuple[list[str], bool]:
     return [i for i in window if i.startswith(text)], len(ordered) > LIMIT_QUERY
 
 
-Matcher = Callable[[Obj, str], dict[str, list[Match]]]
+Matcher = Callable[[Row, str], dict[str, list[Match]]]
 
 
 def _single(
-    ctx: str, name_of: Callable[[Obj], str], scope_of: Callable[[Obj], tuple[str, ...]]
+    ctx: str, name_of: Callable[[Row], str], scope_of: Callable[[Row], tuple[str, ...]]
 ) -> Matcher:
     """The matcher of a context whose objects match by one name."""
 
-    def match(obj: Obj, text: str) -> dict[str, list[Match]]:
+    def match(obj: Row, text: str) -> dict[str, list[Match]]:
         found = _found(name_of(obj), text, *scope_of(obj))
         return {ctx: [found]} if found is not None else {}
 
@@ -175,7 +179,7 @@ _MATCHERS: dict[str, Matcher] = {
 def fuzzy_search(
     text: str,
     contexts: Sequence[str],
-    objects: Mapping[str, Sequence[Obj]],
+    objects: Mapping[str, Sequence[Row]],
     ids: Mapping[str, Iterable[str]],
 ) -> tuple[Obj, dict[str, bool]]:
     """Matches and truncations of `text` in `contexts`: `objects` holds each fuzzy
@@ -252,18 +256,19 @@ async def fuzzy(request: web.Request) -> web.Response:
         )
     contexts = [c for c in contexts if _readable(acl, c, namespace)]
 
-    def in_scope(obj: Obj) -> bool:
+    def in_scope(obj: Row) -> bool:
         obj_ns = str(obj.get("Namespace") or "default")
         if namespace not in (p.ALL_NAMESPACES, obj_ns):
             return False
         return acl is None or acl.allow_namespace_op(obj_ns, p.READ_JOB)
 
-    def by_id(kind: str) -> list[Obj]:
-        return [store.tables[kind][k] for k in sorted(store.tables[kind])]
+    def by_id(kind: str) -> list[Row]:
+        table = store.tables[kind]
+        return [table[k] for k in sorted(table)]
 
     names = {"default"} | {str(j.get("Namespace") or "default") for j in store.jobs()}
     nodes_ok = acl is None or acl.allow_node_read()
-    objects: dict[str, list[Obj]] = {
+    objects: dict[str, list[Row]] = {
         JOBS: [j for j in sorted(store.jobs(), key=lambda j: j["ID"]) if in_scope(j)],
         ALLOCS: [a for a in by_id(s.ALLOC) if in_scope(a)],
         NODES: by_id(s.NODE) if nodes_ok else [],
@@ -273,8 +278,8 @@ async def fuzzy(request: web.Request) -> web.Response:
         else [],
     }
     ids: dict[str, list[str]] = {
-        EVALS: [e["ID"] for e in store.tables[s.EVAL].values() if in_scope(e)],
-        DEPLOYMENT: [d["ID"] for d in store.tables[s.DEPLOYMENT].values() if in_scope(d)],
+        EVALS: [e["ID"] for e in store.evals.values() if in_scope(e)],
+        DEPLOYMENT: [d["ID"] for d in store.deployments.values() if in_scope(d)],
         SCALING: [pol["ID"] for j in store.jobs() if in_scope(j) for pol in job_policies(j)],
     }
     matches, truncations = fuzzy_search(text, contexts, objects, ids)

@@ -6,7 +6,7 @@ registrations of one allocation (`/v1/allocation/:id/services`) and of one job
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 
@@ -29,7 +29,7 @@ from yurt.scheduler.structs import ServiceRegistration
 
 
 def _registrations(store: s.Store) -> Iterable[ServiceRegistration]:
-    return cast(Iterable[ServiceRegistration], store.tables[s.SERVICE].values())
+    return store.services.values()
 
 
 def _filtered(request: web.Request, found: list[ServiceRegistration]) -> list[ServiceRegistration]:
@@ -77,7 +77,7 @@ async def missing_name(request: web.Request) -> web.Response:
 
 async def alloc_services(request: web.Request) -> web.Response:
     store = server_of(request).store
-    alloc = lookup(request, s.ALLOC, request.match_info["id"], "alloc")
+    alloc = lookup(server_of(request).store.allocs, request.match_info["id"], "alloc")
 
     def run() -> tuple[Any, int]:
         found = svc.of_alloc(_registrations(store), alloc["ID"])

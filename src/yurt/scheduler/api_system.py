@@ -10,7 +10,6 @@ from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import expect_object, json_response, read_json
 from yurt.api.routes import Route
-from yurt.scheduler import store as s
 from yurt.scheduler.api_common import Obj, in_namespace, index_headers, server_of
 
 # Nomad's search answers at most this many IDs per context (and says it truncated).
@@ -37,10 +36,10 @@ async def search(request: web.Request) -> web.Response:
         raise APIError.bad_request("Prefix: expected a string")
     sources = {
         "jobs": [j["ID"] for j in store.jobs() if in_namespace(request, j)],
-        "evals": list(store.tables[s.EVAL]),
-        "allocs": list(store.tables[s.ALLOC]),
-        "nodes": list(store.tables[s.NODE]),
-        "deployment": list(store.tables[s.DEPLOYMENT]),
+        "evals": list(store.evals),
+        "allocs": list(store.allocs),
+        "nodes": list(store.nodes),
+        "deployment": list(store.deployments),
     }
     if context != "all" and context not in sources:
         raise APIError.bad_request(f'Invalid context "{context}"')

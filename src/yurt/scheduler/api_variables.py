@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
@@ -34,8 +33,6 @@ from yurt.scheduler.api_internal import node_auth
 from yurt.scheduler.operations import Operations
 from yurt.scheduler.ops_variables import Applied, variable_key
 from yurt.scheduler.structs import Variable, VariableView
-
-Obj = dict[str, Any]
 
 DESTROY = "destroy"
 
@@ -65,7 +62,7 @@ def _caller(request: web.Request) -> Caller:
         return Caller(p.MANAGEMENT)
     token = request_token(request)
     if wi.is_identity(token):
-        claim = wi.claim_of(_ops(request).keyring, token, server.store.tables[s.ALLOC])
+        claim = wi.claim_of(_ops(request).keyring, token, server.store.allocs)
         if claim is None:
             raise denied()
         return Caller(p.ACL(), claim)
@@ -228,7 +225,7 @@ async def task_identity(request: web.Request) -> web.Response:
     ops = _ops(request)
     alloc_id = request.query.get("alloc", "")
     task = request.query.get("task", "")
-    alloc = ops.store.tables[s.ALLOC].get(alloc_id)
+    alloc = ops.store.allocs.get(alloc_id)
     if alloc is None or alloc.get("NodeID") != node["ID"] or not task:
         raise APIError.not_found("allocation not found")
     return json_response({"Token": wi.issue(ops.keyring, alloc_id, task)})

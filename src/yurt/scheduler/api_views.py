@@ -4,24 +4,23 @@ the job version it runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from yurt.scheduler import model as m
 from yurt.scheduler.api_common import Obj
-from yurt.scheduler.structs import JobSummary
+from yurt.scheduler.structs import Allocation, Job, JobSummary, Node
 
 if TYPE_CHECKING:
     from yurt.scheduler.server import SchedulerServer
 
 
-def job_view(server: SchedulerServer, job: Mapping[str, Any]) -> Obj:
-    out = dict(job)
+def job_view(server: SchedulerServer, job: Job) -> Job:
+    out = job.copy()
     out["Status"] = server.ops.job_status(job)
     return out
 
 
-def job_summary(server: SchedulerServer, job: Mapping[str, Any]) -> JobSummary:
+def job_summary(server: SchedulerServer, job: Job) -> JobSummary:
     store = server.store
     ns, jid = job["Namespace"], job["ID"]
     children = (
@@ -32,9 +31,9 @@ def job_summary(server: SchedulerServer, job: Mapping[str, Any]) -> JobSummary:
     return m.job_summary(job, store.allocs_for_job(ns, jid), store.evals_for_job(ns, jid), children)
 
 
-def alloc_view(server: SchedulerServer, alloc: Obj) -> Obj:
+def alloc_view(server: SchedulerServer, alloc: Allocation) -> Obj:
     store = server.store
-    out = dict(alloc)
+    out: Obj = dict(alloc)
     job = store.job_version(alloc["Namespace"], alloc["JobID"], alloc.get("JobVersion", 0))
     if job is None:
         job = store.job(alloc["Namespace"], alloc["JobID"])
@@ -71,7 +70,7 @@ def _legacy(cpu: int, memory: int, disk: int, networks: list[Obj] | None) -> Obj
     }
 
 
-def node_view(node: Obj) -> Obj:
+def node_view(node: Node) -> Obj:
     """`GET /v1/node/:id` as Nomad answers it: the secret blanked, `Drain`, and the
     resources in both shapes, each with every field (a node that registered with less
     reads as Nomad's would)."""

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from yurt.scheduler.structs import Evaluation
 
 
 class EvalBroker:
@@ -16,7 +19,7 @@ class EvalBroker:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._ready = asyncio.Event()
 
-    def enqueue(self, ev: dict[str, Any]) -> None:
+    def enqueue(self, ev: Evaluation) -> None:
         eval_id = ev["ID"]
         if eval_id in self._queued or eval_id in self._timers:
             return
@@ -27,11 +30,11 @@ class EvalBroker:
             return
         self._push(ev)
 
-    def _release(self, ev: dict[str, Any]) -> None:
+    def _release(self, ev: Evaluation) -> None:
         self._timers.pop(ev["ID"], None)
         self._push(ev)
 
-    def _push(self, ev: dict[str, Any]) -> None:
+    def _push(self, ev: Evaluation) -> None:
         heapq.heappush(
             self._heap, (-int(ev.get("Priority") or 50), int(ev["CreateIndex"]), ev["ID"])
         )

@@ -18,11 +18,11 @@ from typing import Any
 
 from yurt.scheduler import store as s
 
-# A row of any of the store's tables (jobs, nodes, tokens, variables...): the event stream
-# handles every kind alike and passes the row on as its payload, so it stays free-form here.
+# An event's payload and frame: JSON built here from rows of any kind, sent as it is.
 Obj = dict[str, Any]
-# (kind, key, the object before, the object after); None = absent
-Change = tuple[str, str, Obj | None, Obj | None]
+# (kind, key, the row before, the row after); None = absent. Rows of every kind are handled
+# alike (the stream reads a few shared fields and passes the row on as its payload).
+Change = s.Change
 
 ALL = "*"
 
@@ -121,11 +121,11 @@ class Event:
 # --- the type of a write ---------------------------------------------------------------
 
 
-def _changed(old: Obj | None, new: Obj | None, *fields: str) -> bool:
+def _changed(old: s.Row | None, new: s.Row | None, *fields: str) -> bool:
     return any((old or {}).get(f) != (new or {}).get(f) for f in fields)
 
 
-def _node_type(old: Obj | None, new: Obj | None) -> str:
+def _node_type(old: s.Row | None, new: s.Row | None) -> str:
     if new is None:
         return NODE_DEREGISTRATION
     if old is None:
@@ -205,13 +205,13 @@ def write_type(changes: Sequence[Change], declared: str = "") -> str:
 # --- the events of a write -------------------------------------------------------------
 
 
-def _redacted_token(token: Obj) -> Obj:
+def _redacted_token(token: s.Row) -> Obj:
     out = {k: v for k, v in token.items() if k != "SecretHash"}
     out["SecretID"] = ""
     return out
 
 
-def _payload(kind: str, obj: Obj) -> Obj:
+def _payload(kind: str, obj: s.Row) -> s.Row:
     if kind == s.ALLOC:
         # Nomad strips the job from allocation events: it is on the Job topic
         return {k: v for k, v in obj.items() if k != "Job"}
@@ -224,7 +224,7 @@ def _payload(kind: str, obj: Obj) -> Obj:
     return obj
 
 
-def _filter_keys(kind: str, obj: Obj) -> tuple[str, ...] | None:
+def _filter_keys(kind: str, obj: s.Row) -> tuple[str, ...] | None:
     if kind in (s.EVAL, s.ALLOC):
         return (str(obj.get("JobID", "")), str(obj.get("DeploymentID") or ""))
     if kind == s.DEPLOYMENT:
@@ -234,7 +234,7 @@ def _filter_keys(kind: str, obj: Obj) -> tuple[str, ...] | None:
     return None
 
 
-def _event_key(kind: str, key: str, obj: Obj) -> str:
+def _event_key(kind: str, key: str, obj: s.Row) -> str:
     if kind == s.JOB:
         return str(obj.get("ID", key))
     if kind == s.ACL_TOKEN:
@@ -246,7 +246,7 @@ def _event_key(kind: str, key: str, obj: Obj) -> str:
     return str(obj.get("ID", key))
 
 
-def _one_type(kind: str, old: Obj | None, new: Obj | None, shared: str) -> str:
+def _one_type(kind: str, old: s.Row | None, new: s.Row | None, shared: str) -> str:
     if kind == s.NODE:
         return _node_type(old, new)
     if kind == s.ACL_TOKEN:

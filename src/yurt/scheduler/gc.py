@@ -33,11 +33,10 @@ import bisect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
 
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
-from yurt.scheduler.structs import Allocation, Deployment, Evaluation, Job, Node
+from yurt.scheduler.structs import Allocation, Deployment, Evaluation, Job
 
 # Whether a wall time (ns) is older than a threshold (ns), or collection is forced.
 _Old = Callable[[int, int], bool]
@@ -110,17 +109,17 @@ class GarbageCollector:
         def old(when_ns: int, threshold_ns: int) -> bool:
             return force or when_ns <= now - threshold_ns
 
-        # The store's rows as the structs they are (the store keeps JSON dicts).
-        tables = self.store.tables
-        jobs = cast(dict[str, Job], tables[s.JOB])
+        store = self.store
+        tables = store.tables
+        jobs = store.jobs_by_key
         result = GCResult()
         doomed: list[tuple[str, str]] = []
         jobs_gone: set[str] = set()
 
         for key, job in jobs.items():
             ns, jid = str(job.get("Namespace") or "default"), str(job["ID"])
-            evals = cast(list[Evaluation], self.store.evals_for_job(ns, jid))
-            allocs = cast(list[Allocation], self.store.allocs_for_job(ns, jid))
+            evals = self.store.evals_for_job(ns, jid)
+            allocs = self.store.allocs_for_job(ns, jid)
             if not self._job_collectable(job, evals, allocs, old):
                 continue
             jobs_gone.add(key)
@@ -144,9 +143,9 @@ class GarbageCollector:
                     doomed.append((kind, key))
 
         allocs_by_eval: dict[str, list[Allocation]] = {}
-        for alloc in cast(dict[str, Allocation], tables[s.ALLOC]).values():
+        for alloc in store.allocs.values():
             allocs_by_eval.setdefault(str(alloc.get("EvalID", "")), []).append(alloc)
-        for ev in cast(dict[str, Evaluation], tables[s.EVAL]).values():
+        for ev in store.evals.values():
             job_key = s.job_key(str(ev.get("Namespace") or "default"), str(ev.get("JobID", "")))
             if job_key in jobs_gone or ev.get("Status") not in _TERMINAL_EVAL:
                 continue
@@ -163,7 +162,7 @@ class GarbageCollector:
             result.allocs += len(mine)
 
         deployment_before = self.times.index_at(now - th.deployment_ns)
-        for dep in cast(dict[str, Deployment], tables[s.DEPLOYMENT]).values():
+        for dep in store.deployments.values():
             job_key = s.job_key(str(dep.get("Namespace") or "default"), str(dep.get("JobID", "")))
             if job_key in jobs_gone or dep.get("Status") not in _TERMINAL_DEPLOYMENT:
                 continue
@@ -174,7 +173,7 @@ class GarbageCollector:
             doomed.append((s.DEPLOYMENT, dep["ID"]))
             result.deployments += 1
 
-        for node in cast(dict[str, Node], tables[s.NODE]).values():
+        for node in store.nodes.values():
             if node.get("Status") != m.NODE_DOWN:
                 continue
             if not old(int(node.get("StatusUpdatedAt") or 0) * 10**9, th.node_ns):
@@ -219,7 +218,7 @@ class GarbageCollector:
     def _deployment_needed(self, dep: Deployment, job: Job | None) -> bool:
         if any(
             a.get("DeploymentID") == dep["ID"] and not m.alloc_client_terminal(a)
-            for a in self.store.tables[s.ALLOC].values()
+            for a in self.store.allocs.values()
         ):
             return True
         if job is None or job.get("Stop"):

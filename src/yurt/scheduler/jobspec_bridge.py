@@ -9,6 +9,7 @@ from typing import Any
 from yurt import jobspec
 from yurt.jobspec import api as jobspec_api
 
+# A job as the request gave it, before it is canonical and checked: free-form JSON.
 Obj = dict[str, Any]
 
 

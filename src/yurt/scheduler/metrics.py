@@ -19,16 +19,16 @@ def _gauges(server: SchedulerServer) -> list[tuple[str, float, dict[str, str]]]:
     stats = server.broker.stats()
     out.append(("nomad.nomad.broker.total_ready", stats["TotalReady"], {}))
     out.append(("nomad.nomad.broker.total_waiting", stats["TotalWaiting"], {}))
-    blocked = sum(1 for e in store.tables[s.EVAL].values() if e["Status"] == m.EVAL_BLOCKED)
+    blocked = sum(1 for e in store.evals.values() if e["Status"] == m.EVAL_BLOCKED)
     out.append(("nomad.nomad.blocked_evals.total_blocked", blocked, {}))
     out.append(("nomad.nomad.heartbeat.active", server.heartbeats.tracked(), {}))
     by_status: dict[str, int] = {}
-    for node in store.tables[s.NODE].values():
+    for node in store.nodes.values():
         by_status[node.get("Status", "")] = by_status.get(node.get("Status", ""), 0) + 1
     for status, n in sorted(by_status.items()):
         out.append(("nomad.nomad.nodes", n, {"status": status}))
     by_client: dict[str, int] = {}
-    for alloc in store.tables[s.ALLOC].values():
+    for alloc in store.allocs.values():
         st = alloc.get("ClientStatus", "")
         by_client[st] = by_client.get(st, 0) + 1
     for status, n in sorted(by_client.items()):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 from yurt.scheduler.structs import (
@@ -19,15 +19,18 @@ from yurt.scheduler.structs import (
     Allocation,
     Deployment,
     DeploymentState,
+    Evaluation,
     Job,
     JobChildrenSummary,
     JobSummary,
     NetworkResource,
+    Node,
     Resources,
     TaskGroup,
     TaskGroupSummary,
 )
 
+# The API views built here from typed rows (stubs, node view): free-form answers.
 Obj = dict[str, Any]
 
 # Evaluation status and triggers (nomad/structs).
@@ -96,7 +99,7 @@ def new_eval(
     deployment_id: str = "",
     previous_eval: str = "",
     wait_until_ns: int = 0,
-) -> Obj:
+) -> Evaluation:
     now = now_ns()
     return {
         "ID": new_id(),
@@ -133,8 +136,8 @@ def new_eval(
     }
 
 
-def eval_view(ev: Obj) -> Obj:
-    out = dict(ev)
+def eval_view(ev: Evaluation) -> Evaluation:
+    out = ev.copy()
     out.pop("WaitUntilNs", None)
     return out
 
@@ -221,8 +224,8 @@ ALLOC_STUB_FIELDS = (
 )
 
 
-def alloc_stub(alloc: Obj, *, resources: bool = False) -> Obj:
-    out = {k: alloc.get(k) for k in ALLOC_STUB_FIELDS}
+def alloc_stub(alloc: Allocation, *, resources: bool = False) -> Obj:
+    out: Obj = {k: alloc.get(k) for k in ALLOC_STUB_FIELDS}
     out["JobType"] = alloc.get("JobType", "service")
     out["JobVersion"] = alloc.get("JobVersion", 0)
     out["PreemptedAllocations"] = alloc.get("PreemptedAllocations")
@@ -348,7 +351,9 @@ def alloc_resources(
 # jobs -----------------------------------------------------------------------------------
 
 
-def job_status(job: Mapping[str, Any], allocs: list[Obj], evals: list[Obj]) -> str:
+def job_status(
+    job: Mapping[str, Any], allocs: Sequence[Allocation], evals: Sequence[Evaluation]
+) -> str:
     if not job.get("Stop") and (job.get("Periodic") or job.get("ParameterizedJob")):
         return JOB_RUNNING
     # Nomad's TerminalStatus: an allocation the server stopped no longer keeps the job
@@ -364,9 +369,9 @@ def job_status(job: Mapping[str, Any], allocs: list[Obj], evals: list[Obj]) -> s
 
 def job_summary(
     job: Mapping[str, Any],
-    allocs: list[Obj],
-    evals: list[Obj],
-    children: list[Obj],
+    allocs: Sequence[Allocation],
+    evals: Sequence[Evaluation],
+    children: Sequence[Job],
 ) -> JobSummary:
     groups: dict[str, TaskGroupSummary] = {}
     for tg in job.get("TaskGroups") or []:
@@ -423,7 +428,7 @@ def _empty_tg_summary() -> TaskGroupSummary:
     }
 
 
-def _latest_queued(evals: list[Obj]) -> dict[str, int] | None:
+def _latest_queued(evals: Sequence[Evaluation]) -> dict[str, int] | None:
     done = [e for e in evals if e.get("QueuedAllocations") is not None]
     if not done:
         return None
@@ -454,8 +459,8 @@ JOB_STUB_FIELDS = (
 )
 
 
-def job_stub(job: Obj, summary: JobSummary, *, meta: bool = False) -> Obj:
-    out = {k: job.get(k) for k in JOB_STUB_FIELDS}
+def job_stub(job: Job, summary: JobSummary, *, meta: bool = False) -> Obj:
+    out: Obj = {k: job.get(k) for k in JOB_STUB_FIELDS}
     out["Periodic"] = bool(job.get("Periodic"))
     out["ParameterizedJob"] = bool(job.get("ParameterizedJob"))
     out["JobSummary"] = summary
@@ -471,13 +476,13 @@ def deep_copy(obj: Obj) -> Obj:
 # nodes ----------------------------------------------------------------------------------
 
 
-def node_view(node: Obj) -> Obj:
-    out = dict(node)
+def node_view(node: Node) -> Obj:
+    out: Obj = dict(node)
     out["SecretID"] = ""
     return out
 
 
-def node_stub(node: Obj, *, resources: bool = False, os_attr: bool = False) -> Obj:
+def node_stub(node: Node, *, resources: bool = False, os_attr: bool = False) -> Obj:
     attrs = node.get("Attributes") or {}
     out: Obj = {
         "Address": attrs.get("unique.network.ip-address", _host(node.get("HTTPAddr", ""))),

@@ -10,6 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from yurt.scheduler.structs import Job, Node, NodePool
+
+# a request body before it is checked: any JSON object
 Obj = dict[str, Any]
 
 ALL = "all"
@@ -35,7 +38,9 @@ def _multi(errors: list[str]) -> str:
     return f"{count}:\n" + "".join(f"\t* {e}\n" for e in errors) + "\n"
 
 
-def pool(name: str, index: int, description: str = "", meta: Obj | None = None) -> Obj:
+def pool(
+    name: str, index: int, description: str = "", meta: dict[str, str] | None = None
+) -> NodePool:
     return {
         "Name": name,
         "Description": description,
@@ -75,7 +80,7 @@ def validate(body: Obj) -> Obj:
     return {k: body.get(k) for k in _FIELDS} | {"Description": description}
 
 
-def pools(stored: Mapping[str, Obj], nodes: Iterable[Obj]) -> dict[str, Obj]:
+def pools(stored: Mapping[str, NodePool], nodes: Iterable[Node]) -> dict[str, NodePool]:
     """Every pool by name: the built-ins, the stored ones, and those nodes name."""
     out = {name: pool(name, 1, text) for name, text in BUILT_IN.items()}
     for node in nodes:
@@ -87,12 +92,16 @@ def pools(stored: Mapping[str, Obj], nodes: Iterable[Obj]) -> dict[str, Obj]:
     return out
 
 
-def in_pool(name: str, node: Obj) -> bool:
+def in_pool(name: str, node: Node) -> bool:
     return name == ALL or str(node.get("NodePool") or DEFAULT) == name
 
 
 def check_delete(
-    name: str, existing: Mapping[str, Obj], nodes: Iterable[Obj], jobs: Iterable[Obj], region: str
+    name: str,
+    existing: Mapping[str, NodePool],
+    nodes: Iterable[Node],
+    jobs: Iterable[Job],
+    region: str,
 ) -> None:
     """Why `name` may not be deleted, as Nomad refuses it (PoolError), or nothing."""
     if not name:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
@@ -20,8 +20,9 @@ from yurt.scheduler.broker import EvalBroker
 from yurt.scheduler.errors import NotFound
 from yurt.scheduler.job_keys import SERVER_FIELDS
 from yurt.scheduler.reconcile import Scheduler
-from yurt.scheduler.structs import Job
+from yurt.scheduler.structs import Evaluation, Job
 
+# A request body before it is checked (a client update, a submission): free-form JSON.
 Obj = dict[str, Any]
 
 # Nomad keeps six versions of a job (JobTrackedVersions).
@@ -64,12 +65,12 @@ class OpsBase:
         self.allocs_placed = 0
         self.eval_latencies_ns: list[int] = []
 
-    def _enqueue(self, evals: list[Obj]) -> None:
+    def _enqueue(self, evals: list[Evaluation]) -> None:
         for ev in evals:
             if ev["Status"] == m.EVAL_PENDING:
                 self.broker.enqueue(ev)
 
-    def _put_eval(self, txn: s.Txn, ev: Obj) -> Obj:
+    def _put_eval(self, txn: s.Txn, ev: Evaluation) -> Evaluation:
         if not ev["CreateIndex"]:
             ev["CreateIndex"] = txn.index
         ev["ModifyIndex"] = txn.index
@@ -78,16 +79,16 @@ class OpsBase:
 
     def stored_job(self, namespace: str, job_id: str) -> Job | None:
         """The job as stored (the store keeps JSON dicts: here they become Jobs)."""
-        return cast(Job | None, self.store.job(namespace, job_id))
+        return self.store.job(namespace, job_id)
 
     def stored_jobs(self) -> list[Job]:
-        return cast(list[Job], self.store.jobs())
+        return self.store.jobs()
 
     def _put_job(self, txn: s.Txn, job: Job) -> None:
         """The job and its version; versions past the tracked number are dropped."""
         ns = job["Namespace"]
-        txn.put(s.JOB, s.job_key(ns, job["ID"]), cast(Obj, job))
-        txn.put(s.JOB_VERSION, s.version_key(ns, job["ID"], int(job["Version"])), cast(Obj, job))
+        txn.put(s.JOB, s.job_key(ns, job["ID"]), job)
+        txn.put(s.JOB_VERSION, s.version_key(ns, job["ID"], int(job["Version"])), job)
         versions = self.store.job_versions(ns, job["ID"])
         kept = {int(job["Version"])}
         for old in versions:

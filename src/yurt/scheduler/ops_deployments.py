@@ -5,14 +5,14 @@ the user's promote, pause/resume and fail."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.errors import InvalidRequest, SchedulerError
-from yurt.scheduler.ops_base import Obj, json_copy
+from yurt.scheduler.ops_base import json_copy
 from yurt.scheduler.ops_jobs import JobOps
-from yurt.scheduler.structs import Allocation, Deployment, Job
+from yurt.scheduler.responses import DeploymentUpdateResponse
+from yurt.scheduler.structs import Allocation, Deployment, Evaluation, Job
 
 
 @dataclass
@@ -75,19 +75,19 @@ def tally_deployment(
 class DeploymentOps(JobOps):
     def _deployment_allocs(self, dep: Deployment, *, live_only: bool = False) -> list[Allocation]:
         return [
-            cast(Allocation, a)
+            a
             for a in self.store.allocs_for_job(dep["Namespace"], dep["JobID"])
             if a.get("DeploymentID") == dep["ID"] and not (live_only and m.alloc_is_terminal(a))
         ]
 
     def _job_of(self, dep: Deployment) -> Job | None:
-        return cast(Job | None, self.store.job(dep["Namespace"], dep["JobID"]))
+        return self.store.job(dep["Namespace"], dep["JobID"])
 
     def _watch_deployment(self, dep_id: str, *, check_deadline: bool = False) -> None:
         """Nomad's deployment watcher: count healthy allocations, promote canaries when
         `auto_promote`, finish, fail (unhealthy allocation or progress deadline) and
         auto-revert, or let the rolling update go on."""
-        dep = cast(Deployment | None, self.store.tables[s.DEPLOYMENT].get(dep_id))
+        dep = self.store.deployments.get(dep_id)
         if dep is None or dep["Status"] != m.DEPLOY_RUNNING:
             return
         new = json_copy(dep)
@@ -99,14 +99,14 @@ class DeploymentOps(JobOps):
             evals, revert_to = self._settle(txn, dep, new, tally, job)
             new["ModifyIndex"] = txn.index
             new["ModifyTime"] = m.now_ns()
-            txn.put(s.DEPLOYMENT, dep_id, cast(Obj, new))
+            txn.put(s.DEPLOYMENT, dep_id, new)
         self._enqueue(evals)
         if revert_to is not None:
             self.register_job(json_copy(revert_to))
 
     def _settle(
         self, txn: s.Txn, dep: Deployment, new: Deployment, tally: DeploymentTally, job: Job | None
-    ) -> tuple[list[Obj], Job | None]:
+    ) -> tuple[list[Evaluation], Job | None]:
         """Write the tally's verdict into `new`: failed (and the stable version to revert
         to), successful (its job version is stable now), or running (with an evaluation to
         go on when it progressed). Returns the evaluations made and the revert target."""
@@ -137,7 +137,7 @@ class DeploymentOps(JobOps):
         if not job or not any(tg.get("AutoRevert") for tg in new["TaskGroups"].values()):
             return None
         stable = [
-            cast(Job, v)
+            v
             for v in self.store.job_versions(dep["Namespace"], dep["JobID"])
             if v.get("Stable") and int(v["Version"]) != int(dep["JobVersion"])
         ]
@@ -147,7 +147,7 @@ class DeploymentOps(JobOps):
         ver = self.store.job_version(dep["Namespace"], dep["JobID"], dep["JobVersion"])
         if ver is None:
             return
-        ver = dict(ver)
+        ver = ver.copy()
         ver["Stable"] = True
         txn.put(
             s.JOB_VERSION,
@@ -158,20 +158,20 @@ class DeploymentOps(JobOps):
             cur = job.copy()
             cur["Stable"] = True
             cur["ModifyIndex"] = txn.index
-            txn.put(s.JOB, s.job_key(dep["Namespace"], dep["JobID"]), cast(Obj, cur))
+            txn.put(s.JOB, s.job_key(dep["Namespace"], dep["JobID"]), cur)
 
     def _deployment_job(self, dep: Deployment) -> Job:
         """The deployment's job; for a purged one, what an evaluation needs of it."""
         return self._job_of(dep) or {"ID": dep["JobID"], "Namespace": dep["Namespace"]}
 
-    def _watcher_eval(self, txn: s.Txn, dep: Deployment, job: Job) -> Obj:
+    def _watcher_eval(self, txn: s.Txn, dep: Deployment, job: Job) -> Evaluation:
         """Store (in `txn`) the evaluation the deployment watcher makes to go on with `dep`."""
         ev = m.new_eval(job, m.TRIGGER_DEPLOYMENT_WATCHER, txn.index, deployment_id=dep["ID"])
         return self._put_eval(txn, ev)
 
     def check_deployment_deadlines(self) -> None:
         now = m.now_ns()
-        for dep in cast(list[Deployment], list(self.store.tables[s.DEPLOYMENT].values())):
+        for dep in list(self.store.deployments.values()):
             if dep["Status"] != m.DEPLOY_RUNNING:
                 continue
             deadlines = [
@@ -181,7 +181,9 @@ class DeploymentOps(JobOps):
             if any(d and d < now for d in deadlines):
                 self._watch_deployment(dep["ID"], check_deadline=True)
 
-    def promote_deployment(self, dep: Deployment, groups: list[str] | None) -> Obj:
+    def promote_deployment(
+        self, dep: Deployment, groups: list[str] | None
+    ) -> DeploymentUpdateResponse:
         if dep["Status"] not in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
             # Nomad's RPC error text, answered 500 as Nomad's HTTP layer does.
             raise SchedulerError("can't promote terminal deployment")
@@ -210,7 +212,7 @@ class DeploymentOps(JobOps):
         with self.store.write() as txn:
             new["StatusDescription"] = "Deployment is running"
             new["ModifyIndex"] = txn.index
-            txn.put(s.DEPLOYMENT, dep["ID"], cast(Obj, new))
+            txn.put(s.DEPLOYMENT, dep["ID"], new)
             ev = self._watcher_eval(txn, dep, job)
         self._enqueue([ev])
         # The promoted canaries may already be all the group wants (count = canary): then
@@ -218,7 +220,7 @@ class DeploymentOps(JobOps):
         self._watch_deployment(dep["ID"])
         return update_response(txn.index, ev)
 
-    def pause_deployment(self, dep: Deployment, pause: bool) -> Obj:
+    def pause_deployment(self, dep: Deployment, pause: bool) -> DeploymentUpdateResponse:
         if dep["Status"] not in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
             raise SchedulerError(f"can't {'pause' if pause else 'resume'} terminal deployment")
         status = m.DEPLOY_PAUSED if pause else m.DEPLOY_RUNNING
@@ -235,13 +237,15 @@ class DeploymentOps(JobOps):
             self._watch_deployment(dep["ID"])
         return update_response(txn.index, evals[0] if evals else None)
 
-    def fail_deployment(self, dep: Deployment) -> Obj:
+    def fail_deployment(self, dep: Deployment) -> DeploymentUpdateResponse:
         """`nomad deployment fail`: a running deployment only."""
         if dep["Status"] != m.DEPLOY_RUNNING:
             raise SchedulerError("can't fail terminal deployment")
         return self.set_deployment_status(dep, m.DEPLOY_FAILED, "Deployment marked as failed")
 
-    def set_alloc_health(self, dep: Deployment, healthy: list[str], unhealthy: list[str]) -> Obj:
+    def set_alloc_health(
+        self, dep: Deployment, healthy: list[str], unhealthy: list[str]
+    ) -> DeploymentUpdateResponse:
         """Nomad's manual health (`health_check = "manual"`): mark allocations of the
         deployment healthy or unhealthy (unhealthy wins for an ID in both), then let the
         deployment watcher judge it; Nomad's texts (its RPC errors, answered 500)."""
@@ -250,7 +254,7 @@ class DeploymentOps(JobOps):
         if dep["Status"] not in (m.DEPLOY_RUNNING, m.DEPLOY_PAUSED):
             raise SchedulerError("can't set health of allocations for a terminal deployment")
         marks = {**dict.fromkeys(healthy, True), **dict.fromkeys(unhealthy, False)}
-        allocs = self.store.tables[s.ALLOC]
+        allocs = self.store.allocs
         for alloc_id in marks:
             if len(alloc_id) != 36:
                 raise SchedulerError(
@@ -265,7 +269,7 @@ class DeploymentOps(JobOps):
         with self.store.write() as txn:
             txn.event_type = "DeploymentAllocHealth"
             for alloc_id, ok in marks.items():
-                alloc = dict(allocs[alloc_id])
+                alloc = allocs[alloc_id].copy()
                 alloc["DeploymentStatus"] = {
                     **(alloc.get("DeploymentStatus") or {}),
                     "Healthy": ok,
@@ -279,7 +283,9 @@ class DeploymentOps(JobOps):
         self._watch_deployment(dep["ID"])
         return update_response(txn.index, ev)
 
-    def set_deployment_status(self, dep: Deployment, status: str, desc: str) -> Obj:
+    def set_deployment_status(
+        self, dep: Deployment, status: str, desc: str
+    ) -> DeploymentUpdateResponse:
         with self.store.write() as txn:
             _put_status(txn, dep, status, desc)
         return update_response(txn.index, None)
@@ -290,10 +296,10 @@ def _put_status(txn: s.Txn, dep: Deployment, status: str, desc: str) -> None:
     new["Status"] = status
     new["StatusDescription"] = desc
     new["ModifyIndex"] = txn.index
-    txn.put(s.DEPLOYMENT, dep["ID"], cast(Obj, new))
+    txn.put(s.DEPLOYMENT, dep["ID"], new)
 
 
-def update_response(index: int, ev: Obj | None) -> Obj:
+def update_response(index: int, ev: Evaluation | None) -> DeploymentUpdateResponse:
     """structs.DeploymentUpdateResponse, every field always present as Go marshals it (an
     auto-revert's `RevertedJobVersion` is reported by the job's register, never here)."""
     return {

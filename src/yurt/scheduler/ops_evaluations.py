@@ -9,10 +9,10 @@ import time
 
 from yurt.scheduler import model as m
 from yurt.scheduler import plan_apply
-from yurt.scheduler import store as s
-from yurt.scheduler.ops_base import Obj, spec_of
+from yurt.scheduler.ops_base import spec_of
 from yurt.scheduler.ops_nodes import NodeOps
 from yurt.scheduler.reconcile import Plan
+from yurt.scheduler.structs import Evaluation, Job
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ _LATENCIES_KEPT = 100_000
 class EvaluationOps(NodeOps):
     def process_eval(self, eval_id: str) -> None:
         """Plan one pending evaluation and apply its plan; a planning error fails it."""
-        ev = self.store.tables[s.EVAL].get(eval_id)
+        ev = self.store.evals.get(eval_id)
         if ev is None or ev["Status"] != m.EVAL_PENDING:
             return
         started = time.perf_counter_ns()
@@ -32,7 +32,7 @@ class EvaluationOps(NodeOps):
         except Exception as exc:
             log.exception("evaluation %s failed", eval_id)
             with self.store.write() as txn:
-                failed = dict(ev)
+                failed = ev.copy()
                 failed["Status"] = m.EVAL_FAILED
                 failed["StatusDescription"] = f"scheduler error: {exc}"
                 failed["ModifyTime"] = m.now_ns()
@@ -45,16 +45,16 @@ class EvaluationOps(NodeOps):
         if len(self.eval_latencies_ns) > _LATENCIES_KEPT:
             del self.eval_latencies_ns[: _LATENCIES_KEPT // 2]
 
-    def apply_plan(self, ev: Obj, plan: Plan) -> None:
+    def apply_plan(self, ev: Evaluation, plan: Plan) -> None:
         new_evals = plan_apply.apply_plan(self, ev, plan)
         self._enqueue(new_evals)
         self._finish_drains()
 
-    def plan_job(self, job: Obj) -> tuple[Obj, Plan]:
+    def plan_job(self, job: Job) -> tuple[Evaluation, Plan]:
         """A dry run of registering `job`: the evaluation it would make and its plan."""
         namespace = job.get("Namespace") or m.DEFAULT_NAMESPACE
         existing = self.store.job(namespace, job["ID"])
-        proposed = dict(job)
+        proposed = job.copy()
         proposed["Namespace"] = namespace
         if existing is not None and spec_of(existing) == spec_of(proposed):
             proposed["Version"] = existing["Version"]
@@ -66,6 +66,6 @@ class EvaluationOps(NodeOps):
 
     def restore(self) -> None:
         """After a restart: every pending evaluation goes back to the broker."""
-        pending = [e for e in self.store.tables[s.EVAL].values() if e["Status"] == m.EVAL_PENDING]
+        pending = [e for e in self.store.evals.values() if e["Status"] == m.EVAL_PENDING]
         pending.sort(key=lambda e: e["CreateIndex"])
         self._enqueue(pending)

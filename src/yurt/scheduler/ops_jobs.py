@@ -3,13 +3,16 @@ and purge, force an evaluation, scale a group, revert to a version, mark a versi
 
 from __future__ import annotations
 
-from typing import cast
-
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.errors import Conflict, InvalidRequest, NotFound
 from yurt.scheduler.ops_base import Obj, OpsBase, json_copy, spec_of
-from yurt.scheduler.structs import Job
+from yurt.scheduler.responses import (
+    JobDeregisterResponse,
+    JobRegisterResponse,
+    JobStabilityResponse,
+)
+from yurt.scheduler.structs import Evaluation, Job
 
 
 class JobOps(OpsBase):
@@ -23,7 +26,7 @@ class JobOps(OpsBase):
         submission: Obj | None = None,
         triggered_by: str = m.TRIGGER_JOB_REGISTER,
         stable: bool = False,
-    ) -> Obj:
+    ) -> JobRegisterResponse:
         namespace = job.get("Namespace") or m.DEFAULT_NAMESPACE
         job["Namespace"] = namespace
         existing = self.stored_job(namespace, job["ID"])
@@ -35,7 +38,7 @@ class JobOps(OpsBase):
                 if tg["Name"] in counts:
                     tg["Count"] = counts[tg["Name"]]
         changed = existing is None or spec_of(existing) != spec_of(job)
-        evals: list[Obj] = []
+        evals: list[Evaluation] = []
         with self.store.write() as txn:
             if changed:
                 job["Version"] = int(existing["Version"]) + 1 if existing else 0
@@ -66,7 +69,7 @@ class JobOps(OpsBase):
             "KnownLeader": True,
         }
 
-    def deregister_job(self, namespace: str, job_id: str, *, purge: bool) -> Obj:
+    def deregister_job(self, namespace: str, job_id: str, *, purge: bool) -> JobDeregisterResponse:
         """Stop (a new version with `Stop`) or purge a job. As Nomad's `Job.Deregister`, a
         job that is not there (never was, or already purged) is no error: the answer is
         an evaluation all the same, which finds nothing to stop."""
@@ -101,7 +104,9 @@ class JobOps(OpsBase):
             "KnownLeader": True,
         }
 
-    def evaluate_job(self, namespace: str, job_id: str, *, force_reschedule: bool = False) -> Obj:
+    def evaluate_job(
+        self, namespace: str, job_id: str, *, force_reschedule: bool = False
+    ) -> JobRegisterResponse:
         job = self.job_or_404(namespace, job_id)
         if job.get("Periodic") or job.get("ParameterizedJob"):
             raise InvalidRequest("can't evaluate periodic or parameterized job")
@@ -126,7 +131,7 @@ class JobOps(OpsBase):
                 and not alloc.get("NextAllocation")
                 and alloc.get("DesiredStatus") == m.ALLOC_DESIRED_RUN
             ):
-                upd = dict(alloc)
+                upd = alloc.copy()
                 upd["DesiredTransition"] = {
                     **(alloc.get("DesiredTransition") or {}),
                     "ForceReschedule": True,
@@ -135,7 +140,9 @@ class JobOps(OpsBase):
                 upd["AllocModifyIndex"] = txn.index
                 txn.put(s.ALLOC, upd["ID"], upd)
 
-    def scale_job(self, namespace: str, job_id: str, group: str, count: int | None) -> Obj:
+    def scale_job(
+        self, namespace: str, job_id: str, group: str, count: int | None
+    ) -> JobRegisterResponse:
         job = self.job_or_404(namespace, job_id)
         names = [tg["Name"] for tg in job.get("TaskGroups") or []]
         if group not in names:
@@ -160,7 +167,7 @@ class JobOps(OpsBase):
 
     def revert_job(
         self, namespace: str, job_id: str, version: int, enforce_prior: int | None
-    ) -> Obj:
+    ) -> JobRegisterResponse:
         job = self.job_or_404(namespace, job_id)
         if enforce_prior is not None and int(job["Version"]) != enforce_prior:
             raise InvalidRequest(
@@ -168,22 +175,24 @@ class JobOps(OpsBase):
             )
         if int(job["Version"]) == version:
             raise InvalidRequest(f"can't revert to current version {version}")
-        old = cast(Job | None, self.store.job_version(namespace, job_id, version))
+        old = self.store.job_version(namespace, job_id, version)
         if old is None:
             raise InvalidRequest(f"job {job_id!r} at version {version} not found")
         return self.register_job(json_copy(old))
 
-    def set_stable(self, namespace: str, job_id: str, version: int, stable: bool) -> Obj:
+    def set_stable(
+        self, namespace: str, job_id: str, version: int, stable: bool
+    ) -> JobStabilityResponse:
         old = self.store.job_version(namespace, job_id, version)
         if old is None:
             raise NotFound("job not found")
         with self.store.write() as txn:
-            upd = dict(old)
+            upd = old.copy()
             upd["Stable"] = stable
             txn.put(s.JOB_VERSION, s.version_key(namespace, job_id, version), upd)
             current = self.store.job(namespace, job_id)
             if current is not None and int(current["Version"]) == version:
-                cur = dict(current)
+                cur = current.copy()
                 cur["Stable"] = stable
                 cur["ModifyIndex"] = txn.index
                 txn.put(s.JOB, s.job_key(namespace, job_id), cur)

@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import cast
 
 from yurt.scheduler import model as m
 from yurt.scheduler import plan_apply
 from yurt.scheduler import store as s
 from yurt.scheduler.errors import InvalidRequest, PermissionDenied
-from yurt.scheduler.ops_base import Obj, OpsBase
+from yurt.scheduler.ops_base import OpsBase
 from yurt.scheduler.placement import computed_class
-from yurt.scheduler.structs import DrainSpec, Node, NodeUpdateResponse, Resources
+from yurt.scheduler.responses import NodeHeartbeatResponse
+from yurt.scheduler.structs import (
+    DrainSpec,
+    Evaluation,
+    Node,
+    NodeEvent,
+    NodeUpdateResponse,
+    Resources,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +30,7 @@ NODE_SECRET_MISMATCH = "node secret does not match"
 _EVENTS_KEPT = 10
 
 
-def _event(message: str) -> Obj:
+def _event(message: str) -> NodeEvent:
     return {
         "Message": message,
         "Subsystem": "Cluster",
@@ -35,13 +42,13 @@ def _event(message: str) -> Obj:
 
 class NodeOps(OpsBase):
     def _node(self, node_id: str) -> Node | None:
-        return cast(Node | None, self.store.tables[s.NODE].get(node_id))
+        return self.store.nodes.get(node_id)
 
     def _put_node(self, txn: s.Txn, node: Node) -> None:
         node["ModifyIndex"] = txn.index
-        txn.put(s.NODE, node["ID"], cast(Obj, node))
+        txn.put(s.NODE, node["ID"], node)
 
-    def register_node(self, node: Node) -> Obj:
+    def register_node(self, node: Node) -> NodeHeartbeatResponse:
         existing = self._node(node["ID"])
         if (
             existing is not None
@@ -59,10 +66,10 @@ class NodeOps(OpsBase):
             self.on_node_alive(new["ID"])
         return {"NodeID": new["ID"], "HeartbeatTTL": self.heartbeat_ttl, "Index": txn.index}
 
-    def _node_evals(self, txn: s.Txn, node: Node, *, include_system: bool) -> list[Obj]:
+    def _node_evals(self, txn: s.Txn, node: Node, *, include_system: bool) -> list[Evaluation]:
         """node-update evals: every job with allocations on the node, system jobs, and the
         blocked evaluations that a changed node may now satisfy."""
-        evals: list[Obj] = []
+        evals: list[Evaluation] = []
         seen: set[tuple[str, str]] = set()
         for alloc in self.store.allocs_for_node(node["ID"]):
             if m.alloc_is_terminal(alloc):
@@ -90,9 +97,9 @@ class NodeOps(OpsBase):
                             m.new_eval(job, m.TRIGGER_NODE_UPDATE, txn.index, node_id=node["ID"]),
                         )
                     )
-            for ev in self.store.tables[s.EVAL].values():
+            for ev in self.store.evals.values():
                 if ev["Status"] == m.EVAL_BLOCKED:
-                    unblocked = dict(ev)
+                    unblocked = ev.copy()
                     unblocked["Status"] = m.EVAL_PENDING
                     unblocked["ModifyTime"] = m.now_ns()
                     evals.append(self._put_eval(txn, unblocked))
@@ -105,7 +112,7 @@ class NodeOps(OpsBase):
         self._enqueue(evals)
         return _update_response(evals, txn.index, node["ModifyIndex"])
 
-    def heartbeat(self, node: Node) -> Obj:
+    def heartbeat(self, node: Node) -> NodeHeartbeatResponse:
         if node.get("Status") != m.NODE_READY:
             # A node that was marked down and heartbeats again is back.
             return self.register_node({"ID": node["ID"], "SecretID": node.get("SecretID", "")})
@@ -154,7 +161,7 @@ class NodeOps(OpsBase):
     def _finish_drains(self) -> None:
         """A draining node whose allocations have all stopped is drained: its strategy goes
         and its last drain is complete."""
-        for node in cast(list[Node], plan_apply.draining_nodes(self.store)):
+        for node in plan_apply.draining_nodes(self.store):
             busy = any(
                 a.get("DesiredStatus") == m.ALLOC_DESIRED_RUN
                 and not m.alloc_client_terminal(a)
@@ -177,7 +184,7 @@ class NodeOps(OpsBase):
                 self._put_node(txn, new)
 
 
-def _update_response(evals: list[Obj], index: int, node_index: int) -> NodeUpdateResponse:
+def _update_response(evals: list[Evaluation], index: int, node_index: int) -> NodeUpdateResponse:
     return {
         "EvalIDs": [e["ID"] for e in evals] or None,
         "EvalCreateIndex": index,

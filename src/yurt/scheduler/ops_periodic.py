@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from yurt.scheduler import model as m
 from yurt.scheduler.cron import Cron, CronError
 from yurt.scheduler.errors import InvalidRequest
-from yurt.scheduler.ops_base import Obj, OpsBase, json_copy
-from yurt.scheduler.structs import Job
+from yurt.scheduler.ops_base import OpsBase, json_copy
+from yurt.scheduler.responses import JobDispatchResponse, PeriodicForceResponse
+from yurt.scheduler.structs import Evaluation, Job
 
 
 class PeriodicOps(OpsBase):
@@ -24,7 +25,7 @@ class PeriodicOps(OpsBase):
         meta: dict[str, str] | None = None,
         payload: str = "",
         trigger: str = m.TRIGGER_PERIODIC,
-    ) -> tuple[Job, Obj]:
+    ) -> tuple[Job, Evaluation]:
         child = json_copy(parent)
         child["ID"] = child_id
         child["Name"] = child_id
@@ -49,14 +50,16 @@ class PeriodicOps(OpsBase):
         self._enqueue([ev])
         return child, ev
 
-    def force_periodic(self, namespace: str, job_id: str) -> Obj:
+    def force_periodic(self, namespace: str, job_id: str) -> PeriodicForceResponse:
         job = self.job_or_404(namespace, job_id)
         if not (job.get("Periodic") or {}).get("Enabled", True) or not job.get("Periodic"):
             raise InvalidRequest("job is not periodic")
         _, ev = self._launch_child(job, f"{job_id}/periodic-{int(time.time())}")
         return {"EvalID": ev["ID"], "EvalCreateIndex": ev["CreateIndex"], "Index": self.store.index}
 
-    def dispatch(self, namespace: str, job_id: str, payload: str, meta: dict[str, str]) -> Obj:
+    def dispatch(
+        self, namespace: str, job_id: str, payload: str, meta: dict[str, str]
+    ) -> JobDispatchResponse:
         job = self.job_or_404(namespace, job_id)
         check_dispatch(job, payload, meta)
         child_id = f"{job_id}/dispatch-{int(time.time())}-{secrets.token_hex(4)}"

@@ -7,8 +7,6 @@ The store removes an allocation's registrations itself when the allocation stops
 
 from __future__ import annotations
 
-from typing import cast
-
 from yurt.scheduler import model as m
 from yurt.scheduler import services as svc
 from yurt.scheduler import store as s
@@ -23,8 +21,8 @@ class ServiceOps(OpsBase):
 
         A registration of an allocation that is not on this node is refused; one of an
         allocation that has already stopped is dropped (it would outlive its allocation)."""
-        table = cast(dict[str, ServiceRegistration], self.store.tables[s.SERVICE])
-        allocs = self.store.tables[s.ALLOC]
+        table = self.store.services
+        allocs = self.store.allocs
         wanted: list[ServiceRegistration] = []
         for raw in upserts:
             try:
@@ -48,7 +46,7 @@ class ServiceOps(OpsBase):
                 old = table.get(reg["ID"])
                 reg["CreateIndex"] = old["CreateIndex"] if old is not None else txn.index
                 reg["ModifyIndex"] = txn.index
-                txn.put(s.SERVICE, reg["ID"], cast(Obj, reg))
+                txn.put(s.SERVICE, reg["ID"], reg)
             for sid in gone:
                 txn.delete(s.SERVICE, sid)
         return txn.index

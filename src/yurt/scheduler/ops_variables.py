@@ -13,7 +13,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 from yurt.scheduler import store as s
 from yurt.scheduler import variables as v
@@ -21,8 +20,6 @@ from yurt.scheduler import workload_identity as wi
 from yurt.scheduler.acl_policy import WorkloadClaim
 from yurt.scheduler.keyring import Keyring
 from yurt.scheduler.structs import Variable, VariableLock
-
-Obj = dict[str, Any]
 
 SET = "set"
 DELETE = "delete"
@@ -62,13 +59,13 @@ class VariableOps:
     def identity(self, token: str, data_dir: Path | str) -> WorkloadClaim | None:
         """The claim of a task's workload identity token (None: forged, or its allocation
         is gone or terminal)."""
-        return wi.claim_of(self.keyring_at(data_dir), token, self.store.tables[s.ALLOC])
+        return wi.claim_of(self.keyring_at(data_dir), token, self.store.allocs)
 
     # --- reads ---------------------------------------------------------------------------
 
     def _variables(self) -> dict[str, Variable]:
         """The store's variable rows, as what they are."""
-        return cast(dict[str, Variable], self.store.tables[s.VARIABLE])
+        return self.store.variables
 
     def variable(self, namespace: str, path: str) -> Variable | None:
         return self._variables().get(variable_key(namespace, path))
@@ -146,7 +143,7 @@ class VariableOps:
         # indexes; yurt stores the new expiry in place.
         with self.store.write() as txn:
             renewed: Variable = {**current, "Lock": decision.lock}
-            txn.put(s.VARIABLE, variable_key(namespace, path), cast(Obj, renewed))
+            txn.put(s.VARIABLE, variable_key(namespace, path), renewed)
         return Applied(True, renewed, txn.index)
 
     def release_lock(self, namespace: str, path: str, lock_id: str, has_items: bool) -> Applied:
@@ -171,7 +168,7 @@ class VariableOps:
         with self.store.write() as txn:
             for var in lost:
                 freed: Variable = {**var, "Lock": None, "ModifyIndex": txn.index, "ModifyTime": now}
-                txn.put(s.VARIABLE, variable_key(var["Namespace"], var["Path"]), cast(Obj, freed))
+                txn.put(s.VARIABLE, variable_key(var["Namespace"], var["Path"]), freed)
         return len(lost)
 
     def _conflict(self, current: Variable | None) -> Applied:
@@ -207,5 +204,5 @@ class VariableOps:
                 "Data": data,
                 "KeyID": key_id,
             }
-            txn.put(s.VARIABLE, variable_key(namespace, path), cast(Obj, var))
+            txn.put(s.VARIABLE, variable_key(namespace, path), var)
         return Applied(True, var, txn.index)

@@ -12,26 +12,24 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from yurt.scheduler import model as m
 from yurt.scheduler import store as s
 from yurt.scheduler.feasible import view_of
-from yurt.scheduler.structs import Deployment, Node
+from yurt.scheduler.structs import Allocation, Deployment, Evaluation, Node
 
 if TYPE_CHECKING:
     from yurt.scheduler.ops_base import OpsBase as Operations
     from yurt.scheduler.reconcile import Plan
 
-Obj = dict[str, Any]
 
-
-def apply_plan(ops: Operations, ev: Obj, plan: Plan) -> list[Obj]:
+def apply_plan(ops: Operations, ev: Evaluation, plan: Plan) -> list[Evaluation]:
     """Write the plan and complete `ev`; returns the new pending evaluations (for the
     broker, once committed)."""
     store = ops.store
-    new_evals: list[Obj] = []
-    share_alike_parts(cast(Iterable[Obj], plan.allocs.values()))
+    new_evals: list[Evaluation] = []
+    share_alike_parts(plan.allocs.values())
     with store.write() as txn:
         now = m.now_ns()
         for planned in plan.deployments.values():
@@ -43,7 +41,7 @@ def apply_plan(ops: Operations, ev: Obj, plan: Plan) -> list[Obj]:
                 alloc["CreateIndex"] = txn.index
                 dep = plan.deployments.get(alloc.get("DeploymentID") or "")
                 if dep is None and alloc.get("DeploymentID"):
-                    stored = store.tables[s.DEPLOYMENT].get(alloc["DeploymentID"])
+                    stored = store.deployments.get(alloc["DeploymentID"])
                     if stored is not None:
                         dep = cast(Deployment, json.loads(json.dumps(stored)))
                         dep["ModifyIndex"] = txn.index
@@ -53,13 +51,13 @@ def apply_plan(ops: Operations, ev: Obj, plan: Plan) -> list[Obj]:
             alloc["ModifyIndex"] = txn.index
             alloc["AllocModifyIndex"] = txn.index
             alloc["ModifyTime"] = now
-            txn.put(s.ALLOC, alloc["ID"], cast(Obj, alloc))
+            txn.put(s.ALLOC, alloc["ID"], alloc)
         for planned in plan.deployments.values():
             planned["ModifyTime"] = now
-            txn.put(s.DEPLOYMENT, planned["ID"], cast(Obj, planned))
+            txn.put(s.DEPLOYMENT, planned["ID"], planned)
         for follow in plan.new_evals:
-            new_evals.append(ops._put_eval(txn, cast(Obj, follow)))
-        done = dict(ev)
+            new_evals.append(ops._put_eval(txn, follow))
+        done = ev.copy()
         done["Status"] = m.EVAL_COMPLETE
         done["FailedTGAllocs"] = plan.failed_tg or None
         done["QueuedAllocations"] = plan.queued
@@ -69,7 +67,7 @@ def apply_plan(ops: Operations, ev: Obj, plan: Plan) -> list[Obj]:
             # job's blocked ones (a stopped job's would otherwise keep it from GC forever).
             for other in store.evals_for_job(ev["Namespace"], ev["JobID"]):
                 if other["Status"] == m.EVAL_BLOCKED and other["ID"] != ev["ID"]:
-                    canceled = dict(other)
+                    canceled = other.copy()
                     canceled["Status"] = m.EVAL_CANCELED
                     canceled["StatusDescription"] = f'evaluation "{other["ID"]}" successful'
                     canceled["ModifyTime"] = now
@@ -155,11 +153,14 @@ LONG_LIVED = LongLived()
 # tasks' resources, lifecycles, the empty desired transition): placing a group of 100 keeps
 # one copy instead of 100. Stored objects are never changed in place (every writer copies
 # what it changes), which is what makes sharing them safe.
-_ALIKE_TOP = ("TaskResources", "DesiredTransition")
-_ALIKE_ALLOCATED = ("Tasks", "TaskLifecycles")
+_ALIKE_TOP: tuple[Literal["TaskResources", "DesiredTransition"], ...] = (
+    "TaskResources",
+    "DesiredTransition",
+)
+_ALIKE_ALLOCATED: tuple[Literal["Tasks", "TaskLifecycles"], ...] = ("Tasks", "TaskLifecycles")
 
 
-def share_alike_parts(allocs: Iterable[Obj]) -> None:
+def share_alike_parts(allocs: Iterable[Allocation]) -> None:
     """Make equal parts of the new allocations one object (hash-consing within a plan)."""
     seen: dict[tuple[str, str, str], Any] = {}
 
@@ -182,21 +183,25 @@ def share_alike_parts(allocs: Iterable[Obj]) -> None:
                 alloc[name] = alike(group, name, "", alloc[name])
         allocated = alloc.get("AllocatedResources")
         if isinstance(allocated, dict):
-            for name in _ALIKE_ALLOCATED:
-                if name in allocated:
-                    allocated[name] = alike(group, name, "AllocatedResources", allocated[name])
+            for part in _ALIKE_ALLOCATED:
+                if part in allocated:
+                    allocated[part] = alike(group, part, "AllocatedResources", allocated[part])
 
 
 def settle_job_statuses(store: s.Store, txn: s.Txn) -> None:
     """Put the new status of every job whose allocations or evaluations this transaction
     changes, reading them as they will be once it commits."""
-    touched: dict[tuple[str, str], tuple[dict[str, Obj], dict[str, Obj]]] = {}
+    touched: dict[tuple[str, str], tuple[dict[str, Allocation], dict[str, Evaluation]]] = {}
     for kind, key, obj in txn.puts:
         if kind not in (s.ALLOC, s.EVAL) or obj is None or not obj.get("JobID"):
             continue
         owner = (str(obj.get("Namespace") or m.DEFAULT_NAMESPACE), str(obj["JobID"]))
         allocs, evals = touched.setdefault(owner, ({}, {}))
-        (allocs if kind == s.ALLOC else evals)[key] = obj
+        # the store keeps rows of every kind as one mapping type: these are of their kind
+        if kind == s.ALLOC:
+            allocs[key] = cast(Allocation, obj)
+        else:
+            evals[key] = cast(Evaluation, obj)
     for (namespace, job_id), (planned_allocs, planned_evals) in touched.items():
         job = store.job(namespace, job_id)
         if job is None:
@@ -214,8 +219,7 @@ def settle_job_statuses(store: s.Store, txn: s.Txn) -> None:
             )
 
 
-def draining_nodes(store: s.Store) -> list[Obj]:
+def draining_nodes(store: s.Store) -> list[Node]:
     """The nodes with a drain in progress, found without a scan of every node while the
     node table is unchanged (the node view caches it)."""
-    nodes = cast(list[Node], list(store.tables[s.NODE].values()))
-    return cast(list[Obj], view_of(nodes).draining())
+    return view_of(list(store.nodes.values())).draining()

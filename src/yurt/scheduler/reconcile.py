@@ -113,14 +113,12 @@ class ClusterState:
     job_versions: Mapping[int, Job] = field(default_factory=dict)
 
 
-def snapshot(
-    store: Store, ev: Mapping[str, Any], *, job: Mapping[str, Any] | None = None
-) -> ClusterState:
+def snapshot(store: Store, ev: Evaluation, *, job: Job | None = None) -> ClusterState:
     """The store's state for evaluating `ev` (of `job` in place of the stored one, for a
-    dry run). The one place where the store's untyped objects become the typed structs."""
+    dry run)."""
     namespace, job_id = ev["Namespace"], ev["JobID"]
     current = job or store.job(namespace, job_id)
-    allocs = [cast(Allocation, dict(a)) for a in store.allocs_for_job(namespace, job_id)]
+    allocs = [a.copy() for a in store.allocs_for_job(namespace, job_id)]
     version = int(current.get("Version") or 0) if current is not None else 0
     versions: dict[int, Job] = {}
     for alloc in allocs:
@@ -128,14 +126,14 @@ def snapshot(
         if ran != version and ran not in versions:
             old = store.job_version(namespace, job_id, ran)
             if old is not None:
-                versions[ran] = cast(Job, old)
+                versions[ran] = old
     return ClusterState(
-        evaluation=cast(Evaluation, ev),
-        job=cast(Job | None, current),
+        evaluation=ev,
+        job=current,
         allocs=allocs,
-        nodes=cast(Mapping[str, Node], store.tables["node"]),
+        nodes=store.nodes,
         usage=store.usage,
-        deployments=cast(list[Deployment], store.deployments_for_job(namespace, job_id)),
+        deployments=store.deployments_for_job(namespace, job_id),
         job_versions=versions,
     )
 
@@ -165,9 +163,7 @@ class Scheduler:
         self.store = store
         self.algorithm = algorithm
 
-    def plan(
-        self, ev: Mapping[str, Any], now_ns: int, *, job_override: Mapping[str, Any] | None = None
-    ) -> Plan:
+    def plan(self, ev: Evaluation, now_ns: int, *, job_override: Job | None = None) -> Plan:
         state = snapshot(self.store, ev, job=job_override)
         return decide(state, now_ns, algorithm=self.algorithm)
 
@@ -581,15 +577,12 @@ class _Run:
             if self.ev["ID"] == alloc.get("FollowupEvalID"):
                 return "now"
             assert self.job is not None
-            follow = cast(
-                Evaluation,
-                m.new_eval(
-                    self.job,
-                    m.TRIGGER_RETRY_FAILED_ALLOC,
-                    0,
-                    previous_eval=self.ev["ID"],
-                    wait_until_ns=when,
-                ),
+            follow = m.new_eval(
+                self.job,
+                m.TRIGGER_RETRY_FAILED_ALLOC,
+                0,
+                previous_eval=self.ev["ID"],
+                wait_until_ns=when,
             )
             self.plan.new_evals.append(follow)
             alloc["FollowupEvalID"] = follow["ID"]

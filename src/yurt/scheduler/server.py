@@ -242,7 +242,7 @@ class SchedulerServer:
         """Start the leader's work: after a restart or a failover, nodes get a fresh TTL
         (as Nomad's new leader gives them) and every pending evaluation goes back to the
         broker."""
-        for node in self.store.tables[s.NODE].values():
+        for node in self.store.nodes.values():
             if node.get("Status") == m.NODE_READY:
                 self.heartbeats.reset(node["ID"])
         self.ops.restore()
@@ -269,7 +269,7 @@ class SchedulerServer:
             eval_id = await self.broker.dequeue()
             if not self._unpaused.is_set():
                 self.broker.enqueue(
-                    self.store.tables[s.EVAL].get(eval_id) or {"ID": eval_id, "CreateIndex": 0}
+                    self.store.evals.get(eval_id) or {"ID": eval_id, "CreateIndex": 0}
                 )
                 continue
             try:

@@ -9,17 +9,29 @@ nothing is ever answered that a `kill -9` could lose.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from yurt.api.blocking import WatchHub
 from yurt.scheduler.model import alloc_client_terminal, alloc_uses_resources, job_status
 from yurt.scheduler.usage import NodeUsage
 from yurt.storage.interface import Backend, Batch, Reclaimed, RemoteChange
 from yurt.storage.topics import TopicIndex
+
+if TYPE_CHECKING:
+    from yurt.scheduler.structs import (
+        Allocation,
+        Deployment,
+        Evaluation,
+        Job,
+        Node,
+        NodePool,
+        ServiceRegistration,
+        Variable,
+    )
 
 JOB = "job"
 JOB_VERSION = "job_version"
@@ -60,9 +72,11 @@ KINDS = (
 # the backend's table of each kind's index (what blocking reads of a kind's list wait on)
 KIND_INDEX = "_index"
 
-Obj = dict[str, Any]
+# A stored object: the JSON Nomad answers with, of any kind (one of yurt.scheduler.structs'
+# TypedDicts). Read-only once stored: a write puts a new object, it never edits the old one.
+Row = Mapping[str, Any]
 # (kind, key, the object before, the object after) of one committed put or delete
-Change = tuple[str, str, Obj | None, Obj | None]
+Change = tuple[str, str, Row | None, Row | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +104,12 @@ class Txn:
     def __init__(self, batch: Batch) -> None:
         self._batch = batch
         self.index = batch.claim_index()
-        self.puts: list[tuple[str, str, Obj | None]] = []
+        self.puts: list[tuple[str, str, Row | None]] = []
         # what the event stream calls this write, when its changes alone cannot tell
         self.event_type = ""
         self.cause: list[Change] = []
 
-    def put(self, kind: str, key: str, obj: Obj) -> None:
+    def put(self, kind: str, key: str, obj: Row) -> None:
         self._batch.put(kind, key, obj)
         self.puts.append((kind, key, obj))
 
@@ -117,7 +131,7 @@ class Store:
     def __init__(self, data_dir: Path | str | Backend, hub: WatchHub | None = None) -> None:
         self.backend = open_backend(data_dir)
         self.hub = hub if hub is not None else WatchHub()
-        self.tables: dict[str, dict[str, Obj]] = {k: {} for k in KINDS}
+        self.tables: dict[str, dict[str, Row]] = {k: {} for k in KINDS}
         self._kinds = TopicIndex(self.hub, KIND_INDEX)
         self.allocs_by_node: dict[str, set[str]] = {}
         self.allocs_by_job: dict[str, set[str]] = {}
@@ -165,7 +179,7 @@ class Store:
             hook(commit)
         self._settle_job_statuses(txn.puts, commit)
 
-    def _into_memory(self, kind: str, key: str, obj: Obj | None, topics: set[str]) -> Change:
+    def _into_memory(self, kind: str, key: str, obj: Row | None, topics: set[str]) -> Change:
         """One committed put (or delete, `obj` None) into the tables and indexes, adding
         the topics it wakes to `topics`."""
         table = self.tables[kind]
@@ -208,7 +222,7 @@ class Store:
                 hook(commit)
 
     def _settle_job_statuses(
-        self, puts: list[tuple[str, str, Obj | None]], cause: Commit | None = None
+        self, puts: list[tuple[str, str, Row | None]], cause: Commit | None = None
     ) -> None:
         """Store the status of every job whose allocations or evaluations just changed, in a
         write of its own when it moved, as Nomad's state store does: the job's ModifyIndex
@@ -217,7 +231,7 @@ class Store:
         for kind, _key, obj in puts:
             if kind in (ALLOC, EVAL) and obj is not None and obj.get("JobID"):
                 touched.add((str(obj.get("Namespace") or "default"), str(obj["JobID"])))
-        changed: list[tuple[Obj, str]] = []
+        changed: list[tuple[Job, str]] = []
         for namespace, job_id in touched:
             job = self.job(namespace, job_id)
             if job is None:
@@ -252,7 +266,7 @@ class Store:
             for sid in sorted(self.services_by_alloc.get(alloc_id, ())):
                 txn.delete(SERVICE, sid)
 
-    def _reindex(self, kind: str, key: str, old: Obj | None, new: Obj | None) -> None:
+    def _reindex(self, kind: str, key: str, old: Row | None, new: Row | None) -> None:
         if kind == SERVICE:
             if old is not None:
                 self.services_by_alloc.get(old["AllocID"], set()).discard(key)
@@ -281,37 +295,73 @@ class Store:
             self.allocs_by_job.setdefault(job_key(new["Namespace"], new["JobID"]), set()).add(key)
 
     # reads -----------------------------------------------------------------------------
+    # Each kind's table seen as the struct it holds: rows are put only through the write
+    # paths that build them as that struct, so this is where the JSON becomes typed.
 
-    def job(self, namespace: str, job_id: str) -> Obj | None:
-        return self.tables[JOB].get(job_key(namespace, job_id))
+    @property
+    def jobs_by_key(self) -> dict[str, Job]:
+        return cast("dict[str, Job]", self.tables[JOB])
 
-    def jobs(self) -> list[Obj]:
-        return list(self.tables[JOB].values())
+    @property
+    def allocs(self) -> dict[str, Allocation]:
+        return cast("dict[str, Allocation]", self.tables[ALLOC])
 
-    def job_versions(self, namespace: str, job_id: str) -> list[Obj]:
+    @property
+    def evals(self) -> dict[str, Evaluation]:
+        return cast("dict[str, Evaluation]", self.tables[EVAL])
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        return cast("dict[str, Node]", self.tables[NODE])
+
+    @property
+    def deployments(self) -> dict[str, Deployment]:
+        return cast("dict[str, Deployment]", self.tables[DEPLOYMENT])
+
+    @property
+    def node_pools(self) -> dict[str, NodePool]:
+        return cast("dict[str, NodePool]", self.tables[NODE_POOL])
+
+    @property
+    def services(self) -> dict[str, ServiceRegistration]:
+        return cast("dict[str, ServiceRegistration]", self.tables[SERVICE])
+
+    @property
+    def variables(self) -> dict[str, Variable]:
+        return cast("dict[str, Variable]", self.tables[VARIABLE])
+
+    def job(self, namespace: str, job_id: str) -> Job | None:
+        return self.jobs_by_key.get(job_key(namespace, job_id))
+
+    def jobs(self) -> list[Job]:
+        return list(self.jobs_by_key.values())
+
+    def job_versions(self, namespace: str, job_id: str) -> list[Job]:
         prefix = job_key(namespace, job_id) + "\x00"
-        found = [v for k, v in self.tables[JOB_VERSION].items() if k.startswith(prefix)]
+        versions = cast("dict[str, Job]", self.tables[JOB_VERSION])
+        found = [v for k, v in versions.items() if k.startswith(prefix)]
         return sorted(found, key=lambda j: -int(j.get("Version", 0)))
 
-    def job_version(self, namespace: str, job_id: str, version: int) -> Obj | None:
-        return self.tables[JOB_VERSION].get(version_key(namespace, job_id, version))
+    def job_version(self, namespace: str, job_id: str, version: int) -> Job | None:
+        versions = cast("dict[str, Job]", self.tables[JOB_VERSION])
+        return versions.get(version_key(namespace, job_id, version))
 
-    def allocs_for_job(self, namespace: str, job_id: str) -> list[Obj]:
+    def allocs_for_job(self, namespace: str, job_id: str) -> list[Allocation]:
         keys = self.allocs_by_job.get(job_key(namespace, job_id), set())
-        return [self.tables[ALLOC][k] for k in keys]
+        return [self.allocs[k] for k in keys]
 
-    def allocs_for_node(self, node_id: str) -> list[Obj]:
+    def allocs_for_node(self, node_id: str) -> list[Allocation]:
         keys = self.allocs_by_node.get(node_id, set())
-        return [self.tables[ALLOC][k] for k in keys]
+        return [self.allocs[k] for k in keys]
 
-    def evals_for_job(self, namespace: str, job_id: str) -> list[Obj]:
+    def evals_for_job(self, namespace: str, job_id: str) -> list[Evaluation]:
         keys = self.evals_by_job.get(job_key(namespace, job_id), set())
-        return [self.tables[EVAL][k] for k in keys]
+        return [self.evals[k] for k in keys]
 
-    def deployments_for_job(self, namespace: str, job_id: str) -> list[Obj]:
+    def deployments_for_job(self, namespace: str, job_id: str) -> list[Deployment]:
         return [
             d
-            for d in self.tables[DEPLOYMENT].values()
+            for d in self.deployments.values()
             if d["JobID"] == job_id and d["Namespace"] == namespace
         ]
 

@@ -386,7 +386,7 @@ class Evaluation(TypedDict, total=False):
     PreviousEval: str
     BlockedEval: str
     RelatedEvals: JSONValue
-    FailedTGAllocs: dict[str, dict[str, JSONValue]] | None
+    FailedTGAllocs: dict[str, AllocMetric] | None
     ClassEligibility: dict[str, bool] | None
     EscapedComputedClass: bool
     QuotaLimitReached: str
@@ -435,7 +435,7 @@ class Node(TypedDict, total=False):
     Status: str
     StatusDescription: str
     StatusUpdatedAt: int
-    Events: list[dict[str, JSONValue]] | None
+    Events: list[NodeEvent] | None
     Drivers: dict[str, dict[str, JSONValue]] | None
     HostVolumes: dict[str, JSONValue] | None
     HostNetworks: dict[str, JSONValue] | None
@@ -451,6 +451,16 @@ class DrainSpec(TypedDict):
 
     Deadline: int
     IgnoreSystemJobs: bool
+
+
+class NodeEvent(TypedDict):
+    """structs.NodeEvent: one entry of a node's event history."""
+
+    Message: str
+    Subsystem: str
+    Details: dict[str, str] | None
+    Timestamp: str
+    CreateIndex: int
 
 
 class NodeUpdateResponse(TypedDict):
@@ -693,5 +703,47 @@ class ACLToken(TypedDict, total=False):
     ExpirationTTL: int
     ExpirationTime: str
     Hash: str
+    CreateIndex: int
+    ModifyIndex: int
+
+
+class NodePool(TypedDict):
+    """structs.NodePool (yurt.scheduler.node_pools): a built-in, stored or node-named pool."""
+
+    Name: str
+    Description: str
+    Meta: dict[str, str] | None
+    SchedulerConfiguration: JSONValue
+    CreateIndex: int
+    ModifyIndex: int
+
+
+class ACLOneTimeToken(TypedDict):
+    """structs.OneTimeToken as stored, by the hash of its one-time secret: the caller's
+    secret is kept sealed with the one-time secret (`SealedSecret`, yurt's own)."""
+
+    AccessorID: str
+    SealedSecret: str
+    ExpiresAt: str
+    CreateIndex: int
+    ModifyIndex: int
+
+
+class ScalingTarget(TypedDict):
+    Namespace: str
+    Job: str
+    Group: str
+
+
+class ScalingPolicy(TypedDict):
+    """api.ScalingPolicy, made from a group's `scaling` block (yurt.scheduler.api_scaling)."""
+
+    ID: str
+    Type: str
+    Target: ScalingTarget
+    Policy: JSONValue
+    Min: int | None
+    Max: int | None
+    Enabled: bool
     CreateIndex: int
     ModifyIndex: int
