@@ -91,6 +91,26 @@ def _submit(url: str, job_id: str) -> requests.Response:
     return requests.post(f"{url}/v1/jobs", data=json.dumps(_job(job_id)), timeout=30)
 
 
+def _put_var(url: str, path: str, items: dict[str, str]) -> None:
+    got = requests.put(f"{url}/v1/var/{path}", data=json.dumps({"Items": items}), timeout=30)
+    assert got.status_code == 200, got.text
+
+
+def _var_items(url: str, path: str) -> object:
+    got = requests.get(f"{url}/v1/var/{path}", timeout=5)
+    return got.json().get("Items") if got.status_code == 200 else got.text
+
+
+def _every_server_reads(servers: Servers, idx: tuple[int, ...], path: str, items: object) -> None:
+    """The variable opens on each of `idx`: they share the keyring in the store."""
+    for i in idx:
+        wait_for(
+            lambda i=i: _var_items(servers.url(i), path) == items,
+            5,
+            f"{path} opened on server {i}",
+        )
+
+
 def test_three_servers_one_leader_and_a_failover(tmp_path: Path) -> None:
     servers = Servers(tmp_path)
     client: YurtProcess | None = None
@@ -124,6 +144,9 @@ def test_three_servers_one_leader_and_a_failover(tmp_path: Path) -> None:
                 5,
                 f"the job on server {i}",
             )
+        # a variable written through a follower is sealed by the leader and opens on all
+        _put_var(servers.url(1), "app/db", {"password": "hunter2"})
+        _every_server_reads(servers, (0, 1, 2), "app/db", {"password": "hunter2"})
 
         # a client that knows the leader first and the third server next (Nomad's
         # `-servers a,b`): when the leader dies it goes on through the third
@@ -180,6 +203,11 @@ def test_three_servers_one_leader_and_a_failover(tmp_path: Path) -> None:
                 f"{job_id} running",
             )
             assert len(placed) == 1
+        # the variable sealed by the dead leader still opens, and the new leader seals
+        # with the same key: both survivors read what either wrote
+        _every_server_reads(servers, (1, 2), "app/db", {"password": "hunter2"})
+        _put_var(servers.url(2), "app/after", {"k": "v"})
+        _every_server_reads(servers, (1, 2), "app/after", {"k": "v"})
         # the client failed over: its node is still ready on the new leader
         nodes = requests.get(f"{servers.url(1)}/v1/nodes").json()
         assert [n["Status"] for n in nodes] == ["ready"]

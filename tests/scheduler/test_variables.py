@@ -5,8 +5,6 @@ sealing; variables in the ACL policy language and workload identities' implicit 
 from __future__ import annotations
 
 import base64
-import json
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from yurt.api.durations import MINUTE, SECOND
 from yurt.scheduler import variables as v
 from yurt.scheduler import workload_identity as wi
 from yurt.scheduler.acl_policy import WorkloadClaim, compile_acl, parse_policy
-from yurt.scheduler.keyring import Keyring, KeyringError
+from yurt.scheduler.keyring import Keyring, KeyringError, RootKey, legacy_key
 
 Obj = dict[str, Any]
 
@@ -326,25 +324,19 @@ def test_pagination(per_page: int, token: str, want_paths: list[str], want_token
 # --- keyring -------------------------------------------------------------------------------
 
 
-def test_the_keyring_seals_and_opens_and_keeps_its_key_private(tmp_path: Path) -> None:
-    ring = Keyring(tmp_path / "keyring")
+def test_the_keyring_seals_and_opens() -> None:
+    ring = Keyring([RootKey.generated()])
     blob, key_id = ring.seal(b'{"password":"hunter2"}')
     assert b"hunter2" not in blob.encode() and key_id == ring.key_id
     assert ring.open(blob, key_id) == b'{"password":"hunter2"}'
-    key_file = next((tmp_path / "keyring").glob("*.json"))
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert stat.S_IMODE((tmp_path / "keyring").stat().st_mode) == 0o700
-    # the same key after a restart
-    again = Keyring(tmp_path / "keyring")
-    assert again.key_id == key_id and again.open(blob, key_id) == b'{"password":"hunter2"}'
-    assert json.loads(key_file.read_text())["KeyID"] == key_id
 
 
-def test_the_keyring_seals_with_aes_256_gcm(tmp_path: Path) -> None:
-    ring = Keyring(tmp_path)
+def test_the_keyring_seals_with_aes_256_gcm() -> None:
+    key = RootKey.generated()
+    ring = Keyring([key])
     blob, _ = ring.seal(b"secret", b"default\x00app/db")
     raw = base64.b64decode(blob)
-    doc = json.loads(next(tmp_path.glob("*.json")).read_text())
+    doc = key.row("active", 1, 0)
     root = base64.b64decode(doc["Key"])
     assert doc["Algorithm"] == "aes256-gcm" and len(root) == 32
     # the blob is nonce(12) | AES-256-GCM output, which a standard implementation opens
@@ -355,8 +347,8 @@ def test_the_keyring_seals_with_aes_256_gcm(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("where", [0, 5, 12, 13, -1, -16])
-def test_a_flipped_bit_anywhere_does_not_open(tmp_path: Path, where: int) -> None:
-    ring = Keyring(tmp_path)
+def test_a_flipped_bit_anywhere_does_not_open(where: int) -> None:
+    ring = Keyring([RootKey.generated()])
     blob, key_id = ring.seal(b"secret value")
     raw = bytearray(base64.b64decode(blob))
     raw[where] ^= 1
@@ -364,8 +356,8 @@ def test_a_flipped_bit_anywhere_does_not_open(tmp_path: Path, where: int) -> Non
         ring.open(base64.b64encode(bytes(raw)).decode(), key_id)
 
 
-def test_a_blob_opens_only_where_it_was_bound_and_with_its_key(tmp_path: Path) -> None:
-    ring = Keyring(tmp_path)
+def test_a_blob_opens_only_where_it_was_bound_and_with_its_key() -> None:
+    ring = Keyring([RootKey.generated()])
     blob, key_id = ring.seal(b"secret", b"default\x00app/db")
     assert ring.open(blob, key_id, b"default\x00app/db") == b"secret"
     with pytest.raises(KeyringError, match="failed authentication"):
@@ -373,7 +365,7 @@ def test_a_blob_opens_only_where_it_was_bound_and_with_its_key(tmp_path: Path) -
     with pytest.raises(KeyringError, match="no such key"):
         ring.open(blob, "other-key", b"default\x00app/db")
     with pytest.raises(KeyringError, match="no such key"):
-        Keyring(tmp_path / "elsewhere").open(blob, key_id, b"default\x00app/db")
+        Keyring([RootKey.generated()]).open(blob, key_id, b"default\x00app/db")
     with pytest.raises(KeyringError, match="truncated"):
         ring.open("AAAA", key_id)
     with pytest.raises(KeyringError, match="not base64"):
@@ -383,7 +375,7 @@ def test_a_blob_opens_only_where_it_was_bound_and_with_its_key(tmp_path: Path) -
 def test_a_key_file_of_another_algorithm_is_refused(tmp_path: Path) -> None:
     (tmp_path / "k.json").write_text('{"KeyID": "k", "Algorithm": "rot13", "Key": ""}')
     with pytest.raises(KeyringError, match="'rot13' is not 'aes256-gcm'"):
-        Keyring(tmp_path)
+        legacy_key(tmp_path)
 
 
 # --- ACL -----------------------------------------------------------------------------------
@@ -445,8 +437,8 @@ def test_a_tasks_implicit_access(ns: str, path: str, cap: str, want: bool) -> No
     assert acl.allow_variable_op(ns, path, cap, CLAIM) is want
 
 
-def test_workload_identities_are_signed_and_die_with_their_allocation(tmp_path: Path) -> None:
-    ring = Keyring(tmp_path)
+def test_workload_identities_are_signed_and_die_with_their_allocation() -> None:
+    ring = Keyring([RootKey.generated()])
     alloc = {
         "ID": "a1",
         "Namespace": "default",
@@ -460,4 +452,4 @@ def test_workload_identities_are_signed_and_die_with_their_allocation(tmp_path: 
     assert wi.claim_of(ring, token[:-1] + ("0" if token[-1] != "0" else "1"), {"a1": alloc}) is None
     assert wi.claim_of(ring, token, {}) is None
     assert wi.claim_of(ring, token, {"a1": {**alloc, "ClientStatus": "complete"}}) is None
-    assert wi.claim_of(Keyring(tmp_path / "other"), token, {"a1": alloc}) is None
+    assert wi.claim_of(Keyring([RootKey.generated()]), token, {"a1": alloc}) is None

@@ -30,6 +30,7 @@ from yurt.scheduler.acl_enforce import request_token
 from yurt.scheduler.acl_state import denied
 from yurt.scheduler.api_common import index_headers, namespace, server_of
 from yurt.scheduler.api_internal import node_auth
+from yurt.scheduler.keyring import NoRootKey
 from yurt.scheduler.operations import Operations
 from yurt.scheduler.ops_variables import Applied, variable_key
 from yurt.scheduler.structs import Variable, VariableView
@@ -52,7 +53,10 @@ class Caller:
 
 def _ops(request: web.Request) -> Operations:
     server = server_of(request)
-    server.ops.keyring_at(server.config.data_dir)
+    try:
+        server.ops.keyring_at(server.config.data_dir)
+    except NoRootKey as exc:  # a follower before the leader's key reached it
+        raise APIError(500, str(exc)) from None
     return server.ops
 
 

@@ -8,7 +8,9 @@ A variable is the store's `variable` kind, keyed `namespace\\0path`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,8 +20,21 @@ from yurt.scheduler import store as s
 from yurt.scheduler import variables as v
 from yurt.scheduler import workload_identity as wi
 from yurt.scheduler.acl_policy import WorkloadClaim
-from yurt.scheduler.keyring import Keyring
+from yurt.scheduler.keyring import (
+    ACTIVE,
+    INACTIVE,
+    Keyring,
+    NoRootKey,
+    RootKey,
+    legacy_key,
+    ordered,
+)
 from yurt.scheduler.structs import Variable, VariableLock
+from yurt.storage.etcd import IndexConflict
+from yurt.storage.etcd_client import EtcdError
+from yurt.storage.interface import RemoteChange
+
+log = logging.getLogger(__name__)
 
 SET = "set"
 DELETE = "delete"
@@ -42,19 +57,81 @@ class Applied:
 
 class VariableOps:
     store: s.Store
+    # False on a follower of a shared store: the leader makes the root key (writes go to it)
+    makes_keys: bool = True
     _keyring: Keyring | None = None
+    _keyring_of: tuple[tuple[str, int], ...] = ()  # the rows `_keyring` was built from
+    _imported = False
 
     def keyring_at(self, data_dir: Path | str) -> Keyring:
-        """The keyring of the server's data directory, opened (or made) on first use."""
-        if self._keyring is None:
-            self._keyring = Keyring(Path(data_dir) / "keyring")
-        return self._keyring
+        """The keyring in the store, with the key of an older yurt's
+        `<data_dir>/keyring/*.json` imported on first use and a root key made when there
+        is none (by the leader, as Nomad's leader does when it takes the lead). A follower
+        that finds none raises `NoRootKey` (the API answers 500; the leader's key arrives
+        through the store's watch)."""
+        if not self._imported:
+            try:
+                self._import_legacy(Path(data_dir) / "keyring")
+                self._imported = True
+            except EtcdError as exc:
+                if self.makes_keys:
+                    raise
+                # a follower's own write refused (it led once: its fence is stale);
+                # tried again at the next use, and when it leads
+                log.warning("variables keyring: importing the data dir's key: %s", exc)
+        if not self.store.tables[s.KEYRING]:
+            if not self.makes_keys:
+                raise NoRootKey(
+                    "variables keyring: no root key in the store yet; the leader makes it "
+                    "when it takes the lead: retry"
+                )
+            self._store_key(RootKey.generated(), made=True)
+        return self.keyring
 
     @property
     def keyring(self) -> Keyring:
-        if self._keyring is None:
-            raise RuntimeError("variables: keyring_at() was never called")
+        """The store's keys, rebuilt when its rows changed (a put is a new row object)."""
+        rows = self.store.tables[s.KEYRING]
+        of = tuple((key, id(row)) for key, row in rows.items())
+        if self._keyring is None or self._keyring_of != of:
+            self._keyring = Keyring(ordered(rows.values()))
+            self._keyring_of = of
         return self._keyring
+
+    def _import_legacy(self, directory: Path) -> None:
+        found = legacy_key(directory)
+        if found is not None and found.key_id not in self.store.tables[s.KEYRING]:
+            self._store_key(found, made=False)
+
+    def _store_key(self, key: RootKey, *, made: bool) -> None:
+        """Store `key`: active when the store has none, else (an imported one) inactive.
+        Two servers storing at the same moment: the commit that lost its index re-reads
+        the store and keeps the other's key; if both commit, the older key is the active
+        one everywhere (`ordered`) and the newer, when freshly made (nothing sealed with
+        it yet), is deleted by its maker."""
+        state = INACTIVE if self.store.tables[s.KEYRING] else ACTIVE
+        try:
+            with self.store.write() as txn:
+                txn.put(s.KEYRING, key.key_id, key.row(state, txn.index, time.time_ns()))
+        except IndexConflict:
+            self._reread_keys()
+            if made or key.key_id in self.store.tables[s.KEYRING]:
+                return
+            # an imported key must get in: the other write did not carry it
+            self._store_key(key, made=False)
+            return
+        self._reread_keys()
+        if made and ordered(self.store.tables[s.KEYRING].values())[0].key_id != key.key_id:
+            # lost to another write: the key stays, unused (never active), and harmless
+            with contextlib.suppress(IndexConflict), self.store.write() as txn:
+                txn.delete(s.KEYRING, key.key_id)
+
+    def _reread_keys(self) -> None:
+        """The keyring rows as the backend has them now, into memory (applying a row the
+        watch brings again changes nothing)."""
+        rows = [RemoteChange(s.KEYRING, k, v, 0) for k, v in self.store.backend.load(s.KEYRING)]
+        if rows:
+            self.store.apply_remote(rows)
 
     def identity(self, token: str, data_dir: Path | str) -> WorkloadClaim | None:
         """The claim of a task's workload identity token (None: forged, or its allocation

@@ -63,6 +63,7 @@ class SchedulerServer:
             heartbeat_ttl=self.config.heartbeat_ttl,
             on_node_alive=self.heartbeats.reset,
         )
+        self.ops.makes_keys = self.cluster is None  # a cluster's leader makes them (`_lead`)
         self.gc = GarbageCollector(self.store, self.config.gc_thresholds)
         self.acl = ACLState(self.store, self.config.data_dir)
         self.server_id = self._server_id()
@@ -247,14 +248,27 @@ class SchedulerServer:
                 self.heartbeats.reset(node["ID"])
         self.ops.restore()
         self._apply_pause()
+        self._make_keyring()
         self._leader_tasks = [
             asyncio.create_task(self._worker(), name="scheduler-worker"),
             asyncio.create_task(self._periodic(), name="periodic-launcher"),
             asyncio.create_task(self._collect_garbage(), name="gc"),
         ]
 
+    def _make_keyring(self) -> None:
+        """The variables' root key, made (or imported) now as Nomad's new leader does, so
+        that followers have it before anyone asks them."""
+        from yurt.storage.etcd_client import EtcdError
+
+        self.ops.makes_keys = True
+        try:
+            self.ops.keyring_at(self.config.data_dir)
+        except EtcdError as exc:  # deposed at once: the next leader makes it
+            log.warning("variables keyring: %s", exc)
+
     def _step_down(self) -> None:
         """Stop it at once: another server leads, and has the evaluations and timers."""
+        self.ops.makes_keys = False
         for task in self._leader_tasks:
             task.cancel()
         self._tasks += self._leader_tasks  # awaited by `stop()`

@@ -52,6 +52,9 @@ SERVICE = "service"
 VARIABLE = "variable"
 # Nomad's node pools made by the user (yurt.scheduler.node_pools), by name.
 NODE_POOL = "node_pool"
+# The root keys of Nomad Variables (yurt.scheduler.keyring), by KeyID: in the store so that
+# every server of it seals and opens with the same keys, as Nomad keeps them in Raft.
+KEYRING = "keyring"
 KINDS = (
     JOB,
     JOB_VERSION,
@@ -67,6 +70,7 @@ KINDS = (
     SERVICE,
     VARIABLE,
     NODE_POOL,
+    KEYRING,
 )
 
 # the backend's table of each kind's index (what blocking reads of a kind's list wait on)
