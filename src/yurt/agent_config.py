@@ -442,7 +442,8 @@ _UNSUPPORTED_BLOCKS = {
     "vault": "yurt has no Vault integration",
     "audit": "yurt has no audit log",
     "sentinel": "yurt has no Sentinel policies",
-    "autopilot": "yurt runs one server: there is no Raft cluster to manage",
+    "autopilot": "yurt has no Raft: several servers share etcd, whose quorum is the "
+    "availability bound (docs/cluster.md)",
 }
 _BLOCKS: dict[str, dict[str, tuple[type | tuple[type, ...], Setter]]] = {
     "consul": _CONSUL,

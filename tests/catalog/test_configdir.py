@@ -182,7 +182,7 @@ REJECTED: list[tuple[str, str, str]] = [
         "a.json",
         '{\n  "service": {"name": "w"},\n  "retry_join": ["x"]\n}\n',
         "3:3: yurt's catalog does not support \"retry_join\" in config files: yurt's "
-        "catalog runs one server",
+        "catalog servers find each other in the etcd",
     ),
     ("a.json", '{"ports": {"https": 70000}}', '1:12: "https" must be a port number'),
     ("a.json", '{"log_level": "debug"}', '1:2: yurt\'s catalog does not support "log_level"'),

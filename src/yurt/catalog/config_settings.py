@@ -33,6 +33,10 @@ _ONLY: dict[str, tuple[Any, str]] = {
     "bootstrap": (True, "yurt's catalog is always its own leader"),
     "bootstrap_expect": (1, "yurt's catalog is one server"),
 }
+_JOIN = (
+    "yurt's catalog servers find each other in the etcd of the agent config's store { } "
+    "(docs/cluster.md), and runs one server without it: there is no address to join"
+)
 # Consul's settings yurt's catalog does not implement, with what to do instead.
 _HINTS: dict[str, str] = {
     "datacenter": "use `yurt catalog -datacenter`",
@@ -44,8 +48,9 @@ _HINTS: dict[str, str] = {
     "addresses": "use `yurt catalog -http-addr`",
     "log_level": "set log_level in yurt's agent config, or YURT_LOG_LEVEL",
     "encrypt": "yurt's catalog has no gossip (Serf) traffic to encrypt",
-    "retry_join": "yurt's catalog runs one server: there is nothing to join",
-    "start_join": "yurt's catalog runs one server: there is nothing to join",
+    # several servers share etcd instead of gossiping (docs/cluster.md)
+    "retry_join": _JOIN,
+    "start_join": _JOIN,
     "connect": "yurt's catalog has no service mesh",
     "auto_encrypt": "yurt's catalog issues no certificates",
     "auto_config": "yurt's catalog issues no certificates",

@@ -154,11 +154,12 @@ class CatalogWatcher:
         waited = time.monotonic() - asked
         if new_index != index or not self._seen_services:
             services = {str(k): list(v or []) for k, v in (data or {}).items()}
-            # The index moved with the map unchanged: an instance was added, removed or
-            # changed keeping the service's tags. Its checks, if any, name it in the health
-            # answer; an address change does not show anywhere but in the instances: those
-            # are all read again, at a bounded rate (see `rebuild`).
-            if services == self.state.services and self._seen_services:
+            # The index moved: besides the services whose tags changed (read again at
+            # once), an instance may have been added, removed or moved keeping its
+            # service's tags, which shows nowhere but in the instances (not in the health
+            # answer when it has no checks): every routed service is read again, at a
+            # bounded rate (see `rebuild`).
+            if self._seen_services:
                 self._full_read_due = True
             self.state.services = services
             self.builder.set_services(services)

@@ -34,6 +34,7 @@ from yurt.scheduler.reconcile import Scheduler
 
 if TYPE_CHECKING:
     from yurt.cluster.role import ClusterRole
+    from yurt.storage.interface import RemoteChange
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,20 @@ class SchedulerServer:
             return None
         from yurt.cluster.role import ClusterRole
 
-        return ClusterRole(backend, self.config.store, "scheduler", self.store.apply_remote)
+        return ClusterRole(backend, self.config.store, "scheduler", self._apply_remote)
+
+    def _apply_remote(self, changes: list[RemoteChange]) -> None:
+        """Another server's commit into memory. On the leader, a pending evaluation in it
+        goes to the broker: the last commits of a leader that just died can reach the new
+        leader's memory after it took over and restored the pending ones (Nomad's new
+        leader waits on a Raft barrier for the same reason)."""
+        self.store.apply_remote(changes)
+        if not self._leader_tasks:
+            return
+        for change in changes:
+            ev = self.store.evals.get(change.key) if change.table == s.EVAL else None
+            if ev is not None and ev["Status"] == m.EVAL_PENDING:
+                self.broker.enqueue(ev)
 
     def _member(self) -> Member:
         """This server as the others see it: its advertised HTTP address, and the RPC
