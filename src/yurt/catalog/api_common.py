@@ -204,3 +204,21 @@ async def stream_json_list(
     except ConnectionResetError:
         pass  # the reader went away; nothing is left to answer
     return resp
+
+
+_MAX_UINT64 = 2**64 - 1
+
+
+def uint_query(request: web.Request, name: str, error: str) -> int | None:
+    """An unsigned 64-bit query parameter (None when absent). `error` is Consul's text for a
+    bad one, which differs between endpoints: `{name}` and `{raw}` are filled in."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= _MAX_UINT64:
+        raise APIError.bad_request(error.format(name=name, raw=repr(raw)))
+    return value

@@ -21,6 +21,7 @@ from yurt.catalog.api_common import (
     check_datacenter,
     consul_headers,
     server_of,
+    uint_query,
 )
 from yurt.catalog.config_entries import (
     ConfigEntry,
@@ -34,24 +35,13 @@ from yurt.catalog.config_entries import (
 from yurt.catalog.config_entry_store import ConfigEntryStore, kind_topic
 from yurt.catalog.discovery_chain import check_protocols
 
-_MAX_UINT64 = 2**64 - 1
-
 
 def entries_of(request: web.Request) -> ConfigEntryStore:
     return server_of(request).store.config_entries
 
 
 def cas_param(request: web.Request) -> int | None:
-    raw = request.query.get("cas")
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= _MAX_UINT64:
-        raise APIError.bad_request(f"Error parsing cas value: {raw!r} is not an unsigned integer")
-    return value
+    return uint_query(request, "cas", "Error parsing cas value: {raw} is not an unsigned integer")
 
 
 def _kind(request: web.Request) -> str:

@@ -25,6 +25,7 @@ from yurt.catalog.api_common import (
     consul_headers,
     server_of,
     stream_json_list,
+    uint_query,
 )
 from yurt.catalog.store_txn import SessionError
 
@@ -34,20 +35,10 @@ MAX_VALUE_SIZE = 512 * 1024
 # (base64, then one json.dumps) holds the event loop that every role shares for seconds, and
 # the whole answer in memory twice over.
 STREAM_ABOVE = 1024 * 1024
-_MAX_UINT64 = 2**64 - 1
 
 
 def _uint(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= _MAX_UINT64:
-        raise APIError.bad_request(f"Invalid {name} value: {raw!r} is not an unsigned integer")
-    return value
+    return uint_query(request, name, "Invalid {name} value: {raw} is not an unsigned integer")
 
 
 @checked("key:read on the key; lists keep the keys the token may read")
