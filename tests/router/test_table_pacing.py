@@ -4,7 +4,7 @@ stream in (pure, by tables)."""
 
 import pytest
 
-from yurt.router.watcher import PACE_MAX_S, pace, pace_after
+from yurt.router.watcher import PACE_COST_MAX_S, PACE_MAX_S, pace, pace_after
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,21 @@ def test_pace_grows_with_the_answer_and_stops_at_the_cap() -> None:
 )
 def test_pace_after(items: int, waited_s: float, seconds: float) -> None:
     assert pace_after(items, waited_s) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    ("items", "waited_s", "cost_s", "seconds"),
+    [
+        (30_000, 0.0, 0.1, 0.25),  # twice the cost is under the size's pace: the size's
+        (30_000, 0.0, 0.2, 0.4),  # twice what handling the last answer cost
+        (30_000, 0.0, 1.0, PACE_COST_MAX_S),  # never longer than the cost's cap
+        (100, 0.0, 0.01, 0.02),  # a small catalog with a slow cycle: still paced by cost
+        (30_000, 0.3, 0.2, 0.4),  # came within the pace: changes still stream in
+        (30_000, 0.5, 0.2, 0.0),  # blocked longer than the pace: a lone change, unpaced
+        (30_000, 60.0, 1.0, 0.0),
+    ],
+)
+def test_pace_after_weighs_the_cost_of_the_last_cycle(
+    items: int, waited_s: float, cost_s: float, seconds: float
+) -> None:
+    assert pace_after(items, waited_s, cost_s) == pytest.approx(seconds)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +38,7 @@ __all__ = [
     "ConsulClient",
     "ConsulError",
     "ConsulUnreachable",
+    "decode",
     "kv_value",
 ]
 
@@ -222,11 +224,11 @@ class ConsulClient:
         )
         if answer.status == 404:
             return None, answer.index
-        return _decode(answer, "GET", path), answer.index
+        return decode(answer, "GET", path), answer.index
 
     async def put(self, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
         """PUT; the JSON answer (None when empty)."""
-        return _decode(await self.request("PUT", path, params=params, body=body), "PUT", path)
+        return decode(await self.request("PUT", path, params=params, body=body), "PUT", path)
 
     # the agent ------------------------------------------------------------------------
 
@@ -289,8 +291,13 @@ class ConsulClient:
         return bool(await self.put("/v1/kv/" + quote(key), value.encode(), {"cas": str(cas)}))
 
 
-def _decode(answer: Answer, method: str, path: str) -> Any:
+def decode(
+    answer: Answer, method: str, path: str, loads: Callable[[bytes], Any] | None = None
+) -> Any:
+    """The JSON body of an answer (by `loads` when given); ConsulError when it is not JSON."""
     try:
+        if loads is not None:
+            return loads(answer.raw) if answer.raw.strip() else None
         return answer.data
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConsulError(method, path, f"answer is not JSON: {exc}") from None

@@ -202,12 +202,16 @@ class Route:
         self.targets = [t for t in self.targets if not drop(t)]
         self.weigh()
 
-    def set_weight(self, service: str, weight: float, tags: tuple[str, ...]) -> int:
-        matching = [
+    def matching(self, service: str, tags: tuple[str, ...]) -> list[Target]:
+        """The targets a `route weight` for `service` and `tags` sets."""
+        return [
             t
             for t in self.targets
             if (not service or t.service == service) and (not tags or contains(t.tags, tags))
         ]
+
+    def set_weight(self, service: str, weight: float, tags: tuple[str, ...]) -> int:
+        matching = self.matching(service, tags)
         if not matching:
             return 0
         # The weight is for all matching targets together.
@@ -260,6 +264,14 @@ class Route:
                 ring[nxt] = targets[i]
                 nxt = (nxt + step) % used
         self.ring = [t for t in ring if t is not None]
+
+
+def _copy_target(t: Target) -> Target:
+    return Target(**{name: getattr(t, name) for name in Target.__slots__})
+
+
+def _keep_all(t: Target) -> bool:
+    return False
 
 
 def contains(have: tuple[str, ...], want: tuple[str, ...]) -> bool:
@@ -327,10 +339,46 @@ def _reverse_host(host: str) -> str:
     return host[::-1]
 
 
-class Table:
-    """Routes by host; each host's routes sorted by path in reverse lexical order."""
+RouteKey = tuple[str, str]  # (host, lower case; path)
 
-    __slots__ = ("_glob", "_host_cache", "_paths", "hosts")
+
+def route_key(d: RouteDef) -> RouteKey:
+    """Where a `route add` puts its target; RouteError for an empty prefix."""
+    if not d.src:
+        raise RouteError("route: prefix must not be empty")
+    host, path = hostpath(d.src)
+    return host.lower(), path
+
+
+def check_target(d: RouteDef) -> RouteKey:
+    """The key of a `route add` that `Table.apply` would apply; RouteError as it would raise."""
+    key = route_key(d)
+    _target(d.service, d.dst, d.weight, d.tags, d.opts)
+    return key
+
+
+def build_route(key: RouteKey, defs: Iterable[RouteDef]) -> Route | None:
+    """The route at `key` as `Table.apply` leaves it after these `route add`s, in order
+    (each checked by `check_target` first); None when there are none."""
+    route: Route | None = None
+    for d in defs:
+        target = _target(d.service, d.dst, d.weight, d.tags, d.opts)
+        target.route_host, target.route_path = key
+        if route is None:
+            route = Route(host=key[0], path=key[1], path_lower=key[1].lower())
+        route.add_target(target)
+    return route
+
+
+class Table:
+    """Routes by host; each host's routes sorted by path in reverse lexical order.
+
+    A table made by `borrowing` starts from routes that a previous table may hold too (the
+    table builder keeps the routes of unchanged services from build to build): a command
+    that would change one of those changes a copy, so a table once swapped in never
+    changes."""
+
+    __slots__ = ("_borrowed", "_glob", "_host_cache", "_owned", "_paths", "hosts")
 
     def __init__(self, hosts: dict[str, list[Route]] | None = None, *, glob: bool = True) -> None:
         self.hosts: dict[str, list[Route]] = hosts or {}
@@ -340,6 +388,34 @@ class Table:
         # not the O(n^2) of a scan per command (10,000 services route under one host).
         self._paths: dict[tuple[str, str], Route] = {}
         self._index_paths()
+        self._borrowed = False
+        self._owned: set[Route] = set()
+
+    @classmethod
+    def borrowing(cls, hosts: dict[str, list[Route]], *, glob: bool = True) -> Table:
+        """A table of routes shared with others (the lists are its own)."""
+        t = cls(hosts, glob=glob)
+        t._borrowed = True
+        return t
+
+    def _writable(self, r: Route) -> Route:
+        """`r`, or its copy put in its place when `r` is borrowed."""
+        if not self._borrowed or r in self._owned:
+            return r
+        copy = Route(host=r.host, path=r.path, path_lower=r.path_lower, counter=r.counter)
+        copy.targets = [_copy_target(t) for t in r.targets]
+        copy.weigh()
+        routes = self.hosts[r.host]
+        routes[next(i for i, have in enumerate(routes) if have is r)] = copy
+        self._paths[(r.host, r.path)] = copy
+        self._owned.add(copy)
+        return copy
+
+    def sort(self) -> None:
+        """Each host's routes by path, longest match first; the hosts by name."""
+        for routes in self.hosts.values():
+            routes.sort(key=lambda r: r.path, reverse=True)
+        self.hosts = dict(sorted(self.hosts.items()))
 
     def _index_paths(self) -> None:
         self._paths = {}
@@ -368,8 +444,7 @@ class Table:
         t = cls(glob=glob)
         for d in defs:
             t.apply(d)
-        for routes in t.hosts.values():
-            routes.sort(key=lambda r: r.path, reverse=True)
+        t.sort()
         return t
 
     @classmethod
@@ -386,48 +461,51 @@ class Table:
             self._weigh(d)
 
     def _add(self, d: RouteDef) -> None:
-        if not d.src:
-            raise RouteError("route: prefix must not be empty")
-        host, path = hostpath(d.src)
-        host = host.lower()
+        host, path = route_key(d)
         target = _target(d.service, d.dst, d.weight, d.tags, d.opts)
         target.route_host, target.route_path = host, path
         found = self._paths.get((host, path))
         if found is not None:
-            found.add_target(target)
+            self._writable(found).add_target(target)
             return
         r = Route(host=host, path=path, path_lower=path.lower())
         r.add_target(target)
         self.hosts.setdefault(host, []).append(r)
         self._paths[(host, path)] = r
+        self._owned.add(r)
 
     def _weigh(self, d: RouteDef) -> None:
         if not d.src:
             raise RouteError("route: prefix must not be empty")
         route = self._route(*hostpath(d.src))
-        if route is None or route.set_weight(d.service, d.weight, d.tags) == 0:
+        if route is None or not route.matching(d.service, d.tags):
             raise RouteError(f"route: no target match for {d.src}")
+        self._writable(route).set_weight(d.service, d.weight, d.tags)
 
     def _delete(self, d: RouteDef) -> None:
+        drop: Callable[[Target], bool]
         if d.tags:
-            for routes in self.hosts.values():
-                for r in routes:
-                    r.filter(
-                        lambda t: (
-                            (not d.service or t.service == d.service) and contains(t.tags, d.tags)
-                        )
-                    )
+
+            def drop(t: Target) -> bool:
+                return (not d.service or t.service == d.service) and contains(t.tags, d.tags)
+
         elif not d.src and not d.dst:
-            for routes in self.hosts.values():
-                for r in routes:
-                    r.filter(lambda t: t.service == d.service)
+
+            def drop(t: Target) -> bool:
+                return t.service == d.service
+
         else:
             found = self._route(*hostpath(d.src))
             if found is not None:
                 if d.dst:
-                    found.filter(lambda t: t.service == d.service and t.dst == d.dst)
+                    self._filter(found, lambda t: t.service == d.service and t.dst == d.dst)
                 else:
-                    found.filter(lambda t: t.service == d.service)
+                    self._filter(found, lambda t: t.service == d.service)
+            drop = _keep_all
+        if drop is not _keep_all:
+            for routes in self.hosts.values():
+                for r in list(routes):
+                    self._filter(r, drop)
         for host in list(self.hosts):
             kept = [r for r in self.hosts[host] if r.targets]
             if kept:
@@ -435,6 +513,10 @@ class Table:
             else:
                 del self.hosts[host]
         self._index_paths()
+
+    def _filter(self, r: Route, drop: Callable[[Target], bool]) -> None:
+        if any(drop(t) for t in r.targets):
+            self._writable(r).filter(drop)
 
     def _route(self, host: str, path: str) -> Route | None:
         return self._paths.get((host.lower(), path))

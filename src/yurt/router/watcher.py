@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from yurt import jsonfast
 from yurt.consul_api.backoff import Backoff
-from yurt.consul_api.client import ConsulClient, ConsulError, kv_value
+from yurt.consul_api.client import Answer, ConsulClient, ConsulError, decode, kv_value
 from yurt.consul_api.watch import watch
 from yurt.router.commands import RouteDef, RouteSyntaxError, parse
 from yurt.router.config import RouterConfig
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 # Reading every routed service again (after a catalog change no answer attributes to a
 # service) happens at most this often.
 FULL_READ_EVERY_S = 2.0
+FULL_READ_SHARE = 10  # and waits ten times as long as the last one took
+FULL_READ_PART = 256  # services read per table build while one is under way
 
 # After a changed answer of a whole-catalog query (every check, every service), the next
 # one waits in proportion to its size: while writes stream in (10,000 registrations), each
@@ -41,24 +45,44 @@ FULL_READ_EVERY_S = 2.0
 # lets one answer carry many changes; a small catalog waits well under a millisecond.
 PACE_S_PER_ITEM = 20e-6
 PACE_MAX_S = 0.25
+# While changes stream in, the router also waits twice what its last cycle of a query cost
+# it (decoding, comparing, assembling), so that it takes at most a third of the process it
+# may share with the catalog, however large the catalog; never longer than this, so the
+# table follows within a second.
+PACE_COST_FACTOR = 2.0
+PACE_COST_MAX_S = 0.5
 
 
-def pace(items: int) -> float:
-    """Seconds to wait before asking again after a changed answer of `items` entries."""
-    return min(PACE_MAX_S, items * PACE_S_PER_ITEM)
+def pace(items: int, cost_s: float = 0.0) -> float:
+    """Seconds to wait before asking again after a changed answer of `items` entries whose
+    handling cost `cost_s`."""
+    by_cost = min(PACE_COST_MAX_S, PACE_COST_FACTOR * cost_s)
+    return max(min(PACE_MAX_S, items * PACE_S_PER_ITEM), by_cost)
 
 
-def pace_after(items: int, waited_s: float) -> float:
-    """The wait after a changed answer that took `waited_s` to come: `pace(items)` while
-    changes stream in (the answer came at once), none after a quiet spell (it blocked at
-    least that long), so that a lone change, a health flap, reaches the table unpaced."""
-    wait = pace(items)
+def pace_after(items: int, waited_s: float, cost_s: float = 0.0) -> float:
+    """The wait after a changed answer that took `waited_s` to come: `pace(items, cost_s)`
+    while changes stream in (the answer came at once), none after a quiet spell (it blocked
+    at least that long), so that a lone change, a health flap, reaches the table unpaced."""
+    wait = pace(items, cost_s)
     return wait if waited_s < wait else 0.0
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection inside (synchronous code only: nothing else runs meanwhile)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @dataclass
 class WatchState:
-    checks: list[dict[str, Any]] = field(default_factory=list)
+    checks: int = 0  # entries of the last `/v1/health/state/any` answer (kept by the builder)
     services: dict[str, list[str]] = field(default_factory=dict)
     manual: list[tuple[str, str]] = field(default_factory=list)  # (key, text), key order
     manual_defs: list[RouteDef] = field(default_factory=list)  # the last good ones
@@ -97,6 +121,8 @@ class CatalogWatcher:
         # client's pool anyway, holding every answer in memory).
         self._reads = asyncio.Semaphore(64)
         self._full_read_due = False
+        self._full_pending: list[str] = []  # of the read of every service under way
+        self._full_cost = 0.0  # seconds its parts took so far
         self._next_full_read = 0.0
         self._full_read_timer: asyncio.TimerHandle | None = None
 
@@ -136,24 +162,43 @@ class CatalogWatcher:
             logger=log,
         )
 
-    async def _health(self, index: int) -> int:
+    async def _get(self, path: str, index: int) -> tuple[Answer, float, float]:
+        """A blocking read: (answer, seconds it took to come, when it came)."""
         asked = time.monotonic()
-        data, new_index = await self.client.get("/v1/health/state/any", index=index)
-        waited = time.monotonic() - asked
-        if new_index != index or not self._seen_health:
-            self.state.checks = list(data or [])
-            self.builder.set_checks(self.state.checks)
+        answer = await self.client.request("GET", path, index=index, allow_404=True)
+        arrived = time.monotonic()
+        return answer, arrived - asked, arrived
+
+    def _data(self, answer: Answer, path: str) -> Any:
+        # orjson: the whole-catalog answers are megabytes (see yurt.jsonfast)
+        return None if answer.status == 404 else decode(answer, "GET", path, jsonfast.loads)
+
+    async def _health(self, index: int) -> int:
+        path = "/v1/health/state/any"
+        answer, waited, arrived = await self._get(path, index)
+        if answer.index != index or not self._seen_health:
+            # Decoding the whole answer makes a container per check; the collector would
+            # scan them over and over while they are compared (at 30,000 checks, as long
+            # as the comparison itself), and they hold no cycles: freed as they are dropped.
+            with collector_paused():
+                checks = list(self._data(answer, path) or [])
+                self.state.checks = len(checks)
+                self.builder.set_checks(checks)
+                del checks  # the whole answer is large: the builder keeps what routes
             self._seen_health = True
             self._dirty.set()
-            await asyncio.sleep(pace_after(len(self.state.checks), waited))
-        return new_index
+            cost = time.monotonic() - arrived
+            await asyncio.sleep(pace_after(self.state.checks, waited, cost))
+        return answer.index
 
     async def _services(self, index: int) -> int:
-        asked = time.monotonic()
-        data, new_index = await self.client.get("/v1/catalog/services", index=index)
-        waited = time.monotonic() - asked
+        path = "/v1/catalog/services"
+        answer, waited, arrived = await self._get(path, index)
+        new_index = answer.index
         if new_index != index or not self._seen_services:
-            services = {str(k): list(v or []) for k, v in (data or {}).items()}
+            with collector_paused():
+                data = self._data(answer, path) or {}
+                services = {str(k): list(v or []) for k, v in data.items()}
             # The index moved: besides the services whose tags changed (read again at
             # once), an instance may have been added, removed or moved keeping its
             # service's tags, which shows nowhere but in the instances (not in the health
@@ -165,7 +210,8 @@ class CatalogWatcher:
             self.builder.set_services(services)
             self._seen_services = True
             self._dirty.set()
-            await asyncio.sleep(pace_after(len(services), waited))
+            cost = time.monotonic() - arrived
+            await asyncio.sleep(pace_after(len(services), waited, cost))
         return new_index
 
     async def _manual(self, index: int) -> int:
@@ -241,6 +287,7 @@ class CatalogWatcher:
                 self._seen_health and self._seen_services and self._seen_manual and self._dc_done
             ):
                 continue
+            started = time.monotonic()
             try:
                 await self.rebuild()
             except asyncio.CancelledError:
@@ -255,22 +302,26 @@ class CatalogWatcher:
             # build takes all that come during this wait, as the whole-catalog queries do.
             # A lone change after a quiet spell is built at once.
             if self._dirty.is_set():
-                await asyncio.sleep(pace(len(self.state.checks)))
+                await asyncio.sleep(pace(self.state.checks, time.monotonic() - started))
 
     async def rebuild(self) -> Table:
         builder = self.builder
         builder.set_rules(self._rules())
         builder.set_env(self._env)
-        full = self._full_read_due and time.monotonic() >= self._next_full_read
-        if full:
+        now = time.monotonic()
+        if self._full_read_due and not self._full_pending and now >= self._next_full_read:
             self._full_read_due = False
-            builder.read_all()
-        elif self._full_read_due and self._full_read_timer is None:
-            delay = self._next_full_read - time.monotonic()
+            self._full_pending = builder.routed()
+            self._full_cost = 0.0
+        elif self._full_read_due and not self._full_pending and self._full_read_timer is None:
             self._full_read_timer = asyncio.get_running_loop().call_later(
-                delay, self._full_read_wakeup
+                self._next_full_read - now, self._full_read_wakeup
             )
-        started = time.monotonic()
+        # Reading every service takes seconds at 10,000: it goes a part per build, so
+        # what the answers name (a health flap, a new instance) never waits behind it.
+        part = self._full_pending[:FULL_READ_PART]
+        del self._full_pending[:FULL_READ_PART]
+        builder.mark_stale(part)
         stale = builder.take_stale()
         try:
             answers = await asyncio.gather(*(self._read_service(n) for n in stale))
@@ -279,11 +330,15 @@ class CatalogWatcher:
             raise
         for name, data in zip(stale, answers, strict=True):
             builder.set_instances(name, data)
-        if full:
-            # Whole reads take at most a sixth of the time (10,000 services: seconds).
-            self._next_full_read = time.monotonic() + max(
-                FULL_READ_EVERY_S, 5 * (time.monotonic() - started)
-            )
+        if part:
+            self._full_cost += time.monotonic() - now
+            if self._full_pending:
+                self._dirty.set()
+            else:
+                # Whole reads take at most a tenth of the time.
+                self._next_full_read = time.monotonic() + max(
+                    FULL_READ_EVERY_S, FULL_READ_SHARE * self._full_cost
+                )
         table, errors = builder.table(self.state.manual_defs)
         if self.manual_error:
             errors.insert(0, self.manual_error)
