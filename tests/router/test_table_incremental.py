@@ -314,3 +314,25 @@ def test_a_change_reads_only_the_services_it_touches(change: Any, reads: int) ->
     _same(
         got, build_table(cat.services(), cat.instances_by_name(), cat.checks(), [], rules, env)[0]
     )
+
+
+@pytest.mark.parametrize(
+    "manual",
+    ["", "route weight api /a weight 0.3", "route del web"],
+)
+def test_delta_of_tables_sharing_routes_equals_the_whole_comparison(manual: str) -> None:
+    """`Table.delta` (what `log.routes.format = delta` logs) skips the routes two tables
+    share; the result is that of comparing every line of both."""
+    cat = _catalog_of_three()
+    feeder = Feeder(Rules(), {"DC": "dc1"})
+    defs = parse(manual)
+    old = feeder.sync(cat, defs, checks_first=True, early=False)
+    cat.set_status(("n1", "s1"), 0, "critical")
+    cat.register("n2", "s7", "api", "10.0.0.9", 80, ("urlprefix-/a", "v2"), 1)
+    cat.set_status(("n2", "s7"), 0, "passing")
+    new = feeder.sync(cat, defs, checks_first=True, early=False)
+    before, after = set(old.config()), new.config()
+    want = ([line for line in after if line not in before], sorted(before - set(after)))
+    assert new.delta(old) == want
+    assert want != ([], [])
+    assert old.delta(old) == ([], [])

@@ -230,9 +230,7 @@ def _log_table_change(old: Table, new: Table, fmt: str) -> None:
     if not log.isEnabledFor(logging.INFO):
         return
     if fmt == "delta":
-        before, after = set(old.config()), new.config()
-        added = [line for line in after if line not in before]
-        removed = sorted(before.difference(after))
+        added, removed = new.delta(old)
         if added or removed:
             log.info(
                 "routing table updated:%s",

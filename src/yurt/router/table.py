@@ -11,7 +11,7 @@ import ipaddress
 import itertools
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -626,13 +626,16 @@ class Table:
                     out.append(item)
         return out or None
 
-    def config(self, *, with_weight: bool = False) -> list[str]:
-        """The table as route commands (Fabio's `?raw` form): host routes first."""
+    def config(self, *, with_weight: bool = False, skip: Container[Route] = ()) -> list[str]:
+        """The table as route commands (Fabio's `?raw` form): host routes first; the
+        routes in `skip` left out."""
         hosts = sorted((h for h in self.hosts if h), reverse=True)
         hosts.append("")
         lines: list[str] = []
         for host in hosts:
             for r in self.hosts.get(host, ()):
+                if r in skip:
+                    continue
                 for t in r.targets:
                     if t.weight <= 0:
                         continue
@@ -652,6 +655,18 @@ class Table:
 
     def __str__(self) -> str:
         return "\n".join(self.config())
+
+    def delta(self, old: Table) -> tuple[list[str], list[str]]:
+        """The route commands this table has and `old` has not (in table order), and those
+        `old` has and this has not (sorted). Routes both hold (a table builder shares the
+        routes of unchanged services) are the same in both and not looked at: at 30,000
+        targets, comparing whole tables after each change cost a tenth of a second."""
+        mine = {r for routes in self.hosts.values() for r in routes}
+        shared = mine.intersection(r for routes in old.hosts.values() for r in routes)
+        before = set(old.config(skip=shared))
+        after = self.config(skip=shared)
+        now = set(after)
+        return [line for line in after if line not in before], sorted(before - now)
 
 
 def redirect_url(t: Target, host: str, path: str, query: str) -> str:
