@@ -21,6 +21,10 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 
 PER_ADDRESS = 80
+# With the server's PID known, its CPU time from the write until the last watcher's answer,
+# per watcher, one entry per round: the wake-up's own cost, without the parking.
+SERVER_PID = 0
+WAKE_CPU: list[float] = []
 
 
 class _Watcher(asyncio.Protocol):
@@ -94,11 +98,14 @@ async def wake_times(
             f"{early} of {watchers} watchers of {host}:{port}{path_with_index} answered (or "
             "were closed) before the write"
         )
+    cpu0 = cpu_seconds(SERVER_PID) if SERVER_PID else 0.0
     start = time.perf_counter()
     await write()
     try:
         answered = await asyncio.wait_for(asyncio.gather(*futures), 60)
     finally:
+        if SERVER_PID:
+            WAKE_CPU.append((cpu_seconds(SERVER_PID) - cpu0) / watchers)
         for t in transports:
             t.close()
     failed = sum(1 for t in answered if t < 0)
@@ -223,11 +230,15 @@ def measure(
     other load on the machine does not inflate as it does the times."""
     host, _, port = address.rpartition(":")
     fn = catalog_kv if kind == "catalog" else scheduler_jobs
+    global SERVER_PID
+    SERVER_PID = pid or 0
+    WAKE_CPU.clear()
     cpu0 = cpu_seconds(pid) if pid else 0.0
     result = summary(_run(fn(host, int(port), watchers, rounds)))
     if pid:
         # parking costs CPU too: this is the whole round (park, write, wake) per watcher
         result["cpu_us_per_watcher"] = (cpu_seconds(pid) - cpu0) / (watchers * rounds) * 1e6
+        result["wake_cpu_us_per_watcher"] = statistics.median(WAKE_CPU) * 1e6
     return result
 
 
@@ -246,7 +257,12 @@ def main() -> None:
     ):
         if address:
             r = measure(kind, address, args.watchers, args.rounds, pid)
-            cpu = f", server CPU {r['cpu_us_per_watcher']:.0f} us/watcher" if pid else ""
+            cpu = (
+                f", server CPU {r['cpu_us_per_watcher']:.0f} us/watcher"
+                f" ({r['wake_cpu_us_per_watcher']:.0f} us of it waking)"
+                if pid
+                else ""
+            )
             print(
                 f"{kind} {address}: {args.watchers} watchers, median {r['median_ms']:.1f} ms, "
                 f"p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms{cpu}"

@@ -20,6 +20,7 @@ The decision is pure (`check`), the aiohttp middleware is a thin edge around it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -81,6 +82,9 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+# Asked for every request's Host (the same few values): parsing an address each time was a
+# twentieth of what answering a thousand woken watchers cost. Bounded: Host is the client's.
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host: str) -> bool:
     if host.lower().rstrip(".") in _LOOPBACK_NAMES:
         return True
