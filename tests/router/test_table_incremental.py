@@ -336,3 +336,39 @@ def test_delta_of_tables_sharing_routes_equals_the_whole_comparison(manual: str)
     assert new.delta(old) == want
     assert want != ([], [])
     assert old.delta(old) == ([], [])
+
+
+def test_check_entries_that_are_not_objects_or_lack_fields_do_not_stop_the_builder() -> None:
+    builder = TableBuilder(Rules())
+    builder.set_services({"api": ["urlprefix-/api"]})
+    changed = builder.set_checks(
+        [
+            7,
+            "text",
+            None,
+            {
+                "Node": "n1",
+                "CheckID": "c1",
+                "Status": "passing",
+                "ServiceID": "s0",
+                "ServiceName": "api",
+            },  # no ModifyIndex
+            {"Node": "n1", "CheckID": "serfHealth", "Status": "critical"},  # a node check
+        ]
+    )
+    assert changed == {"api"}
+    builder.set_instances(
+        "api",
+        [
+            {
+                "Node": "n1",
+                "ServiceID": "s0",
+                "ServiceName": "api",
+                "ServiceAddress": "10.0.0.1",
+                "ServicePort": 80,
+                "ServiceTags": ["urlprefix-/api"],
+            }
+        ],
+    )
+    table, errors = builder.table([])
+    assert errors == [] and len(table) == 0  # n1's serfHealth is critical: nothing routes

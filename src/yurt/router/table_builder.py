@@ -14,6 +14,7 @@ Pure: no I/O. The watcher reads the catalog and feeds it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,7 +172,9 @@ def build_table(
 # What of a check decides whether its service changed: the modify index moves when the
 # catalog rewrites a check (as a re-registration of its instance may); the rest is compared
 # too, for a catalog that keeps the index on an update.
-_Mark = tuple[Any, Any, str, str]  # (ModifyIndex, Status, ServiceID, ServiceName)
+_MARK_NAMES = ("Node", "CheckID", "ModifyIndex", "Status", "ServiceID", "ServiceName")
+_MARK_FIELDS = operator.itemgetter(*_MARK_NAMES)
+_Mark = tuple[Any, ...]  # the values of _MARK_NAMES
 
 
 @dataclass
@@ -191,7 +194,7 @@ class TableBuilder:
     _generated: dict[str, _Generated] = field(default_factory=dict)
     # each service's checks by (node, check ID), and what each check looked like
     _by_name: dict[str, dict[tuple[str, str], Check]] = field(default_factory=dict)
-    _marks: dict[tuple[str, str], _Mark] = field(default_factory=dict)
+    _marks: dict[tuple[Any, ...], _Mark] = field(default_factory=dict)
     _blocked: set[str] = field(default_factory=set)
     _checks_seen: bool = False
     _routed: list[str] = field(default_factory=list)  # routed_names(services), kept
@@ -231,37 +234,39 @@ class TableBuilder:
         Only the checks that differ from the last answer's are looked at further: a health
         flap among 30,000 checks costs one comparison per check, not a regrouping."""
         old, by_name = self._marks, self._by_name
-        marks: dict[tuple[str, str], _Mark] = {}
+        marks: dict[tuple[Any, ...], _Mark] = {}
         blocked: set[str] = set()
         own: set[str] = set()  # services whose own checks changed
-        # The loop runs once per check of the catalog on every change: kept to a few
-        # lookups (30,000 checks: a tenth of a second on the 2-core machine).
+        # The loop runs once per check of the catalog on every change: kept to one C-level
+        # multi-get and a comparison (30,000 checks: a tenth of a second on the 2-core
+        # machine, half of it this loop).
+        fields = _MARK_FIELDS
         for c in checks:
-            if type(c) is not dict:
-                continue
-            get = c.get
-            key = (get("Node", ""), get("CheckID", ""))
-            status = get("Status")
-            service_id = get("ServiceID") or ""
-            name = (get("ServiceName") or "") if service_id else ""
-            mark = (get("ModifyIndex"), status, service_id, name)
+            try:
+                mark = fields(c)
+            except (KeyError, TypeError):
+                if not isinstance(c, Mapping):
+                    continue
+                mark = tuple(c.get(f) for f in _MARK_NAMES)
+            key = mark[:2]
             marks[key] = mark
-            if key[1] == NODE_MAINT or (key[1] == "serfHealth" and status == "critical"):
+            if key[1] == NODE_MAINT or (key[1] == "serfHealth" and mark[3] == "critical"):
                 blocked.add(key[0])
             prev = old.get(key)
             if prev == mark:
                 continue
-            if prev is not None and prev[2]:
-                own.add(prev[3])
-                by_name.get(prev[3], {}).pop(key, None)
-            if service_id:
+            if prev is not None and prev[4]:
+                own.add(prev[5] or "")
+                by_name.get(prev[5] or "", {}).pop(key, None)
+            if mark[4]:
+                name = mark[5] or ""
                 own.add(name)
                 by_name.setdefault(name, {})[key] = _slim(c, _CHECK_FIELDS)
         for key in old.keys() - marks.keys():
             prev = old[key]
-            if prev[2]:
-                own.add(prev[3])
-                by_name.get(prev[3], {}).pop(key, None)
+            if prev[4]:
+                own.add(prev[5] or "")
+                by_name.get(prev[5] or "", {}).pop(key, None)
         for name in [n for n in own if not by_name.get(n)]:
             by_name.pop(name, None)
         # A service whose own checks changed is read again (one request: its instances
