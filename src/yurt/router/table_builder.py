@@ -217,7 +217,7 @@ class TableBuilder:
     def set_services(self, services: Mapping[str, Sequence[str]]) -> None:
         """A new answer of `/v1/catalog/services`: services whose tags changed, or which
         came or went, are read again."""
-        new = {str(k): [str(t) for t in v or ()] for k, v in services.items()}
+        new = {str(k): list(map(str, v or ())) for k, v in services.items()}
         old = self.services
         self._stale.update(name for name, tags in new.items() if old.get(name) != tags)
         self._stale.update(name for name in old if name not in new)

@@ -197,8 +197,9 @@ class CatalogWatcher:
         new_index = answer.index
         if new_index != index or not self._seen_services:
             with collector_paused():
-                data = self._data(answer, path) or {}
-                services = {str(k): list(v or []) for k, v in data.items()}
+                services = self._data(answer, path) or {}
+                if not isinstance(services, dict):
+                    raise ValueError(f"{path}: expected an object, got {type(services).__name__}")
             # The index moved: besides the services whose tags changed (read again at
             # once), an instance may have been added, removed or moved keeping its
             # service's tags, which shows nowhere but in the instances (not in the health
@@ -206,8 +207,8 @@ class CatalogWatcher:
             # bounded rate (see `rebuild`).
             if self._seen_services:
                 self._full_read_due = True
-            self.state.services = services
             self.builder.set_services(services)
+            self.state.services = self.builder.services
             self._seen_services = True
             self._dirty.set()
             cost = time.monotonic() - arrived
