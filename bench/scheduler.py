@@ -5,7 +5,8 @@ simulated nodes and then jobs totalling A allocations through the scheduler's op
 (the same code paths the HTTP API calls, SQLite commits included), processes every
 evaluation, and reports placements per second (by the wall clock, and per second of the
 process's CPU time, which other load on the machine does not skew), p50/p99 evaluation
-latency and peak RSS.
+latency, peak RSS, and what the process grew by per allocation placed (its RSS after the
+placements less its RSS with the nodes registered: the scheduler's state per allocation).
 
     python bench/scheduler.py                 # 1,000 / 10,000, 5,000 / 50,000, 10,000 / 100,000
     python bench/scheduler.py --quick         # 200 / 2,000 and 1,000 / 10,000
@@ -90,6 +91,15 @@ def _job(i: int, count: int) -> dict[str, Any]:
     }
 
 
+def _rss_bytes() -> int:
+    """The process's resident memory now (Linux: /proc/self/statm; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class _GCPauses:
     """Time the cyclic garbage collector takes (it rescans every container object the
     scheduler's state holds: the pause grows with the state, not with the work)."""
@@ -132,6 +142,7 @@ async def _scenario(nodes: int, allocs: int) -> dict[str, Any]:
             ops.process_eval(await server.broker.dequeue())
         ops.eval_latencies_ns.clear()
         placed_before = ops.allocs_placed
+        rss_before = _rss_bytes()
         t0 = time.perf_counter()
         jobs = (allocs + ALLOCS_PER_JOB - 1) // ALLOCS_PER_JOB
         for i in range(jobs):
@@ -145,6 +156,7 @@ async def _scenario(nodes: int, allocs: int) -> dict[str, Any]:
         eval_s = time.perf_counter() - t0
         eval_cpu_s = time.process_time() - cpu0
         placed = ops.allocs_placed - placed_before
+        grown = _rss_bytes() - rss_before
         lat = sorted(ops.eval_latencies_ns)
         server.heartbeats.close()
         server.store.close()
@@ -160,6 +172,7 @@ async def _scenario(nodes: int, allocs: int) -> dict[str, Any]:
         "p50_eval_ms": lat[len(lat) // 2] / 1e6 if lat else 0.0,
         "p99_eval_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e6 if lat else 0.0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "kb_per_alloc": grown / 1024 / placed if placed and rss_before else 0.0,
     }
 
 
@@ -206,7 +219,7 @@ def main() -> None:
     header = (
         f"{'nodes':>7} {'allocs':>7} {'nodes reg/s':>12} {'jobs reg/s':>11} "
         f"{'placements/s':>13} {'per CPU-s':>10} {'p50 eval ms':>12} {'p99 eval ms':>12} "
-        f"{'peak RSS MB':>12} {'GC s':>6} {'GC max ms':>10}"
+        f"{'peak RSS MB':>12} {'KB/alloc':>9} {'GC s':>6} {'GC max ms':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -217,7 +230,7 @@ def main() -> None:
             f"{r['job_register_per_s']:>11.0f} {r['placements_per_s']:>13.0f} "
             f"{r['placements_per_cpu_s']:>10.0f} "
             f"{r['p50_eval_ms']:>12.1f} {r['p99_eval_ms']:>12.1f} {r['peak_rss_mb']:>12.0f} "
-            f"{r['gc_s']:>6.1f} {r['gc_max_ms']:>10.0f}",
+            f"{r['kb_per_alloc']:>9.1f} {r['gc_s']:>6.1f} {r['gc_max_ms']:>10.0f}",
             flush=True,
         )
     print(

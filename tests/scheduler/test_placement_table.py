@@ -181,7 +181,7 @@ def placed(job: Job, index: int, placement: Placement) -> Allocation:
     """The allocation a placement becomes, holding what the group asked for."""
     tg = (job.get("TaskGroups") or [])[0]
     out = C.alloc(job, index, placement.node)
-    resources = m.alloc_resources(tg, placement.networks, placement.ports)
+    resources = m.alloc_resources(tg, placement.networks)
     out["AllocatedResources"] = resources["AllocatedResources"]
     return out
 
@@ -206,8 +206,10 @@ def test_dynamic_ports_come_from_the_node_range_and_skip_taken_ones() -> None:
     tg = (job.get("TaskGroups") or [])[0]
     placement, _ = Placer(nodes, usage, rng=random.Random(5)).place(job, tg)
     assert placement is not None
-    values = [p["Value"] for p in placement.ports]
-    assert [p["Label"] for p in placement.ports] == ["a", "b", "c"]
+    (network,) = placement.networks
+    ports = network.get("DynamicPorts") or []
+    values = [p["Value"] for p in ports]
+    assert [p["Label"] for p in ports] == ["a", "b", "c"]
     assert len(set(values)) == 3 and all(31990 <= v <= 32000 for v in values)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from yurt.scheduler import alloc_pack
 from yurt.scheduler import model as m
 from yurt.scheduler.api_common import Obj
 from yurt.scheduler.structs import Allocation, Job, JobSummary, Node
@@ -33,7 +34,7 @@ def job_summary(server: SchedulerServer, job: Job) -> JobSummary:
 
 def alloc_view(server: SchedulerServer, alloc: Allocation) -> Obj:
     store = server.store
-    out: Obj = dict(alloc)
+    out: Obj = dict(alloc_pack.wire(alloc))
     job = store.job_version(alloc["Namespace"], alloc["JobID"], alloc.get("JobVersion", 0))
     if job is None:
         job = store.job(alloc["Namespace"], alloc["JobID"])

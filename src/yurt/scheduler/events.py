@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from yurt.scheduler import alloc_pack
 from yurt.scheduler import store as s
+from yurt.scheduler.structs import Allocation
 
 # An event's payload and frame: JSON built here from rows of any kind, sent as it is.
 Obj = dict[str, Any]
@@ -214,7 +216,7 @@ def _redacted_token(token: s.Row) -> Obj:
 def _payload(kind: str, obj: s.Row) -> s.Row:
     if kind == s.ALLOC:
         # Nomad strips the job from allocation events: it is on the Job topic
-        return {k: v for k, v in obj.items() if k != "Job"}
+        return {k: v for k, v in alloc_pack.wire(cast(Allocation, obj)).items() if k != "Job"}
     if kind == s.NODE:
         return {**obj, "SecretID": ""}
     if kind == s.ACL_TOKEN:

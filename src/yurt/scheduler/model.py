@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
+from yurt.scheduler import alloc_pack
 from yurt.scheduler.structs import (
-    AllocatedPort,
     AllocatedResources,
     AllocatedTaskResources,
     Allocation,
@@ -25,6 +25,7 @@ from yurt.scheduler.structs import (
     JobSummary,
     NetworkResource,
     Node,
+    Packed,
     Resources,
     TaskGroup,
     TaskGroupSummary,
@@ -225,7 +226,10 @@ ALLOC_STUB_FIELDS = (
 
 
 def alloc_stub(alloc: Allocation, *, resources: bool = False) -> Obj:
+    if resources:
+        alloc = alloc_pack.wire(alloc)
     out: Obj = {k: alloc.get(k) for k in ALLOC_STUB_FIELDS}
+    out["TaskStates"] = alloc_pack.task_states(alloc)
     out["JobType"] = alloc.get("JobType", "service")
     out["JobVersion"] = alloc.get("JobVersion", 0)
     out["PreemptedAllocations"] = alloc.get("PreemptedAllocations")
@@ -284,27 +288,24 @@ def new_deployment(
 
 
 class AllocResources(TypedDict):
-    Resources: Resources
-    SharedResources: Resources
+    Resources: Resources | Packed
+    SharedResources: Resources | Packed
     TaskResources: dict[str, Resources]
     AllocatedResources: AllocatedResources
 
 
-def alloc_resources(
-    tg: TaskGroup, networks: list[NetworkResource], ports: list[AllocatedPort]
-) -> AllocResources:
-    """What an allocation of `tg` holds with the networks and ports its node gave it, in
-    the API's three shapes (the legacy totals, per task, and AllocatedResources)."""
+def alloc_resources(tg: TaskGroup, networks: list[NetworkResource]) -> AllocResources:
+    """What an allocation of `tg` holds with the networks (and their ports) its node gave
+    it, in the API's three shapes: per task, AllocatedResources, and the legacy totals. The
+    totals and `Shared.Ports` repeat the rest: they are made as `alloc_pack`'s markers for
+    "derived" (memory keeps them so; `alloc_pack.wire` gives them as the API shows them)."""
     tasks_alloc: dict[str, AllocatedTaskResources] = {}
     task_resources: dict[str, Resources] = {}
-    total_cpu = total_mem = 0
     for task in tg.get("Tasks") or []:
         res: Resources = task.get("Resources") or {}
         cpu = int(res.get("CPU") or 0)
         mem = int(res.get("MemoryMB") or 0)
         mem_max = int(res.get("MemoryMaxMB") or 0)
-        total_cpu += cpu
-        total_mem += mem
         tasks_alloc[task["Name"]] = {
             "Cpu": {"CpuShares": cpu, "ReservedCores": None},
             "Memory": {"MemoryMB": mem, "MemoryMaxMB": mem_max},
@@ -324,17 +325,8 @@ def alloc_resources(
     disk = int((tg.get("EphemeralDisk") or {}).get("SizeMB") or 0)
     shared_networks = networks or None
     return {
-        "Resources": {
-            "CPU": total_cpu,
-            "Cores": 0,
-            "MemoryMB": total_mem,
-            "MemoryMaxMB": 0,
-            "DiskMB": disk,
-            "IOPS": 0,
-            "Networks": shared_networks,
-            "Devices": None,
-        },
-        "SharedResources": {"CPU": 0, "MemoryMB": 0, "DiskMB": disk, "Networks": shared_networks},
+        "Resources": alloc_pack.LEGACY_TOTALS,
+        "SharedResources": alloc_pack.SHARED_TOTALS,
         "TaskResources": task_resources,
         "AllocatedResources": {
             "Tasks": tasks_alloc,
@@ -342,7 +334,7 @@ def alloc_resources(
             "Shared": {
                 "Networks": shared_networks,
                 "DiskMB": disk,
-                "Ports": ports or None,
+                "Ports": alloc_pack.PORTS,
             },
         },
     }

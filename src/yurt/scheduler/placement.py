@@ -50,7 +50,6 @@ from yurt.scheduler.feasible import (
 )
 from yurt.scheduler.structs import (
     Affinity,
-    AllocatedPort,
     Allocation,
     AllocMetric,
     Constraint,
@@ -117,7 +116,8 @@ def _bump(metrics: AllocMetric, field_name: _Tallied, key: str) -> None:
 @dataclass
 class Placement:
     node: Node
-    ports: list[AllocatedPort]
+    # the group's networks with the node's IP and the ports picked (Nomad's
+    # AllocatedResources.Shared.Ports are derived from them: alloc_pack)
     networks: list[NetworkResource]
     metrics: AllocMetric
 
@@ -204,6 +204,8 @@ class Placer:
         rng: random.Random | None = None,
     ) -> None:
         self.nodes = nodes
+        # one int object for every placement's metrics (they are stored sharing it)
+        self._in_pool = len(nodes)
         self.algorithm = algorithm
         self._spread_fit = algorithm == "spread"
         self.rng = rng or random.Random()
@@ -452,7 +454,7 @@ class Placer:
         """Pick the best node for one instance of `tg` (or check `only_node`, for system
         jobs). Returns the placement (None if nothing fits) and Nomad's AllocMetric."""
         started = time.perf_counter_ns()
-        metrics = new_metrics(len(self.nodes))
+        metrics = new_metrics(self._in_pool)
         g = self._group(job, tg)
         scope = job_scope(job)
         candidates: Iterator[Node]
@@ -486,20 +488,15 @@ class Placer:
         metrics["AllocationTime"] = time.perf_counter_ns() - started
         if top is None:
             return None, metrics
-        ports, networks = self._assign_ports(g, top.option)
-        return Placement(node=top.option.node, ports=ports, networks=networks, metrics=metrics), (
-            metrics
-        )
+        networks = self._assign_ports(g, top.option)
+        return Placement(node=top.option.node, networks=networks, metrics=metrics), metrics
 
     # ports -----------------------------------------------------------------------------
 
-    def _assign_ports(
-        self, g: _Group, facts: NodeFacts
-    ) -> tuple[list[AllocatedPort], list[NetworkResource]]:
-        """The ports and networks the chosen node gives the task group."""
+    def _assign_ports(self, g: _Group, facts: NodeFacts) -> list[NetworkResource]:
+        """The networks the chosen node gives the task group, with their ports."""
         usage = self._read(facts.node["ID"])
         taken = usage.ports | facts.reserved
-        ports: list[AllocatedPort] = []
         networks: list[NetworkResource] = []
         for net in g.networks:
             reserved_out = []
@@ -507,14 +504,12 @@ class Placer:
                 value = int(p.get("Value") or 0)
                 taken.add(value)
                 reserved_out.append(_port(p, value))
-                ports.append(_shared_port(p, value, facts.ip))
             dynamic_out = []
             for p in net.get("DynamicPorts") or []:
                 picked = self._dynamic_port(taken, facts.port_lo, facts.port_hi)
                 assert picked is not None  # _fits counted the free ports
                 taken.add(picked)
                 dynamic_out.append(_port(p, picked))
-                ports.append(_shared_port(p, picked, facts.ip))
             # As Nomad's AllocatedPortsToNetworkResource: the ask as the job gave it (its
             # Mode and Device too), with the ports picked and the node's host IP.
             networks.append(
@@ -530,7 +525,7 @@ class Placer:
                     "DynamicPorts": dynamic_out or None,
                 }
             )
-        return ports, networks
+        return networks
 
     def _dynamic_port(self, taken: set[int], lo: int, hi: int) -> int | None:
         for _ in range(20):
@@ -549,13 +544,4 @@ def _port(p: Port, value: int) -> Port:
         "Value": value,
         "To": int(p.get("To") or 0),
         "HostNetwork": p.get("HostNetwork") or "default",
-    }
-
-
-def _shared_port(p: Port, value: int, host_ip: str) -> AllocatedPort:
-    return {
-        "Label": p.get("Label", ""),
-        "Value": value,
-        "To": int(p.get("To") or 0),
-        "HostIP": host_ip,
     }

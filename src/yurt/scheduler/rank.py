@@ -72,11 +72,15 @@ class Shuffled(Generic[T]):
 
     def walk(self, start: int) -> Iterator[T]:
         """Every item once, from position `start` round to the one before it."""
-        items, n = self._items, len(self._items)
+        items, draw, n = self._items, self._rng.random, len(self._items)
         for k in range(n):
             i = (start + k) % n
-            if i >= self._drawn:
-                self._draw(i + 1)
+            # the draw of `_draw`, inline: one step per item walked is the common case
+            while self._drawn <= i:
+                d = self._drawn
+                j = d + int(draw() * (n - d))
+                items[d], items[j] = items[j], items[d]
+                self._drawn = d + 1
             yield items[i]
 
     @property

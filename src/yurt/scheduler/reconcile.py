@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from yurt.scheduler import alloc_pack
 from yurt.scheduler import model as m
 from yurt.scheduler.placement import Placement, Placer, tg_networks
 from yurt.scheduler.structs import (
@@ -264,7 +265,7 @@ class _Run:
             "JobVersion": int(job.get("Version") or 0),
             "Job": None,
             "TaskGroup": tg["Name"],
-            **m.alloc_resources(tg, placement.networks, placement.ports),
+            **m.alloc_resources(tg, placement.networks),
             "Metrics": placement.metrics,
             "DesiredStatus": m.ALLOC_DESIRED_RUN,
             "DesiredDescription": "",
@@ -759,7 +760,7 @@ def _destructive(old_job: Job, old_tg: TaskGroup, new_job: Job, new_tg: TaskGrou
 
 def _fail_time(alloc: Allocation) -> int:
     latest = 0
-    for state in (alloc.get("TaskStates") or {}).values():
+    for state in (alloc_pack.task_states(alloc) or {}).values():
         latest = max(latest, m.parse_rfc3339_ns(state.get("FinishedAt")))
     return latest or int(alloc.get("ModifyTime") or 0)
 

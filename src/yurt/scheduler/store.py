@@ -4,7 +4,9 @@ deployments, in a storage backend (SQLite by default) with one modify index.
 Every object is kept as the JSON Nomad's API answers with, in the backend's table of its
 kind, and mirrored in memory for reads. A write runs in one backend transaction that takes
 the next index; memory and the blocking-query waiters are updated only after the commit, so
-nothing is ever answered that a `kill -9` could lose.
+nothing is ever answered that a `kill -9` could lose. An allocation in memory has the parts
+only the API shows packed (`yurt.scheduler.alloc_pack`): whatever hands one out as JSON
+passes it through `alloc_pack.wire`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from yurt.api.blocking import WatchHub
+from yurt.scheduler import alloc_pack
 from yurt.scheduler.model import alloc_client_terminal, alloc_uses_resources, job_status
 from yurt.scheduler.usage import NodeUsage
 from yurt.storage.interface import Backend, Batch, Reclaimed, RemoteChange
@@ -94,6 +97,15 @@ class Commit:
     event_type: str
 
 
+def _packed(obj: Row) -> Row:
+    """An allocation as memory keeps it (yurt.scheduler.alloc_pack)."""
+    return alloc_pack.pack(cast("Allocation", obj))
+
+
+def _wire(obj: Row) -> Row:
+    return alloc_pack.wire(cast("Allocation", obj))
+
+
 def job_key(namespace: str, job_id: str) -> str:
     return f"{namespace}\x00{job_id}"
 
@@ -114,7 +126,8 @@ class Txn:
         self.cause: list[Change] = []
 
     def put(self, kind: str, key: str, obj: Row) -> None:
-        self._batch.put(kind, key, obj)
+        # what memory keeps packed is stored on disk as it was written
+        self._batch.put(kind, key, _wire(obj) if kind == ALLOC else obj)
         self.puts.append((kind, key, obj))
 
     def delete(self, kind: str, key: str) -> None:
@@ -148,6 +161,8 @@ class Store:
         self.usage: dict[str, NodeUsage] = {}
         # called after each commit, in the order of the indexes (yurt.scheduler.event_buffer)
         self.commit_hooks: list[Callable[[Commit], None]] = []
+        # allocations read back (loaded, or another server's) share parts as placed ones do
+        self._sharer = alloc_pack.Sharer()
         self._load()
 
     def _load(self) -> None:
@@ -158,8 +173,11 @@ class Store:
             self.table_index.setdefault(kind, 1)
             table = self.tables[kind]
             for key, obj in self.backend.load(kind):
+                if kind == ALLOC:
+                    obj = _packed(self._sharer.alloc(obj))
                 table[key] = obj
                 self._reindex(kind, key, None, obj)
+        self._sharer.forget()  # what it holds to share is kept no longer than the load
 
     @property
     def index(self) -> int:
@@ -191,6 +209,8 @@ class Store:
         if obj is None:
             table.pop(key, None)
         else:
+            if kind == ALLOC:
+                obj = _packed(obj)
             table[key] = obj
         self._reindex(kind, key, old, obj)
         topics.add(kind)
@@ -214,7 +234,9 @@ class Store:
                 if change.value is not None:
                     kinds[change.key] = int(change.value)
             elif change.table in self.tables:
-                obj = change.value if isinstance(change.value, dict) else None
+                obj: Row | None = change.value if isinstance(change.value, dict) else None
+                if obj is not None and change.table == ALLOC:
+                    obj = self._sharer.alloc(obj)
                 applied.append(self._into_memory(change.table, change.key, obj, topics))
         index = max(kinds.values(), default=self.index)
         for kind, at in kinds.items():

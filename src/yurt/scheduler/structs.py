@@ -14,10 +14,22 @@ A dict enters these types in one place, the snapshot a decision is made on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Required, TypedDict
 
 # Values that are free-form in Nomad too (task configs, metadata, templates) stay `Any`.
 JSONValue = Any
+
+
+class Packed:
+    """A part of a stored allocation that the scheduler's memory keeps in a compact form
+    (`yurt.scheduler.alloc_pack`): no decision reads it, the API shows it. `expand` gives
+    it back as it was written, from the allocation that holds it."""
+
+    __slots__ = ()
+
+    def expand(self, alloc: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
 
 
 class Port(TypedDict, total=False):
@@ -269,7 +281,8 @@ class AllocatedSharedResources(TypedDict, total=False):
 
     Networks: list[NetworkResource] | None
     DiskMB: int
-    Ports: list[AllocatedPort] | None
+    # Packed: only in the store's memory (derived from Networks), never on the wire
+    Ports: list[AllocatedPort] | Packed | None
 
 
 class AllocatedResources(TypedDict, total=False):
@@ -337,17 +350,18 @@ class Allocation(TypedDict, total=False):
     JobVersion: int
     Job: Job | None
     TaskGroup: str
-    Resources: Resources
-    SharedResources: Resources
+    # Packed: only in the store's memory, never on the wire (alloc_pack.wire expands them)
+    Resources: Resources | Packed
+    SharedResources: Resources | Packed
     TaskResources: dict[str, Resources]
     AllocatedResources: AllocatedResources | None
-    Metrics: AllocMetric | None
+    Metrics: AllocMetric | Packed | None
     DesiredStatus: str
     DesiredDescription: str
     DesiredTransition: DesiredTransition | None
     ClientStatus: str
     ClientDescription: str
-    TaskStates: dict[str, TaskState] | None
+    TaskStates: dict[str, TaskState] | Packed | None
     DeploymentID: str
     DeploymentStatus: AllocDeploymentStatus | None
     FollowupEvalID: str

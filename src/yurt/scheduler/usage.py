@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from yurt.scheduler.alloc_pack import port_values
+
 
 @dataclass
 class NodeUsage:
@@ -22,9 +24,8 @@ class NodeUsage:
         for task in (res.get("Tasks") or {}).values():
             self.cpu += int(((task.get("Cpu") or {}).get("CpuShares")) or 0)
             self.memory += int(((task.get("Memory") or {}).get("MemoryMB")) or 0)
-        for port in (res.get("Shared") or {}).get("Ports") or []:
-            self.ports.add(int(port.get("Value") or 0))
-        key = (alloc["JobID"], alloc["TaskGroup"])
+        self.ports.update(port_values(alloc))
+        key = _group_key(alloc["JobID"], alloc["TaskGroup"])
         self.job_tg_counts[key] = self.job_tg_counts.get(key, 0) + 1
         self.job_counts[alloc["JobID"]] = self.job_counts.get(alloc["JobID"], 0) + 1
 
@@ -33,11 +34,10 @@ class NodeUsage:
         for task in (res.get("Tasks") or {}).values():
             self.cpu -= int(((task.get("Cpu") or {}).get("CpuShares")) or 0)
             self.memory -= int(((task.get("Memory") or {}).get("MemoryMB")) or 0)
-        for port in (res.get("Shared") or {}).get("Ports") or []:
-            self.ports.discard(int(port.get("Value") or 0))
-        key = (alloc["JobID"], alloc["TaskGroup"])
-        self.job_tg_counts[key] = self.job_tg_counts.get(key, 1) - 1
-        self.job_counts[alloc["JobID"]] = self.job_counts.get(alloc["JobID"], 1) - 1
+        self.ports.difference_update(port_values(alloc))
+        # a count back to zero goes, so that a node's tables hold only what runs there
+        _decrement(self.job_tg_counts, (alloc["JobID"], alloc["TaskGroup"]))
+        _decrement(self.job_counts, alloc["JobID"])
 
     def copy(self) -> NodeUsage:
         return NodeUsage(
@@ -47,3 +47,28 @@ class NodeUsage:
             job_tg_counts=dict(self.job_tg_counts),
             job_counts=dict(self.job_counts),
         )
+
+
+# One (job, group) key tuple shared by every node's table: each node would otherwise hold
+# its own copy, one per allocation when a job spreads one per node. Bounded: past the bound
+# it starts again (sharing is only a saving).
+_GROUP_KEYS: dict[tuple[str, str], tuple[str, str]] = {}
+_GROUP_KEYS_MAX = 65_536
+
+
+def _group_key(job_id: str, group: str) -> tuple[str, str]:
+    key = (job_id, group)
+    shared = _GROUP_KEYS.get(key)
+    if shared is None:
+        if len(_GROUP_KEYS) >= _GROUP_KEYS_MAX:
+            _GROUP_KEYS.clear()
+        shared = _GROUP_KEYS[key] = key
+    return shared
+
+
+def _decrement(counts: dict[Any, int], key: Any) -> None:
+    left = counts.get(key, 1) - 1
+    if left:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
