@@ -72,7 +72,7 @@ def _register(store: CatalogStore, node: str, sid: str, tags: list[str], *checks
 def test_join_is_json_dumps_of_the_list() -> None:
     cases: list[list[object]] = [[], [{"a": 1}], [{"a": 'ü"\n'}, {"b": [1, None]}, "x"]]
     for items in cases:
-        assert join(json.dumps(i) for i in items) == json.dumps(items).encode()
+        assert join(json.dumps(i).encode() for i in items) == json.dumps(items).encode()
 
 
 def test_answers_stay_exact_through_every_kind_of_change(tmp_path: Path) -> None:

@@ -174,6 +174,9 @@ async def wait_until(
         remaining = deadline - loop.time()
         if remaining <= 0 or hub.closed:
             return answer
+        # a parked reader holds no answer (the next run makes the one it sends): answers
+        # of whole-catalog reads are megabytes, and readers park across generations
+        del answer
         await hub.wait(topic_list, remaining)
 
 

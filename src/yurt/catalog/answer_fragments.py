@@ -6,7 +6,8 @@ every change. Building and encoding every check and instance for a change to one
 catalog a tenth of a second per answer while registrations stream in. The store tells these
 caches what it writes, adds and removes; an answer joins the kept fragments in the answer's
 order, byte for byte what `json.dumps` of the whole gives (the same separators, the same
-escaping).
+escaping). Fragments are kept encoded (bytes): an answer is one join, with no whole-answer
+text to encode again (at 30,000 checks that was 7.5 MB more for every answer built).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class CheckFragments:
     """Each check's JSON (`Check.to_json()`), for `/v1/health/state/:state`."""
 
     def __init__(self) -> None:
-        self._text: dict[Key, str] = {}
+        self._text: dict[Key, bytes] = {}
         # every check's key, sorted; None until the first answer, so that loading the
         # store at start sorts once instead of inserting each key in order
         self._order: list[Key] | None = None
@@ -58,10 +59,10 @@ class CheckFragments:
             return join(text.get(key) or fragment(key, checks[key]) for key in self._order)
         return join(fragment(key, checks[key]) for key in self._order if wanted(checks[key]))
 
-    def _fragment(self, key: Key, check: Check) -> str:
+    def _fragment(self, key: Key, check: Check) -> bytes:
         text = self._text.get(key)
         if text is None:
-            text = self._text[key] = json.dumps(check.to_json())
+            text = self._text[key] = json.dumps(check.to_json()).encode()
         return text
 
 
@@ -70,7 +71,7 @@ class ServiceFragments:
     its instances (in node, ID order), each once, in the order they first appear."""
 
     def __init__(self) -> None:
-        self._text: dict[str, str] = {}
+        self._text: dict[str, bytes] = {}
         self._names: list[str] | None = None  # sorted; None until the first answer
 
     def changed(self, name: str, *, exists: bool) -> None:
@@ -96,19 +97,26 @@ class ServiceFragments:
             self._names = sorted(by_name)
         return join(
             (self._fragment(name, by_name[name]) for name in self._names if wanted(name)),
-            "{}",
+            b"{}",
         )
 
-    def _fragment(self, name: str, instances: Mapping[Key, Service]) -> str:
+    def _fragment(self, name: str, instances: Mapping[Key, Service]) -> bytes:
         text = self._text.get(name)
         if text is None:
             tags: list[str] = []
             for key in sorted(instances):
                 tags.extend(t for t in instances[key].tags if t not in tags)
-            text = self._text[name] = json.dumps(name) + ": " + json.dumps(tags)
+            text = self._text[name] = (json.dumps(name) + ": " + json.dumps(tags)).encode()
         return text
 
 
-def join(fragments: Iterable[str], brackets: str = "[]") -> bytes:
+def join(fragments: Iterable[bytes], brackets: bytes = b"[]") -> bytes:
     """Encoded list items (or object members) as `json.dumps` joins them."""
-    return (brackets[0] + ", ".join(fragments) + brackets[1]).encode()
+    parts = list(fragments)
+    if not parts:
+        return brackets
+    # the brackets go on the end fragments, so that the whole answer is built once (adding
+    # them to the joined bytes would copy megabytes twice more)
+    parts[0] = brackets[:1] + parts[0]
+    parts[-1] = parts[-1] + brackets[1:]
+    return b", ".join(parts)

@@ -92,7 +92,7 @@ def _sees_check(v: View, check: Check) -> bool:
 
 
 @acl_filtered("service:read per service")
-async def catalog_services(request: web.Request) -> web.Response:
+async def catalog_services(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     meta = _node_meta(request)
     v = view(request)
@@ -123,7 +123,7 @@ async def catalog_services(request: web.Request) -> web.Response:
 
 
 @acl_filtered("service:read and node:read per instance")
-async def catalog_service(request: web.Request) -> web.Response:
+async def catalog_service(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     name = request.match_info["name"]
     tags = request.query.getall("tag", [])
@@ -142,7 +142,7 @@ async def catalog_service(request: web.Request) -> web.Response:
 
 
 @acl_filtered("node:read per node")
-async def catalog_nodes(request: web.Request) -> web.Response:
+async def catalog_nodes(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     meta = _node_meta(request)
     v = view(request)
@@ -158,18 +158,18 @@ async def catalog_nodes(request: web.Request) -> web.Response:
 
 
 @acl_filtered("node:read on the node, service:read per service")
-async def catalog_node(request: web.Request) -> web.Response:
+async def catalog_node(request: web.Request) -> web.StreamResponse:
     """The node and its services, `Services` keyed by service ID."""
     return await _node_with_services(request, by_id=True)
 
 
 @acl_filtered("node:read on the node, service:read per service")
-async def catalog_node_services(request: web.Request) -> web.Response:
+async def catalog_node_services(request: web.Request) -> web.StreamResponse:
     """Like /v1/catalog/node/:node, with `Services` as a list (Consul 1.7+)."""
     return await _node_with_services(request, by_id=False)
 
 
-async def _node_with_services(request: web.Request, *, by_id: bool) -> web.Response:
+async def _node_with_services(request: web.Request, *, by_id: bool) -> web.StreamResponse:
     store = server_of(request).store
     name = request.match_info["node"]
     v = view(request)
@@ -368,7 +368,7 @@ def _service_checks(store: CatalogStore, svc: Service) -> list[Check]:
 
 
 @acl_filtered("service:read and node:read per instance")
-async def health_service(request: web.Request) -> web.Response:
+async def health_service(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     name = request.match_info["name"]
     tags = request.query.getall("tag", [])
@@ -397,7 +397,7 @@ async def health_service(request: web.Request) -> web.Response:
 
 
 @acl_filtered("service:read per check")
-async def health_checks(request: web.Request) -> web.Response:
+async def health_checks(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     name = request.match_info["name"]
     v = view(request)
@@ -415,7 +415,7 @@ async def health_checks(request: web.Request) -> web.Response:
 
 
 @acl_filtered("service:read or node:read per check")
-async def health_state(request: web.Request) -> web.Response:
+async def health_state(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     v = view(request)
     state = request.match_info["state"]
@@ -440,7 +440,7 @@ async def health_state(request: web.Request) -> web.Response:
 
 
 @acl_filtered("service:read or node:read per check")
-async def health_node(request: web.Request) -> web.Response:
+async def health_node(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     name = request.match_info["node"]
     v = view(request)

@@ -89,7 +89,7 @@ async def config_apply(request: web.Request) -> web.Response:
 
 
 @filtered("the kind's read rule per entry")
-async def config_list(request: web.Request) -> web.Response:
+async def config_list(request: web.Request) -> web.StreamResponse:
     kind = _kind(request)
     entries = entries_of(request)
     v = view(request)

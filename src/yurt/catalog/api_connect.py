@@ -76,7 +76,7 @@ def _index(store: CatalogStore, *topics: str) -> int:
 
 
 @filtered("service:read on the service, then service:read and node:read per proxy")
-async def catalog_connect(request: web.Request) -> web.Response:
+async def catalog_connect(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     name = request.match_info["name"]
     v = view(request)
@@ -94,7 +94,7 @@ async def catalog_connect(request: web.Request) -> web.Response:
 
 
 @filtered("service:read on the service, then service:read and node:read per proxy")
-async def health_connect(request: web.Request) -> web.Response:
+async def health_connect(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     name = request.match_info["name"]
     passing = flag(request, "passing")
@@ -111,7 +111,7 @@ async def health_connect(request: web.Request) -> web.Response:
 
 
 @filtered("service:read on the service, then service:read and node:read per gateway")
-async def health_ingress(request: web.Request) -> web.Response:
+async def health_ingress(request: web.Request) -> web.StreamResponse:
     server = server_of(request)
     store = server.store
     name = request.match_info["name"]
@@ -132,7 +132,7 @@ async def health_ingress(request: web.Request) -> web.Response:
 
 
 @checked("service:read on the gateway")
-async def catalog_gateway_services(request: web.Request) -> web.Response:
+async def catalog_gateway_services(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     name = request.match_info["name"]
     require(request, "service", "read", name)
@@ -165,7 +165,7 @@ def _overrides(body: dict[str, Any]) -> Overrides:
 
 
 @checked("service:read on the service")
-async def discovery_chain(request: web.Request) -> web.Response:
+async def discovery_chain(request: web.Request) -> web.StreamResponse:
     server = server_of(request)
     name = request.match_info["name"]
     require(request, "service", "read", name)

@@ -91,7 +91,7 @@ def _body_name(body: dict[str, Any], *keys: str) -> str:
 
 
 @filtered("intention:read per destination")
-async def intention_list(request: web.Request) -> web.Response:
+async def intention_list(request: web.Request) -> web.StreamResponse:
     entries = _entries(request)
     v = view(request)
 

@@ -165,7 +165,7 @@ async def renew(request: web.Request) -> web.Response:
 
 
 @filtered("session:read on each session's node")
-async def info(request: web.Request) -> web.Response:
+async def info(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     sid = request.match_info["id"]
     v = view(request)
@@ -179,7 +179,7 @@ async def info(request: web.Request) -> web.Response:
 
 
 @filtered("session:read on each session's node")
-async def node_sessions(request: web.Request) -> web.Response:
+async def node_sessions(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     node = request.match_info["node"]
     v = view(request)
@@ -196,7 +196,7 @@ async def node_sessions(request: web.Request) -> web.Response:
 
 
 @filtered("session:read on each session's node")
-async def list_sessions(request: web.Request) -> web.Response:
+async def list_sessions(request: web.Request) -> web.StreamResponse:
     store = server_of(request).store
     v = view(request)
 

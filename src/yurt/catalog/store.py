@@ -31,6 +31,7 @@ from yurt.api.durations import SECOND
 from yurt.catalog.answer_fragments import CheckFragments, ServiceFragments
 from yurt.catalog.config_entry_store import ConfigEntryStore
 from yurt.catalog.model import CRITICAL, DELETE, Check, KVEntry, Node, Service, Session
+from yurt.catalog.shared_values import intern, share_check, share_node, share_service
 from yurt.catalog.store_txn import UNCHANGED, KVOp, SessionError
 from yurt.storage.interface import Backend, Batch, JSONValue, RemoteChange
 from yurt.storage.topics import TopicIndex
@@ -160,13 +161,16 @@ class CatalogStore:
         # secondary indexes, so that a read touches only what it answers with
         self._by_name: dict[str, dict[tuple[str, str], Service]] = {}
         self._by_node: dict[str, dict[str, Service]] = {}
-        self._checks_of: dict[tuple[str, str], dict[str, Check]] = {}
+        # by node, by service ID ("": the node's own): a service's checks, the check itself
+        # when it is the only one (keyed by node first: no key tuple per instance)
+        self._checks_of: dict[str, dict[str, Check | dict[str, Check]]] = {}
         # parts of the whole-catalog answers, encoded once per change (`answer_fragments`)
         self.check_fragments = CheckFragments()
         self.service_fragments = ServiceFragments()
         backend = self.backend
         for _, data in backend.load(NODES):
             node = Node.from_record(data)
+            share_node(node)
             self.nodes[node.name] = node
         for _, data in backend.load(SERVICES):
             self._add_service(Service.from_record(data))
@@ -242,11 +246,14 @@ class CatalogStore:
     # -- the in-memory indexes ---------------------------------------------------------------
 
     def _add_service(self, svc: Service) -> None:
-        old = self.services.get((svc.node, svc.id))
+        key = (svc.node, svc.id)
+        old = self.services.get(key)
         if old is not None:
             self._drop_service(old)
-        self.services[(svc.node, svc.id)] = svc
-        self._by_name.setdefault(svc.name, {})[(svc.node, svc.id)] = svc
+        named = self._by_name.setdefault(svc.name, {})
+        share_service(svc, next(iter(named.values()), None))
+        # one key tuple for both maps (a tuple is 56 bytes, and there is one per instance)
+        self.services[key] = named[key] = svc
         self._by_node.setdefault(svc.node, {})[svc.id] = svc
         self.service_fragments.changed(svc.name, exists=True)
 
@@ -263,20 +270,40 @@ class CatalogStore:
             self._by_node.pop(svc.node, None)
 
     def _add_check(self, chk: Check) -> None:
-        old = self.checks.get((chk.node, chk.check_id))
+        key = (chk.node, chk.check_id)
+        old = self.checks.get(key)
         if old is not None:
             self._drop_check(old)
-        self.checks[(chk.node, chk.check_id)] = chk
-        self._checks_of.setdefault((chk.node, chk.service_id), {})[chk.check_id] = chk
-        self.check_fragments.added((chk.node, chk.check_id))
+        share_check(chk, self.services.get((chk.node, chk.service_id)) if chk.service_id else None)
+        self.checks[key] = chk
+        # a service's one check is kept as it is, a dict only for two or more: most
+        # instances have one, and a dict of one entry is 184 bytes
+        on_node = self._checks_of.setdefault(chk.node, {})
+        group = on_node.get(chk.service_id)
+        if group is None:
+            on_node[chk.service_id] = chk
+        elif isinstance(group, Check):
+            on_node[chk.service_id] = {group.check_id: group, chk.check_id: chk}
+        else:
+            group[chk.check_id] = chk
+        self.check_fragments.added(key)
 
     def _drop_check(self, chk: Check) -> None:
         if self.checks.pop((chk.node, chk.check_id), None) is not None:
             self.check_fragments.removed((chk.node, chk.check_id))
-        group = self._checks_of.get((chk.node, chk.service_id), {})
-        group.pop(chk.check_id, None)
-        if not group:
-            self._checks_of.pop((chk.node, chk.service_id), None)
+        on_node = self._checks_of.get(chk.node, {})
+        group = on_node.get(chk.service_id)
+        if isinstance(group, Check):
+            if group.check_id == chk.check_id:
+                del on_node[chk.service_id]
+        elif group is not None:
+            group.pop(chk.check_id, None)
+            if len(group) == 1:
+                on_node[chk.service_id] = next(iter(group.values()))
+            elif not group:
+                del on_node[chk.service_id]
+        if not on_node:
+            self._checks_of.pop(chk.node, None)
 
     def instances(self, name: str) -> list[Service]:
         """The instances of service `name`, by node then ID."""
@@ -299,17 +326,19 @@ class CatalogStore:
 
     def checks_of(self, node: str, service_id: str) -> list[Check]:
         """The checks of one service (`service_id=""`: the node's own checks), by ID."""
-        group = self._checks_of.get((node, service_id), {})
+        group = self._checks_of.get(node, {}).get(service_id)
+        if group is None:
+            return []
+        if isinstance(group, Check):
+            return [group]
         return [group[k] for k in sorted(group)]
 
     def node_checks(self, node: str) -> list[Check]:
         """Every check on `node`, node checks included, by ID."""
-        out = self.checks_of(node, "")
-        for sid in self._by_node.get(node, {}):
+        out: list[Check] = []
+        # the node's own, its services', and those of a service since removed by hand
+        for sid in self._checks_of.get(node, {}):
             out.extend(self.checks_of(node, sid))
-        for (n, sid), group in self._checks_of.items():
-            if n == node and sid and sid not in self._by_node.get(node, {}):
-                out.extend(group.values())  # checks of a service since removed by hand
         return sorted(out, key=lambda c: c.check_id)
 
     def topic_index(self, topic: str, fallback: str | None = None) -> int:
@@ -389,6 +418,7 @@ class CatalogStore:
         node.create_index = old.create_index if old else w.index
         node.modify_index = w.index
         self._save_node(w.batch, node)
+        share_node(node)
         self.nodes[node.name] = node
         w.touch("nodes", f"node:{node.name}", *self._service_topics(node.name))
 
@@ -460,7 +490,7 @@ class CatalogStore:
         if old is not None and (old.tags != service.tags or old.name != service.name):
             # the service's checks carry its name and tags
             for chk in self.checks_of(service.node, service.id):
-                chk.service_tags = list(service.tags)
+                chk.service_tags = service.tags  # shared: never changed in place
                 chk.service_name = service.name
                 chk.modify_index = w.index
                 self._save_check(w.batch, chk)
@@ -530,7 +560,7 @@ class CatalogStore:
             return False
         with self._write() as w:
             changed = chk.status != status
-            chk.status, chk.output = status, output
+            chk.status, chk.output = intern(status), output
             if changed:
                 chk.modify_index = w.index
                 w.touch(*self._check_topics(chk))
