@@ -26,6 +26,7 @@ from pathlib import Path
 
 from yurt.storage import archive
 from yurt.storage.batch import PendingWrites, Transaction, decode, encode
+from yurt.storage.checkpoint import Checkpointer
 from yurt.storage.interface import Backend, Follower, JSONValue, Reclaimed
 from yurt.storage.sqlite_legacy import migrate_legacy_tables
 
@@ -40,7 +41,8 @@ class Database:
     """A single connection used from the event loop's thread.
 
     Writes are short (microseconds to a millisecond), so they run inline: a write is
-    acknowledged only after its transaction commits.
+    acknowledged only after its transaction commits. Checkpoints of the WAL run beside
+    them (`storage/checkpoint.py`).
     """
 
     def __init__(self, path: Path | str) -> None:
@@ -57,6 +59,10 @@ class Database:
         # can drop the last transactions.
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
+        self._checkpointer: Checkpointer | None = None
+        if str(path) != ":memory:":
+            self.conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = Checkpointer(self.path)
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS yurt_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
         )
@@ -98,6 +104,8 @@ class Database:
             raise
         else:
             self.conn.execute("COMMIT")
+            if self._checkpointer is not None:
+                self._checkpointer.committed()
         finally:
             self._in_tx = False
 
@@ -138,6 +146,8 @@ class Database:
         return Reclaimed(pages=free - left, page_size=page_size)
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.conn.close()
 
 

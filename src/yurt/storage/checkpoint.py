@@ -1,0 +1,67 @@
+"""WAL checkpoints on a thread of their own, off the commit path.
+
+SQLite's automatic checkpoint runs inside the COMMIT that crosses 1,000 WAL pages: that
+commit copies the WAL into the database file and fsyncs it, a pause of 50-150 ms on an
+ordinary disk that lands on whichever write happened to cross the mark (the p99 of the
+scheduler's evaluations was that one commit). Here the writer's connection has automatic
+checkpoints off, and a second connection on a daemon thread runs PASSIVE checkpoints, which
+never block the writer (the sqlite3 module releases the GIL while SQLite works, so the
+copy and the fsync run beside the event loop). A checkpoint follows a commit after at most
+`delay` seconds, so the WAL stays about as short as SQLite would keep it; the last
+connection to close checkpoints whatever is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class Checkpointer:
+    """Checkpoints one database file's WAL after commits, from a daemon thread."""
+
+    def __init__(self, path: Path, delay: float = 0.2) -> None:
+        self.path = path
+        self.delay = delay
+        self.checkpoints = 0
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"checkpoint {path.name}", daemon=True
+        )
+        self._thread.start()
+
+    def committed(self) -> None:
+        """A transaction committed: its pages are in the WAL."""
+        self._wake.set()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                self._wake.wait()
+                # Commits arriving within `delay` share one checkpoint.
+                if self._stopping.wait(self.delay):
+                    return
+                self._wake.clear()
+                self._checkpoint(conn)
+        finally:
+            conn.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.checkpoints += 1
+        except sqlite3.Error as exc:
+            # A checkpoint that cannot run now (the file busy, the disk full) leaves the
+            # WAL as it is: every commit in it stays readable, and the next one retries.
+            log.warning("%s: checkpoint failed: %s", self.path, exc)

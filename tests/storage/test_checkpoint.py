@@ -1,0 +1,92 @@
+"""WAL checkpoints run beside the writer, not inside the commit that crosses the mark."""
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from yurt.storage import Database
+from yurt.storage.checkpoint import Checkpointer
+from yurt.storage.sqlite import SQLiteBackend
+
+
+def _until(cond: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _fill(backend: SQLiteBackend, rows: int, size: int = 2000) -> None:
+    for start in range(0, rows, 100):
+        with backend.transaction() as txn:
+            for i in range(start, min(rows, start + 100)):
+                txn.put("things", f"k{i:05d}", {"v": "x" * size, "i": i})
+
+
+def test_the_writer_never_checkpoints_itself(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    assert db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    db.close()
+
+
+def test_commits_reach_the_database_file_from_the_checkpoint_thread(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "s.db")
+    checkpointer = backend.db._checkpointer
+    assert checkpointer is not None
+    before = checkpointer.checkpoints
+    _fill(backend, 2000)  # ~4 MB: far past SQLite's own 1,000-page mark
+    _until(lambda: checkpointer.checkpoints > before)
+    # The pages are in the main file, not only in the WAL: the writer did not copy them.
+    _until(lambda: (tmp_path / "s.db").stat().st_size > 2000 * 2000)
+    assert backend.get("things", "k01999") == {"v": "x" * 2000, "i": 1999}
+    backend.close()
+
+
+def test_close_stops_the_thread_and_keeps_every_commit(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "s.db")
+    checkpointer = backend.db._checkpointer
+    assert checkpointer is not None
+    _fill(backend, 300)
+    backend.close()
+    assert not checkpointer._thread.is_alive()
+    again = SQLiteBackend(tmp_path / "s.db")
+    assert again.get("things", "k00299") == {"v": "x" * 2000, "i": 299}
+    assert again.index == backend.index
+    again.close()
+
+
+def test_commits_within_the_delay_share_one_checkpoint(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    db.conn.execute("CREATE TABLE t (v INTEGER)")
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    checkpointer.close()  # this test drives its own, with a long delay
+    slow = Checkpointer(tmp_path / "s.db", delay=0.5)
+    db._checkpointer = slow
+    for i in range(20):
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO t VALUES (?)", (i,))
+    _until(lambda: slow.checkpoints >= 1)
+    time.sleep(0.7)
+    assert slow.checkpoints == 1
+    db.close()
+
+
+def test_a_checkpoint_that_fails_is_logged_and_the_next_commit_retries(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(tmp_path / "s.db")
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    broken = sqlite3.connect(":memory:")
+    broken.close()  # a closed connection raises sqlite3.ProgrammingError (an Error)
+    checkpointer._checkpoint(broken)
+    assert "checkpoint failed" in caplog.text
+    db.conn.execute("CREATE TABLE t (v INTEGER)")
+    before = checkpointer.checkpoints
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+    _until(lambda: checkpointer.checkpoints > before)
+    db.close()
