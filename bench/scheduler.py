@@ -125,6 +125,7 @@ class _GCPauses:
 async def _scenario(nodes: int, allocs: int) -> dict[str, Any]:
     from yurt.api.durations import SECOND
     from yurt.scheduler import SchedulerConfig, SchedulerServer
+    from yurt.scheduler.plan_apply import LONG_LIVED
 
     pauses = _GCPauses()
 
@@ -140,6 +141,7 @@ async def _scenario(nodes: int, allocs: int) -> dict[str, Any]:
         # evaluations the node registrations queued (none place anything)
         while server.broker.stats()["TotalReady"]:
             ops.process_eval(await server.broker.dequeue())
+        LONG_LIVED.when_idle()  # as the server's worker does when the broker is empty
         ops.eval_latencies_ns.clear()
         placed_before = ops.allocs_placed
         rss_before = _rss_bytes()
@@ -153,6 +155,8 @@ async def _scenario(nodes: int, allocs: int) -> dict[str, Any]:
         pauses.reset()
         while server.broker.stats()["TotalReady"]:
             ops.process_eval(await server.broker.dequeue())
+            if not server.broker.stats()["TotalReady"]:  # as the server's worker does
+                LONG_LIVED.when_idle()
         eval_s = time.perf_counter() - t0
         eval_cpu_s = time.process_time() - cpu0
         placed = ops.allocs_placed - placed_before

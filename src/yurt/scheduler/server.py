@@ -20,6 +20,7 @@ from yurt.api.durations import SECOND
 from yurt.api.http import start_site
 from yurt.cluster.leader import Member
 from yurt.scheduler import model as m
+from yurt.scheduler import plan_apply
 from yurt.scheduler import store as s
 from yurt.scheduler.acl_state import ACLState
 from yurt.scheduler.broker import EvalBroker
@@ -304,6 +305,8 @@ class SchedulerServer:
                 self.ops.process_eval(eval_id)
             except Exception:
                 log.exception("processing evaluation %s", eval_id)
+            if not self.broker.stats()["TotalReady"]:
+                plan_apply.LONG_LIVED.when_idle()
             # Let the HTTP server breathe between evaluations.
             await asyncio.sleep(0)
 
