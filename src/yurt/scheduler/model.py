@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import copy
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
+from yurt import ids
 from yurt.scheduler import alloc_pack
 from yurt.scheduler.structs import (
     AllocatedResources,
@@ -87,7 +87,7 @@ def now_ns() -> int:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    return ids.uuid4()
 
 
 def new_eval(
