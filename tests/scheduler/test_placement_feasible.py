@@ -121,6 +121,16 @@ def test_node_view_is_reused_while_no_node_changes() -> None:
     assert view.ready((("dc1",), "default"))[0] == 10
 
 
+def test_the_last_views_own_list_is_known_by_identity() -> None:
+    nodes = [node(i) for i in range(10)]
+    view = feasible.view_of(nodes)
+    assert feasible.view_of(nodes) is view
+    other = feasible.view_of([node(i) for i in range(3)])
+    assert feasible.view_of(nodes) is view  # found again by the pass over the views
+    assert feasible.view_of(nodes) is view and feasible.view_of([*nodes]) is view
+    assert other is not view
+
+
 def test_ready_counts_per_datacenter() -> None:
     nodes = [node(i, Datacenter=f"dc{1 + i % 3}") for i in range(9)]
     nodes.append(node(9, Status="down"))

@@ -113,3 +113,25 @@ def test_the_typed_reads_are_the_tables_themselves(backend: Backend) -> None:
         assert view is store.tables[kind], kind
     assert store.allocs_for_node("n1") == [store.allocs["a1"]]
     assert store.allocs_for_job("default", "web")[0] is store.tables[s.ALLOC]["a1"]
+
+
+def test_the_node_list_is_one_object_until_a_node_changes(backend: Backend) -> None:
+    store = s.Store(backend)
+    with store.write() as txn:
+        txn.put(s.NODE, "n1", {"ID": "n1", "ModifyIndex": txn.index})
+    first = store.node_list()
+    assert [n["ID"] for n in first] == ["n1"]
+    with store.write() as txn:  # writes of other kinds keep it
+        txn.put(s.ALLOC, "a1", dict(_alloc("a1", "n1", txn.index)))
+    assert store.node_list() is first
+    with store.write() as txn:
+        txn.put(s.NODE, "n2", {"ID": "n2", "ModifyIndex": txn.index})
+    second = store.node_list()
+    assert second is not first
+    assert [n["ID"] for n in second] == ["n1", "n2"]
+    assert [n["ID"] for n in first] == ["n1"]  # a list handed out is never changed
+    with store.write() as txn:
+        txn.delete(s.NODE, "n1")
+    assert [n["ID"] for n in store.node_list()] == ["n2"]
+    again = s.Store(backend)  # loaded from the backend
+    assert [n["ID"] for n in again.node_list()] == ["n2"]

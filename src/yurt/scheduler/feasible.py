@@ -243,7 +243,10 @@ _views: list[NodeView] = []
 
 def view_of(nodes: list[Node]) -> NodeView:
     """The view of this node table, reused while no node changed (one check by identity,
-    a C-speed pass, instead of recomputing every node's facts per evaluation)."""
+    a C-speed pass, instead of recomputing every node's facts per evaluation); the very
+    list of the last view (the store's unchanged `node_list`) skips even that pass."""
+    if _views and _views[0].nodes is nodes:
+        return _views[0]
     for i, view in enumerate(_views):
         if view.matches(nodes):
             if i:

@@ -244,4 +244,4 @@ def settle_job_statuses(store: s.Store, txn: s.Txn) -> None:
 def draining_nodes(store: s.Store) -> list[Node]:
     """The nodes with a drain in progress, found without a scan of every node while the
     node table is unchanged (the node view caches it)."""
-    return view_of(list(store.nodes.values())).draining()
+    return view_of(store.node_list()).draining()

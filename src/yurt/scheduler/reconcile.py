@@ -108,6 +108,10 @@ class ClusterState:
     allocs: list[Allocation]
     nodes: Mapping[str, Node]
     usage: Mapping[str, NodeUsage] = field(default_factory=dict)
+    # `nodes.values()` as a list that is never changed (the store makes a new one when a
+    # node changes), so that placement knows its node view by identity instead of by a
+    # pass over every node; None: made here from `nodes`.
+    node_list: list[Node] | None = None
     deployments: list[Deployment] = field(default_factory=list)
     # The earlier job versions that allocations still run, by version: whether an update
     # can be made in place depends on what changed since.
@@ -133,6 +137,7 @@ def snapshot(store: Store, ev: Evaluation, *, job: Job | None = None) -> Cluster
         job=current,
         allocs=allocs,
         nodes=store.nodes,
+        node_list=store.node_list(),
         usage=store.usage,
         deployments=store.deployments_for_job(namespace, job_id),
         job_versions=versions,
@@ -148,7 +153,8 @@ def decide(
 ) -> Plan:
     """The plan for `state.evaluation`: pure, given the snapshot (and `rng`, which draws
     the node order and dynamic ports)."""
-    placer = Placer(list(state.nodes.values()), state.usage, algorithm=algorithm, rng=rng)
+    nodes = state.node_list if state.node_list is not None else list(state.nodes.values())
+    placer = Placer(nodes, state.usage, algorithm=algorithm, rng=rng)
     run = _Run(state, placer, now_ns)
     if state.job is not None and state.job.get("Type") in ("system", "sysbatch"):
         run.system()

@@ -163,6 +163,7 @@ class Store:
         self.commit_hooks: list[Callable[[Commit], None]] = []
         # allocations read back (loaded, or another server's) share parts as placed ones do
         self._sharer = alloc_pack.Sharer()
+        self._node_list: list[Node] | None = None
         self._load()
 
     def _load(self) -> None:
@@ -206,6 +207,8 @@ class Store:
         the topics it wakes to `topics`."""
         table = self.tables[kind]
         old = table.get(key)
+        if kind == NODE:
+            self._node_list = None
         if obj is None:
             table.pop(key, None)
         else:
@@ -339,6 +342,13 @@ class Store:
     @property
     def nodes(self) -> dict[str, Node]:
         return cast("dict[str, Node]", self.tables[NODE])
+
+    def node_list(self) -> list[Node]:
+        """The nodes as a list that is never changed: a node's change makes a new one, so
+        its identity says "no node changed" (what the scheduler's node view keys on)."""
+        if self._node_list is None:
+            self._node_list = list(self.nodes.values())
+        return self._node_list
 
     @property
     def deployments(self) -> dict[str, Deployment]:
