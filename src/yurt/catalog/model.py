@@ -7,7 +7,9 @@ Each record knows how Consul writes it on the wire (`*_json`) and how it is kept
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict, dataclass, field, replace
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from yurt.api.durations import format_go_duration
@@ -23,6 +25,30 @@ NODE_MAINT_CHECK_ID = "_node_maintenance"
 SERVICE_MAINT_PREFIX = "_service_maintenance:"
 
 DEFAULT_WEIGHTS = {"Passing": 1, "Warning": 1}
+
+
+_Getter = Callable[[Any], tuple[Any, ...]]
+_FIELDS: dict[type, tuple[tuple[str, ...], _Getter]] = {}
+
+
+def _fields_of(cls: type) -> tuple[tuple[str, ...], _Getter]:
+    found = _FIELDS.get(cls)
+    if found is None:
+        names = tuple(f.name for f in fields(cls))
+        if len(names) == 1:  # attrgetter of one name gives the value, not a tuple
+            found = names, lambda obj: (getattr(obj, names[0]),)
+        else:
+            found = names, operator.attrgetter(*names)
+        _FIELDS[cls] = found
+    return found
+
+
+def _record(obj: Any) -> dict[str, Any]:
+    """A record's fields by name, their values as they are: a record is encoded as JSON at
+    once (`storage/batch.py`), so nothing needs the deep copy `dataclasses.asdict` makes
+    (which was a fifth of a registration's cost). The JSON text is the same."""
+    names, values = _fields_of(type(obj))
+    return dict(zip(names, values(obj), strict=True))
 
 
 # Nodes, services and checks are kept in memory by the ten thousand: `slots` saves each
@@ -59,7 +85,7 @@ class Node:
         }
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+        return _record(self)
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> Node:
@@ -176,7 +202,7 @@ class Service:
         return out
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+        return _record(self)
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> Service:
@@ -212,7 +238,7 @@ class CheckDefinition:
     h2ping_use_tls: bool = True
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+        return _record(self)
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> CheckDefinition:
@@ -305,8 +331,8 @@ class Check:
         }
 
     def to_record(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["definition"] = self.definition.to_record()
+        out = _record(self)
+        out["definition"] = _record(self.definition)
         return out
 
     @classmethod
@@ -394,7 +420,7 @@ class Session:
         }
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+        return _record(self)
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> Session:
