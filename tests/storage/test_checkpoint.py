@@ -1,5 +1,6 @@
 """WAL checkpoints run beside the writer, not inside the commit that crosses the mark."""
 
+import gc
 import sqlite3
 import time
 from pathlib import Path
@@ -90,3 +91,13 @@ def test_a_checkpoint_that_fails_is_logged_and_the_next_commit_retries(
         conn.execute("INSERT INTO t VALUES (1)")
     _until(lambda: checkpointer.checkpoints > before)
     db.close()
+
+
+def test_a_database_dropped_without_close_takes_its_thread_with_it(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    del db
+    gc.collect()
+    checkpointer._thread.join(timeout=5)
+    assert not checkpointer._thread.is_alive()

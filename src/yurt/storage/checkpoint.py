@@ -39,9 +39,13 @@ class Checkpointer:
         """A transaction committed: its pages are in the WAL."""
         self._wake.set()
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Ask the thread to end, without waiting for it (safe from a finalizer)."""
         self._stopping.set()
         self._wake.set()
+
+    def close(self) -> None:
+        self.stop()
         self._thread.join()
 
     def _run(self) -> None:

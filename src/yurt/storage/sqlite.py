@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,6 +64,8 @@ class Database:
         if str(path) != ":memory:":
             self.conn.execute("PRAGMA wal_autocheckpoint=0")
             self._checkpointer = Checkpointer(self.path)
+            # A database dropped without close() (tests do) takes its thread with it.
+            weakref.finalize(self, self._checkpointer.stop)
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS yurt_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
         )
