@@ -101,3 +101,28 @@ def test_a_database_dropped_without_close_takes_its_thread_with_it(tmp_path: Pat
     gc.collect()
     checkpointer._thread.join(timeout=5)
     assert not checkpointer._thread.is_alive()
+
+
+def test_a_steady_stream_of_commits_keeps_the_wal_bounded(tmp_path: Path) -> None:
+    # Commits back to back, as a busy writer makes them: a checkpoint beside them never
+    # finds the WAL wholly copied, so without the writer's catch-up it grows without end.
+    db = Database(tmp_path / "s.db")
+    db.conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    first = db._checkpointer
+    assert first is not None
+    first.close()
+    checkpointer = Checkpointer(tmp_path / "s.db", delay=0.02, limit_pages=64)
+    db._checkpointer = checkpointer
+    written = 0
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline or checkpointer.catch_ups < 2:
+        with db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO t VALUES (?, ?)",
+                ((k, "x" * 2000) for k in range(written % 500, written % 500 + 4)),
+            )
+        written += 4 * 2000
+        assert time.monotonic() < deadline + 10, "the WAL never started over"
+    wal = (tmp_path / "s.db-wal").stat().st_size
+    assert wal < written / 4, f"WAL of {wal} bytes after {written} bytes written"
+    db.close()

@@ -7,8 +7,14 @@ scheduler's evaluations was that one commit). Here the writer's connection has a
 checkpoints off, and a second connection on a daemon thread runs PASSIVE checkpoints, which
 never block the writer (the sqlite3 module releases the GIL while SQLite works, so the
 copy and the fsync run beside the event loop). A checkpoint follows a commit after at most
-`delay` seconds, so the WAL stays about as short as SQLite would keep it; the last
-connection to close checkpoints whatever is left.
+`delay` seconds; the last connection to close checkpoints whatever is left.
+
+A checkpoint beside a writer does not by itself keep the WAL short: SQLite starts the WAL
+over only at a write that finds every frame of it copied, and a writer that commits while
+the copy runs always finds a few new ones (a steady stream of commits grew it by a gigabyte
+a minute). So once the WAL holds `limit_pages`, the writer's own connection runs one PASSIVE
+checkpoint after its commit (`catch_up`): it copies only what came since the thread's last
+checkpoint (at most `delay` seconds of commits), and the next write starts the WAL over.
 """
 
 from __future__ import annotations
@@ -24,10 +30,14 @@ log = logging.getLogger(__name__)
 class Checkpointer:
     """Checkpoints one database file's WAL after commits, from a daemon thread."""
 
-    def __init__(self, path: Path, delay: float = 0.2) -> None:
+    def __init__(self, path: Path, delay: float = 0.2, limit_pages: int = 8192) -> None:
         self.path = path
         self.delay = delay
+        self.limit_pages = limit_pages
         self.checkpoints = 0
+        self.catch_ups = 0
+        # The WAL's length in pages at the thread's last checkpoint (read by the writer).
+        self.wal_pages = 0
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(
@@ -35,9 +45,23 @@ class Checkpointer:
         )
         self._thread.start()
 
-    def committed(self) -> None:
-        """A transaction committed: its pages are in the WAL."""
+    def committed(self, conn: sqlite3.Connection) -> None:
+        """A transaction committed on the writer's `conn`: its pages are in the WAL."""
         self._wake.set()
+        if self.wal_pages >= self.limit_pages:
+            self.catch_up(conn)
+
+    def catch_up(self, conn: sqlite3.Connection) -> None:
+        """Copy the rest of the WAL from the writer's connection, so that the next write
+        starts it over (busy: the thread is checkpointing; the next commit tries again)."""
+        try:
+            busy, log_pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as exc:
+            log.warning("%s: checkpoint failed: %s", self.path, exc)
+            return
+        if not busy and log_pages == copied:
+            self.wal_pages = 0
+            self.catch_ups += 1
 
     def stop(self) -> None:
         """Ask the thread to end, without waiting for it (safe from a finalizer)."""
@@ -63,7 +87,8 @@ class Checkpointer:
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            _busy, log_pages, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.wal_pages = log_pages
             self.checkpoints += 1
         except sqlite3.Error as exc:
             # A checkpoint that cannot run now (the file busy, the disk full) leaves the

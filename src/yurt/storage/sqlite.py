@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # sqlite's PRAGMA auto_vacuum values.
 _AUTO_VACUUM_NONE = 0
 _AUTO_VACUUM_INCREMENTAL = 2
+_WAL_KEPT_BYTES = 32 * 1024 * 1024
 
 
 class Database:
@@ -63,6 +64,8 @@ class Database:
         self._checkpointer: Checkpointer | None = None
         if str(path) != ":memory:":
             self.conn.execute("PRAGMA wal_autocheckpoint=0")
+            # A WAL a burst of writes made long goes back to this size when it starts over.
+            self.conn.execute(f"PRAGMA journal_size_limit={_WAL_KEPT_BYTES}")
             self._checkpointer = Checkpointer(self.path)
             # A database dropped without close() (tests do) takes its thread with it.
             weakref.finalize(self, self._checkpointer.stop)
@@ -108,7 +111,7 @@ class Database:
         else:
             self.conn.execute("COMMIT")
             if self._checkpointer is not None:
-                self._checkpointer.committed()
+                self._checkpointer.committed(self.conn)
         finally:
             self._in_tx = False
 
