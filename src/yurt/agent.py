@@ -1,4 +1,5 @@
-"""The dev agent: the catalog, the scheduler, one client node and the router in one process.
+"""The dev agent: the catalog, the scheduler and one client node in one process, the router
+in a child process of its own (`router/process.py`).
 
 This is the composition root: the only place that knows all four components. They still
 talk to each other only through their public HTTP APIs (the client registers with the
@@ -228,27 +229,31 @@ class Agent:
                 )
             )
         if cfg.router_enabled:
-            from yurt.router import Router, RouterConfig
+            from yurt.router.process import RouterProcess
 
-            components.append(
-                Router(
-                    RouterConfig(
-                        proxy_addr=cfg.proxy_addr,
-                        ui_addr=cfg.ui_addr,
-                        consul_addr=consul_url.split("://", 1)[1],
-                        consul_scheme=consul_url.split("://", 1)[0],
-                        consul_cafile=self.consul_tls.ca_file,
-                        consul_capath=self.consul_tls.ca_path,
-                        consul_certfile=self.consul_tls.cert_file,
-                        consul_keyfile=self.consul_tls.key_file,
-                        consul_insecure=not self.consul_tls.verify_outgoing,
-                        service_name=cfg.router_service_name,
-                        consul_token=cfg.consul_token,
-                        ui_allowed_origins=tuple(cfg.http_allowed_origins),
-                    )
-                )
-            )
+            components.append(RouterProcess(self.router_properties()))
         return components
+
+    def router_properties(self) -> dict[str, str]:
+        """The router's settings as Fabio's properties (the router runs as `yurt router`,
+        in a process of its own: `router/process.py`)."""
+        cfg = self.config
+        scheme, addr = self.consul_url.split("://", 1)
+        tls = self.consul_tls
+        return {
+            "proxy.addr": cfg.proxy_addr,
+            "ui.addr": cfg.ui_addr,
+            "registry.consul.addr": addr,
+            "registry.consul.scheme": scheme,
+            "registry.consul.tls.cafile": tls.ca_file,
+            "registry.consul.tls.capath": tls.ca_path,
+            "registry.consul.tls.certfile": tls.cert_file,
+            "registry.consul.tls.keyfile": tls.key_file,
+            "registry.consul.tls.insecureskipverify": str(not tls.verify_outgoing).lower(),
+            "registry.consul.register.name": cfg.router_service_name,
+            "registry.consul.token": cfg.consul_token,
+            "ui.allowedorigins": ",".join(cfg.http_allowed_origins),
+        }
 
     @property
     def addresses(self) -> AgentAddresses:

@@ -17,13 +17,20 @@ from typing import Any
 
 
 def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll `cond` until it is truthy and return its value; fail naming `what` on timeout."""
+    """Poll `cond` until it is truthy and return its value; fail naming `what` on timeout.
+
+    A connection refused or reset (OSError, which requests' errors are) counts as "not
+    yet": a listener of another process may come up a moment after the one waited on."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
+        try:
+            last = cond()
+        except OSError as exc:
+            last = exc
+        else:
+            if last:
+                return last
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 

@@ -56,11 +56,14 @@ def router(args: tuple[str, ...]) -> None:
         click.echo(f"yurt router: {exc}", err=True)
         sys.exit(2)
 
+    from yurt.router.process import announce_ready, follow_parent
     from yurt.router.server import Router
     from yurt.runtime import run, serve_until_signal
 
+    follow_parent(os.environ)  # run by `yurt up`: ends with it
+
     async def main() -> None:
-        await serve_until_signal([Router(config)])
+        await serve_until_signal([Router(config)], on_ready=lambda: announce_ready(os.environ))
 
     run(main)
 
