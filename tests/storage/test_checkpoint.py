@@ -126,3 +126,31 @@ def test_a_steady_stream_of_commits_keeps_the_wal_bounded(tmp_path: Path) -> Non
     wal = (tmp_path / "s.db-wal").stat().st_size
     assert wal < written / 4, f"WAL of {wal} bytes after {written} bytes written"
     db.close()
+
+
+def test_reclaim_and_the_threads_checkpoints_never_overlap(tmp_path: Path) -> None:
+    # A TRUNCATE checkpoint that meets a running checkpoint truncates nothing: reclaim()
+    # waits for the thread's, and the thread's wait for reclaim().
+    import threading
+
+    db = Database(tmp_path / "s.db")
+    db.conn.execute("CREATE TABLE t (v TEXT)")
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    with db.transaction() as conn:
+        conn.executemany("INSERT INTO t VALUES (?)", [("x" * 1000,)] * 2000)
+    _until(lambda: checkpointer.checkpoints >= 1)
+    done = threading.Event()
+    with checkpointer.exclusive():  # as a checkpoint of the thread in progress
+        before = checkpointer.checkpoints
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO t VALUES ('y')")
+        worker = threading.Thread(target=lambda: (db.reclaim(), done.set()))
+        worker.start()
+        time.sleep(0.5)
+        assert not done.is_set()  # reclaim waits its turn
+        assert checkpointer.checkpoints == before  # and the thread's checkpoint too
+    worker.join(timeout=10)
+    assert done.is_set()
+    assert (tmp_path / "s.db-wal").stat().st_size == 0  # its TRUNCATE did truncate
+    db.close()

@@ -40,6 +40,9 @@ class Checkpointer:
         self.wal_pages = 0
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        # Held by each checkpoint of the thread; `exclusive` holds it for the writer's own
+        # (a TRUNCATE that finds a checkpoint running does not truncate).
+        self._lock = threading.Lock()
         self._thread = threading.Thread(
             target=self._run, name=f"checkpoint {path.name}", daemon=True
         )
@@ -51,9 +54,21 @@ class Checkpointer:
         if self.wal_pages >= self.limit_pages:
             self.catch_up(conn)
 
+    def exclusive(self) -> threading.Lock:
+        """`with checkpointer.exclusive():` no checkpoint of the thread runs meanwhile."""
+        return self._lock
+
     def catch_up(self, conn: sqlite3.Connection) -> None:
         """Copy the rest of the WAL from the writer's connection, so that the next write
-        starts it over (busy: the thread is checkpointing; the next commit tries again)."""
+        starts it over (the thread checkpointing: the next commit tries again)."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._catch_up(conn)
+        finally:
+            self._lock.release()
+
+    def _catch_up(self, conn: sqlite3.Connection) -> None:
         try:
             busy, log_pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as exc:
@@ -86,6 +101,10 @@ class Checkpointer:
             conn.close()
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            self._checkpoint_now(conn)
+
+    def _checkpoint_now(self, conn: sqlite3.Connection) -> None:
         try:
             _busy, log_pages, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             self.wal_pages = log_pages

@@ -139,6 +139,13 @@ class Database:
         Called after bulk deletes (garbage collection); cheap when nothing is free."""
         if self._in_tx:
             raise RuntimeError("reclaim() inside a transaction")
+        if self._checkpointer is None:
+            return self._reclaim()
+        # A TRUNCATE checkpoint that meets the thread's checkpoint truncates nothing.
+        with self._checkpointer.exclusive():
+            return self._reclaim()
+
+    def _reclaim(self) -> Reclaimed:
         page_size = int(self.conn.execute("PRAGMA page_size").fetchone()[0])
         free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
         if free:
