@@ -167,3 +167,46 @@ async def _sleep(s: float) -> None:
     import asyncio
 
     await asyncio.sleep(s)
+
+
+@pytest.mark.process
+async def test_a_restart_that_cannot_bind_is_tried_again_later(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    proxy_port = free_port()
+    ui = f"127.0.0.1:{free_port()}"
+    router = RouterProcess(
+        {
+            "proxy.addr": f"127.0.0.1:{proxy_port}",
+            "ui.addr": ui,
+            "registry.consul.addr": f"127.0.0.1:{free_port()}",
+            "registry.consul.register.enabled": "false",
+        }
+    )
+    await router.start()
+    try:
+        assert router.pid is not None
+        os.kill(router.pid, signal.SIGKILL)
+        taken = socket.socket()
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        deadline = time.monotonic() + 10
+        while True:  # the port is free once the kernel has closed the child's socket
+            try:
+                taken.bind(("127.0.0.1", proxy_port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                await _sleep(0.01)
+        taken.listen()
+        while "exited with status 1" not in caplog.text:  # the restart's own failure
+            assert time.monotonic() < deadline + 20, caplog.text
+            await _sleep(0.05)
+        assert router.restarts == 0
+        assert "starting it again in 2s" in caplog.text  # the delay doubled
+        taken.close()
+        while router.restarts < 1:
+            assert time.monotonic() < deadline + 40, caplog.text
+            await _sleep(0.05)
+        assert _health(ui)
+    finally:
+        await router.stop()

@@ -11,7 +11,8 @@ The child is `yurt router`, configured as a user configures it: Fabio's properti
 `FABIO_*` variables (not flags: the command line is readable by every local user, and the
 Consul token is among them). It says it serves through a pipe (`YURT_READY_FD`), follows
 its parent out (`YURT_PARENT_PID`: a parent killed with SIGKILL takes it along), and is
-started again if it dies while the agent runs.
+started again if it dies while the agent runs (after 1 s, doubling up to 30 s while it
+keeps failing to start).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ READY_FD = "YURT_READY_FD"
 PARENT_PID = "YURT_PARENT_PID"
 _READY = b"ready\n"
 _RESTART_DELAY_S = 1.0
+_RESTART_DELAY_MAX_S = 30.0
 _STOP_GRACE_S = 10.0
 
 
@@ -100,21 +102,30 @@ class RouterProcess:
         return proc
 
     async def _supervise(self) -> None:
+        delay = _RESTART_DELAY_S
         while True:
             proc = self._proc
             assert proc is not None
             code = await proc.wait()
             if self._stopping:
                 return
-            log.error("the router process exited with status %s; starting it again", code)
-            await asyncio.sleep(_RESTART_DELAY_S)
+            log.error(
+                "the router process exited with status %s; starting it again in %.0fs",
+                code,
+                delay,
+            )
+            await asyncio.sleep(delay)
             if self._stopping:
                 return
             try:
                 self._proc = await self._spawn()
-                self.restarts += 1
             except OSError as exc:
+                # Its address taken for good, say: tried again ever less often.
                 log.error("%s", exc)
+                delay = min(delay * 2, _RESTART_DELAY_MAX_S)
+            else:
+                self.restarts += 1
+                delay = _RESTART_DELAY_S
 
     async def stop(self) -> None:
         self._stopping = True
