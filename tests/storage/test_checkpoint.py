@@ -26,6 +26,19 @@ def _fill(backend: SQLiteBackend, rows: int, size: int = 2000) -> None:
                 txn.put("things", f"k{i:05d}", {"v": "x" * size, "i": i})
 
 
+def _with_checkpointer(
+    path: Path, table: str, delay: float = 0.2, limit_pages: int = 8192
+) -> tuple[Database, Checkpointer]:
+    """A database with `table` whose checkpoint thread has the test's settings."""
+    db = Database(path)
+    db.conn.execute(f"CREATE TABLE t ({table})")
+    assert db._checkpointer is not None
+    db._checkpointer.close()
+    checkpointer = Checkpointer(path, delay=delay, limit_pages=limit_pages)
+    db._checkpointer = checkpointer
+    return db, checkpointer
+
+
 def test_the_writer_never_checkpoints_itself(tmp_path: Path) -> None:
     db = Database(tmp_path / "s.db")
     assert db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
@@ -59,13 +72,7 @@ def test_close_stops_the_thread_and_keeps_every_commit(tmp_path: Path) -> None:
 
 
 def test_commits_within_the_delay_share_one_checkpoint(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db")
-    db.conn.execute("CREATE TABLE t (v INTEGER)")
-    checkpointer = db._checkpointer
-    assert checkpointer is not None
-    checkpointer.close()  # this test drives its own, with a long delay
-    slow = Checkpointer(tmp_path / "s.db", delay=0.5)
-    db._checkpointer = slow
+    db, slow = _with_checkpointer(tmp_path / "s.db", "v INTEGER", delay=0.5)
     for i in range(20):
         with db.transaction() as conn:
             conn.execute("INSERT INTO t VALUES (?)", (i,))
@@ -106,13 +113,9 @@ def test_a_database_dropped_without_close_takes_its_thread_with_it(tmp_path: Pat
 def test_a_steady_stream_of_commits_keeps_the_wal_bounded(tmp_path: Path) -> None:
     # Commits back to back, as a busy writer makes them: a checkpoint beside them never
     # finds the WAL wholly copied, so without the writer's catch-up it grows without end.
-    db = Database(tmp_path / "s.db")
-    db.conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
-    first = db._checkpointer
-    assert first is not None
-    first.close()
-    checkpointer = Checkpointer(tmp_path / "s.db", delay=0.02, limit_pages=64)
-    db._checkpointer = checkpointer
+    db, checkpointer = _with_checkpointer(
+        tmp_path / "s.db", "k INTEGER PRIMARY KEY, v TEXT", delay=0.02, limit_pages=64
+    )
     written = 0
     deadline = time.monotonic() + 1.5
     while time.monotonic() < deadline or checkpointer.catch_ups < 2:
