@@ -7,7 +7,7 @@ a `urlprefix-` tag), measuring
 - one health change (a check turned critical, then passing) through to the proxy: the time
   until the proxy stops routing the service (404) and routes it again (502: the instances
   point at a closed port), median and p99 over repeated changes;
-- the RSS of the `yurt up` process per registered instance.
+- the RSS of `yurt up` and its children (the router runs as one) per registered instance.
 
 Everything runs inside a private network namespace (`unshare -n`, loopback only) so that
 the default ports meet nothing else on the machine.
