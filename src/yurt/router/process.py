@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from typing import BinaryIO
 
 from yurt.router.config import RouterConfig
 
@@ -72,30 +73,34 @@ class RouterProcess:
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         read_fd, write_fd = os.pipe()
+        ready_pipe = os.fdopen(read_fd, "rb", 0)  # closed below, whatever happens
         env = child_environment(self.properties, os.environ)
         env[READY_FD] = str(write_fd)
         env[PARENT_PID] = str(os.getpid())
         try:
-            # Its own session: a Ctrl-C in the terminal reaches the agent, which stops
-            # the router in its turn (not both at once, which would look like a crash).
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "yurt",
-                "router",
-                env=env,
-                pass_fds=(write_fd,),
-                start_new_session=True,
-            )
+            try:
+                # Its own session: a Ctrl-C in the terminal reaches the agent, which stops
+                # the router in its turn (not both at once, which would look like a crash).
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "yurt",
+                    "router",
+                    env=env,
+                    pass_fds=(write_fd,),
+                    start_new_session=True,
+                )
+            finally:
+                os.close(write_fd)  # the child's copy is the only writer: EOF when it dies
+            try:
+                ready = await asyncio.wait_for(_read_all(ready_pipe), self.start_timeout)
+            except TimeoutError:
+                await _end(proc)
+                raise OSError(
+                    f"the router process did not serve within {self.start_timeout:.0f}s"
+                ) from None
         finally:
-            os.close(write_fd)
-        try:
-            ready = await asyncio.wait_for(_read_all(read_fd), self.start_timeout)
-        except TimeoutError:
-            await _end(proc)
-            raise OSError(
-                f"the router process did not serve within {self.start_timeout:.0f}s"
-            ) from None
+            ready_pipe.close()
         if ready != _READY:
             code = await proc.wait()
             raise OSError(f"the router process exited with status {code} (its error is above)")
@@ -139,13 +144,11 @@ class RouterProcess:
             self._proc = None
 
 
-async def _read_all(fd: int) -> bytes:
+async def _read_all(pipe: BinaryIO) -> bytes:
     """What the child writes to the ready pipe until it closes it (at most a line)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
-    )
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     try:
         return await reader.read(len(_READY))
     finally:
