@@ -8,8 +8,14 @@ good table and report where the new text is wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from sys import intern
+from types import MappingProxyType
+
+# The options of a command that has none, shared (read only).
+NO_OPTS: Mapping[str, str] = MappingProxyType({})
 
 
 class Cmd(StrEnum):
@@ -28,7 +34,7 @@ class RouteDef:
     dst: str = ""
     weight: float = 0.0
     tags: tuple[str, ...] = ()
-    opts: dict[str, str] = field(default_factory=dict)
+    opts: Mapping[str, str] = field(default_factory=lambda: NO_OPTS)  # read only: targets share it
 
 
 class RouteSyntaxError(ValueError):
@@ -77,11 +83,12 @@ def parse_line(line: str) -> RouteDef:
     """One command (already stripped); ValueError with Fabio's message if it is invalid."""
     if _IS_ADD.match(line):
         if m := _ADD.match(line):
+            # Interned: a table of 30,000 targets holds each name and address many times.
             return RouteDef(
                 Cmd.ADD,
-                service=m[1],
-                src=m[2],
-                dst=m[3],
+                service=intern(m[1]),
+                src=intern(m[2]),
+                dst=intern(m[3]),
                 weight=_weight(m[5]),
                 tags=parse_tags(m[7]),
                 opts=parse_opts(m[9]),
@@ -123,9 +130,9 @@ def parse_tags(text: str | None) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(","))
 
 
-def parse_opts(text: str | None) -> dict[str, str]:
+def parse_opts(text: str | None) -> Mapping[str, str]:
     if not text:
-        return {}
+        return NO_OPTS
     opts: dict[str, str] = {}
     for item in text.split():
         key, _, value = item.partition("=")

@@ -11,12 +11,12 @@ import ipaddress
 import itertools
 import logging
 import random
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from yurt.router.commands import Cmd, RouteDef, parse, quote
+from yurt.router.commands import NO_OPTS, Cmd, RouteDef, parse, quote
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,9 @@ class Target:
     url_path: str
     url_query: str
     tags: tuple[str, ...] = ()
-    opts: dict[str, str] = field(default_factory=dict)
+    opts: Mapping[str, str] = field(
+        default_factory=lambda: NO_OPTS
+    )  # the command's, shared (read only)
     fixed_weight: float = 0.0
     weight: float = 0.0
     strip_path: str = ""
@@ -118,7 +120,7 @@ def _url_parts(dst: str) -> _URLParts:
 
 
 def _target(
-    service: str, dst: str, weight: float, tags: tuple[str, ...], opts: dict[str, str]
+    service: str, dst: str, weight: float, tags: tuple[str, ...], opts: Mapping[str, str]
 ) -> Target:
     if not dst:
         raise RouteError("route: target must not be empty")
@@ -132,7 +134,7 @@ def _target(
         url_path=url_path,
         url_query=url_query,
         tags=tags,
-        opts=dict(opts),
+        opts=opts,
         fixed_weight=max(weight, 0.0),
         strip_path=opts.get("strip", ""),
         prepend_path=opts.get("prepend", ""),

@@ -15,6 +15,7 @@ Pure: no I/O. The watcher reads the catalog and feeds it.
 from __future__ import annotations
 
 import operator
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,9 +119,15 @@ def _assemble(
     return table, errors
 
 
-# What of a check or an instance decides routes: the builder keeps only these between
-# changes (a whole check or instance answer entry is about ten times larger).
-_CHECK_FIELDS = ("Node", "CheckID", "ServiceID", "ServiceName", "Status", "ModifyIndex")
+# What of a check decides routes, and whether its service changed: the modify index moves when the
+# catalog rewrites a check (as a re-registration of its instance may); the rest is compared
+# too, for a catalog that keeps the index on an update.
+_MARK_NAMES = ("Node", "CheckID", "ModifyIndex", "Status", "ServiceID", "ServiceName")
+_MARK_FIELDS = operator.itemgetter(*_MARK_NAMES)
+_Mark = tuple[Any, ...]  # the values of _MARK_NAMES
+
+
+# What of an instance decides routes (a whole answer entry is about ten times larger).
 _INSTANCE_FIELDS = (
     "Node",
     "Address",
@@ -132,19 +139,77 @@ _INSTANCE_FIELDS = (
 )
 
 
-def _slim(entry: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    return {k: entry[k] for k in fields if k in entry}
+# Between changes the builder keeps each instance and check as a tuple of those fields'
+# values, strings interned: a dict per instance and per check, and each answer's own copy
+# of the same node, service and check names, were half of what the router held per
+# instance. A dict is made again only for a service whose routes are generated.
+_Row = tuple[Any, ...]
+
+
+class _Absent:
+    """A field the entry did not have (not the same as one that was null)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT: Any = _Absent()
+_intern = sys.intern
+
+
+def _kept(value: Any) -> Any:
+    if type(value) is str:
+        return _intern(value)
+    if type(value) is list and all(type(v) is str for v in value):
+        return tuple(map(_intern, value))  # ServiceTags: read, never changed
+    return value
+
+
+def _instance_row(entry: Mapping[str, Any]) -> _Row:
+    return tuple(_kept(entry.get(k, _ABSENT)) for k in _INSTANCE_FIELDS)
+
+
+def _instance_entry(row: _Row) -> dict[str, Any]:
+    return {k: v for k, v in zip(_INSTANCE_FIELDS, row, strict=True) if v is not _ABSENT}
+
+
+def _row_node(row: _Row) -> str:
+    return "" if row[0] is _ABSENT else str(row[0])
+
+
+def _check_entry(mark: _Mark) -> dict[str, Any]:
+    """A check as `passing_instances` reads it, from its mark (a null field as absent)."""
+    return {k: v for k, v in zip(_MARK_NAMES, mark, strict=True) if v is not None}
+
+
+def _kept_mark(mark: _Mark) -> _Mark:
+    return tuple(map(_kept, mark))
+
+
+def _mark_of(c: Any) -> _Mark | None:
+    """A check's mark (None for an entry that is no object)."""
+    try:
+        return _MARK_FIELDS(c)  # type: ignore[no-any-return]
+    except (KeyError, TypeError):
+        if not isinstance(c, Mapping):
+            return None
+        return tuple(c.get(f) for f in _MARK_NAMES)
 
 
 def _checks_by_service(checks: Iterable[Check]) -> tuple[dict[str, list[Check]], set[str]]:
     """The service checks grouped by service name ("": those naming no service), and the
     nodes whose checks block every instance on them (maintenance, serfHealth critical);
-    each check kept with only what decides routes."""
+    each check kept with only what decides routes, as the builder keeps it."""
     by_name: dict[str, list[Check]] = {}
     blocked: set[str] = set()
     for c in checks:
-        if c.get("ServiceID"):
-            by_name.setdefault(str(c.get("ServiceName") or ""), []).append(_slim(c, _CHECK_FIELDS))
+        mark = _mark_of(c)
+        if mark is None:
+            continue
+        if mark[4]:
+            by_name.setdefault(str(mark[5] or ""), []).append(_check_entry(mark))
         if _blocks_node(c):
             blocked.add(str(c.get("Node", "")))
     return by_name, blocked
@@ -169,14 +234,6 @@ def build_table(
     return _assemble(generated, manual, rules)
 
 
-# What of a check decides whether its service changed: the modify index moves when the
-# catalog rewrites a check (as a re-registration of its instance may); the rest is compared
-# too, for a catalog that keeps the index on an update.
-_MARK_NAMES = ("Node", "CheckID", "ModifyIndex", "Status", "ServiceID", "ServiceName")
-_MARK_FIELDS = operator.itemgetter(*_MARK_NAMES)
-_Mark = tuple[Any, ...]  # the values of _MARK_NAMES
-
-
 @dataclass
 class TableBuilder:
     """The table kept in step with the catalog service by service.
@@ -188,12 +245,12 @@ class TableBuilder:
     rules: Rules = field(default_factory=Rules)
     env: dict[str, str] = field(default_factory=dict)
     services: dict[str, list[str]] = field(default_factory=dict)
-    _instances: dict[str, list[Instance]] = field(default_factory=dict)
+    _instances: dict[str, list[_Row]] = field(default_factory=dict)
     _stale: set[str] = field(default_factory=set)  # routed, to be read again
     _regen: set[str] = field(default_factory=set)  # read, commands to be regenerated
-    _generated: dict[str, _Generated] = field(default_factory=dict)
+    _errors: dict[str, list[str]] = field(default_factory=dict)  # of generating, when any
     # each service's checks by (node, check ID), and what each check looked like
-    _by_name: dict[str, dict[tuple[str, str], Check]] = field(default_factory=dict)
+    _by_name: dict[str, dict[tuple[str, str], _Mark]] = field(default_factory=dict)
     _marks: dict[tuple[Any, ...], _Mark] = field(default_factory=dict)
     _blocked: set[str] = field(default_factory=set)
     _checks_seen: bool = False
@@ -240,28 +297,29 @@ class TableBuilder:
         # The loop runs once per check of the catalog on every change: kept to one C-level
         # multi-get and a comparison (30,000 checks: a tenth of a second on the 2-core
         # machine, half of it this loop).
-        fields = _MARK_FIELDS
         for c in checks:
-            try:
-                mark = fields(c)
-            except (KeyError, TypeError):
-                if not isinstance(c, Mapping):
-                    continue
-                mark = tuple(c.get(f) for f in _MARK_NAMES)
+            got = _mark_of(c)
+            if got is None:
+                continue
+            mark = got
             key = mark[:2]
-            marks[key] = mark
             if key[1] == NODE_MAINT or (key[1] == "serfHealth" and mark[3] == "critical"):
                 blocked.add(key[0])
             prev = old.get(key)
-            if prev == mark:
+            if prev is not None and prev == mark:
+                # The kept tuple, not this answer's: the answer is freed whole.
+                marks[prev[:2]] = prev
                 continue
+            mark = _kept_mark(mark)
+            key = mark[:2]
+            marks[key] = mark
             if prev is not None and prev[4]:
                 own.add(prev[5] or "")
                 by_name.get(prev[5] or "", {}).pop(key, None)
             if mark[4]:
                 name = mark[5] or ""
                 own.add(name)
-                by_name.setdefault(name, {})[key] = _slim(c, _CHECK_FIELDS)
+                by_name.setdefault(name, {})[key] = mark
         for key in old.keys() - marks.keys():
             prev = old[key]
             if prev[4]:
@@ -279,7 +337,7 @@ class TableBuilder:
             changed.update(
                 name
                 for name, insts in self._instances.items()
-                if any(str(i.get("Node", "")) in nodes for i in insts)
+                if any(_row_node(i) in nodes for i in insts)
             )
         self._marks, self._blocked = marks, blocked
         self._checks_seen = True
@@ -304,15 +362,15 @@ class TableBuilder:
         self._stale.update(names)
 
     def set_instances(self, name: str, instances: Sequence[Instance]) -> None:
-        slim: list[Instance] = [_slim(i, _INSTANCE_FIELDS) for i in instances]
-        if self._instances.get(name) == slim:
+        rows = [_instance_row(i) for i in instances]
+        if self._instances.get(name) == rows:
             return  # read again and unchanged (most of a read of every service)
-        self._instances[name] = slim
+        self._instances[name] = rows
         self._regen.add(name)
 
     def _forget(self, name: str) -> None:
         self._instances.pop(name, None)
-        self._generated.pop(name, None)
+        self._errors.pop(name, None)
         self._regen.discard(name)
         self._assembly.set(name, None)
 
@@ -320,24 +378,25 @@ class TableBuilder:
 
     def table(self, manual: Iterable[RouteDef]) -> tuple[Table, list[str]]:
         """The table as `build_table` would build it from what was fed so far."""
-        orphans = list(self._by_name.get("", {}).values())
+        orphans = [_check_entry(m) for m in self._by_name.get("", {}).values()]
         for name in self._regen:
             if name in self._instances:
-                g = self._generated[name] = _generate(
-                    self._instances[name],
-                    [*self._by_name.get(name, {}).values(), *orphans],
+                g = _generate(
+                    map(_instance_entry, self._instances[name]),
+                    [*map(_check_entry, self._by_name.get(name, {}).values()), *orphans],
                     self._blocked,
                     self.rules,
                     self.env,
                 )
+                if g.errors:
+                    self._errors[name] = g.errors
+                else:
+                    self._errors.pop(name, None)
                 self._assembly.set(name, service_routes(g.defs))
         self._regen.clear()
-        errors = [e for n in self._routed if (gen := self._generated.get(n)) for e in gen.errors]
+        errors = [e for n in self._routed for e in self._errors.get(n, ())]
         errors += self._assembly.errors(self._routed)
         table = self._assembly.table(glob=self.rules.glob)
         apply_manual(table, manual, errors)
         table.sort()
         return table, errors
-
-    def instances(self, name: str) -> list[Instance]:
-        return list(self._instances.get(name, ()))

@@ -188,7 +188,10 @@ class CatalogWatcher:
             self._seen_health = True
             self._dirty.set()
             cost = time.monotonic() - arrived
+            new_index = answer.index
+            del answer  # megabytes: not kept through the wait
             await asyncio.sleep(pace_after(self.state.checks, waited, cost))
+            return new_index
         return answer.index
 
     async def _services(self, index: int) -> int:
@@ -212,7 +215,9 @@ class CatalogWatcher:
             self._seen_services = True
             self._dirty.set()
             cost = time.monotonic() - arrived
-            await asyncio.sleep(pace_after(len(services), waited, cost))
+            count = len(services)
+            del answer, services  # not kept through the wait
+            await asyncio.sleep(pace_after(count, waited, cost))
         return new_index
 
     async def _manual(self, index: int) -> int:

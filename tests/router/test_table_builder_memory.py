@@ -1,0 +1,109 @@
+"""What the table builder keeps between answers: one tuple per check and per instance, the
+first answer's objects while the checks do not change, strings interned. At 30,000
+instances a dict per entry and each answer's own copies of the same names were half of
+what the router held (bench/catalog_scale.py --big)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from yurt.router.commands import NO_OPTS, parse_line
+from yurt.router.table import build_route, check_target
+from yurt.router.table_builder import (
+    _INSTANCE_FIELDS,
+    TableBuilder,
+    _instance_entry,
+    _instance_row,
+)
+
+
+def _check(node: str, sid: str, status: str = "passing", index: int = 5) -> dict[str, Any]:
+    return {
+        "Node": node,
+        "CheckID": f"{sid}:alive",
+        "Name": "alive",
+        "Status": status,
+        "Output": "HTTP GET: 200 OK" * 4,
+        "ServiceID": sid,
+        "ServiceName": sid.split("-")[0],
+        "ModifyIndex": index,
+    }
+
+
+def _answer(n: int) -> list[dict[str, Any]]:
+    # a decoded answer: every string a new object, as a JSON decoder makes them
+    text = json.dumps([_check(f"node-{i % 3}", f"web{i}-{i}") for i in range(n)])
+    return list(json.loads(text))
+
+
+def test_an_unchanged_answer_leaves_the_first_answers_marks_in_place() -> None:
+    b = TableBuilder()
+    b.set_checks(_answer(50))
+    kept = dict(b._marks)
+    changed = b.set_checks(_answer(50))
+    assert changed == set()
+    assert all(b._marks[key] is mark for key, mark in kept.items())
+    # the keys too hold the kept strings, not the new answer's
+    assert all(key[0] is mark[0] and key[1] is mark[1] for key, mark in b._marks.items())
+
+
+def test_a_changed_check_replaces_only_its_own_mark() -> None:
+    b = TableBuilder()
+    b.set_checks(_answer(10))
+    kept = dict(b._marks)
+    second = _answer(10)
+    second[3]["Status"] = "critical"
+    assert b.set_checks(second) == {"web3"}
+    moved = [key for key, mark in kept.items() if b._marks[key] is not mark]
+    assert moved == [("node-0", "web3-3:alive")]
+    assert b._marks[moved[0]][3] == "critical"
+
+
+def test_kept_strings_are_interned() -> None:
+    b = TableBuilder()
+    b.set_checks(_answer(4))
+    node = "".join(["node-", "1"])  # a new object, equal to the answer's
+    assert all(mark[0] is sys.intern(node) for key, mark in b._marks.items() if key[0] == node)
+    inst = json.loads(json.dumps({"Node": "node-1", "ServiceTags": ["urlprefix-/a", "x"]}))
+    row = _instance_row(inst)
+    assert row[0] is sys.intern(node)
+    assert row[_INSTANCE_FIELDS.index("ServiceTags")] == ("urlprefix-/a", "x")
+
+
+_values = st.one_of(
+    st.none(),
+    st.text(max_size=8),
+    st.integers(-5, 70000),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from([*_INSTANCE_FIELDS, "Extra"]), _values))
+def test_an_instance_row_reads_back_as_the_fields_that_decide_routes(entry: dict[str, Any]) -> None:
+    before = copy.deepcopy(entry)
+    back = _instance_entry(_instance_row(entry))
+    assert entry == before  # the answer is not changed
+    want = {k: v for k, v in entry.items() if k in _INSTANCE_FIELDS}
+    # absent stays absent and null stays null; a list of strings reads back as a tuple
+    assert back.keys() == want.keys()
+    for key, value in want.items():
+        got = back[key]
+        assert (list(got) if isinstance(got, tuple) else got) == value
+
+
+def test_commands_without_options_share_one_read_only_mapping() -> None:
+    d = parse_line("route add web /web http://10.0.0.1:80/")
+    assert d.opts is NO_OPTS
+    route = build_route(check_target(d), [d])
+    assert route is not None and route.targets[0].opts is NO_OPTS
+    with_opts = parse_line('route add web /web http://10.0.0.1:80/ opts "strip=/web"')
+    assert dict(with_opts.opts) == {"strip": "/web"}
+    assert dict(NO_OPTS) == {}
