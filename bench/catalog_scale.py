@@ -7,7 +7,9 @@ a `urlprefix-` tag), measuring
 - one health change (a check turned critical, then passing) through to the proxy: the time
   until the proxy stops routing the service (404) and routes it again (502: the instances
   point at a closed port), median and p99 over repeated changes;
-- the RSS of `yurt up` and its children (the router runs as one) per registered instance.
+- the RSS of `yurt up` and its children (the router runs as one) per registered instance,
+  when the table is complete and again a few seconds later, settled (each process gives
+  its free heap back once quiet, `yurt/heap.py`).
 
 Everything runs inside a private network namespace (`unshare -n`, loopback only) so that
 the default ports meet nothing else on the machine.
@@ -40,6 +42,7 @@ PROXY = "http://127.0.0.1:9999"
 ADMIN = "http://127.0.0.1:9998"
 NODES = 100
 WRITERS = 16
+SETTLE_S = 6.0  # three of yurt/heap.py's periods
 
 
 def _in_namespace(argv: list[str]) -> None:
@@ -231,6 +234,9 @@ async def measure(services: int, instances: int, pid: int, rounds: int) -> dict[
             await asyncio.sleep(0.5)
             got = await routed_targets(http) - 1
             complete_s = time.perf_counter() - last
+        rss_complete = rss_mb(pid)
+        # once quiet, each process gives its free heap back (yurt/heap.py): what it keeps
+        await asyncio.sleep(SETTLE_S)
         rss1 = rss_mb(pid)
         flips = await health_flips(http, rounds)
         lone = await health_flips(http, max(4, rounds // 4), quiet_s=1.5)
@@ -246,6 +252,7 @@ async def measure(services: int, instances: int, pid: int, rounds: int) -> dict[
         "lone_health_to_proxy_p50_ms": _pct(lone, 0.5) * 1000,
         "lone_health_to_proxy_max_ms": max(lone) * 1000,
         "rss_start_mb": rss0,
+        "rss_complete_mb": rss_complete,
         "rss_end_mb": rss1,
         "kb_per_instance": (rss1 - rss0) * 1024 / want,
     }
@@ -292,9 +299,10 @@ def print_result(r: dict[str, Any]) -> None:
         f"{r['lone_health_to_proxy_p50_ms']:.0f} / {r['lone_health_to_proxy_max_ms']:.0f} ms"
     )
     print(
-        f"{'RSS start -> end (per instance)':<44} {r['rss_start_mb']:.0f} -> "
-        f"{r['rss_end_mb']:.0f} MB ({r['kb_per_instance']:.1f} KB)"
+        f"{'RSS start -> complete -> settled':<44} {r['rss_start_mb']:.0f} -> "
+        f"{r['rss_complete_mb']:.0f} -> {r['rss_end_mb']:.0f} MB"
     )
+    print(f"{'RSS settled, per instance':<44} {r['kb_per_instance']:.1f} KB")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
+from yurt import heap
 from yurt.component import Component
 
 log = logging.getLogger(__name__)
@@ -82,16 +83,19 @@ async def serve_until_signal(
 ) -> None:
     """Start `components` in order, wait for SIGINT/SIGTERM, stop them in reverse order."""
     raise_open_files_limit()
+    heap.configure()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     started: list[Component] = []
+    releaser: asyncio.Task[None] | None = None
     try:
         for component in components:
             await component.start()
             started.append(component)
         tune_gc()
+        releaser = loop.create_task(heap.release_when_quiet())
         if on_ready is not None:
             result = on_ready()
             if result is not None:
@@ -99,6 +103,8 @@ async def serve_until_signal(
         await stop.wait()
         log.info("shutting down")
     finally:
+        if releaser is not None:
+            releaser.cancel()
         for component in reversed(started):
             try:
                 await component.stop()

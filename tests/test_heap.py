@@ -1,0 +1,106 @@
+"""The C heap's free memory given back once a burst is over (`yurt/heap.py`)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from yurt import heap
+from yurt.heap import QuietRelease
+
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("samples", "want"),
+    [
+        # (free bytes, CPU seconds of the period, its wall seconds) -> trim after each?
+        ([(100 * MB, 0.0, 2.0)], [False]),  # the first sample is the lowest so far
+        ([(10 * MB, 0.0, 2.0), (30 * MB, 0.0, 2.0)], [False, True]),
+        # grown, but the process is busy: later, once quiet
+        ([(10 * MB, 0.0, 2.0), (30 * MB, 1.5, 2.0), (30 * MB, 0.1, 2.0)], [False, False, True]),
+        # free memory taken again (resident) and freed again: counted from the lowest point
+        ([(50 * MB, 0.0, 2.0), (20 * MB, 0.0, 2.0), (50 * MB, 0.0, 2.0)], [False, False, True]),
+        # less than the minimum grown
+        ([(10 * MB, 0.0, 2.0), (13 * MB, 0.0, 2.0)], [False, False]),
+        # exactly at the quiet bound (10 % of a core over two seconds)
+        ([(10 * MB, 0.0, 2.0), (30 * MB, 0.2, 2.0)], [False, True]),
+    ],
+)
+def test_a_trim_is_due_when_the_free_part_grew_and_the_process_is_quiet(
+    samples: list[tuple[int, float, float]], want: list[bool]
+) -> None:
+    policy = QuietRelease()
+    assert [policy.due(*s) for s in samples] == want
+
+
+def test_after_a_trim_growth_is_counted_from_what_it_left() -> None:
+    policy = QuietRelease()
+    assert not policy.due(10 * MB, 0.0, 2.0)
+    assert policy.due(40 * MB, 0.0, 2.0)
+    policy.trimmed(40 * MB)  # trimmed pages still count as free
+    assert not policy.due(40 * MB, 0.0, 2.0)
+    assert not policy.due(42 * MB, 0.0, 2.0)
+    assert policy.due(45 * MB, 0.0, 2.0)
+
+
+def test_the_loop_trims_when_due_and_stops_when_cancelled() -> None:
+    if not heap.available():
+        pytest.fail("this machine's Python runs on glibc: heap.available() must be true")
+    calls: list[int] = []
+
+    class Always(QuietRelease):
+        def due(self, free: int, cpu_s: float, wall_s: float) -> bool:
+            return True
+
+        def trimmed(self, free: int) -> None:
+            calls.append(free)
+
+    async def main() -> None:
+        task = asyncio.create_task(heap.release_when_quiet(every_s=0.01, policy=Always()))
+        while len(calls) < 3:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    assert all(isinstance(free, int) and free >= 0 for free in calls)
+
+
+_CHILD = textwrap.dedent(
+    """
+    from yurt import heap
+
+    def rss_mb():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 2**20
+
+    assert heap.configure()
+    # blocks above CPython's small-object limit come from malloc: keep one in ten, as a
+    # burst's leftovers are, so the heap cannot shrink from its top
+    keep, drop = [], []
+    for i in range(60_000):
+        (keep if i % 10 == 0 else drop).append(bytes(2_000 + i % 500))
+    del drop
+    before = rss_mb()
+    free = heap.free_bytes()
+    heap.release()
+    print(before, rss_mb(), free, len(keep))
+    """
+)
+
+
+@pytest.mark.process(reason="a child Python with a heap of its own")
+def test_release_gives_a_fragmented_heaps_free_pages_back() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=60, check=True
+    )
+    before, after, free, kept = out.stdout.split()
+    assert int(free) > 80 * MB  # ~110 MB freed in the middle of the heap
+    assert float(before) - float(after) > 60, out.stdout  # and gone from the RSS
+    assert int(kept) == 6_000
