@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from yurt.api.blocking import WatchHub
-from yurt.catalog.answer_fragments import join
+from yurt.catalog.answer_fragments import CheckFragments, join
 from yurt.catalog.model import CRITICAL, PASSING, WARNING, Check, CheckDefinition, Node, Service
 from yurt.catalog.store import CatalogStore
 
@@ -112,3 +116,47 @@ def test_a_reopened_store_answers_the_same(tmp_path: Path) -> None:
     assert (_kept(again), _services_kept(again)) == before
     _same_answers(again)
     again.close()
+
+
+_keys = st.sampled_from([(f"n{i % 3}", f"c{i}") for i in range(12)])
+_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["put", "remove", "whole", "filtered"]),
+        _keys,
+        st.sampled_from([PASSING, WARNING, CRITICAL]),
+        st.text(max_size=6),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_steps)
+def test_whole_answers_copied_from_the_last_one_are_exact(steps: list[Any]) -> None:
+    fragments = CheckFragments()
+    checks: dict[tuple[str, str], Check] = {}
+
+    def scratch(status: str = "") -> bytes:
+        rows = [checks[k].to_json() for k in sorted(checks) if status in ("", checks[k].status)]
+        return json.dumps(rows).encode()
+
+    for op, key, status, output in steps:
+        if op == "put":
+            there = key in checks
+            checks[key] = _check(key[0], key[1], key[1], status, output)
+            if there:
+                fragments.changed(key)
+            else:
+                fragments.added(key)
+        elif op == "remove" and key in checks:
+            del checks[key]
+            fragments.removed(key)
+        elif op == "whole":
+            assert fragments.answer(checks) == scratch()
+        else:
+            got = fragments.answer(checks, lambda c, s=status: c.status == s)
+            assert got == scratch(status)
+    assert fragments.answer(checks) == scratch()
+    # nothing kept per check but where it is in the last answer
+    assert fragments._text == {}
+    assert fragments._spans.keys() == checks.keys()
