@@ -6,8 +6,9 @@ every change. Building and encoding every check and instance for a change to one
 catalog a tenth of a second per answer while registrations stream in. The store tells these
 caches what it writes, adds and removes; an answer joins the kept fragments in the answer's
 order, byte for byte what `json.dumps` of the whole gives (the same separators, the same
-escaping). Fragments are kept encoded (bytes): an answer is one join, with no whole-answer
-text to encode again (at 30,000 checks that was 7.5 MB more for every answer built).
+escaping). Fragments are kept encoded: an answer is one join, with no whole-answer text to
+encode again (at 30,000 checks that was 7.5 MB more for every answer built); a check's is
+kept as its place in the last whole answer.
 """
 
 from __future__ import annotations
