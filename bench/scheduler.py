@@ -180,8 +180,12 @@ async def _scenario(nodes: int, allocs: int) -> dict[str, Any]:
     }
 
 
-def _run_child(nodes: int, allocs: int, gc_threshold: str | None) -> dict[str, Any]:
+def _run_child(
+    nodes: int, allocs: int, gc_threshold: str | None, malloc_defaults: bool = False
+) -> dict[str, Any]:
     extra = ["--gc-threshold", gc_threshold] if gc_threshold else []
+    if malloc_defaults:
+        extra.append("--malloc-defaults")
     out = subprocess.run(
         [sys.executable, __file__, "--child", f"{nodes}:{allocs}", *extra],
         check=True,
@@ -201,9 +205,19 @@ def main() -> None:
         help="G0,G1,G2 for gc.set_threshold in the scheduler process (default: the "
         "servers' own, yurt.runtime.GC_THRESHOLDS; 'python' for Python's defaults)",
     )
+    parser.add_argument(
+        "--malloc-defaults",
+        action="store_true",
+        help="glibc's own malloc settings in the scheduler process, instead of the servers' "
+        "(yurt.heap.configure)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        if not args.malloc_defaults:
+            from yurt import heap
+
+            heap.configure()  # what every server process runs with
         if args.gc_threshold is None:
             from yurt.runtime import tune_gc
 
@@ -228,7 +242,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for nodes, allocs in scenarios:
-        r = _run_child(nodes, allocs, args.gc_threshold)
+        r = _run_child(nodes, allocs, args.gc_threshold, args.malloc_defaults)
         print(
             f"{r['nodes']:>7} {r['allocs']:>7} {r['node_register_per_s']:>12.0f} "
             f"{r['job_register_per_s']:>11.0f} {r['placements_per_s']:>13.0f} "
