@@ -256,15 +256,36 @@
       window.scrollTo(0, 0);
     };
     Y.routable = (url) => routes.some(([re]) => re.test(decodeURI(url.pathname)));
-    document.addEventListener("click", (ev) => {
-      if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-      const a = ev.target.closest && ev.target.closest("a[href]");
-      if (!a || a.target || a.hasAttribute("download")) return;
+    // A link of this UI, or null (another origin, a new window, a download).
+    const routedHref = (a) => {
+      if (!a || a.target || a.hasAttribute("download")) return null;
       const url = new URL(a.href, location.href);
-      if (url.origin !== location.origin || !Y.routable(url)) return;
+      if (url.origin !== location.origin || !Y.routable(url)) return null;
+      return url.pathname + url.search + url.hash;
+    };
+    const plain = (ev) => ev.button === 0 && !(ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey);
+    document.addEventListener("click", (ev) => {
+      if (ev.defaultPrevented || !plain(ev)) return;
+      const href = routedHref(ev.target.closest && ev.target.closest("a[href]"));
+      if (href === null) return;
       ev.preventDefault();
-      Y.navigate(url.pathname + url.search + url.hash);
+      Y.navigate(href);
     });
+    // The live pages re-render as their blocking queries answer: a link replaced between
+    // the press and the release gets no click, so a release on the same link (the new
+    // element) after a press on the old one follows it.
+    let pressed = null;
+    document.addEventListener("pointerdown", (ev) => {
+      pressed = plain(ev) && ev.target.closest ? ev.target.closest("a[href]") : null;
+    }, true);
+    document.addEventListener("pointerup", (ev) => {
+      const was = pressed;
+      pressed = null;
+      if (!was || was.isConnected || !plain(ev)) return;
+      const a = ev.target.closest && ev.target.closest("a[href]");
+      const href = a && a.href === was.href ? routedHref(a) : null;
+      if (href !== null) Y.navigate(href);
+    }, true);
     window.addEventListener("popstate", render);
     render();
   };
