@@ -12,11 +12,12 @@ burst used for good:
 
 After 30,000 registrations the router held ~35 MB of free heap that way. So each
 long-running role fixes the threshold at start (`configure`) and, every few seconds,
-trims the heap when the free part grew by `RELEASE_MIN_BYTES` since it was last at its
-lowest, and only while the process is quiet: a trim of a few hundred MB of heap holds the
-event loop for tens of milliseconds, which a busy proxy would see in its tail latency.
+trims the heap when its resident size grew by `RELEASE_MIN_BYTES` since the last trim, and
+only while the process is quiet: a trim of a few hundred MB of heap holds the event loop
+for tens of milliseconds, which a busy proxy would see in its tail latency.
 
-Elsewhere than glibc (musl, macOS) all of this does nothing.
+Elsewhere than glibc (musl, macOS) all of this does nothing; before glibc 2.33 (no
+`mallinfo2`) the trim goes by the resident size alone.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -58,17 +60,25 @@ class _MallInfo2(ctypes.Structure):
 def _glibc() -> Any:
     try:
         libc = ctypes.CDLL(None)
-        for name in ("mallopt", "malloc_trim", "mallinfo2"):
-            getattr(libc, name)
+        libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+        libc.malloc_trim.argtypes = (ctypes.c_size_t,)
     except (OSError, AttributeError):
         return None
-    libc.mallinfo2.restype = _MallInfo2
-    libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    libc.malloc_trim.argtypes = (ctypes.c_size_t,)
     return libc
 
 
+def _mallinfo2(libc: Any) -> Any:
+    """glibc 2.33 and later; older ones trim without knowing how much is free."""
+    try:
+        info = libc.mallinfo2
+    except AttributeError:
+        return None
+    info.restype = _MallInfo2
+    return info
+
+
 _libc = _glibc()
+_info = None if _libc is None else _mallinfo2(_libc)
 
 
 def available() -> bool:
@@ -82,10 +92,18 @@ def configure(mmap_threshold: int = MMAP_THRESHOLD) -> bool:
 
 
 def free_bytes() -> int | None:
-    """The free memory inside the heap (resident or not), or None without glibc."""
-    if _libc is None:
+    """The free memory inside the heap (resident or not); None where it is not known."""
+    if _info is None:
         return None
-    return int(_libc.mallinfo2().fordblks)
+    return int(_info().fordblks)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * _PAGE
 
 
 def release() -> None:
@@ -96,22 +114,26 @@ def release() -> None:
 
 @dataclass
 class QuietRelease:
-    """When to trim: the heap's free part grew by `min_bytes` since its lowest point after
-    the last trim (what is free now and was in use then is resident for nothing), and the
-    process used at most `quiet_share` of a core over the period."""
+    """When to trim: the process used at most `quiet_share` of a core over the period, its
+    resident size grew by `min_bytes` since the last trim left it (pages a burst touched,
+    however short, are counted however the free part moved meanwhile), and the heap has at
+    least that much free (when it is known). Before the first trim any growth counts: what
+    loading the stores at start freed is given back too."""
 
     min_bytes: int = RELEASE_MIN_BYTES
     quiet_share: float = QUIET_CPU_SHARE
-    _lowest: int | None = None
+    _base: int = 0  # the resident size the last trim left
 
-    def due(self, free: int, cpu_s: float, wall_s: float) -> bool:
-        lowest = free if self._lowest is None else min(self._lowest, free)
-        self._lowest = lowest
-        return free - lowest >= self.min_bytes and cpu_s <= self.quiet_share * wall_s
+    def due(self, free: int | None, resident: int, cpu_s: float, wall_s: float) -> bool:
+        return (
+            cpu_s <= self.quiet_share * wall_s
+            and resident - self._base >= self.min_bytes
+            and (free is None or free >= self.min_bytes)
+        )
 
-    def trimmed(self, free: int) -> None:
-        """A trim left `free` bytes free (still counted, no longer resident)."""
-        self._lowest = free
+    def trimmed(self, resident: int) -> None:
+        """A trim left the process `resident` bytes."""
+        self._base = resident
 
 
 async def release_when_quiet(
@@ -125,15 +147,16 @@ async def release_when_quiet(
     while True:
         await asyncio.sleep(every_s)
         now_wall, now_cpu = time.monotonic(), time.process_time()
-        free = free_bytes() or 0
-        if policy.due(free, now_cpu - cpu, now_wall - wall):
+        resident = resident_bytes()
+        if policy.due(free_bytes(), resident, now_cpu - cpu, now_wall - wall):
             started = time.perf_counter()
             release()
+            left = resident_bytes()
             log.debug(
-                "gave back free heap (%d MB free) in %.1f ms",
-                free >> 20,
+                "gave back %d MB of free heap in %.1f ms",
+                (resident - left) >> 20,
                 (time.perf_counter() - started) * 1000,
             )
-            policy.trimmed(free_bytes() or 0)
+            policy.trimmed(left)
         # the trim's own CPU time is not the next period's load
         wall, cpu = time.monotonic(), time.process_time()

@@ -154,8 +154,11 @@ def test_whole_answers_copied_from_the_last_one_are_exact(steps: list[Any]) -> N
         elif op == "whole":
             assert fragments.answer(checks) == scratch()
         else:
-            got = fragments.answer(checks, lambda c, s=status: c.status == s)
-            assert got == scratch(status)
+
+            def wanted(c: Check, status: str = status) -> bool:
+                return c.status == status
+
+            assert fragments.answer(checks, wanted) == scratch(status)
     assert fragments.answer(checks) == scratch()
     # nothing kept per check but where it is in the last answer
     assert fragments._text == {}

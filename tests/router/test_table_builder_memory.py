@@ -17,9 +17,11 @@ from yurt.router.commands import NO_OPTS, parse_line
 from yurt.router.table import build_route, check_target
 from yurt.router.table_builder import (
     _INSTANCE_FIELDS,
+    Rules,
     TableBuilder,
     _instance_entry,
     _instance_row,
+    build_table,
 )
 
 
@@ -107,3 +109,37 @@ def test_commands_without_options_share_one_read_only_mapping() -> None:
     with_opts = parse_line('route add web /web http://10.0.0.1:80/ opts "strip=/web"')
     assert dict(with_opts.opts) == {"strip": "/web"}
     assert dict(NO_OPTS) == {}
+
+
+def test_null_and_absent_fields_route_as_in_the_table_from_scratch() -> None:
+    # a null node and a check without a node or an index: odd, but the builder's tuples
+    # must read them as the answer's own entries do
+    checks: list[dict[str, Any]] = [
+        {"Node": None, "CheckID": "c", "ServiceID": "web-1", "ServiceName": "web",
+         "Status": "passing", "ModifyIndex": 1},
+        {"CheckID": "d", "ServiceID": "db-1", "ServiceName": "db", "Status": "passing"},
+        {"Node": "n1", "CheckID": "e", "ServiceID": "api-1", "Status": "passing"},
+    ]  # fmt: skip
+    instances: dict[str, list[dict[str, Any]]] = {
+        "web": [{"Node": None, "ServiceID": "web-1", "ServiceName": "web",
+                 "ServiceTags": ["urlprefix-/web"], "ServiceAddress": "10.0.0.1",
+                 "ServicePort": 80}],
+        "db": [{"ServiceID": "db-1", "ServiceName": "db", "ServiceTags": ["urlprefix-/db"],
+                "ServiceAddress": "10.0.0.2", "ServicePort": 81}],
+        "api": [{"Node": "n1", "ServiceID": "api-1", "ServiceName": "api",
+                 "ServiceTags": ["urlprefix-/api"], "ServiceAddress": "10.0.0.3",
+                 "ServicePort": 82}],
+    }  # fmt: skip
+    services = {name: [f"urlprefix-/{name}"] for name in instances}
+    want, _ = build_table(services, instances, checks, [], Rules(), {})
+    b = TableBuilder()
+    b.set_services(services)
+    b.set_checks(checks)
+    for name in b.take_stale():
+        b.set_instances(name, instances[name])
+    got, _ = b.table([])
+    assert got.config(with_weight=True) == want.config(with_weight=True)
+    # the web instance's null node matches its check's; the db check without a node
+    # matches the instance without one; the api check without a service name is read with
+    # the checks naming no service (for every service), and passes api's instance
+    assert [r["service"] for r in got.api_routes()] == ["web", "db", "api"]

@@ -32,7 +32,8 @@ class CheckFragments:
 
     def __init__(self) -> None:
         self._last = b""  # the last whole answer
-        # where each check's JSON is in it: start << 32 | end
+        # where each check's JSON is in it: start << 32 | length (one check's JSON is far
+        # below 4 GB; the answer may be any size)
         self._spans: dict[Key, int] = {}
         self._text: dict[Key, bytes] = {}  # encoded since (for the filtered answers)
         # every check's key, sorted; None until the first answer, so that loading the
@@ -80,7 +81,8 @@ class CheckFragments:
         for key in self._order:
             span = spans.get(key)
             if span is not None:
-                a, b = span >> 32, span & 0xFFFFFFFF
+                a = span >> 32
+                b = a + (span & 0xFFFFFFFF)
                 if run_end < 0 or a != run_end + 2:  # no run, or not next to it (", ")
                     if run_end >= 0:
                         parts.append(last[run_start:run_end])
@@ -88,14 +90,14 @@ class CheckFragments:
                     run_start, run_pos = a, pos
                 run_end = b
                 moved = run_pos + a - run_start
-                new_spans[key] = moved << 32 | (moved + b - a)
+                new_spans[key] = moved << 32 | (b - a)
                 continue
             if run_end >= 0:
                 parts.append(last[run_start:run_end])
                 pos += run_end - run_start + 2
                 run_start = run_end = -1
             part = text.get(key) or _encoded(checks[key])
-            new_spans[key] = pos << 32 | (pos + len(part))
+            new_spans[key] = pos << 32 | len(part)
             pos += len(part) + 2
             parts.append(part)
         if run_end >= 0:
@@ -105,12 +107,13 @@ class CheckFragments:
         self._text.clear()
         return answer
 
-    def _fragment(self, key: Key, check: Check) -> bytes:
+    def _fragment(self, key: Key, check: Check) -> bytes | memoryview:
         text = self._text.get(key)
         if text is None:
             span = self._spans.get(key)
             if span is not None:
-                return self._last[span >> 32 : span & 0xFFFFFFFF]
+                start = span >> 32
+                return memoryview(self._last)[start : start + (span & 0xFFFFFFFF)]
             text = self._text[key] = _encoded(check)
         return text
 

@@ -147,9 +147,13 @@ _Row = tuple[Any, ...]
 
 
 class _Absent:
-    """A field the entry did not have (not the same as one that was null)."""
+    """A field the entry did not have (not the same as one that was null); false, as a
+    missing ServiceID or ServiceName reads."""
 
     __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
 
     def __repr__(self) -> str:
         return "<absent>"
@@ -180,8 +184,8 @@ def _row_node(row: _Row) -> str:
 
 
 def _check_entry(mark: _Mark) -> dict[str, Any]:
-    """A check as `passing_instances` reads it, from its mark (a null field as absent)."""
-    return {k: v for k, v in zip(_MARK_NAMES, mark, strict=True) if v is not None}
+    """A check as `passing_instances` reads it, from its mark."""
+    return {k: v for k, v in zip(_MARK_NAMES, mark, strict=True) if v is not _ABSENT}
 
 
 def _kept_mark(mark: _Mark) -> _Mark:
@@ -195,21 +199,21 @@ def _mark_of(c: Any) -> _Mark | None:
     except (KeyError, TypeError):
         if not isinstance(c, Mapping):
             return None
-        return tuple(c.get(f) for f in _MARK_NAMES)
+        return tuple(c.get(f, _ABSENT) for f in _MARK_NAMES)
 
 
 def _checks_by_service(checks: Iterable[Check]) -> tuple[dict[str, list[Check]], set[str]]:
     """The service checks grouped by service name ("": those naming no service), and the
-    nodes whose checks block every instance on them (maintenance, serfHealth critical);
-    each check kept with only what decides routes, as the builder keeps it."""
+    nodes whose checks block every instance on them (maintenance, serfHealth critical).
+    The answer's own entries, not the builder's tuples: the table from scratch is what the
+    builder is tested against."""
     by_name: dict[str, list[Check]] = {}
     blocked: set[str] = set()
     for c in checks:
-        mark = _mark_of(c)
-        if mark is None:
+        if not isinstance(c, Mapping):
             continue
-        if mark[4]:
-            by_name.setdefault(str(mark[5] or ""), []).append(_check_entry(mark))
+        if c.get("ServiceID"):
+            by_name.setdefault(str(c.get("ServiceName") or ""), []).append(c)
         if _blocks_node(c):
             blocked.add(str(c.get("Node", "")))
     return by_name, blocked
