@@ -8,7 +8,7 @@ a `urlprefix-` tag), measuring
   until the proxy stops routing the service (404) and routes it again (502: the instances
   point at a closed port), median and p99 over repeated changes;
 - the RSS of `yurt up` and its children (the router runs as one) per registered instance,
-  when the table is complete and again a few seconds later, settled (each process gives
+  when the table is complete and again 15 s later, settled (each process gives
   its free heap back once quiet, `yurt/heap.py`).
 
 Everything runs inside a private network namespace (`unshare -n`, loopback only) so that
@@ -42,7 +42,7 @@ PROXY = "http://127.0.0.1:9999"
 ADMIN = "http://127.0.0.1:9998"
 NODES = 100
 WRITERS = 16
-SETTLE_S = 6.0  # three of yurt/heap.py's periods
+SETTLE_S = 15.0  # the router reads every service again after a burst, then is quiet
 
 
 def _in_namespace(argv: list[str]) -> None:

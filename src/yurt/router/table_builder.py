@@ -253,9 +253,9 @@ class TableBuilder:
     _stale: set[str] = field(default_factory=set)  # routed, to be read again
     _regen: set[str] = field(default_factory=set)  # read, commands to be regenerated
     _errors: dict[str, list[str]] = field(default_factory=dict)  # of generating, when any
-    # each service's checks by (node, check ID), and what each check looked like
-    _by_name: dict[str, dict[tuple[str, str], _Mark]] = field(default_factory=dict)
+    # what each check looked like, by (node, check ID), and each service's
     _marks: dict[tuple[Any, ...], _Mark] = field(default_factory=dict)
+    _by_name: dict[str, set[_Mark]] = field(default_factory=dict)
     _blocked: set[str] = field(default_factory=set)
     _checks_seen: bool = False
     _routed: list[str] = field(default_factory=list)  # routed_names(services), kept
@@ -294,8 +294,11 @@ class TableBuilder:
 
         Only the checks that differ from the last answer's are looked at further: a health
         flap among 30,000 checks costs one comparison per check, not a regrouping."""
-        old, by_name = self._marks, self._by_name
-        marks: dict[tuple[Any, ...], _Mark] = {}
+        # Updated in place: an unchanged check costs a lookup, and the kept tuples and keys
+        # stay the ones first made (a new dict and key per check for every answer were
+        # garbage the size of the table, the answer's own strings referenced besides).
+        marks, by_name = self._marks, self._by_name
+        seen: set[tuple[Any, ...]] = set()
         blocked: set[str] = set()
         own: set[str] = set()  # services whose own checks changed
         # The loop runs once per check of the catalog on every change: kept to one C-level
@@ -309,26 +312,25 @@ class TableBuilder:
             key = mark[:2]
             if key[1] == NODE_MAINT or (key[1] == "serfHealth" and mark[3] == "critical"):
                 blocked.add(key[0])
-            prev = old.get(key)
+            seen.add(key)
+            prev = marks.get(key)
             if prev is not None and prev == mark:
-                # The kept tuple, not this answer's: the answer is freed whole.
-                marks[prev[:2]] = prev
-                continue
+                continue  # the kept tuple stays: the answer is freed whole
             mark = _kept_mark(mark)
-            key = mark[:2]
-            marks[key] = mark
+            # a new key from the kept tuple (an existing one stays in the dict as it was)
+            marks[key if prev is not None else mark[:2]] = mark
             if prev is not None and prev[4]:
                 own.add(prev[5] or "")
-                by_name.get(prev[5] or "", {}).pop(key, None)
+                by_name.get(prev[5] or "", set()).discard(prev)
             if mark[4]:
                 name = mark[5] or ""
                 own.add(name)
-                by_name.setdefault(name, {})[key] = mark
-        for key in old.keys() - marks.keys():
-            prev = old[key]
+                by_name.setdefault(name, set()).add(mark)
+        for key in [k for k in marks if k not in seen]:
+            prev = marks.pop(key)
             if prev[4]:
                 own.add(prev[5] or "")
-                by_name.get(prev[5] or "", {}).pop(key, None)
+                by_name.get(prev[5] or "", set()).discard(prev)
         for name in [n for n in own if not by_name.get(n)]:
             by_name.pop(name, None)
         # A service whose own checks changed is read again (one request: its instances
@@ -343,7 +345,7 @@ class TableBuilder:
                 for name, insts in self._instances.items()
                 if any(_row_node(i) in nodes for i in insts)
             )
-        self._marks, self._blocked = marks, blocked
+        self._blocked = blocked
         self._checks_seen = True
         self._regen.update(name for name in changed if name in self._instances)
         self._stale.update(own & self._routed_set)
@@ -382,12 +384,12 @@ class TableBuilder:
 
     def table(self, manual: Iterable[RouteDef]) -> tuple[Table, list[str]]:
         """The table as `build_table` would build it from what was fed so far."""
-        orphans = [_check_entry(m) for m in self._by_name.get("", {}).values()]
+        orphans = [_check_entry(m) for m in self._by_name.get("", ())]
         for name in self._regen:
             if name in self._instances:
                 g = _generate(
                     map(_instance_entry, self._instances[name]),
-                    [*map(_check_entry, self._by_name.get(name, {}).values()), *orphans],
+                    [*map(_check_entry, self._by_name.get(name, ())), *orphans],
                     self._blocked,
                     self.rules,
                     self.env,
