@@ -143,3 +143,20 @@ def test_null_and_absent_fields_route_as_in_the_table_from_scratch() -> None:
     # matches the instance without one; the api check without a service name is read with
     # the checks naming no service (for every service), and passes api's instance
     assert [r["service"] for r in got.api_routes()] == ["web", "db", "api"]
+
+
+def test_a_check_with_array_or_object_fields_is_dropped_and_the_rest_kept() -> None:
+    # the builder updates its checks in place: an entry it cannot keep must not leave
+    # them half updated
+    b = TableBuilder()
+    good = {"Node": "n1", "CheckID": "a", "ServiceID": "web-1", "ServiceName": "web",
+            "Status": "passing", "ModifyIndex": 1}  # fmt: skip
+    odd = {"Node": "n1", "CheckID": "b", "ServiceID": "web-2", "ServiceName": "web",
+           "Status": "passing", "ModifyIndex": 1}  # fmt: skip
+    b.set_checks([good, odd])
+    assert set(b._marks) == {("n1", "a"), ("n1", "b")}
+    odd_status = {**odd, "Status": [1, 2], "ModifyIndex": 2}
+    odd_node = {**good, "Node": {"x": 1}, "CheckID": "c"}
+    assert b.set_checks([good, odd_status, odd_node]) == {"web"}
+    assert set(b._marks) == {("n1", "a")}
+    assert b._by_name == {"web": {b._marks[("n1", "a")]}}

@@ -310,13 +310,21 @@ class TableBuilder:
                 continue
             mark = got
             key = mark[:2]
+            try:
+                seen.add(key)
+            except TypeError:
+                continue  # a node or check ID that is an array or object: no check
             if key[1] == NODE_MAINT or (key[1] == "serfHealth" and mark[3] == "critical"):
                 blocked.add(key[0])
-            seen.add(key)
             prev = marks.get(key)
             if prev is not None and prev == mark:
                 continue  # the kept tuple stays: the answer is freed whole
             mark = _kept_mark(mark)
+            try:
+                hash(mark)  # before anything changes: the update is in place
+            except TypeError:
+                seen.discard(key)  # a field that is an array or object: gone, as no check
+                continue
             # a new key from the kept tuple (an existing one stays in the dict as it was)
             marks[key if prev is not None else mark[:2]] = mark
             if prev is not None and prev[4]:
