@@ -81,10 +81,6 @@ _libc = _glibc()
 _info = None if _libc is None else _mallinfo2(_libc)
 
 
-def available() -> bool:
-    return _libc is not None
-
-
 def configure(mmap_threshold: int = MMAP_THRESHOLD) -> bool:
     """Blocks of `mmap_threshold` bytes and more are mapped on their own, and unmapped
     when freed, whatever was freed before. False where it cannot be set."""
