@@ -157,3 +157,26 @@ def test_reclaim_and_the_threads_checkpoints_never_overlap(tmp_path: Path) -> No
     assert done.is_set()
     assert (tmp_path / "s.db-wal").stat().st_size == 0  # its TRUNCATE did truncate
     db.close()
+
+
+def test_a_stop_right_after_the_delay_still_ends_the_thread(tmp_path: Path) -> None:
+    # stop() sets both events; landing between the end of the delay and the thread's clearing
+    # of its wake-up, it once left the thread waiting for good and close() hung (seen in CI).
+    import threading
+
+    db, checkpointer = _with_checkpointer(tmp_path / "s.db", "v INTEGER", delay=0.01)
+
+    class StopAfterTheDelay(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            ended = super().wait(timeout)
+            if not ended:
+                checkpointer.stop()
+            return ended
+
+    checkpointer._stopping = StopAfterTheDelay()
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+    checkpointer._thread.join(timeout=5)
+    assert not checkpointer._thread.is_alive()
+    db.close()
+    assert sqlite3.connect(tmp_path / "s.db").execute("SELECT v FROM t").fetchall() == [(1,)]

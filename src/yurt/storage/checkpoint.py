@@ -96,6 +96,11 @@ class Checkpointer:
                 if self._stopping.wait(self.delay):
                     return
                 self._wake.clear()
+                # A stop() that came after the delay ended had its wake-up cleared just
+                # now: without this look the thread would wait for a wake that never comes
+                # (and close() with it).
+                if self._stopping.is_set():
+                    return
                 self._checkpoint(conn)
         finally:
             conn.close()
