@@ -9,15 +9,19 @@ until one of its topics is notified. Nothing polls.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TypeVar
 
 from yurt.api.durations import SECOND, parse_go_duration
 from yurt.api.errors import APIError
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WAIT_S = 300.0
 MAX_WAIT_S = 600.0
@@ -34,6 +38,8 @@ class WatchHub:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Future[bool]]] = {}
+        # what a parked reader sends by itself when woken (`wait(early=)`)
+        self._early: dict[asyncio.Future[bool], Callable[[], None]] = {}
         self._closed = False
         self._shared: dict[Hashable, tuple[bytes, int]] = {}
 
@@ -53,20 +59,31 @@ class WatchHub:
 
     def notify(self, *topics: str) -> None:
         self._shared.clear()
+        woken: dict[asyncio.Future[bool], None] = {}
         for topic in topics:
             waiters = self._waiters.pop(topic, None)
-            if not waiters:
-                continue
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(True)
+            if waiters:
+                woken.update(dict.fromkeys(fut for fut in waiters if not fut.done()))
+        if not woken:
+            return
+        early = [e for e in map(self._early.pop, woken, repeat(None)) if e is not None]
+        if early:
+            # Queued before the readers' tasks are: every woken reader that can send its
+            # answer itself does, back to back, before the first task resumes
+            # (`yurt.api.woken_answer`).
+            asyncio.get_running_loop().call_soon(_send_early, early)
+        for fut in woken:
+            fut.set_result(True)
 
-    async def wait(self, topics: Iterable[str], timeout: float) -> bool:
+    async def wait(
+        self, topics: Iterable[str], timeout: float, early: Callable[[], None] | None = None
+    ) -> bool:
         """Wait until any of `topics` is notified (True) or `timeout` passes (False).
 
         One bare future and one timer per reader: a write that wakes a thousand readers
         then costs one callback each (`wait_for` over `shield` cost three futures, a task
-        and several loop turns per reader)."""
+        and several loop turns per reader). `early`, when a notification wakes the
+        reader, runs before any woken reader's task does."""
         if self._closed:
             return True
         loop = asyncio.get_running_loop()
@@ -74,11 +91,14 @@ class WatchHub:
         names = list(topics)
         for topic in names:
             self._waiters.setdefault(topic, set()).add(fut)
+        if early is not None:
+            self._early[fut] = early
         timer = loop.call_later(timeout, _expire, fut)
         try:
             return await fut
         finally:
             timer.cancel()
+            self._early.pop(fut, None)
             for topic in names:
                 waiters = self._waiters.get(topic)
                 if waiters is not None:
@@ -98,6 +118,14 @@ class WatchHub:
     def waiting(self) -> int:
         """How many (reader, topic) pairs are parked; for metrics and tests."""
         return sum(len(w) for w in self._waiters.values())
+
+
+def _send_early(early: list[Callable[[], None]]) -> None:
+    for send in early:
+        try:
+            send()
+        except Exception:  # its task runs the read again and answers (or fails) as usual
+            log.debug("a woken reader's early answer failed", exc_info=True)
 
 
 def _expire(fut: asyncio.Future[bool]) -> None:
@@ -155,6 +183,7 @@ async def wait_until(
     wait_s: float,
     run: Callable[[], T],
     done: Callable[[T], bool],
+    send: Callable[[T], bool] | None = None,
 ) -> T:
     """Run `run` until `done` holds for its answer, and answer with it; or with the last
     answer once `wait_s` passes or the hub closes (the server is stopping).
@@ -163,10 +192,22 @@ async def wait_until(
     APIs (index-based or, as Consul's agent offers, hash-based) waits through it. `run` is
     synchronous, so no write can slip in between running it and parking on the hub: a
     wake-up is never lost.
+
+    With `send`, a notification runs the read and hands a done answer to `send` before the
+    reader's task resumes (`yurt.api.woken_answer`); once `send` took it (True), that
+    answer is the one returned.
     """
     topic_list = list(topics)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
+    sent: list[T] = []
+
+    def early() -> None:
+        assert send is not None
+        answer = run()
+        if done(answer) and send(answer):
+            sent.append(answer)
+
     while True:
         answer = run()
         if done(answer):
@@ -177,7 +218,9 @@ async def wait_until(
         # a parked reader holds no answer (the next run makes the one it sends): answers
         # of whole-catalog reads are megabytes, and readers park across generations
         del answer
-        await hub.wait(topic_list, remaining)
+        await hub.wait(topic_list, remaining, early if send is not None else None)
+        if sent:
+            return sent[0]
 
 
 async def blocking_query(
@@ -185,15 +228,17 @@ async def blocking_query(
     topics: Iterable[str],
     query: BlockingQuery,
     run: Callable[[], tuple[T, int]],
+    send: Callable[[tuple[T, int]], bool] | None = None,
 ) -> tuple[T, int]:
     """Run `run` (which returns the answer and its index) until the index moves past
-    `query.index` or the wait runs out. The index answered is never below 1."""
+    `query.index` or the wait runs out. The index answered is never below 1. `send` as
+    `wait_until`'s."""
 
     def indexed() -> tuple[T, int]:
         result, index = run()
         return result, max(index, 1)
 
-    return await wait_until(hub, topics, query.wait_s, indexed, _moved(query))
+    return await wait_until(hub, topics, query.wait_s, indexed, _moved(query), send)
 
 
 async def blocking_encoded(
@@ -202,6 +247,7 @@ async def blocking_encoded(
     query: BlockingQuery,
     key: Hashable,
     run: Callable[[], tuple[bytes, int]],
+    send: Callable[[tuple[bytes, int]], bool] | None = None,
 ) -> tuple[bytes, int]:
     """`blocking_query` for a read whose answer is its encoded bytes, `key` naming the read
     (path, parameters, token). The first run is the read's own; once parked, the reader
@@ -218,7 +264,7 @@ async def blocking_encoded(
             body, index = hub.shared(key, run)
         return body, max(index, 1)
 
-    return await wait_until(hub, topics, query.wait_s, indexed, _moved(query))
+    return await wait_until(hub, topics, query.wait_s, indexed, _moved(query), send)
 
 
 def _moved(query: BlockingQuery) -> Callable[[tuple[T, int]], bool]:

@@ -12,6 +12,7 @@ from aiohttp import web
 from yurt.api.blocking import BlockingQuery, blocking_query
 from yurt.api.errors import APIError
 from yurt.api.http import flag, json_response
+from yurt.api.woken_answer import WireAnswer
 from yurt.catalog.acl_http import FILTERED_HEADER, View
 from yurt.catalog.filter import compile_filter
 
@@ -150,11 +151,39 @@ async def blocking_answer(
     def cached() -> tuple[bytes, int, bool]:
         return server.answers.get(key, counted, pretty, lambda: v.hid if v else False)
 
-    (body, index, hid), _ = await blocking_query(server.hub, topics, query, _pair(cached))
-    headers = consul_headers(index)
-    if hid:
-        headers[FILTERED_HEADER] = "true"
-    return await send_encoded(request, body, headers)
+    def headers_of(index: int, hid: bool) -> dict[str, str]:
+        headers = consul_headers(index)
+        if hid:
+            headers[FILTERED_HEADER] = "true"
+        return headers
+
+    wire = WireAnswer.of(request)
+
+    def send(answer: tuple[tuple[bytes, int, bool], int]) -> bool:
+        assert wire is not None
+        body, index, hid = answer[0]
+        return wire.send(woken_headers(server, headers_of(index, hid)), body)
+
+    (body, index, hid), _ = await blocking_query(
+        server.hub, topics, query, _pair(cached), send if wire is not None else None
+    )
+    if wire is not None and wire.sent:
+        return wire.response(body)
+    return await send_encoded(request, body, headers_of(index, hid))
+
+
+def woken_headers(server: CatalogServer, headers: dict[str, str]) -> dict[str, str]:
+    """`headers` as the catalog's response hook leaves them (`app._default_acl_policy`),
+    for an answer sent without it (`yurt.api.woken_answer`)."""
+    if "X-Consul-Default-Acl-Policy" in headers:
+        headers["X-Consul-Default-Acl-Policy"] = default_acl_policy(server)
+    return headers
+
+
+def default_acl_policy(server: CatalogServer) -> str:
+    """The default policy Consul's answers name: allow while ACLs are off."""
+    acl = server.config.acl
+    return acl.default_policy if acl.enabled else "allow"
 
 
 # An answer at least this long is written out by its handler rather than returned whole.

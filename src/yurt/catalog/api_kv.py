@@ -12,6 +12,7 @@ from yurt.api import routes
 from yurt.api.blocking import BlockingQuery, blocking_encoded, blocking_query
 from yurt.api.errors import APIError
 from yurt.api.http import flag
+from yurt.api.woken_answer import WireAnswer
 from yurt.catalog.acl_http import (
     FILTERED_HEADER,
     checked,
@@ -26,6 +27,7 @@ from yurt.catalog.api_common import (
     server_of,
     stream_json_list,
     uint_query,
+    woken_headers,
 )
 from yurt.catalog.store_txn import SessionError
 
@@ -135,9 +137,24 @@ async def _kv_get_one(request: web.Request, key: str) -> web.Response:
         return body, store.kv_index(key, exact=True)
 
     query = BlockingQuery.from_query(request.query)
+    wire = WireAnswer.of(request)
+
+    def send(answer: tuple[bytes, int]) -> bool:
+        assert wire is not None
+        body, index = answer
+        # a deleted key's 404 goes through aiohttp
+        return bool(body) and wire.send(woken_headers(server, consul_headers(index)), body)
+
     body, index = await blocking_encoded(
-        server.hub, [f"kv:{key}"], query, ("kv", key, indent), encoded
+        server.hub,
+        [f"kv:{key}"],
+        query,
+        ("kv", key, indent),
+        encoded,
+        send if wire is not None else None,
     )
+    if wire is not None and wire.sent:
+        return wire.response(body)
     if not body:
         return web.Response(status=404, headers=consul_headers(index))
     return web.Response(body=body, headers=consul_headers(index), content_type="application/json")

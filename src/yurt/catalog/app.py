@@ -30,7 +30,7 @@ from yurt.catalog import (
     api_txn,
 )
 from yurt.catalog import ui as catalog_ui
-from yurt.catalog.api_common import SERVER_KEY
+from yurt.catalog.api_common import SERVER_KEY, default_acl_policy
 from yurt.catalog.api_coordinate import Coordinates
 from yurt.catalog.api_operator import OperatorState
 from yurt.catalog.events import EventBuffer
@@ -78,7 +78,6 @@ def build_app(server: CatalogServer) -> web.Application:
 async def _default_acl_policy(request: web.Request, response: web.StreamResponse) -> None:
     # Consul's answers name the default policy that applies (allow while ACLs are off)
     if "X-Consul-Default-Acl-Policy" in response.headers:
-        acl = request.app[SERVER_KEY].config.acl
-        response.headers["X-Consul-Default-Acl-Policy"] = (
-            acl.default_policy if acl.enabled else "allow"
+        response.headers["X-Consul-Default-Acl-Policy"] = default_acl_policy(
+            request.app[SERVER_KEY]
         )

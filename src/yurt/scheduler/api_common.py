@@ -15,6 +15,7 @@ from yurt.api.blocking import BlockingQuery, blocking_encoded
 from yurt.api.casing import get_field
 from yurt.api.errors import APIError
 from yurt.api.http import Handler, flag, json_response
+from yurt.api.woken_answer import WireAnswer
 from yurt.scheduler import model as m
 from yurt.scheduler.errors import (
     Conflict,
@@ -98,7 +99,18 @@ async def blocking(
     # a token may see is part of the answer).
     params = sorted((k, v) for k, v in request.query.items() if k not in ("index", "wait"))
     key = (request.path, request.headers.get("X-Nomad-Token", ""), *params)
-    body, index = await blocking_encoded(store.hub, topics, query, key, encoded)
+    # With ACLs on, a middleware filters the answer after the handler: it goes through it.
+    wire = None if server_of(request).config.acl_enabled else WireAnswer.of(request)
+
+    def send(answer: tuple[bytes, int]) -> bool:
+        assert wire is not None
+        return wire.send(index_headers(answer[1]), answer[0])
+
+    body, index = await blocking_encoded(
+        store.hub, topics, query, key, encoded, send if wire is not None else None
+    )
+    if wire is not None and wire.sent:
+        return wire.response(body)
     return web.Response(body=body, headers=index_headers(index), content_type="application/json")
 
 
