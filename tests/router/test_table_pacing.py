@@ -4,7 +4,15 @@ stream in (pure, by tables)."""
 
 import pytest
 
-from yurt.router.watcher import PACE_COST_MAX_S, PACE_MAX_S, pace, pace_after
+from yurt.router.watcher import (
+    FULL_READ_MAX_DEFER_S,
+    FULL_READ_QUIET_S,
+    PACE_COST_MAX_S,
+    PACE_MAX_S,
+    full_read_at,
+    pace,
+    pace_after,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,3 +67,23 @@ def test_pace_after_weighs_the_cost_of_the_last_cycle(
     items: int, waited_s: float, cost_s: float, seconds: float
 ) -> None:
     assert pace_after(items, waited_s, cost_s) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    ("allowed_at", "changed_at", "first_change_at", "starts_at"),
+    [
+        # one change, then quiet: a second after it
+        (0.0, 100.0, 100.0, 100.0 + FULL_READ_QUIET_S),
+        # changes streaming in: a second after the last one
+        (0.0, 112.5, 100.0, 112.5 + FULL_READ_QUIET_S),
+        # a stream that never ends: at most the deferral after the first change
+        (0.0, 199.0, 100.0, 100.0 + FULL_READ_MAX_DEFER_S),
+        # the last read of every service was recent: not before a tenth of the time
+        (150.0, 100.0, 100.0, 150.0),
+        (150.0, 199.0, 100.0, 150.0),
+    ],
+)
+def test_the_read_of_every_service_waits_for_the_services_to_settle(
+    allowed_at: float, changed_at: float, first_change_at: float, starts_at: float
+) -> None:
+    assert full_read_at(allowed_at, changed_at, first_change_at) == pytest.approx(starts_at)

@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 FULL_READ_EVERY_S = 2.0
 FULL_READ_SHARE = 10  # and waits ten times as long as the last one took
 FULL_READ_PART = 256  # services read per table build while one is under way
+# It also waits until the services answer has been still this long: while registrations
+# stream in, each read of every service was thousands of requests the catalog answered
+# between the writes (half of the router's reads in a burst of 30,000), for changes the
+# health and services answers had mostly named already.
+FULL_READ_QUIET_S = 1.0
+# ... but never longer than this after the first change it is for, however long the stream.
+FULL_READ_MAX_DEFER_S = 30.0
 
 # After a changed answer of a whole-catalog query (every check, every service), the next
 # one waits in proportion to its size: while writes stream in (10,000 registrations), each
@@ -66,6 +73,15 @@ def pace_after(items: int, waited_s: float, cost_s: float = 0.0) -> float:
     at least that long), so that a lone change, a health flap, reaches the table unpaced."""
     wait = pace(items, cost_s)
     return wait if waited_s < wait else 0.0
+
+
+def full_read_at(allowed_at: float, changed_at: float, first_change_at: float) -> float:
+    """When the read of every routed service may start: not before `allowed_at` (the reads
+    take at most a tenth of the time), and once the services answer has been still
+    FULL_READ_QUIET_S since its last change (`changed_at`), or FULL_READ_MAX_DEFER_S after
+    the first change the read is for (`first_change_at`)."""
+    settled = min(changed_at + FULL_READ_QUIET_S, first_change_at + FULL_READ_MAX_DEFER_S)
+    return max(allowed_at, settled)
 
 
 @contextlib.contextmanager
@@ -124,6 +140,8 @@ class CatalogWatcher:
         self._full_pending: list[str] = []  # of the read of every service under way
         self._full_cost = 0.0  # seconds its parts took so far
         self._next_full_read = 0.0
+        self._services_changed_at = 0.0  # the services answer's last change
+        self._first_unread_change = 0.0  # its first change no read of every service saw
         self._full_read_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
@@ -209,7 +227,10 @@ class CatalogWatcher:
             # answer when it has no checks): every routed service is read again, at a
             # bounded rate (see `rebuild`).
             if self._seen_services:
+                if not self._full_read_due:
+                    self._first_unread_change = arrived
                 self._full_read_due = True
+                self._services_changed_at = arrived
             self.builder.set_services(services)
             self.state.services = self.builder.services
             self._seen_services = True
@@ -315,14 +336,18 @@ class CatalogWatcher:
         builder.set_rules(self._rules())
         builder.set_env(self._env)
         now = time.monotonic()
-        if self._full_read_due and not self._full_pending and now >= self._next_full_read:
-            self._full_read_due = False
-            self._full_pending = builder.routed()
-            self._full_cost = 0.0
-        elif self._full_read_due and not self._full_pending and self._full_read_timer is None:
-            self._full_read_timer = asyncio.get_running_loop().call_later(
-                self._next_full_read - now, self._full_read_wakeup
+        if self._full_read_due and not self._full_pending:
+            start_at = full_read_at(
+                self._next_full_read, self._services_changed_at, self._first_unread_change
             )
+            if now >= start_at:
+                self._full_read_due = False
+                self._full_pending = builder.routed()
+                self._full_cost = 0.0
+            elif self._full_read_timer is None:
+                self._full_read_timer = asyncio.get_running_loop().call_later(
+                    start_at - now, self._full_read_wakeup
+                )
         # Reading every service takes seconds at 10,000: it goes a part per build, so
         # what the answers name (a health flap, a new instance) never waits behind it.
         part = self._full_pending[:FULL_READ_PART]
