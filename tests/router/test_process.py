@@ -210,3 +210,42 @@ async def test_a_restart_that_cannot_bind_is_tried_again_later(
         assert _health(ui)
     finally:
         await router.stop()
+
+
+@pytest.mark.process
+async def test_an_unexpected_error_starting_it_again_is_logged_and_tried_again(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ui = f"127.0.0.1:{free_port()}"
+    router = RouterProcess(
+        {
+            "proxy.addr": f"127.0.0.1:{free_port()}",
+            "ui.addr": ui,
+            "registry.consul.addr": f"127.0.0.1:{free_port()}",
+            "registry.consul.register.enabled": "false",
+        }
+    )
+    await router.start()
+    try:
+        real = router._spawn
+        calls = 0
+
+        async def broken_once() -> object:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("the spawn broke")
+            return await real()
+
+        monkeypatch.setattr(router, "_spawn", broken_once)
+        assert router.pid is not None
+        os.kill(router.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while router.restarts < 1:
+            assert time.monotonic() < deadline, caplog.text
+            await _sleep(0.05)
+        assert "the spawn broke" in caplog.text
+        assert calls == 2
+        assert _health(ui)
+    finally:
+        await router.stop()

@@ -128,6 +128,11 @@ class RouterProcess:
                 # Its address taken for good, say: tried again ever less often.
                 log.error("%s", exc)
                 delay = min(delay * 2, _RESTART_DELAY_MAX_S)
+            except Exception:
+                # Anything else ended this task, and the router with it, for the rest of
+                # the agent's life: said, and tried again the same way.
+                log.exception("starting the router process again failed")
+                delay = min(delay * 2, _RESTART_DELAY_MAX_S)
             else:
                 self.restarts += 1
                 delay = _RESTART_DELAY_S
