@@ -77,6 +77,15 @@ def test_parse_tag_as_fabio(tag: str, env: dict[str, str] | None, want: URLPrefi
     assert parse_urlprefix(tag, "p-", env) == want
 
 
+def test_a_route_that_expands_to_a_space_is_an_error() -> None:
+    # found by tests/hostile/test_router_tags_fuzz.py: `$DC` set to "a b"
+    with pytest.raises(TagError, match="expands to '/a b', which holds a space"):
+        parse_urlprefix("urlprefix-/$DC", "urlprefix-", {"DC": "a b"})
+    with pytest.raises(TagError, match="holds a space"):
+        parse_urlprefix("urlprefix-${DC}.example/", "urlprefix-", {"DC": "a\tb"})
+    assert parse_urlprefix("urlprefix-/$DC", "urlprefix-", {"DC": "dc1"}) == URLPrefix("/dc1", "")
+
+
 @pytest.mark.parametrize("tag", ["urlprefix-", "urlprefix- ", "  urlprefix-  "])
 def test_empty_route_is_an_error(tag: str) -> None:
     # Fabio generates a `route add` without a source that its parser rejects.

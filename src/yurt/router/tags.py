@@ -97,7 +97,13 @@ def parse_urlprefix(
         # table lower-cases the host and reads `host` as `host/`.
         return URLPrefix(route, opts)
     host, _, path = route.partition("/")
-    return URLPrefix(expand(host, env).lower() + "/" + expand(path, env), opts)
+    expanded = expand(host, env).lower() + "/" + expand(path, env)
+    if any(c.isspace() for c in expanded):
+        # Fabio would write it into a `route add` line, whose words it then misreads.
+        raise TagError(
+            f"invalid {prefix} tag {tag!r}: its route expands to {expanded!r}, which holds a space"
+        )
+    return URLPrefix(expanded, opts)
 
 
 def _join_host_port(host: str, port: int) -> str:
