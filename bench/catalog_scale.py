@@ -42,6 +42,7 @@ PROXY = "http://127.0.0.1:9999"
 ADMIN = "http://127.0.0.1:9998"
 NODES = 100
 WRITERS = 16
+REGISTER_TIMEOUT_S = 600.0  # a catalog that stops answering ends the run
 SETTLE_S = 15.0  # the router reads every service again after a burst, then is quiet
 
 
@@ -207,15 +208,15 @@ async def register_all(services: int, instances: int) -> float:
     finished: list[asyncio.Future[None]] = []
     started = time.perf_counter()
     transports = []
-    for _ in range(WRITERS):
-        done: asyncio.Future[None] = loop.create_future()
-        transport, _ = await loop.create_connection(
-            lambda d=done: _Registrar(queue, d), "127.0.0.1", 8500
-        )
-        transports.append(transport)
-        finished.append(done)
     try:
-        await asyncio.gather(*finished)
+        for _ in range(WRITERS):
+            done: asyncio.Future[None] = loop.create_future()
+            transport, _ = await loop.create_connection(
+                lambda d=done: _Registrar(queue, d), "127.0.0.1", 8500
+            )
+            transports.append(transport)
+            finished.append(done)
+        await asyncio.wait_for(asyncio.gather(*finished), REGISTER_TIMEOUT_S)
     finally:
         for transport in transports:
             transport.close()

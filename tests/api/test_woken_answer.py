@@ -295,3 +295,14 @@ async def test_a_woken_job_list_reader(tmp_path: Path, sends: list[bool], acl: b
     assert sends == ([] if acl else [True])
     assert b'"ID": "second"' in woken or b'"ID":"second"' in woken
     assert _undated(woken) == _undated(again)
+
+
+async def test_the_catalog_app_changes_no_answer_after_its_handler(tmp_path: Path) -> None:
+    # An early answer skips what runs after the handler: the one response hook is the
+    # one `woken_headers` applies, and the middlewares leave a handler's answer as it is.
+    # A new hook or middleware that rewrites answers must be weighed here.
+    async with running_catalog(tmp_path) as srv:
+        hooks = [h.__name__ for h in srv.app.on_response_prepare]
+        middlewares = [getattr(m, "__qualname__", repr(m)) for m in srv.app.middlewares]
+    assert hooks == ["_default_acl_policy"]
+    assert middlewares == ["BrowserGuard.middleware", "error_middleware"], middlewares

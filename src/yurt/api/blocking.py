@@ -71,7 +71,7 @@ class WatchHub:
             # Queued before the readers' tasks are: every woken reader that can send its
             # answer itself does, back to back, before the first task resumes
             # (`yurt.api.woken_answer`).
-            asyncio.get_running_loop().call_soon(_send_early, early)
+            next(iter(woken)).get_loop().call_soon(_send_early, early)
         for fut in woken:
             fut.set_result(True)
 

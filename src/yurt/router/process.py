@@ -99,6 +99,9 @@ class RouterProcess:
                 raise OSError(
                     f"the router process did not serve within {self.start_timeout:.0f}s"
                 ) from None
+            except BaseException:
+                await _end(proc)  # not left holding the router's ports for the next try
+                raise
         finally:
             ready_pipe.close()
         if ready != _READY:

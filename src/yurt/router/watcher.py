@@ -370,6 +370,9 @@ class CatalogWatcher:
                 self._next_full_read = time.monotonic() + max(
                     FULL_READ_EVERY_S, FULL_READ_SHARE * self._full_cost
                 )
+                if self._full_read_due:
+                    # a change came during this read: the next build schedules its own
+                    self._dirty.set()
         table, errors = builder.table(self.state.manual_defs)
         if self.manual_error:
             errors.insert(0, self.manual_error)
