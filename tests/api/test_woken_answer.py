@@ -155,15 +155,22 @@ async def test_an_http10_reader_is_answered_by_aiohttp(tmp_path: Path, sends: li
     assert b'"Value": "dHdv"' in woken  # "two"
 
 
+async def _watching_kv(srv: CatalogServer, readers: int) -> list[RawConnection]:
+    """`readers` connections parked on the key `watched` (written once first)."""
+    await _put(srv, "/v1/kv/watched", "one")
+    index = await _index(srv, "/v1/kv/watched")
+    conns = [await RawConnection.to(srv) for _ in range(readers)]
+    for conn in conns:
+        conn.send(f"/v1/kv/watched?index={index}&wait=30s")
+    await _parked(srv, readers)
+    return conns
+
+
 async def test_a_large_answer_goes_through_aiohttps_writer(
     tmp_path: Path, sends: list[bool]
 ) -> None:
     async with running_catalog(tmp_path) as srv:
-        await _put(srv, "/v1/kv/watched", "one")
-        index = await _index(srv, "/v1/kv/watched")
-        conn = await RawConnection.to(srv)
-        conn.send(f"/v1/kv/watched?index={index}&wait=30s")
-        await _parked(srv, 1)
+        [conn] = await _watching_kv(srv, 1)
         await _put(srv, "/v1/kv/watched", b"x" * 60_000)  # 80,000 bytes once in base64
         woken = await conn.answer()
         conn.send("/v1/kv/watched")
@@ -178,12 +185,7 @@ async def test_readers_that_left_are_skipped_and_the_rest_answered(
     tmp_path: Path, sends: list[bool]
 ) -> None:
     async with running_catalog(tmp_path) as srv:
-        await _put(srv, "/v1/kv/watched", "one")
-        index = await _index(srv, "/v1/kv/watched")
-        conns = [await RawConnection.to(srv) for _ in range(6)]
-        for conn in conns:
-            conn.send(f"/v1/kv/watched?index={index}&wait=30s")
-        await _parked(srv, 6)
+        conns = await _watching_kv(srv, 6)
         for gone in conns[::2]:
             gone.writer.transport.abort()
         await asyncio.sleep(0.1)

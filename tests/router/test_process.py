@@ -163,6 +163,18 @@ def _alive(pid: int) -> bool:
     return "zombie" not in status
 
 
+def _lone_router(proxy_port: int, ui: str) -> RouterProcess:
+    """A router child with no catalog to reach, registering nothing."""
+    return RouterProcess(
+        {
+            "proxy.addr": f"127.0.0.1:{proxy_port}",
+            "ui.addr": ui,
+            "registry.consul.addr": f"127.0.0.1:{free_port()}",
+            "registry.consul.register.enabled": "false",
+        }
+    )
+
+
 async def _sleep(s: float) -> None:
     import asyncio
 
@@ -175,14 +187,7 @@ async def test_a_restart_that_cannot_bind_is_tried_again_later(
 ) -> None:
     proxy_port = free_port()
     ui = f"127.0.0.1:{free_port()}"
-    router = RouterProcess(
-        {
-            "proxy.addr": f"127.0.0.1:{proxy_port}",
-            "ui.addr": ui,
-            "registry.consul.addr": f"127.0.0.1:{free_port()}",
-            "registry.consul.register.enabled": "false",
-        }
-    )
+    router = _lone_router(proxy_port, ui)
     await router.start()
     try:
         assert router.pid is not None
@@ -217,14 +222,7 @@ async def test_an_unexpected_error_starting_it_again_is_logged_and_tried_again(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ui = f"127.0.0.1:{free_port()}"
-    router = RouterProcess(
-        {
-            "proxy.addr": f"127.0.0.1:{free_port()}",
-            "ui.addr": ui,
-            "registry.consul.addr": f"127.0.0.1:{free_port()}",
-            "registry.consul.register.enabled": "false",
-        }
-    )
+    router = _lone_router(free_port(), ui)
     await router.start()
     try:
         real = router._spawn
