@@ -308,3 +308,36 @@ async def test_the_catalog_app_changes_no_answer_after_its_handler(tmp_path: Pat
         middlewares = [getattr(m, "__qualname__", repr(m)) for m in srv.app.middlewares]
     assert hooks == ["_default_acl_policy"]
     assert middlewares == ["BrowserGuard.middleware", "error_middleware"], middlewares
+
+
+async def test_a_woken_reader_over_tls(tmp_path: Path, sends: list[bool]) -> None:
+    from tests.support.tls_ca import make_ca
+    from yurt.api.tls import TLSConfig
+    from yurt.catalog import CatalogConfig
+
+    ca = make_ca(tmp_path / "ca")
+    pair = ca.issue("server")
+    cfg = CatalogConfig(http_port=0, data_dir=tmp_path / "data", node_name="node1")
+    cfg.tls = TLSConfig(http=True, cert_file=str(pair.cert), key_file=str(pair.key))
+    cfg.https_port = 0
+    srv = CatalogServer(cfg)
+    await srv.start()
+    try:
+        await _put(srv, "/v1/kv/watched", "one")
+        index = await _index(srv, "/v1/kv/watched")
+        client = TLSConfig(http=True, ca_file=str(ca.cert)).client_context()
+        conn = RawConnection(
+            *await asyncio.open_connection("127.0.0.1", cfg.https_port, ssl=client)
+        )
+        conn.send(f"/v1/kv/watched?index={index}&wait=30s")
+        await _parked(srv, 1)
+        await _put(srv, "/v1/kv/watched", "two")
+        woken = await conn.answer()
+        conn.send("/v1/kv/watched")
+        again = await conn.answer()
+        conn.close()
+    finally:
+        await srv.stop()
+    assert sends == [True]
+    assert b'"Value": "dHdv"' in woken
+    assert _undated(woken) == _undated(again)
