@@ -341,3 +341,35 @@ async def test_a_woken_reader_over_tls(tmp_path: Path, sends: list[bool]) -> Non
     assert sends == [True]
     assert b'"Value": "dHdv"' in woken
     assert _undated(woken) == _undated(again)
+
+
+async def test_an_early_answer_after_its_task_resumed_sends_nothing() -> None:
+    # The hub runs early answers before the woken tasks; should one ever come after its
+    # task resumed (and answered), it must not write a second response.
+    hub = WatchHub()
+    sent: list[object] = []
+    captured: list[object] = []
+    real_wait = hub.wait
+
+    async def wait(topics: object, timeout: float, early: object = None) -> bool:
+        captured.append(early)
+        return await real_wait(topics, timeout)  # type: ignore[arg-type]
+
+    hub.wait = wait  # type: ignore[method-assign]
+    index = 5
+
+    def read() -> tuple[bytes, int]:
+        return b"{}", index
+
+    query = BlockingQuery(index=5, wait_s=10)
+    task = asyncio.create_task(
+        blocking_encoded(hub, ["t"], query, "k", read, lambda a: sent.append(a) or True)
+    )
+    while hub.waiting() == 0:
+        await asyncio.sleep(0)
+    index = 6
+    hub.notify("t")  # wakes the task the usual way (no early sender registered)
+    assert await task == (b"{}", 6)
+    [early] = captured
+    early()  # type: ignore[operator]  # late: the task already answered
+    assert sent == []

@@ -201,8 +201,13 @@ async def wait_until(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     sent: list[T] = []
+    parked = False
 
     def early() -> None:
+        # Only while parked: once the task has resumed it answers by itself, and an early
+        # answer then would be a second response on the connection.
+        if not parked:
+            return
         assert send is not None
         answer = run()
         if done(answer) and send(answer):
@@ -218,7 +223,11 @@ async def wait_until(
         # a parked reader holds no answer (the next run makes the one it sends): answers
         # of whole-catalog reads are megabytes, and readers park across generations
         del answer
-        await hub.wait(topic_list, remaining, early if send is not None else None)
+        parked = True
+        try:
+            await hub.wait(topic_list, remaining, early if send is not None else None)
+        finally:
+            parked = False
         if sent:
             return sent[0]
 
