@@ -19,28 +19,17 @@ bytes.
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from aiohttp import web
+from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion11
+
+T = TypeVar("T")
 
 # Larger answers go through aiohttp's writer, which waits for a slow reader to drain.
 MAX_BODY = 64 * 1024
-
-_date_second = -1
-_date_value = ""
-
-
-def http_date() -> str:
-    """The Date header's value, made once per second (as aiohttp's own)."""
-    global _date_second, _date_value
-    now = int(time.time())
-    if now != _date_second:
-        _date_second = now
-        _date_value = email.utils.formatdate(now, usegmt=True)
-    return _date_value
 
 
 class SentAnswer(web.Response):
@@ -67,40 +56,63 @@ class SentAnswer(web.Response):
 
 
 class WireAnswer:
-    """One parked request's way onto its connection; `sent` once `send` wrote it."""
+    """One parked request's way onto its connection; `sent` once an answer went that way.
+
+    wire = WireAnswer.of(request)
+    body, index = await blocking_encoded(..., wire.sender(lambda a: (headers, a[0])))
+    if wire.sent:
+        return wire.response(body)
+    """
 
     __slots__ = ("_transport", "sent")
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport | None) -> None:
         self._transport = transport
         self.sent = False
 
     @classmethod
-    def of(cls, request: web.BaseRequest) -> WireAnswer | None:
-        """The request's wire, or None when its answer must go through aiohttp."""
+    def of(cls, request: web.BaseRequest, usable: bool = True) -> WireAnswer:
+        """The request's wire; one that never sends when its answer must go through
+        aiohttp (not `usable`: a middleware rewrites answers after the handler)."""
         transport = request.transport
         if (
-            transport is None
+            not usable
             or request.method != "GET"
             or request.version != HttpVersion11
             or not request.keep_alive
         ):
-            return None
+            transport = None
         return cls(transport)
+
+    def sender(
+        self, answer_of: Callable[[T], tuple[Mapping[str, str], bytes] | None]
+    ) -> Callable[[T], bool] | None:
+        """What the blocking query hands a woken reader's answer to (`wait_until`'s `send`):
+        `answer_of` gives its headers and body, or None to leave it to aiohttp. None when
+        this wire never sends."""
+        if self._transport is None:
+            return None
+
+        def send(answer: T) -> bool:
+            parts = answer_of(answer)
+            return parts is not None and self.send(*parts)
+
+        return send
 
     def send(self, headers: Mapping[str, str], body: bytes) -> bool:
         """Write a 200 with `headers` (then Content-Type, Content-Length, Date, Server, in
         aiohttp's order) and `body`; False, having written nothing, when it cannot."""
-        if self.sent or len(body) >= MAX_BODY or self._transport.is_closing():
+        transport = self._transport
+        if self.sent or transport is None or len(body) >= MAX_BODY or transport.is_closing():
             return False
         lines = ["HTTP/1.1 200 OK"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         lines.append("Content-Type: application/json")
         lines.append(f"Content-Length: {len(body)}")
-        lines.append(f"Date: {http_date()}")
+        lines.append(f"Date: {rfc822_formatted_time()}")
         lines.append(f"Server: {SERVER_SOFTWARE}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self._transport.write(head + body)
+        transport.write(head + body)
         self.sent = True
         return True
 

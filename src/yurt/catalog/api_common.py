@@ -157,17 +157,15 @@ async def blocking_answer(
             headers[FILTERED_HEADER] = "true"
         return headers
 
-    wire = WireAnswer.of(request)
-
-    def send(answer: tuple[tuple[bytes, int, bool], int]) -> bool:
-        assert wire is not None
+    def woken(answer: tuple[tuple[bytes, int, bool], int]) -> tuple[dict[str, str], bytes]:
         body, index, hid = answer[0]
-        return wire.send(woken_headers(server, headers_of(index, hid)), body)
+        return woken_headers(server, headers_of(index, hid)), body
 
+    wire = WireAnswer.of(request)
     (body, index, hid), _ = await blocking_query(
-        server.hub, topics, query, _pair(cached), send if wire is not None else None
+        server.hub, topics, query, _pair(cached), wire.sender(woken)
     )
-    if wire is not None and wire.sent:
+    if wire.sent:
         return wire.response(body)
     return await send_encoded(request, body, headers_of(index, hid))
 

@@ -137,23 +137,17 @@ async def _kv_get_one(request: web.Request, key: str) -> web.Response:
         return body, store.kv_index(key, exact=True)
 
     query = BlockingQuery.from_query(request.query)
-    wire = WireAnswer.of(request)
 
-    def send(answer: tuple[bytes, int]) -> bool:
-        assert wire is not None
+    def woken(answer: tuple[bytes, int]) -> tuple[dict[str, str], bytes] | None:
         body, index = answer
         # a deleted key's 404 goes through aiohttp
-        return bool(body) and wire.send(woken_headers(server, consul_headers(index)), body)
+        return (woken_headers(server, consul_headers(index)), body) if body else None
 
+    wire = WireAnswer.of(request)
     body, index = await blocking_encoded(
-        server.hub,
-        [f"kv:{key}"],
-        query,
-        ("kv", key, indent),
-        encoded,
-        send if wire is not None else None,
+        server.hub, [f"kv:{key}"], query, ("kv", key, indent), encoded, wire.sender(woken)
     )
-    if wire is not None and wire.sent:
+    if wire.sent:
         return wire.response(body)
     if not body:
         return web.Response(status=404, headers=consul_headers(index))

@@ -100,16 +100,13 @@ async def blocking(
     params = sorted((k, v) for k, v in request.query.items() if k not in ("index", "wait"))
     key = (request.path, request.headers.get("X-Nomad-Token", ""), *params)
     # With ACLs on, a middleware filters the answer after the handler: it goes through it.
-    wire = None if server_of(request).config.acl_enabled else WireAnswer.of(request)
+    wire = WireAnswer.of(request, usable=not server_of(request).config.acl_enabled)
 
-    def send(answer: tuple[bytes, int]) -> bool:
-        assert wire is not None
-        return wire.send(index_headers(answer[1]), answer[0])
+    def woken(answer: tuple[bytes, int]) -> tuple[dict[str, str], bytes]:
+        return index_headers(answer[1]), answer[0]
 
-    body, index = await blocking_encoded(
-        store.hub, topics, query, key, encoded, send if wire is not None else None
-    )
-    if wire is not None and wire.sent:
+    body, index = await blocking_encoded(store.hub, topics, query, key, encoded, wire.sender(woken))
+    if wire.sent:
         return wire.response(body)
     return web.Response(body=body, headers=index_headers(index), content_type="application/json")
 
