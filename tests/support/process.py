@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -35,8 +36,36 @@ def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condit
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORTS_FROM = 20000
+_PORTS_TO = _ephemeral_low()  # the kernel's own picks for outgoing connections start here
+_handed_out: set[int] = set()
+_rng = random.Random(os.getpid())
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that nothing listens on right now."""
+    """A TCP port that nothing listens on right now, below the kernel's ephemeral range:
+    a port the kernel picks (bind to 0) may be given to some outgoing connection before the
+    test's server binds it (a redis test failed with "Address already in use" that way),
+    one below that range only to a server that asks for it."""
+    for _ in range(200) if _PORTS_TO - _PORTS_FROM > 1000 else ():
+        port = _rng.randrange(_PORTS_FROM, _PORTS_TO)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
