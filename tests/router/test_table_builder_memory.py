@@ -44,36 +44,43 @@ def _answer(n: int) -> list[dict[str, Any]]:
     return list(json.loads(text))
 
 
+def _marks(b: TableBuilder) -> dict[tuple[Any, Any], Any]:
+    """The builder's marks by (node, check ID)."""
+    return {(node, cid): mark for node, kept in b._marks.items() for cid, mark in kept.items()}
+
+
 def test_an_unchanged_answer_leaves_the_first_answers_marks_in_place() -> None:
     b = TableBuilder()
     b.set_checks(_answer(50))
-    kept = dict(b._marks)
+    kept = _marks(b)
     changed = b.set_checks(_answer(50))
     assert changed == set()
-    assert all(b._marks[key] is mark for key, mark in kept.items())
+    assert all(_marks(b)[key] is mark for key, mark in kept.items())
     # the keys too hold the kept strings, not the new answer's
-    assert all(key[0] is mark[0] and key[1] is mark[1] for key, mark in b._marks.items())
+    for node, on_node in b._marks.items():
+        for cid, mark in on_node.items():
+            assert node is mark[0] and cid is mark[1]
 
 
 def test_a_changed_check_replaces_only_its_own_mark() -> None:
     b = TableBuilder()
     b.set_checks(_answer(10))
-    kept = dict(b._marks)
+    kept = _marks(b)
     second = _answer(10)
     second[3]["Status"] = "critical"
     assert b.set_checks(second) == {"web3"}
-    moved = [key for key, mark in kept.items() if b._marks[key] is not mark]
+    moved = [key for key, mark in kept.items() if _marks(b)[key] is not mark]
     assert moved == [("node-0", "web3-3:alive")]
-    assert b._marks[moved[0]][3] == "critical"
+    assert _marks(b)[moved[0]][3] == "critical"
 
 
 def test_kept_strings_are_interned() -> None:
     b = TableBuilder()
     b.set_checks(_answer(4))
     node = "".join(["node-", "1"])  # a new object, equal to the answer's
-    assert all(mark[0] is sys.intern(node) for key, mark in b._marks.items() if key[0] == node)
+    assert all(mark[0] is sys.intern(node) for key, mark in _marks(b).items() if key[0] == node)
     inst = json.loads(json.dumps({"Node": "node-1", "ServiceTags": ["urlprefix-/a", "x"]}))
-    row = _instance_row(inst)
+    row = _instance_row(inst, {})
     assert row[0] is sys.intern(node)
     assert row[_INSTANCE_FIELDS.index("ServiceTags")] == ("urlprefix-/a", "x")
 
@@ -91,7 +98,7 @@ _values = st.one_of(
 @given(st.dictionaries(st.sampled_from([*_INSTANCE_FIELDS, "Extra"]), _values))
 def test_an_instance_row_reads_back_as_the_fields_that_decide_routes(entry: dict[str, Any]) -> None:
     before = copy.deepcopy(entry)
-    back = _instance_entry(_instance_row(entry))
+    back = _instance_entry(_instance_row(entry, {}))
     assert entry == before  # the answer is not changed
     want = {k: v for k, v in entry.items() if k in _INSTANCE_FIELDS}
     # absent stays absent and null stays null; a list of strings reads back as a tuple
@@ -154,9 +161,50 @@ def test_a_check_with_array_or_object_fields_is_dropped_and_the_rest_kept() -> N
     odd = {"Node": "n1", "CheckID": "b", "ServiceID": "web-2", "ServiceName": "web",
            "Status": "passing", "ModifyIndex": 1}  # fmt: skip
     b.set_checks([good, odd])
-    assert set(b._marks) == {("n1", "a"), ("n1", "b")}
+    assert set(_marks(b)) == {("n1", "a"), ("n1", "b")}
     odd_status = {**odd, "Status": [1, 2], "ModifyIndex": 2}
     odd_node = {**good, "Node": {"x": 1}, "CheckID": "c"}
     assert b.set_checks([good, odd_status, odd_node]) == {"web"}
-    assert set(b._marks) == {("n1", "a")}
-    assert b._by_name == {"web": {b._marks[("n1", "a")]}}
+    assert set(_marks(b)) == {("n1", "a")}
+    assert b._by_name == {"web": {_marks(b)[("n1", "a")]}}
+
+
+def test_a_services_instances_with_equal_tags_keep_one_tags_tuple() -> None:
+    b = TableBuilder()
+    b.set_services({"web": ["urlprefix-/web"]})
+    answer = json.loads(
+        json.dumps(
+            [
+                {
+                    "Node": "n1",
+                    "ServiceID": "web-1",
+                    "ServiceName": "web",
+                    "ServiceTags": ["urlprefix-/web"],
+                },
+                {
+                    "Node": "n2",
+                    "ServiceID": "web-2",
+                    "ServiceName": "web",
+                    "ServiceTags": ["urlprefix-/web"],
+                },
+                {
+                    "Node": "n3",
+                    "ServiceID": "web-3",
+                    "ServiceName": "web",
+                    "ServiceTags": ["other"],
+                },
+            ]
+        )
+    )
+    b.set_instances("web", answer)
+    tags = [row[_INSTANCE_FIELDS.index("ServiceTags")] for row in b._instances["web"]]
+    assert tags == [("urlprefix-/web",), ("urlprefix-/web",), ("other",)]
+    assert tags[0] is tags[1]
+
+
+def test_a_removed_check_leaves_no_empty_node_behind() -> None:
+    b = TableBuilder()
+    b.set_checks(_answer(6))
+    b.set_checks([c for c in _answer(6) if c["Node"] != "node-1"])
+    assert set(b._marks) == {"node-0", "node-2"}
+    assert all(b._marks.values())

@@ -59,8 +59,7 @@ class Target:
     route_path: str = ""
     allow: tuple[IPNetwork, ...] = ()
     deny: tuple[IPNetwork, ...] = ()
-    # Where the proxy connects, and the Host value `host=dst` sends: computed once.
-    addr: tuple[str, int] = ("", 0)
+    # The Host value `host=dst` sends: computed once.
     netloc: str = ""
     # Pooled upstream connections are shared by targets with the same key: host, port and
     # TLS mode (0 plain, 1 verified, 2 unverified), so `tlsskipverify` never leaks.
@@ -141,7 +140,6 @@ def _target(
         host_header=opts.get("host", ""),
         tls_skip_verify=opts.get("tlsskipverify", "") == "true",
         auth_scheme=opts.get("auth", ""),
-        addr=(host, port),
         netloc=netloc,
     )
     tls = 0 if scheme != "https" else 2 if t.tls_skip_verify else 1

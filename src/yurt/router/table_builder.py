@@ -171,8 +171,17 @@ def _kept(value: Any) -> Any:
     return value
 
 
-def _instance_row(entry: Mapping[str, Any]) -> _Row:
-    return tuple(_kept(entry.get(k, _ABSENT)) for k in _INSTANCE_FIELDS)
+_TAGS_AT = _INSTANCE_FIELDS.index("ServiceTags")
+
+
+def _instance_row(entry: Mapping[str, Any], tags_of: dict[Any, Any]) -> _Row:
+    """`tags_of`: the tag tuples of the answer's other instances, one kept for equal tags
+    (a service's instances mostly have the same)."""
+    row = [_kept(entry.get(k, _ABSENT)) for k in _INSTANCE_FIELDS]
+    tags = row[_TAGS_AT]
+    if type(tags) is tuple:
+        row[_TAGS_AT] = tags_of.setdefault(tags, tags)
+    return tuple(row)
 
 
 def _instance_entry(row: _Row) -> dict[str, Any]:
@@ -253,8 +262,9 @@ class TableBuilder:
     _stale: set[str] = field(default_factory=set)  # routed, to be read again
     _regen: set[str] = field(default_factory=set)  # read, commands to be regenerated
     _errors: dict[str, list[str]] = field(default_factory=dict)  # of generating, when any
-    # what each check looked like, by (node, check ID), and each service's
-    _marks: dict[tuple[Any, ...], _Mark] = field(default_factory=dict)
+    # what each check looked like, by node and check ID (a dict per node rather than a
+    # (node, check ID) key per check: one tuple fewer per check kept), and each service's
+    _marks: dict[Any, dict[Any, _Mark]] = field(default_factory=dict)
     _by_name: dict[str, set[_Mark]] = field(default_factory=dict)
     _blocked: set[str] = field(default_factory=set)
     _checks_seen: bool = False
@@ -298,7 +308,7 @@ class TableBuilder:
         # stay the ones first made (a new dict and key per check for every answer were
         # garbage the size of the table, the answer's own strings referenced besides).
         marks, by_name = self._marks, self._by_name
-        seen: set[tuple[Any, ...]] = set()
+        seen: dict[Any, set[Any]] = {}  # check IDs by node
         blocked: set[str] = set()
         own: set[str] = set()  # services whose own checks changed
         # The loop runs once per check of the catalog on every change: kept to one C-level
@@ -309,24 +319,30 @@ class TableBuilder:
             if got is None:
                 continue
             mark = got
-            key = mark[:2]
+            node, cid = mark[0], mark[1]
             try:
-                seen.add(key)
+                on_node = seen.get(node)
+                if on_node is None:
+                    on_node = seen[node] = set()
+                on_node.add(cid)
             except TypeError:
                 continue  # a node or check ID that is an array or object: no check
-            if key[1] == NODE_MAINT or (key[1] == "serfHealth" and mark[3] == "critical"):
-                blocked.add(key[0])
-            prev = marks.get(key)
+            if cid == NODE_MAINT or (cid == "serfHealth" and mark[3] == "critical"):
+                blocked.add(node)
+            kept = marks.get(node)
+            prev = None if kept is None else kept.get(cid)
             if prev is not None and prev == mark:
                 continue  # the kept tuple stays: the answer is freed whole
             mark = _kept_mark(mark)
             try:
                 hash(mark)  # before anything changes: the update is in place
             except TypeError:
-                seen.discard(key)  # a field that is an array or object: gone, as no check
+                on_node.discard(cid)  # a field that is an array or object: gone, as no check
                 continue
-            # a new key from the kept tuple (an existing one stays in the dict as it was)
-            marks[key if prev is not None else mark[:2]] = mark
+            # keys from the kept tuple (an existing one stays in its dict as it was)
+            if kept is None:
+                kept = marks[mark[0]] = {}
+            kept[cid if prev is not None else mark[1]] = mark
             if prev is not None and prev[4]:
                 own.add(prev[5] or "")
                 by_name.get(prev[5] or "", set()).discard(prev)
@@ -334,11 +350,15 @@ class TableBuilder:
                 name = mark[5] or ""
                 own.add(name)
                 by_name.setdefault(name, set()).add(mark)
-        for key in [k for k in marks if k not in seen]:
-            prev = marks.pop(key)
-            if prev[4]:
-                own.add(prev[5] or "")
-                by_name.get(prev[5] or "", set()).discard(prev)
+        for node in list(marks):
+            kept, still = marks[node], seen.get(node, ())
+            for cid in [k for k in kept if k not in still]:
+                prev = kept.pop(cid)
+                if prev[4]:
+                    own.add(prev[5] or "")
+                    by_name.get(prev[5] or "", set()).discard(prev)
+            if not kept:
+                del marks[node]
         for name in [n for n in own if not by_name.get(n)]:
             by_name.pop(name, None)
         # A service whose own checks changed is read again (one request: its instances
@@ -376,7 +396,8 @@ class TableBuilder:
         self._stale.update(names)
 
     def set_instances(self, name: str, instances: Sequence[Instance]) -> None:
-        rows = [_instance_row(i) for i in instances]
+        tags_of: dict[Any, Any] = {}
+        rows = [_instance_row(i, tags_of) for i in instances]
         if self._instances.get(name) == rows:
             return  # read again and unchanged (most of a read of every service)
         self._instances[name] = rows
