@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from yurt.api.blocking import WatchHub
-from yurt.catalog.answer_fragments import CheckFragments, join
+from yurt.catalog.answer_fragments import _UNSEEN, CheckFragments, join
 from yurt.catalog.model import CRITICAL, PASSING, WARNING, Check, CheckDefinition, Node, Service
 from yurt.catalog.store import CatalogStore
 
@@ -162,4 +162,6 @@ def test_whole_answers_copied_from_the_last_one_are_exact(steps: list[Any]) -> N
     assert fragments.answer(checks) == scratch()
     # nothing kept per check but where it is in the last answer
     assert fragments._text == {}
-    assert fragments._spans.keys() == checks.keys()
+    assert fragments._order == sorted(checks)
+    assert len(fragments._spans) == len(checks)
+    assert _UNSEEN not in fragments._spans
