@@ -62,8 +62,8 @@ class CheckFragments:
     def removed(self, key: Key) -> None:
         self._text.pop(key, None)
         at = self._at(key)
-        if at >= 0:
-            del self._order[at]  # type: ignore[index]
+        if at >= 0 and self._order is not None:
+            del self._order[at]
             del self._spans[at]
 
     def changed(self, key: Key) -> None:
