@@ -43,7 +43,7 @@ def http_pair() -> Pair:
     client = proxy.protocol()
     ct = Reading()
     client.connection_made(ct)
-    up = UpstreamProtocol(proxy.pool, ("127.0.0.1", 8080, 0))
+    up = UpstreamProtocol(proxy.pool, "127.0.0.1:8080")
     ut = Reading()
     up.connection_made(ut)
     up.client = client

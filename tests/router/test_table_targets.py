@@ -9,7 +9,7 @@ from yurt.router.commands import parse_line
 from yurt.router.table import RouteError, Table
 
 
-def _targets(line: str) -> list[tuple[str, str, int, str, str, str, tuple[str, int, int]]]:
+def _targets(line: str) -> list[tuple[str, str, int, str, str, str, str]]:
     table = Table()
     table.apply(parse_line(line))
     return [
@@ -39,3 +39,24 @@ def test_a_bad_port_is_refused_every_time() -> None:
     for _ in range(2):
         with pytest.raises(RouteError, match="invalid target"):
             _targets("route add svc /p http://h:99999/")
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        ("route add svc /p http://10.0.0.1:8080/", "10.0.0.1:8080"),
+        ("route add svc /p http://[::1]/", "[::1]"),
+        ("route add svc /p https://10.0.0.1:8443/", "10.0.0.1:8443 tls"),
+        (
+            'route add svc /p https://10.0.0.1:8443/ opts "tlsskipverify=true"',
+            "10.0.0.1:8443 tls-unverified",
+        ),
+    ],
+)
+def test_pool_keys_keep_plain_verified_and_unverified_apart(line: str, want: str) -> None:
+    table = Table()
+    table.apply(parse_line(line))
+    (target,) = (t for routes in table.hosts.values() for r in routes for t in r.targets)
+    assert target.pool_key == want
+    if target.scheme == "http":
+        assert target.pool_key is target.netloc  # no string of its own

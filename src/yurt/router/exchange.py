@@ -171,7 +171,9 @@ class Exchange(Relay):
         s = self.settings
         key = target.pool_key
         loop = asyncio.get_running_loop()
-        ssl_ctx = self.pool.ssl_context(key[2] == 1) if key[2] else None
+        ssl_ctx = (
+            self.pool.ssl_context(not target.tls_skip_verify) if target.scheme == "https" else None
+        )
         try:
             async with asyncio.timeout(s.dial_timeout or None):
                 _, proto = await loop.create_connection(

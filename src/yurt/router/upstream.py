@@ -27,11 +27,11 @@ _monotonic = time.monotonic
 
 
 class UpstreamPool:
-    """Idle keep-alive connections per (host, port, tls); closed after `keepalive_timeout`."""
+    """Idle keep-alive connections per `Target.pool_key`; closed after `keepalive_timeout`."""
 
     def __init__(self, settings: ProxySettings) -> None:
         self.settings = settings
-        self.idle: dict[tuple[str, int, int], list[UpstreamProtocol]] = {}
+        self.idle: dict[str, list[UpstreamProtocol]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._ssl_verify: ssl.SSLContext | None = None
         self._ssl_noverify: ssl.SSLContext | None = None
@@ -47,7 +47,7 @@ class UpstreamPool:
                 c.close()
         self.idle.clear()
 
-    def get(self, key: tuple[str, int, int]) -> UpstreamProtocol | None:
+    def get(self, key: str) -> UpstreamProtocol | None:
         conns = self.idle.get(key)
         while conns:
             conn = conns.pop()
@@ -131,7 +131,7 @@ class UpstreamProtocol(Relay):
         "tunnel",
     )
 
-    def __init__(self, pool: UpstreamPool, key: tuple[str, int, int]) -> None:
+    def __init__(self, pool: UpstreamPool, key: str) -> None:
         self.pool = pool
         self.key = key
         self.transport: asyncio.Transport | None = None
@@ -154,6 +154,11 @@ class UpstreamProtocol(Relay):
         self.idle_since = 0.0
 
     # asyncio callbacks ---------------------------------------------------------
+
+    @property
+    def upstream(self) -> str:
+        """host[:port] of the upstream, for the log (no user info, no TLS mode)."""
+        return self.key.partition(" ")[0].rpartition("@")[2]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -188,7 +193,7 @@ class UpstreamProtocol(Relay):
                 self._out.append(buf[self._body_at :])
             self._body_at = -1
         except httptools.HttpParserError as exc:
-            log.warning("bad response from %s:%d: %s", self.key[0], self.key[1], exc)
+            log.warning("bad response from %s: %s", self.upstream, exc)
             if not self._complete:
                 self.client = None
                 self.close()
@@ -202,9 +207,8 @@ class UpstreamProtocol(Relay):
             self._hstart = 0
             if len(self._hbuf) > MAX_RESPONSE_HEADER_BYTES:
                 log.warning(
-                    "response head from %s:%d over %d bytes",
-                    self.key[0],
-                    self.key[1],
+                    "response head from %s over %d bytes",
+                    self.upstream,
                     MAX_RESPONSE_HEADER_BYTES,
                 )
                 self.client = None
