@@ -166,7 +166,7 @@ def test_a_check_with_array_or_object_fields_is_dropped_and_the_rest_kept() -> N
     odd_node = {**good, "Node": {"x": 1}, "CheckID": "c"}
     assert b.set_checks([good, odd_status, odd_node]) == {"web"}
     assert set(_marks(b)) == {("n1", "a")}
-    assert b._by_name == {"web": {_marks(b)[("n1", "a")]}}
+    assert b._by_name == {"web": (_marks(b)[("n1", "a")],)}
 
 
 def test_a_services_instances_with_equal_tags_keep_one_tags_tuple() -> None:
