@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from yurt.router.commands import parse_line
-from yurt.router.table import RouteError, Table
+from yurt.router.table import RouteError, Table, hostpath
 
 
 def _targets(line: str) -> list[tuple[str, str, int, str, str, str, str]]:
@@ -60,3 +60,27 @@ def test_pool_keys_keep_plain_verified_and_unverified_apart(line: str, want: str
     assert target.pool_key == want
     if target.scheme == "http":
         assert target.pool_key is target.netloc  # no string of its own
+
+
+@pytest.mark.parametrize(
+    ("src", "want"),
+    [
+        ("/a/b", ("", "/a/b")),
+        ("Host.Example/a", ("Host.Example", "/a")),
+        ("host", ("host", "/")),
+        (":1234", (":1234", "")),
+    ],
+)
+def test_hostpath_splits_as_fabio_does(src: str, want: tuple[str, str]) -> None:
+    assert hostpath(src) == want
+    if src.startswith("/"):
+        assert hostpath(src)[1] is src  # kept per route: no copy of its own
+
+
+def test_a_lower_case_route_keeps_one_path_string() -> None:
+    table = Table()
+    table.apply(parse_line("route add svc /p/q http://h:1/"))
+    table.apply(parse_line("route add svc /P/Q http://h:1/"))
+    routes = {r.path: r for routes in table.hosts.values() for r in routes}
+    assert routes["/p/q"].path_lower is routes["/p/q"].path
+    assert routes["/P/Q"].path_lower == "/p/q"

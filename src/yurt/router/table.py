@@ -292,7 +292,10 @@ def hostpath(src: str) -> tuple[str, str]:
     if src.startswith(":"):
         return src, ""
     host, sep, path = src.partition("/")
-    return host, "/" + path if sep else "/"
+    if not sep:
+        return host, "/"
+    # a source without a host is its path: the same string, not a copy per route
+    return host, "/" + path if host else src
 
 
 Picker = Callable[[Route], Target]
@@ -365,6 +368,12 @@ def check_target(d: RouteDef) -> RouteKey:
     return key
 
 
+def _lower(path: str) -> str:
+    """`path` in lower case; `path` itself when it is (a route keeps both)."""
+    lower = path.lower()
+    return path if lower == path else lower
+
+
 def build_route(key: RouteKey, defs: Iterable[RouteDef]) -> Route | None:
     """The route at `key` as `Table.apply` leaves it after these `route add`s, in order
     (each checked by `check_target` first); None when there are none."""
@@ -373,7 +382,7 @@ def build_route(key: RouteKey, defs: Iterable[RouteDef]) -> Route | None:
         target = _target(d.service, d.dst, d.weight, d.tags, d.opts)
         target.route_host, target.route_path = key
         if route is None:
-            route = Route(host=key[0], path=key[1], path_lower=key[1].lower())
+            route = Route(host=key[0], path=key[1], path_lower=_lower(key[1]))
         route.add_target(target)
     return route
 
@@ -476,7 +485,7 @@ class Table:
         if found is not None:
             self._writable(found).add_target(target)
             return
-        r = Route(host=host, path=path, path_lower=path.lower())
+        r = Route(host=host, path=path, path_lower=_lower(path))
         r.add_target(target)
         self.hosts.setdefault(host, []).append(r)
         self._paths[(host, path)] = r
