@@ -56,3 +56,12 @@ def test_errors_of_generated_routes_are_kept_in_order() -> None:
     )
     assert routes.errors == ("generated route 'bad one': unknown command",)
     assert _routes("route add a /x http://h:1/").errors == ()
+
+
+def test_a_service_adding_to_two_routes_keeps_each_ones_commands() -> None:
+    routes = _routes(
+        "route add a /x http://h:1/", "route add a /y http://h:2/", "route add a /x http://h:3/"
+    )
+    assert routes.keys() == {("", "/x"), ("", "/y")}
+    assert [d.dst for d in routes.defs(("", "/x"))] == ["http://h:1/", "http://h:3/"]
+    assert routes.defs(("", "/z")) == ()

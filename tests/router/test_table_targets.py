@@ -84,3 +84,16 @@ def test_a_lower_case_route_keeps_one_path_string() -> None:
     routes = {r.path: r for routes in table.hosts.values() for r in routes}
     assert routes["/p/q"].path_lower is routes["/p/q"].path
     assert routes["/P/Q"].path_lower == "/p/q"
+
+
+def test_an_unweighted_route_rings_its_targets_and_a_weighted_one_its_own_ring() -> None:
+    table = Table()
+    table.apply(parse_line("route add svc /p http://h:1/"))
+    table.apply(parse_line("route add svc /p http://h:2/"))
+    (route,) = (r for routes in table.hosts.values() for r in routes)
+    assert route.ring is route.targets
+    table.apply(parse_line("route add svc /p http://h:3/ weight 0.5"))
+    (route,) = (r for routes in table.hosts.values() for r in routes)
+    assert route.ring is not route.targets
+    assert len(route.ring) == 10_000
+    assert sum(t.dst == "http://h:3/" for t in route.ring) == 5_000

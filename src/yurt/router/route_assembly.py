@@ -28,13 +28,25 @@ class ServiceRoutes:
     """One service's `route add` commands by the route they add to, in command order, and
     the errors of those that cannot be applied."""
 
-    by_key: dict[RouteKey, list[RouteDef]] = field(default_factory=dict)
+    # (key, commands) pairs in the order first added to: tuples, not a dict of lists, as
+    # most services add to one or two routes (a dict and a list were ~310 bytes a service)
+    by_key: tuple[tuple[RouteKey, tuple[RouteDef, ...]], ...] = ()
     errors: tuple[str, ...] = ()  # (an empty list each was 56 bytes a service)
+
+    def keys(self) -> set[RouteKey]:
+        return {key for key, _ in self.by_key}
+
+    def defs(self, key: RouteKey) -> tuple[RouteDef, ...]:
+        for have, defs in self.by_key:
+            if have == key:
+                return defs
+        return ()
 
 
 def service_routes(defs: Iterable[Generated]) -> ServiceRoutes:
     out = ServiceRoutes()
     errors: list[str] = []
+    by_key: dict[RouteKey, list[RouteDef]] = {}
     for line, d, problem in defs:
         if d is None:
             errors.append(f"generated route {line!r}: {problem}")
@@ -47,7 +59,8 @@ def service_routes(defs: Iterable[Generated]) -> ServiceRoutes:
         except ValueError as exc:
             errors.append(f"generated route {line!r}: {exc}")
             continue
-        out.by_key.setdefault(key, []).append(d)
+        by_key.setdefault(key, []).append(d)
+    out.by_key = tuple((key, tuple(defs)) for key, defs in by_key.items())
     out.errors = tuple(errors)
     return out
 
@@ -80,8 +93,8 @@ class RouteAssembly:
             self._services[name] = routes
         if old is not None and routes is not None and old.by_key == routes.by_key:
             return
-        old_keys = set(old.by_key) if old is not None else set()
-        new_keys = set(routes.by_key) if routes is not None else set()
+        old_keys = old.keys() if old is not None else set()
+        new_keys = routes.keys() if routes is not None else set()
         adders = self._adders
         for key in old_keys - new_keys:
             names = adders.get(key)
@@ -116,7 +129,7 @@ class RouteAssembly:
             host, path = key
             adders = self._adders.get(key, ())
             names = [adders] if isinstance(adders, str) else sorted(adders)
-            route = build_route(key, (d for n in names for d in self._services[n].by_key[key]))
+            route = build_route(key, (d for n in names for d in self._services[n].defs(key)))
             paths = self._routes.setdefault(host, {})
             if route is None:
                 paths.pop(path, None)

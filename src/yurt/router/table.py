@@ -240,7 +240,9 @@ class Route:
             w = 1.0 / len(targets)
             for t in targets:
                 t.weight = w
-            self.ring = list(targets)
+            # the targets themselves, not a copy per route: they change only through
+            # add_target, filter and set_weight, each of which weighs again
+            self.ring = targets
             return
         sum_fixed = sum(t.fixed_weight for t in fixed)
         scale = 1.0

@@ -258,7 +258,7 @@ class TableBuilder:
     rules: Rules = field(default_factory=Rules)
     env: dict[str, str] = field(default_factory=dict)
     services: dict[str, list[str]] = field(default_factory=dict)
-    _instances: dict[str, list[_Row]] = field(default_factory=dict)
+    _instances: dict[str, tuple[_Row, ...]] = field(default_factory=dict)
     _stale: set[str] = field(default_factory=set)  # routed, to be read again
     _regen: set[str] = field(default_factory=set)  # read, commands to be regenerated
     _errors: dict[str, list[str]] = field(default_factory=dict)  # of generating, when any
@@ -407,7 +407,7 @@ class TableBuilder:
 
     def set_instances(self, name: str, instances: Sequence[Instance]) -> None:
         tags_of: dict[Any, Any] = {}
-        rows = [_instance_row(i, tags_of) for i in instances]
+        rows = tuple(_instance_row(i, tags_of) for i in instances)
         if self._instances.get(name) == rows:
             return  # read again and unchanged (most of a read of every service)
         self._instances[name] = rows
